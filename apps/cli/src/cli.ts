@@ -1,0 +1,114 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { forwardCommand } from './commands/forward.js';
+import { generateCommand } from './commands/generate.js';
+import { inspectCommand } from './commands/inspect.js';
+import { parseNumber, UsageError } from './usage-error.js';
+
+const asInt = (flag: string, min: number, max: number) => (v: string) =>
+  wrap(() => parseNumber(v, flag, min, max, true));
+const asNumber = (flag: string, min: number, max: number) => (v: string) =>
+  wrap(() => parseNumber(v, flag, min, max));
+const asChoice =
+  <T extends string>(flag: string, choices: readonly T[]) =>
+  (v: string) =>
+    wrap(() => parseChoice(v, flag, choices));
+function wrap<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+function modelOptions(command: Command): Command {
+  return command
+    .requiredOption('--model <dir>', 'model folder (config.json + safetensors)')
+    .option('--backend <name>', 'auto, reference, cpu, cuda[:N], ascend[:N] (DSA_BACKEND overrides)')
+    .addOption(
+      new Option('--indexer <precision>', 'indexer score precision').choices(['fp32', 'fp8']).default('fp32'),
+    )
+    .addOption(
+      new Option('--attention <mode>', 'sparse (DSA top-k) or dense (every cached position)')
+        .choices(['sparse', 'dense'])
+        .default('sparse'),
+    )
+    .option('--cache-tokens <n>', 'KV cache capacity in tokens', asInt('--cache-tokens', 1, 2 ** 31))
+    .option('-q, --quiet', 'print only the result');
+}
+
+/** The `dsa` program. */
+export function buildProgram(): Command {
+  const program = new Command('dsa')
+    .description('dsa: run DeepSeek Sparse Attention (DeepSeek-V3.2) models from Node.js')
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(text) })
+    .showHelpAfterError('(run with --help for usage)');
+
+  modelOptions(program.command('forward'))
+    .description(
+      'run one forward pass; write logits [S, vocab] (and topk_indices [layers, S, K]) to a safetensors file',
+    )
+    .requiredOption('--ids <ids>', 'comma-separated token ids, e.g. 1,2,3')
+    .requiredOption('--out <file>', 'output .safetensors file')
+    .addHelpText(
+      'after',
+      '\nExample:\n  dsa forward --model fixtures/tiny --ids 1,2,3 --out /tmp/logits.safetensors',
+    )
+    .action((options) => forwardCommand(options));
+
+  modelOptions(program.command('generate'))
+    .description('prefill the prompt, then decode token by token with the KV cache')
+    .option('--ids <ids>', 'prompt as comma-separated token ids')
+    .option('--prompt <text>', 'prompt text (needs tokenizer.json in the model folder)')
+    .requiredOption('--max-tokens <n>', 'tokens to generate', asInt('--max-tokens', 1, 1 << 20))
+    .option('--temperature <t>', 'sampling temperature; 0 = greedy', asNumber('--temperature', 0, 100), 0)
+    .option('--top-k <k>', 'keep the k most likely tokens', asInt('--top-k', 0, 1 << 24))
+    .option('--top-p <p>', 'nucleus sampling threshold', asNumber('--top-p', 0, 1))
+    .option('--min-p <p>', 'drop tokens below min-p x the top probability', asNumber('--min-p', 0, 1))
+    .option('--seed <n>', 'sampling seed', asInt('--seed', 0, 2 ** 32 - 1))
+    .option('--json', 'print {"tokens": [...]} instead of streaming')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  dsa generate --model fixtures/tiny --ids 1,2,3 --max-tokens 8\n  dsa generate --model fixtures/tiny --ids 1,2,3 --max-tokens 8 --temperature 0.8 --seed 7 --json',
+    )
+    .action((options) => generateCommand(options));
+
+  program
+    .command('inspect')
+    .description(
+      'architecture, parameter counts, dtypes, KV-cache bytes per token and memory needed (reads headers only)',
+    )
+    .option('--model <dir>', 'model folder')
+    .option('--backends', 'list the backends auto would consider and their probe results')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExamples:\n  dsa inspect --model fixtures/tiny\n  dsa inspect --backends')
+    .action(async (options) => {
+      if (!options.model && !options.backends) throw new UsageError('give --model DIR and/or --backends');
+      await inspectCommand(options);
+    });
+  return program;
+}
+
+/** Runs the CLI; resolves to the exit code (0 ok, 1 runtime error, 2 usage error). */
+export async function run(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.code === 'commander.helpDisplayed' ||
+        error.code === 'commander.version' ||
+        error.exitCode === 0
+        ? 0
+        : 2;
+    }
+    if (error instanceof UsageError) {
+      process.stderr.write(`error: ${error.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`error: ${(error as Error).message}\n`);
+    if (process.env.DSA_DEBUG) process.stderr.write(`${(error as Error).stack}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,63 @@
+import { generate, Tokenizer } from '@dsa/runtime';
+import { loadModel, type ModelFlags } from '../load-model.js';
+import { parseIds, UsageError } from '../usage-error.js';
+
+/** Flags of `dsa generate`. */
+export interface GenerateFlags extends ModelFlags {
+  readonly ids?: string;
+  readonly prompt?: string;
+  readonly maxTokens: number;
+  readonly temperature: number;
+  readonly topK?: number;
+  readonly topP?: number;
+  readonly minP?: number;
+  readonly seed?: number;
+  readonly json?: boolean;
+}
+
+/** `dsa generate`: prefill, then cached decode one token at a time, printed as it arrives. */
+export async function generateCommand(flags: GenerateFlags): Promise<void> {
+  if ((flags.ids === undefined) === (flags.prompt === undefined)) {
+    throw new UsageError('give exactly one of --ids or --prompt');
+  }
+  const tokenizer = flags.prompt !== undefined ? await Tokenizer.fromFolder(flags.model) : null;
+  const prompt = tokenizer
+    ? tokenizer.encode(flags.prompt!, { addSpecialTokens: true })
+    : parseIds(flags.ids!);
+  const { model, backend } = await loadModel(flags);
+  try {
+    const bad = prompt.find((id) => id >= model.config.vocabSize);
+    if (bad !== undefined)
+      throw new RangeError(`token id ${bad} is outside the vocabulary of ${model.config.vocabSize}`);
+    const tokens: number[] = [];
+    const started = performance.now();
+    let firstTokenSeconds = 0;
+    for await (const token of generate(model, {
+      prompt,
+      maxTokens: flags.maxTokens,
+      sampling: {
+        temperature: flags.temperature,
+        ...(flags.topK !== undefined ? { topK: flags.topK } : {}),
+        ...(flags.topP !== undefined ? { topP: flags.topP } : {}),
+        ...(flags.minP !== undefined ? { minP: flags.minP } : {}),
+        seed: flags.seed ?? 0,
+      },
+    })) {
+      if (tokens.length === 0) firstTokenSeconds = (performance.now() - started) / 1000;
+      tokens.push(token.id);
+      if (!flags.json) process.stdout.write(tokenizer ? tokenizer.decode([token.id]) : `${token.id} `);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    if (flags.json) process.stdout.write(`${JSON.stringify({ tokens })}\n`);
+    else process.stdout.write('\n');
+    if (!flags.quiet) {
+      const decode = tokens.length > 1 ? (tokens.length - 1) / (seconds - firstTokenSeconds) : 0;
+      process.stderr.write(
+        `${prompt.length} prompt tokens, ${tokens.length} generated; first token ${(firstTokenSeconds * 1000).toFixed(0)} ms, decode ${decode.toFixed(2)} tok/s\n`,
+      );
+    }
+  } finally {
+    model.dispose();
+    backend.dispose();
+  }
+}

@@ -1,0 +1,113 @@
+import { KernelArgumentError } from '@dsa/backend';
+import { narrow, type TensorView } from '@dsa/tensor';
+import { expectDType, expectRank, expectShape, read, write } from './strided.js';
+
+export function gatherRows(out: TensorView, table: TensorView, indices: TensorView): void {
+  const k = 'gatherRows';
+  expectRank(k, 'table', table, 2);
+  expectDType(k, 'indices', indices, 'i32');
+  const [vocab, width] = table.shape as [number, number];
+  const n = indices.shape[0]!;
+  expectShape(k, 'out', out, [n, width]);
+  const idx = read(indices, k);
+  const values = new Float64Array(n * width);
+  for (let i = 0; i < n; i++) {
+    const r = idx[i]!;
+    if (r === -1) continue;
+    if (r < 0 || r >= vocab)
+      throw new KernelArgumentError(k, `index ${r} at position ${i} is outside [0, ${vocab})`);
+    values.set(read(narrow(table, 0, r, 1), k), i * width);
+  }
+  write(out, values, k);
+}
+
+export function scatterRows(table: TensorView, rows: TensorView, indices: TensorView): void {
+  const k = 'scatterRows';
+  expectRank(k, 'table', table, 2);
+  expectDType(k, 'indices', indices, 'i32');
+  const [vocab, width] = table.shape as [number, number];
+  const n = indices.shape[0]!;
+  expectShape(k, 'rows', rows, [n, width]);
+  const idx = read(indices, k);
+  const values = read(rows, k);
+  for (let i = 0; i < n; i++) {
+    const r = idx[i]!;
+    if (r === -1) continue;
+    if (r < 0 || r >= vocab)
+      throw new KernelArgumentError(k, `index ${r} at position ${i} is outside [0, ${vocab})`);
+    write(narrow(table, 0, r, 1), values.subarray(i * width, (i + 1) * width), k);
+  }
+}
+
+export function indexAdd(out: TensorView, rows: TensorView, indices: TensorView, weights?: TensorView): void {
+  const k = 'indexAdd';
+  expectRank(k, 'out', out, 2);
+  expectDType(k, 'indices', indices, 'i32');
+  const [count, width] = out.shape as [number, number];
+  const n = indices.shape[0]!;
+  expectShape(k, 'rows', rows, [n, width]);
+  if (weights) expectShape(k, 'weights', weights, [n]);
+  const idx = read(indices, k);
+  const w = weights ? read(weights, k) : null;
+  const values = read(rows, k);
+  for (let i = 0; i < n; i++) {
+    const r = idx[i]!;
+    if (r === -1) continue;
+    if (r < 0 || r >= count)
+      throw new KernelArgumentError(k, `index ${r} at position ${i} is outside [0, ${count})`);
+    const scale = w ? w[i]! : 1;
+    const target = narrow(out, 0, r, 1);
+    const row = read(target, k);
+    for (let j = 0; j < width; j++) row[j]! += scale * values[i * width + j]!;
+    write(target, row, k);
+  }
+}
+
+export function gatherColumns(out: TensorView, x: TensorView, indices: TensorView, fill = 0): void {
+  const k = 'gatherColumns';
+  expectRank(k, 'x', x, 2);
+  expectDType(k, 'indices', indices, 'i32');
+  const [rows, n] = x.shape as [number, number];
+  const j = indices.shape[1]!;
+  expectShape(k, 'indices', indices, [rows, j]);
+  expectShape(k, 'out', out, [rows, j]);
+  const idx = read(indices, k);
+  const values = read(x, k);
+  const result = new Float64Array(rows * j);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < j; c++) {
+      const col = idx[r * j + c]!;
+      if (col === -1) {
+        result[r * j + c] = fill;
+        continue;
+      }
+      if (col < 0 || col >= n)
+        throw new KernelArgumentError(k, `index ${col} in row ${r} is outside [0, ${n})`);
+      result[r * j + c] = values[r * n + col]!;
+    }
+  }
+  write(out, result, k);
+}
+
+export function scatterColumns(out: TensorView, indices: TensorView, values: TensorView | number): void {
+  const k = 'scatterColumns';
+  expectRank(k, 'out', out, 2);
+  expectDType(k, 'indices', indices, 'i32');
+  const [rows, n] = out.shape as [number, number];
+  const j = indices.shape[1]!;
+  expectShape(k, 'indices', indices, [rows, j]);
+  if (typeof values !== 'number') expectShape(k, 'values', values, [rows, j]);
+  const idx = read(indices, k);
+  const v = typeof values === 'number' ? null : read(values, k);
+  const all = read(out, k);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < j; c++) {
+      const col = idx[r * j + c]!;
+      if (col === -1) continue;
+      if (col < 0 || col >= n)
+        throw new KernelArgumentError(k, `index ${col} in row ${r} is outside [0, ${n})`);
+      all[r * n + col] = v ? v[r * j + c]! : (values as number);
+    }
+  }
+  write(out, all, k);
+}

@@ -1,0 +1,22 @@
+import { type BackendFactory, SPECIFICATION_VERSION } from '@dsa/backend';
+import { ReferenceBackend } from './reference-backend.js';
+
+export { ReferenceBackend } from './reference-backend.js';
+export { ReferenceBuffer } from './reference-buffer.js';
+export { sampleRow } from './sample.js';
+export { selectTopK } from './top-k.js';
+export { ue8m0Scale } from './fp8-quant.js';
+
+/** The reference backend factory: always usable, lowest priority for `auto`. */
+const referenceBackendFactory: BackendFactory = {
+  name: 'reference',
+  specificationVersion: SPECIFICATION_VERSION,
+  async probe() {
+    return { score: 1, reason: 'pure TypeScript; always available (slow: for tests and as the oracle)' };
+  },
+  async create() {
+    return new ReferenceBackend();
+  },
+};
+
+export default referenceBackendFactory;

@@ -1,0 +1,136 @@
+import os from 'node:os';
+import {
+  type Backend,
+  type BufferUsage,
+  type Capabilities,
+  type DeviceInfo,
+  KernelArgumentError,
+  type Kernels,
+  SPECIFICATION_VERSION,
+  type Stream,
+} from '@dsa/backend';
+import { formatShape, isContiguous, sameShape, type TensorView, viewByteLength } from '@dsa/tensor';
+import { binary, cast, fill, unary } from './elementwise.js';
+import { dequantizeFp8, quantizeFp8 } from './fp8-quant.js';
+import { gatherColumns, gatherRows, indexAdd, scatterColumns, scatterRows } from './gather.js';
+import { hadamard } from './hadamard.js';
+import { linear, matmul } from './matmul.js';
+import { layerNorm, rmsNorm } from './norm.js';
+import { reduceSum } from './reduce-sum.js';
+import { ReferenceBuffer } from './reference-buffer.js';
+import { rope } from './rope.js';
+import { sample } from './sample.js';
+import { softmax } from './softmax.js';
+import { bufferOf, read, write } from './strided.js';
+import { topK } from './top-k.js';
+
+/**
+ * The reference backend: every kernel in plain TypeScript over host memory, computing in f64 and
+ * storing in the tensors' dtypes. Work runs synchronously at enqueue time, so streams are trivially
+ * ordered. It implements no fused kernels: the model runs on the core packages' composite fallbacks,
+ * which makes it the oracle for every fused kernel of every other backend.
+ */
+export class ReferenceBackend implements Backend {
+  readonly specificationVersion = SPECIFICATION_VERSION;
+  readonly name = 'reference' as const;
+  readonly device: DeviceInfo = {
+    id: 'reference',
+    description: `reference (TypeScript, ${os.cpus()[0]?.model ?? 'unknown CPU'})`,
+    memoryTotalBytes: os.totalmem(),
+    memoryFreeBytes: os.freemem(),
+  };
+  readonly capabilities: Capabilities = {
+    dtypes: new Set(['f32', 'f64', 'bf16', 'f16', 'f8_e4m3', 'i32', 'i64', 'i16', 'i8', 'u8']),
+    graphCapture: false,
+    asyncCopy: false,
+    fused: new Set(),
+  };
+  readonly fused = {};
+  readonly kernels: Kernels = {
+    fill,
+    cast,
+    gatherRows,
+    scatterRows,
+    indexAdd,
+    linear,
+    matmul,
+    rmsNorm,
+    layerNorm,
+    rope,
+    softmax,
+    topK,
+    reduceSum,
+    gatherColumns,
+    scatterColumns,
+    unary,
+    binary,
+    hadamard,
+    quantizeFp8,
+    dequantizeFp8,
+    sample,
+  };
+  private nextStream = 1;
+  private readonly buffers = new Set<ReferenceBuffer>();
+
+  allocate(byteLength: number, usage: BufferUsage): ReferenceBuffer {
+    if (!Number.isInteger(byteLength) || byteLength < 0) {
+      throw new KernelArgumentError('allocate', `byte length ${byteLength} is not a non-negative integer`);
+    }
+    const buffer = new ReferenceBuffer(byteLength, usage);
+    this.buffers.add(buffer);
+    return buffer;
+  }
+
+  upload(destination: TensorView, source: ArrayBufferView): void {
+    const buffer = bufferOf(destination, 'upload');
+    if (!isContiguous(destination))
+      throw new KernelArgumentError('upload', 'destination view must be contiguous');
+    const bytes = viewByteLength(destination);
+    if (source.byteLength !== bytes) {
+      throw new KernelArgumentError(
+        'upload',
+        `source has ${source.byteLength} bytes, destination ${destination.dtype}${formatShape(destination.shape)} needs ${bytes}`,
+      );
+    }
+    buffer.bytes.set(
+      new Uint8Array(source.buffer, source.byteOffset, source.byteLength),
+      destination.byteOffset,
+    );
+  }
+
+  async download(source: TensorView, destination: ArrayBufferView): Promise<void> {
+    const buffer = bufferOf(source, 'download');
+    if (!isContiguous(source)) throw new KernelArgumentError('download', 'source view must be contiguous');
+    const bytes = viewByteLength(source);
+    if (destination.byteLength !== bytes) {
+      throw new KernelArgumentError(
+        'download',
+        `destination has ${destination.byteLength} bytes, source needs ${bytes}`,
+      );
+    }
+    new Uint8Array(destination.buffer, destination.byteOffset, bytes).set(
+      buffer.bytes.subarray(source.byteOffset, source.byteOffset + bytes),
+    );
+  }
+
+  copy(destination: TensorView, source: TensorView): void {
+    if (destination.dtype !== source.dtype || !sameShape(destination.shape, source.shape)) {
+      throw new KernelArgumentError(
+        'copy',
+        `destination ${destination.dtype}${formatShape(destination.shape)} and source ${source.dtype}${formatShape(source.shape)} differ`,
+      );
+    }
+    write(destination, read(source, 'copy'), 'copy');
+  }
+
+  createStream(): Stream {
+    return { id: this.nextStream++ };
+  }
+
+  async synchronize(): Promise<void> {}
+
+  dispose(): void {
+    for (const buffer of this.buffers) buffer.dispose();
+    this.buffers.clear();
+  }
+}

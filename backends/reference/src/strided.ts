@@ -1,0 +1,187 @@
+import { KernelArgumentError } from '@dsa/backend';
+import {
+  bf16ToFloat,
+  dtypeBytes,
+  f16ToFloat,
+  FP8_E4M3_TABLE,
+  floatToBf16,
+  floatToF16,
+  floatToFp8E4m3,
+  formatShape,
+  numel,
+  type Shape,
+  type TensorView,
+} from '@dsa/tensor';
+import { ReferenceBuffer } from './reference-buffer.js';
+
+/** The reference buffer behind a view, checked. */
+export function bufferOf(view: TensorView, kernel: string): ReferenceBuffer {
+  const buffer = view.buffer;
+  if (!(buffer instanceof ReferenceBuffer)) {
+    throw new KernelArgumentError(
+      kernel,
+      `tensor lives on device "${buffer.device}", not on the reference backend`,
+    );
+  }
+  if (buffer.isDisposed) throw new KernelArgumentError(kernel, 'tensor buffer was disposed');
+  return buffer;
+}
+
+/** Element offsets (in units of the dtype) of every element of `view`, in row-major order. */
+export function elementOffsets(view: TensorView, kernel: string): Int32Array {
+  const size = dtypeBytes(view.dtype);
+  if (view.byteOffset % size !== 0) {
+    throw new KernelArgumentError(kernel, `byte offset ${view.byteOffset} is not aligned to ${view.dtype}`);
+  }
+  const n = numel(view.shape);
+  const out = new Int32Array(n);
+  const rank = view.shape.length;
+  const base = view.byteOffset / size;
+  if (rank === 0) {
+    out[0] = base;
+    return out;
+  }
+  const index = new Array<number>(rank).fill(0);
+  let offset = base;
+  for (let i = 0; i < n; i++) {
+    out[i] = offset;
+    for (let d = rank - 1; d >= 0; d--) {
+      index[d]!++;
+      offset += view.strides[d]!;
+      if (index[d]! < view.shape[d]!) break;
+      offset -= view.strides[d]! * view.shape[d]!;
+      index[d] = 0;
+    }
+  }
+  return out;
+}
+
+/** Reads any view into a dense Float64Array in row-major order (integers and floats alike). */
+export function read(view: TensorView, kernel: string): Float64Array {
+  const buffer = bufferOf(view, kernel);
+  const offsets = elementOffsets(view, kernel);
+  const out = new Float64Array(offsets.length);
+  const get = getter(buffer, view, kernel);
+  for (let i = 0; i < offsets.length; i++) out[i] = get(offsets[i]!);
+  return out;
+}
+
+/** Writes dense row-major `values` into `view`, converting to its dtype. */
+export function write(view: TensorView, values: ArrayLike<number>, kernel: string): void {
+  const buffer = bufferOf(view, kernel);
+  const offsets = elementOffsets(view, kernel);
+  if (values.length !== offsets.length) {
+    throw new KernelArgumentError(kernel, `writing ${values.length} values into ${formatShape(view.shape)}`);
+  }
+  const set = setter(buffer, view, kernel);
+  for (let i = 0; i < offsets.length; i++) set(offsets[i]!, values[i]!);
+}
+
+function getter(buffer: ReferenceBuffer, view: TensorView, kernel: string): (offset: number) => number {
+  switch (view.dtype) {
+    case 'f32':
+      return (o) => buffer.f32[o]!;
+    case 'f64':
+      return (o) => buffer.f64[o]!;
+    case 'bf16':
+      return (o) => bf16ToFloat(buffer.u16[o]!);
+    case 'f16':
+      return (o) => f16ToFloat(buffer.u16[o]!);
+    case 'f8_e4m3':
+      return (o) => FP8_E4M3_TABLE[buffer.bytes[o]!]!;
+    case 'i32':
+      return (o) => buffer.i32[o]!;
+    case 'i64':
+      return (o) => buffer.i32[2 * o]! + buffer.i32[2 * o + 1]! * 4294967296;
+    case 'i16':
+      return (o) => buffer.i16[o]!;
+    case 'i8':
+      return (o) => buffer.i8[o]!;
+    case 'u8':
+    case 'bool':
+      return (o) => buffer.bytes[o]!;
+    default:
+      throw new KernelArgumentError(kernel, `dtype ${view.dtype} is not supported`);
+  }
+}
+
+function setter(
+  buffer: ReferenceBuffer,
+  view: TensorView,
+  kernel: string,
+): (offset: number, value: number) => void {
+  switch (view.dtype) {
+    case 'f32':
+      return (o, v) => {
+        buffer.f32[o] = v;
+      };
+    case 'f64':
+      return (o, v) => {
+        buffer.f64[o] = v;
+      };
+    case 'bf16':
+      return (o, v) => {
+        buffer.u16[o] = floatToBf16(v);
+      };
+    case 'f16':
+      return (o, v) => {
+        buffer.u16[o] = floatToF16(v);
+      };
+    case 'f8_e4m3':
+      return (o, v) => {
+        buffer.bytes[o] = floatToFp8E4m3(v);
+      };
+    case 'i32':
+      return (o, v) => {
+        buffer.i32[o] = v;
+      };
+    case 'i16':
+      return (o, v) => {
+        buffer.i16[o] = v;
+      };
+    case 'i8':
+      return (o, v) => {
+        buffer.i8[o] = v;
+      };
+    case 'u8':
+    case 'bool':
+      return (o, v) => {
+        buffer.bytes[o] = v;
+      };
+    case 'i64':
+      return (o, v) => {
+        buffer.i32[2 * o] = Number(BigInt.asIntN(32, BigInt(v)));
+        buffer.i32[2 * o + 1] = Math.floor(v / 4294967296);
+      };
+    default:
+      throw new KernelArgumentError(kernel, `dtype ${view.dtype} is not supported`);
+  }
+}
+
+/** Throws unless `view` has exactly `shape` (-1 matches any size). */
+export function expectShape(kernel: string, name: string, view: TensorView, shape: Shape): void {
+  const ok = view.shape.length === shape.length && shape.every((d, i) => d === -1 || d === view.shape[i]);
+  if (!ok) {
+    throw new KernelArgumentError(
+      kernel,
+      `${name} has shape ${formatShape(view.shape)}, expected ${formatShape(shape.map((d) => (d === -1 ? '*' : d)) as never)}`,
+    );
+  }
+}
+
+/** Throws unless `view` has rank `rank`. */
+export function expectRank(kernel: string, name: string, view: TensorView, rank: number): void {
+  if (view.shape.length !== rank) {
+    throw new KernelArgumentError(
+      kernel,
+      `${name} has rank ${view.shape.length} (${formatShape(view.shape)}), expected ${rank}`,
+    );
+  }
+}
+
+/** Throws unless `view` has one of the dtypes. */
+export function expectDType(kernel: string, name: string, view: TensorView, ...dtypes: string[]): void {
+  if (!dtypes.includes(view.dtype)) {
+    throw new KernelArgumentError(kernel, `${name} has dtype ${view.dtype}, expected ${dtypes.join(' or ')}`);
+  }
+}

@@ -1,0 +1,109 @@
+import type { BufferHandle, DType, TensorView } from '@dsa/tensor';
+import type { FusedKernelName, FusedKernels } from './fused-kernels.js';
+import type { Kernels } from './kernels.js';
+
+/** Version of this contract. A backend built for another version is refused at load. */
+export const SPECIFICATION_VERSION = 'v1';
+
+/** The backends dsa knows by name. */
+export type BackendName = 'reference' | 'cpu' | 'cuda' | 'ascend';
+
+/** What a backend runs on. */
+export interface DeviceInfo {
+  /** `"reference"`, `"cpu"`, `"cuda:0"`, `"ascend:1"`. */
+  readonly id: string;
+  /** Human-readable: CPU model and ISA, GPU name and compute capability. */
+  readonly description: string;
+  readonly memoryTotalBytes: number;
+  readonly memoryFreeBytes: number;
+}
+
+/** What an allocation is for; backends may place them differently. */
+export type BufferUsage = 'weights' | 'kv-cache' | 'activations';
+
+/** Device memory owned by the backend. The caller holds the handle and disposes it. */
+export interface DeviceBuffer extends BufferHandle {
+  readonly usage: BufferUsage;
+  /** Frees the memory; the handle must not be used afterwards. */
+  dispose(): void;
+}
+
+/** An ordered queue of device work. */
+export interface Stream {
+  readonly id: number;
+}
+
+/** What a backend can do beyond the required kernels. */
+export interface Capabilities {
+  /** Element types its kernels accept for weights and activations. */
+  readonly dtypes: ReadonlySet<DType>;
+  /** Supports {@link Backend.captureGraph}. */
+  readonly graphCapture: boolean;
+  /** Uploads and downloads overlap with compute. */
+  readonly asyncCopy: boolean;
+  /** Fused kernels present in {@link Backend.fused}. */
+  readonly fused: ReadonlySet<FusedKernelName>;
+}
+
+/** A recorded sequence of kernel launches that can be replayed with one call. */
+export interface CapturedGraph {
+  replay(stream?: Stream): void;
+  dispose(): void;
+}
+
+/**
+ * The backend contract. A backend owns device memory (callers hold {@link DeviceBuffer} handles),
+ * kernels enqueue work and return nothing, and the only device→host path is {@link Backend.download}.
+ */
+export interface Backend {
+  readonly specificationVersion: typeof SPECIFICATION_VERSION;
+  readonly name: BackendName;
+  readonly device: DeviceInfo;
+  readonly capabilities: Capabilities;
+
+  /** Allocates `byteLength` bytes of device memory (contents undefined). */
+  allocate(byteLength: number, usage: BufferUsage): DeviceBuffer;
+  /** Enqueues a host→device copy into a contiguous view. `source` must hold exactly the view's bytes. */
+  upload(destination: TensorView, source: ArrayBufferView, stream?: Stream): void;
+  /** Copies a contiguous view to the host once all work before it has finished. The only device→host path. */
+  download(source: TensorView, destination: ArrayBufferView, stream?: Stream): Promise<void>;
+  /** Enqueues a device→device copy between views of equal shape and dtype (any strides). */
+  copy(destination: TensorView, source: TensorView, stream?: Stream): void;
+
+  createStream(): Stream;
+  /** Resolves when all work enqueued on `stream` (default: every stream) has finished. */
+  synchronize(stream?: Stream): Promise<void>;
+
+  /** The required primitive kernels. */
+  readonly kernels: Kernels;
+  /** The optional fused kernels this backend implements (see `capabilities.fused`). */
+  readonly fused: Partial<FusedKernels>;
+
+  /** Records the kernels `record` enqueues into a graph (CUDA graphs, ACL graphs), if supported. */
+  captureGraph?(stream: Stream, record: () => void): CapturedGraph;
+
+  /** Frees everything the backend owns. */
+  dispose(): void;
+}
+
+/** Options for {@link BackendFactory.create}. */
+export interface BackendOptions {
+  /** Device ordinal for multi-device backends (`cuda:1` → 1). */
+  readonly deviceIndex?: number;
+  /** Worker threads for CPU backends (default: all cores). */
+  readonly threads?: number;
+  /** Free-form backend-specific settings. */
+  readonly settings?: Readonly<Record<string, unknown>>;
+}
+
+/** What every backend package exports as its default export. */
+export interface BackendFactory {
+  readonly name: BackendName;
+  readonly specificationVersion: typeof SPECIFICATION_VERSION;
+  /**
+   * How well this backend fits the machine: 0 = unusable here (with `reason`), higher wins `auto`.
+   * Must not crash the process when drivers are missing.
+   */
+  probe(): Promise<{ score: number; reason: string }>;
+  create(options?: BackendOptions): Promise<Backend>;
+}

@@ -1,0 +1,108 @@
+import type { TensorView } from '@dsa/tensor';
+import type { AttentionBatch } from './attention-batch.js';
+import type { ExpertWeights } from './linear-weight.js';
+
+/**
+ * The lightning-indexer key cache of one layer: `keys` [slots, Di] f32, or f8_e4m3 with
+ * `scales` f32 [slots] (one power-of-two scale per token, spec §4.4).
+ */
+export interface IndexerKeyCache {
+  readonly keys: TensorView;
+  readonly scales?: TensorView;
+}
+
+/** Options of the DeepSeek `noaux_tc` router (spec §5.1). */
+export interface MoeRouteOptions {
+  /** Number of expert groups (`n_group`). */
+  readonly groups: number;
+  /** Groups kept per token (`topk_group`). */
+  readonly topkGroups: number;
+  /** Experts per token (`num_experts_per_tok`). */
+  readonly topk: number;
+  /** `routed_scaling_factor`. */
+  readonly routedScale: number;
+  /** `norm_topk_prob`: divide the selected weights by their sum. */
+  readonly normalize: boolean;
+  /** `scoring_func`. */
+  readonly scoring: 'sigmoid' | 'softmax';
+}
+
+/**
+ * Optional fused kernels: each is one DSA hot path with the same meaning as a composite
+ * fallback built from {@link Kernels} in the package named beside it. A backend lists the ones it
+ * implements in `capabilities.fused`; absent means the caller uses the fallback.
+ */
+export interface FusedKernels {
+  /** `@dsa/runtime`: residual += x; out = rmsNorm(residual) · weight. `out`, `residual`, `x` [N, D]. */
+  addRmsNorm(out: TensorView, residual: TensorView, x: TensorView, weight: TensorView, eps: number): void;
+
+  /** `@dsa/moe`: out = silu(gate) · up. All [N, I]. */
+  swiglu(out: TensorView, gate: TensorView, up: TensorView): void;
+
+  /**
+   * `@dsa/indexer`: index scores and top-k in one pass.
+   * score[s, t] = (scale of key t) · Σ_h weights[s, h] · ReLU(q[s, h, :] · key[t, :]) for t ≤ positions[s],
+   * then `indices[s, :]` = the `k` best positions (ascending, -1 padded), ties to the lower position.
+   * `q` [S, Hi, Di] f32 (fp8 mode passes dequantized q, exact); `weights` [S, Hi] f32; `indices` i32 [S, k].
+   */
+  indexerTopK(
+    indices: TensorView,
+    q: TensorView,
+    weights: TensorView,
+    keys: IndexerKeyCache,
+    batch: AttentionBatch,
+    k: number,
+  ): void;
+
+  /**
+   * `@dsa/mla`: absorbed MLA attention over the latent cache (MQA with one KV head of width C + R,
+   * values = the first C columns). For each query s and head h:
+   * logit[t] = scale · q[s, h, :] · cache[slot(t), :] over t in `indices[s, :]` (sparse, -1 ignored) or
+   * over every t ≤ positions[s] (dense, `indices` null); out[s, h, :] = softmax(logit) · cache[slot(t), :C].
+   * A query with no valid position gets zeros. `q` [S, H, C+R]; `latentCache` [slots, C+R]; `out` [S, H, C].
+   */
+  mlaAttention(
+    out: TensorView,
+    q: TensorView,
+    latentCache: TensorView,
+    batch: AttentionBatch,
+    indices: TensorView | null,
+    scale: number,
+  ): void;
+
+  /**
+   * `@dsa/moe`: router. scores = sigmoid(logits) (or softmax); choice = scores + bias; group score =
+   * sum of the two best choices in the group (max when no bias); keep `topkGroups` groups; pick the
+   * `topk` best choices in kept groups; weights = scores of those (normalized if asked) · routedScale.
+   * `logits` [N, E] f32; `bias` [E] f32 or null; `indices` i32 [N, A]; `weights` f32 [N, A].
+   */
+  moeRoute(
+    indices: TensorView,
+    weights: TensorView,
+    logits: TensorView,
+    bias: TensorView | null,
+    options: MoeRouteOptions,
+  ): void;
+
+  /** `@dsa/moe`: out[n] = Σ_a weights[n, a] · expert_{indices[n, a]}(x[n]). `x`, `out` [N, H]. */
+  moeExperts(
+    out: TensorView,
+    x: TensorView,
+    indices: TensorView,
+    weights: TensorView,
+    experts: readonly ExpertWeights[],
+  ): void;
+}
+
+/** Names of the fused kernels. */
+export type FusedKernelName = keyof FusedKernels;
+
+/** Every fused kernel name, in a fixed order. */
+export const FUSED_KERNEL_NAMES: readonly FusedKernelName[] = [
+  'addRmsNorm',
+  'swiglu',
+  'indexerTopK',
+  'mlaAttention',
+  'moeRoute',
+  'moeExperts',
+];

@@ -1,0 +1,40 @@
+export { type AttentionBatch, slotOf } from './attention-batch.js';
+export {
+  type Backend,
+  type BackendFactory,
+  type BackendName,
+  type BackendOptions,
+  type BufferUsage,
+  type Capabilities,
+  type CapturedGraph,
+  type DeviceBuffer,
+  type DeviceInfo,
+  SPECIFICATION_VERSION,
+  type Stream,
+} from './backend.js';
+export { BackendUnavailableError } from './errors/backend-unavailable-error.js';
+export { DsaError } from './errors/dsa-error.js';
+export { KernelArgumentError } from './errors/kernel-argument-error.js';
+export { UnsupportedError } from './errors/unsupported-error.js';
+export {
+  FUSED_KERNEL_NAMES,
+  type FusedKernelName,
+  type FusedKernels,
+  type IndexerKeyCache,
+  type MoeRouteOptions,
+} from './fused-kernels.js';
+export type { BinaryOp, KernelName, Kernels, RopeLayout, UnaryOp } from './kernels.js';
+export type { ExpertWeights, LinearWeight } from './linear-weight.js';
+export { rngUniform, type SamplingRow } from './sampling.js';
+export {
+  BACKEND_NAMES,
+  type BackendReport,
+  type BackendSpec,
+  type CreateBackendOptions,
+  createBackend,
+  listBackends,
+  loadBackendFactory,
+  parseBackendSpec,
+} from './select.js';
+export { Workspace } from './workspace.js';
+export { downloadTensor, encodeHost, uploadTensor } from './host-tensor.js';

@@ -1,0 +1,171 @@
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import {
+  type Backend,
+  type BackendFactory,
+  type BackendName,
+  type BackendOptions,
+  SPECIFICATION_VERSION,
+} from './backend.js';
+import { BackendUnavailableError } from './errors/backend-unavailable-error.js';
+
+/** Every backend name `auto` looks for, best first when scores tie. */
+export const BACKEND_NAMES: readonly BackendName[] = ['cuda', 'ascend', 'cpu', 'reference'];
+
+/** A parsed backend choice: `auto`, or a backend name with an optional device index (`cuda:1`). */
+export type BackendSpec =
+  | { readonly name: 'auto' }
+  | { readonly name: BackendName; readonly deviceIndex?: number };
+
+/** What `auto` found for one backend. */
+export interface BackendReport {
+  readonly name: BackendName;
+  readonly installed: boolean;
+  readonly score: number;
+  readonly reason: string;
+}
+
+/** How to install each backend, for error messages. */
+const INSTALL_HINT: Record<BackendName, string> = {
+  reference: 'npm install @dsa/backend-reference',
+  cpu: 'npm install @dsa/backend-cpu (builds a native addon: needs python3, make and a C++17 compiler)',
+  cuda: 'npm install @dsa/backend-cuda (needs an NVIDIA driver with libcuda.so.1 at run time)',
+  ascend: 'npm install @dsa/backend-ascend (needs the CANN toolkit; set ASCEND_HOME_PATH)',
+};
+
+/** Parses `auto`, `cpu`, `cuda:0`, `ascend:1`...; throws naming the bad value. */
+export function parseBackendSpec(value: string): BackendSpec {
+  const text = value.trim().toLowerCase();
+  if (text === 'auto' || text === '') return { name: 'auto' };
+  const [name, index] = text.split(':');
+  if (!BACKEND_NAMES.includes(name as BackendName)) {
+    throw new BackendUnavailableError(
+      text,
+      `unknown backend "${value}": expected auto, ${BACKEND_NAMES.join(', ')} (optionally with :N, e.g. cuda:0)`,
+    );
+  }
+  if (index === undefined) return { name: name as BackendName };
+  const deviceIndex = Number(index);
+  if (!Number.isInteger(deviceIndex) || deviceIndex < 0) {
+    throw new BackendUnavailableError(
+      text,
+      `backend "${value}": device index "${index}" is not a non-negative integer`,
+    );
+  }
+  return { name: name as BackendName, deviceIndex };
+}
+
+/** Options for {@link createBackend}. */
+export interface CreateBackendOptions extends BackendOptions {
+  /** `auto` (default), a backend name, or `name:N`. `DSA_BACKEND` overrides it when set. */
+  readonly backend?: string;
+  /** Factories to consider besides installed packages (tests, custom backends). */
+  readonly factories?: readonly BackendFactory[];
+  /** Folders to resolve backend packages from, besides this package, the working directory and the main script. */
+  readonly searchPaths?: readonly string[];
+  /** Receives one line per decision `auto` makes. */
+  readonly log?: (line: string) => void;
+}
+
+/**
+ * Loads the factory of backend `name` from an installed `@dsa/backend-<name>` package, or returns
+ * `undefined` with the reason when it is not installed.
+ */
+export async function loadBackendFactory(
+  name: BackendName,
+  searchPaths: readonly string[] = [],
+): Promise<{ factory?: BackendFactory; reason: string }> {
+  const specifier = `@dsa/backend-${name}`;
+  const bases = [
+    import.meta.url,
+    ...searchPaths.map((p) => pathToFileURL(path.join(path.resolve(p), 'noop.js')).href),
+    pathToFileURL(path.join(process.cwd(), 'noop.js')).href,
+    ...(process.argv[1] ? [pathToFileURL(process.argv[1]).href] : []),
+  ];
+  for (const base of bases) {
+    let resolved: string;
+    try {
+      resolved = createRequire(base).resolve(specifier);
+    } catch {
+      continue;
+    }
+    const module = (await import(pathToFileURL(resolved).href)) as { default?: BackendFactory };
+    const factory = module.default;
+    if (!factory || typeof factory.create !== 'function') {
+      return { reason: `${specifier} at ${resolved} has no default-exported BackendFactory` };
+    }
+    if (factory.specificationVersion !== SPECIFICATION_VERSION) {
+      return {
+        reason: `${specifier} implements backend contract ${factory.specificationVersion}, this runtime needs ${SPECIFICATION_VERSION}`,
+      };
+    }
+    return { factory, reason: 'installed' };
+  }
+  return { reason: `${specifier} is not installed (${INSTALL_HINT[name]})` };
+}
+
+/** Probes every known backend and reports what `auto` would see. */
+export async function listBackends(options: CreateBackendOptions = {}): Promise<BackendReport[]> {
+  const reports: BackendReport[] = [];
+  for (const name of BACKEND_NAMES) {
+    const factory = await findFactory(name, options);
+    if (!factory.factory) {
+      reports.push({ name, installed: false, score: 0, reason: factory.reason });
+      continue;
+    }
+    try {
+      const { score, reason } = await factory.factory.probe();
+      reports.push({ name, installed: true, score, reason });
+    } catch (error) {
+      reports.push({ name, installed: true, score: 0, reason: `probe failed: ${(error as Error).message}` });
+    }
+  }
+  return reports;
+}
+
+/**
+ * Creates the backend chosen by `options.backend` (or `DSA_BACKEND`): a named one, or with `auto`
+ * the installed backend whose probe scores highest. Fails with a message that says how to install
+ * or enable the backend when it cannot be used.
+ */
+export async function createBackend(options: CreateBackendOptions = {}): Promise<Backend> {
+  const choice = process.env.DSA_BACKEND?.trim() || options.backend || 'auto';
+  const spec = parseBackendSpec(choice);
+  const log = options.log ?? (() => {});
+  const createOptions: BackendOptions = {
+    ...(options.threads !== undefined ? { threads: options.threads } : {}),
+    ...(options.settings !== undefined ? { settings: options.settings } : {}),
+  };
+  if (spec.name === 'auto') {
+    const reports = await listBackends(options);
+    for (const r of reports)
+      log(`backend ${r.name}: ${r.installed ? `score ${r.score}` : 'not installed'} (${r.reason})`);
+    const best = reports.filter((r) => r.score > 0).sort((a, b) => b.score - a.score)[0];
+    if (!best) {
+      throw new BackendUnavailableError(
+        'auto',
+        `no usable backend found:\n${reports.map((r) => `  ${r.name}: ${r.reason}`).join('\n')}`,
+      );
+    }
+    log(`backend auto: picked ${best.name} (highest score ${best.score})`);
+    const { factory } = await findFactory(best.name, options);
+    return factory!.create(createOptions);
+  }
+  const { factory, reason } = await findFactory(spec.name, options);
+  if (!factory) throw new BackendUnavailableError(spec.name, `backend "${choice}" is unavailable: ${reason}`);
+  const probe = await factory.probe();
+  if (probe.score <= 0) {
+    throw new BackendUnavailableError(spec.name, `backend "${choice}" cannot run here: ${probe.reason}`);
+  }
+  return factory.create({
+    ...createOptions,
+    ...(spec.deviceIndex !== undefined ? { deviceIndex: spec.deviceIndex } : {}),
+  });
+}
+
+async function findFactory(name: BackendName, options: CreateBackendOptions) {
+  const given = options.factories?.find((f) => f.name === name);
+  if (given) return { factory: given, reason: 'provided' };
+  return loadBackendFactory(name, options.searchPaths);
+}

@@ -1,0 +1,4 @@
+// @dsa/backend/testing: the conformance kit every backend runs against the reference backend.
+export { type ConformanceCase, type ConformanceResult, checkConformance } from './conformance-case.js';
+export { primitiveCases } from './primitive-cases.js';
+export { Random } from './random.js';

@@ -1,0 +1,74 @@
+import { type DType, dtypeBytes, numel, type Shape, type TensorView, tensorView } from '@dsa/tensor';
+import type { Backend, DeviceBuffer } from './backend.js';
+
+const ALIGN = 256;
+
+/**
+ * Scratch memory for activations: a bump allocator over one device buffer, reset between steps.
+ * The first steps find the high-water mark (overflow is served from extra buffers); `reset()` then
+ * grows the arena once, so steady-state steps allocate nothing.
+ */
+export class Workspace {
+  private arena: DeviceBuffer | null = null;
+  private offset = 0;
+  private peak = 0;
+  private overflow: DeviceBuffer[] = [];
+  private readonly backend: Backend;
+
+  constructor(backend: Backend, initialBytes = 0) {
+    this.backend = backend;
+    if (initialBytes > 0) this.arena = backend.allocate(initialBytes, 'activations');
+  }
+
+  /** A fresh contiguous tensor valid until the next {@link Workspace.reset}. Contents are undefined. */
+  tensor(dtype: DType, shape: Shape): TensorView {
+    const bytes = Math.max(1, numel(shape) * dtypeBytes(dtype));
+    const start = Math.ceil(this.offset / ALIGN) * ALIGN;
+    this.offset = start + bytes;
+    this.peak = Math.max(this.peak, this.offset);
+    if (this.arena && this.offset <= this.arena.byteLength)
+      return tensorView(this.arena, dtype, shape, start);
+    const extra = this.backend.allocate(bytes, 'activations');
+    this.overflow.push(extra);
+    return tensorView(extra, dtype, shape, 0);
+  }
+
+  /** A position to {@link Workspace.rewind} to: tensors handed out after it are released together. */
+  mark(): number {
+    return this.offset;
+  }
+
+  /** Releases the tensors handed out since `mark` (overflow buffers stay until {@link Workspace.reset}). */
+  rewind(mark: number): void {
+    if (mark <= this.offset) this.offset = mark;
+  }
+
+  /** Bytes handed out since the last reset. */
+  get used(): number {
+    return this.offset;
+  }
+
+  /** The arena's size in bytes. */
+  get capacity(): number {
+    return this.arena?.byteLength ?? 0;
+  }
+
+  /** Releases every tensor handed out; grows the arena to the high-water mark if a step overflowed. */
+  reset(): void {
+    if (this.overflow.length > 0) {
+      for (const b of this.overflow) b.dispose();
+      this.overflow = [];
+      this.arena?.dispose();
+      this.arena = this.backend.allocate(Math.ceil((this.peak * 1.125) / ALIGN) * ALIGN, 'activations');
+    }
+    this.offset = 0;
+  }
+
+  /** Frees the arena. */
+  dispose(): void {
+    for (const b of this.overflow) b.dispose();
+    this.overflow = [];
+    this.arena?.dispose();
+    this.arena = null;
+  }
+}

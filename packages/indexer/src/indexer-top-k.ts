@@ -1,0 +1,58 @@
+import type { AttentionBatch, Backend, IndexerKeyCache, Workspace } from '@dsa/backend';
+import { broadcastTo, narrow, reshape, splitDim, type TensorView, unsqueeze } from '@dsa/tensor';
+import { causalMask, sequenceRuns, slotMap } from '@dsa/mla';
+
+const SCORE_BUDGET = 1 << 24;
+
+/**
+ * Lightning-indexer scores and top-k selection: the backend's fused `indexerTopK` when it has one,
+ * else this composite of primitives with the same meaning (see `FusedKernels.indexerTopK`).
+ * `indices` i32 [S, k] (ascending positions, -1 padded); `q` [S, Hi, Di] f32; `weights` [S, Hi] f32.
+ */
+export function indexerTopK(
+  backend: Backend,
+  workspace: Workspace,
+  indices: TensorView,
+  q: TensorView,
+  weights: TensorView,
+  keys: IndexerKeyCache,
+  batch: AttentionBatch,
+  k: number,
+): void {
+  if (backend.fused.indexerTopK) {
+    backend.fused.indexerTopK(indices, q, weights, keys, batch, k);
+    return;
+  }
+  const kernels = backend.kernels;
+  const [, heads, width] = q.shape as [number, number, number];
+  for (const run of sequenceRuns(batch, heads, SCORE_BUDGET)) {
+    const mark = workspace.mark();
+    const s = run.count;
+    const t = run.maxPosition + 1;
+    const slots = workspace.tensor('i32', [t]);
+    backend.upload(slots, slotMap(batch, run.sequence, t));
+    // key [T, Di] in f32, dequantized with its per-token scale in fp8 mode.
+    const key = workspace.tensor('f32', [t, width]);
+    kernels.gatherRows(key, keys.keys, slots);
+    if (keys.scales) {
+      const scale = workspace.tensor('f32', [t, 1]);
+      kernels.gatherRows(scale, splitDim(keys.scales, 0, [-1, 1]), slots);
+      kernels.binary(key, key, broadcastTo(scale, [t, width]), 'mul');
+    }
+    // logits [1, s·Hi, T] = q · keyᵀ, then ReLU
+    const logits = workspace.tensor('f32', [1, s * heads, t]);
+    kernels.matmul(logits, reshape(narrow(q, 0, run.start, s), [1, s * heads, width]), unsqueeze(key, 0), {
+      transposeB: true,
+    });
+    kernels.unary(logits, logits, 'relu');
+    // score [s, 1, T] = weights [s, 1, Hi] · relu(logits) [s, Hi, T]
+    const score = workspace.tensor('f32', [s, 1, t]);
+    kernels.matmul(score, unsqueeze(narrow(weights, 0, run.start, s), 1), reshape(logits, [s, heads, t]));
+    const score2 = reshape(score, [s, t]);
+    const mask = workspace.tensor('f32', [s, t]);
+    backend.upload(mask, causalMask(batch, run.start, s, t));
+    kernels.binary(score2, score2, mask, 'add');
+    kernels.topK(narrow(indices, 0, run.start, s), null, score2, k);
+    workspace.rewind(mark);
+  }
+}

@@ -1,0 +1,4 @@
+export { Mla, type MlaProjection, type RotaryTable } from './mla.js';
+export { causalMask, mlaAttention } from './mla-attention.js';
+export type { MlaDims, MlaWeights } from './mla-weights.js';
+export { type SequenceRun, sequenceRuns, slotMap } from './sequence-runs.js';

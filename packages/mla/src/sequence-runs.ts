@@ -1,0 +1,41 @@
+import { type AttentionBatch, slotOf } from '@dsa/backend';
+
+/** A contiguous run of query rows of one sequence, processed together by composite kernels. */
+export interface SequenceRun {
+  readonly sequence: number;
+  readonly start: number;
+  readonly count: number;
+  /** Largest query position in the run: the run reads positions 0 ..= maxPosition. */
+  readonly maxPosition: number;
+}
+
+/**
+ * Splits the batch's query rows into runs of one sequence each, small enough that
+ * count × heads × (maxPosition + 1) stays within `budget` elements.
+ */
+export function sequenceRuns(batch: AttentionBatch, heads: number, budget: number): SequenceRun[] {
+  const { positions, sequenceIds } = batch.host;
+  const runs: SequenceRun[] = [];
+  let start = 0;
+  while (start < positions.length) {
+    const sequence = sequenceIds[start]!;
+    let end = start + 1;
+    let maxPosition = positions[start]!;
+    while (end < positions.length && sequenceIds[end] === sequence) {
+      const next = Math.max(maxPosition, positions[end]!);
+      if ((end - start + 1) * heads * (next + 1) > budget) break;
+      maxPosition = next;
+      end++;
+    }
+    runs.push({ sequence, start, count: end - start, maxPosition });
+    start = end;
+  }
+  return runs;
+}
+
+/** Pool slots of positions 0 .. count-1 of sequence row `sequence`. */
+export function slotMap(batch: AttentionBatch, sequence: number, count: number): Int32Array {
+  const slots = new Int32Array(count);
+  for (let t = 0; t < count; t++) slots[t] = slotOf(batch, sequence, t);
+  return slots;
+}

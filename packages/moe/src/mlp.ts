@@ -1,0 +1,33 @@
+import type { Backend, ExpertWeights, Workspace } from '@dsa/backend';
+import type { TensorView } from '@dsa/tensor';
+import { swiglu } from './swiglu.js';
+
+/**
+ * A SwiGLU feed-forward block: `down_proj(silu(gate_proj(x)) · up_proj(x))`. Used for the dense
+ * layers, the shared experts and (through {@link moeExperts}) each routed expert.
+ */
+export class Mlp {
+  constructor(
+    readonly backend: Backend,
+    readonly weights: ExpertWeights,
+  ) {}
+
+  /** Hidden width I (rows of gate_proj). */
+  get width(): number {
+    return this.weights.gate.weight.shape[0]!;
+  }
+
+  /** out [N, D] = MLP(x [N, D]); when `out` is omitted a workspace tensor is returned. */
+  forward(workspace: Workspace, x: TensorView, out?: TensorView): TensorView {
+    const k = this.backend.kernels;
+    const n = x.shape[0]!;
+    const gate = workspace.tensor('f32', [n, this.width]);
+    const up = workspace.tensor('f32', [n, this.width]);
+    k.linear(gate, x, this.weights.gate);
+    k.linear(up, x, this.weights.up);
+    swiglu(this.backend, gate, gate, up);
+    const result = out ?? workspace.tensor('f32', [n, this.weights.down.weight.shape[0]!]);
+    k.linear(result, gate, this.weights.down);
+    return result;
+  }
+}

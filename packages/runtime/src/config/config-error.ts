@@ -1,0 +1,13 @@
+import { DsaError } from '@dsa/backend';
+
+/** config.json is missing a field, has a wrong type, or is inconsistent. The message names the file and field. */
+export class ConfigError extends DsaError {
+  readonly file: string;
+  readonly field: string;
+  constructor(file: string, field: string, message: string) {
+    super('config_invalid', `${file}: field "${field}": ${message}`);
+    this.name = 'ConfigError';
+    this.file = file;
+    this.field = field;
+  }
+}

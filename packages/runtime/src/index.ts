@@ -1,0 +1,22 @@
+export * from './checkpoint/index.js';
+export { ConfigError } from './config/config-error.js';
+export {
+  type ModelConfig,
+  parseModelConfig,
+  type QuantizationConfig,
+  type RopeConfig,
+} from './config/model-config.js';
+export { mlaSoftmaxScale, ropeFrequencies } from './config/yarn.js';
+export {
+  type AttentionMode,
+  DeepseekModel,
+  type ForwardOptions,
+  type ForwardResult,
+  type ModelOptions,
+} from './model/deepseek-model.js';
+export type { ForwardEntry } from './model/forward-batch.js';
+export { CacheFullError, CacheSequence, PagedKvCache, type PagedKvCacheOptions } from './model/kv-cache.js';
+export type { LayerWeights, LoadProgress, ModelWeights } from './model/model-weights.js';
+export { type GeneratedToken, type GenerateOptions, generate } from './generate.js';
+export { type ModelSummary, summarizeModel } from './model/model-summary.js';
+export * from './tokenizer/index.js';

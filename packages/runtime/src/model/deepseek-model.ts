@@ -1,0 +1,246 @@
+import type { Backend } from '@dsa/backend';
+import { Workspace } from '@dsa/backend';
+import { Indexer, type IndexerPrecision } from '@dsa/indexer';
+import { Mla, type RotaryTable } from '@dsa/mla';
+import { Mlp, Moe } from '@dsa/moe';
+import { select, type TensorView, tensorView } from '@dsa/tensor';
+import { Checkpoint } from '../checkpoint/checkpoint.js';
+import { type ModelConfig, parseModelConfig } from '../config/model-config.js';
+import { mlaSoftmaxScale, ropeFrequencies } from '../config/yarn.js';
+import { addRmsNorm } from './add-rms-norm.js';
+import { type ForwardEntry, layoutStep } from './forward-batch.js';
+import { PagedKvCache } from './kv-cache.js';
+import { type LoadProgress, loadModelWeights, type ModelWeights } from './model-weights.js';
+
+/** Attention over every cached position (`dense`) or over the indexer's top-k (`sparse`, DSA). */
+export type AttentionMode = 'sparse' | 'dense';
+
+/** Options of {@link DeepseekModel.load}. */
+export interface ModelOptions {
+  /** Indexer score precision (default `fp32`). */
+  readonly indexer?: IndexerPrecision;
+  /** Attention mode (default `sparse` for DSA checkpoints; dense models are always dense). */
+  readonly attention?: AttentionMode;
+  /** Tokens the KV cache pool holds, over all sequences (default: min(max_position_embeddings, 16384)). */
+  readonly cacheTokens?: number;
+  /** Receives loading progress. */
+  readonly onProgress?: (progress: LoadProgress) => void;
+}
+
+/** What a forward step can return besides logits. */
+export interface ForwardOptions {
+  /** Logits for every new token (`all`) or only each entry's last token (`last`, default). */
+  readonly logits?: 'all' | 'last';
+  /** Record the residual stream after each layer (as transformers reports `hidden_states`). */
+  readonly captureHidden?: boolean;
+  /** Record each layer's selected positions. */
+  readonly captureTopk?: boolean;
+}
+
+/** The result of {@link DeepseekModel.forward}. Device tensors stay valid until the next forward. */
+export interface ForwardResult {
+  /** f32 [rows, V] on the device. */
+  readonly logits: TensorView;
+  /** f32 [layers + 1, S, D] on the host: embedding, residual after layers 0..L-2, final normed output. */
+  readonly hidden?: Float32Array;
+  /** i32 [layers, S, K] on the host: ascending selected positions, -1 padded (K = index_topk). */
+  readonly topk?: Int32Array;
+}
+
+/**
+ * A DeepSeek-V3.2 (DSA) or DeepSeek-V3 model on a backend: weights, rotary table, the paged KV
+ * cache, and a forward step over any mix of sequences (prefill chunks and decode tokens).
+ */
+export class DeepseekModel {
+  readonly workspace: Workspace;
+  readonly cache: PagedKvCache;
+  readonly rotary: RotaryTable;
+  readonly attention: AttentionMode;
+  readonly indexerPrecision: IndexerPrecision;
+  private readonly mla: Mla[];
+  private readonly indexers: (Indexer | null)[];
+  private readonly feedForward: (Mlp | Moe)[];
+
+  private constructor(
+    readonly backend: Backend,
+    readonly config: ModelConfig,
+    readonly weights: ModelWeights,
+    options: ModelOptions,
+  ) {
+    this.attention = config.indexer ? (options.attention ?? 'sparse') : 'dense';
+    this.indexerPrecision = options.indexer ?? 'fp32';
+    if (config.indexer && this.indexerPrecision === 'fp8') {
+      const di = config.indexer.indexHeadDim;
+      if (di > 128 || (di & (di - 1)) !== 0) {
+        throw new Error(`fp8 indexer needs index_head_dim to be a power of two <= 128, got ${di}`);
+      }
+    }
+    this.workspace = new Workspace(backend);
+    this.cache = new PagedKvCache(backend, config, {
+      tokens: options.cacheTokens ?? Math.min(config.maxPositionEmbeddings, 16384),
+      indexerPrecision: this.indexerPrecision,
+    });
+    const { invFreq, attentionFactor } = ropeFrequencies(config.rope, config.qkRopeHeadDim);
+    const freqBuffer = backend.allocate(invFreq.byteLength, 'weights');
+    const freqView = tensorView(freqBuffer, 'f32', [invFreq.length]);
+    backend.upload(freqView, invFreq);
+    this.rotary = { invFreq: freqView, attentionFactor };
+    const mlaDims = {
+      dim: config.dim,
+      nHeads: config.nHeads,
+      qLoraRank: config.qLoraRank,
+      kvLoraRank: config.kvLoraRank,
+      qkNopeHeadDim: config.qkNopeHeadDim,
+      qkRopeHeadDim: config.qkRopeHeadDim,
+      vHeadDim: config.vHeadDim,
+      normEps: config.normEps,
+      softmaxScale: mlaSoftmaxScale(config),
+    };
+    const route = {
+      groups: config.nExpertGroups,
+      topkGroups: config.nLimitedGroups,
+      topk: config.nActivatedExperts,
+      routedScale: config.routeScale,
+      normalize: config.normTopkProb,
+      scoring: config.scoreFunc,
+    };
+    this.mla = weights.layers.map((l) => new Mla(backend, mlaDims, l.self_attn));
+    this.indexers = weights.layers.map((l) =>
+      l.indexer && config.indexer
+        ? new Indexer(
+            backend,
+            { ...config.indexer, qkRopeHeadDim: config.qkRopeHeadDim },
+            l.indexer,
+            this.indexerPrecision,
+          )
+        : null,
+    );
+    this.feedForward = weights.layers.map((l) =>
+      l.mlp ? new Mlp(backend, l.mlp) : new Moe(backend, l.moe!, route),
+    );
+  }
+
+  /** Loads `config.json` and the safetensors weights from the folder `dir` onto `backend`. */
+  static async load(backend: Backend, dir: string, options: ModelOptions = {}): Promise<DeepseekModel> {
+    const checkpoint = await Checkpoint.open(dir);
+    try {
+      const config = parseModelConfig(await checkpoint.readJson('config.json'), `${dir}/config.json`);
+      const weights = await loadModelWeights(backend, checkpoint, config, options.onProgress);
+      return new DeepseekModel(backend, config, weights, options);
+    } finally {
+      await checkpoint.close();
+    }
+  }
+
+  /**
+   * Runs one step: appends each entry's tokens to its sequence's cache and returns logits.
+   * Prefill chunks and decode tokens of many sequences can share a step.
+   */
+  async forward(entries: readonly ForwardEntry[], options: ForwardOptions = {}): Promise<ForwardResult> {
+    const backend = this.backend;
+    const k = backend.kernels;
+    const ws = this.workspace;
+    const config = this.config;
+    ws.reset();
+    const layout = layoutStep(backend, ws, this.cache, entries);
+    const { batch, writeSlots } = layout;
+    const s = layout.tokens.shape[0]!;
+    const d = config.dim;
+    const topkWidth = config.indexer?.indexTopk ?? 0;
+    const hidden = options.captureHidden ? ws.tensor('f32', [config.nLayers + 1, s, d]) : null;
+    const topk =
+      options.captureTopk && config.indexer ? ws.tensor('i32', [config.nLayers, s, topkWidth]) : null;
+    // Sparse selection only matters once some query sees more positions than index_topk; before that
+    // every causal position is selected and attention is exactly dense (spec §4.6), but the indexer
+    // key cache is still written.
+    const selectTopK = this.attention === 'sparse' && layout.maxContext > topkWidth;
+
+    const h = ws.tensor('f32', [s, d]); // residual stream
+    k.gatherRows(h, this.weights.embed_tokens, layout.tokens);
+    if (hidden) backend.copy(select(hidden, 0, 0), h);
+    const x = ws.tensor('f32', [s, d]); // normed input of each sub-layer
+    const ffnOut = ws.tensor('f32', [s, d]); // the previous layer's feed-forward output, added at the next norm
+    let pending = false;
+    for (let layer = 0; layer < config.nLayers; layer++) {
+      const w = this.weights.layers[layer]!;
+      const mark = ws.mark();
+      if (pending) {
+        addRmsNorm(backend, x, h, ffnOut, w.input_layernorm, config.normEps);
+        if (hidden) backend.copy(select(hidden, 0, layer), h);
+      } else {
+        k.rmsNorm(x, h, w.input_layernorm, config.normEps);
+      }
+      const mla = this.mla[layer]!;
+      const latent = this.cache.latent[layer]!;
+      const projection = mla.project(ws, x, batch.positions, this.rotary, latent, writeSlots);
+      let indices: TensorView | null = null;
+      const indexer = this.indexers[layer];
+      if (indexer) {
+        indices = indexer.forward(
+          ws,
+          x,
+          projection.qr ?? x,
+          batch.positions,
+          this.rotary,
+          this.cache.indexerKeys[layer]!,
+          writeSlots,
+          batch,
+          selectTopK,
+        );
+        if (topk) {
+          const target = select(topk, 0, layer);
+          if (indices) backend.copy(target, indices);
+          else backend.upload(target, denseSelection(batch.host.positions, topkWidth));
+        }
+      }
+      const attention = mla.attend(ws, projection, latent, batch, indices);
+      addRmsNorm(backend, x, h, attention, w.post_attention_layernorm, config.normEps);
+      const ffn = this.feedForward[layer]!;
+      if (ffn instanceof Moe) await ffn.forward(ws, x, ffnOut);
+      else ffn.forward(ws, x, ffnOut);
+      ws.rewind(mark);
+      pending = true;
+    }
+    if (pending) addRmsNorm(backend, x, h, ffnOut, this.weights.norm, config.normEps);
+    else k.rmsNorm(x, h, this.weights.norm, config.normEps);
+    if (hidden) backend.copy(select(hidden, 0, config.nLayers), x);
+
+    const rows = options.logits === 'all' ? null : layout.lastRows;
+    let selected = x;
+    if (rows) {
+      selected = ws.tensor('f32', [rows.length, d]);
+      const index = ws.tensor('i32', [rows.length]);
+      backend.upload(index, rows);
+      k.gatherRows(selected, x, index);
+    }
+    const logits = ws.tensor('f32', [selected.shape[0]!, config.vocabSize]);
+    k.linear(logits, selected, this.weights.lm_head);
+
+    const result: { logits: TensorView; hidden?: Float32Array; topk?: Int32Array } = { logits };
+    if (hidden) {
+      result.hidden = new Float32Array((config.nLayers + 1) * s * d);
+      await backend.download(hidden, result.hidden);
+    }
+    if (topk) {
+      result.topk = new Int32Array(config.nLayers * s * topkWidth);
+      await backend.download(topk, result.topk);
+    }
+    return result;
+  }
+
+  /** Frees weights, cache and workspace. */
+  dispose(): void {
+    this.workspace.dispose();
+    this.cache.dispose();
+    for (const b of this.weights.buffers) b.dispose();
+  }
+}
+
+/** Ascending positions 0..p per query, -1 padded: what top-k selects when every causal position fits. */
+function denseSelection(positions: Int32Array, width: number): Int32Array {
+  const out = new Int32Array(positions.length * width).fill(-1);
+  positions.forEach((p, i) => {
+    for (let t = 0; t <= Math.min(p, width - 1); t++) out[i * width + t] = t;
+  });
+  return out;
+}
