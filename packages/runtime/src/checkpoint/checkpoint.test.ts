@@ -31,7 +31,10 @@ function writeIndex(dir: string, weightMap: unknown): void {
 /** Two shards and an index mapping a, b to shard 1 and c to shard 2. */
 async function shardedFolder(): Promise<string> {
   const dir = folder();
-  await writeSafetensors(path.join(dir, 'model-00001-of-00002.safetensors'), [f32('a', [1, 2]), f32('b', [3])]);
+  await writeSafetensors(path.join(dir, 'model-00001-of-00002.safetensors'), [
+    f32('a', [1, 2]),
+    f32('b', [3]),
+  ]);
   await writeSafetensors(path.join(dir, 'model-00002-of-00002.safetensors'), [
     f32('c', [4, 5, 6]),
     f32('unlisted', [7]),
@@ -57,7 +60,11 @@ async function openError(dir: string, ...fragments: string[]): Promise<Checkpoin
 describe('Checkpoint with model.safetensors.index.json', () => {
   it('opens every shard once and reads tensors from the shard the index names', async () => {
     const dir = await shardedFolder();
-    writeIndex(dir, { a: 'model-00001-of-00002.safetensors', c: 'model-00002-of-00002.safetensors', b: 'model-00001-of-00002.safetensors' });
+    writeIndex(dir, {
+      a: 'model-00001-of-00002.safetensors',
+      c: 'model-00002-of-00002.safetensors',
+      b: 'model-00001-of-00002.safetensors',
+    });
     const ckpt = await Checkpoint.open(dir);
     try {
       expect(ckpt.dir).toBe(path.resolve(dir));
@@ -86,7 +93,13 @@ describe('Checkpoint with model.safetensors.index.json', () => {
   it('rejects a mapped tensor missing from its shard, naming tensor, shard and index file', async () => {
     const dir = await shardedFolder();
     writeIndex(dir, { a: 'model-00001-of-00002.safetensors', c: 'model-00001-of-00002.safetensors' });
-    const e = await openError(dir, '"c"', 'model-00001-of-00002.safetensors', CHECKPOINT_INDEX_FILE, 'no such tensor');
+    const e = await openError(
+      dir,
+      '"c"',
+      'model-00001-of-00002.safetensors',
+      CHECKPOINT_INDEX_FILE,
+      'no such tensor',
+    );
     expect(e.tensor).toBe('c');
     expect(e.file).toBe(path.join(dir, CHECKPOINT_INDEX_FILE));
   });
@@ -94,15 +107,33 @@ describe('Checkpoint with model.safetensors.index.json', () => {
   it('rejects a shard that does not exist', async () => {
     const dir = await shardedFolder();
     writeIndex(dir, { a: 'model-00001-of-00002.safetensors', z: 'model-00009-of-00009.safetensors' });
-    const e = await openError(dir, 'model-00009-of-00009.safetensors', CHECKPOINT_INDEX_FILE, '"z"', 'does not exist');
+    const e = await openError(
+      dir,
+      'model-00009-of-00009.safetensors',
+      CHECKPOINT_INDEX_FILE,
+      '"z"',
+      'does not exist',
+    );
     expect(e.tensor).toBe('z');
   });
 
   it('rejects shard names that escape the folder', async () => {
     const dir = await shardedFolder();
-    for (const shard of ['../outside.safetensors', '/etc/passwd.safetensors', 'sub/../../x.safetensors', 'x.bin', 7]) {
+    for (const shard of [
+      '../outside.safetensors',
+      '/etc/passwd.safetensors',
+      'sub/../../x.safetensors',
+      'x.bin',
+      7,
+    ]) {
       writeIndex(dir, { a: 'model-00001-of-00002.safetensors', evil: shard });
-      const e = await openError(dir, CHECKPOINT_INDEX_FILE, 'weight_map["evil"]', JSON.stringify(shard), 'inside');
+      const e = await openError(
+        dir,
+        CHECKPOINT_INDEX_FILE,
+        'weight_map["evil"]',
+        JSON.stringify(shard),
+        'inside',
+      );
       expect(e.tensor).toBe('evil');
     }
   });
@@ -150,7 +181,10 @@ describe('Checkpoint without an index', () => {
     fs.writeFileSync(path.join(dir, 'README.md'), 'hello');
     const ckpt = await Checkpoint.open(dir);
     try {
-      expect(ckpt.files).toEqual([path.join(dir, 'part-a.safetensors'), path.join(dir, 'part-b.safetensors')]);
+      expect(ckpt.files).toEqual([
+        path.join(dir, 'part-a.safetensors'),
+        path.join(dir, 'part-b.safetensors'),
+      ]);
       expect(ckpt.names().sort()).toEqual(['x', 'y']);
       expect(new Float32Array((await ckpt.read('y')).buffer)).toEqual(new Float32Array([2]));
     } finally {

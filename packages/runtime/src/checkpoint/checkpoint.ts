@@ -51,7 +51,8 @@ async function readJsonFile(path: string, context: string): Promise<unknown> {
   try {
     text = await readFile(path, 'utf8');
   } catch (cause) {
-    const reason = errnoCode(cause) === 'ENOENT' ? `file not found (${context})` : `cannot read: ${String(cause)}`;
+    const reason =
+      errnoCode(cause) === 'ENOENT' ? `file not found (${context})` : `cannot read: ${String(cause)}`;
     throw new CheckpointError(`${path}: ${reason}`, { file: path, cause });
   }
   try {
@@ -112,12 +113,14 @@ export class Checkpoint {
       entries = (await readdir(root)).sort();
     } catch (cause) {
       if (cause instanceof CheckpointError) throw cause;
-      const reason = errnoCode(cause) === 'ENOENT' ? 'folder not found' : `cannot read folder: ${String(cause)}`;
+      const reason =
+        errnoCode(cause) === 'ENOENT' ? 'folder not found' : `cannot read folder: ${String(cause)}`;
       throw new CheckpointError(`${root}: checkpoint ${reason}`, { file: root, cause });
     }
 
     if (entries.includes(CHECKPOINT_INDEX_FILE)) return Checkpoint.#openIndexed(root);
-    if (entries.includes(CHECKPOINT_SINGLE_FILE)) return Checkpoint.#openFiles(root, [CHECKPOINT_SINGLE_FILE]);
+    if (entries.includes(CHECKPOINT_SINGLE_FILE))
+      return Checkpoint.#openFiles(root, [CHECKPOINT_SINGLE_FILE]);
     const candidates = entries.filter((e) => e.endsWith(SAFETENSORS_SUFFIX));
     if (candidates.length === 0) {
       throw new CheckpointError(
@@ -165,7 +168,11 @@ export class Checkpoint {
     if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
       throw new CheckpointError(
         `${indexPath}: field "weight_map": expected an object mapping tensor names to shard files, found ` +
-          (weightMap === undefined ? 'no such field' : Array.isArray(weightMap) ? 'an array' : String(weightMap)),
+          (weightMap === undefined
+            ? 'no such field'
+            : Array.isArray(weightMap)
+              ? 'an array'
+              : String(weightMap)),
         { file: indexPath, tensor: 'weight_map' },
       );
     }
@@ -211,20 +218,20 @@ export class Checkpoint {
       throw error;
     }
 
+    const fileOf = new Map(shardNames.map((n, i) => [n, shards[i]!]));
     const entries = new Map<string, Entry>();
-    for (const [i, file] of shards.entries()) {
-      for (const tensor of byShard.get(shardNames[i]!)!) {
-        const info = file.tensors.get(tensor);
-        if (info === undefined) {
-          await Promise.all(shards.map((s) => s.close()));
-          throw new CheckpointError(
-            `${indexPath}: weight_map maps tensor "${tensor}" to shard "${shardNames[i]}", but ${file.path} ` +
-              `has no such tensor (it holds ${file.tensors.size})`,
-            { file: indexPath, tensor },
-          );
-        }
-        entries.set(tensor, { info, file });
+    for (const [tensor, shard] of mapped as [string, string][]) {
+      const file = fileOf.get(shard)!;
+      const info = file.tensors.get(tensor);
+      if (info === undefined) {
+        await Promise.all(shards.map((s) => s.close()));
+        throw new CheckpointError(
+          `${indexPath}: weight_map maps tensor "${tensor}" to shard "${shard}", but ${file.path} has no such ` +
+            `tensor (it holds ${file.tensors.size})`,
+          { file: indexPath, tensor },
+        );
       }
+      entries.set(tensor, { info, file });
     }
     return new Checkpoint(root, shards, entries);
   }
@@ -254,7 +261,7 @@ export class Checkpoint {
    *
    * @throws CheckpointError when the tensor does not exist or the read fails.
    */
-  read(name: string): Promise<Uint8Array> {
+  async read(name: string): Promise<Uint8Array> {
     const { file } = this.#entry(name);
     return file.read(name);
   }
@@ -264,7 +271,7 @@ export class Checkpoint {
    *
    * @throws CheckpointError when the tensor does not exist, `target` has the wrong length, or the read fails.
    */
-  readInto(name: string, target: Uint8Array): Promise<void> {
+  async readInto(name: string, target: Uint8Array): Promise<void> {
     const { file } = this.#entry(name);
     return file.readInto(name, target);
   }

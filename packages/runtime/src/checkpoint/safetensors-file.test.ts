@@ -40,7 +40,11 @@ function rawFile(
 }
 
 /** Opens `file`, expecting a CheckpointError that names the file and contains every fragment. */
-async function openError(file: string, tensor: string | undefined, ...fragments: string[]): Promise<CheckpointError> {
+async function openError(
+  file: string,
+  tensor: string | undefined,
+  ...fragments: string[]
+): Promise<CheckpointError> {
   let error: unknown;
   try {
     const opened = await SafetensorsFile.open(file);
@@ -96,7 +100,13 @@ describe('SafetensorsFile round trip', () => {
       expect(st.dataStart % 8).toBe(0);
       for (const t of tensors) {
         const info = st.info(t.name);
-        expect(info).toMatchObject({ name: t.name, dtype: t.dtype, shape, file, byteLength: t.data.byteLength });
+        expect(info).toMatchObject({
+          name: t.name,
+          dtype: t.dtype,
+          shape,
+          file,
+          byteLength: t.data.byteLength,
+        });
         const bytes = await st.read(t.name);
         expect(bytes.byteOffset).toBe(0);
         expect(bytes.buffer.byteLength).toBe(bytes.byteLength);
@@ -184,7 +194,7 @@ describe('SafetensorsFile round trip', () => {
     try {
       const order = [...tensors, ...tensors.slice().reverse(), ...tensors];
       const results = await Promise.all(order.map((t) => st.read(t.name)));
-      results.forEach((bytes, i) => expect(bytes).toEqual(order[i]!.data));
+      for (const [i, bytes] of results.entries()) expect(bytes).toEqual(order[i]!.data);
     } finally {
       await st.close();
     }
@@ -192,7 +202,9 @@ describe('SafetensorsFile round trip', () => {
 
   it('does not read tensor data on open, and errors on reads after close', async () => {
     const file = path.join(tmp, 'closed.safetensors');
-    await writeSafetensors(file, [{ name: 'a', dtype: 'u8', shape: [4], data: new Uint8Array([1, 2, 3, 4]) }]);
+    await writeSafetensors(file, [
+      { name: 'a', dtype: 'u8', shape: [4], data: new Uint8Array([1, 2, 3, 4]) },
+    ]);
     const st = await SafetensorsFile.open(file);
     expect(st.closed).toBe(false);
     await st.close();
@@ -233,7 +245,13 @@ describe('SafetensorsFile rejects corrupt files', () => {
 
   it('header length larger than the file', async () => {
     const file = rawFile({}, { headerLength: 1000n, text: '{}' });
-    await openError(file, 'header length', 'header length 1000', 'past the end of the file', 'at most 2 bytes');
+    await openError(
+      file,
+      'header length',
+      'header length 1000',
+      'past the end of the file',
+      'at most 2 bytes',
+    );
   });
 
   it('absurd header length', async () => {
@@ -261,15 +279,30 @@ describe('SafetensorsFile rejects corrupt files', () => {
   });
 
   it('entry missing dtype', async () => {
-    await openError(rawFile({ w: { shape: [1], data_offsets: [0, 4] } }, { dataBytes: 4 }), 'w', '"dtype"', 'missing');
+    await openError(
+      rawFile({ w: { shape: [1], data_offsets: [0, 4] } }, { dataBytes: 4 }),
+      'w',
+      '"dtype"',
+      'missing',
+    );
   });
 
   it('entry missing shape', async () => {
-    await openError(rawFile({ w: { dtype: 'F32', data_offsets: [0, 4] } }, { dataBytes: 4 }), 'w', '"shape"', 'missing');
+    await openError(
+      rawFile({ w: { dtype: 'F32', data_offsets: [0, 4] } }, { dataBytes: 4 }),
+      'w',
+      '"shape"',
+      'missing',
+    );
   });
 
   it('entry missing data_offsets', async () => {
-    await openError(rawFile({ w: { dtype: 'F32', shape: [1] } }, { dataBytes: 4 }), 'w', '"data_offsets"', 'missing');
+    await openError(
+      rawFile({ w: { dtype: 'F32', shape: [1] } }, { dataBytes: 4 }),
+      'w',
+      '"data_offsets"',
+      'missing',
+    );
   });
 
   it('dtype of the wrong type', async () => {
@@ -333,7 +366,13 @@ describe('SafetensorsFile rejects corrupt files', () => {
 
   it('non-string __metadata__ values', async () => {
     const file = rawFile({ __metadata__: { format: 'pt', step: 100 }, w: f32([1]) }, { dataBytes: 4 });
-    await openError(file, '__metadata__.step', 'metadata field "__metadata__.step"', 'expected a string', 'found number 100');
+    await openError(
+      file,
+      '__metadata__.step',
+      'metadata field "__metadata__.step"',
+      'expected a string',
+      'found number 100',
+    );
   });
 
   it('__metadata__ that is not an object', async () => {
@@ -357,7 +396,9 @@ describe('SafetensorsFile on the tiny fixtures', () => {
       expect(embed.shape).toEqual([1024, 128]);
       const bytes = await st.read('model.embed_tokens.weight');
       expect(bytes.byteLength).toBe(1024 * 128 * 2);
-      const values = new Float32Array((await st.read('model.layers.1.mlp.gate.e_score_correction_bias')).buffer);
+      const values = new Float32Array(
+        (await st.read('model.layers.1.mlp.gate.e_score_correction_bias')).buffer,
+      );
       expect(values.length).toBe(16);
       expect(values.every(Number.isFinite)).toBe(true);
       let total = 0;

@@ -1,5 +1,13 @@
-import { open as openFile, type FileHandle } from 'node:fs/promises';
-import { DTYPES, type DType, dtypeBytes, dtypeFromSafetensors, dtypeToSafetensors, formatShape, numel } from '@dsa/tensor';
+import { type FileHandle, open as openFile } from 'node:fs/promises';
+import {
+  DTYPES,
+  type DType,
+  dtypeBytes,
+  dtypeFromSafetensors,
+  dtypeToSafetensors,
+  formatShape,
+  numel,
+} from '@dsa/tensor';
 import { CheckpointError } from './checkpoint-error.js';
 
 /** Where one tensor lives on disk and what it holds, as read from a safetensors header. */
@@ -68,11 +76,14 @@ async function readFully(
     try {
       ({ bytesRead } = await handle.read(target, offset + done, want, position + done));
     } catch (cause) {
-      throw new CheckpointError(`${file}: ${label}: read of ${length} bytes at byte ${position} failed: ${cause}`, {
-        file,
-        tensor,
-        cause,
-      });
+      throw new CheckpointError(
+        `${file}: ${label}: read of ${length} bytes at byte ${position} failed: ${cause}`,
+        {
+          file,
+          tensor,
+          cause,
+        },
+      );
     }
     if (bytesRead === 0) {
       throw new CheckpointError(
@@ -198,10 +209,13 @@ export class SafetensorsFile {
   info(name: string): TensorInfo {
     const info = this.tensors.get(name);
     if (info === undefined) {
-      throw new CheckpointError(`${this.path}: tensor "${name}" not found (the file has ${this.tensors.size} tensors)`, {
-        file: this.path,
-        tensor: name,
-      });
+      throw new CheckpointError(
+        `${this.path}: tensor "${name}" not found (the file has ${this.tensors.size} tensors)`,
+        {
+          file: this.path,
+          tensor: name,
+        },
+      );
     }
     return info;
   }
@@ -310,10 +324,13 @@ function validateHeader(
   for (const [name, entry] of Object.entries(header)) {
     if (name === HEADER_METADATA_KEY) {
       if (!isRecord(entry)) {
-        throw new CheckpointError(`${path}: "${HEADER_METADATA_KEY}" must be an object; found ${describe(entry)}`, {
-          file: path,
-          tensor: HEADER_METADATA_KEY,
-        });
+        throw new CheckpointError(
+          `${path}: "${HEADER_METADATA_KEY}" must be an object; found ${describe(entry)}`,
+          {
+            file: path,
+            tensor: HEADER_METADATA_KEY,
+          },
+        );
       }
       for (const [key, value] of Object.entries(entry)) {
         if (typeof value !== 'string') {
@@ -330,7 +347,8 @@ function validateHeader(
     const fail: (message: string) => never = (message) => {
       throw new CheckpointError(`${path}: tensor "${name}": ${message}`, { file: path, tensor: name });
     };
-    if (!isRecord(entry)) fail(`expected an object with dtype, shape and data_offsets; found ${describe(entry)}`);
+    if (!isRecord(entry))
+      fail(`expected an object with dtype, shape and data_offsets; found ${describe(entry)}`);
 
     const dtypeName = entry.dtype;
     if (dtypeName === undefined) fail('missing field "dtype"');
@@ -340,7 +358,8 @@ function validateHeader(
 
     const shape = entry.shape;
     if (shape === undefined) fail('missing field "shape"');
-    if (!Array.isArray(shape)) fail(`field "shape": expected an array of dimensions, found ${describe(shape)}`);
+    if (!Array.isArray(shape))
+      fail(`field "shape": expected an array of dimensions, found ${describe(shape)}`);
     const dims: number[] = [];
     for (const [i, dim] of (shape as unknown[]).entries()) {
       if (!isCount(dim)) {
@@ -355,7 +374,9 @@ function validateHeader(
     const offsets = entry.data_offsets;
     if (offsets === undefined) fail('missing field "data_offsets"');
     if (!Array.isArray(offsets) || offsets.length !== 2 || !isCount(offsets[0]) || !isCount(offsets[1])) {
-      fail(`field "data_offsets": expected [begin, end] of non-negative integers, found ${describe(offsets)}`);
+      fail(
+        `field "data_offsets": expected [begin, end] of non-negative integers, found ${describe(offsets)}`,
+      );
     }
     const [begin, end] = offsets as [number, number];
     if (end < begin) fail(`field "data_offsets" [${begin}, ${end}]: end ${end} is before begin ${begin}`);
@@ -393,7 +414,9 @@ function validateHeader(
 }
 
 function checkOverlaps(path: string, tensors: Map<string, TensorInfo>, dataStart: number): void {
-  const ranges = [...tensors.values()].filter((t) => t.byteLength > 0).sort((a, b) => a.byteOffset - b.byteOffset);
+  const ranges = [...tensors.values()]
+    .filter((t) => t.byteLength > 0)
+    .sort((a, b) => a.byteOffset - b.byteOffset);
   let last: TensorInfo | undefined;
   for (const t of ranges) {
     if (last !== undefined && t.byteOffset < last.byteOffset + last.byteLength) {

@@ -15,7 +15,12 @@ function parseRaw(file: string): { headerLength: number; header: Record<string, 
   return { headerLength, header: JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8')), bytes };
 }
 
-async function writeError(file: string, tensors: SafetensorsTensorData[], tensor: string, ...fragments: string[]) {
+async function writeError(
+  file: string,
+  tensors: SafetensorsTensorData[],
+  tensor: string,
+  ...fragments: string[]
+) {
   const error = await writeSafetensors(file, tensors).catch((e: unknown) => e);
   expect(error).toBeInstanceOf(CheckpointError);
   const e = error as CheckpointError;
@@ -83,7 +88,9 @@ describe('writeSafetensors', () => {
 
   it('keeps a tensor called __proto__ as an ordinary name', async () => {
     const file = path.join(tmp, 'proto.safetensors');
-    await writeSafetensors(file, [{ name: '__proto__', dtype: 'u8', shape: [2], data: new Uint8Array([1, 2]) }]);
+    await writeSafetensors(file, [
+      { name: '__proto__', dtype: 'u8', shape: [2], data: new Uint8Array([1, 2]) },
+    ]);
     const st = await SafetensorsFile.open(file);
     try {
       expect(await st.read('__proto__')).toEqual(new Uint8Array([1, 2]));

@@ -60,7 +60,8 @@ export async function writeSafetensors(
     const fail = (message: string): CheckpointError =>
       new CheckpointError(`${path}: tensor "${t.name}": ${message}`, { file: path, tensor: t.name });
     if (t.name === '' || t.name === '__metadata__') throw fail('invalid tensor name');
-    if (Object.hasOwn(header, t.name)) throw fail('name appears more than once; expected unique tensor names');
+    if (Object.hasOwn(header, t.name))
+      throw fail('name appears more than once; expected unique tensor names');
     if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       throw fail(`shape ${formatShape(t.shape)}: expected non-negative integer dimensions`);
     }
@@ -92,7 +93,11 @@ export async function writeSafetensors(
       await writeFully(handle, head, 0);
       let position = head.byteLength;
       for (const t of tensors) {
-        await writeFully(handle, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), position);
+        await writeFully(
+          handle,
+          new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength),
+          position,
+        );
         position += t.data.byteLength;
       }
     } finally {
