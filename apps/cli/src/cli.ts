@@ -8,10 +8,6 @@ const asInt = (flag: string, min: number, max: number) => (v: string) =>
   wrap(() => parseNumber(v, flag, min, max, true));
 const asNumber = (flag: string, min: number, max: number) => (v: string) =>
   wrap(() => parseNumber(v, flag, min, max));
-const asChoice =
-  <T extends string>(flag: string, choices: readonly T[]) =>
-  (v: string) =>
-    wrap(() => parseChoice(v, flag, choices));
 function wrap<T>(f: () => T): T {
   try {
     return f();

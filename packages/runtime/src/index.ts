@@ -20,3 +20,5 @@ export type { LayerWeights, LoadProgress, ModelWeights } from './model/model-wei
 export { type GeneratedToken, type GenerateOptions, generate } from './generate.js';
 export { type ModelSummary, summarizeModel } from './model/model-summary.js';
 export * from './tokenizer/index.js';
+export { type MakeModelOptions, makeModel } from './presets/make-model.js';
+export { type HfConfig, PRESET_NAMES, type PresetName, presetConfig } from './presets/presets.js';

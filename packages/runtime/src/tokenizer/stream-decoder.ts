@@ -20,6 +20,7 @@ export class StreamDecoder {
   readonly #skipSpecial: boolean;
   #utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 
+  /** @param tokenizer A byte-level tokenizer (throws TypeError otherwise). */
   constructor(tokenizer: Tokenizer, options: StreamDecoderOptions = {}) {
     if (!tokenizer.isByteLevel) throw new TypeError('StreamDecoder needs a byte-level tokenizer');
     this.#tokenizer = tokenizer;

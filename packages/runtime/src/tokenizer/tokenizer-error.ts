@@ -7,6 +7,10 @@ import { DsaError } from '@dsa/backend';
 export class TokenizerError extends DsaError {
   /** The file the error is about (absolute or as given), or undefined when it is not about a file. */
   readonly file: string | undefined;
+  /**
+   * @param message What went wrong (names the file when there is one).
+   * @param options `file`: the file concerned; `cause`: the underlying error.
+   */
   constructor(message: string, options?: { file?: string; cause?: unknown }) {
     super('tokenizer_invalid', message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'TokenizerError';

@@ -104,7 +104,9 @@ export class Tokenizer {
     this.#hf = new HfTokenizer(tokenizerJson, config);
     const decoder = tokenizerJson.decoder;
     this.#byteLevel = isRecord(decoder) && decoder.type === 'ByteLevel';
-    const added = (Array.isArray(tokenizerJson.added_tokens) ? tokenizerJson.added_tokens : []) as AddedTokenJson[];
+    const added = (
+      Array.isArray(tokenizerJson.added_tokens) ? tokenizerJson.added_tokens : []
+    ) as AddedTokenJson[];
     this.#specialIds = new Set(added.filter((t) => t.special === true).map((t) => t.id));
     const idToToken: (string | undefined)[] = [];
     for (const [token, id] of this.#hf.get_vocab(true)) idToToken[id] = token;
@@ -127,7 +129,10 @@ export class Tokenizer {
   static async fromFolder(dir: string): Promise<Tokenizer> {
     const tokenizerPath = join(dir, 'tokenizer.json');
     const configPath = join(dir, 'tokenizer_config.json');
-    const [tokenizerJson, config] = await Promise.all([readJsonFile(tokenizerPath), readJsonFile(configPath)]);
+    const [tokenizerJson, config] = await Promise.all([
+      readJsonFile(tokenizerPath),
+      readJsonFile(configPath),
+    ]);
     return Tokenizer.#create(tokenizerJson, config, tokenizerPath, configPath);
   }
 
@@ -140,14 +145,22 @@ export class Tokenizer {
     return Tokenizer.#create(tokenizerJson, tokenizerConfig, 'tokenizer.json', 'tokenizer_config.json');
   }
 
-  static #create(tokenizerJson: unknown, config: unknown, tokenizerName: string, configName: string): Tokenizer {
+  static #create(
+    tokenizerJson: unknown,
+    config: unknown,
+    tokenizerName: string,
+    configName: string,
+  ): Tokenizer {
     const parse = (value: unknown, name: string): Record<string, unknown> => {
       let v = value;
       if (typeof v === 'string') {
         try {
           v = JSON.parse(v) as unknown;
         } catch (cause) {
-          throw new TokenizerError(`${name} is not valid JSON: ${(cause as Error).message}`, { file: name, cause });
+          throw new TokenizerError(`${name} is not valid JSON: ${(cause as Error).message}`, {
+            file: name,
+            cause,
+          });
         }
       }
       if (!isRecord(v)) throw new TokenizerError(`${name} must hold a JSON object`, { file: name });
@@ -156,18 +169,24 @@ export class Tokenizer {
     const tj = parse(tokenizerJson, tokenizerName);
     const cfg = parse(config, configName);
     if (!isRecord(tj.model) || !Array.isArray(tj.added_tokens)) {
-      throw new TokenizerError(`${tokenizerName} does not describe a tokenizer (no "model" or "added_tokens")`, {
-        file: tokenizerName,
-      });
+      throw new TokenizerError(
+        `${tokenizerName} does not describe a tokenizer (no "model" or "added_tokens")`,
+        {
+          file: tokenizerName,
+        },
+      );
     }
     try {
       return new Tokenizer(tj, cfg);
     } catch (cause) {
       if (cause instanceof TokenizerError) throw cause;
-      throw new TokenizerError(`cannot build a tokenizer from ${tokenizerName}: ${(cause as Error).message}`, {
-        file: tokenizerName,
-        cause,
-      });
+      throw new TokenizerError(
+        `cannot build a tokenizer from ${tokenizerName}: ${(cause as Error).message}`,
+        {
+          file: tokenizerName,
+          cause,
+        },
+      );
     }
   }
 
@@ -230,7 +249,8 @@ export class Tokenizer {
    * @throws {@link TokenizerError} for a tokenizer whose decoder is not byte-level.
    */
   tokenBytes(id: number): Uint8Array {
-    if (!this.#byteLevel) throw new TokenizerError('tokenBytes needs a byte-level tokenizer (decoder type ByteLevel)');
+    if (!this.#byteLevel)
+      throw new TokenizerError('tokenBytes needs a byte-level tokenizer (decoder type ByteLevel)');
     let bytes = this.#bytesCache.get(id);
     if (bytes === undefined) {
       const token = this.#idToToken[id];

@@ -1,0 +1,75 @@
+// Architectures other than the main fixtures' (odd head counts and ranks, YaRN with an attention
+// factor != 1, plain RoPE, one expert group, no shared expert, unnormalized routing, DeepSeek-V3
+// without indexer and without q_lora), each checked against transformers in float64
+// (tools/reference/hf_golden.py). Nothing in the engine may special-case the fixture's sizes.
+import fs from 'node:fs';
+import path from 'node:path';
+import { ReferenceBackend } from '@dsa/backend-reference';
+import { DeepseekModel, SafetensorsFile } from '@dsa/runtime';
+import { describe, expect, it } from 'vitest';
+
+const VARIANTS = path.resolve(import.meta.dirname, '../fixtures/variants');
+const TOLERANCE = 2e-3;
+
+async function read(file: SafetensorsFile, name: string, type: 'f32' | 'i32') {
+  const bytes = await file.read(name);
+  return type === 'f32'
+    ? new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)
+    : new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+}
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
+  return max;
+}
+
+for (const variant of fs.readdirSync(VARIANTS).sort()) {
+  describe(`variant ${variant} against transformers`, async () => {
+    const dir = path.join(VARIANTS, variant);
+    const golden = JSON.parse(fs.readFileSync(path.join(dir, 'golden.json'), 'utf8'));
+    const reference = await SafetensorsFile.open(path.join(dir, 'golden.safetensors'));
+    const backend = new ReferenceBackend();
+    const model = await DeepseekModel.load(backend, dir, { cacheTokens: 256 });
+    const vocab = model.config.vocabSize;
+
+    it('prefill logits and hidden states (sparse where the prompt exceeds index_topk)', async () => {
+      const ids = await read(reference, 'prompt.input_ids', 'i32');
+      const sequence = model.cache.createSequence();
+      const result = await model.forward([{ sequence, tokens: ids }], { logits: 'all', captureHidden: true });
+      model.cache.release(sequence);
+      const logits = new Float32Array(ids.length * vocab);
+      await backend.download(result.logits, logits);
+      const logitsError = maxAbsDiff(logits, await read(reference, 'prompt.logits', 'f32'));
+      const hiddenError = maxAbsDiff(result.hidden!, await read(reference, 'prompt.hidden_states', 'f32'));
+      console.log(`${variant}: logits max abs ${logitsError.toExponential(3)}, hidden ${hiddenError.toExponential(3)}`);
+      expect(logitsError).toBeLessThanOrEqual(TOLERANCE);
+      expect(hiddenError).toBeLessThanOrEqual(TOLERANCE);
+    });
+
+    it('greedy decode with the KV cache, in prefill chunks of 7', async () => {
+      const prompt = await read(reference, 'decode.prompt_ids', 'i32');
+      const steps = await read(reference, 'decode.step_logits', 'f32');
+      const sequence = model.cache.createSequence();
+      let result = null;
+      for (let start = 0; start < prompt.length; start += 7) {
+        result = await model.forward([{ sequence, tokens: prompt.subarray(start, Math.min(prompt.length, start + 7)) }]);
+      }
+      const tokens: number[] = [];
+      let worst = 0;
+      for (let step = 0; step <= golden.decode.steps; step++) {
+        const logits = new Float32Array(vocab);
+        await backend.download(result!.logits, logits);
+        worst = Math.max(worst, maxAbsDiff(logits, steps.subarray(step * vocab, (step + 1) * vocab)));
+        if (step === golden.decode.steps) break;
+        let best = 0;
+        for (let i = 1; i < vocab; i++) if (logits[i]! > logits[best]!) best = i;
+        tokens.push(best);
+        result = await model.forward([{ sequence, tokens: [best] }]);
+      }
+      model.cache.release(sequence);
+      expect(tokens).toEqual(golden.decode.greedy_tokens);
+      expect(worst).toBeLessThanOrEqual(TOLERANCE);
+    });
+  });
+}
