@@ -22,3 +22,4 @@ export { type ModelSummary, summarizeModel } from './model/model-summary.js';
 export * from './tokenizer/index.js';
 export { type MakeModelOptions, makeModel } from './presets/make-model.js';
 export { type HfConfig, PRESET_NAMES, type PresetName, presetConfig } from './presets/presets.js';
+export * from './chat/index.js';
