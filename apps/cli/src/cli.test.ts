@@ -1,0 +1,103 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { SafetensorsFile } from '@dsa/runtime';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { run } from './cli.js';
+
+const FIXTURES = path.resolve(import.meta.dirname, '../../../fixtures');
+
+async function capture(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    stdout += String(chunk);
+    return true;
+  });
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+    stderr += String(chunk);
+    return true;
+  });
+  try {
+    const code = await run(argv);
+    return { code, stdout, stderr };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+}
+
+async function tensor(file: SafetensorsFile, name: string): Promise<Float32Array | Int32Array> {
+  const bytes = await file.read(name);
+  const info = file.info(name);
+  return info.dtype === 'i32'
+    ? new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)
+    : new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+}
+
+describe('dsa CLI', () => {
+  afterEach(() => {
+    delete process.env.DSA_BACKEND;
+  });
+
+  for (const fixture of ['tiny', 'tiny-fp8']) {
+    it(`forward on ${fixture} reproduces golden logits and top-k for the 48-token prompt`, async () => {
+      const dir = path.join(FIXTURES, fixture);
+      const golden = await SafetensorsFile.open(path.join(dir, 'golden.safetensors'));
+      const ids = Array.from(await tensor(golden, 'prompt48.input_ids'));
+      const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dsa-cli-')), 'out.safetensors');
+      const result = await capture(['forward', '--model', dir, '--ids', ids.join(','), '--out', out, '--backend', 'reference', '-q']);
+      expect(result.code).toBe(0);
+      const written = await SafetensorsFile.open(out);
+      expect(written.info('logits').shape).toEqual([48, 1024]);
+      expect(written.info('topk_indices').shape).toEqual([4, 48, 32]);
+      const logits = await tensor(written, 'logits');
+      const expected = await tensor(golden, 'prompt48.logits');
+      let max = 0;
+      for (let i = 0; i < logits.length; i++) max = Math.max(max, Math.abs(logits[i]! - expected[i]!));
+      expect(max).toBeLessThanOrEqual(2e-3);
+      expect(Array.from(await tensor(written, 'topk_indices'))).toEqual(Array.from(await tensor(golden, 'prompt48.topk_indices')));
+    });
+  }
+
+  it('generate --temperature 0 --json reproduces the greedy tokens', async () => {
+    const dir = path.join(FIXTURES, 'tiny');
+    const golden = await SafetensorsFile.open(path.join(dir, 'golden.safetensors'));
+    const prompt = Array.from(await tensor(golden, 'decode.prompt_ids'));
+    const expected = JSON.parse(fs.readFileSync(path.join(dir, 'golden.json'), 'utf8')).decode.greedy_tokens;
+    process.env.DSA_BACKEND = 'reference';
+    const result = await capture(['generate', '--model', dir, '--ids', prompt.join(','), '--max-tokens', '8', '--temperature', '0', '--json', '-q']);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({ tokens: expected });
+  });
+
+  it('inspect reports parameters and cache bytes', async () => {
+    const result = await capture(['inspect', '--model', path.join(FIXTURES, 'tiny'), '--json']);
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report.model.layers).toBe(4);
+    expect(report.model.params_active_per_token).toBeLessThan(report.model.params_total);
+    // latent (32 + 8) f32 values per layer and token
+    expect(report.model.kv_cache_bytes_per_token.latent_f32).toBe(40 * 4 * 4);
+  });
+
+  it('exit code 2 for usage errors, naming the flag', async () => {
+    const bad = await capture(['generate', '--model', path.join(FIXTURES, 'tiny'), '--ids', '1,x', '--max-tokens', '2']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--ids: "x" is not a non-negative integer');
+    const missing = await capture(['forward', '--model', path.join(FIXTURES, 'tiny'), '--ids', '1']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('--out');
+    const range = await capture(['generate', '--model', 'x', '--ids', '1', '--max-tokens', '0']);
+    expect(range.code).toBe(2);
+  });
+
+  it('exit code 1 for runtime errors, naming what is wrong', async () => {
+    const noModel = await capture(['forward', '--model', '/nonexistent/model', '--ids', '1', '--out', '/tmp/x.safetensors', '-q']);
+    expect(noModel.code).toBe(1);
+    expect(noModel.stderr).toContain('/nonexistent/model');
+    const vocab = await capture(['generate', '--model', path.join(FIXTURES, 'tiny'), '--ids', '5000', '--max-tokens', '1', '-q']);
+    expect(vocab.code).toBe(1);
+    expect(vocab.stderr).toContain('token id 5000 is outside the vocabulary of 1024');
+  });
+});

@@ -1,0 +1,65 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Backend, type BackendFactory, SPECIFICATION_VERSION } from './backend.js';
+import { BackendUnavailableError } from './errors/backend-unavailable-error.js';
+import { createBackend, listBackends, parseBackendSpec } from './select.js';
+
+function fakeFactory(name: BackendFactory['name'], score: number, reason = 'fake'): BackendFactory {
+  return {
+    name,
+    specificationVersion: SPECIFICATION_VERSION,
+    probe: async () => ({ score, reason }),
+    create: async (options) => ({ name, options }) as unknown as Backend,
+  };
+}
+
+describe('backend selection', () => {
+  afterEach(() => {
+    delete process.env.DSA_BACKEND;
+  });
+
+  it('parses names and device indices, rejecting unknown ones with the choices', () => {
+    expect(parseBackendSpec('auto')).toEqual({ name: 'auto' });
+    expect(parseBackendSpec('cuda:1')).toEqual({ name: 'cuda', deviceIndex: 1 });
+    expect(() => parseBackendSpec('tpu')).toThrow(/unknown backend "tpu": expected auto, cuda, ascend, cpu, reference/);
+    expect(() => parseBackendSpec('cuda:x')).toThrow(/device index "x"/);
+  });
+
+  it('auto picks the highest probe score and says why', async () => {
+    const lines: string[] = [];
+    const backend = await createBackend({
+      factories: [fakeFactory('cpu', 10), fakeFactory('cuda', 0, 'no driver: libcuda.so.1 not found'), fakeFactory('reference', 1)],
+      log: (l) => lines.push(l),
+    });
+    expect(backend.name).toBe('cpu');
+    expect(lines.join('\n')).toContain('backend cuda: score 0 (no driver: libcuda.so.1 not found)');
+    expect(lines.join('\n')).toContain('picked cpu');
+  });
+
+  it('DSA_BACKEND overrides the option, and passes the device index', async () => {
+    process.env.DSA_BACKEND = 'cuda:2';
+    const backend = (await createBackend({ backend: 'cpu', factories: [fakeFactory('cuda', 5), fakeFactory('cpu', 10)] })) as unknown as {
+      name: string;
+      options: { deviceIndex: number };
+    };
+    expect(backend.name).toBe('cuda');
+    expect(backend.options.deviceIndex).toBe(2);
+  });
+
+  it('a named backend that cannot run fails with its probe reason', async () => {
+    await expect(createBackend({ backend: 'cuda', factories: [fakeFactory('cuda', 0, 'no NVIDIA driver')] })).rejects.toThrow(
+      /backend "cuda" cannot run here: no NVIDIA driver/,
+    );
+  });
+
+  it('a backend that is not installed fails with how to install it', async () => {
+    const error = await createBackend({ backend: 'ascend' }).catch((e) => e);
+    expect(error).toBeInstanceOf(BackendUnavailableError);
+    expect(error.message).toMatch(/@dsa\/backend-ascend is not installed \(npm install @dsa\/backend-ascend/);
+  });
+
+  it('lists every backend for `dsa inspect --backends`', async () => {
+    const reports = await listBackends({ factories: [fakeFactory('reference', 1)] });
+    expect(reports.map((r) => r.name)).toEqual(['cuda', 'ascend', 'cpu', 'reference']);
+    expect(reports.find((r) => r.name === 'reference')).toMatchObject({ installed: true, score: 1 });
+  });
+});
