@@ -6,9 +6,9 @@ import type { TensorView } from '@dsa/tensor';
  * *multiplied* in (the name is historical): `W[n, k] = weight[n, k] · scaleInv[n / blockN, k / blockK]`.
  */
 export interface LinearWeight {
-  /** [N, K] */
+  /** `[N, K]` */
   readonly weight: TensorView;
-  /** [ceil(N/blockN), ceil(K/blockK)] f32; present exactly when `weight` is f8_e4m3. */
+  /** `[ceil(N/blockN), ceil(K/blockK)]` f32; present exactly when `weight` is f8_e4m3. */
   readonly scaleInv?: TensorView;
   /** Block size of `scaleInv` as [rows, columns]; DeepSeek checkpoints use [128, 128]. */
   readonly blockSize?: readonly [number, number];

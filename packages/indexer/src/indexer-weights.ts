@@ -22,14 +22,14 @@ export type IndexerPrecision = 'fp32' | 'fp8';
 
 /** Checkpoint tensors of `model.layers.{i}.self_attn.indexer.*`. */
 export interface IndexerWeights {
-  /** [Hi·Di, qLora] */
+  /** `[Hi·Di, qLora]` */
   readonly wq_b: LinearWeight;
-  /** [Di, D] */
+  /** `[Di, D]` */
   readonly wk: LinearWeight;
   /** LayerNorm of the key: weight [Di] */
   readonly k_norm_weight: TensorView;
   /** LayerNorm of the key: bias [Di] */
   readonly k_norm_bias: TensorView;
-  /** [Hi, D] */
+  /** `[Hi, D]` */
   readonly weights_proj: LinearWeight;
 }

@@ -21,20 +21,20 @@ export interface MlaDims {
  * [0, Dn) are W_UK and rows [Dn, Dn+Dv) are W_UV (spec §3.5).
  */
 export interface MlaWeights {
-  /** [qLora, D] */
+  /** `[qLora, D]` */
   readonly q_a_proj?: LinearWeight;
-  /** [qLora] */
+  /** `[qLora]` */
   readonly q_a_layernorm?: TensorView;
-  /** [H·(Dn+R), qLora] */
+  /** `[H·(Dn+R), qLora]` */
   readonly q_b_proj?: LinearWeight;
-  /** [H·(Dn+R), D], only when qLoraRank is null. */
+  /** `[H·(Dn+R), D]`, only when qLoraRank is null. */
   readonly q_proj?: LinearWeight;
-  /** [C+R, D] */
+  /** `[C+R, D]` */
   readonly kv_a_proj_with_mqa: LinearWeight;
-  /** [C] */
+  /** `[C]` */
   readonly kv_a_layernorm: TensorView;
-  /** [H·(Dn+Dv), C], f32/bf16/f16 (fp8 checkpoints are dequantized at load). */
+  /** `[H·(Dn+Dv), C]`, f32/bf16/f16 (fp8 checkpoints are dequantized at load). */
   readonly kv_b_proj: TensorView;
-  /** [D, H·Dv] */
+  /** `[D, H·Dv]` */
   readonly o_proj: LinearWeight;
 }

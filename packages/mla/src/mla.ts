@@ -13,9 +13,9 @@ export interface RotaryTable {
 
 /** What {@link Mla.project} computed for the step, consumed by {@link Mla.attend} and the indexer. */
 export interface MlaProjection {
-  /** [S, qLora]: the normed query latent, also the indexer's input (null without low-rank q). */
+  /** `[S, qLora]`: the normed query latent, also the indexer's input (null without low-rank q). */
   readonly qr: TensorView | null;
-  /** [S, H, C+R]: absorbed queries `[q_nope · W_UK | rope(q_pe)]`. */
+  /** `[S, H, C+R]`: absorbed queries `[q_nope · W_UK | rope(q_pe)]`. */
   readonly q: TensorView;
 }
 

@@ -21,7 +21,7 @@ export interface RopeConfig {
 export interface QuantizationConfig {
   readonly method: 'fp8';
   readonly format: 'e4m3';
-  /** [rows, columns] of one scale block. */
+  /** `[rows, columns]` of one scale block. */
   readonly blockSize: readonly [number, number];
   /** `ue8m0`: the scales are powers of two. */
   readonly scaleFormat: 'ue8m0' | 'f32';
