@@ -26,7 +26,8 @@ describe('attention modes', () => {
     const vocab = 1024;
     const rowDiff = (row: number) => {
       let max = 0;
-      for (let i = 0; i < vocab; i++) max = Math.max(max, Math.abs(sparse[row * vocab + i]! - dense[row * vocab + i]!));
+      for (let i = 0; i < vocab; i++)
+        max = Math.max(max, Math.abs(sparse[row * vocab + i]! - dense[row * vocab + i]!));
       return max;
     };
     for (let row = 0; row < 32; row++) expect(rowDiff(row)).toBeLessThan(1e-5); // every causal position selected

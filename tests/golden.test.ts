@@ -6,27 +6,13 @@ import path from 'node:path';
 import { ReferenceBackend } from '@dsa/backend-reference';
 import { DeepseekModel, generate, SafetensorsFile } from '@dsa/runtime';
 import { describe, expect, it } from 'vitest';
+import { argmax, maxAbsDiff, readF32, readI32 } from './golden-helpers.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures');
 
 interface Golden {
   decode: { prefill: number; steps: number; greedy_tokens: number[] };
   tolerance: { logits_max_abs: number; hidden_max_abs: number };
-}
-
-async function readF32(file: SafetensorsFile, name: string): Promise<Float32Array> {
-  const bytes = await file.read(name);
-  return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-}
-async function readI32(file: SafetensorsFile, name: string): Promise<Int32Array> {
-  const bytes = await file.read(name);
-  return new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-}
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
-  return max;
 }
 
 for (const fixture of ['tiny', 'tiny-fp8']) {
@@ -87,8 +73,7 @@ for (const fixture of ['tiny', 'tiny-fp8']) {
           maxAbsDiff(logits, stepLogits.subarray(step * vocabSize, (step + 1) * vocabSize)),
         );
         if (step === golden.decode.steps) break;
-        let best = 0;
-        for (let i = 1; i < vocabSize; i++) if (logits[i]! > logits[best]!) best = i;
+        const best = argmax(logits);
         tokens.push(best);
         result = await model.forward([{ sequence, tokens: [best] }]);
       }

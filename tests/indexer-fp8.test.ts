@@ -16,8 +16,15 @@ describe('fp8 indexer', () => {
       const idsBytes = await reference.read('prompt130.input_ids');
       const ids = new Int32Array(idsBytes.buffer, idsBytes.byteOffset, 130);
       const expectedBytes = await reference.read('prompt130.topk_indices');
-      const expected = new Int32Array(expectedBytes.buffer, expectedBytes.byteOffset, expectedBytes.byteLength / 4);
-      const model = await DeepseekModel.load(new ReferenceBackend(), dir, { indexer: 'fp8', cacheTokens: 256 });
+      const expected = new Int32Array(
+        expectedBytes.buffer,
+        expectedBytes.byteOffset,
+        expectedBytes.byteLength / 4,
+      );
+      const model = await DeepseekModel.load(new ReferenceBackend(), dir, {
+        indexer: 'fp8',
+        cacheTokens: 256,
+      });
       const k = model.config.indexer!.indexTopk;
       const sequence = model.cache.createSequence();
       const result = await model.forward([{ sequence, tokens: ids }], { captureTopk: true });
@@ -33,7 +40,9 @@ describe('fp8 indexer', () => {
       }
       const mean = overlaps.reduce((a, b) => a + b, 0) / overlaps.length;
       const min = Math.min(...overlaps);
-      console.log(`${fixture} fp8 indexer: mean top-k overlap ${(mean * 100).toFixed(2)}%, min ${(min * 100).toFixed(2)}% over ${overlaps.length} rows`);
+      console.log(
+        `${fixture} fp8 indexer: mean top-k overlap ${(mean * 100).toFixed(2)}%, min ${(min * 100).toFixed(2)}% over ${overlaps.length} rows`,
+      );
       expect(mean).toBeGreaterThanOrEqual(0.9);
       model.dispose();
     });

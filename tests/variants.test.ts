@@ -7,22 +7,10 @@ import path from 'node:path';
 import { ReferenceBackend } from '@dsa/backend-reference';
 import { DeepseekModel, SafetensorsFile } from '@dsa/runtime';
 import { describe, expect, it } from 'vitest';
+import { argmax, maxAbsDiff, readF32, readI32 } from './golden-helpers.js';
 
 const VARIANTS = path.resolve(import.meta.dirname, '../fixtures/variants');
 const TOLERANCE = 2e-3;
-
-async function read(file: SafetensorsFile, name: string, type: 'f32' | 'i32') {
-  const bytes = await file.read(name);
-  return type === 'f32'
-    ? new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)
-    : new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-}
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
-  return max;
-}
 
 for (const variant of fs.readdirSync(VARIANTS).sort()) {
   describe(`variant ${variant} against transformers`, async () => {
@@ -34,26 +22,30 @@ for (const variant of fs.readdirSync(VARIANTS).sort()) {
     const vocab = model.config.vocabSize;
 
     it('prefill logits and hidden states (sparse where the prompt exceeds index_topk)', async () => {
-      const ids = await read(reference, 'prompt.input_ids', 'i32');
+      const ids = await readI32(reference, 'prompt.input_ids');
       const sequence = model.cache.createSequence();
       const result = await model.forward([{ sequence, tokens: ids }], { logits: 'all', captureHidden: true });
       model.cache.release(sequence);
       const logits = new Float32Array(ids.length * vocab);
       await backend.download(result.logits, logits);
-      const logitsError = maxAbsDiff(logits, await read(reference, 'prompt.logits', 'f32'));
-      const hiddenError = maxAbsDiff(result.hidden!, await read(reference, 'prompt.hidden_states', 'f32'));
-      console.log(`${variant}: logits max abs ${logitsError.toExponential(3)}, hidden ${hiddenError.toExponential(3)}`);
+      const logitsError = maxAbsDiff(logits, await readF32(reference, 'prompt.logits'));
+      const hiddenError = maxAbsDiff(result.hidden!, await readF32(reference, 'prompt.hidden_states'));
+      console.log(
+        `${variant}: logits max abs ${logitsError.toExponential(3)}, hidden ${hiddenError.toExponential(3)}`,
+      );
       expect(logitsError).toBeLessThanOrEqual(TOLERANCE);
       expect(hiddenError).toBeLessThanOrEqual(TOLERANCE);
     });
 
     it('greedy decode with the KV cache, in prefill chunks of 7', async () => {
-      const prompt = await read(reference, 'decode.prompt_ids', 'i32');
-      const steps = await read(reference, 'decode.step_logits', 'f32');
+      const prompt = await readI32(reference, 'decode.prompt_ids');
+      const steps = await readF32(reference, 'decode.step_logits');
       const sequence = model.cache.createSequence();
       let result = null;
       for (let start = 0; start < prompt.length; start += 7) {
-        result = await model.forward([{ sequence, tokens: prompt.subarray(start, Math.min(prompt.length, start + 7)) }]);
+        result = await model.forward([
+          { sequence, tokens: prompt.subarray(start, Math.min(prompt.length, start + 7)) },
+        ]);
       }
       const tokens: number[] = [];
       let worst = 0;
@@ -62,8 +54,7 @@ for (const variant of fs.readdirSync(VARIANTS).sort()) {
         await backend.download(result!.logits, logits);
         worst = Math.max(worst, maxAbsDiff(logits, steps.subarray(step * vocab, (step + 1) * vocab)));
         if (step === golden.decode.steps) break;
-        let best = 0;
-        for (let i = 1; i < vocab; i++) if (logits[i]! > logits[best]!) best = i;
+        const best = argmax(logits);
         tokens.push(best);
         result = await model.forward([{ sequence, tokens: [best] }]);
       }

@@ -1,8 +1,6 @@
 import type { AttentionBatch, Backend, IndexerKeyCache, Workspace } from '@dsa/backend';
 import { broadcastTo, narrow, reshape, splitDim, type TensorView, unsqueeze } from '@dsa/tensor';
-import { causalMask, sequenceRuns, slotMap } from '@dsa/mla';
-
-const SCORE_BUDGET = 1 << 24;
+import { causalMask, gatherSequenceRows, SCORE_BUDGET, sequenceRuns } from '@dsa/mla';
 
 /**
  * Lightning-indexer scores and top-k selection: the backend's fused `indexerTopK` when it has one,
@@ -29,14 +27,17 @@ export function indexerTopK(
     const mark = workspace.mark();
     const s = run.count;
     const t = run.maxPosition + 1;
-    const slots = workspace.tensor('i32', [t]);
-    backend.upload(slots, slotMap(batch, run.sequence, t));
     // key [T, Di] in f32, dequantized with its per-token scale in fp8 mode.
-    const key = workspace.tensor('f32', [t, width]);
-    kernels.gatherRows(key, keys.keys, slots);
+    const key = gatherSequenceRows(backend, workspace, keys.keys, batch, run.sequence, t);
     if (keys.scales) {
-      const scale = workspace.tensor('f32', [t, 1]);
-      kernels.gatherRows(scale, splitDim(keys.scales, 0, [-1, 1]), slots);
+      const scale = gatherSequenceRows(
+        backend,
+        workspace,
+        splitDim(keys.scales, 0, [-1, 1]),
+        batch,
+        run.sequence,
+        t,
+      );
       kernels.binary(key, key, broadcastTo(scale, [t, width]), 'mul');
     }
     // logits [1, s·Hi, T] = q · keyᵀ, then ReLU

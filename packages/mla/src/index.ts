@@ -1,4 +1,10 @@
 export { Mla, type MlaProjection, type RotaryTable } from './mla.js';
 export { causalMask, mlaAttention } from './mla-attention.js';
 export type { MlaDims, MlaWeights } from './mla-weights.js';
-export { type SequenceRun, sequenceRuns, slotMap } from './sequence-runs.js';
+export {
+  gatherSequenceRows,
+  SCORE_BUDGET,
+  type SequenceRun,
+  sequenceRuns,
+  slotMap,
+} from './sequence-runs.js';

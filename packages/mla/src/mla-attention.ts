@@ -1,9 +1,6 @@
 import type { AttentionBatch, Backend, Workspace } from '@dsa/backend';
 import { broadcastTo, narrow, reshape, type TensorView, unsqueeze } from '@dsa/tensor';
-import { sequenceRuns, slotMap } from './sequence-runs.js';
-
-/** Most score elements one composite step materializes (queries × heads × positions). */
-const SCORE_BUDGET = 1 << 24;
+import { gatherSequenceRows, SCORE_BUDGET, sequenceRuns } from './sequence-runs.js';
 
 /**
  * Absorbed MLA attention over the latent cache; the backend's fused `mlaAttention` when it has one,
@@ -32,10 +29,7 @@ export function mlaAttention(
     const s = run.count;
     const t = run.maxPosition + 1;
     // kv [T, C+R]: the sequence's cached latents in logical order.
-    const slots = workspace.tensor('i32', [t]);
-    backend.upload(slots, slotMap(batch, run.sequence, t));
-    const kv = workspace.tensor('f32', [t, width]);
-    k.gatherRows(kv, latentCache, slots);
+    const kv = gatherSequenceRows(backend, workspace, latentCache, batch, run.sequence, t);
     // scores [1, s·H, T] = q · kvᵀ
     const qRun = reshape(narrow(q, 0, run.start, s), [1, s * heads, width]);
     const scores = workspace.tensor('f32', [1, s * heads, t]);

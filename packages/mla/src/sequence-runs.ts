@@ -1,4 +1,8 @@
-import { type AttentionBatch, slotOf } from '@dsa/backend';
+import { type AttentionBatch, type Backend, slotOf, type Workspace } from '@dsa/backend';
+import type { TensorView } from '@dsa/tensor';
+
+/** Most score elements one composite step materializes (queries × heads × positions). */
+export const SCORE_BUDGET = 1 << 24;
 
 /** A contiguous run of query rows of one sequence, processed together by composite kernels. */
 export interface SequenceRun {
@@ -38,4 +42,23 @@ export function slotMap(batch: AttentionBatch, sequence: number, count: number):
   const slots = new Int32Array(count);
   for (let t = 0; t < count; t++) slots[t] = slotOf(batch, sequence, t);
   return slots;
+}
+
+/**
+ * The cached rows of positions 0 .. count-1 of the run's sequence, gathered from the paged `cache`
+ * [slots, W] into a workspace tensor [count, W] in logical order (converted to f32).
+ */
+export function gatherSequenceRows(
+  backend: Backend,
+  workspace: Workspace,
+  cache: TensorView,
+  batch: AttentionBatch,
+  sequence: number,
+  count: number,
+): TensorView {
+  const slots = workspace.tensor('i32', [count]);
+  backend.upload(slots, slotMap(batch, sequence, count));
+  const rows = workspace.tensor('f32', [count, cache.shape[1]!]);
+  backend.kernels.gatherRows(rows, cache, slots);
+  return rows;
 }
