@@ -14,7 +14,10 @@ async function quantize(values: number[], scaleFormat: 'ue8m0' | 'f32') {
   backend.kernels.quantizeFp8(q, s, x, { blockSize: 128, scaleFormat });
   const back = tensorView(backend.allocate(4 * values.length, 'activations'), 'f32', [1, values.length]);
   backend.kernels.dequantizeFp8(back, q, s, { blockSize: 128 });
-  return { scale: Array.from(await downloadTensor(backend, s)), values: Array.from(await downloadTensor(backend, back)) };
+  return {
+    scale: Array.from(await downloadTensor(backend, s)),
+    values: Array.from(await downloadTensor(backend, back)),
+  };
 }
 
 describe('fp8 activation quantization (act_quant)', () => {
@@ -82,7 +85,11 @@ describe('hadamard', () => {
     const x = uploadTensor(backend, 'f32', [1, n], e5);
     backend.kernels.hadamard(x, x);
     const h = Array.from(await downloadTensor(backend, x));
-    const popcount = (v: number) => v.toString(2).split('').filter((c) => c === '1').length;
+    const popcount = (v: number) =>
+      v
+        .toString(2)
+        .split('')
+        .filter((c) => c === '1').length;
     for (let i = 0; i < n; i++) expect(h[i]).toBeCloseTo((-1) ** popcount(i & 5) / Math.sqrt(n), 7);
   });
 });

@@ -3,7 +3,7 @@ import { ReferenceBackend } from './reference-backend.js';
 
 export { ReferenceBackend } from './reference-backend.js';
 export { ReferenceBuffer } from './reference-buffer.js';
-export { sampleRow } from './sample.js';
+export { processLogits, sampleRow } from './sample.js';
 export { selectTopK } from './top-k.js';
 export { ue8m0Scale } from './fp8-quant.js';
 

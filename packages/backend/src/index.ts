@@ -25,7 +25,7 @@ export {
 } from './fused-kernels.js';
 export type { BinaryOp, KernelName, Kernels, RopeLayout, UnaryOp } from './kernels.js';
 export type { ExpertWeights, LinearWeight } from './linear-weight.js';
-export { rngUniform, type SamplingRow } from './sampling.js';
+export { rngUniform, type SamplingOutputs, type SamplingRow } from './sampling.js';
 export {
   BACKEND_NAMES,
   type BackendReport,

@@ -1,6 +1,6 @@
 import type { TensorView } from '@dsa/tensor';
 import type { LinearWeight } from './linear-weight.js';
-import type { SamplingRow } from './sampling.js';
+import type { SamplingOutputs, SamplingRow } from './sampling.js';
 
 /** Element-wise functions of one operand. */
 export type UnaryOp = 'silu' | 'relu' | 'exp' | 'sigmoid' | 'neg' | 'sqrt' | 'reciprocal';
@@ -122,8 +122,11 @@ export interface Kernels {
   /** out = q · scale per block of `blockSize` columns (the inverse of `quantizeFp8`). */
   dequantizeFp8(out: TensorView, q: TensorView, scale: TensorView, options: { blockSize: number }): void;
 
-  /** One token id per row of `logits` [B, V] into `out` i32 [B], with `rows[b]` settings (see {@link SamplingRow}). */
-  sample(out: TensorView, logits: TensorView, rows: readonly SamplingRow[]): void;
+  /**
+   * One token id per row of `logits` [B, V] into `out` i32 [B], with `rows[b]` settings (see
+   * {@link SamplingRow}); optionally the logprobs of the chosen and the most likely tokens.
+   */
+  sample(out: TensorView, logits: TensorView, rows: readonly SamplingRow[], outputs?: SamplingOutputs): void;
 }
 
 /** Names of the primitive kernels, for capability listings and conformance reports. */

@@ -1,8 +1,15 @@
+import type { TensorView } from '@dsa/tensor';
+
 /**
- * Per-sequence sampling settings for the `sample` kernel. Temperature 0 means greedy (argmax,
- * lowest index on ties). Filters apply in the order top-k, top-p, min-p, on the
- * temperature-scaled distribution; the draw is the exponential race `argmax(p_i / E_i)` with
- * `E_i = -ln(u_i)` and `u_i = rngUniform(seed, step, i)`, so every backend draws the same token.
+ * Per-sequence sampling settings for the `sample` kernel, applied in this order:
+ * 1. logit bias (added);
+ * 2. penalties from `history`: repetition (vLLM/HF rule: positive logits divided, negative multiplied)
+ *    over prompt and generated tokens, frequency (− penalty × count) and presence (− penalty once)
+ *    over generated tokens;
+ * 3. logprobs are taken here (log-softmax of the penalized logits, before temperature);
+ * 4. temperature 0 means greedy (argmax, lowest index on ties); otherwise top-k, top-p, min-p on the
+ *    temperature-scaled distribution, then the exponential race `argmax(p_i / E_i)` with
+ *    `E_i = -ln(u_i)`, `u_i = rngUniform(seed, step, i)`, so every backend draws the same token.
  */
 export interface SamplingRow {
   readonly temperature: number;
@@ -16,6 +23,26 @@ export interface SamplingRow {
   readonly seed?: number;
   /** Index of this draw within the sequence (the decode step). */
   readonly step?: number;
+  /** > 1 discourages tokens already in the prompt or output; 1 disables. */
+  readonly repetitionPenalty?: number;
+  /** Subtracted once per earlier occurrence in the output; 0 disables. */
+  readonly frequencyPenalty?: number;
+  /** Subtracted once if the token occurred in the output; 0 disables. */
+  readonly presencePenalty?: number;
+  /** [token id, bias] pairs added to the logits. */
+  readonly logitBias?: readonly (readonly [number, number])[];
+  /** The sequence's tokens so far, for penalties: `tokens` i32 [≥ length], the first `promptLength` are the prompt. */
+  readonly history?: { readonly tokens: TensorView; readonly length: number; readonly promptLength: number };
+}
+
+/** Optional outputs of `sample`: log-probabilities of the chosen token and of the N most likely ones. */
+export interface SamplingOutputs {
+  /** f32 [B]: logprob of the sampled token. */
+  readonly logprobs?: TensorView;
+  /** i32 [B, N]: the N most likely tokens (descending probability, lower id first on ties). */
+  readonly topIds?: TensorView;
+  /** f32 [B, N]: their logprobs. */
+  readonly topLogprobs?: TensorView;
 }
 
 function mix32(x: number): number {

@@ -20,14 +20,20 @@ describe('backend selection', () => {
   it('parses names and device indices, rejecting unknown ones with the choices', () => {
     expect(parseBackendSpec('auto')).toEqual({ name: 'auto' });
     expect(parseBackendSpec('cuda:1')).toEqual({ name: 'cuda', deviceIndex: 1 });
-    expect(() => parseBackendSpec('tpu')).toThrow(/unknown backend "tpu": expected auto, cuda, ascend, cpu, reference/);
+    expect(() => parseBackendSpec('tpu')).toThrow(
+      /unknown backend "tpu": expected auto, cuda, ascend, cpu, reference/,
+    );
     expect(() => parseBackendSpec('cuda:x')).toThrow(/device index "x"/);
   });
 
   it('auto picks the highest probe score and says why', async () => {
     const lines: string[] = [];
     const backend = await createBackend({
-      factories: [fakeFactory('cpu', 10), fakeFactory('cuda', 0, 'no driver: libcuda.so.1 not found'), fakeFactory('reference', 1)],
+      factories: [
+        fakeFactory('cpu', 10),
+        fakeFactory('cuda', 0, 'no driver: libcuda.so.1 not found'),
+        fakeFactory('reference', 1),
+      ],
       log: (l) => lines.push(l),
     });
     expect(backend.name).toBe('cpu');
@@ -37,7 +43,10 @@ describe('backend selection', () => {
 
   it('DSA_BACKEND overrides the option, and passes the device index', async () => {
     process.env.DSA_BACKEND = 'cuda:2';
-    const backend = (await createBackend({ backend: 'cpu', factories: [fakeFactory('cuda', 5), fakeFactory('cpu', 10)] })) as unknown as {
+    const backend = (await createBackend({
+      backend: 'cpu',
+      factories: [fakeFactory('cuda', 5), fakeFactory('cpu', 10)],
+    })) as unknown as {
       name: string;
       options: { deviceIndex: number };
     };
@@ -46,9 +55,9 @@ describe('backend selection', () => {
   });
 
   it('a named backend that cannot run fails with its probe reason', async () => {
-    await expect(createBackend({ backend: 'cuda', factories: [fakeFactory('cuda', 0, 'no NVIDIA driver')] })).rejects.toThrow(
-      /backend "cuda" cannot run here: no NVIDIA driver/,
-    );
+    await expect(
+      createBackend({ backend: 'cuda', factories: [fakeFactory('cuda', 0, 'no NVIDIA driver')] }),
+    ).rejects.toThrow(/backend "cuda" cannot run here: no NVIDIA driver/);
   });
 
   it('a backend that is not installed fails with how to install it', async () => {

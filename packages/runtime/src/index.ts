@@ -15,7 +15,7 @@ export {
   type ModelOptions,
 } from './model/deepseek-model.js';
 export type { ForwardEntry } from './model/forward-batch.js';
-export { CacheFullError, CacheSequence, PagedKvCache, type PagedKvCacheOptions } from './model/kv-cache.js';
+export { CacheFullError, CacheSequence, PagedKvCache, type PagedKvCacheOptions, type PrefixCacheStats } from './model/kv-cache.js';
 export { type LayerWeights, type LoadProgress, loadModelWeights, type ModelWeights } from './model/model-weights.js';
 export { type GeneratedToken, type GenerateOptions, generate } from './generate.js';
 export { type ModelSummary, summarizeModel } from './model/model-summary.js';
@@ -23,3 +23,4 @@ export * from './tokenizer/index.js';
 export { type MakeModelOptions, makeModel } from './presets/make-model.js';
 export { type HfConfig, PRESET_NAMES, type PresetName, presetConfig } from './presets/presets.js';
 export * from './chat/index.js';
+export * from './engine/index.js';

@@ -276,5 +276,49 @@ export function primitiveCases(): ConformanceCase[] {
       return [await f32(b, out)];
     }),
   );
+  cases.push(
+    simple(
+      'sample with logit bias, repetition/frequency/presence penalties and logprobs',
+      'sample',
+      1e-5,
+      async (b, r) => {
+        const logits = up(b, 'f32', [3, 50], r.normals(150, 2));
+        const history = up(b, 'i32', [12], [3, 7, 7, 9, 1, 3, 3, 3, 40, 41, 0, 0]);
+        const out = empty(b, 'i32', [3]);
+        const chosen = empty(b, 'f32', [3]);
+        const topIds = empty(b, 'i32', [3, 4]);
+        const topLogprobs = empty(b, 'f32', [3, 4]);
+        b.kernels.sample(
+          out,
+          logits,
+          [
+            {
+              temperature: 0,
+              logitBias: [
+                [5, 3],
+                [6, -100],
+              ],
+            },
+            {
+              temperature: 0,
+              repetitionPenalty: 1.3,
+              frequencyPenalty: 0.4,
+              presencePenalty: 0.2,
+              history: { tokens: history, length: 10, promptLength: 4 },
+            },
+            {
+              temperature: 0.8,
+              seed: 9,
+              step: 2,
+              presencePenalty: 5,
+              history: { tokens: history, length: 8, promptLength: 2 },
+            },
+          ],
+          { logprobs: chosen, topIds, topLogprobs },
+        );
+        return [await f32(b, out), await f32(b, chosen), await f32(b, topIds), await f32(b, topLogprobs)];
+      },
+    ),
+  );
   return cases;
 }

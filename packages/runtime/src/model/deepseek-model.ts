@@ -60,6 +60,8 @@ export class DeepseekModel {
   private readonly mla: Mla[];
   private readonly indexers: (Indexer | null)[];
   private readonly feedForward: (Mlp | Moe)[];
+  /** Host time spent in forward steps and in the indexer (milliseconds; exact for eager backends). */
+  readonly timings = { forwardMs: 0, indexerMs: 0 };
 
   private constructor(
     readonly backend: Backend,
@@ -141,6 +143,7 @@ export class DeepseekModel {
     const k = backend.kernels;
     const ws = this.workspace;
     const config = this.config;
+    const started = performance.now();
     ws.reset();
     const layout = layoutStep(backend, ws, this.cache, entries);
     const { batch, writeSlots } = layout;
@@ -176,6 +179,7 @@ export class DeepseekModel {
       let indices: TensorView | null = null;
       const indexer = this.indexers[layer];
       if (indexer) {
+        const indexerStarted = performance.now();
         indices = indexer.forward(
           ws,
           x,
@@ -187,6 +191,7 @@ export class DeepseekModel {
           batch,
           selectTopK,
         );
+        this.timings.indexerMs += performance.now() - indexerStarted;
         if (topk) {
           const target = select(topk, 0, layer);
           if (indices) backend.copy(target, indices);
@@ -216,6 +221,8 @@ export class DeepseekModel {
     const logits = ws.tensor('f32', [selected.shape[0]!, config.vocabSize]);
     k.linear(logits, selected, this.weights.lm_head);
 
+    for (const entry of entries) this.cache.commitBlocks(entry.sequence);
+    this.timings.forwardMs += performance.now() - started;
     const result: { logits: TensorView; hidden?: Float32Array; topk?: Int32Array } = { logits };
     if (hidden) {
       result.hidden = new Float32Array((config.nLayers + 1) * s * d);

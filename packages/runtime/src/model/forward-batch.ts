@@ -55,6 +55,7 @@ export function layoutStep(
       row++;
     }
     lastRows[q] = row - 1;
+    for (let i = 0; i < entry.tokens.length; i++) entry.sequence.tokens.push(entry.tokens[i]!);
     entry.sequence.length += entry.tokens.length;
     maxContext = Math.max(maxContext, entry.sequence.length);
   });

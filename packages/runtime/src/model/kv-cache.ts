@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { type Backend, type DeviceBuffer, DsaError, type IndexerKeyCache } from '@dsa/backend';
 import { type DType, dtypeBytes, type TensorView, tensorView } from '@dsa/tensor';
 import type { ModelConfig } from '../config/model-config.js';
@@ -16,7 +17,26 @@ export class CacheSequence {
   readonly blocks: number[] = [];
   /** Tokens written so far (the next token goes to position `length`). */
   length = 0;
+  /** The token ids at positions 0 .. length-1 (what the cached rows were computed from). */
+  readonly tokens: number[] = [];
+  /** Content hash of each full block this sequence has committed, by logical block. */
+  readonly blockHashes: string[] = [];
   constructor(readonly id: number) {}
+}
+
+/** Counters of the prefix cache. */
+export interface PrefixCacheStats {
+  /** Prompt tokens looked up. */
+  readonly queriedTokens: number;
+  /** Prompt tokens found cached (their prefill was skipped). */
+  readonly hitTokens: number;
+  /** Cached blocks evicted to make room. */
+  readonly evictions: number;
+}
+
+interface BlockState {
+  refs: number;
+  hash: string | null;
 }
 
 /** Options of {@link PagedKvCache}. */
@@ -45,7 +65,13 @@ export class PagedKvCache {
   readonly indexerKeys: IndexerKeyCache[] = [];
   private readonly buffers: DeviceBuffer[] = [];
   private readonly free: number[];
+  private readonly state: BlockState[];
+  /** hash → block, for blocks whose content is complete and shareable. */
+  private readonly byHash = new Map<string, number>();
+  /** Unreferenced cached blocks, least recently used first (Map keeps insertion order). */
+  private readonly evictable = new Map<number, true>();
   private nextId = 0;
+  private counters = { queriedTokens: 0, hitTokens: 0, evictions: 0 };
 
   constructor(
     backend: Backend,
@@ -74,6 +100,7 @@ export class PagedKvCache {
       }
     }
     this.free = Array.from({ length: this.numBlocks }, (_, i) => this.numBlocks - 1 - i);
+    this.state = Array.from({ length: this.numBlocks }, () => ({ refs: 0, hash: null }));
   }
 
   /** Tokens the pool can hold. */
@@ -81,9 +108,84 @@ export class PagedKvCache {
     return this.numBlocks * this.blockSize;
   }
 
-  /** Blocks not held by any sequence. */
+  /** Blocks not held by any sequence (empty, or cached and evictable). */
   get freeBlocks(): number {
-    return this.free.length;
+    return this.free.length + this.evictable.size;
+  }
+
+  /** Blocks held by sequences. */
+  get usedBlocks(): number {
+    return this.numBlocks - this.freeBlocks;
+  }
+
+  /** Prefix-cache counters. */
+  get prefixStats(): PrefixCacheStats {
+    return { ...this.counters };
+  }
+
+  /**
+   * The longest run of cached full blocks matching the start of `tokens`, leaving at least one token
+   * to compute (a forward step needs a query). Does not attach them; see {@link PagedKvCache.attachPrefix}.
+   */
+  matchPrefix(tokens: ArrayLike<number>): { blocks: number[]; hashes: string[]; evictable: number } {
+    const blocks: number[] = [];
+    const hashes: string[] = [];
+    let evictable = 0;
+    let parent = '';
+    const full = Math.floor((tokens.length - 1) / this.blockSize);
+    for (let b = 0; b < full; b++) {
+      const hash = blockHash(parent, tokens, b * this.blockSize, this.blockSize);
+      const block = this.byHash.get(hash);
+      if (block === undefined) break;
+      blocks.push(block);
+      hashes.push(hash);
+      if (this.evictable.has(block)) evictable++;
+      parent = hash;
+    }
+    return { blocks, hashes, evictable };
+  }
+
+  /**
+   * Starts `sequence` (empty) on the cached blocks of its prompt's longest cached prefix; returns how
+   * many prompt tokens are already in the cache. Counts the lookup in {@link PagedKvCache.prefixStats}.
+   */
+  attachPrefix(sequence: CacheSequence, prompt: ArrayLike<number>): number {
+    if (sequence.length !== 0) throw new Error(`attachPrefix: sequence ${sequence.id} is not empty`);
+    const match = this.matchPrefix(prompt);
+    for (const block of match.blocks) {
+      this.state[block]!.refs++;
+      this.evictable.delete(block);
+      sequence.blocks.push(block);
+    }
+    const cached = match.blocks.length * this.blockSize;
+    sequence.blockHashes.push(...match.hashes);
+    for (let i = 0; i < cached; i++) sequence.tokens.push(prompt[i]!);
+    sequence.length = cached;
+    this.counters.queriedTokens += prompt.length;
+    this.counters.hitTokens += cached;
+    return cached;
+  }
+
+  /**
+   * Registers the sequence's newly completed blocks under their content hash so later sequences
+   * with the same prefix can share them. Call after the step that wrote them.
+   */
+  commitBlocks(sequence: CacheSequence): void {
+    const full = Math.floor(sequence.length / this.blockSize);
+    for (let b = sequence.blockHashes.length; b < full; b++) {
+      const hash = blockHash(
+        sequence.blockHashes[b - 1] ?? '',
+        sequence.tokens,
+        b * this.blockSize,
+        this.blockSize,
+      );
+      sequence.blockHashes.push(hash);
+      const block = sequence.blocks[b]!;
+      if (!this.byHash.has(hash) && this.state[block]!.hash === null) {
+        this.state[block]!.hash = hash;
+        this.byHash.set(hash, block);
+      }
+    }
   }
 
   /** A new, empty sequence. */
@@ -91,22 +193,48 @@ export class PagedKvCache {
     return new CacheSequence(this.nextId++);
   }
 
-  /** Makes room for `sequence` to hold `length` tokens; throws {@link CacheFullError} when the pool is exhausted. */
+  /**
+   * Makes room for `sequence` to hold `length` tokens, taking empty blocks first and then evicting
+   * the least recently used cached ones; throws {@link CacheFullError} when the pool is exhausted.
+   */
   reserve(sequence: CacheSequence, length: number): void {
     const needed = Math.ceil(length / this.blockSize) - sequence.blocks.length;
-    if (needed > this.free.length) {
+    if (needed > this.freeBlocks) {
       throw new CacheFullError(
         `KV cache full: sequence ${sequence.id} needs ${needed} more blocks of ${this.blockSize} tokens for ${length} tokens, ` +
-          `${this.free.length} of ${this.numBlocks} are free (capacity ${this.capacityTokens} tokens)`,
+          `${this.freeBlocks} of ${this.numBlocks} are free (capacity ${this.capacityTokens} tokens)`,
       );
     }
-    for (let i = 0; i < needed; i++) sequence.blocks.push(this.free.pop()!);
+    for (let i = 0; i < needed; i++) sequence.blocks.push(this.takeBlock());
   }
 
-  /** Returns the sequence's blocks to the pool. */
+  /** Drops the sequence's hold on its blocks: cached ones stay reusable (LRU), the others are freed. */
   release(sequence: CacheSequence): void {
-    while (sequence.blocks.length) this.free.push(sequence.blocks.pop()!);
+    for (const block of sequence.blocks) {
+      const state = this.state[block]!;
+      state.refs = Math.max(0, state.refs - 1);
+      if (state.refs > 0) continue;
+      if (state.hash !== null) this.evictable.set(block, true);
+      else this.free.push(block);
+    }
+    sequence.blocks.length = 0;
+    sequence.blockHashes.length = 0;
+    sequence.tokens.length = 0;
     sequence.length = 0;
+  }
+
+  private takeBlock(): number {
+    let block = this.free.pop();
+    if (block === undefined) {
+      const [oldest] = this.evictable.keys();
+      block = oldest!;
+      this.evictable.delete(block);
+      this.byHash.delete(this.state[block]!.hash!);
+      this.state[block]!.hash = null;
+      this.counters.evictions++;
+    }
+    this.state[block]!.refs = 1;
+    return block;
   }
 
   /** Pool slot of logical position `position` of `sequence`. */
@@ -118,7 +246,16 @@ export class PagedKvCache {
 
   /** Frees the pool. */
   dispose(): void {
+    this.byHash.clear();
+    this.evictable.clear();
     for (const b of this.buffers) b.dispose();
     this.buffers.length = 0;
   }
+}
+
+/** Content hash of one block: its tokens chained to the hash of the blocks before it. */
+function blockHash(parent: string, tokens: ArrayLike<number>, start: number, count: number): string {
+  const ids = new Int32Array(count);
+  for (let i = 0; i < count; i++) ids[i] = tokens[start + i]!;
+  return createHash('sha256').update(parent).update(new Uint8Array(ids.buffer)).digest('hex');
 }

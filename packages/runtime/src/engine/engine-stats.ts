@@ -1,0 +1,107 @@
+import type { PagedKvCache } from '../model/kv-cache.js';
+import type { FinishReason } from './generate-request.js';
+
+/** A snapshot of the engine for monitoring (the server's /metrics). */
+export interface EngineStats {
+  readonly queueLength: number;
+  readonly running: number;
+  readonly cacheBlocksTotal: number;
+  readonly cacheBlocksUsed: number;
+  readonly cacheBlocksFree: number;
+  readonly prefixCacheQueriedTokens: number;
+  readonly prefixCacheHitTokens: number;
+  /** hit tokens / queried tokens (0 before any request). */
+  readonly prefixCacheHitRate: number;
+  readonly generatedTokens: number;
+  readonly finished: Readonly<Record<FinishReason, number>>;
+  /** Time to first token, ms: mean and percentiles over recent requests. */
+  readonly timeToFirstTokenMs: {
+    readonly mean: number;
+    readonly p50: number;
+    readonly p99: number;
+    readonly count: number;
+  };
+  /** Time between tokens of a stream, ms. */
+  readonly interTokenLatencyMs: {
+    readonly mean: number;
+    readonly p50: number;
+    readonly p99: number;
+    readonly count: number;
+  };
+  /** Generated tokens per second over the last 10 s. */
+  readonly tokensPerSecond: number;
+  /** Share of forward time spent in the lightning indexer. */
+  readonly indexerTimeShare: number;
+}
+
+const WINDOW = 2048;
+
+function summary(values: number[]) {
+  if (values.length === 0) return { mean: 0, p50: 0, p99: 0, count: 0 };
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+  return {
+    mean: values.reduce((a, b) => a + b, 0) / values.length,
+    p50: at(0.5),
+    p99: at(0.99),
+    count: values.length,
+  };
+}
+
+/** Collects latencies and counters for {@link EngineStats}. */
+export class StatsRecorder {
+  private readonly ttft: number[] = [];
+  private readonly itl: number[] = [];
+  private readonly recent: { at: number; count: number }[] = [];
+  private generated = 0;
+  private readonly done: Record<FinishReason, number> = { stop: 0, length: 0, cancelled: 0 };
+
+  firstToken(ms: number): void {
+    this.ttft.push(ms);
+    if (this.ttft.length > WINDOW) this.ttft.shift();
+  }
+
+  interToken(ms: number): void {
+    this.itl.push(ms);
+    if (this.itl.length > WINDOW) this.itl.shift();
+  }
+
+  tokens(count: number): void {
+    this.generated += count;
+    const now = performance.now();
+    this.recent.push({ at: now, count });
+    while (this.recent.length && this.recent[0]!.at < now - 10_000) this.recent.shift();
+  }
+
+  finished(reason: FinishReason): void {
+    this.done[reason]++;
+  }
+
+  snapshot(state: {
+    queueLength: number;
+    running: number;
+    cache: PagedKvCache;
+    timings: { forwardMs: number; indexerMs: number };
+  }): EngineStats {
+    const prefix = state.cache.prefixStats;
+    const now = performance.now();
+    const window = this.recent.filter((r) => r.at >= now - 10_000);
+    const span = window.length > 1 ? (now - window[0]!.at) / 1000 : 0;
+    return {
+      queueLength: state.queueLength,
+      running: state.running,
+      cacheBlocksTotal: state.cache.numBlocks,
+      cacheBlocksUsed: state.cache.usedBlocks,
+      cacheBlocksFree: state.cache.freeBlocks,
+      prefixCacheQueriedTokens: prefix.queriedTokens,
+      prefixCacheHitTokens: prefix.hitTokens,
+      prefixCacheHitRate: prefix.queriedTokens ? prefix.hitTokens / prefix.queriedTokens : 0,
+      generatedTokens: this.generated,
+      finished: { ...this.done },
+      timeToFirstTokenMs: summary(this.ttft),
+      interTokenLatencyMs: summary(this.itl),
+      tokensPerSecond: span > 0 ? window.reduce((n, r) => n + r.count, 0) / span : 0,
+      indexerTimeShare: state.timings.forwardMs ? state.timings.indexerMs / state.timings.forwardMs : 0,
+    };
+  }
+}

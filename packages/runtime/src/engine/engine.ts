@@ -1,0 +1,451 @@
+import type { SamplingRow } from '@dsa/backend';
+import { type TensorView, tensorView } from '@dsa/tensor';
+import type { DeepseekModel } from '../model/deepseek-model.js';
+import type { ForwardEntry } from '../model/forward-batch.js';
+import type { CacheSequence } from '../model/kv-cache.js';
+import { StreamDecoder } from '../tokenizer/stream-decoder.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import { EngineBusyError, RequestRejectedError } from './engine-errors.js';
+import { type EngineStats, StatsRecorder } from './engine-stats.js';
+import { EventChannel } from './event-channel.js';
+import type { FinishReason, GenerateEvent, GenerateRequest } from './generate-request.js';
+import { StopStringMatcher } from './stop-strings.js';
+
+/** Options of {@link Engine}. */
+export interface EngineOptions {
+  /** Tokens per forward step: decode tokens first, then prefill chunks (default 256). */
+  readonly maxBatchTokens?: number;
+  /** Sequences decoding at once (default: min(64, maxBatchTokens)). */
+  readonly maxRunning?: number;
+  /** Requests waiting for room before `generate` answers busy (default 256). */
+  readonly maxQueue?: number;
+  /** Enables text output and stop strings. */
+  readonly tokenizer?: Tokenizer;
+}
+
+interface Active {
+  readonly id: number;
+  readonly request: GenerateRequest;
+  readonly channel: EventChannel<GenerateEvent>;
+  readonly sequence: CacheSequence;
+  readonly seed: number;
+  readonly blocksNeeded: number;
+  readonly stopIds: ReadonlySet<number>;
+  readonly decoder: StreamDecoder | null;
+  readonly stops: StopStringMatcher | null;
+  promptDone: number;
+  cachedTokens: number;
+  generated: number[];
+  pendingToken: number | null;
+  cancelled: boolean;
+  admitted: boolean;
+  text: string;
+  history: { buffer: { dispose(): void }; view: TensorView } | null;
+  readonly enqueuedAt: number;
+  lastTokenAt: number;
+}
+
+/**
+ * Serves many generation requests on one model: continuous batching (requests join and leave between
+ * steps), chunked prefill interleaved with decoding, prefix sharing through the paged cache, per-request
+ * cancellation, and a bounded wait queue. Admission reserves each request's worst case
+ * (prompt + max tokens), so running work never runs out of cache.
+ */
+export class Engine {
+  private readonly waiting: Active[] = [];
+  private readonly running: Active[] = [];
+  private readonly maxBatchTokens: number;
+  private readonly maxRunning: number;
+  private readonly maxQueue: number;
+  private readonly tokenizer: Tokenizer | null;
+  private readonly recorder = new StatsRecorder();
+  private nextId = 0;
+  private loopPromise: Promise<void> | null = null;
+  private closed = false;
+
+  constructor(
+    readonly model: DeepseekModel,
+    options: EngineOptions = {},
+  ) {
+    this.maxBatchTokens = options.maxBatchTokens ?? 256;
+    this.maxRunning = options.maxRunning ?? Math.min(64, this.maxBatchTokens);
+    this.maxQueue = options.maxQueue ?? 256;
+    this.tokenizer = options.tokenizer ?? null;
+    if (this.maxBatchTokens < this.maxRunning) {
+      throw new RangeError(
+        `maxBatchTokens (${this.maxBatchTokens}) must be at least maxRunning (${this.maxRunning})`,
+      );
+    }
+  }
+
+  /**
+   * Queues a request and returns its event stream: `token` events, then one `done`. Throws
+   * {@link RequestRejectedError} (invalid or larger than the cache or context) or {@link EngineBusyError}
+   * (queue full) at once. Aborting `signal`, or leaving the `for await` loop early, cancels the request
+   * and frees its cache blocks.
+   */
+  generate(request: GenerateRequest, options: { signal?: AbortSignal } = {}): AsyncIterable<GenerateEvent> {
+    if (this.closed) throw new RequestRejectedError('engine', 'the engine is closed');
+    this.validate(request);
+    if (this.waiting.length >= this.maxQueue) throw new EngineBusyError(this.maxQueue);
+    const config = this.model.config;
+    const cache = this.model.cache;
+    const stopIds = new Set(request.stopTokenIds ?? []);
+    if (!request.ignoreEos) for (const id of config.eosTokenIds) stopIds.add(id);
+    const active: Active = {
+      id: this.nextId++,
+      request,
+      channel: new EventChannel<GenerateEvent>(),
+      sequence: cache.createSequence(),
+      seed: request.sampling?.seed ?? Math.floor(Math.random() * 2 ** 32),
+      blocksNeeded: Math.ceil((request.prompt.length + request.maxTokens) / cache.blockSize),
+      stopIds,
+      decoder: this.tokenizer ? new StreamDecoder(this.tokenizer, { skipSpecialTokens: true }) : null,
+      stops: request.stopStrings?.length ? new StopStringMatcher(request.stopStrings) : null,
+      promptDone: 0,
+      cachedTokens: 0,
+      generated: [],
+      pendingToken: null,
+      cancelled: false,
+      admitted: false,
+      text: '',
+      history: null,
+      enqueuedAt: performance.now(),
+      lastTokenAt: 0,
+    };
+    this.waiting.push(active);
+    this.wake();
+    const signal = options.signal;
+    const cancel = () => this.cancel(active);
+    if (signal?.aborted) cancel();
+    else signal?.addEventListener('abort', cancel, { once: true });
+    const channel = active.channel;
+    return {
+      [Symbol.asyncIterator]: () => {
+        const iterator = channel[Symbol.asyncIterator]();
+        return {
+          next: () => iterator.next(),
+          return: async (value?: unknown) => {
+            cancel();
+            signal?.removeEventListener('abort', cancel);
+            return iterator.return(value as GenerateEvent);
+          },
+          throw: (error?: unknown) => iterator.throw(error),
+          [Symbol.asyncIterator]() {
+            return this;
+          },
+        } as AsyncGenerator<GenerateEvent>;
+      },
+    };
+  }
+
+  /** Queue, batch, cache and latency figures for monitoring. */
+  stats(): EngineStats {
+    const cache = this.model.cache;
+    return this.recorder.snapshot({
+      queueLength: this.waiting.length,
+      running: this.running.length,
+      cache,
+      timings: this.model.timings,
+    });
+  }
+
+  /** Cancels everything and waits for the step loop to stop. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const a of [...this.waiting, ...this.running]) this.cancel(a);
+    await this.loopPromise;
+  }
+
+  private validate(request: GenerateRequest): void {
+    const config = this.model.config;
+    const cache = this.model.cache;
+    if (!Array.isArray(request.prompt) || request.prompt.length === 0)
+      throw new RequestRejectedError('prompt', 'the prompt is empty');
+    const bad = request.prompt.find((id) => !Number.isInteger(id) || id < 0 || id >= config.vocabSize);
+    if (bad !== undefined)
+      throw new RequestRejectedError(
+        'prompt',
+        `token id ${bad} is outside the vocabulary of ${config.vocabSize}`,
+      );
+    if (!Number.isInteger(request.maxTokens) || request.maxTokens < 1) {
+      throw new RequestRejectedError(
+        'max_tokens',
+        `max tokens must be a positive integer, got ${request.maxTokens}`,
+      );
+    }
+    const total = request.prompt.length + request.maxTokens;
+    if (total > config.maxPositionEmbeddings) {
+      throw new RequestRejectedError(
+        'max_tokens',
+        `prompt (${request.prompt.length} tokens) + max tokens (${request.maxTokens}) = ${total} exceeds the model's context of ${config.maxPositionEmbeddings} tokens`,
+      );
+    }
+    if (total > cache.capacityTokens) {
+      throw new RequestRejectedError(
+        'max_tokens',
+        `prompt (${request.prompt.length} tokens) + max tokens (${request.maxTokens}) = ${total} exceeds the KV cache of ${cache.capacityTokens} tokens`,
+      );
+    }
+    if (request.stopStrings?.length && !this.tokenizer) {
+      throw new RequestRejectedError('stop', 'stop strings need a tokenizer; this engine has none');
+    }
+    const s = request.sampling ?? {};
+    const check = (
+      field: string,
+      value: number | undefined,
+      ok: (v: number) => boolean,
+      expected: string,
+    ) => {
+      if (value !== undefined && (!Number.isFinite(value) || !ok(value))) {
+        throw new RequestRejectedError(field, `${field} must be ${expected}, got ${value}`);
+      }
+    };
+    check('temperature', s.temperature, (v) => v >= 0, '>= 0');
+    check('top_k', s.topK, (v) => Number.isInteger(v) && v >= 0, 'a non-negative integer');
+    check('top_p', s.topP, (v) => v > 0 && v <= 1, 'in (0, 1]');
+    check('min_p', s.minP, (v) => v >= 0 && v <= 1, 'in [0, 1]');
+    check('repetition_penalty', s.repetitionPenalty, (v) => v > 0, '> 0');
+    check('frequency_penalty', s.frequencyPenalty, (v) => v >= -2 && v <= 2, 'in [-2, 2]');
+    check('presence_penalty', s.presencePenalty, (v) => v >= -2 && v <= 2, 'in [-2, 2]');
+    check('seed', s.seed, (v) => Number.isInteger(v) && v >= 0 && v < 2 ** 32, 'a 32-bit unsigned integer');
+    check(
+      'logprobs',
+      request.logprobs,
+      (v) => Number.isInteger(v) && v >= 0 && v <= 20,
+      'an integer in [0, 20]',
+    );
+    for (const id of Object.keys(s.logitBias ?? {})) {
+      if (!(Number(id) >= 0 && Number(id) < config.vocabSize))
+        throw new RequestRejectedError('logit_bias', `token id ${id} is outside the vocabulary`);
+    }
+  }
+
+  private cancel(active: Active): void {
+    if (active.cancelled) return;
+    active.cancelled = true;
+    const index = this.waiting.indexOf(active);
+    if (index >= 0) {
+      this.waiting.splice(index, 1);
+      this.finish(active, 'cancelled');
+    }
+    // A running request is finished between steps (see reap), freeing its blocks right after the step in flight.
+    if (!this.loopPromise && this.running.includes(active)) this.reap();
+  }
+
+  private wake(): void {
+    if (this.loopPromise) return;
+    this.loopPromise = this.loop().finally(() => {
+      this.loopPromise = null;
+      if (this.waiting.length > 0 && this.canAdmitAny()) this.wake();
+    });
+  }
+
+  private async loop(): Promise<void> {
+    while (true) {
+      this.reap();
+      this.admit();
+      if (this.running.length === 0) return;
+      try {
+        await this.step();
+        // Let timers, I/O and new requests in between steps, even when the backend computes on this thread.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      } catch (error) {
+        // A failed step fails the requests in it, never the engine.
+        for (const a of [...this.running]) {
+          this.release(a);
+          a.channel.close(error);
+        }
+        this.running.length = 0;
+      }
+    }
+  }
+
+  private reap(): void {
+    for (const a of [...this.running]) if (a.cancelled) this.finish(a, 'cancelled');
+  }
+
+  private available(): number {
+    const cache = this.model.cache;
+    const reserved = this.running.reduce(
+      (n, a) => n + Math.max(0, a.blocksNeeded - a.sequence.blocks.length),
+      0,
+    );
+    return cache.freeBlocks - reserved;
+  }
+
+  private canAdmitAny(): boolean {
+    const first = this.waiting[0];
+    if (!first || this.running.length >= this.maxRunning) return false;
+    const match = this.model.cache.matchPrefix(first.request.prompt);
+    return first.blocksNeeded - match.blocks.length + match.evictable <= this.available();
+  }
+
+  private admit(): void {
+    while (this.waiting.length > 0 && this.canAdmitAny()) {
+      const a = this.waiting.shift()!;
+      const cached = this.model.cache.attachPrefix(a.sequence, a.request.prompt);
+      a.promptDone = cached;
+      a.cachedTokens = cached;
+      a.admitted = true;
+      const s = a.request.sampling;
+      if (s && ((s.repetitionPenalty ?? 1) !== 1 || s.frequencyPenalty || s.presencePenalty)) {
+        const length = a.request.prompt.length + a.request.maxTokens;
+        const buffer = this.model.backend.allocate(length * 4, 'activations');
+        const view = tensorView(buffer, 'i32', [length]);
+        this.model.backend.upload(
+          view,
+          Int32Array.from({ length }, (_, i) => a.request.prompt[i] ?? 0),
+        );
+        a.history = { buffer, view };
+      }
+      this.running.push(a);
+    }
+  }
+
+  private async step(): Promise<void> {
+    const model = this.model;
+    const backend = model.backend;
+    let budget = this.maxBatchTokens;
+    const entries: ForwardEntry[] = [];
+    const plan: { active: Active; prefill: number; sample: boolean }[] = [];
+    for (const a of this.running) {
+      if (a.pendingToken === null) continue;
+      entries.push({ sequence: a.sequence, tokens: [a.pendingToken] });
+      plan.push({ active: a, prefill: 0, sample: true });
+      budget--;
+    }
+    for (const a of this.running) {
+      const remaining = a.request.prompt.length - a.promptDone;
+      if (remaining === 0 || a.pendingToken !== null || budget <= 0) continue;
+      const n = Math.min(remaining, budget);
+      entries.push({ sequence: a.sequence, tokens: a.request.prompt.slice(a.promptDone, a.promptDone + n) });
+      plan.push({ active: a, prefill: n, sample: a.promptDone + n === a.request.prompt.length });
+      budget -= n;
+    }
+    if (entries.length === 0) return;
+    const result = await model.forward(entries);
+    const rows: SamplingRow[] = plan.map(({ active: a, sample }) =>
+      sample ? this.samplingRow(a) : { temperature: 0 },
+    );
+    const top = Math.max(0, ...plan.map((p) => (p.sample ? (p.active.request.logprobs ?? -1) : -1)));
+    const wantLogprobs = plan.some((p) => p.sample && p.active.request.logprobs !== undefined);
+    const ws = model.workspace;
+    const ids = ws.tensor('i32', [entries.length]);
+    const logprobs = wantLogprobs ? ws.tensor('f32', [entries.length]) : null;
+    const topIds = wantLogprobs && top > 0 ? ws.tensor('i32', [entries.length, top]) : null;
+    const topLogprobs = wantLogprobs && top > 0 ? ws.tensor('f32', [entries.length, top]) : null;
+    backend.kernels.sample(ids, result.logits, rows, {
+      ...(logprobs ? { logprobs } : {}),
+      ...(topIds ? { topIds } : {}),
+      ...(topLogprobs ? { topLogprobs } : {}),
+    });
+    const hostIds = new Int32Array(entries.length);
+    await backend.download(ids, hostIds);
+    const hostLogprobs = logprobs ? new Float32Array(entries.length) : null;
+    const hostTopIds = topIds ? new Int32Array(entries.length * top) : null;
+    const hostTopLogprobs = topLogprobs ? new Float32Array(entries.length * top) : null;
+    if (logprobs) await backend.download(logprobs, hostLogprobs!);
+    if (topIds) await backend.download(topIds, hostTopIds!);
+    if (topLogprobs) await backend.download(topLogprobs, hostTopLogprobs!);
+    const now = performance.now();
+    plan.forEach(({ active: a, prefill, sample }, row) => {
+      a.promptDone += prefill;
+      if (!sample || a.cancelled) return;
+      const token = hostIds[row]!;
+      const index = a.generated.length;
+      a.generated.push(token);
+      if (index === 0) this.recorder.firstToken(now - a.enqueuedAt);
+      else this.recorder.interToken(now - a.lastTokenAt);
+      a.lastTokenAt = now;
+      if (a.history)
+        backend.upload(
+          tensorView(a.history.buffer as never, 'i32', [1], (a.request.prompt.length + index) * 4),
+          Int32Array.of(token),
+        );
+      let text: string | undefined;
+      if (a.decoder) {
+        const piece = a.decoder.push(token);
+        text = a.stops ? a.stops.push(piece) : piece;
+        a.text += text;
+      }
+      const n = a.request.logprobs;
+      a.channel.push({
+        type: 'token',
+        id: token,
+        index,
+        ...(text !== undefined ? { text } : {}),
+        ...(hostLogprobs && n !== undefined ? { logprob: hostLogprobs[row]! } : {}),
+        ...(hostTopIds && n
+          ? {
+              topLogprobs: Array.from({ length: n }, (_, j) => ({
+                id: hostTopIds[row * top + j]!,
+                logprob: hostTopLogprobs![row * top + j]!,
+              })),
+            }
+          : {}),
+      });
+      if (a.stopIds.has(token) || a.stops?.stopped) this.finish(a, 'stop');
+      else if (a.generated.length >= a.request.maxTokens) this.finish(a, 'length');
+      else a.pendingToken = token;
+    });
+    this.recorder.tokens(plan.filter((p) => p.sample).length);
+  }
+
+  private samplingRow(a: Active): SamplingRow {
+    const s = a.request.sampling ?? {};
+    const bias = Object.entries(s.logitBias ?? {}).map(([id, value]) => [Number(id), value] as const);
+    return {
+      temperature: s.temperature ?? 0,
+      ...(s.topK !== undefined ? { topK: s.topK } : {}),
+      ...(s.topP !== undefined ? { topP: s.topP } : {}),
+      ...(s.minP !== undefined ? { minP: s.minP } : {}),
+      ...(s.repetitionPenalty !== undefined ? { repetitionPenalty: s.repetitionPenalty } : {}),
+      ...(s.frequencyPenalty !== undefined ? { frequencyPenalty: s.frequencyPenalty } : {}),
+      ...(s.presencePenalty !== undefined ? { presencePenalty: s.presencePenalty } : {}),
+      ...(bias.length ? { logitBias: bias } : {}),
+      ...(a.history
+        ? {
+            history: {
+              tokens: a.history.view,
+              length: a.request.prompt.length + a.generated.length,
+              promptLength: a.request.prompt.length,
+            },
+          }
+        : {}),
+      seed: a.seed,
+      step: a.generated.length,
+    };
+  }
+
+  private release(a: Active): void {
+    const index = this.running.indexOf(a);
+    if (index >= 0) this.running.splice(index, 1);
+    if (a.admitted) this.model.cache.release(a.sequence);
+    a.admitted = false;
+    a.history?.buffer.dispose();
+    a.history = null;
+  }
+
+  private finish(a: Active, reason: FinishReason): void {
+    this.release(a);
+    let tail = '';
+    if (a.decoder && reason !== 'cancelled') {
+      const rest = a.decoder.flush();
+      tail = a.stops ? a.stops.push(rest) + a.stops.flush() : rest;
+      a.text += tail;
+    }
+    a.channel.push({
+      type: 'done',
+      reason,
+      usage: {
+        promptTokens: a.request.prompt.length,
+        completionTokens: a.generated.length,
+        cachedTokens: a.cachedTokens,
+      },
+      ...(a.decoder ? { text: tail } : {}),
+    });
+    a.channel.close();
+    this.recorder.finished(reason);
+  }
+}
