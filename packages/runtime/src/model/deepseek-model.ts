@@ -10,6 +10,7 @@ import { mlaSoftmaxScale, ropeFrequencies } from '../config/yarn.js';
 import { addRmsNorm } from './add-rms-norm.js';
 import { type ForwardEntry, layoutStep } from './forward-batch.js';
 import { PagedKvCache } from './kv-cache.js';
+import { summarizeModel } from './model-summary.js';
 import { type LoadProgress, loadModelWeights, type ModelWeights } from './model-weights.js';
 
 /** Attention over every cached position (`dense`) or over the indexer's top-k (`sparse`, DSA). */
@@ -23,6 +24,8 @@ export interface ModelOptions {
   readonly attention?: AttentionMode;
   /** Tokens the KV cache pool holds, over all sequences (default: min(max_position_embeddings, 16384)). */
   readonly cacheTokens?: number;
+  /** Alternatively, bytes to give the KV cache pool (latent + indexer caches of every layer); sets its token count. */
+  readonly kvCacheMemory?: number;
   /** Receives loading progress. */
   readonly onProgress?: (progress: LoadProgress) => void;
 }
@@ -78,8 +81,18 @@ export class DeepseekModel {
       }
     }
     this.workspace = new Workspace(backend);
+    const summary = summarizeModel(config, { latentBytes: 4, indexerPrecision: this.indexerPrecision });
+    const bytesPerToken = summary.latentCacheBytesPerToken + summary.indexerCacheBytesPerToken;
+    const tokens =
+      options.cacheTokens ??
+      (options.kvCacheMemory !== undefined
+        ? Math.floor(options.kvCacheMemory / bytesPerToken)
+        : Math.min(config.maxPositionEmbeddings, 16384));
+    if (!(tokens >= 1)) {
+      throw new RangeError(`KV cache budget of ${options.kvCacheMemory} bytes holds no token (${bytesPerToken} bytes per token)`);
+    }
     this.cache = new PagedKvCache(backend, config, {
-      tokens: options.cacheTokens ?? Math.min(config.maxPositionEmbeddings, 16384),
+      tokens,
       indexerPrecision: this.indexerPrecision,
     });
     const { invFreq, attentionFactor } = ropeFrequencies(config.rope, config.qkRopeHeadDim);
