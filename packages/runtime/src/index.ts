@@ -15,8 +15,19 @@ export {
   type ModelOptions,
 } from './model/deepseek-model.js';
 export type { ForwardEntry } from './model/forward-batch.js';
-export { CacheFullError, CacheSequence, PagedKvCache, type PagedKvCacheOptions, type PrefixCacheStats } from './model/kv-cache.js';
-export { type LayerWeights, type LoadProgress, loadModelWeights, type ModelWeights } from './model/model-weights.js';
+export {
+  CacheFullError,
+  CacheSequence,
+  PagedKvCache,
+  type PagedKvCacheOptions,
+  type PrefixCacheStats,
+} from './model/kv-cache.js';
+export {
+  type LayerWeights,
+  type LoadProgress,
+  loadModelWeights,
+  type ModelWeights,
+} from './model/model-weights.js';
 export { type GeneratedToken, type GenerateOptions, generate } from './generate.js';
 export { type ModelSummary, summarizeModel } from './model/model-summary.js';
 export * from './tokenizer/index.js';

@@ -10,16 +10,56 @@ const tiny = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'tiny/config.json'),
 
 /** The published DeepSeek-V3.2 config.json, architecture keys (spec §1). */
 const V32 = {
-  model_type: 'deepseek_v32', vocab_size: 129280, hidden_size: 7168, intermediate_size: 18432,
-  moe_intermediate_size: 2048, num_hidden_layers: 61, first_k_dense_replace: 3, moe_layer_freq: 1,
-  num_attention_heads: 128, num_key_value_heads: 128, q_lora_rank: 1536, kv_lora_rank: 512,
-  qk_nope_head_dim: 128, qk_rope_head_dim: 64, v_head_dim: 128, n_routed_experts: 256, n_shared_experts: 1,
-  num_experts_per_tok: 8, n_group: 8, topk_group: 4, scoring_func: 'sigmoid', topk_method: 'noaux_tc',
-  norm_topk_prob: true, routed_scaling_factor: 2.5, index_n_heads: 64, index_head_dim: 128, index_topk: 2048,
-  rms_norm_eps: 1e-6, rope_theta: 10000, max_position_embeddings: 163840, num_nextn_predict_layers: 1,
-  rope_scaling: { type: 'yarn', factor: 40, original_max_position_embeddings: 4096, beta_fast: 32, beta_slow: 1, mscale: 1.0, mscale_all_dim: 1.0 },
-  quantization_config: { quant_method: 'fp8', fmt: 'e4m3', activation_scheme: 'dynamic', scale_fmt: 'ue8m0', weight_block_size: [128, 128] },
-  bos_token_id: 0, eos_token_id: 1, tie_word_embeddings: false,
+  model_type: 'deepseek_v32',
+  vocab_size: 129280,
+  hidden_size: 7168,
+  intermediate_size: 18432,
+  moe_intermediate_size: 2048,
+  num_hidden_layers: 61,
+  first_k_dense_replace: 3,
+  moe_layer_freq: 1,
+  num_attention_heads: 128,
+  num_key_value_heads: 128,
+  q_lora_rank: 1536,
+  kv_lora_rank: 512,
+  qk_nope_head_dim: 128,
+  qk_rope_head_dim: 64,
+  v_head_dim: 128,
+  n_routed_experts: 256,
+  n_shared_experts: 1,
+  num_experts_per_tok: 8,
+  n_group: 8,
+  topk_group: 4,
+  scoring_func: 'sigmoid',
+  topk_method: 'noaux_tc',
+  norm_topk_prob: true,
+  routed_scaling_factor: 2.5,
+  index_n_heads: 64,
+  index_head_dim: 128,
+  index_topk: 2048,
+  rms_norm_eps: 1e-6,
+  rope_theta: 10000,
+  max_position_embeddings: 163840,
+  num_nextn_predict_layers: 1,
+  rope_scaling: {
+    type: 'yarn',
+    factor: 40,
+    original_max_position_embeddings: 4096,
+    beta_fast: 32,
+    beta_slow: 1,
+    mscale: 1.0,
+    mscale_all_dim: 1.0,
+  },
+  quantization_config: {
+    quant_method: 'fp8',
+    fmt: 'e4m3',
+    activation_scheme: 'dynamic',
+    scale_fmt: 'ue8m0',
+    weight_block_size: [128, 128],
+  },
+  bos_token_id: 0,
+  eos_token_id: 1,
+  tie_word_embeddings: false,
 };
 
 describe('parseModelConfig', () => {
@@ -27,7 +67,12 @@ describe('parseModelConfig', () => {
     const c = parseModelConfig(tiny);
     expect(c.denseLayers).toEqual([true, false, false, false]);
     expect(c.indexer).toEqual({ indexNHeads: 8, indexHeadDim: 16, indexTopk: 32 });
-    expect(c.rope).toMatchObject({ type: 'yarn', theta: 10000, factor: 4, originalMaxPositionEmbeddings: 64 });
+    expect(c.rope).toMatchObject({
+      type: 'yarn',
+      theta: 10000,
+      factor: 4,
+      originalMaxPositionEmbeddings: 64,
+    });
     expect(c.quantization).toBeNull();
   });
 
@@ -35,8 +80,18 @@ describe('parseModelConfig', () => {
     const c = parseModelConfig(V32);
     expect(c.denseLayers.filter(Boolean).length).toBe(3);
     expect(c.numNextnPredictLayers).toBe(1);
-    expect(c.quantization).toEqual({ method: 'fp8', format: 'e4m3', blockSize: [128, 128], scaleFormat: 'ue8m0' });
-    expect(c.rope).toMatchObject({ type: 'yarn', factor: 40, originalMaxPositionEmbeddings: 4096, mscaleAllDim: 1 });
+    expect(c.quantization).toEqual({
+      method: 'fp8',
+      format: 'e4m3',
+      blockSize: [128, 128],
+      scaleFormat: 'ue8m0',
+    });
+    expect(c.rope).toMatchObject({
+      type: 'yarn',
+      factor: 40,
+      originalMaxPositionEmbeddings: 4096,
+      mscaleAllDim: 1,
+    });
   });
 
   it('treats deepseek_v3 without indexer fields as dense MLA', () => {
@@ -98,7 +153,10 @@ describe('YaRN', () => {
   });
 
   it('attention factor mscale/mscale_all_dim ratio when they differ', () => {
-    const c = parseModelConfig({ ...V32, rope_scaling: { ...V32.rope_scaling, mscale: 1, mscale_all_dim: 0.707 } });
+    const c = parseModelConfig({
+      ...V32,
+      rope_scaling: { ...V32.rope_scaling, mscale: 1, mscale_all_dim: 0.707 },
+    });
     const m = (s: number) => 0.1 * s * Math.log(40) + 1;
     expect(ropeFrequencies(c.rope, 64).attentionFactor).toBeCloseTo(m(1) / m(0.707), 9);
   });

@@ -26,6 +26,8 @@ export interface ModelOptions {
   readonly cacheTokens?: number;
   /** Alternatively, bytes to give the KV cache pool (latent + indexer caches of every layer); sets its token count. */
   readonly kvCacheMemory?: number;
+  /** Alternatively, the fraction of the device's free memory (after the weights) to give the KV cache pool. */
+  readonly kvCacheFraction?: number;
   /** Receives loading progress. */
   readonly onProgress?: (progress: LoadProgress) => void;
 }
@@ -87,9 +89,13 @@ export class DeepseekModel {
       options.cacheTokens ??
       (options.kvCacheMemory !== undefined
         ? Math.floor(options.kvCacheMemory / bytesPerToken)
-        : Math.min(config.maxPositionEmbeddings, 16384));
+        : options.kvCacheFraction !== undefined
+          ? Math.floor((backend.device.memoryFreeBytes * options.kvCacheFraction) / bytesPerToken)
+          : Math.min(config.maxPositionEmbeddings, 16384));
     if (!(tokens >= 1)) {
-      throw new RangeError(`KV cache budget of ${options.kvCacheMemory} bytes holds no token (${bytesPerToken} bytes per token)`);
+      throw new RangeError(
+        `KV cache budget of ${options.kvCacheMemory} bytes holds no token (${bytesPerToken} bytes per token)`,
+      );
     }
     this.cache = new PagedKvCache(backend, config, {
       tokens,

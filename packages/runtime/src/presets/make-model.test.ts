@@ -11,7 +11,11 @@ import { presetConfig } from './presets.js';
 describe('makeModel', () => {
   it('writes a sharded fp8 checkpoint the loader reads, with block scales', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsa-make-'));
-    const { files } = await makeModel(dir, presetConfig('tiny', 2), { dtype: 'fp8', seed: 3, shardBytes: 200_000 });
+    const { files } = await makeModel(dir, presetConfig('tiny', 2), {
+      dtype: 'fp8',
+      seed: 3,
+      shardBytes: 200_000,
+    });
     expect(files.length).toBeGreaterThan(1);
     expect(fs.existsSync(path.join(dir, 'model.safetensors.index.json'))).toBe(true);
     const checkpoint = await Checkpoint.open(dir);

@@ -26,7 +26,7 @@ class WeightRandom {
   /** Roughly normal(0, 1): sum of four uniforms, centered and scaled. */
   fill(out: Float32Array, scale: number, offset = 0): void {
     let s = this.state;
-    const k = scale * Math.sqrt(3) / 2147483648;
+    const k = (scale * Math.sqrt(3)) / 2147483648;
     for (let i = 0; i < out.length; i++) {
       let sum = 0;
       for (let j = 0; j < 4; j++) {
@@ -35,7 +35,7 @@ class WeightRandom {
         s ^= s << 5;
         sum += s | 0;
       }
-      out[i] = offset + sum * k / 2;
+      out[i] = offset + (sum * k) / 2;
     }
     this.state = s >>> 0;
   }
@@ -55,7 +55,11 @@ interface Planned {
  * checkpoint's tensor names, per-expert tensors, and fp8 block scales when asked. Readable by
  * `DeepseekModel.load` and by transformers.
  */
-export async function makeModel(dir: string, config: HfConfig, options: MakeModelOptions): Promise<{ files: string[]; bytes: number }> {
+export async function makeModel(
+  dir: string,
+  config: HfConfig,
+  options: MakeModelOptions,
+): Promise<{ files: string[]; bytes: number }> {
   const parsed = parseModelConfig(config, 'preset config');
   const fp8 = options.dtype === 'fp8';
   const hf: HfConfig = { ...config };
@@ -70,8 +74,10 @@ export async function makeModel(dir: string, config: HfConfig, options: MakeMode
   }
   const { dim, nHeads: h, kvLoraRank: c, qkNopeHeadDim: dn, qkRopeHeadDim: r, vHeadDim: dv } = parsed;
   const plan: Planned[] = [];
-  const linear = (name: string, out: number, inp: number) => plan.push({ name: `${name}.weight`, shape: [out, inp], kind: 'linear', scale: 1 / Math.sqrt(inp) });
-  const norm = (name: string, n: number) => plan.push({ name: `${name}.weight`, shape: [n], kind: 'bf16', scale: 0.1, offset: 1 });
+  const linear = (name: string, out: number, inp: number) =>
+    plan.push({ name: `${name}.weight`, shape: [out, inp], kind: 'linear', scale: 1 / Math.sqrt(inp) });
+  const norm = (name: string, n: number) =>
+    plan.push({ name: `${name}.weight`, shape: [n], kind: 'bf16', scale: 0.1, offset: 1 });
   const swiglu = (p: string, width: number) => {
     linear(`${p}.gate_proj`, width, dim);
     linear(`${p}.up_proj`, width, dim);
@@ -99,18 +105,39 @@ export async function makeModel(dir: string, config: HfConfig, options: MakeMode
       linear(`${a}.indexer.wk`, di, dim);
       norm(`${a}.indexer.k_norm`, di);
       plan.push({ name: `${a}.indexer.k_norm.bias`, shape: [di], kind: 'bf16', scale: 0.1 });
-      plan.push({ name: `${a}.indexer.weights_proj.weight`, shape: [hi, dim], kind: 'bf16', scale: 1 / Math.sqrt(dim) });
+      plan.push({
+        name: `${a}.indexer.weights_proj.weight`,
+        shape: [hi, dim],
+        kind: 'bf16',
+        scale: 1 / Math.sqrt(dim),
+      });
     }
     if (parsed.denseLayers[i]) swiglu(`${p}.mlp`, parsed.interDim);
     else {
-      plan.push({ name: `${p}.mlp.gate.weight`, shape: [parsed.nRoutedExperts, dim], kind: 'bf16', scale: 1 / Math.sqrt(dim) });
-      plan.push({ name: `${p}.mlp.gate.e_score_correction_bias`, shape: [parsed.nRoutedExperts], kind: 'f32', scale: 0.05 });
+      plan.push({
+        name: `${p}.mlp.gate.weight`,
+        shape: [parsed.nRoutedExperts, dim],
+        kind: 'bf16',
+        scale: 1 / Math.sqrt(dim),
+      });
+      plan.push({
+        name: `${p}.mlp.gate.e_score_correction_bias`,
+        shape: [parsed.nRoutedExperts],
+        kind: 'f32',
+        scale: 0.05,
+      });
       for (let e = 0; e < parsed.nRoutedExperts; e++) swiglu(`${p}.mlp.experts.${e}`, parsed.moeInterDim);
-      if (parsed.nSharedExperts > 0) swiglu(`${p}.mlp.shared_experts`, parsed.moeInterDim * parsed.nSharedExperts);
+      if (parsed.nSharedExperts > 0)
+        swiglu(`${p}.mlp.shared_experts`, parsed.moeInterDim * parsed.nSharedExperts);
     }
   }
   norm('model.norm', dim);
-  plan.push({ name: 'lm_head.weight', shape: [parsed.vocabSize, dim], kind: 'bf16', scale: 1 / Math.sqrt(dim) });
+  plan.push({
+    name: 'lm_head.weight',
+    shape: [parsed.vocabSize, dim],
+    kind: 'bf16',
+    scale: 1 / Math.sqrt(dim),
+  });
 
   await fs.mkdir(dir, { recursive: true });
   const random = new WeightRandom(options.seed ?? 0);
@@ -130,18 +157,27 @@ export async function makeModel(dir: string, config: HfConfig, options: MakeMode
     const values = new Float32Array(t.shape.reduce((x, y) => x * y, 1));
     random.fill(values, t.scale, t.offset ?? 0);
     if (t.kind === 'f32') add({ name: t.name, dtype: 'f32', shape: t.shape, data: values });
-    else if (t.kind === 'bf16' || !fp8) add({ name: t.name, dtype: 'bf16', shape: t.shape, data: toBf16(values) });
+    else if (t.kind === 'bf16' || !fp8)
+      add({ name: t.name, dtype: 'bf16', shape: t.shape, data: toBf16(values) });
     else {
       const { q, scaleInv, scaleShape } = quantizeBlocks(values, t.shape[0]!, t.shape[1]!);
       add({ name: t.name, dtype: 'f8_e4m3' as DType, shape: t.shape, data: q });
-      add({ name: t.name.replace(/\.weight$/, '.weight_scale_inv'), dtype: 'f32', shape: scaleShape, data: scaleInv });
+      add({
+        name: t.name.replace(/\.weight$/, '.weight_scale_inv'),
+        dtype: 'f32',
+        shape: scaleShape,
+        data: scaleInv,
+      });
     }
   });
   const files: string[] = [];
   let bytes = 0;
   const weightMap: Record<string, string> = {};
   for (let s = 0; s < shards.length; s++) {
-    const file = shards.length === 1 ? 'model.safetensors' : `model-${String(s + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`;
+    const file =
+      shards.length === 1
+        ? 'model.safetensors'
+        : `model-${String(s + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`;
     await writeSafetensors(path.join(dir, file), shards[s]!, { format: 'pt' });
     for (const t of shards[s]!) {
       weightMap[t.name] = file;
@@ -150,7 +186,10 @@ export async function makeModel(dir: string, config: HfConfig, options: MakeMode
     files.push(file);
   }
   if (shards.length > 1) {
-    await fs.writeFile(path.join(dir, 'model.safetensors.index.json'), `${JSON.stringify({ metadata: { total_size: bytes }, weight_map: weightMap }, null, 2)}\n`);
+    await fs.writeFile(
+      path.join(dir, 'model.safetensors.index.json'),
+      `${JSON.stringify({ metadata: { total_size: bytes }, weight_map: weightMap }, null, 2)}\n`,
+    );
   }
   await fs.writeFile(path.join(dir, 'config.json'), `${configJson(hf)}\n`);
   return { files, bytes };
@@ -197,12 +236,14 @@ function quantizeBlocks(values: Float32Array, rows: number, cols: number) {
     for (let j = 0; j < bc; j++) {
       let amax = 1e-4;
       for (let r = i * 128; r < Math.min(rows, (i + 1) * 128); r++) {
-        for (let c = j * 128; c < Math.min(cols, (j + 1) * 128); c++) amax = Math.max(amax, Math.abs(values[r * cols + c]!));
+        for (let c = j * 128; c < Math.min(cols, (j + 1) * 128); c++)
+          amax = Math.max(amax, Math.abs(values[r * cols + c]!));
       }
       const scale = 2 ** Math.ceil(Math.log2(amax / 448));
       scaleInv[i * bc + j] = scale;
       for (let r = i * 128; r < Math.min(rows, (i + 1) * 128); r++) {
-        for (let c = j * 128; c < Math.min(cols, (j + 1) * 128); c++) q[r * cols + c] = floatToFp8E4m3(values[r * cols + c]! / scale);
+        for (let c = j * 128; c < Math.min(cols, (j + 1) * 128); c++)
+          q[r * cols + c] = floatToFp8E4m3(values[r * cols + c]! / scale);
       }
     }
   }

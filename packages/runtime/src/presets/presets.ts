@@ -55,7 +55,15 @@ export function presetConfig(name: PresetName, layers?: number): HfConfig {
         index_topk: 32,
         max_position_embeddings: 256,
         rope_theta: 10000,
-        rope_scaling: { type: 'yarn', factor: 4, original_max_position_embeddings: 64, beta_fast: 32, beta_slow: 1, mscale: 1, mscale_all_dim: 1 },
+        rope_scaling: {
+          type: 'yarn',
+          factor: 4,
+          original_max_position_embeddings: 64,
+          beta_fast: 32,
+          beta_slow: 1,
+          mscale: 1,
+          mscale_all_dim: 1,
+        },
       };
     case 'small':
       return {
@@ -84,7 +92,15 @@ export function presetConfig(name: PresetName, layers?: number): HfConfig {
         index_topk: 256,
         max_position_embeddings: 65536,
         rope_theta: 10000,
-        rope_scaling: { type: 'yarn', factor: 16, original_max_position_embeddings: 4096, beta_fast: 32, beta_slow: 1, mscale: 1, mscale_all_dim: 1 },
+        rope_scaling: {
+          type: 'yarn',
+          factor: 16,
+          original_max_position_embeddings: 4096,
+          beta_fast: 32,
+          beta_slow: 1,
+          mscale: 1,
+          mscale_all_dim: 1,
+        },
       };
     case 'v32-dims':
       return {
@@ -113,7 +129,15 @@ export function presetConfig(name: PresetName, layers?: number): HfConfig {
         index_topk: 2048,
         max_position_embeddings: 163840,
         rope_theta: 10000,
-        rope_scaling: { type: 'yarn', factor: 40, original_max_position_embeddings: 4096, beta_fast: 32, beta_slow: 1, mscale: 1, mscale_all_dim: 1 },
+        rope_scaling: {
+          type: 'yarn',
+          factor: 40,
+          original_max_position_embeddings: 4096,
+          beta_fast: 32,
+          beta_slow: 1,
+          mscale: 1,
+          mscale_all_dim: 1,
+        },
       };
   }
 }
