@@ -46,7 +46,18 @@ describe('dsa CLI', () => {
       const golden = await SafetensorsFile.open(path.join(dir, 'golden.safetensors'));
       const ids = Array.from(await tensor(golden, 'prompt48.input_ids'));
       const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dsa-cli-')), 'out.safetensors');
-      const result = await capture(['forward', '--model', dir, '--ids', ids.join(','), '--out', out, '--backend', 'reference', '-q']);
+      const result = await capture([
+        'forward',
+        '--model',
+        dir,
+        '--ids',
+        ids.join(','),
+        '--out',
+        out,
+        '--backend',
+        'reference',
+        '-q',
+      ]);
       expect(result.code).toBe(0);
       const written = await SafetensorsFile.open(out);
       expect(written.info('logits').shape).toEqual([48, 1024]);
@@ -56,7 +67,9 @@ describe('dsa CLI', () => {
       let max = 0;
       for (let i = 0; i < logits.length; i++) max = Math.max(max, Math.abs(logits[i]! - expected[i]!));
       expect(max).toBeLessThanOrEqual(2e-3);
-      expect(Array.from(await tensor(written, 'topk_indices'))).toEqual(Array.from(await tensor(golden, 'prompt48.topk_indices')));
+      expect(Array.from(await tensor(written, 'topk_indices'))).toEqual(
+        Array.from(await tensor(golden, 'prompt48.topk_indices')),
+      );
     });
   }
 
@@ -66,7 +79,19 @@ describe('dsa CLI', () => {
     const prompt = Array.from(await tensor(golden, 'decode.prompt_ids'));
     const expected = JSON.parse(fs.readFileSync(path.join(dir, 'golden.json'), 'utf8')).decode.greedy_tokens;
     process.env.DSA_BACKEND = 'reference';
-    const result = await capture(['generate', '--model', dir, '--ids', prompt.join(','), '--max-tokens', '8', '--temperature', '0', '--json', '-q']);
+    const result = await capture([
+      'generate',
+      '--model',
+      dir,
+      '--ids',
+      prompt.join(','),
+      '--max-tokens',
+      '8',
+      '--temperature',
+      '0',
+      '--json',
+      '-q',
+    ]);
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual({ tokens: expected });
   });
@@ -82,7 +107,15 @@ describe('dsa CLI', () => {
   });
 
   it('exit code 2 for usage errors, naming the flag', async () => {
-    const bad = await capture(['generate', '--model', path.join(FIXTURES, 'tiny'), '--ids', '1,x', '--max-tokens', '2']);
+    const bad = await capture([
+      'generate',
+      '--model',
+      path.join(FIXTURES, 'tiny'),
+      '--ids',
+      '1,x',
+      '--max-tokens',
+      '2',
+    ]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--ids: "x" is not a non-negative integer');
     const missing = await capture(['forward', '--model', path.join(FIXTURES, 'tiny'), '--ids', '1']);
@@ -93,11 +126,39 @@ describe('dsa CLI', () => {
   });
 
   it('exit code 1 for runtime errors, naming what is wrong', async () => {
-    const noModel = await capture(['forward', '--model', '/nonexistent/model', '--ids', '1', '--out', '/tmp/x.safetensors', '-q']);
+    const noModel = await capture([
+      'forward',
+      '--model',
+      '/nonexistent/model',
+      '--ids',
+      '1',
+      '--out',
+      '/tmp/x.safetensors',
+      '-q',
+    ]);
     expect(noModel.code).toBe(1);
     expect(noModel.stderr).toContain('/nonexistent/model');
-    const vocab = await capture(['generate', '--model', path.join(FIXTURES, 'tiny'), '--ids', '5000', '--max-tokens', '1', '-q']);
+    const vocab = await capture([
+      'generate',
+      '--model',
+      path.join(FIXTURES, 'tiny'),
+      '--ids',
+      '5000',
+      '--max-tokens',
+      '1',
+      '-q',
+    ]);
     expect(vocab.code).toBe(1);
     expect(vocab.stderr).toContain('token id 5000 is outside the vocabulary of 1024');
+  });
+});
+
+describe('flag parsing', async () => {
+  const { parseBytes } = await import('./usage-error.js');
+  it('parses byte sizes', () => {
+    expect(parseBytes('1048576', '--x')).toBe(1048576);
+    expect(parseBytes('512MB', '--x')).toBe(512e6);
+    expect(parseBytes('8GiB', '--x')).toBe(8 * 1024 ** 3);
+    expect(() => parseBytes('lots', '--kv-cache-memory')).toThrow(/--kv-cache-memory: "lots" is not a size/);
   });
 });

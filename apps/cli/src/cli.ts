@@ -2,7 +2,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { forwardCommand } from './commands/forward.js';
 import { generateCommand } from './commands/generate.js';
 import { inspectCommand } from './commands/inspect.js';
-import { parseNumber, UsageError } from './usage-error.js';
+import { parseBytes, parseNumber, UsageError } from './usage-error.js';
 
 const asInt = (flag: string, min: number, max: number) => (v: string) =>
   wrap(() => parseNumber(v, flag, min, max, true));
@@ -29,6 +29,9 @@ function modelOptions(command: Command): Command {
         .default('sparse'),
     )
     .option('--cache-tokens <n>', 'KV cache capacity in tokens', asInt('--cache-tokens', 1, 2 ** 31))
+    .option('--kv-cache-memory <bytes>', 'KV cache pool size in bytes (accepts 512MB, 8GiB)', (v: string) =>
+      wrap(() => parseBytes(v, '--kv-cache-memory')),
+    )
     .option('-q, --quiet', 'print only the result');
 }
 

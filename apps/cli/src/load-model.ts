@@ -10,6 +10,7 @@ export interface ModelFlags {
   readonly attention?: 'sparse' | 'dense';
   readonly quiet?: boolean;
   readonly cacheTokens?: number;
+  readonly kvCacheMemory?: number;
 }
 
 /** Creates the backend and loads the model, with a progress bar on stderr when it is a terminal. */
@@ -35,6 +36,7 @@ export async function loadModel(flags: ModelFlags): Promise<{ backend: Backend; 
     ...(flags.indexer ? { indexer: flags.indexer } : {}),
     ...(flags.attention ? { attention: flags.attention } : {}),
     ...(flags.cacheTokens ? { cacheTokens: flags.cacheTokens } : {}),
+    ...(flags.kvCacheMemory ? { kvCacheMemory: flags.kvCacheMemory } : {}),
     onProgress: (p) => {
       if (!bar) return;
       const mb = (b: number) => Math.round(b / 1e6);

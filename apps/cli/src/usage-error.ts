@@ -39,3 +39,13 @@ export function parseChoice<T extends string>(text: string, flag: string, choice
     throw new UsageError(`${flag}: "${text}" must be one of ${choices.join(', ')}`);
   return text as T;
 }
+
+/** Parses a byte size: `1048576`, `512MB`, `8GiB` (K/M/G/T with B = 1000s, iB = 1024s). */
+export function parseBytes(text: string, flag: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?\s*$/i.exec(text);
+  if (!match) throw new UsageError(`${flag}: "${text}" is not a size such as 1073741824, 512MB or 8GiB`);
+  const power = ['', 'k', 'm', 'g', 't'].indexOf(match[2]!.toLowerCase());
+  const bytes = Number(match[1]) * (match[3] ? 1024 : 1000) ** power;
+  if (!(bytes >= 1)) throw new UsageError(`${flag}: "${text}" is less than one byte`);
+  return Math.floor(bytes);
+}
