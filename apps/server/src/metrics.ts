@@ -1,0 +1,76 @@
+import type { EngineStats } from '@dsa/runtime';
+
+/** Prometheus text exposition of the engine's stats, with vLLM's metric names where they apply. */
+export function prometheusMetrics(
+  stats: EngineStats,
+  model: string,
+  requests: { total: number; errors: number },
+): string {
+  const label = `model_name="${model.replace(/["\\\n]/g, '_')}"`;
+  const lines: string[] = [];
+  const metric = (
+    name: string,
+    type: 'gauge' | 'counter' | 'summary',
+    help: string,
+    values: [string, number][],
+  ) => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [suffix, value] of values)
+      lines.push(`${name}${suffix}{${label}} ${Number.isFinite(value) ? value : 0}`);
+  };
+  metric('vllm:num_requests_running', 'gauge', 'Requests decoding or prefilling.', [['', stats.running]]);
+  metric('vllm:num_requests_waiting', 'gauge', 'Requests waiting for cache room.', [['', stats.queueLength]]);
+  metric('vllm:kv_cache_usage_perc', 'gauge', 'Fraction of KV-cache blocks in use (0-1).', [
+    ['', stats.cacheBlocksTotal ? stats.cacheBlocksUsed / stats.cacheBlocksTotal : 0],
+  ]);
+  metric('vllm:prefix_cache_queries', 'counter', 'Prompt tokens looked up in the prefix cache.', [
+    ['_total', stats.prefixCacheQueriedTokens],
+  ]);
+  metric('vllm:prefix_cache_hits', 'counter', 'Prompt tokens found in the prefix cache.', [
+    ['_total', stats.prefixCacheHitTokens],
+  ]);
+  metric('vllm:generation_tokens', 'counter', 'Generated tokens.', [['_total', stats.generatedTokens]]);
+  lines.push(
+    '# HELP vllm:time_to_first_token_seconds Time to first token.',
+    '# TYPE vllm:time_to_first_token_seconds summary',
+  );
+  lines.push(
+    `vllm:time_to_first_token_seconds{${label},quantile="0.5"} ${stats.timeToFirstTokenMs.p50 / 1000}`,
+  );
+  lines.push(
+    `vllm:time_to_first_token_seconds{${label},quantile="0.99"} ${stats.timeToFirstTokenMs.p99 / 1000}`,
+  );
+  lines.push(`vllm:time_to_first_token_seconds_count{${label}} ${stats.timeToFirstTokenMs.count}`);
+  lines.push(
+    '# HELP vllm:inter_token_latency_seconds Time between tokens of a stream.',
+    '# TYPE vllm:inter_token_latency_seconds summary',
+  );
+  lines.push(
+    `vllm:inter_token_latency_seconds{${label},quantile="0.5"} ${stats.interTokenLatencyMs.p50 / 1000}`,
+  );
+  lines.push(
+    `vllm:inter_token_latency_seconds{${label},quantile="0.99"} ${stats.interTokenLatencyMs.p99 / 1000}`,
+  );
+  lines.push(`vllm:inter_token_latency_seconds_count{${label}} ${stats.interTokenLatencyMs.count}`);
+  metric('dsa_cache_blocks_used', 'gauge', 'KV-cache blocks held by sequences.', [
+    ['', stats.cacheBlocksUsed],
+  ]);
+  metric('dsa_cache_blocks_total', 'gauge', 'KV-cache blocks in the pool.', [['', stats.cacheBlocksTotal]]);
+  metric('dsa_tokens_per_second', 'gauge', 'Generated tokens per second over the last 10 s.', [
+    ['', stats.tokensPerSecond],
+  ]);
+  metric('dsa_indexer_time_share', 'gauge', 'Share of forward time spent in the lightning indexer.', [
+    ['', stats.indexerTimeShare],
+  ]);
+  metric('dsa_requests_finished', 'counter', 'Finished requests by reason (stop).', [
+    ['_total', stats.finished.stop + stats.finished.length + stats.finished.cancelled],
+  ]);
+  metric('dsa_requests_cancelled', 'counter', 'Requests cancelled (client gone or aborted).', [
+    ['_total', stats.finished.cancelled],
+  ]);
+  metric('dsa_http_requests', 'counter', 'HTTP requests answered.', [['_total', requests.total]]);
+  metric('dsa_http_errors', 'counter', 'HTTP requests answered with an error status.', [
+    ['_total', requests.errors],
+  ]);
+  return `${lines.join('\n')}\n`;
+}
