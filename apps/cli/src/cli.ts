@@ -2,6 +2,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { forwardCommand } from './commands/forward.js';
 import { generateCommand } from './commands/generate.js';
 import { inspectCommand } from './commands/inspect.js';
+import { serveCommand } from './commands/serve.js';
 import { parseBytes, parseNumber, UsageError } from './usage-error.js';
 
 const asInt = (flag: string, min: number, max: number) => (v: string) =>
@@ -71,6 +72,32 @@ export function buildProgram(): Command {
       '\nExamples:\n  dsa generate --model fixtures/tiny --ids 1,2,3 --max-tokens 8\n  dsa generate --model fixtures/tiny --ids 1,2,3 --max-tokens 8 --temperature 0.8 --seed 7 --json',
     )
     .action((options) => generateCommand(options));
+
+  modelOptions(program.command('serve'))
+    .description(
+      'OpenAI-compatible HTTP server: /v1/chat/completions, /v1/completions, /v1/models, /health, /metrics',
+    )
+    .option('--host <host>', 'address to bind', '127.0.0.1')
+    .option('--port <port>', 'port', asInt('--port', 0, 65535), 8000)
+    .option('--api-key <key>', 'require Authorization: Bearer <key> (or set DSA_API_KEY)')
+    .option('--served-model-name <name>', 'the model id clients send (default: the folder name)')
+    .option('--max-batch-tokens <n>', 'tokens per engine step', asInt('--max-batch-tokens', 1, 1 << 20))
+    .option(
+      '--max-queue <n>',
+      'requests that may wait before the server answers 429',
+      asInt('--max-queue', 1, 1 << 20),
+    )
+    .option(
+      '--shutdown-timeout <s>',
+      'seconds running streams get to finish on SIGTERM',
+      asNumber('--shutdown-timeout', 0, 3600),
+      30,
+    )
+    .addHelpText(
+      'after',
+      '\nExample:\n  dsa serve --model fixtures/tiny-chat --port 8000\n  curl -s localhost:8000/v1/chat/completions -H "content-type: application/json" -d \'{"messages":[{"role":"user","content":"hi"}],"max_tokens":8}\'',
+    )
+    .action((options) => serveCommand(options));
 
   program
     .command('inspect')

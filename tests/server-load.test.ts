@@ -1,0 +1,28 @@
+// A short run of the loopback load test (tools/load/server-load.mjs runs the full 64 clients × 30 s).
+import { describe, expect, it } from 'vitest';
+// @ts-expect-error: a plain ESM tool without type declarations
+import { runLoad, startTinyServer } from '../tools/load/server-load.mjs';
+
+describe('server under load', () => {
+  it('32 streaming clients for 4 s, 10% disconnecting: no 5xx, every completed stream ends with [DONE], nothing left running', async () => {
+    const server = await startTinyServer();
+    try {
+      const summary = await runLoad({
+        base: server.base,
+        clients: 32,
+        seconds: 4,
+        disconnect: 0.1,
+        maxTokens: 8,
+      });
+      console.log(JSON.stringify(summary));
+      expect(summary.completed).toBeGreaterThan(0);
+      expect(summary.disconnected).toBeGreaterThan(0);
+      expect(summary.status_5xx).toBe(0);
+      expect(summary.completed_without_done).toBe(0);
+      expect(summary.running_after).toBe(0);
+      expect(summary.cache_blocks_used_after).toBe(0);
+    } finally {
+      await server.close();
+    }
+  });
+});
