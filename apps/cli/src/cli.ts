@@ -1,7 +1,9 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { chatCommand } from './commands/chat.js';
 import { forwardCommand } from './commands/forward.js';
 import { generateCommand } from './commands/generate.js';
 import { inspectCommand } from './commands/inspect.js';
+import { makeModelCommand } from './commands/make-model.js';
 import { serveCommand } from './commands/serve.js';
 import { parseBytes, parseNumber, UsageError } from './usage-error.js';
 
@@ -66,6 +68,7 @@ export function buildProgram(): Command {
     .option('--top-p <p>', 'nucleus sampling threshold', asNumber('--top-p', 0, 1))
     .option('--min-p <p>', 'drop tokens below min-p x the top probability', asNumber('--min-p', 0, 1))
     .option('--seed <n>', 'sampling seed', asInt('--seed', 0, 2 ** 32 - 1))
+    .option('--chat', "wrap --prompt as a user message in the model's chat format")
     .option('--json', 'print {"tokens": [...]} instead of streaming')
     .addHelpText(
       'after',
@@ -98,6 +101,31 @@ export function buildProgram(): Command {
       '\nExample:\n  dsa serve --model fixtures/tiny-chat --port 8000\n  curl -s localhost:8000/v1/chat/completions -H "content-type: application/json" -d \'{"messages":[{"role":"user","content":"hi"}],"max_tokens":8}\'',
     )
     .action((options) => serveCommand(options));
+
+  modelOptions(program.command('chat'))
+    .description(
+      'interactive chat in the terminal: streamed answers, thinking dimmed, /reset, /system, Ctrl-C stops an answer',
+    )
+    .option('--system <text>', 'system prompt')
+    .option('--think', 'start with thinking mode on')
+    .option('--max-tokens <n>', 'tokens per answer at most', asInt('--max-tokens', 1, 1 << 20), 512)
+    .option('--temperature <t>', 'sampling temperature', asNumber('--temperature', 0, 100), 0.6)
+    .option('--top-p <p>', 'nucleus sampling threshold', asNumber('--top-p', 0, 1), 0.95)
+    .option('--seed <n>', 'sampling seed', asInt('--seed', 0, 2 ** 32 - 1))
+    .addHelpText('after', '\nExample:\n  dsa chat --model fixtures/tiny-chat --system "Be brief."')
+    .action((options) => chatCommand(options));
+
+  program
+    .command('make-model')
+    .description('write a random checkpoint of a preset (tiny, small, v32-dims) in the hub layout')
+    .requiredOption('--preset <name>', 'tiny, small or v32-dims')
+    .requiredOption('--out <dir>', 'output folder')
+    .addOption(new Option('--dtype <dtype>', 'linear weights').choices(['bf16', 'fp8']).default('bf16'))
+    .option('--layers <n>', "number of layers (default: the preset's)", asInt('--layers', 1, 256))
+    .option('--seed <n>', 'weight seed', asInt('--seed', 0, 2 ** 32 - 1))
+    .option('-q, --quiet', 'no progress')
+    .addHelpText('after', '\nExample:\n  dsa make-model --preset small --dtype fp8 --out /tmp/small-fp8')
+    .action((options) => makeModelCommand(options));
 
   program
     .command('inspect')

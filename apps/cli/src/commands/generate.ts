@@ -1,4 +1,4 @@
-import { generate, Tokenizer } from '@dsa/runtime';
+import { generate, renderChatPrompt, Tokenizer } from '@dsa/runtime';
 import { loadModel, type ModelFlags } from '../load-model.js';
 import { parseIds, UsageError } from '../usage-error.js';
 
@@ -13,6 +13,7 @@ export interface GenerateFlags extends ModelFlags {
   readonly minP?: number;
   readonly seed?: number;
   readonly json?: boolean;
+  readonly chat?: boolean;
 }
 
 /** `dsa generate`: prefill, then cached decode one token at a time, printed as it arrives. */

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { type ChatMessage, ChatTemplate, encodeMessages, type ThinkingMode } from '@dsa/runtime';
+import { type ChatMessage, ChatOutput, renderChatPrompt, type ThinkingMode } from '@dsa/runtime';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ChatOutput } from '../chat-output.js';
 import { type SamplingFields, startGeneration, toGenerateRequest, tokenLogprob } from '../generation.js';
 import { OpenAIError } from '../openai-error.js';
 import { chatCompletionSchema } from '../request-schemas.js';
@@ -31,32 +30,17 @@ function thinkingMode(body: ChatBody): ThinkingMode {
   return on ? 'thinking' : 'chat';
 }
 
-/** The prompt text: the model's Jinja chat template when it has one, else the DeepSeek-V3.2 encoder. */
+/** The prompt text for the request's messages (content parts joined; tools unless tool_choice is none). */
 function renderPrompt(context: ServerContext, body: ChatBody, mode: ThinkingMode): string {
-  const messages: ChatMessage[] = body.messages.map((m) => ({
+  const messages = body.messages.map((m) => ({
     ...m,
     content: Array.isArray(m.content) ? m.content.map((part) => part.text ?? '').join('') : m.content,
   })) as ChatMessage[];
-  const tools = body.tool_choice === 'none' ? null : (body.tools ?? null);
-  const template = context.tokenizer.chatTemplate;
-  if (template) {
-    return new ChatTemplate(template, {
-      bosToken: context.tokenizer.bosToken,
-      eosToken: context.tokenizer.eosToken,
-    }).render({
-      messages: messages as never,
-      addGenerationPrompt: true,
-      thinking: mode === 'thinking',
-      ...(tools ? { tools: tools as never } : {}),
-    });
-  }
-  if (tools?.length) {
-    const system = messages.findIndex((m) => m.role === 'system');
-    if (system >= 0) messages[system] = { ...messages[system]!, tools };
-    else messages.unshift({ role: 'system', content: '', tools });
-  }
   try {
-    return encodeMessages(messages, { thinkingMode: mode });
+    return renderChatPrompt(context.tokenizer, messages, {
+      thinking: mode,
+      tools: body.tool_choice === 'none' ? null : (body.tools ?? null),
+    });
   } catch (error) {
     throw new OpenAIError(400, `messages: ${(error as Error).message}`, 'invalid_request_error', 'messages');
   }

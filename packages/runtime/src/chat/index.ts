@@ -18,3 +18,5 @@ export { ChatTemplate, type ChatTemplateRenderOptions, renderChatTemplate } from
 export { PyFloat, pythonFloatRepr } from './python-float.js';
 export { type PyJsonValue, pyJsonDumps, pyJsonString } from './python-json.js';
 export { PyJsonDecodeError, pyJsonLoads } from './python-json-parse.js';
+export { type ChatDelta, ChatOutput } from './chat-output.js';
+export { renderChatPrompt } from './chat-prompt.js';

@@ -1,4 +1,5 @@
-import { CompletionStreamParser, type ParsedToolCall, type ThinkingMode } from '@dsa/runtime';
+import type { ParsedToolCall, ThinkingMode } from './chat-message.js';
+import { CompletionStreamParser } from './dsv32-stream-parser.js';
 
 /** One piece of a chat answer as the OpenAI API reports it. */
 export type ChatDelta =
