@@ -3,7 +3,10 @@
 // Then:                    node examples/openai-client.mjs
 import OpenAI from 'openai';
 
-const client = new OpenAI({ baseURL: process.env.DSA_URL ?? 'http://127.0.0.1:8000/v1', apiKey: process.env.DSA_API_KEY ?? 'none' });
+const client = new OpenAI({
+  baseURL: process.env.DSA_URL ?? 'http://127.0.0.1:8000/v1',
+  apiKey: process.env.DSA_API_KEY ?? 'none',
+});
 const [model] = (await client.models.list()).data;
 const reply = await client.chat.completions.create({
   model: model.id,

