@@ -28,6 +28,7 @@ export type { ExpertWeights, LinearWeight } from './linear-weight.js';
 export { rngUniform, type SamplingOutputs, type SamplingRow } from './sampling.js';
 export {
   BACKEND_NAMES,
+  type BackendConfigFile,
   type BackendReport,
   type BackendSpec,
   type CreateBackendOptions,
@@ -35,6 +36,7 @@ export {
   listBackends,
   loadBackendFactory,
   parseBackendSpec,
+  readBackendConfig,
 } from './select.js';
 export { Workspace } from './workspace.js';
 export { downloadTensor, encodeHost, uploadTensor } from './host-tensor.js';

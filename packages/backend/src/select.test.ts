@@ -66,6 +66,20 @@ describe('backend selection', () => {
     expect(error.message).toMatch(/@dsa\/backend-ascend is not installed \(npm install @dsa\/backend-ascend/);
   });
 
+  it('reads the backend from a config file, below DSA_BACKEND and the options', async () => {
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dsa-config-')), 'dsa.config.json');
+    fs.writeFileSync(file, JSON.stringify({ backend: 'cpu', threads: 3 }));
+    const factories = [fakeFactory('cpu', 10), fakeFactory('reference', 1)];
+    const fromFile = (await createBackend({ configFile: file, factories })) as unknown as { name: string; options: { threads: number } };
+    expect(fromFile).toMatchObject({ name: 'cpu', options: { threads: 3 } });
+    expect((await createBackend({ configFile: file, backend: 'reference', factories })).name).toBe('reference');
+    fs.writeFileSync(file, JSON.stringify({ backend: 7 }));
+    await expect(createBackend({ configFile: file, factories })).rejects.toThrow(/field "backend" must be a string/);
+  });
+
   it('lists every backend for `dsa inspect --backends`', async () => {
     const reports = await listBackends({ factories: [fakeFactory('reference', 1)] });
     expect(reports.map((r) => r.name)).toEqual(['cuda', 'ascend', 'cpu', 'reference']);

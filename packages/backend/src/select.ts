@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -66,6 +67,42 @@ export interface CreateBackendOptions extends BackendOptions {
   readonly searchPaths?: readonly string[];
   /** Receives one line per decision `auto` makes. */
   readonly log?: (line: string) => void;
+  /**
+   * A JSON config file with `{"backend": "...", "threads": N, "settings": {...}}`; default: `DSA_CONFIG`, else
+   * `dsa.config.json` in the working directory when it exists. Options given here take precedence over it.
+   */
+  readonly configFile?: string;
+}
+
+/** The backend settings a config file may hold. */
+export interface BackendConfigFile {
+  readonly backend?: string;
+  readonly threads?: number;
+  readonly settings?: Readonly<Record<string, unknown>>;
+}
+
+/** Reads the backend config file (see {@link CreateBackendOptions.configFile}); `{}` when there is none. */
+export function readBackendConfig(file?: string): BackendConfigFile {
+  const explicit = file ?? process.env.DSA_CONFIG;
+  const candidate = explicit ?? path.join(process.cwd(), 'dsa.config.json');
+  if (!explicit && !fs.existsSync(candidate)) return {};
+  let json: unknown;
+  try {
+    json = JSON.parse(fs.readFileSync(candidate, 'utf8'));
+  } catch (error) {
+    throw new BackendUnavailableError('config', `cannot read backend config ${candidate}: ${(error as Error).message}`);
+  }
+  const config = json as Record<string, unknown>;
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new BackendUnavailableError('config', `${candidate}: expected a JSON object like {"backend": "cpu"}`);
+  }
+  if (config.backend !== undefined && typeof config.backend !== 'string') {
+    throw new BackendUnavailableError('config', `${candidate}: field "backend" must be a string such as "auto", "cpu" or "cuda:0"`);
+  }
+  if (config.threads !== undefined && !(Number.isInteger(config.threads) && (config.threads as number) > 0)) {
+    throw new BackendUnavailableError('config', `${candidate}: field "threads" must be a positive integer`);
+  }
+  return config as BackendConfigFile;
 }
 
 /**
@@ -125,17 +162,20 @@ export async function listBackends(options: CreateBackendOptions = {}): Promise<
 }
 
 /**
- * Creates the backend chosen by `options.backend` (or `DSA_BACKEND`): a named one, or with `auto`
+ * Creates the backend chosen by `DSA_BACKEND`, else `options.backend`, else the config file's `backend`: a named one, or with `auto`
  * the installed backend whose probe scores highest. Fails with a message that says how to install
  * or enable the backend when it cannot be used.
  */
 export async function createBackend(options: CreateBackendOptions = {}): Promise<Backend> {
-  const choice = process.env.DSA_BACKEND?.trim() || options.backend || 'auto';
+  const file = readBackendConfig(options.configFile);
+  const choice = process.env.DSA_BACKEND?.trim() || options.backend || file.backend || 'auto';
   const spec = parseBackendSpec(choice);
   const log = options.log ?? (() => {});
+  const threads = options.threads ?? file.threads;
+  const settings = options.settings ?? file.settings;
   const createOptions: BackendOptions = {
-    ...(options.threads !== undefined ? { threads: options.threads } : {}),
-    ...(options.settings !== undefined ? { settings: options.settings } : {}),
+    ...(threads !== undefined ? { threads } : {}),
+    ...(settings !== undefined ? { settings } : {}),
   };
   if (spec.name === 'auto') {
     const reports = await listBackends(options);
