@@ -19,4 +19,18 @@ describe('packages as users install them', () => {
     expect(output).toContain('"matches_plain_js":true');
     expect(output.trim().endsWith('package checks passed')).toBe(true);
   }, 300_000);
+
+  it('release dry run: changeset version writes changelogs, bumps all packages together, and they pack', () => {
+    const output = execFileSync(
+      'node',
+      [path.resolve(import.meta.dirname, '../tools/pack/release-dry-run.mjs')],
+      {
+        encoding: 'utf8',
+        timeout: 280_000,
+      },
+    );
+    expect(output).toMatch(
+      /release dry run: \d+ changesets -> version \d+\.\d+\.\d+ for 9 packages, changelogs written, all packed/,
+    );
+  }, 300_000);
 });
