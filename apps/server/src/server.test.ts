@@ -201,7 +201,7 @@ describe('errors in OpenAI shape', () => {
   });
 
   it('400 for malformed JSON, invalid UTF-8, wrong types, unknown fields, missing messages, n > 1', async () => {
-    const cases: [BodyInit, RegExp, string | null][] = [
+    const cases: [string | Uint8Array, RegExp, string | null][] = [
       ['{"messages": [', /not valid JSON/, null],
       [new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]), /not valid UTF-8/, null],
       [
