@@ -33,6 +33,13 @@ describe('examples', () => {
     expect(JSON.parse(stdout).matches_plain_js).toBe(true);
   });
 
+  it('custom-attention.mjs composes @dsa/mla and @dsa/indexer with its own top-k schedule', async () => {
+    const { stdout } = await run('node', ['examples/custom-attention.mjs', 'fixtures/tiny'], { cwd: root });
+    const result = JSON.parse(stdout);
+    expect(result.all_positions_vs_dense).toBeLessThan(1e-6);
+    expect(result.sparse_vs_dense).toBeGreaterThan(1e-4);
+  });
+
   it('openai-client.mjs talks to the server', async () => {
     const server = await startTinyServer();
     try {
