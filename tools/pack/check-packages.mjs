@@ -1,7 +1,7 @@
 // Packs every publishable package with `pnpm pack`, checks each tarball with publint and
 // @arethetypeswrong/cli, prints packed sizes, then installs the tarballs with plain npm into fresh
 // projects outside the workspace and runs examples there:
-//   1. @dsa/runtime + @dsa/backend-reference: examples/generate.mjs on fixtures/tiny must give the golden greedy tokens;
+//   1. @dsa/runtime + @dsa/backend-cpu (native build from source): examples/generate.mjs on fixtures/tiny must give the repo's tokens;
 //   2. @dsa/indexer + @dsa/backend-reference only: examples/indexer-topk.mjs must match its plain-JS check.
 // Usage (after `pnpm build`): node tools/pack/check-packages.mjs
 import { execFileSync } from 'node:child_process';
@@ -18,6 +18,7 @@ const PACKAGES = [
   'packages/moe',
   'packages/runtime',
   'backends/reference',
+  'backends/cpu',
   'apps/server',
   'apps/cli',
 ];
@@ -64,7 +65,7 @@ for (const dir of PACKAGES) {
   console.log(`${name.padEnd(24)} ${String(size).padStart(8)} B packed  publint ${lint}  attw ${types}`);
 }
 
-function consumer(label, deps, example, args) {
+function consumer(label, deps, example, args, env = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `dsa-consumer-${label}-`));
   const overrides = Object.fromEntries(Object.entries(tarballs).map(([n, f]) => [n, `file:${f}`]));
   fs.writeFileSync(
@@ -84,7 +85,7 @@ function consumer(label, deps, example, args) {
   fs.copyFileSync(path.join(root, 'examples', example), path.join(dir, example));
   run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], dir);
   const installed = fs.readdirSync(path.join(dir, 'node_modules/@dsa')).sort();
-  const output = run('node', [example, ...args], dir).trim();
+  const output = execFileSync('node', [example, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, ...env } }).trim();
   console.log(`consumer ${label}: installed @dsa/{${installed.join(',')}}; ${example} -> ${output}`);
   return JSON.parse(output.split('\n').pop());
 }
@@ -100,10 +101,15 @@ try {
       root,
     ).trim(),
   ).tokens;
-  const a = consumer('runtime', ['@dsa/runtime', '@dsa/backend', '@dsa/backend-reference'], 'generate.mjs', [
-    path.join(root, 'fixtures/tiny'),
-    prompt,
-  ]);
+  // The native CPU backend builds from source inside the consumer's `npm install`.
+  const a = consumer(
+    'runtime',
+    ['@dsa/runtime', '@dsa/backend', '@dsa/backend-cpu'],
+    'generate.mjs',
+    [path.join(root, 'fixtures/tiny'), prompt],
+    { DSA_BACKEND: 'cpu' },
+  );
+  if (a.backend !== 'cpu') failures.push(`consumer runtime: ran on ${a.backend}, not cpu`);
   if (JSON.stringify(a.tokens) !== JSON.stringify(expected))
     failures.push(`consumer runtime: tokens ${a.tokens} differ from the repo's ${expected}`);
   const b = consumer(

@@ -19,6 +19,7 @@ const PACKAGES = [
   'packages/moe',
   'packages/runtime',
   'backends/reference',
+  'backends/cpu',
   'apps/server',
   'apps/cli',
 ];

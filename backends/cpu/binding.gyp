@@ -1,0 +1,48 @@
+{
+  "targets": [
+    {
+      "target_name": "dsa_cpu",
+      "sources": [
+        "native/addon.cc",
+        "native/attention.cc",
+        "native/buffer.cc",
+        "native/convert.cc",
+        "native/cpu-features.cc",
+        "native/elementwise.cc",
+        "native/fp8.cc",
+        "native/gather.cc",
+        "native/gemm-avx2.cc",
+        "native/gemm-avx512.cc",
+        "native/gemm-portable.cc",
+        "native/hadamard.cc",
+        "native/indexer.cc",
+        "native/linear.cc",
+        "native/matmul.cc",
+        "native/moe.cc",
+        "native/norm.cc",
+        "native/pool.cc",
+        "native/reduce.cc",
+        "native/rope.cc",
+        "native/sample.cc",
+        "native/softmax.cc",
+        "native/tensor.cc",
+        "native/top-k.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
+      "cflags_cc": ["-O3", "-std=c++17", "-fexceptions", "-ffp-contract=off", "-Wall", "-Wno-unused-parameter"],
+      "ldflags": ["-pthread"],
+      "conditions": [
+        ["OS=='mac'", {
+          "xcode_settings": {
+            "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+            "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+            "OTHER_CPLUSPLUSFLAGS": ["-O3", "-ffp-contract=off"]
+          }
+        }]
+      ]
+    }
+  ]
+}

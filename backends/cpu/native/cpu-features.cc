@@ -1,0 +1,86 @@
+// Run-time ISA detection (see cpu-features.h). Uses GCC's __builtin_cpu_supports, which also checks
+// that the OS saves the AVX / AVX-512 register state (XGETBV).
+#include "cpu-features.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "tensor.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
+namespace dsa {
+
+namespace {
+
+int hardware_isa() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  bool avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+  if (avx512) return kAvx512;
+  if (avx2) return kAvx2;
+#endif
+  return kPortable;
+}
+
+int compute_isa() {
+  int isa = hardware_isa();
+  const char* forced = std::getenv("DSA_CPU_ISA");
+  if (forced != nullptr) {
+    int want = isa;
+    if (std::strcmp(forced, "portable") == 0) want = kPortable;
+    if (std::strcmp(forced, "avx2") == 0) want = kAvx2;
+    if (std::strcmp(forced, "avx512") == 0) want = kAvx512;
+    if (want < isa) isa = want;
+  }
+  return isa;
+}
+
+std::string compute_brand() {
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned int regs[12];
+  unsigned int max = __get_cpuid_max(0x80000000, nullptr);
+  if (max < 0x80000004) return "";
+  for (unsigned int i = 0; i < 3; i++)
+    __get_cpuid(0x80000002 + i, &regs[i * 4], &regs[i * 4 + 1], &regs[i * 4 + 2], &regs[i * 4 + 3]);
+  char text[49];
+  std::memcpy(text, regs, 48);
+  text[48] = 0;
+  std::string s(text);
+  size_t first = s.find_first_not_of(' ');
+  size_t last = s.find_last_not_of(' ');
+  return first == std::string::npos ? "" : s.substr(first, last - first + 1);
+#else
+  return "";
+#endif
+}
+
+}  // namespace
+
+int detected_isa() {
+  static const int isa = compute_isa();
+  return isa;
+}
+
+const char* isa_name(int isa) {
+  switch (isa) {
+    case kAvx512:
+      return "AVX-512";
+    case kAvx2:
+      return "AVX2";
+    default:
+      return "portable";
+  }
+}
+
+const char* cpu_brand() {
+  static const std::string brand = compute_brand();
+  return brand.c_str();
+}
+
+}  // namespace dsa

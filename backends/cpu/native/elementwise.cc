@@ -1,0 +1,284 @@
+// Element-wise kernels: fill, cast, copy, unary, binary, and the fused swiglu. Shapes may have any
+// strides (0 broadcasts); dimensions are coalesced first so contiguous tensors become one long row.
+// General dtypes go through double rows exactly as the reference computes; f32 has direct loops
+// (for + - * / and max/min, f32 arithmetic rounds exactly like the reference's double-then-f32).
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "convert.h"
+#include "kernels.h"
+#include "segments.h"
+
+namespace dsa {
+
+void coalesce(Tensor* const* tensors, int count) {
+  Tensor& first = *tensors[0];
+  int64_t shape[kMaxRank];
+  int64_t strides[4][kMaxRank];
+  int rank = 0;
+  for (int d = first.rank - 1; d >= 0; d--) {
+    if (first.shape[d] == 1) continue;
+    if (rank > 0) {
+      bool merge = true;
+      for (int t = 0; t < count; t++)
+        if (tensors[t]->strides[d] != strides[t][rank - 1] * shape[rank - 1]) merge = false;
+      if (merge) {
+        shape[rank - 1] *= first.shape[d];
+        continue;
+      }
+    }
+    shape[rank] = first.shape[d];
+    for (int t = 0; t < count; t++) strides[t][rank] = tensors[t]->strides[d];
+    rank++;
+  }
+  if (rank == 0) {
+    shape[0] = 1;
+    for (int t = 0; t < count; t++) strides[t][0] = 1;
+    rank = 1;
+  }
+  for (int t = 0; t < count; t++) {
+    tensors[t]->rank = rank;
+    for (int d = 0; d < rank; d++) {
+      tensors[t]->shape[d] = shape[rank - 1 - d];
+      tensors[t]->strides[d] = strides[t][rank - 1 - d];
+    }
+  }
+}
+
+namespace {
+
+void expect_same_shape(const char* what, const Tensor& out, const Tensor& x) {
+  if (!out.same_shape(x)) fail(std::string(what) + " " + out.describe() + " and x " + x.describe() + " differ");
+}
+
+double unary_op(UnaryOp op, double x) {
+  switch (op) {
+    case UnaryOp::silu:
+      return x / (1 + std::exp(-x));
+    case UnaryOp::relu:
+      return x > 0 ? x : 0;
+    case UnaryOp::exp:
+      return std::exp(x);
+    case UnaryOp::sigmoid:
+      return 1 / (1 + std::exp(-x));
+    case UnaryOp::neg:
+      return -x;
+    case UnaryOp::sqrt:
+      return std::sqrt(x);
+    case UnaryOp::reciprocal:
+      return 1 / x;
+  }
+  return x;
+}
+
+template <class T>
+inline T binary_op(BinaryOp op, T a, T b) {
+  switch (op) {
+    case BinaryOp::add:
+      return a + b;
+    case BinaryOp::sub:
+      return a - b;
+    case BinaryOp::mul:
+      return a * b;
+    case BinaryOp::div:
+      return a / b;
+    case BinaryOp::max:
+      return a > b ? a : b;
+    case BinaryOp::min:
+      return a < b ? a : b;
+  }
+  return a;
+}
+
+template <BinaryOp Op>
+void binary_f32_row(float* o, int64_t so, const float* a, int64_t sa, const float* b, int64_t sb, int64_t n) {
+  if (so == 1 && sa == 1 && sb == 1) {
+    for (int64_t i = 0; i < n; i++) o[i] = binary_op(Op, a[i], b[i]);
+  } else if (so == 1 && sa == 1 && sb == 0) {
+    const float v = b[0];
+    for (int64_t i = 0; i < n; i++) o[i] = binary_op(Op, a[i], v);
+  } else {
+    for (int64_t i = 0; i < n; i++) o[i * so] = binary_op(Op, a[i * sa], b[i * sb]);
+  }
+}
+
+}  // namespace
+
+void fill(const Context& ctx, const Tensor& out_, double value) {
+  if (out_.numel() == 0) return;
+  Tensor out = out_;
+  Tensor* ts[] = {&out};
+  coalesce(ts, 1);
+  uint8_t bytes[8];
+  store_f64(bytes, out.dtype, value);
+  const int size = out.bytes();
+  const int64_t cs = out.col_stride();
+  for_each_segment(ctx, out.rows(), out.cols(), [&](int64_t r, int64_t c0, int64_t c1) {
+    uint8_t* base = out.at(out.row_offset(r));
+    if (out.dtype == DType::f32 && cs == 1) {
+      float v;
+      std::memcpy(&v, bytes, 4);
+      float* p = reinterpret_cast<float*>(base);
+      for (int64_t c = c0; c < c1; c++) p[c] = v;
+      return;
+    }
+    for (int64_t c = c0; c < c1; c++) std::memcpy(base + c * cs * size, bytes, size);
+  });
+}
+
+void cast(const Context& ctx, const Tensor& out_, const Tensor& x_) {
+  expect_same_shape("out", out_, x_);
+  if (out_.numel() == 0) return;
+  Tensor out = out_, x = x_;
+  Tensor* ts[] = {&out, &x};
+  coalesce(ts, 2);
+  const int64_t so = out.col_stride(), sx = x.col_stride();
+  for_each_segment(ctx, out.rows(), out.cols(), [&](int64_t r, int64_t c0, int64_t c1) {
+    uint8_t* o = out.at(out.row_offset(r) + c0 * so);
+    const uint8_t* s = x.at(x.row_offset(r) + c0 * sx);
+    int64_t n = c1 - c0;
+    if (out.dtype == x.dtype) {
+      int size = out.bytes();
+      for (int64_t i = 0; i < n; i++) std::memcpy(o + i * so * size, s + i * sx * size, size);
+      return;
+    }
+    if (out.dtype == DType::f32 && so == 1 && is_float(x.dtype) && x.dtype != DType::f64) {
+      load_row_f32(reinterpret_cast<float*>(o), s, x.dtype, n, sx);  // exact widening
+      return;
+    }
+    double* row = scratch<double>(n);
+    load_row_f64(row, s, x.dtype, n, sx);
+    store_row_f64(o, out.dtype, so, row, n);
+  });
+}
+
+void copy(const Context& ctx, const Tensor& destination_, const Tensor& source_) {
+  if (destination_.dtype != source_.dtype || !destination_.same_shape(source_))
+    fail("destination " + destination_.describe() + " and source " + source_.describe() + " differ");
+  if (destination_.numel() == 0) return;
+  Tensor d = destination_, s = source_;
+  Tensor* ts[] = {&d, &s};
+  coalesce(ts, 2);
+  const int size = d.bytes();
+  const int64_t sd = d.col_stride(), ss = s.col_stride();
+  for_each_segment(ctx, d.rows(), d.cols(), [&](int64_t r, int64_t c0, int64_t c1) {
+    uint8_t* o = d.at(d.row_offset(r) + c0 * sd);
+    const uint8_t* i = s.at(s.row_offset(r) + c0 * ss);
+    if (sd == 1 && ss == 1) {
+      std::memmove(o, i, (c1 - c0) * size);
+      return;
+    }
+    for (int64_t c = 0; c < c1 - c0; c++) std::memmove(o + c * sd * size, i + c * ss * size, size);
+  });
+}
+
+void unary(const Context& ctx, const Tensor& out_, const Tensor& x_, UnaryOp op) {
+  expect_same_shape("out", out_, x_);
+  if (out_.numel() == 0) return;
+  Tensor out = out_, x = x_;
+  Tensor* ts[] = {&out, &x};
+  coalesce(ts, 2);
+  const int64_t so = out.col_stride(), sx = x.col_stride();
+  for_each_segment(ctx, out.rows(), out.cols(), [&](int64_t r, int64_t c0, int64_t c1) {
+    int64_t n = c1 - c0;
+    uint8_t* o = out.at(out.row_offset(r) + c0 * so);
+    const uint8_t* s = x.at(x.row_offset(r) + c0 * sx);
+    if (out.dtype == DType::f32 && x.dtype == DType::f32) {
+      float* po = reinterpret_cast<float*>(o);
+      const float* ps = reinterpret_cast<const float*>(s);
+      if (op == UnaryOp::relu) {
+        for (int64_t i = 0; i < n; i++) po[i * so] = ps[i * sx] > 0 ? ps[i * sx] : 0.0f;
+      } else if (op == UnaryOp::neg) {
+        for (int64_t i = 0; i < n; i++) po[i * so] = -ps[i * sx];
+      } else {
+        for (int64_t i = 0; i < n; i++) po[i * so] = static_cast<float>(unary_op(op, ps[i * sx]));
+      }
+      return;
+    }
+    double* row = scratch<double>(n);
+    load_row_f64(row, s, x.dtype, n, sx);
+    for (int64_t i = 0; i < n; i++) row[i] = unary_op(op, row[i]);
+    store_row_f64(o, out.dtype, so, row, n);
+  });
+}
+
+void binary(const Context& ctx, const Tensor& out_, const Tensor& a_, const Tensor& b_, BinaryOp op) {
+  if (!out_.same_shape(a_) || !out_.same_shape(b_))
+    fail("operands must be broadcast to out's shape: out " + out_.describe() + ", a " + a_.describe() + ", b " +
+         b_.describe());
+  if (out_.numel() == 0) return;
+  Tensor out = out_, a = a_, b = b_;
+  Tensor* ts[] = {&out, &a, &b};
+  coalesce(ts, 3);
+  const int64_t so = out.col_stride(), sa = a.col_stride(), sb = b.col_stride();
+  const bool f32 = out.dtype == DType::f32 && a.dtype == DType::f32 && b.dtype == DType::f32;
+  for_each_segment(ctx, out.rows(), out.cols(), [&](int64_t r, int64_t c0, int64_t c1) {
+    int64_t n = c1 - c0;
+    uint8_t* o = out.at(out.row_offset(r) + c0 * so);
+    const uint8_t* pa = a.at(a.row_offset(r) + c0 * sa);
+    const uint8_t* pb = b.at(b.row_offset(r) + c0 * sb);
+    if (f32) {
+      float* fo = reinterpret_cast<float*>(o);
+      const float* fa = reinterpret_cast<const float*>(pa);
+      const float* fb = reinterpret_cast<const float*>(pb);
+      switch (op) {
+        case BinaryOp::add:
+          return binary_f32_row<BinaryOp::add>(fo, so, fa, sa, fb, sb, n);
+        case BinaryOp::sub:
+          return binary_f32_row<BinaryOp::sub>(fo, so, fa, sa, fb, sb, n);
+        case BinaryOp::mul:
+          return binary_f32_row<BinaryOp::mul>(fo, so, fa, sa, fb, sb, n);
+        case BinaryOp::div:
+          return binary_f32_row<BinaryOp::div>(fo, so, fa, sa, fb, sb, n);
+        case BinaryOp::max:
+          return binary_f32_row<BinaryOp::max>(fo, so, fa, sa, fb, sb, n);
+        case BinaryOp::min:
+          return binary_f32_row<BinaryOp::min>(fo, so, fa, sa, fb, sb, n);
+      }
+    }
+    double* x = scratch<double, 0>(n);
+    double* y = scratch<double, 1>(n);
+    load_row_f64(x, pa, a.dtype, n, sa);
+    load_row_f64(y, pb, b.dtype, n, sb);
+    for (int64_t i = 0; i < n; i++) x[i] = binary_op(op, x[i], y[i]);
+    store_row_f64(o, out.dtype, so, x, n);
+  });
+}
+
+void swiglu(const Context& ctx, const Tensor& out_, const Tensor& gate_, const Tensor& up_) {
+  if (!out_.same_shape(gate_) || !out_.same_shape(up_))
+    fail("out " + out_.describe() + ", gate " + gate_.describe() + " and up " + up_.describe() + " differ");
+  if (out_.numel() == 0) return;
+  Tensor out = out_, gate = gate_, up = up_;
+  Tensor* ts[] = {&out, &gate, &up};
+  coalesce(ts, 3);
+  const int64_t so = out.col_stride(), sg = gate.col_stride(), su = up.col_stride();
+  const bool f32 = out.dtype == DType::f32 && gate.dtype == DType::f32 && up.dtype == DType::f32;
+  for_each_segment(ctx, out.rows(), out.cols(), [&](int64_t r, int64_t c0, int64_t c1) {
+    int64_t n = c1 - c0;
+    uint8_t* o = out.at(out.row_offset(r) + c0 * so);
+    const uint8_t* pg = gate.at(gate.row_offset(r) + c0 * sg);
+    const uint8_t* pu = up.at(up.row_offset(r) + c0 * su);
+    // As the composite computes it: silu rounded to f32, then an f32 product.
+    if (f32) {
+      float* fo = reinterpret_cast<float*>(o);
+      const float* fg = reinterpret_cast<const float*>(pg);
+      const float* fu = reinterpret_cast<const float*>(pu);
+      for (int64_t i = 0; i < n; i++) {
+        double g = fg[i * sg];
+        float s = static_cast<float>(g / (1 + std::exp(-g)));
+        fo[i * so] = s * fu[i * su];
+      }
+      return;
+    }
+    double* x = scratch<double, 0>(n);
+    double* y = scratch<double, 1>(n);
+    load_row_f64(x, pg, gate.dtype, n, sg);
+    load_row_f64(y, pu, up.dtype, n, su);
+    for (int64_t i = 0; i < n; i++) x[i] = static_cast<float>(x[i] / (1 + std::exp(-x[i]))) * y[i];
+    store_row_f64(o, out.dtype, so, x, n);
+  });
+}
+
+}  // namespace dsa

@@ -1,0 +1,58 @@
+// The two GEMM shapes every heavy kernel reduces to, and one implementation of each per ISA.
+// Only plain types here: the per-ISA files include this header and <immintrin.h>, nothing else.
+#pragma once
+
+#include <cstdint>
+
+#include "dtype.h"
+
+namespace dsa {
+
+// "Dot" form, B given as rows of length K (linear weights [N, K], matmul with transposed b, attention
+// scores against cached rows):
+//   out[m, n] = alpha · Σ_k x[m, k] · W(n, k)   for m in [0, M), n in [n0, n1),
+//   W(n, k) = w[n][k] (dtype wdtype) · (wscale ? wscale[n][k / bk] : 1).
+// x is f32 with row stride ldx; w[n] points at row n (any row order: gathered cache rows work);
+// wdtype is f32, bf16, f16 or f8_e4m3.
+struct DotGemm {
+  const float* x;
+  int64_t ldx;
+  int64_t M;
+  int64_t K;
+  const uint8_t* const* w;
+  DType wdtype;
+  const float* const* wscale;  // per row n: its row of block scales, or null
+  int64_t bk;                  // block width of wscale along K
+  float* out;
+  int64_t ldo;
+  float alpha;
+};
+
+// "Axpy" form, B given as rows of length N (matmul b [K, N], attention values):
+//   out[m, n] = alpha · Σ_k a[m, k] · b[k][n]   for m in [0, M), n in [n0, n1).
+// a is f32 with row stride lda; b[k] points at row k (dtype bdtype: f32, bf16 or f16).
+struct AxpyGemm {
+  const float* a;
+  int64_t lda;
+  int64_t M;
+  int64_t K;
+  const uint8_t* const* b;
+  DType bdtype;
+  float* out;
+  int64_t ldo;
+  float alpha;
+};
+
+struct GemmKernels {
+  const char* name;
+  void (*dot)(const DotGemm& g, int64_t n0, int64_t n1);
+  void (*axpy)(const AxpyGemm& g, int64_t n0, int64_t n1);
+};
+
+const GemmKernels& gemm_portable();
+const GemmKernels& gemm_avx2();
+const GemmKernels& gemm_avx512();
+// The kernels for an ISA level (Isa), falling back to lower levels.
+const GemmKernels& gemm_for(int isa);
+
+}  // namespace dsa

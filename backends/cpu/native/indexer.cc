@@ -1,0 +1,124 @@
+// Fused lightning-indexer scores and top-k (FusedKernels.indexerTopK). For query s and positions
+// t ≤ positions[s] of its sequence:
+//   logits [Hi, Tc] = q[s] [Hi, Di] · key[slot(t)]ᵀ · keyScale[slot(t)]   (dot-form GEMM, fp8 keys
+//                                                                          widened in registers)
+//   score[t] = Σ_h weights[s, h] · ReLU(logits[h, t])
+// over chunks of 2048 positions, then indices[s, :] = the k best positions (ascending, -1 padded,
+// ties to the lower position).
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "convert.h"
+#include "gemm.h"
+#include "kernels.h"
+#include "segments.h"
+
+namespace dsa {
+
+void indexer_top_k(const Context& ctx, const Tensor& indices, const Tensor& q, const Tensor& weights,
+                   const Tensor& keys, const Tensor* key_scales, const BatchHost& batch, int64_t k) {
+  expect_rank("q", q, 3);
+  const int64_t S = q.shape[0], Hi = q.shape[1], Di = q.shape[2];
+  expect_shape("weights", weights, {S, Hi});
+  expect_dtype("indices", indices, DType::i32);
+  if (k < 1) fail("k = " + std::to_string(k) + " must be a positive integer");
+  expect_shape("indices", indices, {S, k});
+  expect_rank("keys", keys, 2);
+  if (keys.shape[1] != Di) fail("q " + q.describe() + " and keys " + keys.describe() + " differ in width");
+  expect_dense_rows("keys", keys);
+  const int64_t slots = keys.shape[0];
+  if (key_scales != nullptr) {
+    expect_rank("scales", *key_scales, 1);
+    if (key_scales->shape[0] < slots) fail("scales " + key_scales->describe() + " do not cover " + std::to_string(slots) + " slots");
+  }
+  if (batch.count != S) fail("batch has " + std::to_string(batch.count) + " queries, q has " + std::to_string(S));
+  if (S == 0) return;
+
+  // Slots of every position each query reads, validated up front.
+  std::vector<std::vector<int64_t>> slot_lists(static_cast<size_t>(S));
+  for (int64_t s = 0; s < S; s++) {
+    const int64_t sequence = batch.sequence_ids[s], T = static_cast<int64_t>(batch.positions[s]) + 1;
+    std::vector<int64_t>& list = slot_lists[s];
+    list.resize(static_cast<size_t>(std::max<int64_t>(0, T)));
+    for (int64_t t = 0; t < T; t++) {
+      list[t] = batch.slot(sequence, t);
+      if (list[t] >= slots)
+        fail("slot " + std::to_string(list[t]) + " is outside the key cache of " + std::to_string(slots));
+    }
+  }
+  // Per-slot scales as f32 (read once for the slots in use).
+  const bool scales_direct = key_scales != nullptr && key_scales->dtype == DType::f32;
+  const GemmKernels& kernels = gemm_for(ctx.isa);
+  constexpr int64_t kChunk = 2048;
+
+  auto run_query = [&](const Context& inner, int64_t s) {
+    const std::vector<int64_t>& list = slot_lists[s];
+    const int64_t T = static_cast<int64_t>(list.size());
+    std::vector<float> qrows(static_cast<size_t>(Hi * Di)), w(static_cast<size_t>(Hi));
+    for (int64_t h = 0; h < Hi; h++)
+      load_row_f32(qrows.data() + h * Di, q.at(s * q.strides[0] + h * q.strides[1]), q.dtype, Di, q.strides[2]);
+    load_row_f32(w.data(), weights.at(s * weights.strides[0]), weights.dtype, Hi, weights.strides[1]);
+    std::vector<float> score(static_cast<size_t>(T));
+    std::vector<const uint8_t*> rows(static_cast<size_t>(T));
+    std::vector<float> scale_values;
+    std::vector<const float*> scale_rows;
+    for (int64_t t = 0; t < T; t++) rows[t] = keys.at(list[t] * keys.strides[0]);
+    if (key_scales != nullptr) {
+      scale_rows.resize(static_cast<size_t>(T));
+      if (scales_direct) {
+        for (int64_t t = 0; t < T; t++) scale_rows[t] = key_scales->ptr<float>() + list[t] * key_scales->strides[0];
+      } else {
+        scale_values.resize(static_cast<size_t>(T));
+        for (int64_t t = 0; t < T; t++) {
+          scale_values[t] = static_cast<float>(load_f64(key_scales->at(list[t] * key_scales->strides[0]), key_scales->dtype));
+          scale_rows[t] = &scale_values[t];
+        }
+      }
+    }
+    const int64_t chunks = (T + kChunk - 1) / kChunk;
+    parallel_for(inner, chunks, 1, [&](int64_t c0, int64_t c1) {
+      float* logits = scratch<float>(Hi * kChunk);
+      for (int64_t c = c0; c < c1; c++) {
+        const int64_t t0 = c * kChunk, n = std::min(kChunk, T - t0);
+        DotGemm g{};
+        g.x = qrows.data();
+        g.ldx = Di;
+        g.M = Hi;
+        g.K = Di;
+        g.w = rows.data() + t0;
+        g.wdtype = keys.dtype;
+        g.wscale = key_scales != nullptr ? scale_rows.data() + t0 : nullptr;
+        g.bk = Di;
+        g.out = logits;
+        g.ldo = n;
+        g.alpha = 1.0f;
+        kernels.dot(g, 0, n);
+        float* sc = score.data() + t0;
+        for (int64_t t = 0; t < n; t++) sc[t] = 0;
+        for (int64_t h = 0; h < Hi; h++) {
+          const float wh = w[h];
+          const float* l = logits + h * n;
+          for (int64_t t = 0; t < n; t++) sc[t] += wh * (l[t] > 0 ? l[t] : 0.0f);
+        }
+      }
+    });
+    thread_local std::vector<int32_t> candidates;
+    int32_t* chosen = scratch<int32_t>(k);
+    select_top_k(score.data(), T, k, chosen, candidates);
+    int32_t* out = indices.ptr<int32_t>() + s * indices.strides[0];
+    for (int64_t j = 0; j < k; j++) out[j * indices.strides[1]] = chosen[j];
+  };
+
+  if (S >= 2 && ctx.threads > 1 && S >= ctx.threads) {
+    Context serial = ctx;
+    serial.threads = 1;
+    parallel_for(ctx, S, 1, [&](int64_t b, int64_t e) {
+      for (int64_t s = b; s < e; s++) run_query(serial, s);
+    });
+  } else {
+    for (int64_t s = 0; s < S; s++) run_query(ctx, s);
+  }
+}
+
+}  // namespace dsa

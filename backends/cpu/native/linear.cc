@@ -1,0 +1,97 @@
+// linear: out[m, n] = Σ_k x[m, k] · W[n, k] with W in its checkpoint dtype (f32, bf16, f16, or
+// f8_e4m3 with 128x128 block scales multiplied in), dequantized in registers by the ISA's dot
+// kernel (gemm-*.cc). Output columns are split across the thread pool.
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "convert.h"
+#include "gemm.h"
+#include "kernels.h"
+#include "pool.h"
+
+namespace dsa {
+
+void linear(const Context& ctx, const Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* scale_inv,
+            int64_t block_n, int64_t block_k) {
+  expect_rank("x", x, 2);
+  expect_rank("weight", weight, 2);
+  if (weight.dtype != DType::f32 && weight.dtype != DType::bf16 && weight.dtype != DType::f16 &&
+      weight.dtype != DType::f8_e4m3)
+    fail(std::string("weight has dtype ") + dtype_name(weight.dtype) + ", expected f32 or bf16 or f16 or f8_e4m3");
+  const int64_t M = x.shape[0], K = x.shape[1], N = weight.shape[0];
+  if (weight.shape[1] != K) fail("x " + x.describe() + " does not match weight " + weight.describe());
+  expect_shape("out", out, {M, N});
+  expect_dense_rows("weight", weight);
+  std::vector<float> scales;
+  std::vector<const float*> scale_rows;
+  int64_t scale_cols = 0;
+  if (weight.dtype == DType::f8_e4m3) {
+    if (scale_inv == nullptr) fail("f8_e4m3 weight without scaleInv");
+    if (block_n < 1 || block_k < 1) fail("block size must be positive");
+    const int64_t rows = (N + block_n - 1) / block_n;
+    scale_cols = (K + block_k - 1) / block_k;
+    expect_shape("scaleInv", *scale_inv, {rows, scale_cols});
+    scales.resize(static_cast<size_t>(rows * scale_cols));
+    for (int64_t r = 0; r < rows; r++)
+      for (int64_t c = 0; c < scale_cols; c++)
+        scales[r * scale_cols + c] = static_cast<float>(
+            load_f64(scale_inv->at(r * scale_inv->strides[0] + c * scale_inv->strides[1]), scale_inv->dtype));
+    scale_rows.resize(static_cast<size_t>(N));
+    for (int64_t n = 0; n < N; n++) scale_rows[n] = scales.data() + (n / block_n) * scale_cols;
+  } else if (scale_inv != nullptr) {
+    fail(std::string("scaleInv given for a ") + dtype_name(weight.dtype) + " weight");
+  }
+  if (M == 0 || N == 0) return;
+
+  // x as dense f32 rows.
+  std::vector<float> x_packed;
+  const float* xp;
+  int64_t ldx;
+  if (x.dtype == DType::f32 && (x.strides[1] == 1 || K <= 1)) {
+    xp = x.ptr<float>();
+    ldx = x.strides[0];
+  } else {
+    x_packed.resize(static_cast<size_t>(M * K));
+    for (int64_t m = 0; m < M; m++) load_row_f32(x_packed.data() + m * K, x.at(m * x.strides[0]), x.dtype, K, x.strides[1]);
+    xp = x_packed.data();
+    ldx = K;
+  }
+  // out as dense f32 rows (a scratch copy when it is strided or another dtype).
+  std::vector<float> out_packed;
+  float* op;
+  int64_t ldo;
+  const bool direct = out.dtype == DType::f32 && (out.strides[1] == 1 || N <= 1);
+  if (direct) {
+    op = out.ptr<float>();
+    ldo = out.strides[0];
+  } else {
+    out_packed.resize(static_cast<size_t>(M * N));
+    op = out_packed.data();
+    ldo = N;
+  }
+  std::vector<const uint8_t*> rows(static_cast<size_t>(N));
+  for (int64_t n = 0; n < N; n++) rows[n] = weight.at(n * weight.strides[0]);
+
+  DotGemm g{};
+  g.x = xp;
+  g.ldx = ldx;
+  g.M = M;
+  g.K = K;
+  g.w = rows.data();
+  g.wdtype = weight.dtype;
+  g.wscale = scale_rows.empty() ? nullptr : scale_rows.data();
+  g.bk = block_k;
+  g.out = op;
+  g.ldo = ldo;
+  g.alpha = 1.0f;
+  const GemmKernels& kernels = gemm_for(ctx.isa);
+  // About 64K multiply-adds per task at least, in multiples of 16 output columns.
+  const int64_t grain = std::max<int64_t>(16, 65536 / std::max<int64_t>(1, M * K));
+  parallel_for_aligned(ctx, N, 16, grain, [&](int64_t n0, int64_t n1) { kernels.dot(g, n0, n1); });
+
+  if (!direct)
+    for (int64_t m = 0; m < M; m++) store_row_f32(out.at(m * out.strides[0]), out.dtype, out.strides[1], op + m * N, N);
+}
+
+}  // namespace dsa

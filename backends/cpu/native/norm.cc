@@ -1,0 +1,97 @@
+// rmsNorm, layerNorm and the fused addRmsNorm, over the last dimension, one row per task item.
+// Rows are normalized in double exactly as the reference computes (x · inv · w, rounded once).
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "convert.h"
+#include "kernels.h"
+#include "segments.h"
+
+namespace dsa {
+
+namespace {
+
+int64_t check_rows(const Tensor& out, const Tensor& x) {
+  if (!out.same_shape(x)) fail("out " + out.describe() + " and x " + x.describe() + " differ");
+  return x.cols();
+}
+
+std::vector<double> read_vector(const char* name, const Tensor& t, int64_t d) {
+  expect_shape(name, t, {d});
+  std::vector<double> v(static_cast<size_t>(d));
+  load_row_f64(v.data(), t.data, t.dtype, d, t.strides[0]);
+  return v;
+}
+
+int64_t row_grain(int64_t d) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, d)); }
+
+void rms_row(double* v, int64_t d, const std::vector<double>& w, double eps) {
+  double sum = 0;
+  for (int64_t i = 0; i < d; i++) sum += v[i] * v[i];
+  double inv = 1 / std::sqrt(sum / d + eps);
+  for (int64_t i = 0; i < d; i++) v[i] = v[i] * inv * w[i];
+}
+
+}  // namespace
+
+void rms_norm(const Context& ctx, const Tensor& out, const Tensor& x, const Tensor& weight, double eps) {
+  const int64_t d = check_rows(out, x);
+  std::vector<double> w = read_vector("weight", weight, d);
+  if (x.numel() == 0) return;
+  parallel_for(ctx, x.rows(), row_grain(d), [&](int64_t b, int64_t e) {
+    double* v = scratch<double>(d);
+    for (int64_t r = b; r < e; r++) {
+      load_row_f64(v, x.at(x.row_offset(r)), x.dtype, d, x.col_stride());
+      rms_row(v, d, w, eps);
+      store_row_f64(out.at(out.row_offset(r)), out.dtype, out.col_stride(), v, d);
+    }
+  });
+}
+
+void layer_norm(const Context& ctx, const Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                double eps) {
+  const int64_t d = check_rows(out, x);
+  std::vector<double> w = read_vector("weight", weight, d);
+  std::vector<double> bv = read_vector("bias", bias, d);
+  if (x.numel() == 0) return;
+  parallel_for(ctx, x.rows(), row_grain(d), [&](int64_t b, int64_t e) {
+    double* v = scratch<double>(d);
+    for (int64_t r = b; r < e; r++) {
+      load_row_f64(v, x.at(x.row_offset(r)), x.dtype, d, x.col_stride());
+      double mean = 0;
+      for (int64_t i = 0; i < d; i++) mean += v[i];
+      mean /= d;
+      double variance = 0;
+      for (int64_t i = 0; i < d; i++) variance += (v[i] - mean) * (v[i] - mean);
+      double inv = 1 / std::sqrt(variance / d + eps);
+      for (int64_t i = 0; i < d; i++) v[i] = (v[i] - mean) * inv * w[i] + bv[i];
+      store_row_f64(out.at(out.row_offset(r)), out.dtype, out.col_stride(), v, d);
+    }
+  });
+}
+
+void add_rms_norm(const Context& ctx, const Tensor& out, const Tensor& residual, const Tensor& x,
+                  const Tensor& weight, double eps) {
+  const int64_t d = check_rows(out, x);
+  if (!residual.same_shape(x)) fail("residual " + residual.describe() + " and x " + x.describe() + " differ");
+  std::vector<double> w = read_vector("weight", weight, d);
+  if (x.numel() == 0) return;
+  parallel_for(ctx, x.rows(), row_grain(d), [&](int64_t b, int64_t e) {
+    double* v = scratch<double, 0>(d);
+    double* y = scratch<double, 1>(d);
+    for (int64_t r = b; r < e; r++) {
+      // residual += x, stored in residual's dtype, then normalized from the stored values.
+      uint8_t* res = residual.at(residual.row_offset(r));
+      load_row_f64(v, res, residual.dtype, d, residual.col_stride());
+      load_row_f64(y, x.at(x.row_offset(r)), x.dtype, d, x.col_stride());
+      for (int64_t i = 0; i < d; i++) v[i] += y[i];
+      store_row_f64(res, residual.dtype, residual.col_stride(), v, d);
+      load_row_f64(v, res, residual.dtype, d, residual.col_stride());
+      rms_row(v, d, w, eps);
+      store_row_f64(out.at(out.row_offset(r)), out.dtype, out.col_stride(), v, d);
+    }
+  });
+}
+
+}  // namespace dsa

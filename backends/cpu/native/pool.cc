@@ -1,0 +1,151 @@
+// The persistent thread pool (see pool.h).
+#include "pool.h"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define DSA_PAUSE() _mm_pause()
+#else
+#define DSA_PAUSE() std::this_thread::yield()
+#endif
+
+namespace dsa {
+
+namespace {
+thread_local bool in_pool_worker = false;
+constexpr auto kSpin = std::chrono::microseconds(100);
+}  // namespace
+
+struct ThreadPool::State {
+  std::mutex dispatch;  // one job at a time (several JS threads may share the pool)
+  std::mutex sleep;
+  std::condition_variable wake;
+  std::vector<std::thread> workers;
+  // generation << 16 | participating workers: read in one load so a worker never mixes two jobs.
+  std::atomic<uint64_t> state{0};
+  std::atomic<int64_t> next{0};
+  std::atomic<int> pending{0};
+  void (*call)(void*, int64_t) = nullptr;
+  void* context = nullptr;
+  int64_t tasks = 0;
+
+  // The first exception a task throws; the caller rethrows it once every thread has stopped.
+  std::mutex error_mutex;
+  std::exception_ptr error;
+
+  void work() {
+    int64_t t;
+    while ((t = next.fetch_add(1, std::memory_order_relaxed)) < tasks) {
+      try {
+        call(context, t);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (!error) error = std::current_exception();
+        next.store(tasks, std::memory_order_relaxed);  // skip the remaining tasks
+      }
+    }
+  }
+
+  void worker_main(int index) {
+    in_pool_worker = true;
+    uint64_t seen = state.load(std::memory_order_acquire);
+    for (;;) {
+      uint64_t current = state.load(std::memory_order_acquire);
+      if (current == seen) {
+        auto start = std::chrono::steady_clock::now();
+        int spins = 0;
+        while ((current = state.load(std::memory_order_acquire)) == seen) {
+          DSA_PAUSE();
+          if (++spins % 256 == 0 && std::chrono::steady_clock::now() - start > kSpin) {
+            std::unique_lock<std::mutex> lock(sleep);
+            wake.wait(lock, [&] { return (current = state.load(std::memory_order_acquire)) != seen; });
+            break;
+          }
+        }
+      }
+      seen = current;
+      int participants = static_cast<int>(current & 0xffff);
+      if (index >= participants) continue;
+      work();
+      pending.fetch_sub(1, std::memory_order_acq_rel);
+    }
+  }
+};
+
+ThreadPool& ThreadPool::get() {
+  static ThreadPool* pool = [] {
+    auto* p = new ThreadPool();
+    p->state_ = new State();
+    return p;
+  }();
+  return *pool;
+}
+
+int hardware_threads() {
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(n);
+}
+
+void ThreadPool::reserve(int threads) {
+  std::lock_guard<std::mutex> guard(state_->dispatch);
+  threads = std::min(threads, 256);
+  while (static_cast<int>(state_->workers.size()) + 1 < threads) {
+    int index = static_cast<int>(state_->workers.size());
+    state_->workers.emplace_back([this, index] { state_->worker_main(index); });
+    state_->workers.back().detach();
+  }
+}
+
+int ThreadPool::capacity() const {
+  std::lock_guard<std::mutex> guard(state_->dispatch);
+  return static_cast<int>(state_->workers.size()) + 1;
+}
+
+void ThreadPool::run(int threads, int64_t tasks, void (*call)(void*, int64_t), void* context) {
+  if (threads <= 1 || tasks <= 1 || in_pool_worker) {
+    for (int64_t t = 0; t < tasks; t++) call(context, t);
+    return;
+  }
+  State& s = *state_;
+  std::lock_guard<std::mutex> guard(s.dispatch);
+  int participants = static_cast<int>(
+      std::min<int64_t>({static_cast<int64_t>(threads) - 1, static_cast<int64_t>(s.workers.size()), tasks - 1}));
+  if (participants <= 0) {
+    for (int64_t t = 0; t < tasks; t++) call(context, t);
+    return;
+  }
+  s.call = call;
+  s.context = context;
+  s.error = nullptr;
+  s.tasks = tasks;
+  s.next.store(0, std::memory_order_relaxed);
+  s.pending.store(participants, std::memory_order_relaxed);
+  uint64_t generation = (s.state.load(std::memory_order_relaxed) >> 16) + 1;
+  {
+    std::lock_guard<std::mutex> lock(s.sleep);
+    s.state.store((generation << 16) | static_cast<uint64_t>(participants), std::memory_order_release);
+  }
+  s.wake.notify_all();
+  in_pool_worker = true;  // nested parallel_for inside the caller's tasks runs serially
+  s.work();
+  in_pool_worker = false;
+  // Wait for the workers; yield now and then so a preempted worker sharing our core can finish.
+  for (int spins = 1; s.pending.load(std::memory_order_acquire) != 0; spins++) {
+    DSA_PAUSE();
+    if (spins % 1024 == 0) std::this_thread::yield();
+  }
+  if (s.error) {
+    std::exception_ptr error = s.error;
+    s.error = nullptr;
+    std::rethrow_exception(error);
+  }
+}
+
+}  // namespace dsa

@@ -1,0 +1,73 @@
+// A persistent thread pool: workers are started once and reused by every kernel call (no thread per
+// call). The calling thread takes part in every job; workers spin briefly after a job (kernels come
+// back to back during a forward pass) and then sleep on a condition variable.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "tensor.h"
+
+namespace dsa {
+
+class ThreadPool {
+ public:
+  // The process-wide pool (never destroyed: workers sleep until the process exits).
+  static ThreadPool& get();
+  // Starts workers until the pool can run `threads` threads at once (the caller included).
+  void reserve(int threads);
+  // Threads the pool can run at once (the caller included).
+  int capacity() const;
+  // Runs call(context, task) for every task in [0, tasks) on up to `threads` threads; returns when all
+  // are done. Runs serially when threads <= 1, tasks <= 1 or when called from a pool worker.
+  void run(int threads, int64_t tasks, void (*call)(void*, int64_t), void* context);
+
+ private:
+  ThreadPool() = default;
+  struct State;
+  State* state_ = nullptr;
+};
+
+// Hardware threads of this machine (at least 1).
+int hardware_threads();
+
+// Splits [0, n) into contiguous chunks of at least `grain` items and runs body(begin, end) for each
+// on the pool, using up to ctx.threads threads.
+template <class Body>
+void parallel_for(const Context& ctx, int64_t n, int64_t grain, Body&& body) {
+  if (n <= 0) return;
+  grain = std::max<int64_t>(1, grain);
+  int64_t max_chunks = (n + grain - 1) / grain;
+  int threads = static_cast<int>(std::min<int64_t>(ctx.threads, max_chunks));
+  if (threads <= 1) {
+    body(int64_t{0}, n);
+    return;
+  }
+  // A few chunks per thread balance the load when one thread is late (the caller returns to JS).
+  int64_t chunks = std::min<int64_t>(max_chunks, static_cast<int64_t>(threads) * 4);
+  struct Job {
+    Body* body;
+    int64_t n, chunks;
+  } job{&body, n, chunks};
+  ThreadPool::get().run(
+      threads, chunks,
+      [](void* context, int64_t chunk) {
+        Job* j = static_cast<Job*>(context);
+        int64_t begin = j->n * chunk / j->chunks;
+        int64_t end = j->n * (chunk + 1) / j->chunks;
+        if (begin < end) (*j->body)(begin, end);
+      },
+      &job);
+}
+
+// Same, for items that must be split on multiples of `align` (GEMM tiles): body(begin, end) gets
+// begin a multiple of align.
+template <class Body>
+void parallel_for_aligned(const Context& ctx, int64_t n, int64_t align, int64_t grain, Body&& body) {
+  int64_t units = (n + align - 1) / align;
+  parallel_for(ctx, units, std::max<int64_t>(1, grain / align), [&](int64_t b, int64_t e) {
+    body(b * align, std::min(n, e * align));
+  });
+}
+
+}  // namespace dsa

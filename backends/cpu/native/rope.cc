@@ -1,0 +1,51 @@
+// rope: rotates pairs of x [N, H, R] in place. The angle is computed in f32 (position · invFreq,
+// as the reference does), its cosine and sine in double, scaled by `scale`; the rotation in double.
+#include <cmath>
+#include <vector>
+
+#include "convert.h"
+#include "kernels.h"
+#include "segments.h"
+
+namespace dsa {
+
+void rope(const Context& ctx, const Tensor& x, const Tensor& positions, const Tensor& inv_freq, bool interleaved,
+          double scale) {
+  expect_rank("x", x, 3);
+  expect_dtype("positions", positions, DType::i32);
+  const int64_t n = x.shape[0], heads = x.shape[1], dim = x.shape[2];
+  if (dim % 2 != 0) fail("rotary width " + std::to_string(dim) + " is odd");
+  expect_shape("positions", positions, {n});
+  const int64_t half = dim / 2;
+  expect_shape("invFreq", inv_freq, {half});
+  std::vector<float> freq(static_cast<size_t>(half));
+  load_row_f32(freq.data(), inv_freq.data, inv_freq.dtype, half, inv_freq.strides[0]);
+  const int64_t sd = x.strides[2];
+  parallel_for(ctx, n, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, heads * dim)), [&](int64_t b, int64_t e) {
+    double* cs = scratch<double, 0>(half);
+    double* sn = scratch<double, 1>(half);
+    double* v = scratch<double, 2>(dim);
+    for (int64_t t = b; t < e; t++) {
+      float pos = static_cast<float>(positions.ptr<int32_t>()[t * positions.strides[0]]);
+      for (int64_t i = 0; i < half; i++) {
+        float angle = pos * freq[i];
+        cs[i] = std::cos(static_cast<double>(angle)) * scale;
+        sn[i] = std::sin(static_cast<double>(angle)) * scale;
+      }
+      for (int64_t h = 0; h < heads; h++) {
+        uint8_t* row = x.at(t * x.strides[0] + h * x.strides[1]);
+        load_row_f64(v, row, x.dtype, dim, sd);
+        for (int64_t i = 0; i < half; i++) {
+          int64_t a = interleaved ? 2 * i : i;
+          int64_t c = interleaved ? 2 * i + 1 : i + half;
+          double x0 = v[a], x1 = v[c];
+          v[a] = x0 * cs[i] - x1 * sn[i];
+          v[c] = x1 * cs[i] + x0 * sn[i];
+        }
+        store_row_f64(row, x.dtype, sd, v, dim);
+      }
+    }
+  });
+}
+
+}  // namespace dsa

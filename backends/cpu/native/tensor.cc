@@ -1,0 +1,107 @@
+// Tensor descriptor helpers: dtype facts, argument checks, messages.
+#include "tensor.h"
+
+#include <sstream>
+
+namespace dsa {
+
+int dtype_bytes(DType dtype) {
+  switch (dtype) {
+    case DType::f64:
+    case DType::i64:
+      return 8;
+    case DType::f32:
+    case DType::i32:
+      return 4;
+    case DType::f16:
+    case DType::bf16:
+    case DType::i16:
+      return 2;
+    case DType::f8_e4m3:
+    case DType::i8:
+    case DType::u8:
+    case DType::boolean:
+      return 1;
+  }
+  return 1;
+}
+
+const char* dtype_name(DType dtype) {
+  switch (dtype) {
+    case DType::f64:
+      return "f64";
+    case DType::f32:
+      return "f32";
+    case DType::f16:
+      return "f16";
+    case DType::bf16:
+      return "bf16";
+    case DType::f8_e4m3:
+      return "f8_e4m3";
+    case DType::i64:
+      return "i64";
+    case DType::i32:
+      return "i32";
+    case DType::i16:
+      return "i16";
+    case DType::i8:
+      return "i8";
+    case DType::u8:
+      return "u8";
+    case DType::boolean:
+      return "bool";
+  }
+  return "?";
+}
+
+bool is_float(DType dtype) {
+  return dtype == DType::f64 || dtype == DType::f32 || dtype == DType::f16 || dtype == DType::bf16 ||
+         dtype == DType::f8_e4m3;
+}
+
+void fail(const std::string& message) { throw KernelError(message); }
+
+std::string Tensor::describe() const {
+  std::ostringstream s;
+  s << dtype_name(dtype) << "[";
+  for (int i = 0; i < rank; i++) s << (i ? ", " : "") << shape[i];
+  s << "]";
+  return s.str();
+}
+
+void expect_rank(const char* name, const Tensor& t, int rank) {
+  if (t.rank != rank)
+    fail(std::string(name) + " has rank " + std::to_string(t.rank) + " (" + t.describe() + "), expected " +
+         std::to_string(rank));
+}
+
+void expect_dtype(const char* name, const Tensor& t, DType dtype) {
+  if (t.dtype != dtype)
+    fail(std::string(name) + " has dtype " + dtype_name(t.dtype) + ", expected " + dtype_name(dtype));
+}
+
+void expect_shape(const char* name, const Tensor& t, std::initializer_list<int64_t> shape) {
+  bool ok = t.rank == static_cast<int>(shape.size());
+  int i = 0;
+  std::ostringstream want;
+  want << "[";
+  for (int64_t d : shape) {
+    if (ok && d != -1 && t.shape[i] != d) ok = false;
+    want << (i ? ", " : "");
+    if (d == -1)
+      want << "*";
+    else
+      want << d;
+    i++;
+  }
+  want << "]";
+  if (!ok) fail(std::string(name) + " has shape " + t.describe() + ", expected " + want.str());
+}
+
+void expect_dense_rows(const char* name, const Tensor& t) {
+  if (t.rank > 0 && t.shape[t.rank - 1] > 1 && t.strides[t.rank - 1] != 1)
+    fail(std::string(name) + " must have a dense last dimension (stride 1), got stride " +
+         std::to_string(t.strides[t.rank - 1]));
+}
+
+}  // namespace dsa

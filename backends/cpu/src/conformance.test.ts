@@ -1,0 +1,62 @@
+import { rngUniform } from '@dsa/backend';
+import { checkConformance, primitiveCases } from '@dsa/backend/testing';
+import { ReferenceBackend } from '@dsa/backend-reference';
+import { describe, expect, it } from 'vitest';
+import { CpuBackend } from './cpu-backend.js';
+import { loadNative } from './native.js';
+
+const native = loadNative();
+if ('error' in native) throw native.error;
+const addon = native.addon;
+const ISAS = (['portable', 'avx2', 'avx512'] as const).slice(0, addon.info().isa + 1);
+
+// Every primitive case of the kit against the reference backend, once per kernel set this CPU runs.
+for (const isa of ISAS) {
+  describe(`conformance kit on the cpu backend (${isa})`, () => {
+    const candidate = new CpuBackend(addon, { threads: 2, settings: { isa } });
+    const oracle = new ReferenceBackend();
+    for (const testCase of primitiveCases()) {
+      it(`${testCase.kernel}: ${testCase.name}`, async () => {
+        const result = await checkConformance(testCase, candidate, oracle);
+        expect(result.error).toBeLessThanOrEqual(result.tolerance);
+        expect(result.passed).toBe(true);
+      });
+    }
+  });
+}
+
+describe('sampling arithmetic agrees with V8 bit for bit', () => {
+  it('fdlibm log matches Math.log', () => {
+    const input = new Float64Array(200_000);
+    for (let i = 0; i < input.length; i++) input[i] = rngUniform(7, 1, i); // the values sample() feeds it
+    input[0] = 1;
+    input[1] = 2 ** -30;
+    input[2] = 0.5;
+    const output = new Float64Array(input.length);
+    addon.debugMath('log', input, output);
+    let mismatches = 0;
+    for (let i = 0; i < input.length; i++) if (output[i] !== Math.log(input[i]!)) mismatches++;
+    expect(mismatches).toBe(0);
+  });
+
+  it('fdlibm exp matches Math.exp', () => {
+    const input = new Float64Array(200_000);
+    for (let i = 0; i < input.length; i++) input[i] = -60 * rngUniform(3, 2, i) + (i % 5 === 0 ? 1 : 0);
+    input[0] = 1;
+    input[1] = 0;
+    input[2] = -745.2;
+    const output = new Float64Array(input.length);
+    addon.debugMath('exp', input, output);
+    let mismatches = 0;
+    for (let i = 0; i < input.length; i++) if (output[i] !== Math.exp(input[i]!)) mismatches++;
+    expect(mismatches).toBe(0);
+  });
+
+  it('rngUniform matches @dsa/backend', () => {
+    const seeds = new Float64Array(10_000);
+    for (let i = 0; i < seeds.length; i++) seeds[i] = (i * 2654435761) >>> 0;
+    const output = new Float64Array(seeds.length);
+    addon.debugMath('rng', seeds, output);
+    for (let i = 0; i < seeds.length; i++) expect(output[i]).toBe(rngUniform(seeds[i]!, i % 7, i));
+  });
+});

@@ -1,0 +1,112 @@
+import { createBackend, KernelArgumentError, uploadTensor } from '@dsa/backend';
+import { ReferenceBackend } from '@dsa/backend-reference';
+import { narrow, permute, tensorView } from '@dsa/tensor';
+import { describe, expect, it } from 'vitest';
+import { CpuBackend } from './cpu-backend.js';
+import type { CpuBuffer } from './cpu-buffer.js';
+import cpuBackendFactory, { createCpuBackendFactory } from './index.js';
+import { loadNative } from './native.js';
+
+const native = loadNative();
+if ('error' in native) throw native.error;
+
+describe('cpu backend factory', () => {
+  it('probes with score 10 and names the ISA and threads', async () => {
+    const { score, reason } = await cpuBackendFactory.probe();
+    expect(score).toBe(10);
+    expect(reason).toMatch(/^native addon loaded, (AVX-512|AVX2|portable) \/ \d+ threads/);
+  });
+
+  it('probes 0 with the load error, and create() explains, when the addon cannot load', async () => {
+    const missing = createCpuBackendFactory(() => loadNative('/nonexistent/dsa-backend-cpu'));
+    const { score, reason } = await missing.probe();
+    expect(score).toBe(0);
+    expect(reason).toMatch(/^native addon failed to load: /);
+    await expect(missing.create()).rejects.toThrow(/native addon failed to load/);
+    const throwing = createCpuBackendFactory(() => {
+      throw new Error('boom');
+    });
+    expect(await throwing.probe()).toEqual({ score: 0, reason: 'native addon failed: boom' });
+  });
+
+  it('is picked by createBackend over the reference backend', async () => {
+    const backend = await createBackend({ backend: 'auto', factories: [cpuBackendFactory], threads: 2 });
+    expect(backend.name).toBe('cpu');
+    expect(backend.device.description).toMatch(/2 threads/);
+    expect([...backend.capabilities.fused].sort()).toEqual([
+      'addRmsNorm',
+      'indexerTopK',
+      'mlaAttention',
+      'swiglu',
+    ]);
+    backend.dispose();
+  });
+
+  it('rejects bad options', () => {
+    expect(() => new CpuBackend(native.addon, { threads: 0 })).toThrow(KernelArgumentError);
+    expect(() => new CpuBackend(native.addon, { settings: { isa: 'sse9' } })).toThrow(/unknown isa/);
+  });
+});
+
+describe('cpu buffers', () => {
+  const backend = new CpuBackend(native.addon, { threads: 2 });
+
+  it('uploads and downloads any dtype at an offset; activations start zeroed', async () => {
+    const buffer = backend.allocate(64, 'activations');
+    const zeros = new Uint8Array(64);
+    await backend.download(tensorView(buffer, 'u8', [64]), zeros);
+    expect(zeros.every((v) => v === 0)).toBe(true);
+    const view = tensorView(buffer, 'bf16', [3], 8);
+    backend.upload(view, Uint16Array.from([0x3f80, 0x4000, 0xc040]));
+    const back = new Uint16Array(3);
+    await backend.download(view, back);
+    expect(Array.from(back)).toEqual([0x3f80, 0x4000, 0xc040]);
+    const f32 = tensorView(backend.allocate(12, 'activations'), 'f32', [3]);
+    backend.kernels.cast(f32, view);
+    const values = new Float32Array(3);
+    await backend.download(f32, values);
+    expect(Array.from(values)).toEqual([1, 2, -3]);
+  });
+
+  it('copies between strided views and refuses non-contiguous transfers', async () => {
+    const a = uploadTensor(backend, 'f32', [2, 3], [1, 2, 3, 4, 5, 6]);
+    const b = uploadTensor(backend, 'f32', [3, 2], [0, 0, 0, 0, 0, 0]);
+    backend.copy(b, permute(a, [1, 0]));
+    const out = new Float32Array(6);
+    await backend.download(b, out);
+    expect(Array.from(out)).toEqual([1, 4, 2, 5, 3, 6]);
+    expect(() => backend.upload(narrow(a, 1, 0, 2), new Float32Array(4))).toThrow(/contiguous/);
+    expect(() => backend.upload(a, new Float32Array(5))).toThrow(/needs 24/);
+  });
+
+  it('refuses views of other backends, disposed buffers and out-of-range views', () => {
+    const foreign = uploadTensor(new ReferenceBackend(), 'f32', [2], [1, 2]);
+    const out = tensorView(backend.allocate(8, 'activations'), 'f32', [2]);
+    expect(() => backend.kernels.unary(out, foreign, 'neg')).toThrow(/not on the cpu backend/);
+    const gone = uploadTensor(backend, 'f32', [2], [1, 2]);
+    (gone.buffer as CpuBuffer).dispose();
+    expect(() => backend.kernels.unary(out, gone, 'neg')).toThrow(/disposed/);
+    const small = backend.allocate(8, 'activations');
+    const tooLong = { ...tensorView(small, 'f32', [2]), shape: [4] };
+    expect(() => backend.kernels.fill(tooLong, 1)).toThrow(KernelArgumentError);
+  });
+
+  it('reports kernel argument errors with the kernel name', () => {
+    const x = uploadTensor(backend, 'f32', [2, 3], [1, 2, 3, 4, 5, 6]);
+    const table = uploadTensor(backend, 'f32', [4, 3], new Array(12).fill(0));
+    const out = tensorView(backend.allocate(24, 'activations'), 'f32', [2, 3]);
+    expect(() => backend.kernels.gatherRows(out, table, uploadTensor(backend, 'i32', [2], [0, 4]))).toThrow(
+      /gatherRows: index 4 at position 1 is outside \[0, 4\)/,
+    );
+    expect(() =>
+      backend.kernels.linear(out, x, { weight: uploadTensor(backend, 'f32', [3, 2], new Array(6).fill(0)) }),
+    ).toThrow(/linear: x f32\[2, 3\] does not match weight f32\[3, 2\]/);
+  });
+
+  it('dispose frees every buffer it allocated', () => {
+    const local = new CpuBackend(native.addon, { threads: 1 });
+    const buffer = local.allocate(16, 'weights');
+    local.dispose();
+    expect(buffer.isDisposed).toBe(true);
+  });
+});

@@ -1,0 +1,415 @@
+import os from 'node:os';
+import {
+  type AttentionBatch,
+  type Backend,
+  type BackendOptions,
+  type BinaryOp,
+  type BufferUsage,
+  type Capabilities,
+  type DeviceInfo,
+  type FusedKernelName,
+  type FusedKernels,
+  type IndexerKeyCache,
+  KernelArgumentError,
+  type Kernels,
+  type LinearWeight,
+  type MoeRouteOptions,
+  type RopeLayout,
+  type SamplingOutputs,
+  type SamplingRow,
+  SPECIFICATION_VERSION,
+  type Stream,
+  type UnaryOp,
+} from '@dsa/backend';
+import { formatShape, isContiguous, sameShape, type TensorView, viewByteLength } from '@dsa/tensor';
+import { ArgumentBlock } from './arguments.js';
+import { CpuBuffer } from './cpu-buffer.js';
+import type { NativeAddon, NativeInfo, NativeKernel } from './native.js';
+
+const UNARY_CODES: Record<UnaryOp, number> = {
+  silu: 0,
+  relu: 1,
+  exp: 2,
+  sigmoid: 3,
+  neg: 4,
+  sqrt: 5,
+  reciprocal: 6,
+};
+const BINARY_CODES: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2, div: 3, max: 4, min: 5 };
+const ISA_LEVELS: Record<string, number> = { portable: 0, avx2: 1, avx512: 2 };
+
+/** The fused kernels this backend implements. */
+export const CPU_FUSED_KERNELS: readonly FusedKernelName[] = [
+  'addRmsNorm',
+  'swiglu',
+  'mlaAttention',
+  'indexerTopK',
+];
+
+/** `BackendOptions.settings` the cpu backend reads. */
+export interface CpuBackendSettings {
+  /** Caps the kernel set: `portable`, `avx2` or `avx512` (default: the best this CPU runs). */
+  readonly isa?: 'portable' | 'avx2' | 'avx512';
+}
+
+/**
+ * The native CPU backend. Device buffers are 64-byte aligned host allocations owned by the addon;
+ * every kernel is a synchronous native call that splits its work over a persistent thread pool, so
+ * work is complete when the call returns: streams are trivially ordered, `download` copies at once
+ * and returns a resolved promise, and `synchronize` has nothing to wait for.
+ */
+export class CpuBackend implements Backend {
+  readonly specificationVersion = SPECIFICATION_VERSION;
+  readonly name = 'cpu' as const;
+  readonly device: DeviceInfo;
+  readonly capabilities: Capabilities;
+  readonly kernels: Kernels;
+  readonly fused: Partial<FusedKernels>;
+  /** Threads each kernel uses (the calling thread included). */
+  readonly threads: number;
+  /** ISA level of the kernels: 0 portable, 1 AVX2, 2 AVX-512. */
+  readonly isa: number;
+  readonly isaName: string;
+
+  private readonly addon: NativeAddon;
+  private readonly args = new ArgumentBlock();
+  private readonly buffers = new Set<CpuBuffer>();
+  private nextStream = 1;
+
+  constructor(addon: NativeAddon, options: BackendOptions = {}) {
+    this.addon = addon;
+    const info: NativeInfo = addon.info();
+    const requested = options.threads ?? info.hardwareThreads;
+    if (!Number.isInteger(requested) || requested < 1) {
+      throw new KernelArgumentError('create', `threads must be a positive integer, got ${requested}`);
+    }
+    this.threads = Math.min(addon.reserveThreads(requested), requested);
+    const settings = (options.settings ?? {}) as CpuBackendSettings;
+    const cap = settings.isa === undefined ? info.isa : ISA_LEVELS[settings.isa];
+    if (cap === undefined) throw new KernelArgumentError('create', `unknown isa setting "${settings.isa}"`);
+    this.isa = Math.min(cap, info.isa);
+    this.isaName = ['portable', 'AVX2', 'AVX-512'][this.isa]!;
+    this.device = {
+      id: 'cpu',
+      description: `cpu (${info.cpu || 'unknown CPU'}, ${this.isaName}, ${this.threads} threads)`,
+      memoryTotalBytes: os.totalmem(),
+      memoryFreeBytes: os.freemem(),
+    };
+    this.capabilities = {
+      dtypes: new Set(['f32', 'f64', 'bf16', 'f16', 'f8_e4m3', 'i32', 'i64', 'i16', 'i8', 'u8']),
+      graphCapture: false,
+      asyncCopy: false,
+      fused: new Set(CPU_FUSED_KERNELS),
+    };
+    this.kernels = this.createKernels();
+    this.fused = this.createFused();
+  }
+
+  allocate(byteLength: number, usage: BufferUsage): CpuBuffer {
+    if (!Number.isInteger(byteLength) || byteLength < 0) {
+      throw new KernelArgumentError('allocate', `byte length ${byteLength} is not a non-negative integer`);
+    }
+    const buffer = new CpuBuffer(this.addon, byteLength, usage, (b) => this.buffers.delete(b));
+    this.buffers.add(buffer);
+    return buffer;
+  }
+
+  upload(destination: TensorView, source: ArrayBufferView): void {
+    const buffer = this.hostTransferBuffer('upload', destination);
+    const bytes = viewByteLength(destination);
+    if (source.byteLength !== bytes) {
+      throw new KernelArgumentError(
+        'upload',
+        `source has ${source.byteLength} bytes, destination ${destination.dtype}${formatShape(destination.shape)} needs ${bytes}`,
+      );
+    }
+    this.native('upload', () =>
+      this.addon.upload(
+        buffer.id,
+        destination.byteOffset,
+        new Uint8Array(source.buffer, source.byteOffset, source.byteLength),
+      ),
+    );
+  }
+
+  async download(source: TensorView, destination: ArrayBufferView): Promise<void> {
+    const buffer = this.hostTransferBuffer('download', source);
+    const bytes = viewByteLength(source);
+    if (destination.byteLength !== bytes) {
+      throw new KernelArgumentError(
+        'download',
+        `destination has ${destination.byteLength} bytes, source needs ${bytes}`,
+      );
+    }
+    this.native('download', () =>
+      this.addon.download(
+        buffer.id,
+        source.byteOffset,
+        new Uint8Array(destination.buffer, destination.byteOffset, bytes),
+      ),
+    );
+  }
+
+  copy(destination: TensorView, source: TensorView): void {
+    if (destination.dtype !== source.dtype || !sameShape(destination.shape, source.shape)) {
+      throw new KernelArgumentError(
+        'copy',
+        `destination ${destination.dtype}${formatShape(destination.shape)} and source ${source.dtype}${formatShape(source.shape)} differ`,
+      );
+    }
+    this.call('copy', this.addon.copy, (a) => a.tensor(destination, 'destination').tensor(source, 'source'));
+  }
+
+  createStream(): Stream {
+    return { id: this.nextStream++ };
+  }
+
+  async synchronize(): Promise<void> {}
+
+  dispose(): void {
+    for (const buffer of [...this.buffers]) buffer.dispose();
+    this.buffers.clear();
+  }
+
+  /** Runs `write` to fill the argument block, then the native kernel; native errors become KernelArgumentError. */
+  private call(
+    kernel: string,
+    fn: NativeKernel,
+    write: (args: ArgumentBlock) => void,
+    ...host: Int32Array[]
+  ): void {
+    const args = this.args.begin(kernel, this.threads, this.isa);
+    write(args);
+    this.native(kernel, () => fn(args.block, ...host));
+  }
+
+  private native(kernel: string, run: () => void): void {
+    try {
+      run();
+    } catch (error) {
+      if (error instanceof KernelArgumentError) throw error;
+      throw new KernelArgumentError(kernel, (error as Error).message);
+    }
+  }
+
+  private hostTransferBuffer(kernel: string, view: TensorView): CpuBuffer {
+    const buffer = view.buffer;
+    if (!(buffer instanceof CpuBuffer)) {
+      throw new KernelArgumentError(
+        kernel,
+        `tensor lives on device "${buffer.device}", not on the cpu backend`,
+      );
+    }
+    if (buffer.isDisposed) throw new KernelArgumentError(kernel, 'tensor buffer was disposed');
+    if (!isContiguous(view)) {
+      throw new KernelArgumentError(
+        kernel,
+        `${kernel === 'upload' ? 'destination' : 'source'} view must be contiguous`,
+      );
+    }
+    return buffer;
+  }
+
+  private createKernels(): Kernels {
+    const addon = this.addon;
+    return {
+      fill: (out, value) => this.call('fill', addon.fill, (a) => a.tensor(out, 'out').number(value)),
+      cast: (out, x) => this.call('cast', addon.cast, (a) => a.tensor(out, 'out').tensor(x, 'x')),
+      gatherRows: (out, table, indices) =>
+        this.call('gatherRows', addon.gatherRows, (a) =>
+          a.tensor(out, 'out').tensor(table, 'table').tensor(indices, 'indices'),
+        ),
+      scatterRows: (table, rows, indices) =>
+        this.call('scatterRows', addon.scatterRows, (a) =>
+          a.tensor(table, 'table').tensor(rows, 'rows').tensor(indices, 'indices'),
+        ),
+      indexAdd: (out, rows, indices, weights) =>
+        this.call('indexAdd', addon.indexAdd, (a) =>
+          a.tensor(out, 'out').tensor(rows, 'rows').tensor(indices, 'indices').tensor(weights, 'weights'),
+        ),
+      linear: (out, x, weight: LinearWeight) => {
+        const [blockN, blockK] = weight.blockSize ?? [128, 128];
+        this.call('linear', addon.linear, (a) =>
+          a
+            .tensor(out, 'out')
+            .tensor(x, 'x')
+            .tensor(weight.weight, 'weight')
+            .tensor(weight.scaleInv, 'scaleInv')
+            .number(blockN)
+            .number(blockK),
+        );
+      },
+      matmul: (out, a, b, options = {}) =>
+        this.call('matmul', addon.matmul, (args) =>
+          args
+            .tensor(out, 'out')
+            .tensor(a, 'a')
+            .tensor(b, 'b')
+            .number(options.transposeB ? 1 : 0)
+            .number(options.alpha ?? 1),
+        ),
+      rmsNorm: (out, x, weight, eps) =>
+        this.call('rmsNorm', addon.rmsNorm, (a) =>
+          a.tensor(out, 'out').tensor(x, 'x').tensor(weight, 'weight').number(eps),
+        ),
+      layerNorm: (out, x, weight, bias, eps) =>
+        this.call('layerNorm', addon.layerNorm, (a) =>
+          a.tensor(out, 'out').tensor(x, 'x').tensor(weight, 'weight').tensor(bias, 'bias').number(eps),
+        ),
+      rope: (x, positions, invFreq, options: { layout: RopeLayout; scale?: number }) => {
+        if (options.layout !== 'interleaved' && options.layout !== 'half') {
+          throw new KernelArgumentError('rope', `unknown layout "${options.layout}"`);
+        }
+        this.call('rope', addon.rope, (a) =>
+          a
+            .tensor(x, 'x')
+            .tensor(positions, 'positions')
+            .tensor(invFreq, 'invFreq')
+            .number(options.layout === 'interleaved' ? 1 : 0)
+            .number(options.scale ?? 1),
+        );
+      },
+      softmax: (x, options = {}) =>
+        this.call('softmax', addon.softmax, (a) => a.tensor(x, 'x').number(options.scale ?? 1)),
+      topK: (indices, values, x, k) => {
+        if (!Number.isInteger(k) || k < 1)
+          throw new KernelArgumentError('topK', `k = ${k} must be a positive integer`);
+        this.call('topK', addon.topK, (a) =>
+          a.tensor(indices, 'indices').tensor(values, 'values').tensor(x, 'x').number(k),
+        );
+      },
+      reduceSum: (out, x) =>
+        this.call('reduceSum', addon.reduceSum, (a) => a.tensor(out, 'out').tensor(x, 'x')),
+      gatherColumns: (out, x, indices, fill = 0) =>
+        this.call('gatherColumns', addon.gatherColumns, (a) =>
+          a.tensor(out, 'out').tensor(x, 'x').tensor(indices, 'indices').number(fill),
+        ),
+      scatterColumns: (out, indices, values) =>
+        this.call('scatterColumns', addon.scatterColumns, (a) =>
+          typeof values === 'number'
+            ? a.tensor(out, 'out').tensor(indices, 'indices').tensor(null, 'values').number(values)
+            : a.tensor(out, 'out').tensor(indices, 'indices').tensor(values, 'values').number(0),
+        ),
+      unary: (out, x, op) => {
+        const code = UNARY_CODES[op];
+        if (code === undefined) throw new KernelArgumentError('unary', `unknown op "${op}"`);
+        this.call('unary', addon.unary, (a) => a.tensor(out, 'out').tensor(x, 'x').number(code));
+      },
+      binary: (out, a, b, op) => {
+        const code = BINARY_CODES[op];
+        if (code === undefined) throw new KernelArgumentError('binary', `unknown op "${op}"`);
+        this.call('binary', addon.binary, (args) =>
+          args.tensor(out, 'out').tensor(a, 'a').tensor(b, 'b').number(code),
+        );
+      },
+      hadamard: (out, x) => this.call('hadamard', addon.hadamard, (a) => a.tensor(out, 'out').tensor(x, 'x')),
+      quantizeFp8: (q, scale, x, options) =>
+        this.call('quantizeFp8', addon.quantizeFp8, (a) =>
+          a
+            .tensor(q, 'q')
+            .tensor(scale, 'scale')
+            .tensor(x, 'x')
+            .number(options.blockSize)
+            .number(options.scaleFormat === 'ue8m0' ? 1 : 0),
+        ),
+      dequantizeFp8: (out, q, scale, options) =>
+        this.call('dequantizeFp8', addon.dequantizeFp8, (a) =>
+          a.tensor(out, 'out').tensor(q, 'q').tensor(scale, 'scale').number(options.blockSize),
+        ),
+      sample: (out, logits, rows: readonly SamplingRow[], outputs: SamplingOutputs = {}) =>
+        this.call('sample', addon.sample, (a) => {
+          a.tensor(out, 'out').tensor(logits, 'logits').number(rows.length);
+          for (const row of rows) {
+            a.number(row.temperature)
+              .number(row.topK ?? 0)
+              .number(row.topP ?? 1)
+              .number(row.minP ?? 0)
+              .number((row.seed ?? 0) >>> 0)
+              .number((row.step ?? 0) >>> 0)
+              .number(row.repetitionPenalty ?? 1)
+              .number(row.frequencyPenalty ?? 0)
+              .number(row.presencePenalty ?? 0)
+              .number(row.logitBias?.length ?? 0);
+            for (const [id, bias] of row.logitBias ?? []) a.number(id).number(bias);
+            a.tensor(row.history?.tokens, 'history.tokens')
+              .number(row.history?.length ?? 0)
+              .number(row.history?.promptLength ?? 0);
+          }
+          a.tensor(outputs.logprobs, 'logprobs')
+            .tensor(outputs.topIds, 'topIds')
+            .tensor(outputs.topLogprobs, 'topLogprobs');
+        }),
+    };
+  }
+
+  private createFused(): Partial<FusedKernels> {
+    const addon = this.addon;
+    const host = (batch: AttentionBatch) => [
+      batch.host.positions,
+      batch.host.sequenceIds,
+      batch.host.blockTable,
+    ];
+    return {
+      addRmsNorm: (out, residual, x, weight, eps) =>
+        this.call('addRmsNorm', addon.addRmsNorm, (a) =>
+          a
+            .tensor(out, 'out')
+            .tensor(residual, 'residual')
+            .tensor(x, 'x')
+            .tensor(weight, 'weight')
+            .number(eps),
+        ),
+      swiglu: (out, gate, up) =>
+        this.call('swiglu', addon.swiglu, (a) => a.tensor(out, 'out').tensor(gate, 'gate').tensor(up, 'up')),
+      mlaAttention: (out, q, latentCache, batch, indices, scale) =>
+        this.call(
+          'mlaAttention',
+          addon.mlaAttention,
+          (a) =>
+            a
+              .tensor(out, 'out')
+              .tensor(q, 'q')
+              .tensor(latentCache, 'latentCache')
+              .tensor(indices, 'indices')
+              .number(scale)
+              .number(batch.host.maxBlocks)
+              .number(batch.blockSize),
+          ...host(batch),
+        ),
+      indexerTopK: (indices, q, weights, keys: IndexerKeyCache, batch, k) => {
+        if (!Number.isInteger(k) || k < 1) {
+          throw new KernelArgumentError('indexerTopK', `k = ${k} must be a positive integer`);
+        }
+        this.call(
+          'indexerTopK',
+          addon.indexerTopK,
+          (a) =>
+            a
+              .tensor(indices, 'indices')
+              .tensor(q, 'q')
+              .tensor(weights, 'weights')
+              .tensor(keys.keys, 'keys')
+              .tensor(keys.scales, 'scales')
+              .number(k)
+              .number(batch.host.maxBlocks)
+              .number(batch.blockSize),
+          ...host(batch),
+        );
+      },
+      moeRoute: (indices, weights, logits, bias, options: MoeRouteOptions) =>
+        this.call('moeRoute', addon.moeRoute, (a) =>
+          a
+            .tensor(indices, 'indices')
+            .tensor(weights, 'weights')
+            .tensor(logits, 'logits')
+            .tensor(bias, 'bias')
+            .number(options.groups)
+            .number(options.topkGroups)
+            .number(options.topk)
+            .number(options.routedScale)
+            .number(options.normalize ? 1 : 0)
+            .number(options.scoring === 'softmax' ? 1 : 0),
+        ),
+    };
+  }
+}

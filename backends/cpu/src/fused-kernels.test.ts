@@ -1,0 +1,249 @@
+// Each fused kernel of the cpu backend against the composite fallback that defines it, run on the
+// reference backend, with random inputs and a small paged batch (two sequences, block size 4).
+import {
+  type AttentionBatch,
+  type Backend,
+  downloadTensor,
+  type IndexerKeyCache,
+  type MoeRouteOptions,
+  uploadTensor,
+  Workspace,
+} from '@dsa/backend';
+import { Random } from '@dsa/backend/testing';
+import { ReferenceBackend } from '@dsa/backend-reference';
+import { indexerTopK } from '@dsa/indexer';
+import { mlaAttention } from '@dsa/mla';
+import { moeRoute, swiglu } from '@dsa/moe';
+import { type DType, type Shape, type TensorView, tensorView } from '@dsa/tensor';
+import { describe, expect, it } from 'vitest';
+import { CpuBackend } from './cpu-backend.js';
+import { loadNative } from './native.js';
+
+const native = loadNative();
+if ('error' in native) throw native.error;
+const ISAS = (['portable', 'avx2', 'avx512'] as const).slice(0, native.addon.info().isa + 1);
+
+const BLOCK = 4;
+const MAX_BLOCKS = 6;
+const NUM_BLOCKS = 10;
+const SLOTS = NUM_BLOCKS * BLOCK;
+// Physical blocks per sequence row, -1 where unused (rows are interleaved in the pool).
+const BLOCK_TABLE = [
+  [7, 2, 9, 0, -1, -1],
+  [1, 5, 3, 8, 4, -1],
+];
+// Query tokens: a 3-token prefill chunk of sequence 0, a decode token of sequence 1, a 2-token chunk of sequence 1.
+const SEQUENCE_IDS = [0, 0, 0, 1, 1, 1];
+const POSITIONS = [9, 10, 11, 2, 17, 18];
+const S = POSITIONS.length;
+
+function batchOn(backend: Backend): AttentionBatch {
+  const blockTable = BLOCK_TABLE.flat();
+  return {
+    positions: uploadTensor(backend, 'i32', [S], POSITIONS),
+    sequenceIds: uploadTensor(backend, 'i32', [S], SEQUENCE_IDS),
+    blockTable: uploadTensor(backend, 'i32', [BLOCK_TABLE.length, MAX_BLOCKS], blockTable),
+    blockSize: BLOCK,
+    host: {
+      positions: Int32Array.from(POSITIONS),
+      sequenceIds: Int32Array.from(SEQUENCE_IDS),
+      blockTable: Int32Array.from(blockTable),
+      maxBlocks: MAX_BLOCKS,
+    },
+  };
+}
+
+function empty(backend: Backend, dtype: DType, shape: Shape): TensorView {
+  const bytes = { f32: 4, i32: 4, bf16: 2, f8_e4m3: 1 }[dtype as 'f32'];
+  return tensorView(backend.allocate(shape.reduce((a, b) => a * b, 1) * bytes, 'activations'), dtype, shape);
+}
+
+/** max |a - b| / max(1, max |b|) */
+function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let scale = 1;
+  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]!));
+  let error = 0;
+  for (let i = 0; i < a.length; i++) error = Math.max(error, Math.abs(a[i]! - b[i]!) / scale);
+  return error;
+}
+
+/** Sparse top-k rows: positions ≤ the query's own, distinct, some -1. */
+function sparseIndices(random: Random, k: number): number[] {
+  const rows: number[] = [];
+  for (let s = 0; s < S; s++) {
+    const all = Array.from({ length: POSITIONS[s]! + 1 }, (_, t) => t).sort(() => random.next() - 0.5);
+    const chosen = all.slice(0, Math.min(k - 1, all.length)).sort((a, b) => a - b);
+    while (chosen.length < k) chosen.push(-1);
+    rows.push(...chosen);
+  }
+  return rows;
+}
+
+for (const isa of ISAS) {
+  describe(`fused kernels of the cpu backend (${isa}) match their composite fallbacks`, () => {
+    const cpu = new CpuBackend(native.addon, { threads: 2, settings: { isa } });
+    const reference = new ReferenceBackend();
+    const workspace = new Workspace(reference);
+
+    it('addRmsNorm: residual += x, out = rmsNorm(residual)', async () => {
+      const random = new Random(1);
+      const [n, d] = [5, 96];
+      const residual = random.normals(n * d, 2);
+      const x = random.normals(n * d);
+      const weight = random.normals(d);
+      const run = async (backend: Backend, fused: boolean) => {
+        const r = uploadTensor(backend, 'f32', [n, d], residual);
+        const xv = uploadTensor(backend, 'f32', [n, d], x);
+        const w = uploadTensor(backend, 'bf16', [d], weight);
+        const out = empty(backend, 'f32', [n, d]);
+        if (fused) backend.fused.addRmsNorm!(out, r, xv, w, 1e-6);
+        else {
+          backend.kernels.binary(r, r, xv, 'add');
+          backend.kernels.rmsNorm(out, r, w, 1e-6);
+        }
+        return [await downloadTensor(backend, out), await downloadTensor(backend, r)];
+      };
+      const [out, res] = await run(cpu, true);
+      const [wantOut, wantRes] = await run(reference, false);
+      expect(relativeError(res!, wantRes!)).toBe(0);
+      expect(relativeError(out!, wantOut!)).toBeLessThanOrEqual(1e-6);
+    });
+
+    it('swiglu: out = silu(gate) · up', async () => {
+      const random = new Random(2);
+      const [n, i] = [7, 130];
+      const gate = random.normals(n * i, 3);
+      const up = random.normals(n * i);
+      const run = async (backend: Backend) => {
+        const g = uploadTensor(backend, 'f32', [n, i], gate);
+        const u = uploadTensor(backend, 'f32', [n, i], up);
+        const out = empty(backend, 'f32', [n, i]);
+        swiglu(backend, out, g, u);
+        return downloadTensor(backend, out);
+      };
+      expect(relativeError(await run(cpu), await run(reference))).toBeLessThanOrEqual(1e-6);
+    });
+
+    for (const mode of ['dense', 'sparse'] as const) {
+      for (const cacheDtype of ['f32', 'bf16'] as const) {
+        it(`mlaAttention ${mode} over a paged ${cacheDtype} latent cache`, async () => {
+          const random = new Random(mode === 'dense' ? 3 : 4);
+          const [heads, c, r] = [4, 32, 8];
+          const q = random.normals(S * heads * (c + r));
+          const cache = random.normals(SLOTS * (c + r));
+          const indices = mode === 'sparse' ? sparseIndices(random, 6) : null;
+          const scale = 1 / Math.sqrt(c + r);
+          const run = async (backend: Backend, fused: boolean) => {
+            const qv = uploadTensor(backend, 'f32', [S, heads, c + r], q);
+            const cv = uploadTensor(backend, cacheDtype, [SLOTS, c + r], cache);
+            const iv = indices ? uploadTensor(backend, 'i32', [S, 6], indices) : null;
+            const out = empty(backend, 'f32', [S, heads, c]);
+            const batch = batchOn(backend);
+            if (fused) backend.fused.mlaAttention!(out, qv, cv, batch, iv, scale);
+            else mlaAttention(backend, workspace, out, qv, cv, batch, iv, scale);
+            return downloadTensor(backend, out);
+          };
+          const error = relativeError(await run(cpu, true), await run(reference, false));
+          expect(error).toBeLessThanOrEqual(1e-5);
+        });
+      }
+    }
+
+    it('mlaAttention: a query whose indices are all -1 gets zeros', async () => {
+      const [heads, c, r] = [2, 16, 4];
+      const random = new Random(5);
+      const qv = uploadTensor(cpu, 'f32', [S, heads, c + r], random.normals(S * heads * (c + r)));
+      const cv = uploadTensor(cpu, 'f32', [SLOTS, c + r], random.normals(SLOTS * (c + r)));
+      const iv = uploadTensor(cpu, 'i32', [S, 2], new Array(2 * S).fill(-1));
+      const out = uploadTensor(cpu, 'f32', [S, heads, c], new Array(S * heads * c).fill(7));
+      cpu.fused.mlaAttention!(out, qv, cv, batchOn(cpu), iv, 0.1);
+      expect(Array.from(await downloadTensor(cpu, out)).every((v) => v === 0)).toBe(true);
+    });
+
+    for (const keyMode of ['f32', 'fp8'] as const) {
+      it(`indexerTopK over ${keyMode} keys: same positions as scores + topK`, async () => {
+        const random = new Random(keyMode === 'f32' ? 6 : 7);
+        const [heads, di, k] = [4, 32, 8];
+        const q = random.normals(S * heads * di);
+        const weights = random.normals(S * heads);
+        const keys = random.normals(SLOTS * di, 50);
+        const scales = Array.from({ length: SLOTS }, () => 2 ** (-8 + random.int(4)));
+        const run = async (backend: Backend, fused: boolean) => {
+          const cache: IndexerKeyCache =
+            keyMode === 'f32'
+              ? { keys: uploadTensor(backend, 'f32', [SLOTS, di], keys) }
+              : {
+                  keys: uploadTensor(backend, 'f8_e4m3', [SLOTS, di], keys), // encoded on upload
+                  scales: uploadTensor(backend, 'f32', [SLOTS], scales),
+                };
+          const qv = uploadTensor(backend, 'f32', [S, heads, di], q);
+          const wv = uploadTensor(backend, 'f32', [S, heads], weights);
+          const out = empty(backend, 'i32', [S, k]);
+          const batch = batchOn(backend);
+          if (fused) backend.fused.indexerTopK!(out, qv, wv, cache, batch, k);
+          else indexerTopK(backend, workspace, out, qv, wv, cache, batch, k);
+          return Array.from(await downloadTensor(backend, out));
+        };
+        const got = await run(cpu, true);
+        const want = await run(reference, false);
+        expect(got).toEqual(want);
+        // the decode token of sequence 1 sits at position 2: three candidates, then -1 padding
+        expect(got.slice(3 * k, 4 * k)).toEqual([0, 1, 2, -1, -1, -1, -1, -1]);
+      });
+    }
+
+    const ROUTES: [string, MoeRouteOptions, boolean][] = [
+      [
+        'DeepSeek-V3 (sigmoid, bias, 8 groups keep 4, normalized, scale 2.5)',
+        { groups: 8, topkGroups: 4, topk: 8, routedScale: 2.5, normalize: true, scoring: 'sigmoid' },
+        true,
+      ],
+      [
+        'sigmoid without bias, groups by their best expert',
+        { groups: 4, topkGroups: 2, topk: 4, routedScale: 1, normalize: false, scoring: 'sigmoid' },
+        false,
+      ],
+      [
+        'softmax, one group',
+        { groups: 1, topkGroups: 1, topk: 6, routedScale: 1, normalize: false, scoring: 'softmax' },
+        false,
+      ],
+    ];
+    for (const [label, options, withBias] of ROUTES) {
+      it(`moeRoute: ${label}`, async () => {
+        const random = new Random(8);
+        const [n, e] = [9, 64];
+        const logits = random.normals(n * e, 2);
+        const bias = random.normals(e, 0.1);
+        const run = async (backend: Backend) => {
+          const lv = uploadTensor(backend, 'f32', [n, e], logits);
+          const bv = withBias ? uploadTensor(backend, 'f32', [e], bias) : null;
+          const indices = empty(backend, 'i32', [n, options.topk]);
+          const weights = empty(backend, 'f32', [n, options.topk]);
+          moeRoute(backend, workspace, indices, weights, lv, bv, options);
+          return [await downloadTensor(backend, indices), await downloadTensor(backend, weights)];
+        };
+        const [gotIndices, gotWeights] = await run(cpu);
+        const [wantIndices, wantWeights] = await run(reference);
+        expect(Array.from(gotIndices!)).toEqual(Array.from(wantIndices!));
+        expect(relativeError(gotWeights!, wantWeights!)).toBeLessThanOrEqual(1e-6);
+      });
+    }
+
+    it('rejects a batch whose block table does not cover a position', () => {
+      const [heads, c, r] = [2, 16, 4];
+      const qv = uploadTensor(cpu, 'f32', [S, heads, c + r], new Array(S * heads * (c + r)).fill(0));
+      const cv = uploadTensor(cpu, 'f32', [SLOTS, c + r], new Array(SLOTS * (c + r)).fill(0));
+      const out = empty(cpu, 'f32', [S, heads, c]);
+      const batch = batchOn(cpu);
+      const broken = {
+        ...batch,
+        host: { ...batch.host, blockTable: batch.host.blockTable.map((b, i) => (i === 2 ? -1 : b)) },
+      };
+      expect(() => cpu.fused.mlaAttention!(out, qv, cv, broken, null, 0.1)).toThrow(
+        /no cache block for position 8/,
+      );
+    });
+  });
+}

@@ -1,0 +1,83 @@
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** What the addon reports about itself and the machine. */
+export interface NativeInfo {
+  /** Highest ISA level the kernels use here: 0 portable, 1 AVX2, 2 AVX-512. */
+  readonly isa: number;
+  readonly isaName: string;
+  readonly hardwareThreads: number;
+  /** Threads the pool can run at once (the calling thread included). */
+  readonly poolThreads: number;
+  /** CPU brand string. */
+  readonly cpu: string;
+  /** Name of the GEMM kernel set in use. */
+  readonly gemm: string;
+}
+
+/** A kernel entry point: the argument block (see arguments.ts), plus host arrays for attention kernels. */
+export type NativeKernel = (args: Float64Array, ...host: Int32Array[]) => void;
+
+/** The functions the compiled addon (native/addon.cc) exports. */
+export interface NativeAddon {
+  allocate(byteLength: number, zero: boolean): number;
+  free(id: number): void;
+  upload(id: number, byteOffset: number, source: Uint8Array): void;
+  download(id: number, byteOffset: number, destination: Uint8Array): void;
+  info(): NativeInfo;
+  reserveThreads(threads: number): number;
+  /** Test hook: fdlibm `log` / `exp` or rngUniform(input[i], i % 7, i) over `input`. */
+  debugMath(which: 'log' | 'exp' | 'rng', input: Float64Array, output: Float64Array): void;
+  fill: NativeKernel;
+  cast: NativeKernel;
+  copy: NativeKernel;
+  gatherRows: NativeKernel;
+  scatterRows: NativeKernel;
+  indexAdd: NativeKernel;
+  linear: NativeKernel;
+  matmul: NativeKernel;
+  rmsNorm: NativeKernel;
+  layerNorm: NativeKernel;
+  addRmsNorm: NativeKernel;
+  rope: NativeKernel;
+  softmax: NativeKernel;
+  topK: NativeKernel;
+  reduceSum: NativeKernel;
+  gatherColumns: NativeKernel;
+  scatterColumns: NativeKernel;
+  unary: NativeKernel;
+  binary: NativeKernel;
+  swiglu: NativeKernel;
+  hadamard: NativeKernel;
+  quantizeFp8: NativeKernel;
+  dequantizeFp8: NativeKernel;
+  sample: NativeKernel;
+  mlaAttention: NativeKernel;
+  indexerTopK: NativeKernel;
+  moeRoute: NativeKernel;
+}
+
+/** The package root: `src/` and `dist/` both sit one level below it. */
+const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+const loaded = new Map<string, { addon: NativeAddon } | { error: Error }>();
+
+/**
+ * Loads the compiled addon once per directory (from its `build/Release` or `prebuilds/`, via
+ * node-gyp-build; default: this package). Never throws: a missing or broken build is returned as `error`.
+ */
+export function loadNative(directory: string = PACKAGE_ROOT): { addon: NativeAddon } | { error: Error } {
+  let result = loaded.get(directory);
+  if (!result) {
+    try {
+      const require = createRequire(import.meta.url);
+      const load = require('node-gyp-build') as (directory: string) => unknown;
+      result = { addon: load(directory) as NativeAddon };
+    } catch (error) {
+      result = { error: error instanceof Error ? error : new Error(String(error)) };
+    }
+    loaded.set(directory, result);
+  }
+  return result;
+}
