@@ -33,4 +33,14 @@ describe('packages as users install them', () => {
       /release dry run: \d+ changesets -> version \d+\.\d+\.\d+ for 10 packages, changelogs written, all packed/,
     );
   }, 300_000);
+
+  it('the API docs build cleanly: every exported symbol documented, warnings are errors', () => {
+    const output = execFileSync('pnpm', ['run', 'docs'], {
+      cwd: path.resolve(import.meta.dirname, '..'),
+      encoding: 'utf8',
+      timeout: 280_000,
+    });
+    expect(output).toContain('html generated at ./docs/api');
+    expect(output).not.toMatch(/\[warning\]/);
+  }, 300_000);
 });

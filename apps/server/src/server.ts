@@ -9,7 +9,9 @@ import type { ServerContext } from './server-context.js';
 
 /** Options of {@link createServer}. */
 export interface ServerOptions {
+  /** The engine that runs the requests. */
   readonly engine: Engine;
+  /** Tokenizer of the model: chat template, encoding and decoding. */
   readonly tokenizer: Tokenizer;
   /** The id clients send as `model` (default: "dsa"). */
   readonly modelName?: string;

@@ -31,14 +31,18 @@ import { topK } from './top-k.js';
  * which makes it the oracle for every fused kernel of every other backend.
  */
 export class ReferenceBackend implements Backend {
+  /** Contract version this backend implements. */
   readonly specificationVersion = SPECIFICATION_VERSION;
+  /** Always `reference`. */
   readonly name = 'reference' as const;
+  /** The host, with its total and free memory. */
   readonly device: DeviceInfo = {
     id: 'reference',
     description: `reference (TypeScript, ${os.cpus()[0]?.model ?? 'unknown CPU'})`,
     memoryTotalBytes: os.totalmem(),
     memoryFreeBytes: os.freemem(),
   };
+  /** Every dtype, no graph capture, no async copy, no fused kernels. */
   readonly capabilities: Capabilities = {
     dtypes: new Set(['f32', 'f64', 'bf16', 'f16', 'f8_e4m3', 'i32', 'i64', 'i16', 'i8', 'u8']),
     graphCapture: false,
@@ -123,6 +127,7 @@ export class ReferenceBackend implements Backend {
     write(destination, read(source, 'copy'), 'copy');
   }
 
+  /** Returns a new stream id; all work runs eagerly, so streams only label it. */
   createStream(): Stream {
     return { id: this.nextStream++ };
   }

@@ -22,10 +22,13 @@ export interface AttentionBatch {
    * composite fallbacks loop over them instead of downloading.
    */
   readonly host: {
+    /** Host copy of `positions`. */
     readonly positions: Int32Array;
+    /** Host copy of `sequenceIds`. */
     readonly sequenceIds: Int32Array;
     /** Row-major [Q, maxBlocks]. */
     readonly blockTable: Int32Array;
+    /** Columns of `blockTable`: the most blocks any sequence in the batch holds. */
     readonly maxBlocks: number;
   };
 }

@@ -14,7 +14,9 @@ export interface DeviceInfo {
   readonly id: string;
   /** Human-readable: CPU model and ISA, GPU name and compute capability. */
   readonly description: string;
+  /** Total device memory in bytes. */
   readonly memoryTotalBytes: number;
+  /** Device memory free at creation, in bytes. */
   readonly memoryFreeBytes: number;
 }
 
@@ -23,6 +25,7 @@ export type BufferUsage = 'weights' | 'kv-cache' | 'activations';
 
 /** Device memory owned by the backend. The caller holds the handle and disposes it. */
 export interface DeviceBuffer extends BufferHandle {
+  /** What the allocation holds (weights, KV cache or activations). */
   readonly usage: BufferUsage;
   /** Frees the memory; the handle must not be used afterwards. */
   dispose(): void;
@@ -30,6 +33,7 @@ export interface DeviceBuffer extends BufferHandle {
 
 /** An ordered queue of device work. */
 export interface Stream {
+  /** Backend-unique id of this stream. */
   readonly id: number;
 }
 
@@ -47,7 +51,9 @@ export interface Capabilities {
 
 /** A recorded sequence of kernel launches that can be replayed with one call. */
 export interface CapturedGraph {
+  /** Re-enqueues the recorded kernel launches on `stream` (default: the stream it was captured on). */
   replay(stream?: Stream): void;
+  /** Frees the graph; it must not be replayed afterwards. */
   dispose(): void;
 }
 
@@ -56,9 +62,13 @@ export interface CapturedGraph {
  * kernels enqueue work and return nothing, and the only device→host path is {@link Backend.download}.
  */
 export interface Backend {
+  /** Contract version this backend implements; must equal {@link SPECIFICATION_VERSION}. */
   readonly specificationVersion: typeof SPECIFICATION_VERSION;
+  /** Which backend this is. */
   readonly name: BackendName;
+  /** The device it runs on. */
   readonly device: DeviceInfo;
+  /** What it supports beyond the required kernels. */
   readonly capabilities: Capabilities;
 
   /** Allocates `byteLength` bytes of device memory (contents undefined). */
@@ -70,6 +80,7 @@ export interface Backend {
   /** Enqueues a device→device copy between views of equal shape and dtype (any strides). */
   copy(destination: TensorView, source: TensorView, stream?: Stream): void;
 
+  /** Creates a new ordered work queue. */
   createStream(): Stream;
   /** Resolves when all work enqueued on `stream` (default: every stream) has finished. */
   synchronize(stream?: Stream): Promise<void>;
@@ -98,12 +109,20 @@ export interface BackendOptions {
 
 /** What every backend package exports as its default export. */
 export interface BackendFactory {
+  /** Name of the backend this factory creates. */
   readonly name: BackendName;
+  /** Contract version the backend implements; must equal {@link SPECIFICATION_VERSION}. */
   readonly specificationVersion: typeof SPECIFICATION_VERSION;
   /**
    * How well this backend fits the machine: 0 = unusable here (with `reason`), higher wins `auto`.
    * Must not crash the process when drivers are missing.
    */
-  probe(): Promise<{ score: number; reason: string }>;
+  probe(): Promise<{
+    /** Fitness for this machine: 0 = unusable, higher wins `auto`. */
+    score: number;
+    /** Why it scored as it did, e.g. what is missing. */
+    reason: string;
+  }>;
+  /** Creates the backend on this machine; rejects with `BackendUnavailableError` if it cannot run. */
   create(options?: BackendOptions): Promise<Backend>;
 }

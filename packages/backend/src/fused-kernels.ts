@@ -7,7 +7,9 @@ import type { ExpertWeights } from './linear-weight.js';
  * `scales` f32 [slots] (one power-of-two scale per token, spec §4.4).
  */
 export interface IndexerKeyCache {
+  /** f32 or f8_e4m3 [slots, Di]: one indexer key per cache slot. */
   readonly keys: TensorView;
+  /** f32 [slots]: per-token scale of f8 `keys`; absent for f32 keys. */
   readonly scales?: TensorView;
 }
 

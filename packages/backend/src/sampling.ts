@@ -12,6 +12,7 @@ import type { TensorView } from '@dsa/tensor';
  *    `E_i = -ln(u_i)`, `u_i = rngUniform(seed, step, i)`, so every backend draws the same token.
  */
 export interface SamplingRow {
+  /** Softmax temperature; 0 means greedy. */
   readonly temperature: number;
   /** Keep the k most likely tokens; 0 disables. */
   readonly topK?: number;
@@ -32,7 +33,14 @@ export interface SamplingRow {
   /** [token id, bias] pairs added to the logits. */
   readonly logitBias?: readonly (readonly [number, number])[];
   /** The sequence's tokens so far, for penalties: `tokens` i32 [≥ length], the first `promptLength` are the prompt. */
-  readonly history?: { readonly tokens: TensorView; readonly length: number; readonly promptLength: number };
+  readonly history?: {
+    /** i32 [≥ length]: prompt tokens followed by generated tokens. */
+    readonly tokens: TensorView;
+    /** Number of valid tokens in `tokens`. */
+    readonly length: number;
+    /** How many of the first tokens are the prompt. */
+    readonly promptLength: number;
+  };
 }
 
 /** Optional outputs of `sample`: log-probabilities of the chosen token and of the N most likely ones. */

@@ -16,14 +16,26 @@ export const BACKEND_NAMES: readonly BackendName[] = ['cuda', 'ascend', 'cpu', '
 
 /** A parsed backend choice: `auto`, or a backend name with an optional device index (`cuda:1`). */
 export type BackendSpec =
-  | { readonly name: 'auto' }
-  | { readonly name: BackendName; readonly deviceIndex?: number };
+  | {
+      /** Pick the best-scoring installed backend. */
+      readonly name: 'auto';
+    }
+  | {
+      /** The backend to use. */
+      readonly name: BackendName;
+      /** Device ordinal (`cuda:1` → 1); absent for the default device. */
+      readonly deviceIndex?: number;
+    };
 
 /** What `auto` found for one backend. */
 export interface BackendReport {
+  /** The backend this report is about. */
   readonly name: BackendName;
+  /** Whether its package could be loaded. */
   readonly installed: boolean;
+  /** Its probe score; 0 when unusable or not installed. */
   readonly score: number;
+  /** Why it scored as it did, or why it is not installed. */
   readonly reason: string;
 }
 
@@ -76,8 +88,11 @@ export interface CreateBackendOptions extends BackendOptions {
 
 /** The backend settings a config file may hold. */
 export interface BackendConfigFile {
+  /** Backend spec: `auto`, a name, or `name:N`. */
   readonly backend?: string;
+  /** Worker threads for CPU backends. */
   readonly threads?: number;
+  /** Free-form backend-specific settings. */
   readonly settings?: Readonly<Record<string, unknown>>;
 }
 
@@ -90,14 +105,23 @@ export function readBackendConfig(file?: string): BackendConfigFile {
   try {
     json = JSON.parse(fs.readFileSync(candidate, 'utf8'));
   } catch (error) {
-    throw new BackendUnavailableError('config', `cannot read backend config ${candidate}: ${(error as Error).message}`);
+    throw new BackendUnavailableError(
+      'config',
+      `cannot read backend config ${candidate}: ${(error as Error).message}`,
+    );
   }
   const config = json as Record<string, unknown>;
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new BackendUnavailableError('config', `${candidate}: expected a JSON object like {"backend": "cpu"}`);
+    throw new BackendUnavailableError(
+      'config',
+      `${candidate}: expected a JSON object like {"backend": "cpu"}`,
+    );
   }
   if (config.backend !== undefined && typeof config.backend !== 'string') {
-    throw new BackendUnavailableError('config', `${candidate}: field "backend" must be a string such as "auto", "cpu" or "cuda:0"`);
+    throw new BackendUnavailableError(
+      'config',
+      `${candidate}: field "backend" must be a string such as "auto", "cpu" or "cuda:0"`,
+    );
   }
   if (config.threads !== undefined && !(Number.isInteger(config.threads) && (config.threads as number) > 0)) {
     throw new BackendUnavailableError('config', `${candidate}: field "threads" must be a positive integer`);
@@ -112,7 +136,12 @@ export function readBackendConfig(file?: string): BackendConfigFile {
 export async function loadBackendFactory(
   name: BackendName,
   searchPaths: readonly string[] = [],
-): Promise<{ factory?: BackendFactory; reason: string }> {
+): Promise<{
+  /** The package's default export; absent when it is missing, invalid or of another contract version. */
+  factory?: BackendFactory;
+  /** Why it could not be loaded, or `"installed"`. */
+  reason: string;
+}> {
   const specifier = `@dsa/backend-${name}`;
   const bases = [
     import.meta.url,

@@ -13,9 +13,13 @@ const FP8_BLOCK = 128;
  */
 export class Indexer {
   constructor(
+    /** The backend that runs the kernels. */
     readonly backend: Backend,
+    /** Indexer sizes: heads Hi, head dim Di, top-k K. */
     readonly dims: IndexerDims,
+    /** The layer's indexer checkpoint tensors. */
     readonly weights: IndexerWeights,
+    /** Whether scores are computed in f32 or DeepSeek's fp8 scheme. */
     readonly precision: IndexerPrecision,
   ) {}
 

@@ -3,15 +3,23 @@ import type { TensorView } from '@dsa/tensor';
 
 /** Sizes of one MLA layer (DeepSeek names, camel-cased). */
 export interface MlaDims {
+  /** Hidden size D. */
   readonly dim: number;
+  /** Attention heads H. */
   readonly nHeads: number;
   /** null: queries come straight from `q_proj` (no low-rank q). */
   readonly qLoraRank: number | null;
+  /** Latent width C (`kv_lora_rank`). */
   readonly kvLoraRank: number;
+  /** Non-rotary part of each query/key head, Dn. */
   readonly qkNopeHeadDim: number;
+  /** Rotary part of each query/key head, R. */
   readonly qkRopeHeadDim: number;
+  /** Value head dim Dv. */
   readonly vHeadDim: number;
+  /** Epsilon of the RMSNorms on the q and kv latents. */
   readonly normEps: number;
+  /** Scale applied to q·k before softmax (1/√(Dn+R), times the YaRN mscale²). */
   readonly softmaxScale: number;
 }
 

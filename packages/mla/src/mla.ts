@@ -25,8 +25,11 @@ export interface MlaProjection {
  */
 export class Mla {
   constructor(
+    /** The backend that runs the kernels. */
     readonly backend: Backend,
+    /** Sizes of this layer. */
     readonly dims: MlaDims,
+    /** The layer's `self_attn` checkpoint tensors. */
     readonly weights: MlaWeights,
   ) {}
 

@@ -6,8 +6,11 @@ export const SCORE_BUDGET = 1 << 24;
 
 /** A contiguous run of query rows of one sequence, processed together by composite kernels. */
 export interface SequenceRun {
+  /** Row of the block table (the sequence) this run belongs to. */
   readonly sequence: number;
+  /** First query row of the run. */
   readonly start: number;
+  /** Number of consecutive query rows in the run. */
   readonly count: number;
   /** Largest query position in the run: the run reads positions 0 ..= maxPosition. */
   readonly maxPosition: number;

@@ -8,7 +8,9 @@ import { swiglu } from './swiglu.js';
  */
 export class Mlp {
   constructor(
+    /** The backend that runs the kernels. */
     readonly backend: Backend,
+    /** gate/up/down projections of this block. */
     readonly weights: ExpertWeights,
   ) {}
 

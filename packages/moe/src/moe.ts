@@ -21,8 +21,11 @@ export class Moe {
   private readonly shared: Mlp | null;
 
   constructor(
+    /** The backend that runs the kernels. */
     readonly backend: Backend,
+    /** Router gate, routed experts and optional shared experts. */
     readonly weights: MoeWeights,
+    /** Router options (top-k, groups, scaling). */
     readonly route: MoeRouteOptions,
   ) {
     this.shared = weights.shared_experts ? new Mlp(backend, weights.shared_experts) : null;

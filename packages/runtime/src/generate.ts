@@ -19,6 +19,7 @@ export interface GenerateOptions {
 
 /** One generated token. */
 export interface GeneratedToken {
+  /** The token id. */
   readonly id: number;
   /** Index of the token in the generated sequence (0-based). */
   readonly index: number;

@@ -18,10 +18,13 @@ export interface BufferHandle {
  * (stride 1) unless they say otherwise.
  */
 export interface TensorView {
+  /** The device memory the view reads. */
   readonly buffer: BufferHandle;
   /** Offset of element `[0, 0, ...]` from the start of the buffer, in bytes. */
   readonly byteOffset: number;
+  /** Element type. */
   readonly dtype: DType;
+  /** Size of each dimension. */
   readonly shape: Shape;
   /** Element strides, one per dimension. */
   readonly strides: readonly number[];

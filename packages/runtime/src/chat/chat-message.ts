@@ -34,7 +34,9 @@ export interface ChatToolCall {
   readonly type?: 'function';
   /** Name and arguments of the call. */
   readonly function: {
+    /** Name of the function to call. */
     readonly name: string;
+    /** Arguments as JSON text or an already-parsed object. */
     readonly arguments: string | Readonly<Record<string, unknown>>;
   };
 }
@@ -71,7 +73,12 @@ export interface ParsedToolCall {
   /** Always `function`. */
   readonly type: 'function';
   /** Name and JSON arguments of the call. */
-  readonly function: { readonly name: string; readonly arguments: string };
+  readonly function: {
+    /** Name of the function to call. */
+    readonly name: string;
+    /** Arguments as JSON text. */
+    readonly arguments: string;
+  };
 }
 
 /** The assistant message parsed from a DeepSeek-V3.2 completion (the reference parser's output shape). */

@@ -3,8 +3,20 @@ import { CompletionStreamParser } from './dsv32-stream-parser.js';
 
 /** One piece of a chat answer as the OpenAI API reports it. */
 export type ChatDelta =
-  | { readonly kind: 'reasoning_content' | 'content'; readonly text: string }
-  | { readonly kind: 'tool_call'; readonly index: number; readonly toolCall: ParsedToolCall };
+  | {
+      /** Thinking text or answer text. */
+      readonly kind: 'reasoning_content' | 'content';
+      /** The next piece of it. */
+      readonly text: string;
+    }
+  | {
+      /** A complete tool call. */
+      readonly kind: 'tool_call';
+      /** Position of the call in the message, from 0. */
+      readonly index: number;
+      /** The parsed call. */
+      readonly toolCall: ParsedToolCall;
+    };
 
 /**
  * Splits generated text into reasoning, content and DSML tool calls as it streams. If the model's output
@@ -18,6 +30,7 @@ export class ChatOutput {
     this.parser = new CompletionStreamParser(mode);
   }
 
+  /** Feeds the next piece of generated text; returns the deltas it completes. */
   push(text: string): ChatDelta[] {
     if (!text) return [];
     if (!this.parser) return [{ kind: 'content', text }];
@@ -29,6 +42,7 @@ export class ChatOutput {
     }
   }
 
+  /** Ends generation: returns the deltas still held back (such as a final tool call); later pushes pass through as content. */
   finish(): ChatDelta[] {
     if (!this.parser) return [];
     try {

@@ -14,9 +14,26 @@ import { DSV32_TOKENS } from './dsv32-tokens.js';
  * complete tool call (`index` counts the calls of the message from 0).
  */
 export type CompletionStreamEvent =
-  | { readonly kind: 'reasoning_content'; readonly text: string }
-  | { readonly kind: 'content'; readonly text: string }
-  | { readonly kind: 'tool_calls'; readonly index: number; readonly toolCall: ParsedToolCall };
+  | {
+      /** Thinking text. */
+      readonly kind: 'reasoning_content';
+      /** The next piece of it. */
+      readonly text: string;
+    }
+  | {
+      /** Answer text. */
+      readonly kind: 'content';
+      /** The next piece of it. */
+      readonly text: string;
+    }
+  | {
+      /** A complete tool call. */
+      readonly kind: 'tool_calls';
+      /** Position of the call in the message, from 0. */
+      readonly index: number;
+      /** The parsed call. */
+      readonly toolCall: ParsedToolCall;
+    };
 
 const { bos, eos, thinkingStart, thinkingEnd, dsml } = DSV32_TOKENS;
 const { toolCallsStart, toolCallsEnd, invokeStart, invokeEnd, parameterStart, parameterEnd } = DSML_MARKERS;

@@ -2,14 +2,21 @@ import { ConfigError } from './config-error.js';
 
 /** RoPE settings, from `rope_parameters` or the published `rope_theta` + `rope_scaling` form. */
 export interface RopeConfig {
+  /** RoPE base `rope_theta`. */
   readonly theta: number;
   /** `default` (plain RoPE) or `yarn`. */
   readonly type: 'default' | 'yarn';
+  /** YaRN context extension factor. */
   readonly factor: number;
+  /** Context length the model was pretrained with (`original_max_position_embeddings`). */
   readonly originalMaxPositionEmbeddings: number;
+  /** YaRN `beta_fast`: rotations where interpolation stops (high frequencies kept). */
   readonly betaFast: number;
+  /** YaRN `beta_slow`: rotations where interpolation is complete (low frequencies scaled). */
   readonly betaSlow: number;
+  /** YaRN `mscale` (0 when absent). */
   readonly mscale: number;
+  /** YaRN `mscale_all_dim`; also scales the MLA softmax (0 when absent). */
   readonly mscaleAllDim: number;
   /** Explicit YaRN attention factor, when the config gives one. */
   readonly attentionFactor?: number;
@@ -19,7 +26,9 @@ export interface RopeConfig {
 
 /** FP8 block quantization of the checkpoint's linear weights. */
 export interface QuantizationConfig {
+  /** Quantization method (`quant_method`). */
   readonly method: 'fp8';
+  /** FP8 element format (`fmt`). */
   readonly format: 'e4m3';
   /** `[rows, columns]` of one scale block. */
   readonly blockSize: readonly [number, number];
@@ -32,7 +41,9 @@ export interface QuantizationConfig {
  * Parsed from the Hugging Face `config.json` by {@link parseModelConfig}.
  */
 export interface ModelConfig {
+  /** `model_type`; `deepseek_v32` has the DSA indexer. */
   readonly modelType: 'deepseek_v32' | 'deepseek_v3';
+  /** vocab_size (V). */
   readonly vocabSize: number;
   /** hidden_size */
   readonly dim: number;
@@ -40,36 +51,60 @@ export interface ModelConfig {
   readonly interDim: number;
   /** moe_intermediate_size: width of one expert. */
   readonly moeInterDim: number;
+  /** num_hidden_layers. */
   readonly nLayers: number;
   /** Per layer: true where the feed-forward block is a dense MLP, false for MoE. */
   readonly denseLayers: readonly boolean[];
+  /** num_attention_heads (H). */
   readonly nHeads: number;
   /** null when queries are projected directly (no low-rank q). */
   readonly qLoraRank: number | null;
+  /** kv_lora_rank (C). */
   readonly kvLoraRank: number;
+  /** qk_nope_head_dim (Dn). */
   readonly qkNopeHeadDim: number;
+  /** qk_rope_head_dim (R). */
   readonly qkRopeHeadDim: number;
+  /** v_head_dim (Dv). */
   readonly vHeadDim: number;
+  /** n_routed_experts (E). */
   readonly nRoutedExperts: number;
+  /** n_shared_experts. */
   readonly nSharedExperts: number;
+  /** num_experts_per_tok (A). */
   readonly nActivatedExperts: number;
+  /** n_group (G). */
   readonly nExpertGroups: number;
+  /** topk_group: groups kept per token. */
   readonly nLimitedGroups: number;
+  /** routed_scaling_factor. */
   readonly routeScale: number;
+  /** scoring_func of the router. */
   readonly scoreFunc: 'sigmoid' | 'softmax';
+  /** norm_topk_prob: normalize the selected expert weights to sum to 1. */
   readonly normTopkProb: boolean;
   /** The DSA lightning indexer; null for dense MLA models (`deepseek_v3`). */
   readonly indexer: {
+    /** index_n_heads (Hi). */
     readonly indexNHeads: number;
+    /** index_head_dim (Di). */
     readonly indexHeadDim: number;
+    /** index_topk (K). */
     readonly indexTopk: number;
   } | null;
+  /** rms_norm_eps. */
   readonly normEps: number;
+  /** RoPE and YaRN settings. */
   readonly rope: RopeConfig;
+  /** max_position_embeddings: longest supported context. */
   readonly maxPositionEmbeddings: number;
+  /** bos_token_id, or null when absent. */
   readonly bosTokenId: number | null;
+  /** eos_token_id as a list (empty when absent). */
   readonly eosTokenIds: readonly number[];
+  /** tie_word_embeddings: lm_head shares embed_tokens. */
   readonly tieWordEmbeddings: boolean;
+  /** FP8 quantization of the linear weights, or null for unquantized checkpoints. */
   readonly quantization: QuantizationConfig | null;
   /** Multi-token-prediction layers stored after the main layers (skipped when loading). */
   readonly numNextnPredictLayers: number;

@@ -14,7 +14,12 @@ function yarnMscale(scale: number, mscale: number): number {
 export function ropeFrequencies(
   rope: RopeConfig,
   dim: number,
-): { invFreq: Float32Array; attentionFactor: number } {
+): {
+  /** f32 [dim/2]: inverse frequency of each rotary pair. */
+  invFreq: Float32Array;
+  /** Multiplies cos and sin (YaRN mscale; 1 for plain RoPE). */
+  attentionFactor: number;
+} {
   const half = dim / 2;
   const posFreqs = Float32Array.from({ length: half }, (_, i) => f(rope.theta ** f((2 * i) / dim)));
   const extrapolation = posFreqs.map((p) => f(1 / p));

@@ -3,29 +3,46 @@ import type { FinishReason } from './generate-request.js';
 
 /** A snapshot of the engine for monitoring (the server's /metrics). */
 export interface EngineStats {
+  /** Requests waiting to start. */
   readonly queueLength: number;
+  /** Requests currently generating. */
   readonly running: number;
+  /** Blocks in the KV cache pool. */
   readonly cacheBlocksTotal: number;
+  /** Blocks held by sequences. */
   readonly cacheBlocksUsed: number;
+  /** Blocks not held by any sequence (empty or evictable). */
   readonly cacheBlocksFree: number;
+  /** Prompt tokens looked up in the prefix cache. */
   readonly prefixCacheQueriedTokens: number;
+  /** Prompt tokens found in the prefix cache. */
   readonly prefixCacheHitTokens: number;
   /** hit tokens / queried tokens (0 before any request). */
   readonly prefixCacheHitRate: number;
+  /** Tokens generated since the engine started. */
   readonly generatedTokens: number;
+  /** Finished requests by finish reason. */
   readonly finished: Readonly<Record<FinishReason, number>>;
   /** Time to first token, ms: mean and percentiles over recent requests. */
   readonly timeToFirstTokenMs: {
+    /** Mean, ms. */
     readonly mean: number;
+    /** Median, ms. */
     readonly p50: number;
+    /** 99th percentile, ms. */
     readonly p99: number;
+    /** Samples in the window. */
     readonly count: number;
   };
   /** Time between tokens of a stream, ms. */
   readonly interTokenLatencyMs: {
+    /** Mean, ms. */
     readonly mean: number;
+    /** Median, ms. */
     readonly p50: number;
+    /** 99th percentile, ms. */
     readonly p99: number;
+    /** Samples in the window. */
     readonly count: number;
   };
   /** Generated tokens per second over the last 10 s. */

@@ -64,6 +64,7 @@ export class Engine {
   private closed = false;
 
   constructor(
+    /** The model the engine schedules forward steps on. */
     readonly model: DeepseekModel,
     options: EngineOptions = {},
   ) {

@@ -5,6 +5,7 @@
 export class StopStringMatcher {
   private pending = '';
   private readonly longest: number;
+  /** True once a stop string has matched; later pushes return nothing. */
   stopped = false;
 
   constructor(private readonly stops: readonly string[]) {

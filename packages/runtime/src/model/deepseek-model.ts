@@ -57,20 +57,33 @@ export interface ForwardResult {
  * cache, and a forward step over any mix of sequences (prefill chunks and decode tokens).
  */
 export class DeepseekModel {
+  /** Scratch allocator for the intermediates of forward steps. */
   readonly workspace: Workspace;
+  /** The paged latent and indexer-key cache shared by all sequences. */
   readonly cache: PagedKvCache;
+  /** RoPE inverse frequencies and YaRN attention factor, on the device. */
   readonly rotary: RotaryTable;
+  /** `sparse` (indexer top-k) or `dense` attention; always `dense` without an indexer. */
   readonly attention: AttentionMode;
+  /** Precision of the indexer scores and key cache. */
   readonly indexerPrecision: IndexerPrecision;
   private readonly mla: Mla[];
   private readonly indexers: (Indexer | null)[];
   private readonly feedForward: (Mlp | Moe)[];
   /** Host time spent in forward steps and in the indexer (milliseconds; exact for eager backends). */
-  readonly timings = { forwardMs: 0, indexerMs: 0 };
+  readonly timings = {
+    /** Total time in {@link DeepseekModel.forward}. */
+    forwardMs: 0,
+    /** Part of it spent in the lightning indexer. */
+    indexerMs: 0,
+  };
 
   private constructor(
+    /** The backend that runs the kernels. */
     readonly backend: Backend,
+    /** The parsed `config.json`. */
     readonly config: ModelConfig,
+    /** The model's weights on the backend. */
     readonly weights: ModelWeights,
     options: ModelOptions,
   ) {

@@ -4,7 +4,9 @@ import type { CacheSequence, PagedKvCache } from './kv-cache.js';
 
 /** New tokens of one sequence in a forward step; they are appended at `sequence.length`. */
 export interface ForwardEntry {
+  /** The cached sequence the tokens extend. */
   readonly sequence: CacheSequence;
+  /** Token ids to append, in order. */
   readonly tokens: ArrayLike<number>;
 }
 

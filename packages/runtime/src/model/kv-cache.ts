@@ -21,7 +21,10 @@ export class CacheSequence {
   readonly tokens: number[] = [];
   /** Content hash of each full block this sequence has committed, by logical block. */
   readonly blockHashes: string[] = [];
-  constructor(readonly id: number) {}
+  constructor(
+    /** Unique id of the sequence within its cache. */
+    readonly id: number,
+  ) {}
 }
 
 /** Counters of the prefix cache. */
@@ -57,7 +60,9 @@ export interface PagedKvCacheOptions {
  * the same block ids.
  */
 export class PagedKvCache {
+  /** Tokens per cache block. */
   readonly blockSize: number;
+  /** Blocks in the pool. */
   readonly numBlocks: number;
   /** Per layer: [slots, C+R]. */
   readonly latent: TensorView[] = [];
@@ -75,6 +80,7 @@ export class PagedKvCache {
 
   constructor(
     backend: Backend,
+    /** The model config the cache is sized for. */
     readonly config: ModelConfig,
     options: PagedKvCacheOptions,
   ) {
@@ -127,7 +133,14 @@ export class PagedKvCache {
    * The longest run of cached full blocks matching the start of `tokens`, leaving at least one token
    * to compute (a forward step needs a query). Does not attach them; see {@link PagedKvCache.attachPrefix}.
    */
-  matchPrefix(tokens: ArrayLike<number>): { blocks: number[]; hashes: string[]; evictable: number } {
+  matchPrefix(tokens: ArrayLike<number>): {
+    /** Physical ids of the matching cached blocks, in logical order. */
+    blocks: number[];
+    /** Content hash of each matching block. */
+    hashes: string[];
+    /** How many of them are unreferenced (would leave the evictable pool if attached). */
+    evictable: number;
+  } {
     const blocks: number[] = [];
     const hashes: string[] = [];
     let evictable = 0;

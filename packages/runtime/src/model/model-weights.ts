@@ -9,9 +9,13 @@ import type { ModelConfig } from '../config/model-config.js';
 
 /** The weights of one decoder layer, by checkpoint name. */
 export interface LayerWeights {
+  /** RMSNorm weight [D] before attention. */
   readonly input_layernorm: TensorView;
+  /** RMSNorm weight [D] before the feed-forward block. */
   readonly post_attention_layernorm: TensorView;
+  /** Multi-head latent attention weights. */
   readonly self_attn: MlaWeights;
+  /** Lightning-indexer weights; null for dense (`deepseek_v3`) models. */
   readonly indexer: IndexerWeights | null;
   /** Dense layers: the SwiGLU; MoE layers: null. */
   readonly mlp: ExpertWeights | null;
@@ -21,9 +25,13 @@ export interface LayerWeights {
 
 /** Every weight of the model, uploaded to the backend. */
 export interface ModelWeights {
+  /** [V, D] token embedding table. */
   readonly embed_tokens: TensorView;
+  /** Per-layer weights, in layer order. */
   readonly layers: readonly LayerWeights[];
+  /** Final RMSNorm weight [D]. */
   readonly norm: TensorView;
+  /** Output projection [V, D] to the logits. */
   readonly lm_head: LinearWeight;
   /** Device memory holding them, for disposal. */
   readonly buffers: readonly DeviceBuffer[];
@@ -33,9 +41,13 @@ export interface ModelWeights {
 
 /** Progress of {@link loadModelWeights}. */
 export interface LoadProgress {
+  /** Tensors uploaded so far. */
   readonly tensorsDone: number;
+  /** Tensors to upload in all. */
   readonly tensorsTotal: number;
+  /** Checkpoint bytes uploaded so far. */
   readonly bytesDone: number;
+  /** Checkpoint bytes to upload in all. */
   readonly bytesTotal: number;
 }
 

@@ -59,7 +59,12 @@ export async function makeModel(
   dir: string,
   config: HfConfig,
   options: MakeModelOptions,
-): Promise<{ files: string[]; bytes: number }> {
+): Promise<{
+  /** Safetensors file names written, relative to `dir`. */
+  files: string[];
+  /** Total tensor bytes written. */
+  bytes: number;
+}> {
   const parsed = parseModelConfig(config, 'preset config');
   const fp8 = options.dtype === 'fp8';
   const hf: HfConfig = { ...config };
