@@ -8,20 +8,9 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { PACKAGES } from './packages.mjs';
 
 const root = path.resolve(import.meta.dirname, '../..');
-const PACKAGES = [
-  'packages/tensor',
-  'packages/backend',
-  'packages/indexer',
-  'packages/mla',
-  'packages/moe',
-  'packages/runtime',
-  'backends/reference',
-  'backends/cpu',
-  'apps/server',
-  'apps/cli',
-];
 const out = fs.mkdtempSync(path.join(os.tmpdir(), 'dsa-packs-'));
 const run = (cmd, args, cwd) =>
   execFileSync(cmd, args, {
@@ -85,7 +74,11 @@ function consumer(label, deps, example, args, env = {}) {
   fs.copyFileSync(path.join(root, 'examples', example), path.join(dir, example));
   run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], dir);
   const installed = fs.readdirSync(path.join(dir, 'node_modules/@dsa')).sort();
-  const output = execFileSync('node', [example, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, ...env } }).trim();
+  const output = execFileSync('node', [example, ...args], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+  }).trim();
   console.log(`consumer ${label}: installed @dsa/{${installed.join(',')}}; ${example} -> ${output}`);
   return JSON.parse(output.split('\n').pop());
 }

@@ -6,23 +6,12 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { PACKAGES } from './packages.mjs';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'dsa-release-'));
 const run = (cmd, args, cwd) =>
   execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-const PACKAGES = [
-  'packages/tensor',
-  'packages/backend',
-  'packages/indexer',
-  'packages/mla',
-  'packages/moe',
-  'packages/runtime',
-  'backends/reference',
-  'backends/cpu',
-  'apps/server',
-  'apps/cli',
-];
 run('git', ['worktree', 'add', '--detach', scratch, 'HEAD'], root);
 try {
   const pending = fs

@@ -1,0 +1,13 @@
+// The publishable packages, in dependency order: shared by the pack checks and the release dry run.
+export const PACKAGES = [
+  'packages/tensor',
+  'packages/backend',
+  'packages/indexer',
+  'packages/mla',
+  'packages/moe',
+  'packages/runtime',
+  'backends/reference',
+  'backends/cpu',
+  'apps/server',
+  'apps/cli',
+];
