@@ -5,6 +5,7 @@
       "sources": [
         "native/addon.cc",
         "native/attention.cc",
+        "native/bandwidth.cc",
         "native/buffer.cc",
         "native/convert.cc",
         "native/cpu-features.cc",

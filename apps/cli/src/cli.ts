@@ -1,16 +1,19 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { benchCommand } from './commands/bench.js';
 import { chatCommand } from './commands/chat.js';
 import { forwardCommand } from './commands/forward.js';
 import { generateCommand } from './commands/generate.js';
 import { inspectCommand } from './commands/inspect.js';
 import { makeModelCommand } from './commands/make-model.js';
 import { serveCommand } from './commands/serve.js';
-import { parseBytes, parseNumber, UsageError } from './usage-error.js';
+import { parseBytes, parseChoice, parseList, parseNumber, UsageError } from './usage-error.js';
 
 const asInt = (flag: string, min: number, max: number) => (v: string) =>
   wrap(() => parseNumber(v, flag, min, max, true));
 const asNumber = (flag: string, min: number, max: number) => (v: string) =>
   wrap(() => parseNumber(v, flag, min, max));
+const asIntList = (flag: string, min: number) => (v: string) =>
+  wrap(() => parseList(v, flag, (p) => parseNumber(p, flag, min, 2 ** 24, true)));
 function wrap<T>(f: () => T): T {
   try {
     return f();
@@ -139,6 +142,53 @@ export function buildProgram(): Command {
     .action(async (options) => {
       if (!options.model && !options.backends) throw new UsageError('give --model DIR and/or --backends');
       await inspectCommand(options);
+    });
+  program
+    .command('bench')
+    .description(
+      'llama-bench style speed test: prompt processing (pp) and decode (tg) tokens/s at given cache depths and batch sizes, with bytes per token and the fraction of the measured memory bandwidth',
+    )
+    .option('--model <dir>', 'model folder (config.json + safetensors)')
+    .addOption(
+      new Option(
+        '--preset <name>',
+        'random checkpoint of a preset, generated once into the temp folder',
+      ).choices(['tiny', 'small', 'v32-dims']),
+    )
+    .addOption(
+      new Option('--dtype <dtype>', 'linear weights of --preset').choices(['bf16', 'fp8']).default('bf16'),
+    )
+    .option('--backend <name>', 'auto, reference, cpu, cuda[:N], ascend[:N]')
+    .option(
+      '--depth <list>',
+      'cached tokens per sequence before decoding, comma-separated',
+      asIntList('--depth', 0),
+      [1024],
+    )
+    .option('--batch <list>', 'sequences decoded together, comma-separated', asIntList('--batch', 1), [1])
+    .option(
+      '--attention <list>',
+      'sparse and/or dense, comma-separated',
+      (v: string) =>
+        wrap(() =>
+          parseList(v, '--attention', (p) => parseChoice(p, '--attention', ['sparse', 'dense'] as const)),
+        ),
+      ['sparse'],
+    )
+    .addOption(
+      new Option('--cache <mode>', 'fill the cache with random rows (synthetic) or by running the prefill')
+        .choices(['synthetic', 'prefill'])
+        .default('synthetic'),
+    )
+    .option('--prompt <n>', 'prefill length of the pp measurement', asInt('--prompt', 1, 1 << 20), 512)
+    .option('--repeat <n>', 'timed decode steps per measurement', asInt('--repeat', 1, 1 << 16), 5)
+    .option('--json', 'one JSON line per measurement')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  dsa bench --preset small --dtype bf16 --backend cpu --depth 1024,32768 --batch 1,8\n  dsa bench --model fixtures/tiny --backend reference --depth 64 --attention sparse,dense --json',
+    )
+    .action(async (options) => {
+      await benchCommand(options);
     });
   return program;
 }

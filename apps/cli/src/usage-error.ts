@@ -49,3 +49,13 @@ export function parseBytes(text: string, flag: string): number {
   if (!(bytes >= 1)) throw new UsageError(`${flag}: "${text}" is less than one byte`);
   return Math.floor(bytes);
 }
+
+/** Parses a comma-separated list with `item` (e.g. `1024,32768`), refusing an empty list. */
+export function parseList<T>(text: string, flag: string, item: (part: string) => T): T[] {
+  const parts = text
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0);
+  if (parts.length === 0) throw new UsageError(`${flag} is empty: give comma-separated values`);
+  return parts.map(item);
+}

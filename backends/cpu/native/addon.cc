@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "bandwidth.h"
 #include "buffer.h"
 #include "convert.h"
 #include "cpu-features.h"
@@ -187,6 +188,13 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("cpu", cpu_brand());
   o.Set("gemm", gemm_for(detected_isa()).name);
   return o;
+}
+
+Napi::Value MemoryReadBandwidth(const Napi::CallbackInfo& info) {
+  double bytes = info[0].As<Napi::Number>().DoubleValue();
+  int threads = info[1].As<Napi::Number>().Int32Value();
+  if (!(bytes >= 1)) fail("memoryReadBandwidth: bytes must be at least 1");
+  return Napi::Number::New(info.Env(), memory_read_bandwidth(static_cast<int64_t>(bytes), threads));
 }
 
 Napi::Value ReserveThreads(const Napi::CallbackInfo& info) {
@@ -401,6 +409,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   add("download", guarded<Download>);
   add("info", guarded<Info>);
   add("reserveThreads", guarded<ReserveThreads>);
+  add("memoryReadBandwidth", guarded<MemoryReadBandwidth>);
   add("debugMath", guarded<DebugMath>);
   add("fill", guarded<kernel<Fill>>);
   add("cast", guarded<kernel<Cast>>);

@@ -48,6 +48,20 @@ describe('cpu backend factory', () => {
   });
 });
 
+describe('memory read bandwidth probe', () => {
+  it('returns a positive GB/s and rejects bad sizes', () => {
+    const backend = new CpuBackend(native.addon, { threads: 2 });
+    try {
+      const gbs = backend.memoryReadBandwidth(64 << 20);
+      expect(gbs).toBeGreaterThan(0);
+      expect(Number.isFinite(gbs)).toBe(true);
+      expect(() => backend.memoryReadBandwidth(0)).toThrow(KernelArgumentError);
+    } finally {
+      backend.dispose();
+    }
+  });
+});
+
 describe('cpu buffers', () => {
   const backend = new CpuBackend(native.addon, { threads: 2 });
 

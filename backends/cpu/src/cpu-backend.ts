@@ -105,6 +105,17 @@ export class CpuBackend implements Backend {
     this.fused = this.createFused();
   }
 
+  /**
+   * A STREAM-like read probe: sums a freshly allocated buffer of `bytes` bytes (default 1 GiB, larger
+   * than any last-level cache) with this backend's threads; returns the best of 3 passes in GB/s.
+   */
+  memoryReadBandwidth(bytes: number = 2 ** 30): number {
+    if (!Number.isInteger(bytes) || bytes < 1) {
+      throw new KernelArgumentError('memoryReadBandwidth', `bytes must be a positive integer, got ${bytes}`);
+    }
+    return this.addon.memoryReadBandwidth(bytes, this.threads);
+  }
+
   allocate(byteLength: number, usage: BufferUsage): CpuBuffer {
     if (!Number.isInteger(byteLength) || byteLength < 0) {
       throw new KernelArgumentError('allocate', `byte length ${byteLength} is not a non-negative integer`);

@@ -27,6 +27,8 @@ export interface NativeAddon {
   download(id: number, byteOffset: number, destination: Uint8Array): void;
   info(): NativeInfo;
   reserveThreads(threads: number): number;
+  /** Sums a fresh buffer of `bytes` bytes with up to `threads` pool threads; best read GB/s of 3 passes. */
+  memoryReadBandwidth(bytes: number, threads: number): number;
   /** Test hook: fdlibm `log` / `exp` or rngUniform(input[i], i % 7, i) over `input`. */
   debugMath(which: 'log' | 'exp' | 'rng', input: Float64Array, output: Float64Array): void;
   fill: NativeKernel;

@@ -1,0 +1,98 @@
+import { describe, expect, it, vi } from 'vitest';
+import { run } from './cli.js';
+
+async function capture(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    stdout += String(chunk);
+    return true;
+  });
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+    stderr += String(chunk);
+    return true;
+  });
+  try {
+    const code = await run(argv);
+    return { code, stdout, stderr };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+}
+
+const KEYS = [
+  'backend',
+  'device',
+  'preset',
+  'dtype',
+  'params_total',
+  'params_active',
+  'batch',
+  'depth',
+  'attention',
+  'cache',
+  'pp_tok_s',
+  'tg_tok_s',
+  'tg_ms_median',
+  'tg_ms_min',
+  'tg_ms_max',
+  'bytes_per_token',
+  'bandwidth_gbs',
+  'roofline_fraction',
+];
+
+describe('dsa bench', () => {
+  it('prints one JSON line per (depth, batch) with every key and sane values', async () => {
+    const { code, stdout, stderr } = await capture([
+      'bench',
+      '--preset',
+      'tiny',
+      '--backend',
+      'reference',
+      '--depth',
+      '64',
+      '--batch',
+      '1,2',
+      '--repeat',
+      '2',
+      '--prompt',
+      '32',
+      '--json',
+    ]);
+    expect(stderr).not.toMatch(/error/);
+    expect(code).toBe(0);
+    const lines = stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.map((l) => l.batch)).toEqual([1, 2]);
+    for (const line of lines) {
+      expect(Object.keys(line)).toEqual(KEYS);
+      expect(line).toMatchObject({
+        backend: 'reference',
+        preset: 'tiny',
+        dtype: 'bf16',
+        depth: 64,
+        attention: 'sparse',
+        cache: 'synthetic',
+      });
+      expect(line.device).toMatch(/JS probe/);
+      for (const key of KEYS.slice(4)) {
+        if (typeof line[key] === 'string') continue;
+        expect(line[key], key).toBeGreaterThan(0);
+        expect(Number.isFinite(line[key]), key).toBe(true);
+      }
+      expect(line.params_active as number).toBeLessThan(line.params_total as number);
+      expect(line.tg_ms_min as number).toBeLessThanOrEqual(line.tg_ms_median as number);
+      expect(line.tg_ms_median as number).toBeLessThanOrEqual(line.tg_ms_max as number);
+      expect(line.roofline_fraction as number).toBeLessThan(1);
+    }
+  }, 60_000);
+
+  it('refuses bad flags with exit code 2', async () => {
+    expect((await capture(['bench', '--preset', 'tiny', '--depth', 'x'])).code).toBe(2);
+    expect((await capture(['bench', '--preset', 'tiny', '--attention', 'both'])).code).toBe(2);
+    expect((await capture(['bench', '--backend', 'reference'])).code).toBe(2);
+  });
+});

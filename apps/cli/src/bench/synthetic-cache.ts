@@ -1,0 +1,103 @@
+import type { Backend } from '@dsa/backend';
+import type { CacheSequence, PagedKvCache } from '@dsa/runtime';
+import { narrow, type TensorView } from '@dsa/tensor';
+
+/** A 32-bit xorshift generator (values in [-1, 1)). */
+function random(seed: number): () => number {
+  let state = seed >>> 0 || 1;
+  return () => {
+    state ^= state << 13;
+    state >>>= 0;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    state >>>= 0;
+    return state / 2 ** 31 - 1;
+  };
+}
+
+/** `count` random values encoded as `dtype` (f32, bf16, or small finite e4m3 values for f8_e4m3). */
+function randomBytes(dtype: string, count: number, seed: number): Uint8Array {
+  const next = random(seed);
+  switch (dtype) {
+    case 'f32': {
+      const values = new Float32Array(count);
+      for (let i = 0; i < count; i++) values[i] = next() * 0.5;
+      return new Uint8Array(values.buffer);
+    }
+    case 'bf16': {
+      const f = new Float32Array(1);
+      const bits = new Uint32Array(f.buffer);
+      const values = new Uint16Array(count);
+      for (let i = 0; i < count; i++) {
+        f[0] = next() * 0.5;
+        values[i] = bits[0]! >>> 16;
+      }
+      return new Uint8Array(values.buffer);
+    }
+    case 'f8_e4m3': {
+      // Sign plus exponent ≤ 7: never NaN, magnitudes at most 1.875.
+      const values = new Uint8Array(count);
+      for (let i = 0; i < count; i++) values[i] = Math.floor((next() + 1) * 128) & 0xbf;
+      return values;
+    }
+    default:
+      throw new Error(`bench: cannot fill a ${dtype} cache tensor with synthetic values`);
+  }
+}
+
+/** Distinct random blocks to cycle through (generating one per block would dominate the setup time). */
+const VARIANTS = 7;
+
+/**
+ * Fills `sequences` to `depth` tokens without running the prefill: reserves their blocks, uploads
+ * random rows into every layer's latent and indexer-key caches, and records `depth` dummy tokens so
+ * the next step's positions are right.
+ */
+export function fillSyntheticCache(
+  backend: Backend,
+  cache: PagedKvCache,
+  sequences: readonly CacheSequence[],
+  depth: number,
+  vocabSize: number,
+): void {
+  const rows = cache.blockSize;
+  const tensors: TensorView[] = [];
+  for (const latent of cache.latent) tensors.push(latent);
+  for (const keys of cache.indexerKeys) {
+    tensors.push(keys.keys);
+    if (keys.scales) tensors.push(keys.scales);
+  }
+  const patterns = new Map<string, Uint8Array[]>();
+  const patternOf = (view: TensorView, variant: number): Uint8Array => {
+    const width = view.shape.slice(1).reduce((a, b) => a * b, 1);
+    const key = `${view.dtype}:${view.shape.length}:${width}`;
+    let list = patterns.get(key);
+    if (!list) {
+      list = [];
+      patterns.set(key, list);
+    }
+    if (!list[variant]) {
+      const bytes = randomBytes(view.dtype, rows * width, 1 + variant * 7919 + width);
+      // Indexer scales are positive.
+      if (view.shape.length === 1 && view.dtype === 'f32') {
+        const values = new Float32Array(bytes.buffer);
+        for (let i = 0; i < values.length; i++) values[i] = 0.01 + Math.abs(values[i]!) * 0.01;
+      }
+      list[variant] = bytes;
+    }
+    return list[variant]!;
+  };
+  let counter = 0;
+  for (const sequence of sequences) {
+    if (sequence.length !== 0) throw new Error(`bench: sequence ${sequence.id} is not empty`);
+    cache.reserve(sequence, depth);
+    for (const block of sequence.blocks) {
+      for (const view of tensors) {
+        backend.upload(narrow(view, 0, block * rows, rows), patternOf(view, counter % VARIANTS));
+      }
+      counter++;
+    }
+    for (let i = 0; i < depth; i++) sequence.tokens.push((i * 104729 + sequence.id * 7919 + 3) % vocabSize);
+    sequence.length = depth;
+  }
+}

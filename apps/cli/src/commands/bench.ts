@@ -1,0 +1,305 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { type Backend, createBackend } from '@dsa/backend';
+import {
+  type CacheSequence,
+  DeepseekModel,
+  type ForwardEntry,
+  makeModel,
+  type PresetName,
+  presetConfig,
+  summarizeModel,
+} from '@dsa/runtime';
+import { decodeTraffic, jsReadBandwidth, rowBytes, stats } from '../bench/metrics.js';
+import { fillSyntheticCache } from '../bench/synthetic-cache.js';
+import { UsageError } from '../usage-error.js';
+
+/** Flags of `dsa bench` (lists already parsed). */
+export interface BenchFlags {
+  readonly model?: string;
+  readonly preset?: PresetName;
+  readonly dtype: 'bf16' | 'fp8';
+  readonly backend?: string;
+  readonly depth: readonly number[];
+  readonly batch: readonly number[];
+  readonly attention: readonly ('sparse' | 'dense')[];
+  readonly cache: 'synthetic' | 'prefill';
+  readonly prompt: number;
+  readonly repeat: number;
+  readonly json?: boolean;
+}
+
+/** One measurement: the JSON line `dsa bench --json` prints. */
+export interface BenchResult {
+  backend: string;
+  device: string;
+  preset: string;
+  dtype: string;
+  params_total: number;
+  params_active: number;
+  batch: number;
+  depth: number;
+  attention: 'sparse' | 'dense';
+  cache: 'synthetic' | 'prefill';
+  pp_tok_s: number;
+  tg_tok_s: number;
+  tg_ms_median: number;
+  tg_ms_min: number;
+  tg_ms_max: number;
+  bytes_per_token: number;
+  bandwidth_gbs: number;
+  roofline_fraction: number;
+}
+
+/** Bytes the read probe streams: 1 GiB, larger than any last-level cache. */
+const PROBE_BYTES = 2 ** 30;
+/** Tokens per prefill forward with `--cache prefill`. */
+const PREFILL_CHUNK = 512;
+
+/** The preset's checkpoint in os.tmpdir(), generated on first use. */
+async function presetDir(
+  preset: PresetName,
+  dtype: 'bf16' | 'fp8',
+  log: (line: string) => void,
+): Promise<string> {
+  const dir = path.join(os.tmpdir(), `dsa-bench-${preset}-${dtype}`);
+  if (fs.existsSync(path.join(dir, 'config.json'))) return dir;
+  log(`generating the ${preset} preset (${dtype}) into ${dir}`);
+  const staging = fs.mkdtempSync(`${dir}.tmp-`);
+  try {
+    await makeModel(staging, presetConfig(preset), { dtype, seed: 1 });
+    try {
+      fs.renameSync(staging, dir);
+    } catch (error) {
+      // Another bench run got there first.
+      if (!fs.existsSync(path.join(dir, 'config.json'))) throw error;
+    }
+  } finally {
+    fs.rmSync(staging, { recursive: true, force: true });
+  }
+  return dir;
+}
+
+/** Read bandwidth in GB/s: the backend's own probe when it has one, else a single-thread JS probe. */
+function probeBandwidth(backend: Backend): { gbs: number; native: boolean } {
+  const probe = (backend as { memoryReadBandwidth?: (bytes: number) => number }).memoryReadBandwidth;
+  if (typeof probe === 'function') return { gbs: probe.call(backend, PROBE_BYTES), native: true };
+  return { gbs: jsReadBandwidth(PROBE_BYTES), native: false };
+}
+
+function tokensFor(count: number, vocab: number, salt: number): number[] {
+  return Array.from({ length: count }, (_, i) => (salt * 7919 + i * 104729 + 3) % vocab);
+}
+
+async function step(
+  model: DeepseekModel,
+  entries: readonly ForwardEntry[],
+  logits: Float32Array,
+): Promise<void> {
+  const result = await model.forward(entries);
+  await model.backend.download(result.logits, logits);
+}
+
+/** Runs every (attention, depth, batch) measurement on one loaded model. */
+async function measure(
+  model: DeepseekModel,
+  flags: BenchFlags,
+  base: Pick<BenchResult, 'backend' | 'device' | 'preset' | 'dtype' | 'bandwidth_gbs'>,
+  weightBytes: number,
+  emit: (result: BenchResult) => void,
+): Promise<void> {
+  const { config, cache } = model;
+  const vocab = config.vocabSize;
+  const summary = summarizeModel(config);
+  const latentRowBytes = rowBytes(cache.latent[0]!);
+  const ix = cache.indexerKeys[0];
+  const indexerRowBytes = ix ? rowBytes(ix.keys) + (ix.scales ? rowBytes(ix.scales) : 0) : 0;
+  // Warm-up (not timed): first-use allocations of the workspace and the kernels.
+  const warm = cache.createSequence();
+  await step(model, [{ sequence: warm, tokens: tokensFor(flags.prompt, vocab, 0) }], new Float32Array(vocab));
+  cache.release(warm);
+  for (const depth of flags.depth) {
+    for (const batch of flags.batch) {
+      // pp: one forward of --prompt tokens for a fresh sequence.
+      const fresh = cache.createSequence();
+      const ppLogits = new Float32Array(vocab);
+      const ppStarted = performance.now();
+      await step(model, [{ sequence: fresh, tokens: tokensFor(flags.prompt, vocab, 1) }], ppLogits);
+      const ppSeconds = (performance.now() - ppStarted) / 1000;
+      cache.release(fresh);
+
+      // tg: `batch` sequences at `depth` tokens, then `repeat` timed decode steps.
+      const sequences: CacheSequence[] = Array.from({ length: batch }, () => cache.createSequence());
+      try {
+        if (flags.cache === 'synthetic') {
+          fillSyntheticCache(model.backend, cache, sequences, depth, vocab);
+        } else {
+          const prompts = sequences.map((_, s) => tokensFor(depth, vocab, s + 2));
+          const chunkLogits = new Float32Array(batch * vocab);
+          for (let start = 0; start < depth; start += PREFILL_CHUNK) {
+            const end = Math.min(depth, start + PREFILL_CHUNK);
+            await step(
+              model,
+              sequences.map((sequence, s) => ({ sequence, tokens: prompts[s]!.slice(start, end) })),
+              chunkLogits,
+            );
+          }
+        }
+        const logits = new Float32Array(batch * vocab);
+        const decode = (t: number) =>
+          step(
+            model,
+            sequences.map((sequence, s) => ({ sequence, tokens: [(t * 31 + s * 17 + 5) % vocab] })),
+            logits,
+          );
+        await decode(0); // warm-up, not timed
+        const times: number[] = [];
+        for (let r = 0; r < flags.repeat; r++) {
+          const started = performance.now();
+          await decode(r + 1);
+          times.push(performance.now() - started);
+        }
+        const t = stats(times);
+        const tgTokS = batch / (t.median / 1000);
+        const traffic = decodeTraffic({
+          config,
+          summary,
+          weightBytesTotal: weightBytes,
+          attention: model.attention,
+          depth,
+          batch,
+          latentRowBytes,
+          indexerRowBytes,
+        });
+        const bytesPerToken = Math.round(traffic.weightBytes + traffic.cacheBytes);
+        emit({
+          backend: base.backend,
+          device: base.device,
+          preset: base.preset,
+          dtype: base.dtype,
+          params_total: summary.paramsTotal,
+          params_active: summary.paramsActive,
+          batch,
+          depth,
+          attention: model.attention,
+          cache: flags.cache,
+          pp_tok_s: flags.prompt / ppSeconds,
+          tg_tok_s: tgTokS,
+          tg_ms_median: t.median,
+          tg_ms_min: t.min,
+          tg_ms_max: t.max,
+          bytes_per_token: bytesPerToken,
+          bandwidth_gbs: base.bandwidth_gbs,
+          roofline_fraction: (bytesPerToken * tgTokS) / (base.bandwidth_gbs * 1e9),
+        });
+      } finally {
+        for (const sequence of sequences) cache.release(sequence);
+      }
+    }
+  }
+}
+
+const round = (value: number, digits: number) => Number(value.toFixed(digits));
+
+/** Rounds the floating-point fields for printing. */
+function tidy(r: BenchResult): BenchResult {
+  return {
+    ...r,
+    pp_tok_s: round(r.pp_tok_s, 2),
+    tg_tok_s: round(r.tg_tok_s, 3),
+    tg_ms_median: round(r.tg_ms_median, 3),
+    tg_ms_min: round(r.tg_ms_min, 3),
+    tg_ms_max: round(r.tg_ms_max, 3),
+    bandwidth_gbs: round(r.bandwidth_gbs, 2),
+    roofline_fraction: round(r.roofline_fraction, 4),
+  };
+}
+
+const HEADER = [
+  'model',
+  'dtype',
+  'backend',
+  'attention',
+  'cache',
+  'batch',
+  'depth',
+  'pp t/s',
+  'tg t/s',
+  'tg ms (med/min/max)',
+  'MB/token',
+  'GB/s',
+  'roofline',
+];
+
+function tableRow(r: BenchResult): string[] {
+  return [
+    r.preset,
+    r.dtype,
+    r.backend,
+    r.attention,
+    r.cache,
+    String(r.batch),
+    String(r.depth),
+    r.pp_tok_s.toFixed(1),
+    r.tg_tok_s.toFixed(2),
+    `${r.tg_ms_median.toFixed(2)} / ${r.tg_ms_min.toFixed(2)} / ${r.tg_ms_max.toFixed(2)}`,
+    (r.bytes_per_token / 1e6).toFixed(2),
+    r.bandwidth_gbs.toFixed(1),
+    `${(r.roofline_fraction * 100).toFixed(1)}%`,
+  ];
+}
+
+/** Formats results as a markdown table. */
+export function formatTable(results: readonly BenchResult[]): string {
+  const rows = [HEADER, ...results.map(tableRow)];
+  const widths = HEADER.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
+  const line = (row: string[]) => `| ${row.map((cell, c) => cell.padStart(widths[c]!)).join(' | ')} |`;
+  const rule = `| ${widths.map((w) => `${'-'.repeat(w - 1)}:`).join(' | ')} |`;
+  return [line(HEADER), rule, ...rows.slice(1).map(line)].join('\n');
+}
+
+/** `dsa bench`: prompt-processing and token-generation speed at given depths and batch sizes, like llama-bench. */
+export async function benchCommand(flags: BenchFlags): Promise<BenchResult[]> {
+  if (flags.model && flags.preset) throw new UsageError('give --model DIR or --preset NAME, not both');
+  if (!flags.model && !flags.preset) throw new UsageError('give --model DIR or --preset NAME');
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const dir = flags.model ?? (await presetDir(flags.preset!, flags.dtype, log));
+  const backend = await createBackend({ ...(flags.backend ? { backend: flags.backend } : {}) });
+  const results: BenchResult[] = [];
+  try {
+    const probe = probeBandwidth(backend);
+    const device = probe.native
+      ? backend.device.description
+      : `${backend.device.description} [bandwidth: single-thread JS probe]`;
+    const maxBatch = Math.max(...flags.batch);
+    const maxDepth = Math.max(...flags.depth);
+    const cacheTokens = maxBatch * (maxDepth + flags.prompt + flags.repeat + 8) + 64;
+    for (const attention of flags.attention) {
+      const model = await DeepseekModel.load(backend, dir, { attention, cacheTokens });
+      try {
+        if (attention === 'sparse' && !model.config.indexer) {
+          log(`skipping --attention sparse: ${dir} has no indexer (dense model)`);
+          continue;
+        }
+        const base = {
+          backend: backend.name,
+          device,
+          preset: flags.preset ?? path.basename(path.resolve(dir)),
+          dtype: model.config.quantization ? 'fp8' : 'bf16',
+          bandwidth_gbs: probe.gbs,
+        };
+        await measure(model, flags, base, model.weights.bytes, (result) => {
+          results.push(result);
+          if (flags.json) process.stdout.write(`${JSON.stringify(tidy(result))}\n`);
+        });
+      } finally {
+        model.dispose();
+      }
+    }
+    if (!flags.json) process.stdout.write(`${formatTable(results)}\n`);
+    return results;
+  } finally {
+    backend.dispose();
+  }
+}

@@ -1,0 +1,66 @@
+// A STREAM-like memory read probe: sums a large buffer on the thread pool and reports the best
+// read bandwidth of three passes (what `dsa bench` divides by for its roofline fraction).
+#include "bandwidth.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <new>
+#include <vector>
+
+#include "pool.h"
+
+namespace dsa {
+
+double memory_read_bandwidth(int64_t bytes, int threads, int passes) {
+  const int64_t words = std::max<int64_t>(1, bytes / static_cast<int64_t>(sizeof(uint64_t)));
+  const size_t size = static_cast<size_t>(((words * 8 + 63) / 64) * 64);
+  uint64_t* data = static_cast<uint64_t*>(std::aligned_alloc(64, size));
+  if (!data) throw std::bad_alloc();
+  std::unique_ptr<uint64_t, void (*)(void*)> owner(data, std::free);
+  Context ctx;
+  ctx.threads = std::max(1, threads);
+  ThreadPool::get().reserve(ctx.threads);
+  const int64_t grain = 1 << 16;
+  // First touch on the pool threads, so pages are spread as the reading threads will use them.
+  parallel_for(ctx, words, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; i++) data[i] = static_cast<uint64_t>(i) * 0x9E3779B97F4A7C15ull;
+  });
+  const int64_t chunks = std::min<int64_t>(4096, (words + grain - 1) / grain);
+  std::vector<uint64_t> sums(static_cast<size_t>(chunks), 0);
+  double best = 0;
+  volatile uint64_t sink = 0;
+  for (int pass = 0; pass < std::max(1, passes); pass++) {
+    auto start = std::chrono::steady_clock::now();
+    parallel_for(ctx, chunks, 1, [&](int64_t cb, int64_t ce) {
+      for (int64_t c = cb; c < ce; c++) {
+        const int64_t begin = words * c / chunks, end = words * (c + 1) / chunks;
+        uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+        int64_t i = begin;
+        for (; i + 8 <= end; i += 8) {
+          a0 += data[i];
+          a1 += data[i + 1];
+          a2 += data[i + 2];
+          a3 += data[i + 3];
+          a4 += data[i + 4];
+          a5 += data[i + 5];
+          a6 += data[i + 6];
+          a7 += data[i + 7];
+        }
+        for (; i < end; i++) a0 += data[i];
+        sums[static_cast<size_t>(c)] = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7;
+      }
+    });
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    uint64_t total = 0;
+    for (uint64_t s : sums) total += s;
+    sink = sink + total;
+    if (seconds > 0) best = std::max(best, static_cast<double>(words * 8) / seconds / 1e9);
+  }
+  (void)sink;
+  return best;
+}
+
+}  // namespace dsa
