@@ -3,29 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { SafetensorsFile } from '@dsa/runtime';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { run } from './cli.js';
+import { capture } from './test-capture.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../../../fixtures');
-
-async function capture(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    stdout += String(chunk);
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    const code = await run(argv);
-    return { code, stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
 
 async function tensor(file: SafetensorsFile, name: string): Promise<Float32Array | Int32Array> {
   const bytes = await file.read(name);

@@ -30,6 +30,8 @@ interface Active {
   readonly sequence: CacheSequence;
   readonly seed: number;
   readonly blocksNeeded: number;
+  /** Content hashes of the prompt's shareable blocks, computed once at submission. */
+  readonly promptHashes: readonly string[];
   readonly stopIds: ReadonlySet<number>;
   readonly decoder: StreamDecoder | null;
   readonly stops: StopStringMatcher | null;
@@ -100,6 +102,7 @@ export class Engine {
       sequence: cache.createSequence(),
       seed: request.sampling?.seed ?? Math.floor(Math.random() * 2 ** 32),
       blocksNeeded: Math.ceil((request.prompt.length + request.maxTokens) / cache.blockSize),
+      promptHashes: cache.prefixHashes(request.prompt),
       stopIds,
       decoder: this.tokenizer ? new StreamDecoder(this.tokenizer, { skipSpecialTokens: true }) : null,
       stops: request.stopStrings?.length ? new StopStringMatcher(request.stopStrings) : null,
@@ -278,14 +281,14 @@ export class Engine {
   private canAdmitAny(): boolean {
     const first = this.waiting[0];
     if (!first || this.running.length >= this.maxRunning) return false;
-    const match = this.model.cache.matchPrefix(first.request.prompt);
+    const match = this.model.cache.matchPrefix(first.promptHashes);
     return first.blocksNeeded - match.blocks.length + match.evictable <= this.available();
   }
 
   private admit(): void {
     while (this.waiting.length > 0 && this.canAdmitAny()) {
       const a = this.waiting.shift()!;
-      const cached = this.model.cache.attachPrefix(a.sequence, a.request.prompt);
+      const cached = this.model.cache.attachPrefix(a.sequence, a.request.prompt, a.promptHashes);
       a.promptDone = cached;
       a.cachedTokens = cached;
       a.admitted = true;

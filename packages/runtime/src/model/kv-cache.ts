@@ -130,10 +130,22 @@ export class PagedKvCache {
   }
 
   /**
-   * The longest run of cached full blocks matching the start of `tokens`, leaving at least one token
-   * to compute (a forward step needs a query). Does not attach them; see {@link PagedKvCache.attachPrefix}.
+   * Chained content hashes of the full blocks of `tokens` that prefix sharing may reuse: all full
+   * blocks but one token, since a forward step needs at least one query. Compute once per prompt.
    */
-  matchPrefix(tokens: ArrayLike<number>): {
+  prefixHashes(tokens: ArrayLike<number>): string[] {
+    const hashes: string[] = [];
+    const full = Math.floor((tokens.length - 1) / this.blockSize);
+    for (let b = 0; b < full; b++)
+      hashes.push(blockHash(hashes[b - 1] ?? '', tokens, b * this.blockSize, this.blockSize));
+    return hashes;
+  }
+
+  /**
+   * The longest run of cached blocks matching `hashes` (from {@link PagedKvCache.prefixHashes}).
+   * Does not attach them; see {@link PagedKvCache.attachPrefix}.
+   */
+  matchPrefix(hashes: readonly string[]): {
     /** Physical ids of the matching cached blocks, in logical order. */
     blocks: number[];
     /** Content hash of each matching block. */
@@ -142,29 +154,27 @@ export class PagedKvCache {
     evictable: number;
   } {
     const blocks: number[] = [];
-    const hashes: string[] = [];
     let evictable = 0;
-    let parent = '';
-    const full = Math.floor((tokens.length - 1) / this.blockSize);
-    for (let b = 0; b < full; b++) {
-      const hash = blockHash(parent, tokens, b * this.blockSize, this.blockSize);
+    for (const hash of hashes) {
       const block = this.byHash.get(hash);
       if (block === undefined) break;
       blocks.push(block);
-      hashes.push(hash);
       if (this.evictable.has(block)) evictable++;
-      parent = hash;
     }
-    return { blocks, hashes, evictable };
+    return { blocks, hashes: hashes.slice(0, blocks.length), evictable };
   }
 
   /**
    * Starts `sequence` (empty) on the cached blocks of its prompt's longest cached prefix; returns how
    * many prompt tokens are already in the cache. Counts the lookup in {@link PagedKvCache.prefixStats}.
    */
-  attachPrefix(sequence: CacheSequence, prompt: ArrayLike<number>): number {
+  attachPrefix(
+    sequence: CacheSequence,
+    prompt: ArrayLike<number>,
+    hashes: readonly string[] = this.prefixHashes(prompt),
+  ): number {
     if (sequence.length !== 0) throw new Error(`attachPrefix: sequence ${sequence.id} is not empty`);
-    const match = this.matchPrefix(prompt);
+    const match = this.matchPrefix(hashes);
     for (const block of match.blocks) {
       this.state[block]!.refs++;
       this.evictable.delete(block);
