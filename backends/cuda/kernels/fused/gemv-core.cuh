@@ -1,0 +1,171 @@
+// Bandwidth-oriented GEMV core (v2) of the decode GEMV (gemv.cu, dsa_fused_gemv2_*) and the grouped
+// expert GEMMs (moe-experts.cu, dsa_fused_moe_*2_*): one warp computes TM activation rows × kGemvCols
+// weight rows (output columns) over a K slice.
+//
+// K is walked in steps of 512: in step t lane l owns k = 512·t + 16·l .. +15 and reads them with one
+// 16-byte load per column (fp8) or two (bf16), streaming (L1 no-allocate), two steps in flight (TM ≤ 4). The
+// activations are read straight from global memory (tiny, L1/L2-resident) as f32/bf16 and reused by all
+// kGemvCols columns from registers. fp8 e4m3 is widened by bit moves (e4m3 bits → f32 bits scaled by
+// 2^-120) and one multiply by scale·2^120, which applies the 128×128 block scale in the same op; the
+// product is exactly fp8·scale rounded once (no FTZ in this build). NaN codes (0x7f/0xff) are not
+// propagated (checkpoints have none).
+//
+// Determinism: warps split the steps of a row `slices` ways (step t → slice t % slices); the sum of an
+// (activation row, column) pair is, per lane, a sequential fmaf chain over that lane's elements in k
+// order, then a fixed xor-shuffle tree, then the slices added in slice order. None of it depends on TM,
+// on the other rows or on which columns share a warp, so a token's value is bit-identical alone or
+// batched as long as `slices` is a function of the weight shape only (gemv_slices / the MoE constants).
+#pragma once
+#include "fused-common.cuh"
+
+namespace dsa_fused {
+
+constexpr int kGemvCols = 4;     // output columns per warp
+constexpr int kGemvStep = 512;   // k per warp step
+constexpr int kGemvWarps = 8;    // warps per CTA (256 threads)
+
+// 16-byte streaming load (read once: do not pollute L1).
+__device__ __forceinline__ uint4 load_stream16(const void* p) {
+  uint4 v;
+  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(p));
+  return v;
+}
+
+// Raw weights of one lane's 16 elements of one column.
+template <int WT>
+struct Raw16 {
+  uint4 v[WT == kF8E4M3 ? 1 : 2];
+};
+
+template <int WT>
+__device__ __forceinline__ void load_raw16(Raw16<WT>& raw, const void* row, int k) {
+  if constexpr (WT == kF8E4M3) {
+    raw.v[0] = load_stream16(static_cast<const uint8_t*>(row) + k);
+  } else {
+    raw.v[0] = load_stream16(static_cast<const uint16_t*>(row) + k);
+    raw.v[1] = load_stream16(static_cast<const uint16_t*>(row) + k + 8);
+  }
+}
+
+__device__ __forceinline__ uint32_t quad_word(const uint4& v, int i) {
+  return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w;
+}
+
+// The fp8 multipliers of one lane-step: normally mul = block scale · 2^120 and post = 1 (one rounding:
+// exactly fp8 · scale rounded); for a scale ≥ 2^7 (mul would overflow) mul = 2^120 (exact) and
+// post = scale.
+struct Fp8Scale {
+  float mul, post;
+};
+__device__ __forceinline__ Fp8Scale fp8_scale(const float* scale_row, int k, int block_k) {
+  const float s = scale_row[k / block_k];
+  if (fabsf(s) < 0x1p7f) return {s * 0x1p120f, 1.0f};
+  return {0x1p120f, s};
+}
+
+// Elements 4q .. 4q+3 of a lane's 16 as f32 (fp8: times the block scale).
+template <int WT>
+__device__ __forceinline__ void widen4(const Raw16<WT>& raw, int q, Fp8Scale scale, float (&w)[4]) {
+  if constexpr (WT == kF8E4M3) {
+    const uint32_t v = quad_word(raw.v[0], q);
+    w[0] = __uint_as_float(((v & 0x7fu) << 20) | ((v & 0x80u) << 24)) * scale.mul;
+    w[1] = __uint_as_float(((v & 0x7f00u) << 12) | ((v & 0x8000u) << 16)) * scale.mul;
+    w[2] = __uint_as_float(((v & 0x7f0000u) << 4) | ((v & 0x800000u) << 8)) * scale.mul;
+    w[3] = __uint_as_float(((v & 0x7f000000u) >> 4) | (v & 0x80000000u)) * scale.mul;
+    if (scale.post != 1.0f) {
+#pragma unroll
+      for (int i = 0; i < 4; i++) w[i] *= scale.post;
+    }
+  } else {
+    const uint32_t a = quad_word(raw.v[q >> 1], (q & 1) * 2), b = quad_word(raw.v[q >> 1], (q & 1) * 2 + 1);
+    w[0] = __uint_as_float(a << 16);
+    w[1] = __uint_as_float(a & 0xffff0000u);
+    w[2] = __uint_as_float(b << 16);
+    w[3] = __uint_as_float(b & 0xffff0000u);
+  }
+}
+
+// Activations k .. k+3 of one row (f32 or bf16, 16-byte aligned rows).
+template <int XT>
+__device__ __forceinline__ float4 load_x4(const void* row, int k) {
+  if constexpr (XT == kF32) return __ldg(reinterpret_cast<const float4*>(static_cast<const float*>(row) + k));
+  const uint2 v = __ldg(reinterpret_cast<const uint2*>(static_cast<const uint16_t*>(row) + k));
+  return make_float4(__uint_as_float(v.x << 16), __uint_as_float(v.x & 0xffff0000u), __uint_as_float(v.y << 16),
+                     __uint_as_float(v.y & 0xffff0000u));
+}
+
+template <int TM, int WT, int XT>
+__device__ __forceinline__ void gemv_step_compute(float (&acc)[TM][kGemvCols], const Raw16<WT> (&raw)[kGemvCols],
+                                                  const Fp8Scale (&scale)[kGemvCols], const void* const (&xrow)[TM],
+                                                  int k) {
+#pragma unroll
+  for (int q = 0; q < 4; q++) {
+    float w[kGemvCols][4];
+#pragma unroll
+    for (int c = 0; c < kGemvCols; c++) widen4<WT>(raw[c], q, scale[c], w[c]);
+#pragma unroll
+    for (int r = 0; r < TM; r++) {
+      const float4 x = load_x4<XT>(xrow[r], k + 4 * q);
+#pragma unroll
+      for (int c = 0; c < kGemvCols; c++) {
+        acc[r][c] = fmaf(w[c][0], x.x, acc[r][c]);
+        acc[r][c] = fmaf(w[c][1], x.y, acc[r][c]);
+        acc[r][c] = fmaf(w[c][2], x.z, acc[r][c]);
+        acc[r][c] = fmaf(w[c][3], x.w, acc[r][c]);
+      }
+    }
+  }
+}
+
+// Per-lane partial sums of one warp: acc[r][c] += Σ over this slice's steps of x[r][k] · W_c[k].
+// wrow[c]: weight row of column c (element 0 = k 0); srow[c]: its block-scale row (fp8 only).
+// Requires K % 16 == 0, block_k % 16 == 0, 16-byte aligned rows.
+template <int TM, int WT, int XT>
+__device__ __forceinline__ void gemv_warp(float (&acc)[TM][kGemvCols], const void* const (&wrow)[kGemvCols],
+                                          const float* const (&srow)[kGemvCols], int block_k,
+                                          const void* const (&xrow)[TM], int K, int slice, int slices, int lane) {
+  const int steps = (K + kGemvStep - 1) / kGemvStep;
+  constexpr int kInFlight = TM >= 8 ? 1 : 2;  // steps loaded before computing (registers allow 2 up to TM 4)
+  for (int t = slice; t < steps; t += kInFlight * slices) {
+    const int ka = t * kGemvStep + lane * 16, tb = t + slices, kb = tb * kGemvStep + lane * 16;
+    const bool a = ka < K, b = kInFlight > 1 && tb < steps && kb < K;
+    Raw16<WT> ra[kGemvCols], rb[kGemvCols];
+    Fp8Scale sa[kGemvCols], sb[kGemvCols];
+#pragma unroll
+    for (int c = 0; c < kGemvCols; c++) {
+      sa[c] = sb[c] = Fp8Scale{1.0f, 1.0f};
+      if (a) load_raw16<WT>(ra[c], wrow[c], ka);
+      if (b) load_raw16<WT>(rb[c], wrow[c], kb);
+    }
+    if constexpr (WT == kF8E4M3) {
+#pragma unroll
+      for (int c = 0; c < kGemvCols; c++) {
+        if (a) sa[c] = fp8_scale(srow[c], ka, block_k);
+        if (b) sb[c] = fp8_scale(srow[c], kb, block_k);
+      }
+    }
+    if (a) gemv_step_compute<TM, WT, XT>(acc, ra, sa, xrow, ka);
+    if (b) gemv_step_compute<TM, WT, XT>(acc, rb, sb, xrow, kb);
+  }
+}
+
+// Fixed xor-tree warp sum of every accumulator (all lanes get the totals).
+template <int TM>
+__device__ __forceinline__ void gemv_warp_reduce(float (&acc)[TM][kGemvCols]) {
+#pragma unroll
+  for (int r = 0; r < TM; r++)
+#pragma unroll
+    for (int c = 0; c < kGemvCols; c++) acc[r][c] = warp_sum(acc[r][c]);
+}
+
+// K slices per output column group for an [N, K] weight: a function of the shape only (determinism).
+__host__ __device__ inline int gemv_slices(int n, int k) {
+  const int steps = (k + kGemvStep - 1) / kGemvStep, groups = (n + kGemvCols - 1) / kGemvCols;
+  int s = 1;
+  while (s < kGemvWarps && groups * s < 8192 && 2 * s <= steps) s *= 2;
+  return s;
+}
+
+}  // namespace dsa_fused

@@ -1,0 +1,127 @@
+// Decode GEMV (fastLinear): out[m, n] = Σ_k x[m, k] · W[n, k] for M ≤ 16 rows, W [N, K] f32, bf16 or
+// f8_e4m3 with block scales scale[n / block_n, k / block_k] (scale_cols = ceil(K / block_k)).
+// x [M, K] f32 or bf16, out [M, N] f32 or bf16, all dense; K a multiple of 4. One warp per output
+// column, 8 columns per CTA, grid ceil(N / 8); kernels dsa_fused_gemv_<w>_m<TM> for TM ∈ {1,2,4,8,16}
+// (the smallest TM ≥ M). Bandwidth-bound: each weight byte is read once.
+#include "row-dot.cuh"
+
+using namespace dsa_fused;
+
+template <int TM, int WT>
+__device__ __forceinline__ void gemv_body(void* out, int out_dtype, const void* x, int x_dtype, const void* weight,
+                                          const float* scales, int block_n, int block_k, int scale_cols, int m, int n,
+                                          int k) {
+  __shared__ __align__(16) float xs[TM * kChunkK];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int column = blockIdx.x * kRowDotWarps + warp;
+  const bool active = column < n;
+  const int64_t wbytes = WT == kF32 ? 4 : WT == kBF16 ? 2 : 1;
+  const void* row = static_cast<const char*>(weight) + static_cast<int64_t>(active ? column : 0) * k * wbytes;
+  const float* srow = WT == kF8E4M3 ? scales + static_cast<int64_t>((active ? column : 0) / block_n) * scale_cols : nullptr;
+  const int xbytes = x_dtype == kF32 ? 4 : 2;
+  float acc[TM] = {};
+  for (int k0 = 0; k0 < k; k0 += kChunkK) {
+    const int length = min(kChunkK, k - k0);
+    __syncthreads();
+    stage_rows<TM>(xs, [&](int r) { return static_cast<const char*>(x) + static_cast<int64_t>(r) * k * xbytes; },
+                   x_dtype, m, k0, length);
+    __syncthreads();
+    if (active) row_dot_chunk<TM, WT>(acc, row, srow, block_k, xs, k0, length, lane);
+  }
+  warp_reduce_rows<TM>(acc);
+  if (active && lane == 0) {
+#pragma unroll
+    for (int r = 0; r < TM; r++)
+      if (r < m) store_f32(out, out_dtype, static_cast<int64_t>(r) * n + column, acc[r]);
+  }
+}
+
+#define DSA_GEMV(NAME, WT, TM)                                                                                    \
+  extern "C" __global__ void __launch_bounds__(256) dsa_fused_gemv_##NAME##_m##TM(                               \
+      void* out, int out_dtype, const void* x, int x_dtype, const void* weight, const float* scales, int block_n, \
+      int block_k, int scale_cols, int m, int n, int k) {                                                         \
+    gemv_body<TM, WT>(out, out_dtype, x, x_dtype, weight, scales, block_n, block_k, scale_cols, m, n, k);        \
+  }
+#define DSA_GEMV_ALL(NAME, WT) \
+  DSA_GEMV(NAME, WT, 1)        \
+  DSA_GEMV(NAME, WT, 2)        \
+  DSA_GEMV(NAME, WT, 4)        \
+  DSA_GEMV(NAME, WT, 8)        \
+  DSA_GEMV(NAME, WT, 16)
+
+DSA_GEMV_ALL(f32, kF32)
+DSA_GEMV_ALL(bf16, kBF16)
+DSA_GEMV_ALL(f8, kF8E4M3)
+
+// ---- v2 (gemv-core.cuh): 4 columns per warp, 16-byte streaming loads, K split `slices` ways ----
+// dsa_fused_gemv2_<bf16|f8>_m<TM>(out, out_dtype, x, x_dtype, weight, scales, block_n, block_k,
+// scale_cols, m, n, k, slices): CTA of 8 warps = 8 / slices column groups of 4 columns, grid
+// ceil(ceil(N / 4) / (8 / slices)); slices = gemv_slices(N, K) (a power of two ≤ 8). Requires K % 16 == 0,
+// block_k % 16 == 0 (fp8), 16-byte aligned weight and x; x f32 or bf16, out f32 or bf16.
+#include "gemv-core.cuh"
+
+template <int TM, int WT, int XT>
+__device__ __forceinline__ void gemv2_body(void* out, int out_dtype, const void* x, const void* weight,
+                                           const float* scales, int block_n, int block_k, int scale_cols, int m,
+                                           int n, int k, int slices) {
+  __shared__ float red[kGemvWarps][TM * kGemvCols];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int groups_per_cta = kGemvWarps / slices;
+  const int group = warp / slices, slice = warp % slices;
+  const int col0 = (blockIdx.x * groups_per_cta + group) * kGemvCols;
+  constexpr int64_t wbytes = WT == kBF16 ? 2 : 1;
+  const void* wrow[kGemvCols];
+  const float* srow[kGemvCols];
+#pragma unroll
+  for (int c = 0; c < kGemvCols; c++) {
+    const int col = min(col0 + c, n - 1);
+    wrow[c] = static_cast<const char*>(weight) + static_cast<int64_t>(col) * k * wbytes;
+    srow[c] = WT == kF8E4M3 ? scales + static_cast<int64_t>(col / block_n) * scale_cols : nullptr;
+  }
+  constexpr int64_t xbytes = XT == kF32 ? 4 : 2;
+  const void* xrow[TM];
+#pragma unroll
+  for (int r = 0; r < TM; r++)
+    xrow[r] = static_cast<const char*>(x) + static_cast<int64_t>(r < m ? r : 0) * k * xbytes;
+  float acc[TM][kGemvCols];
+#pragma unroll
+  for (int r = 0; r < TM; r++)
+#pragma unroll
+    for (int c = 0; c < kGemvCols; c++) acc[r][c] = 0.0f;
+  gemv_warp<TM, WT, XT>(acc, wrow, srow, block_k, xrow, k, slice, slices, lane);
+  gemv_warp_reduce<TM>(acc);
+  if (lane == 0) {
+#pragma unroll
+    for (int r = 0; r < TM; r++)
+#pragma unroll
+      for (int c = 0; c < kGemvCols; c++) red[warp][r * kGemvCols + c] = acc[r][c];
+  }
+  __syncthreads();
+  for (int i = threadIdx.x; i < groups_per_cta * TM * kGemvCols; i += blockDim.x) {
+    const int g = i / (TM * kGemvCols), j = i % (TM * kGemvCols), r = j / kGemvCols;
+    const int col = (blockIdx.x * groups_per_cta + g) * kGemvCols + j % kGemvCols;
+    if (r >= m || col >= n) continue;
+    float v = red[g * slices][j];
+    for (int s = 1; s < slices; s++) v += red[g * slices + s][j];
+    store_f32(out, out_dtype, static_cast<int64_t>(r) * n + col, v);
+  }
+}
+
+#define DSA_GEMV2(NAME, WT, TM)                                                                                    \
+  extern "C" __global__ void __launch_bounds__(256, TM <= 4 ? 2 : 1) dsa_fused_gemv2_##NAME##_m##TM(            \
+      void* out, int out_dtype, const void* x, int x_dtype, const void* weight, const float* scales, int block_n, \
+      int block_k, int scale_cols, int m, int n, int k, int slices) {                                             \
+    if (x_dtype == kF32)                                                                                           \
+      gemv2_body<TM, WT, kF32>(out, out_dtype, x, weight, scales, block_n, block_k, scale_cols, m, n, k, slices);  \
+    else                                                                                                           \
+      gemv2_body<TM, WT, kBF16>(out, out_dtype, x, weight, scales, block_n, block_k, scale_cols, m, n, k, slices); \
+  }
+#define DSA_GEMV2_ALL(NAME, WT) \
+  DSA_GEMV2(NAME, WT, 1)        \
+  DSA_GEMV2(NAME, WT, 2)        \
+  DSA_GEMV2(NAME, WT, 4)        \
+  DSA_GEMV2(NAME, WT, 8)        \
+  DSA_GEMV2(NAME, WT, 16)
+
+DSA_GEMV2_ALL(bf16, kBF16)
+DSA_GEMV2_ALL(f8, kF8E4M3)

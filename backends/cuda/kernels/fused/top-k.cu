@@ -1,0 +1,33 @@
+// Row-wise top-k over f32 scores (see radix-top-k.cuh): one CTA of 1024 threads per row.
+// scores [rows, row_stride] f32; row r has n entries, or min(n, positions[r] + 1) when `positions`
+// is given (the indexer's causal length); out [rows, k] i32. Dynamic shared memory =
+// 4 · (top_k_fixed_words(n) + cap) bytes.
+#include "radix-top-k.cuh"
+
+using namespace dsa_fused;
+
+extern "C" __global__ void __launch_bounds__(kTopKThreads)
+    dsa_fused_top_k_rows(const float* scores, int64_t row_stride, const int32_t* positions, int n, int k,
+                         int32_t* out, int cap) {
+  extern __shared__ uint32_t smem[];
+  __shared__ TopKShared sh;
+  const int64_t r = blockIdx.x;
+  int length = n;
+  if (positions != nullptr) length = min(n, max(0, positions[r] + 1));
+  radix_top_k_row(scores + r * row_stride, length, k, out + r * static_cast<int64_t>(k), smem, cap, sh);
+}
+
+// v2 (filter-top-k.cuh): same arguments, launch and shared memory; a sampled threshold filter reads a
+// long row about once, then an exact select over the few survivors; falls back to v1 per row.
+#include "filter-top-k.cuh"
+
+extern "C" __global__ void __launch_bounds__(kTopKThreads)
+    dsa_fused_top_k_rows2(const float* scores, int64_t row_stride, const int32_t* positions, int n, int k,
+                          int32_t* out, int cap) {
+  extern __shared__ uint32_t smem[];
+  __shared__ TopKShared sh;
+  const int64_t r = blockIdx.x;
+  int length = n;
+  if (positions != nullptr) length = min(n, max(0, positions[r] + 1));
+  filter_top_k_row(scores + r * row_stride, length, k, out + r * static_cast<int64_t>(k), smem, cap, sh);
+}

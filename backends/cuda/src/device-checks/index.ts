@@ -1,0 +1,4 @@
+export { type CheckResult, formatCheck, runCheck } from './check-result.js';
+export { checkCase, conformanceCases } from './conformance-checks.js';
+export { behaviourChecks } from './device-behaviour-checks.js';
+export { FIXTURES, fixtureChecks, PROMPT_LENGTHS } from './fixture-checks.js';

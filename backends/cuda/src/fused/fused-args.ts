@@ -1,0 +1,66 @@
+import { KernelArgumentError } from '@dsa/backend';
+import { type DType, formatShape, isContiguous, type TensorView } from '@dsa/tensor';
+import { devicePointer } from '../device-pointer.js';
+import type { LaunchArg } from '../launch.js';
+
+/** dtype codes of kernels/fused/fused-common.cuh (`DTypeCode`). */
+export const FUSED_DTYPE_CODES: Readonly<Partial<Record<DType, number>>> = {
+  f32: 0,
+  bf16: 1,
+  f16: 2,
+  f8_e4m3: 3,
+};
+
+/** The `DTypeCode` of `view` as an i32 argument; throws naming `kernel`/`name` unless it is one of `allowed`. */
+export function dtypeArg(
+  kernel: string,
+  name: string,
+  view: TensorView,
+  allowed: readonly DType[],
+): LaunchArg {
+  expectDType(kernel, name, view, allowed);
+  return { i32: FUSED_DTYPE_CODES[view.dtype]! };
+}
+
+/** Throws naming `kernel`/`name` unless `view` holds one of `allowed`. */
+export function expectDType(kernel: string, name: string, view: TensorView, allowed: readonly DType[]): void {
+  if (!allowed.includes(view.dtype)) {
+    throw new KernelArgumentError(kernel, `${name} must be ${allowed.join(' or ')}, got ${view.dtype}`);
+  }
+}
+
+/** Throws naming `kernel`/`name` unless `view` has exactly `shape` (-1 matches any size). */
+export function expectShape(kernel: string, name: string, view: TensorView, shape: readonly number[]): void {
+  const ok = view.shape.length === shape.length && shape.every((d, i) => d === -1 || d === view.shape[i]);
+  if (!ok) {
+    throw new KernelArgumentError(
+      kernel,
+      `${name} has shape ${formatShape(view.shape)}, expected [${shape.map((d) => (d === -1 ? '*' : d)).join(', ')}]`,
+    );
+  }
+}
+
+/** The device address of a contiguous `view`; throws naming `kernel`/`name` for a strided or foreign view. */
+export function pointerArg(kernel: string, name: string, view: TensorView): LaunchArg {
+  if (!isContiguous(view)) {
+    throw new KernelArgumentError(
+      kernel,
+      `${name} must be contiguous, got shape ${formatShape(view.shape)} strides ${formatShape(view.strides)}`,
+    );
+  }
+  try {
+    return { ptr: devicePointer(view, name) };
+  } catch (error) {
+    throw new KernelArgumentError(kernel, (error as Error).message);
+  }
+}
+
+/** A null device pointer (an absent optional tensor). */
+export const NULL_POINTER: LaunchArg = { ptr: 0n };
+
+/** Throws naming `kernel`/`name` unless `value` is an integer in [min, max]. */
+export function expectInteger(kernel: string, name: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new KernelArgumentError(kernel, `${name} = ${value} must be an integer in [${min}, ${max}]`);
+  }
+}

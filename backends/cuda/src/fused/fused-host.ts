@@ -1,0 +1,14 @@
+import type { Backend, Workspace } from '@dsa/backend';
+import type { KernelLauncher } from '../launch.js';
+
+/**
+ * What the fused kernels need from the CUDA backend: its launcher, a scratch workspace, and
+ * allocate/upload for the small persistent tables (expert weight pointers). `CudaBackend` satisfies
+ * it structurally.
+ */
+export interface FusedKernelHost extends Pick<Backend, 'allocate' | 'upload'> {
+  /** Launches kernels of the backend's fatbin on its current stream. */
+  readonly launcher: KernelLauncher;
+  /** Scratch memory; the fused kernels mark and rewind it around each call. */
+  readonly workspace: Workspace;
+}

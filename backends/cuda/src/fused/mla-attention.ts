@@ -1,0 +1,123 @@
+import { type AttentionBatch, KernelArgumentError } from '@dsa/backend';
+import type { TensorView } from '@dsa/tensor';
+import { batchArgs, checkBatch } from './batch-check.js';
+import { dtypeArg, expectDType, expectShape, NULL_POINTER, pointerArg } from './fused-args.js';
+import type { FusedKernelHost } from './fused-host.js';
+
+const KERNEL = 'dsa_fused_mla_attention';
+const MMA_KERNEL = 'dsa_fused_mla_attention_mma';
+/** Heads per CTA (kGroup). */
+const GROUP = 16;
+/** Value columns the kernel holds per thread × threads (kMaxCols · kThreads). */
+const MAX_COLUMNS = 512;
+/** Dynamic shared memory available for q of the group (48 KiB less the kernel's statics). */
+const MAX_SHARED = 48 * 1024 - 3 * 1024;
+
+/**
+ * Whether the bf16 tensor-core kernel (mla-attention-mma.cu) runs: for a bf16 cache with bf16 `q`
+ * (the caller chose bf16 precision), or any `q` when DSA_CUDA_MLA_MMA=1 (q is rounded to bf16);
+ * never when DSA_CUDA_MLA_MMA=0. Needs W % 16 == 0, W ≤ 640, C % 8 == 0 and 16-byte aligned cache rows.
+ */
+function useMma(
+  q: TensorView,
+  cache: TensorView,
+  width: number,
+  columns: number,
+  cacheAddress: bigint,
+): boolean {
+  const setting = process.env.DSA_CUDA_MLA_MMA;
+  if (setting === '0') return false;
+  if (
+    cache.dtype !== 'bf16' ||
+    width % 16 !== 0 ||
+    width > 640 ||
+    columns % 8 !== 0 ||
+    cacheAddress % 16n !== 0n
+  )
+    return false;
+  return q.dtype === 'bf16' || setting === '1';
+}
+
+/**
+ * FusedKernels.mlaAttention (kernels/fused/mla-attention.cu, f32 on CUDA cores, or mla-attention-mma.cu,
+ * bf16 tensor cores, see {@link useMma}): absorbed MLA attention over the paged latent cache, sparse
+ * over `indices` [S, K] i32 (entries < 0 ignored) or dense causal when null.
+ * `q` [S, H, C+R] and `latentCache` [slots, C+R] f32 or bf16; `out` [S, H, C] f32 or bf16, C ≤ 512.
+ */
+export function mlaAttention(
+  host: FusedKernelHost,
+  out: TensorView,
+  q: TensorView,
+  latentCache: TensorView,
+  batch: AttentionBatch,
+  indices: TensorView | null,
+  scale: number,
+): void {
+  const name = 'mlaAttention';
+  if (q.shape.length !== 3)
+    throw new KernelArgumentError(name, `q must be [S, H, C+R], got rank ${q.shape.length}`);
+  const [s, heads, width] = q.shape as [number, number, number];
+  expectShape(name, 'latentCache', latentCache, [-1, width]);
+  if (out.shape.length !== 3)
+    throw new KernelArgumentError(name, `out must be [S, H, C], got rank ${out.shape.length}`);
+  const columns = out.shape[2]!;
+  expectShape(name, 'out', out, [s, heads, columns]);
+  if (columns > width)
+    throw new KernelArgumentError(name, `out width ${columns} exceeds the cache width ${width}`);
+  if (columns > MAX_COLUMNS)
+    throw new KernelArgumentError(name, `out width ${columns} is above the ${MAX_COLUMNS} supported`);
+  const shared = GROUP * width * 4;
+  if (shared > MAX_SHARED)
+    throw new KernelArgumentError(name, `cache width ${width} is above the ${MAX_SHARED / 64} supported`);
+  if (indices) {
+    expectDType(name, 'indices', indices, ['i32']);
+    expectShape(name, 'indices', indices, [s, -1]);
+  }
+  checkBatch(name, batch, s, latentCache.shape[0]!, indices === null);
+  if (s === 0 || heads === 0) return;
+  const cachePointer = pointerArg(KERNEL, 'latentCache', latentCache) as { ptr: bigint };
+  if (useMma(q, latentCache, width, columns, cachePointer.ptr)) {
+    host.launcher.launch(
+      MMA_KERNEL,
+      [s, Math.ceil(heads / GROUP), 1],
+      [256, 1, 1],
+      [
+        pointerArg(MMA_KERNEL, 'out', out),
+        dtypeArg(MMA_KERNEL, 'out', out, ['f32', 'bf16']),
+        pointerArg(MMA_KERNEL, 'q', q),
+        dtypeArg(MMA_KERNEL, 'q', q, ['f32', 'bf16']),
+        cachePointer,
+        indices ? pointerArg(MMA_KERNEL, 'indices', indices) : NULL_POINTER,
+        { i32: indices ? indices.shape[1]! : 0 },
+        ...batchArgs(MMA_KERNEL, batch),
+        { i32: heads },
+        { i32: width },
+        { i32: columns },
+        { f32: scale },
+      ],
+      GROUP * (width + 8) * 2,
+    );
+    return;
+  }
+  host.launcher.launch(
+    KERNEL,
+    [s, Math.ceil(heads / GROUP), 1],
+    [256, 1, 1],
+    [
+      pointerArg(KERNEL, 'out', out),
+      dtypeArg(KERNEL, 'out', out, ['f32', 'bf16']),
+      pointerArg(KERNEL, 'q', q),
+      dtypeArg(KERNEL, 'q', q, ['f32', 'bf16']),
+      cachePointer,
+      dtypeArg(KERNEL, 'latentCache', latentCache, ['f32', 'bf16']),
+      indices ? pointerArg(KERNEL, 'indices', indices) : NULL_POINTER,
+      { i32: indices ? indices.shape[1]! : 0 },
+      ...batchArgs(KERNEL, batch),
+      { i32: heads },
+      { i32: width },
+      { i32: columns },
+      { f32: scale },
+    ],
+    shared,
+  );
+}

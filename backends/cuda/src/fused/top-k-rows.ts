@@ -1,0 +1,49 @@
+import { KernelArgumentError } from '@dsa/backend';
+import type { LaunchArg } from '../launch.js';
+import type { FusedKernelHost } from './fused-host.js';
+
+const KERNEL = 'dsa_fused_top_k_rows';
+/** v2 (default): sampled-threshold filter + exact select (filter-top-k.cuh); DSA_CUDA_TOPK=v1 picks v1. */
+const KERNEL_V2 = 'dsa_fused_top_k_rows2';
+/** Threads per CTA of the top-k kernel (kTopKThreads). */
+const THREADS = 1024;
+/** u32 words of shared memory the kernel may use without an opt-in (48 KiB), less a margin for its statics. */
+const SHARED_WORDS = 12288 - 64;
+/** Histogram bins of the first digit (kHistBins). */
+const HIST_BINS = 2048;
+
+/** The longest row {@link launchTopKRows} accepts (its bitmap and histogram must fit 48 KiB). */
+export const TOP_K_MAX_ROW = (SHARED_WORDS - HIST_BINS) * 32;
+
+/**
+ * Launches kernels/fused/top-k.cu over `rows` rows of f32 `scores` (row `r` at `scores + r · rowStride`
+ * elements, length `n`, or min(n, positions[r] + 1) when `positions` is a device pointer): the k best
+ * indices of each row, ascending, ties to the lower index, -1 padded, into i32 `out` [rows, k].
+ */
+export function launchTopKRows(
+  host: FusedKernelHost,
+  scores: LaunchArg,
+  rowStride: number,
+  positions: LaunchArg,
+  rows: number,
+  n: number,
+  k: number,
+  out: LaunchArg,
+): void {
+  if (n > TOP_K_MAX_ROW) {
+    throw new KernelArgumentError(
+      'topK',
+      `rows of ${n} entries exceed the ${TOP_K_MAX_ROW} the top-k kernel holds`,
+    );
+  }
+  if (rows === 0) return;
+  const fixed = HIST_BINS + Math.ceil(n / 32);
+  const cap = SHARED_WORDS - fixed;
+  host.launcher.launch(
+    process.env.DSA_CUDA_TOPK === 'v1' ? KERNEL : KERNEL_V2,
+    [rows, 1, 1],
+    [THREADS, 1, 1],
+    [scores, { i64: BigInt(rowStride) }, positions, { i32: n }, { i32: k }, out, { i32: cap }],
+    4 * (fixed + cap),
+  );
+}

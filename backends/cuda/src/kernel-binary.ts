@@ -1,0 +1,48 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The fatbin and its manifest as `scripts/build-kernels.mjs` writes them. */
+export interface KernelBinary {
+  /** Path of the fatbin. */
+  readonly path: string;
+  /** The fatbin's bytes (handed to cuModuleLoadData). */
+  readonly image: Uint8Array;
+  /** Kernel names of the manifest (empty when the manifest is missing). */
+  readonly kernels: readonly string[];
+  /** Target architectures the fatbin holds, e.g. `["sm_80", "sm_90a"]`. */
+  readonly archs: readonly string[];
+}
+
+/** Where the fatbin is looked for: `DSA_CUDA_FATBIN`, else `build/dsa-kernels.fatbin` of this package. */
+export function kernelBinaryPath(): string {
+  const fromEnv = process.env.DSA_CUDA_FATBIN;
+  if (fromEnv) return path.resolve(fromEnv);
+  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'build', 'dsa-kernels.fatbin');
+}
+
+/** How to build the fatbin, for error messages. */
+export const BUILD_HINT =
+  'build it with `pnpm --filter @dsa/backend-cuda build` (runs nvcc via scripts/build-kernels.mjs) or point DSA_CUDA_FATBIN at one';
+
+/** Why the fatbin could not be read. */
+export interface KernelBinaryMissing {
+  /** What is missing and how to build it. */
+  readonly error: string;
+}
+
+/** Reads the fatbin; returns the reason instead when it is missing. */
+export function readKernelBinary(): KernelBinary | KernelBinaryMissing {
+  const file = kernelBinaryPath();
+  if (!fs.existsSync(file)) return { error: `CUDA kernels not built: ${file} is missing; ${BUILD_HINT}` };
+  const image = new Uint8Array(fs.readFileSync(file));
+  let kernels: string[] = [];
+  let archs: string[] = [];
+  const manifest = file.replace(/\.fatbin$/, '.json');
+  if (fs.existsSync(manifest)) {
+    const json = JSON.parse(fs.readFileSync(manifest, 'utf8')) as { kernels?: string[]; archs?: string[] };
+    kernels = json.kernels ?? [];
+    archs = json.archs ?? [];
+  }
+  return { path: file, image, kernels, archs };
+}

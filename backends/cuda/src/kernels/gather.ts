@@ -1,0 +1,103 @@
+import { KernelArgumentError, type Kernels } from '@dsa/backend';
+import { f64Arg } from '../launch.js';
+import { tensorArgs } from '../tensor-args.js';
+import {
+  ELEMENTWISE_THREADS,
+  expectDType,
+  expectRank,
+  expectShape,
+  gridFor,
+  type KernelContext,
+} from './kernel-context.js';
+
+const BLOCK = [ELEMENTWISE_THREADS, 1, 1] as const;
+
+/** gatherRows, scatterRows, indexAdd, gatherColumns, scatterColumns. */
+export function gatherKernels(
+  context: KernelContext,
+): Pick<Kernels, 'gatherRows' | 'scatterRows' | 'indexAdd' | 'gatherColumns' | 'scatterColumns'> {
+  return {
+    gatherRows(out, table, indices) {
+      const k = 'gatherRows';
+      expectRank(k, 'table', table, 2);
+      expectRank(k, 'out', out, 2);
+      expectDType(k, 'indices', indices, 'i32');
+      expectShape(k, 'indices', indices, [out.shape[0]!]);
+      expectShape(k, 'out', out, [-1, table.shape[1]!]);
+      const n = out.shape[0]! * out.shape[1]!;
+      if (n === 0) return;
+      context.launch('dsa_gather_rows', gridFor(context, n), BLOCK, [
+        ...tensorArgs(k, 'out', out),
+        ...tensorArgs(k, 'table', table),
+        ...tensorArgs(k, 'indices', indices),
+      ]);
+    },
+    scatterRows(table, rows, indices) {
+      const k = 'scatterRows';
+      expectRank(k, 'table', table, 2);
+      expectRank(k, 'rows', rows, 2);
+      expectDType(k, 'indices', indices, 'i32');
+      expectShape(k, 'indices', indices, [rows.shape[0]!]);
+      expectShape(k, 'rows', rows, [-1, table.shape[1]!]);
+      const n = rows.shape[0]! * rows.shape[1]!;
+      if (n === 0) return;
+      context.launch('dsa_scatter_rows', gridFor(context, n), BLOCK, [
+        ...tensorArgs(k, 'table', table),
+        ...tensorArgs(k, 'rows', rows),
+        ...tensorArgs(k, 'indices', indices),
+      ]);
+    },
+    indexAdd(out, rows, indices, weights) {
+      const k = 'indexAdd';
+      expectRank(k, 'out', out, 2);
+      expectRank(k, 'rows', rows, 2);
+      expectDType(k, 'indices', indices, 'i32');
+      expectShape(k, 'indices', indices, [rows.shape[0]!]);
+      expectShape(k, 'rows', rows, [-1, out.shape[1]!]);
+      if (weights) expectShape(k, 'weights', weights, [rows.shape[0]!]);
+      const d = out.shape[1]!;
+      if (d === 0 || rows.shape[0] === 0) return;
+      context.launch('dsa_index_add', gridFor(context, d), BLOCK, [
+        ...tensorArgs(k, 'out', out),
+        ...tensorArgs(k, 'rows', rows),
+        ...tensorArgs(k, 'indices', indices),
+        ...tensorArgs(k, 'weights', weights),
+        { i32: weights ? 1 : 0 },
+      ]);
+    },
+    gatherColumns(out, x, indices, fill = 0) {
+      const k = 'gatherColumns';
+      expectRank(k, 'x', x, 2);
+      expectDType(k, 'indices', indices, 'i32');
+      expectShape(k, 'indices', indices, [x.shape[0]!, -1]);
+      expectShape(k, 'out', out, indices.shape);
+      const n = out.shape[0]! * out.shape[1]!;
+      if (n === 0) return;
+      context.launch('dsa_gather_columns', gridFor(context, n), BLOCK, [
+        ...tensorArgs(k, 'out', out),
+        ...tensorArgs(k, 'x', x),
+        ...tensorArgs(k, 'indices', indices),
+        f64Arg(fill),
+      ]);
+    },
+    scatterColumns(out, indices, values) {
+      const k = 'scatterColumns';
+      expectRank(k, 'out', out, 2);
+      expectDType(k, 'indices', indices, 'i32');
+      expectShape(k, 'indices', indices, [out.shape[0]!, -1]);
+      const tensor = typeof values === 'number' ? null : values;
+      if (tensor) expectShape(k, 'values', tensor, indices.shape);
+      else if (typeof values !== 'number')
+        throw new KernelArgumentError(k, 'values must be a tensor or a number');
+      const rows = indices.shape[0]!;
+      if (rows === 0 || indices.shape[1] === 0) return;
+      context.launch('dsa_scatter_columns', gridFor(context, rows), BLOCK, [
+        ...tensorArgs(k, 'out', out),
+        ...tensorArgs(k, 'indices', indices),
+        ...tensorArgs(k, 'values', tensor),
+        { i32: tensor ? 1 : 0 },
+        f64Arg(typeof values === 'number' ? values : 0),
+      ]);
+    },
+  };
+}

@@ -1,0 +1,54 @@
+import { KernelArgumentError, type Kernels } from '@dsa/backend';
+import { formatShape } from '@dsa/tensor';
+import { tensorArgs } from '../tensor-args.js';
+import {
+  ELEMENTWISE_THREADS,
+  expectDType,
+  expectRank,
+  gridFor,
+  type KernelContext,
+} from './kernel-context.js';
+
+/** Batched matmul over rank-3 strided views; one thread per output element. */
+export function matmulKernels(context: KernelContext): Pick<Kernels, 'matmul'> {
+  return {
+    matmul(out, a, b, options = {}) {
+      const k = 'matmul';
+      expectRank(k, 'a', a, 3);
+      expectRank(k, 'b', b, 3);
+      expectRank(k, 'out', out, 3);
+      expectDType(k, 'a', a, 'f32', 'bf16', 'f16');
+      expectDType(k, 'b', b, 'f32', 'bf16', 'f16');
+      const [batch, m, kDim] = a.shape as [number, number, number];
+      const transpose = options.transposeB === true;
+      const bK = transpose ? b.shape[2] : b.shape[1];
+      const n = transpose ? b.shape[1]! : b.shape[2]!;
+      if (
+        b.shape[0] !== batch ||
+        bK !== kDim ||
+        out.shape[0] !== batch ||
+        out.shape[1] !== m ||
+        out.shape[2] !== n
+      ) {
+        throw new KernelArgumentError(
+          k,
+          `shapes do not chain: a ${formatShape(a.shape)}, b ${formatShape(b.shape)}${transpose ? ' (transposed)' : ''}, out ${formatShape(out.shape)}`,
+        );
+      }
+      const total = batch * m * n;
+      if (total === 0) return;
+      context.launch(
+        'dsa_matmul',
+        gridFor(context, total),
+        [ELEMENTWISE_THREADS, 1, 1],
+        [
+          ...tensorArgs(k, 'out', out),
+          ...tensorArgs(k, 'a', a),
+          ...tensorArgs(k, 'b', b),
+          { i32: transpose ? 1 : 0 },
+          { f32: options.alpha ?? 1 },
+        ],
+      );
+    },
+  };
+}
