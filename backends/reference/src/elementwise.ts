@@ -1,6 +1,6 @@
 import type { BinaryOp, UnaryOp } from '@dsa/backend';
-import { formatShape, sameShape, type TensorView } from '@dsa/tensor';
 import { KernelArgumentError } from '@dsa/backend';
+import { formatShape, sameShape, type TensorView } from '@dsa/tensor';
 import { read, write } from './strided.js';
 
 export function fill(out: TensorView, value: number): void {

@@ -1,7 +1,7 @@
 import { uploadTensor } from '@dsa/backend';
 import { describe, expect, it } from 'vitest';
-import { processLogits, sampleRow } from './sample.js';
 import { ReferenceBackend } from './reference-backend.js';
+import { processLogits, sampleRow } from './sample.js';
 
 describe('sampling', () => {
   it('applies logit bias and the penalties by hand', () => {
@@ -27,7 +27,9 @@ describe('sampling', () => {
       0.5 / 2 - 0.1 * 2 - 0.5, // repetition, then frequency × 2 and presence
       3 / 2 - 0.1 - 0.5,
     ];
-    expected.forEach((v, i) => expect(x[i]).toBeCloseTo(v, 12));
+    expected.forEach((v, i) => {
+      expect(x[i]).toBeCloseTo(v, 12);
+    });
   });
 
   it('greedy picks the lowest index on ties; a seed reproduces its draw', () => {

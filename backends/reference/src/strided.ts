@@ -2,8 +2,8 @@ import { KernelArgumentError } from '@dsa/backend';
 import {
   bf16ToFloat,
   dtypeBytes,
-  f16ToFloat,
   FP8_E4M3_TABLE,
+  f16ToFloat,
   floatToBf16,
   floatToF16,
   floatToFp8E4m3,

@@ -136,6 +136,10 @@ export function readBackendConfig(file?: string): BackendConfigFile {
 export async function loadBackendFactory(
   name: BackendName,
   searchPaths: readonly string[] = [],
+  options: {
+    /** Look only in `searchPaths`, not beside this package, the working directory or the main script. */
+    readonly onlySearchPaths?: boolean;
+  } = {},
 ): Promise<{
   /** The package's default export; absent when it is missing, invalid or of another contract version. */
   factory?: BackendFactory;
@@ -143,15 +147,21 @@ export async function loadBackendFactory(
   reason: string;
 }> {
   const specifier = `@dsa/backend-${name}`;
-  const bases = [
-    import.meta.url,
-    ...searchPaths.map((p) => pathToFileURL(path.join(path.resolve(p), 'noop.js')).href),
-    pathToFileURL(path.join(process.cwd(), 'noop.js')).href,
-    ...(process.argv[1] ? [pathToFileURL(process.argv[1]).href] : []),
-  ];
+  const fromSearchPaths = searchPaths.map((p) => pathToFileURL(path.join(path.resolve(p), 'noop.js')).href);
+  const bases = options.onlySearchPaths
+    ? fromSearchPaths
+    : [
+        import.meta.url,
+        ...fromSearchPaths,
+        pathToFileURL(path.join(process.cwd(), 'noop.js')).href,
+        ...(process.argv[1] ? [pathToFileURL(process.argv[1]).href] : []),
+      ];
   for (const base of bases) {
     let resolved: string;
     try {
+      // NODE_PATH (set by `pnpm exec`, say) is searched by every require; with onlySearchPaths the
+      // package must sit in a node_modules folder at or above a search path.
+      if (options.onlySearchPaths && !installedAbove(new URL(base).pathname, specifier)) continue;
       resolved = createRequire(base).resolve(specifier);
     } catch {
       continue;
@@ -237,4 +247,12 @@ async function findFactory(name: BackendName, options: CreateBackendOptions) {
   const given = options.factories?.find((f) => f.name === name);
   if (given) return { factory: given, reason: 'provided' };
   return loadBackendFactory(name, options.searchPaths);
+}
+
+/** Whether `node_modules/<specifier>` exists in the folder of `file` or a folder above it. */
+function installedAbove(file: string, specifier: string): boolean {
+  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'node_modules', specifier, 'package.json'))) return true;
+    if (path.dirname(dir) === dir) return false;
+  }
 }

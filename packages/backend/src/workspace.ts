@@ -14,10 +14,24 @@ export class Workspace {
   private peak = 0;
   private overflow: DeviceBuffer[] = [];
   private readonly backend: Backend;
+  private arenaGeneration = 0;
 
   constructor(backend: Backend, initialBytes = 0) {
     this.backend = backend;
     if (initialBytes > 0) this.arena = backend.allocate(initialBytes, 'activations');
+  }
+
+  /**
+   * Counts arena reallocations: tensors handed out under one generation keep their addresses
+   * across {@link Workspace.reset}, so a captured graph that uses them is valid only while this is unchanged.
+   */
+  get generation(): number {
+    return this.arenaGeneration;
+  }
+
+  /** Whether tensors handed out since the last reset spilled into extra buffers (freed at the next reset). */
+  get overflowed(): boolean {
+    return this.overflow.length > 0;
   }
 
   /** A fresh contiguous tensor valid until the next {@link Workspace.reset}. Contents are undefined. */
@@ -43,6 +57,18 @@ export class Workspace {
     if (mark <= this.offset) this.offset = mark;
   }
 
+  /**
+   * Moves the bump pointer forward to `mark` (a value of {@link Workspace.mark} after the same
+   * allocations): after replaying a captured graph that allocated those tensors without running the
+   * host code, later tensors must not overlap them.
+   */
+  seek(mark: number): void {
+    if (mark < this.offset)
+      throw new RangeError(`workspace seek to ${mark} is behind the offset ${this.offset}`);
+    this.offset = mark;
+    this.peak = Math.max(this.peak, mark);
+  }
+
   /** Bytes handed out since the last reset. */
   get used(): number {
     return this.offset;
@@ -60,6 +86,7 @@ export class Workspace {
       this.overflow = [];
       this.arena?.dispose();
       this.arena = this.backend.allocate(Math.ceil((this.peak * 1.125) / ALIGN) * ALIGN, 'activations');
+      this.arenaGeneration++;
     }
     this.offset = 0;
   }
@@ -70,5 +97,6 @@ export class Workspace {
     this.overflow = [];
     this.arena?.dispose();
     this.arena = null;
+    this.arenaGeneration++;
   }
 }

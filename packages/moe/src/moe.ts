@@ -31,16 +31,53 @@ export class Moe {
     this.shared = weights.shared_experts ? new Mlp(backend, weights.shared_experts) : null;
   }
 
+  /**
+   * Whether {@link Moe.record} can run: the backend has a fused `moeExperts`, so the step needs no
+   * routing download and can be enqueued synchronously (and captured into a graph).
+   */
+  get recordable(): boolean {
+    return this.backend.fused.moeExperts !== undefined;
+  }
+
   /** out [N, D] = Σ routed + shared, for the normed hidden states `x` [N, D]; a workspace tensor when `out` is omitted. */
   async forward(workspace: Workspace, x: TensorView, output?: TensorView): Promise<TensorView> {
-    const k = this.backend.kernels;
+    if (this.recordable) return this.record(workspace, x, output);
+    const { out, indices, weights, mark } = this.routeTokens(workspace, x, output);
+    await moeExperts(this.backend, workspace, out, x, indices, weights, this.weights.experts);
+    this.addShared(workspace, x, out, mark);
+    return out;
+  }
+
+  /**
+   * {@link Moe.forward} without awaiting: only enqueues kernels (router, the backend's fused
+   * `moeExperts`, shared experts), so it can run inside a graph capture. Needs {@link Moe.recordable}.
+   */
+  record(workspace: Workspace, x: TensorView, output?: TensorView): TensorView {
+    const fused = this.backend.fused.moeExperts;
+    if (!fused) {
+      throw new Error(
+        `Moe.record needs the backend's fused moeExperts; ${this.backend.name} has none (use forward)`,
+      );
+    }
+    const { out, indices, weights, mark } = this.routeTokens(workspace, x, output);
+    fused(out, x, indices, weights, this.weights.experts);
+    this.addShared(workspace, x, out, mark);
+    return out;
+  }
+
+  /** Router logits and the top-k routing: `indices` i32 [N, A], `weights` f32 [N, A]. */
+  private routeTokens(
+    workspace: Workspace,
+    x: TensorView,
+    output: TensorView | undefined,
+  ): { out: TensorView; indices: TensorView; weights: TensorView; mark: number } {
     const n = x.shape[0]!;
     const e = this.weights.experts.length;
     const a = this.route.topk;
     const out = output ?? workspace.tensor('f32', [n, x.shape[1]!]);
     const mark = workspace.mark();
     const logits = workspace.tensor('f32', [n, e]);
-    k.linear(logits, x, this.weights.gate);
+    this.backend.kernels.linear(logits, x, this.weights.gate);
     const indices = workspace.tensor('i32', [n, a]);
     const weights = workspace.tensor('f32', [n, a]);
     moeRoute(
@@ -52,12 +89,15 @@ export class Moe {
       this.weights.e_score_correction_bias,
       this.route,
     );
-    await moeExperts(this.backend, workspace, out, x, indices, weights, this.weights.experts);
+    return { out, indices, weights, mark };
+  }
+
+  /** out += shared experts(x), then releases the step's scratch back to `mark`. */
+  private addShared(workspace: Workspace, x: TensorView, out: TensorView, mark: number): void {
     if (this.shared) {
       const shared = this.shared.forward(workspace, x);
-      k.binary(out, out, shared, 'add');
+      this.backend.kernels.binary(out, out, shared, 'add');
     }
     workspace.rewind(mark);
-    return out;
   }
 }

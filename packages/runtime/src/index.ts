@@ -1,3 +1,4 @@
+export * from './chat/index.js';
 export * from './checkpoint/index.js';
 export { ConfigError } from './config/config-error.js';
 export {
@@ -7,6 +8,15 @@ export {
   type RopeConfig,
 } from './config/model-config.js';
 export { mlaSoftmaxScale, ropeFrequencies } from './config/yarn.js';
+export * from './engine/index.js';
+export { type GeneratedToken, type GenerateOptions, generate } from './generate.js';
+export {
+  COMPUTE_STREAM,
+  DECODE_BUCKETS,
+  type DecodeGraphStats,
+  DecodeGraphs,
+  type DecodeInputs,
+} from './model/decode-graphs.js';
 export {
   type AttentionMode,
   DeepseekModel,
@@ -22,16 +32,13 @@ export {
   type PagedKvCacheOptions,
   type PrefixCacheStats,
 } from './model/kv-cache.js';
+export { type ModelSummary, summarizeModel } from './model/model-summary.js';
 export {
   type LayerWeights,
   type LoadProgress,
   loadModelWeights,
   type ModelWeights,
 } from './model/model-weights.js';
-export { type GeneratedToken, type GenerateOptions, generate } from './generate.js';
-export { type ModelSummary, summarizeModel } from './model/model-summary.js';
-export * from './tokenizer/index.js';
 export { type MakeModelOptions, makeModel } from './presets/make-model.js';
 export { type HfConfig, PRESET_NAMES, type PresetName, presetConfig } from './presets/presets.js';
-export * from './chat/index.js';
-export * from './engine/index.js';
+export * from './tokenizer/index.js';

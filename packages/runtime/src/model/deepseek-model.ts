@@ -1,13 +1,14 @@
-import type { Backend } from '@dsa/backend';
+import type { AttentionBatch, Backend } from '@dsa/backend';
 import { Workspace } from '@dsa/backend';
 import { Indexer, type IndexerPrecision } from '@dsa/indexer';
 import { Mla, type RotaryTable } from '@dsa/mla';
 import { Mlp, Moe } from '@dsa/moe';
-import { select, type TensorView, tensorView } from '@dsa/tensor';
+import { narrow, select, type TensorView, tensorView } from '@dsa/tensor';
 import { Checkpoint } from '../checkpoint/checkpoint.js';
 import { type ModelConfig, parseModelConfig } from '../config/model-config.js';
 import { mlaSoftmaxScale, ropeFrequencies } from '../config/yarn.js';
 import { addRmsNorm } from './add-rms-norm.js';
+import { type DecodeGraphStats, DecodeGraphs, type DecodeInputs } from './decode-graphs.js';
 import { type ForwardEntry, layoutStep } from './forward-batch.js';
 import { PagedKvCache } from './kv-cache.js';
 import { summarizeModel } from './model-summary.js';
@@ -30,6 +31,11 @@ export interface ModelOptions {
   readonly kvCacheFraction?: number;
   /** Receives loading progress. */
   readonly onProgress?: (progress: LoadProgress) => void;
+  /**
+   * Capture decode-only steps as graphs per batch bucket and replay them (default true; used only when
+   * the backend has `captureGraph` and the fused kernels a graph needs; `DSA_GRAPHS=0` turns it off).
+   */
+  readonly graphs?: boolean;
 }
 
 /** What a forward step can return besides logits. */
@@ -70,6 +76,7 @@ export class DeepseekModel {
   private readonly mla: Mla[];
   private readonly indexers: (Indexer | null)[];
   private readonly feedForward: (Mlp | Moe)[];
+  private readonly graphs: DecodeGraphs | null;
   /** Host time spent in forward steps and in the indexer (milliseconds; exact for eager backends). */
   readonly timings = {
     /** Total time in {@link DeepseekModel.forward}. */
@@ -152,6 +159,33 @@ export class DeepseekModel {
     this.feedForward = weights.layers.map((l) =>
       l.mlp ? new Mlp(backend, l.mlp) : new Moe(backend, l.moe!, route),
     );
+    this.graphs = this.graphsUsable(options)
+      ? new DecodeGraphs(
+          backend,
+          this.workspace,
+          Math.ceil(Math.min(this.cache.capacityTokens, config.maxPositionEmbeddings) / this.cache.blockSize),
+        )
+      : null;
+  }
+
+  /**
+   * Whether decode steps can be captured: the backend captures graphs and has every fused kernel that
+   * keeps a step free of host work (mlaAttention, moeExperts, indexerTopK for sparse attention).
+   */
+  private graphsUsable(options: ModelOptions): boolean {
+    const backend = this.backend;
+    if (options.graphs === false || process.env.DSA_GRAPHS === '0') return false;
+    if (!backend.captureGraph || !backend.capabilities.graphCapture) return false;
+    if (!backend.fused.mlaAttention) return false;
+    if (this.feedForward.some((f) => f instanceof Moe && !f.recordable)) return false;
+    if (this.attention === 'sparse' && this.indexers.some((i) => i) && !backend.fused.indexerTopK)
+      return false;
+    return true;
+  }
+
+  /** Counters of the captured decode graphs, or null when decode steps run eagerly. */
+  get graphStats(): DecodeGraphStats | null {
+    return this.graphs?.stats ?? null;
   }
 
   /** Loads `config.json` and the safetensors weights from the folder `dir` onto `backend`. */
@@ -171,6 +205,10 @@ export class DeepseekModel {
    * Prefill chunks and decode tokens of many sequences can share a step.
    */
   async forward(entries: readonly ForwardEntry[], options: ForwardOptions = {}): Promise<ForwardResult> {
+    if (this.graphs && !options.captureHidden && !options.captureTopk) {
+      const result = this.forwardDecode(this.graphs, entries);
+      if (result) return result;
+    }
     const backend = this.backend;
     const k = backend.kernels;
     const ws = this.workspace;
@@ -267,8 +305,130 @@ export class DeepseekModel {
     return result;
   }
 
-  /** Frees weights, cache and workspace. */
+  /**
+   * A decode-only step (one token per entry) through a captured graph: lays the step out into the
+   * bucket's static buffers (real rows first, then padding rows on the scratch block), uploads them in
+   * one copy, and replays (or warms up, or captures) the graph of (bucket, context bound, attention
+   * path). Returns null, touching nothing, when the step does not qualify.
+   */
+  private forwardDecode(graphs: DecodeGraphs, entries: readonly ForwardEntry[]): ForwardResult | null {
+    const n = entries.length;
+    if (n === 0 || entries.some((e) => e.tokens.length !== 1)) return null;
+    if (new Set(entries.map((e) => e.sequence)).size !== n) return null; // one row per sequence
+    const bucket = graphs.bucketFor(n);
+    const cache = this.cache;
+    const bs = cache.blockSize;
+    const width = graphs.width;
+    if (bucket === null || entries.some((e) => Math.ceil((e.sequence.length + 1) / bs) > width)) return null;
+    const scratch = cache.scratchBlock;
+    const started = performance.now();
+    for (const e of entries) cache.reserve(e.sequence, e.sequence.length + 1);
+    const inputs = graphs.inputs(bucket);
+    const host = inputs.host;
+    host.blockTable.fill(scratch);
+    let maxContext = 0;
+    for (let q = 0; q < bucket; q++) {
+      host.sequenceIds[q] = q;
+      const entry = entries[q];
+      if (!entry) {
+        host.tokens[q] = 0;
+        host.positions[q] = 0;
+        host.writeSlots[q] = scratch * bs;
+        continue;
+      }
+      const sequence = entry.sequence;
+      const position = sequence.length;
+      const token = entry.tokens[0]!;
+      host.tokens[q] = token;
+      host.positions[q] = position;
+      host.writeSlots[q] = cache.slot(sequence, position);
+      const blocks = sequence.blocks;
+      for (let b = 0; b < blocks.length; b++) host.blockTable[q * width + b] = blocks[b]!;
+      sequence.tokens.push(token);
+      sequence.length = position + 1;
+      maxContext = Math.max(maxContext, position + 1);
+    }
+    this.backend.upload(inputs.all, inputs.packed);
+    const topkWidth = this.config.indexer?.indexTopk ?? 0;
+    const selectTopK = this.attention === 'sparse' && maxContext > topkWidth;
+    // Kernels may size their launches from the host positions (the cuda indexer's grid and score rows):
+    // give them a bound, a power of two at least one block, that the graph of this key never outgrows.
+    const bound = Math.min(width * bs, Math.max(bs, 2 ** Math.ceil(Math.log2(maxContext))));
+    const batch: AttentionBatch = {
+      positions: inputs.positions,
+      sequenceIds: inputs.sequenceIds,
+      blockTable: inputs.blockTable,
+      blockSize: bs,
+      host: {
+        positions: new Int32Array(bucket).fill(bound - 1),
+        sequenceIds: host.sequenceIds,
+        blockTable: host.blockTable,
+        maxBlocks: width,
+      },
+    };
+    this.workspace.reset();
+    const logits = graphs.run(`${bucket}/${bound}/${selectTopK ? 'sparse' : 'dense'}`, () =>
+      this.recordDecode(inputs, batch, selectTopK),
+    );
+    for (const entry of entries) cache.commitBlocks(entry.sequence);
+    this.timings.forwardMs += performance.now() - started;
+    return { logits: narrow(logits, 0, 0, n) };
+  }
+
+  /**
+   * Enqueues a whole decode step over the bucket's rows, synchronously: no upload, download or await,
+   * and the same workspace tensors every time (what a graph capture records). Returns logits [rows, V].
+   */
+  private recordDecode(inputs: DecodeInputs, batch: AttentionBatch, selectTopK: boolean): TensorView {
+    const backend = this.backend;
+    const k = backend.kernels;
+    const ws = this.workspace;
+    const config = this.config;
+    const s = inputs.rows;
+    const d = config.dim;
+    const h = ws.tensor('f32', [s, d]); // residual stream
+    k.gatherRows(h, this.weights.embed_tokens, inputs.tokens);
+    const x = ws.tensor('f32', [s, d]);
+    const ffnOut = ws.tensor('f32', [s, d]);
+    for (let layer = 0; layer < config.nLayers; layer++) {
+      const w = this.weights.layers[layer]!;
+      const mark = ws.mark();
+      if (layer > 0) addRmsNorm(backend, x, h, ffnOut, w.input_layernorm, config.normEps);
+      else k.rmsNorm(x, h, w.input_layernorm, config.normEps);
+      const mla = this.mla[layer]!;
+      const latent = this.cache.latent[layer]!;
+      const projection = mla.project(ws, x, batch.positions, this.rotary, latent, inputs.writeSlots);
+      const indexer = this.indexers[layer];
+      const indices = indexer
+        ? indexer.forward(
+            ws,
+            x,
+            projection.qr ?? x,
+            batch.positions,
+            this.rotary,
+            this.cache.indexerKeys[layer]!,
+            inputs.writeSlots,
+            batch,
+            selectTopK,
+          )
+        : null;
+      const attention = mla.attend(ws, projection, latent, batch, indices);
+      addRmsNorm(backend, x, h, attention, w.post_attention_layernorm, config.normEps);
+      const ffn = this.feedForward[layer]!;
+      if (ffn instanceof Moe) ffn.record(ws, x, ffnOut);
+      else ffn.forward(ws, x, ffnOut);
+      ws.rewind(mark);
+    }
+    if (config.nLayers > 0) addRmsNorm(backend, x, h, ffnOut, this.weights.norm, config.normEps);
+    else k.rmsNorm(x, h, this.weights.norm, config.normEps);
+    const logits = ws.tensor('f32', [s, config.vocabSize]);
+    k.linear(logits, x, this.weights.lm_head);
+    return logits;
+  }
+
+  /** Frees weights, cache, workspace and captured graphs. */
   dispose(): void {
+    this.graphs?.dispose();
     this.workspace.dispose();
     this.cache.dispose();
     for (const b of this.weights.buffers) b.dispose();

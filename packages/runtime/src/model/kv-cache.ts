@@ -64,7 +64,7 @@ export class PagedKvCache {
   readonly blockSize: number;
   /** Blocks in the pool. */
   readonly numBlocks: number;
-  /** Per layer: [slots, C+R]. */
+  /** Per layer: [slots, C+R] (the pool's blocks and the scratch block). */
   readonly latent: TensorView[] = [];
   /** Per layer: the indexer keys (empty for dense models). */
   readonly indexerKeys: IndexerKeyCache[] = [];
@@ -86,7 +86,7 @@ export class PagedKvCache {
   ) {
     this.blockSize = options.blockSize ?? 64;
     this.numBlocks = Math.max(1, Math.ceil(options.tokens / this.blockSize));
-    const slots = this.numBlocks * this.blockSize;
+    const slots = (this.numBlocks + 1) * this.blockSize; // + the scratch block
     const latentDtype = options.latentDtype ?? 'f32';
     const width = config.kvLoraRank + config.qkRopeHeadDim;
     const allocate = (dtype: DType, shape: number[]) => {
@@ -122,6 +122,14 @@ export class PagedKvCache {
   /** Blocks held by sequences. */
   get usedBlocks(): number {
     return this.numBlocks - this.freeBlocks;
+  }
+
+  /**
+   * One block past the pool (id `numBlocks`) that no sequence ever holds: the padding rows of a
+   * captured decode step read and write it. It is not counted in the pool's capacity.
+   */
+  get scratchBlock(): number {
+    return this.numBlocks;
   }
 
   /** Prefix-cache counters. */

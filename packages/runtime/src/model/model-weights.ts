@@ -3,8 +3,8 @@ import type { IndexerWeights } from '@dsa/indexer';
 import type { MlaWeights } from '@dsa/mla';
 import type { MoeWeights } from '@dsa/moe';
 import { FP8_E4M3_TABLE, formatShape, type Shape, type TensorView, tensorView } from '@dsa/tensor';
-import { CheckpointError } from '../checkpoint/checkpoint-error.js';
 import type { Checkpoint } from '../checkpoint/checkpoint.js';
+import { CheckpointError } from '../checkpoint/checkpoint-error.js';
 import type { ModelConfig } from '../config/model-config.js';
 
 /** The weights of one decoder layer, by checkpoint name. */
