@@ -11,8 +11,11 @@ const KEYS = [
   'batch',
   'depth',
   'attention',
+  'indexer',
   'cache',
   'pp_tok_s',
+  'pp_gflops',
+  'peak_gflops',
   'tg_tok_s',
   'tg_ms_median',
   'tg_ms_min',
@@ -20,6 +23,9 @@ const KEYS = [
   'bytes_per_token',
   'bandwidth_gbs',
   'roofline_fraction',
+  'weights_bytes',
+  'cache_bytes',
+  'peak_rss_bytes',
 ];
 
 describe('dsa bench', () => {
@@ -55,11 +61,13 @@ describe('dsa bench', () => {
         dtype: 'bf16',
         depth: 64,
         attention: 'sparse',
+        indexer: 'fp32',
         cache: 'synthetic',
+        peak_gflops: null, // the reference backend has no cpu kernel set
       });
       expect(line.device).toMatch(/JS probe/);
       for (const key of KEYS.slice(4)) {
-        if (typeof line[key] === 'string') continue;
+        if (typeof line[key] === 'string' || line[key] === null) continue;
         expect(line[key], key).toBeGreaterThan(0);
         expect(Number.isFinite(line[key]), key).toBe(true);
       }
@@ -73,6 +81,7 @@ describe('dsa bench', () => {
   it('refuses bad flags with exit code 2', async () => {
     expect((await capture(['bench', '--preset', 'tiny', '--depth', 'x'])).code).toBe(2);
     expect((await capture(['bench', '--preset', 'tiny', '--attention', 'both'])).code).toBe(2);
+    expect((await capture(['bench', '--preset', 'tiny', '--indexer', 'int8'])).code).toBe(2);
     expect((await capture(['bench', '--backend', 'reference'])).code).toBe(2);
   });
 });

@@ -175,6 +175,13 @@ export function buildProgram(): Command {
         ),
       ['sparse'],
     )
+    .option(
+      '--indexer <list>',
+      'indexer key cache and scores: fp32 and/or fp8 (e4m3 keys + per-token scale), comma-separated',
+      (v: string) =>
+        wrap(() => parseList(v, '--indexer', (p) => parseChoice(p, '--indexer', ['fp32', 'fp8'] as const))),
+      ['fp32'],
+    )
     .addOption(
       new Option('--cache <mode>', 'fill the cache with random rows (synthetic) or by running the prefill')
         .choices(['synthetic', 'prefill'])

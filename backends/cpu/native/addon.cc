@@ -2,13 +2,20 @@
 // per kernel.
 //
 // Every kernel call passes a Float64Array argument block written by src/arguments.ts:
-//   [threads, isa, ...arguments in call order]
+//   [queue, threads, isa, ...arguments in call order]
 // where a tensor is [bufferId, byteOffset, dtype, rank, shape × rank, strides × rank] (bufferId -1
-// for "none"). Kernels run synchronously on the calling thread with the thread pool for
-// parallelism: when a call returns, its results are in memory (see README.md).
+// for "none"). The call decodes and checks the block on the JavaScript thread (buffers alive,
+// views inside them), takes a reference on every buffer, and enqueues the kernel on the backend's
+// command queue (queue.h), whose executor thread runs it with the thread pool; queue -1 runs it
+// at once on the calling thread instead (see README.md).
 #include <napi.h>
 
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bandwidth.h"
@@ -18,12 +25,25 @@
 #include "gemm.h"
 #include "kernels.h"
 #include "pool.h"
+#include "queue.h"
 
 namespace dsa {
 namespace {
 
 // ---------------------------------------------------------------------------------------------
 // Arguments
+
+// Command queues by handle (one per backend); -1 is "none" (run on the calling thread).
+std::mutex queue_mutex;
+std::vector<Queue*> queues;
+
+Queue* queue_lookup(double id) {
+  if (id == -1) return nullptr;
+  std::lock_guard<std::mutex> lock(queue_mutex);
+  if (!(id >= 0) || id >= static_cast<double>(queues.size()) || queues[static_cast<size_t>(id)] == nullptr)
+    fail("the cpu backend was disposed");
+  return queues[static_cast<size_t>(id)];
+}
 
 class Reader {
  public:
@@ -32,11 +52,18 @@ class Reader {
     Napi::Float64Array block = info[0].As<Napi::Float64Array>();
     data_ = block.Data();
     size_ = block.ElementLength();
+    queue_ = queue_lookup(next());
     ctx_.threads = static_cast<int>(next());
     ctx_.isa = std::min(static_cast<int>(next()), detected_isa());
     if (ctx_.threads < 1) ctx_.threads = 1;
   }
+  Reader(const Reader&) = delete;
+  Reader& operator=(const Reader&) = delete;
+  ~Reader() { buffer_release(held_.data(), held_.size()); }
   const Context& context() const { return ctx_; }
+  Queue* queue() const { return queue_; }
+  // The buffer references taken so far (the caller now releases them).
+  std::vector<uint32_t> take_buffers() { return std::move(held_); }
   double number() { return next(); }
   // A required tensor.
   Tensor tensor(const char* name) {
@@ -60,7 +87,9 @@ class Reader {
       if (t.shape[i] < 0) fail(std::string(name) + ": negative dimension");
     }
     for (int i = 0; i < rank; i++) t.strides[i] = static_cast<int64_t>(next());
-    Buffer buffer = buffer_lookup(id);
+    uint32_t handle = 0;
+    Buffer buffer = buffer_acquire(id, &handle);
+    held_.push_back(handle);
     const int size = t.bytes();
     const int64_t offset = static_cast<int64_t>(byte_offset);
     if (offset % size != 0)
@@ -90,35 +119,46 @@ class Reader {
   const double* data_ = nullptr;
   size_t size_ = 0;
   size_t index_ = 0;
+  Queue* queue_ = nullptr;
   Context ctx_;
+  std::vector<uint32_t> held_;
 };
 
 
-struct HostInts {
-  const int32_t* data;
-  int64_t length;
-};
-HostInts host_ints(const Napi::CallbackInfo& info, size_t index, const char* name) {
+// A copy of an Int32Array argument (the caller may reuse its array once the call returns).
+std::vector<int32_t> host_ints(const Napi::CallbackInfo& info, size_t index, const char* name) {
   if (info.Length() <= index || !info[index].IsTypedArray()) fail(std::string(name) + " must be an Int32Array");
   Napi::TypedArray array = info[index].As<Napi::TypedArray>();
   if (array.TypedArrayType() != napi_int32_array) fail(std::string(name) + " must be an Int32Array");
   Napi::Int32Array ints = array.As<Napi::Int32Array>();
-  return {ints.Data(), static_cast<int64_t>(ints.ElementLength())};
+  return std::vector<int32_t>(ints.Data(), ints.Data() + ints.ElementLength());
 }
 
-BatchHost read_batch(Reader& r, const Napi::CallbackInfo& info, size_t first) {
-  BatchHost batch{};
-  HostInts positions = host_ints(info, first, "positions");
-  HostInts sequences = host_ints(info, first + 1, "sequenceIds");
-  HostInts table_ints = host_ints(info, first + 2, "blockTable");
-  batch.positions = positions.data;
-  batch.sequence_ids = sequences.data;
-  batch.block_table = table_ints.data;
-  batch.count = positions.length;
-  batch.table_length = table_ints.length;
+// The host side of an AttentionBatch, owned by the queued command.
+struct OwnedBatch {
+  std::vector<int32_t> positions, sequence_ids, block_table;
+  int64_t max_blocks = 0, block_size = 0;
+  BatchHost view() const {
+    BatchHost batch{};
+    batch.positions = positions.data();
+    batch.sequence_ids = sequence_ids.data();
+    batch.block_table = block_table.data();
+    batch.count = static_cast<int64_t>(positions.size());
+    batch.table_length = static_cast<int64_t>(block_table.size());
+    batch.max_blocks = max_blocks;
+    batch.block_size = block_size;
+    return batch;
+  }
+};
+
+OwnedBatch read_batch(Reader& r, const Napi::CallbackInfo& info, size_t first) {
+  OwnedBatch batch;
+  batch.positions = host_ints(info, first, "positions");
+  batch.sequence_ids = host_ints(info, first + 1, "sequenceIds");
+  batch.block_table = host_ints(info, first + 2, "blockTable");
   batch.max_blocks = static_cast<int64_t>(r.number());
   batch.block_size = static_cast<int64_t>(r.number());
-  if (sequences.length != positions.length) fail("positions and sequenceIds differ in length");
+  if (batch.sequence_ids.size() != batch.positions.size()) fail("positions and sequenceIds differ in length");
   if (batch.block_size < 1 || batch.max_blocks < 0) fail("bad block size or block table width");
   return batch;
 }
@@ -143,9 +183,35 @@ Napi::Value guarded(const Napi::CallbackInfo& info) {
   }
 }
 
+// A decoded kernel call: owns copies of its tensors and host arrays, runs with the call's context.
+using Task = std::function<void(const Context&)>;
+
+// A kernel entry point: decodes and checks the block now, then enqueues the work on the backend's
+// queue (or runs it now for queue -1). The kernel name comes as the function's data.
+template <Task (*K)(Reader&, const Napi::CallbackInfo&)>
+Napi::Value kernel(const Napi::CallbackInfo& info) {
+  Reader reader(info);
+  Task task = K(reader, info);
+  Queue* queue = reader.queue();
+  if (queue == nullptr) {
+    task(reader.context());
+    return info.Env().Undefined();
+  }
+  Command command;
+  command.name = static_cast<const char*>(info.Data());
+  command.context = reader.context();
+  command.run = std::move(task);
+  command.buffers = reader.take_buffers();
+  queue->enqueue(std::move(command));
+  return info.Env().Undefined();
+}
+
+// A decoder that runs its kernel while decoding (the pre-queue shape): the queue is drained first,
+// so the kernel still sees every earlier call's results, at the cost of blocking the caller.
 template <void (*K)(Reader&, const Napi::CallbackInfo&)>
 Napi::Value kernel(const Napi::CallbackInfo& info) {
   Reader reader(info);
+  if (reader.queue() != nullptr) reader.queue()->wait_idle();
   K(reader, info);
   return info.Env().Undefined();
 }
@@ -165,15 +231,116 @@ Napi::Value Free(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// upload(id, byteOffset, Uint8Array) / download(id, byteOffset, Uint8Array)
-Napi::Value Transfer(const Napi::CallbackInfo& info, bool to_device) {
-  Napi::Uint8Array host = info[2].As<Napi::Uint8Array>();
-  buffer_transfer(info[0].As<Napi::Number>().DoubleValue(), info[1].As<Napi::Number>().DoubleValue(), host.Data(),
-                  host.ByteLength(), to_device);
+// upload(queue, id, byteOffset, Uint8Array): copies at once when the queue is idle, else stages a
+// copy of the source and enqueues it (the caller may reuse its array as soon as this returns).
+Napi::Value Upload(const Napi::CallbackInfo& info) {
+  Queue* queue = queue_lookup(info[0].As<Napi::Number>().DoubleValue());
+  Napi::Uint8Array host = info[3].As<Napi::Uint8Array>();
+  const size_t bytes = host.ByteLength();
+  uint32_t handle = 0;
+  Buffer buffer = buffer_acquire(info[1].As<Napi::Number>().DoubleValue(), &handle);
+  uint8_t* device;
+  try {
+    device = buffer_span(buffer, info[2].As<Napi::Number>().DoubleValue(), bytes);
+  } catch (...) {
+    buffer_release(&handle, 1);
+    throw;
+  }
+  if (queue == nullptr || queue->idle()) {
+    std::memcpy(device, host.Data(), bytes);
+    buffer_release(&handle, 1);
+    return info.Env().Undefined();
+  }
+  auto staged = std::make_shared<std::vector<uint8_t>>(host.Data(), host.Data() + bytes);
+  Command command;
+  command.name = "upload";
+  command.run = [device, staged](const Context&) { std::memcpy(device, staged->data(), staged->size()); };
+  command.buffers.push_back(handle);
+  queue->enqueue(std::move(command));
   return info.Env().Undefined();
 }
-Napi::Value Upload(const Napi::CallbackInfo& info) { return Transfer(info, true); }
-Napi::Value Download(const Napi::CallbackInfo& info) { return Transfer(info, false); }
+
+// A promise already rejected with `message`.
+Napi::Value rejected(Napi::Env env, const std::string& message) {
+  Napi::Promise::Deferred deferred = Napi::Promise::Deferred::New(env);
+  deferred.Reject(queue_error(env, message).Value());
+  return deferred.Promise();
+}
+
+// download(queue, id, byteOffset, Uint8Array): undefined when the bytes were copied at once (idle
+// queue, no failure to report), else a promise settled once every earlier command has run.
+Napi::Value Download(const Napi::CallbackInfo& info) {
+  Queue* queue = queue_lookup(info[0].As<Napi::Number>().DoubleValue());
+  Napi::Uint8Array host = info[3].As<Napi::Uint8Array>();
+  const size_t bytes = host.ByteLength();
+  uint32_t handle = 0;
+  Buffer buffer = buffer_acquire(info[1].As<Napi::Number>().DoubleValue(), &handle);
+  uint8_t* device;
+  try {
+    device = buffer_span(buffer, info[2].As<Napi::Number>().DoubleValue(), bytes);
+  } catch (...) {
+    buffer_release(&handle, 1);
+    throw;
+  }
+  if (queue == nullptr || queue->idle()) {
+    std::string error = queue == nullptr ? std::string() : queue->take_error();
+    if (error.empty()) std::memcpy(host.Data(), device, bytes);
+    buffer_release(&handle, 1);
+    if (error.empty()) return info.Env().Undefined();
+    return rejected(info.Env(), error);
+  }
+  uint8_t* destination = host.Data();
+  Command command;
+  command.name = "download";
+  command.run = [device, destination, bytes](const Context&) { std::memcpy(destination, device, bytes); };
+  command.buffers.push_back(handle);
+  return queue->fence(info.Env(), std::move(command), host);
+}
+
+// synchronize(queue): undefined when idle with nothing to report, else a promise as download's.
+Napi::Value Synchronize(const Napi::CallbackInfo& info) {
+  Queue* queue = queue_lookup(info[0].As<Napi::Number>().DoubleValue());
+  if (queue == nullptr) return info.Env().Undefined();
+  if (queue->idle()) {
+    std::string error = queue->take_error();
+    if (error.empty()) return info.Env().Undefined();
+    return rejected(info.Env(), error);
+  }
+  Command command;
+  command.name = "synchronize";
+  return queue->fence(info.Env(), std::move(command), Napi::Value());
+}
+
+// createQueue(): a new command queue with its executor thread; returns its handle.
+Napi::Value CreateQueue(const Napi::CallbackInfo& info) {
+  Queue* queue = new Queue(info.Env());
+  std::lock_guard<std::mutex> lock(queue_mutex);
+  for (size_t i = 0; i < queues.size(); i++)
+    if (queues[i] == nullptr) {
+      queues[i] = queue;
+      return Napi::Number::New(info.Env(), static_cast<double>(i));
+    }
+  queues.push_back(queue);
+  return Napi::Number::New(info.Env(), static_cast<double>(queues.size() - 1));
+}
+
+// closeQueue(queue): later calls on it fail; queued commands still run, pending waits still settle.
+Napi::Value CloseQueue(const Napi::CallbackInfo& info) {
+  double id = info[0].As<Napi::Number>().DoubleValue();
+  Queue* queue = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(queue_mutex);
+    if (id >= 0 && id < static_cast<double>(queues.size())) std::swap(queue, queues[static_cast<size_t>(id)]);
+  }
+  if (queue != nullptr) queue->close();
+  return info.Env().Undefined();
+}
+
+// queueIdle(queue): nothing is queued or running.
+Napi::Value QueueIdle(const Napi::CallbackInfo& info) {
+  Queue* queue = queue_lookup(info[0].As<Napi::Number>().DoubleValue());
+  return Napi::Boolean::New(info.Env(), queue == nullptr || queue->idle());
+}
 
 // ---------------------------------------------------------------------------------------------
 // Information and threads
@@ -206,118 +373,130 @@ Napi::Value ReserveThreads(const Napi::CallbackInfo& info) {
 // ---------------------------------------------------------------------------------------------
 // Kernels
 
-void Fill(Reader& r, const Napi::CallbackInfo&) {
+// Each decoder reads its arguments in block order and returns the work as a Task capturing them
+// by value (tensor descriptors, numbers, host-array copies).
+
+Task Fill(Reader& r, const Napi::CallbackInfo&) {
   Tensor out = r.tensor("out");
-  fill(r.context(), out, r.number());
+  double value = r.number();
+  return [=](const Context& c) { fill(c, out, value); };
 }
-void Cast(Reader& r, const Napi::CallbackInfo&) {
+Task Cast(Reader& r, const Napi::CallbackInfo&) {
   Tensor out = r.tensor("out"), x = r.tensor("x");
-  cast(r.context(), out, x);
+  return [=](const Context& c) { cast(c, out, x); };
 }
-void Copy(Reader& r, const Napi::CallbackInfo&) {
+Task Copy(Reader& r, const Napi::CallbackInfo&) {
   Tensor destination = r.tensor("destination"), source = r.tensor("source");
-  copy(r.context(), destination, source);
+  return [=](const Context& c) { copy(c, destination, source); };
 }
-void GatherRows(Reader& r, const Napi::CallbackInfo&) {
+Task GatherRows(Reader& r, const Napi::CallbackInfo&) {
   Tensor out = r.tensor("out"), table_ = r.tensor("table"), indices = r.tensor("indices");
-  gather_rows(r.context(), out, table_, indices);
+  return [=](const Context& c) { gather_rows(c, out, table_, indices); };
 }
-void ScatterRows(Reader& r, const Napi::CallbackInfo&) {
+Task ScatterRows(Reader& r, const Napi::CallbackInfo&) {
   Tensor table_ = r.tensor("table"), rows = r.tensor("rows"), indices = r.tensor("indices");
-  scatter_rows(r.context(), table_, rows, indices);
+  return [=](const Context& c) { scatter_rows(c, table_, rows, indices); };
 }
-void IndexAdd(Reader& r, const Napi::CallbackInfo&) {
+Task IndexAdd(Reader& r, const Napi::CallbackInfo&) {
   Tensor out = r.tensor("out"), rows = r.tensor("rows"), indices = r.tensor("indices"), weights;
   bool has_weights = r.optional(weights, "weights");
-  index_add(r.context(), out, rows, indices, has_weights ? &weights : nullptr);
+  return [=](const Context& c) { index_add(c, out, rows, indices, has_weights ? &weights : nullptr); };
 }
-void Linear(Reader& r, const Napi::CallbackInfo&) {
+Task Linear(Reader& r, const Napi::CallbackInfo&) {
   Tensor out = r.tensor("out"), x = r.tensor("x"), weight = r.tensor("weight"), scale;
   bool has_scale = r.optional(scale, "scaleInv");
   int64_t block_n = static_cast<int64_t>(r.number()), block_k = static_cast<int64_t>(r.number());
-  linear(r.context(), out, x, weight, has_scale ? &scale : nullptr, block_n, block_k);
+  return [=](const Context& c) { linear(c, out, x, weight, has_scale ? &scale : nullptr, block_n, block_k); };
 }
-void Matmul(Reader& r, const Napi::CallbackInfo&) {
+Task Matmul(Reader& r, const Napi::CallbackInfo&) {
   Tensor out = r.tensor("out"), a = r.tensor("a"), b = r.tensor("b");
   bool transpose_b = r.number() != 0;
   double alpha = r.number();
-  matmul(r.context(), out, a, b, transpose_b, alpha);
+  return [=](const Context& c) { matmul(c, out, a, b, transpose_b, alpha); };
 }
-void RmsNorm(Reader& r, const Napi::CallbackInfo&) {
+Task RmsNorm(Reader& r, const Napi::CallbackInfo&) {
   Tensor out = r.tensor("out"), x = r.tensor("x"), weight = r.tensor("weight");
-  rms_norm(r.context(), out, x, weight, r.number());
+  double eps = r.number();
+  return [=](const Context& c) { rms_norm(c, out, x, weight, eps); };
 }
-void LayerNorm(Reader& r, const Napi::CallbackInfo&) {
+Task LayerNorm(Reader& r, const Napi::CallbackInfo&) {
   Tensor out = r.tensor("out"), x = r.tensor("x"), weight = r.tensor("weight"), bias = r.tensor("bias");
-  layer_norm(r.context(), out, x, weight, bias, r.number());
+  double eps = r.number();
+  return [=](const Context& c) { layer_norm(c, out, x, weight, bias, eps); };
 }
-void AddRmsNorm(Reader& r, const Napi::CallbackInfo&) {
+Task AddRmsNorm(Reader& r, const Napi::CallbackInfo&) {
   Tensor out = r.tensor("out"), residual = r.tensor("residual"), x = r.tensor("x"), weight = r.tensor("weight");
-  add_rms_norm(r.context(), out, residual, x, weight, r.number());
+  double eps = r.number();
+  return [=](const Context& c) { add_rms_norm(c, out, residual, x, weight, eps); };
 }
-void Rope(Reader& r, const Napi::CallbackInfo&) {
+Task Rope(Reader& r, const Napi::CallbackInfo&) {
   Tensor x = r.tensor("x"), positions = r.tensor("positions"), inv_freq = r.tensor("invFreq");
   bool interleaved = r.number() != 0;
-  rope(r.context(), x, positions, inv_freq, interleaved, r.number());
+  double scale = r.number();
+  return [=](const Context& c) { rope(c, x, positions, inv_freq, interleaved, scale); };
 }
-void Softmax(Reader& r, const Napi::CallbackInfo&) {
+Task Softmax(Reader& r, const Napi::CallbackInfo&) {
   Tensor x = r.tensor("x");
-  softmax(r.context(), x, r.number());
+  double scale = r.number();
+  return [=](const Context& c) { softmax(c, x, scale); };
 }
-void TopK(Reader& r, const Napi::CallbackInfo&) {
+Task TopK(Reader& r, const Napi::CallbackInfo&) {
   Tensor indices = r.tensor("indices"), values, x;
   bool has_values = r.optional(values, "values");
   x = r.tensor("x");
-  top_k(r.context(), indices, has_values ? &values : nullptr, x, static_cast<int64_t>(r.number()));
+  int64_t k = static_cast<int64_t>(r.number());
+  return [=](const Context& c) { top_k(c, indices, has_values ? &values : nullptr, x, k); };
 }
-void ReduceSum(Reader& r, const Napi::CallbackInfo&) {
+Task ReduceSum(Reader& r, const Napi::CallbackInfo&) {
   Tensor out = r.tensor("out"), x = r.tensor("x");
-  reduce_sum(r.context(), out, x);
+  return [=](const Context& c) { reduce_sum(c, out, x); };
 }
-void GatherColumns(Reader& r, const Napi::CallbackInfo&) {
+Task GatherColumns(Reader& r, const Napi::CallbackInfo&) {
   Tensor out = r.tensor("out"), x = r.tensor("x"), indices = r.tensor("indices");
-  gather_columns(r.context(), out, x, indices, r.number());
+  double fill_value = r.number();
+  return [=](const Context& c) { gather_columns(c, out, x, indices, fill_value); };
 }
-void ScatterColumns(Reader& r, const Napi::CallbackInfo&) {
+Task ScatterColumns(Reader& r, const Napi::CallbackInfo&) {
   Tensor out = r.tensor("out"), indices = r.tensor("indices"), values;
   bool has_values = r.optional(values, "values");
   double value = r.number();
-  scatter_columns(r.context(), out, indices, has_values ? &values : nullptr, value);
+  return [=](const Context& c) { scatter_columns(c, out, indices, has_values ? &values : nullptr, value); };
 }
-void Unary(Reader& r, const Napi::CallbackInfo&) {
+Task Unary(Reader& r, const Napi::CallbackInfo&) {
   Tensor out = r.tensor("out"), x = r.tensor("x");
   int op = static_cast<int>(r.number());
   if (op < 0 || op > static_cast<int>(UnaryOp::reciprocal)) fail("unknown unary op");
-  unary(r.context(), out, x, static_cast<UnaryOp>(op));
+  return [=](const Context& c) { unary(c, out, x, static_cast<UnaryOp>(op)); };
 }
-void Binary(Reader& r, const Napi::CallbackInfo&) {
+Task Binary(Reader& r, const Napi::CallbackInfo&) {
   Tensor out = r.tensor("out"), a = r.tensor("a"), b = r.tensor("b");
   int op = static_cast<int>(r.number());
   if (op < 0 || op > static_cast<int>(BinaryOp::min)) fail("unknown binary op");
-  binary(r.context(), out, a, b, static_cast<BinaryOp>(op));
+  return [=](const Context& c) { binary(c, out, a, b, static_cast<BinaryOp>(op)); };
 }
-void Swiglu(Reader& r, const Napi::CallbackInfo&) {
+Task Swiglu(Reader& r, const Napi::CallbackInfo&) {
   Tensor out = r.tensor("out"), gate = r.tensor("gate"), up = r.tensor("up");
-  swiglu(r.context(), out, gate, up);
+  return [=](const Context& c) { swiglu(c, out, gate, up); };
 }
-void Hadamard(Reader& r, const Napi::CallbackInfo&) {
+Task Hadamard(Reader& r, const Napi::CallbackInfo&) {
   Tensor out = r.tensor("out"), x = r.tensor("x");
-  hadamard(r.context(), out, x);
+  return [=](const Context& c) { hadamard(c, out, x); };
 }
-void QuantizeFp8(Reader& r, const Napi::CallbackInfo&) {
+Task QuantizeFp8(Reader& r, const Napi::CallbackInfo&) {
   Tensor q = r.tensor("q"), scale = r.tensor("scale"), x = r.tensor("x");
   int64_t block = static_cast<int64_t>(r.number());
   bool ue8m0 = r.number() != 0;
-  quantize_fp8(r.context(), q, scale, x, block, ue8m0);
+  return [=](const Context& c) { quantize_fp8(c, q, scale, x, block, ue8m0); };
 }
-void DequantizeFp8(Reader& r, const Napi::CallbackInfo&) {
+Task DequantizeFp8(Reader& r, const Napi::CallbackInfo&) {
   Tensor out = r.tensor("out"), q = r.tensor("q"), scale = r.tensor("scale");
-  dequantize_fp8(r.context(), out, q, scale, static_cast<int64_t>(r.number()));
+  int64_t block = static_cast<int64_t>(r.number());
+  return [=](const Context& c) { dequantize_fp8(c, out, q, scale, block); };
 }
 // sample: out, logits, count, then per row [temperature, topK, topP, minP, seed, step, repetition,
 // frequency, presence, biasCount, (id, bias) × biasCount, history tensor | none, length, promptLength],
 // then the optional outputs logprobs, topIds, topLogprobs.
-void Sample(Reader& r, const Napi::CallbackInfo&) {
+Task Sample(Reader& r, const Napi::CallbackInfo&) {
   Tensor out = r.tensor("out"), logits = r.tensor("logits");
   int64_t count = static_cast<int64_t>(r.number());
   std::vector<SamplingRow> rows(static_cast<size_t>(std::max<int64_t>(0, count)));
@@ -341,32 +520,39 @@ void Sample(Reader& r, const Napi::CallbackInfo&) {
     row.prompt_length = static_cast<int64_t>(r.number());
   }
   Tensor logprobs, top_ids, top_logprobs;
-  SamplingOutputs outputs;
-  if (r.optional(logprobs, "logprobs")) outputs.logprobs = &logprobs;
-  if (r.optional(top_ids, "topIds")) outputs.top_ids = &top_ids;
-  if (r.optional(top_logprobs, "topLogprobs")) outputs.top_logprobs = &top_logprobs;
-  sample(r.context(), out, logits, rows, outputs);
+  bool has_logprobs = r.optional(logprobs, "logprobs");
+  bool has_top_ids = r.optional(top_ids, "topIds");
+  bool has_top_logprobs = r.optional(top_logprobs, "topLogprobs");
+  return [=, rows = std::move(rows)](const Context& c) {
+    SamplingOutputs outputs;
+    if (has_logprobs) outputs.logprobs = &logprobs;
+    if (has_top_ids) outputs.top_ids = &top_ids;
+    if (has_top_logprobs) outputs.top_logprobs = &top_logprobs;
+    sample(c, out, logits, rows, outputs);
+  };
 }
 // mlaAttention(args, positions, sequenceIds, blockTable)
-void MlaAttention(Reader& r, const Napi::CallbackInfo& info) {
+Task MlaAttention(Reader& r, const Napi::CallbackInfo& info) {
   Tensor out = r.tensor("out"), q = r.tensor("q"), cache = r.tensor("latentCache"), indices;
   bool sparse = r.optional(indices, "indices");
   double scale = r.number();
-  BatchHost batch = read_batch(r, info, 1);
-  mla_attention(r.context(), out, q, cache, batch, sparse ? &indices : nullptr, scale);
+  auto batch = std::make_shared<const OwnedBatch>(read_batch(r, info, 1));
+  return [=](const Context& c) { mla_attention(c, out, q, cache, batch->view(), sparse ? &indices : nullptr, scale); };
 }
 // indexerTopK(args, positions, sequenceIds, blockTable)
-void IndexerTopK(Reader& r, const Napi::CallbackInfo& info) {
+Task IndexerTopK(Reader& r, const Napi::CallbackInfo& info) {
   Tensor indices = r.tensor("indices"), q = r.tensor("q"), weights = r.tensor("weights"), keys = r.tensor("keys"),
          scales;
   bool has_scales = r.optional(scales, "scales");
   int64_t k = static_cast<int64_t>(r.number());
-  BatchHost batch = read_batch(r, info, 1);
-  indexer_top_k(r.context(), indices, q, weights, keys, has_scales ? &scales : nullptr, batch, k);
+  auto batch = std::make_shared<const OwnedBatch>(read_batch(r, info, 1));
+  return [=](const Context& c) {
+    indexer_top_k(c, indices, q, weights, keys, has_scales ? &scales : nullptr, batch->view(), k);
+  };
 }
 
 // moeRoute: indices, weights, logits, bias | none, groups, topkGroups, topk, routedScale, normalize, softmax
-void MoeRoute(Reader& r, const Napi::CallbackInfo&) {
+Task MoeRoute(Reader& r, const Napi::CallbackInfo&) {
   Tensor indices = r.tensor("indices"), weights = r.tensor("weights"), logits = r.tensor("logits"), bias;
   bool has_bias = r.optional(bias, "bias");
   MoeRouteOptions options{};
@@ -376,7 +562,7 @@ void MoeRoute(Reader& r, const Napi::CallbackInfo&) {
   options.routed_scale = r.number();
   options.normalize = r.number() != 0;
   options.softmax = r.number() != 0;
-  moe_route(r.context(), indices, weights, logits, has_bias ? &bias : nullptr, options);
+  return [=](const Context& c) { moe_route(c, indices, weights, logits, has_bias ? &bias : nullptr, options); };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -400,13 +586,18 @@ Napi::Value DebugMath(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // The name travels as the function's data: queued kernels report failures under it.
   auto add = [&](const char* name, Napi::Value (*f)(const Napi::CallbackInfo&)) {
-    exports.Set(name, Napi::Function::New(env, f, name));
+    exports.Set(name, Napi::Function::New(env, f, name, const_cast<char*>(name)));
   };
   add("allocate", guarded<Allocate>);
   add("free", guarded<Free>);
   add("upload", guarded<Upload>);
   add("download", guarded<Download>);
+  add("synchronize", guarded<Synchronize>);
+  add("createQueue", guarded<CreateQueue>);
+  add("closeQueue", guarded<CloseQueue>);
+  add("queueIdle", guarded<QueueIdle>);
   add("info", guarded<Info>);
   add("reserveThreads", guarded<ReserveThreads>);
   add("memoryReadBandwidth", guarded<MemoryReadBandwidth>);

@@ -14,9 +14,31 @@ namespace dsa {
 
 namespace {
 constexpr size_t kAlignment = 64;
+
+struct Entry {
+  uint8_t* data = nullptr;
+  size_t size = 0;
+  uint32_t references = 0;  // queued commands that use the buffer
+  bool retired = false;     // freed by JavaScript while referenced: no longer looked up
+};
+
 std::mutex table_mutex;
-std::vector<Buffer> table;
+std::vector<Entry> table;
 std::vector<uint32_t> free_ids;
+
+// The live entry behind `id` (table_mutex held); throws when there is none.
+Entry& live(double id) {
+  if (!(id >= 0) || id >= static_cast<double>(table.size())) fail("tensor buffer was disposed or does not belong to the cpu backend");
+  Entry& entry = table[static_cast<size_t>(id)];
+  if (entry.data == nullptr || entry.retired) fail("tensor buffer was disposed or does not belong to the cpu backend");
+  return entry;
+}
+
+void destroy(uint32_t id) {
+  std::free(table[id].data);
+  table[id] = {};
+  free_ids.push_back(id);
+}
 }  // namespace
 
 uint32_t buffer_allocate(size_t size, bool zero) {
@@ -34,37 +56,50 @@ uint32_t buffer_allocate(size_t size, bool zero) {
     id = static_cast<uint32_t>(table.size());
     table.emplace_back();
   }
-  table[id] = {static_cast<uint8_t*>(data), size};
+  table[id] = {static_cast<uint8_t*>(data), size, 0, false};
   return id;
 }
 
 void buffer_free(double id) {
   std::lock_guard<std::mutex> lock(table_mutex);
-  if (id >= 0 && id < static_cast<double>(table.size()) && table[static_cast<size_t>(id)].data != nullptr) {
-    std::free(table[static_cast<size_t>(id)].data);
-    table[static_cast<size_t>(id)] = {};
-    free_ids.push_back(static_cast<uint32_t>(id));
-  }
+  if (!(id >= 0) || id >= static_cast<double>(table.size())) return;
+  Entry& entry = table[static_cast<size_t>(id)];
+  if (entry.data == nullptr || entry.retired) return;
+  if (entry.references > 0)
+    entry.retired = true;
+  else
+    destroy(static_cast<uint32_t>(id));
 }
 
 Buffer buffer_lookup(double id) {
   std::lock_guard<std::mutex> lock(table_mutex);
-  if (!(id >= 0) || id >= static_cast<double>(table.size()) || table[static_cast<size_t>(id)].data == nullptr)
-    fail("tensor buffer was disposed or does not belong to the cpu backend");
-  return table[static_cast<size_t>(id)];
+  Entry& entry = live(id);
+  return {entry.data, entry.size};
 }
 
-void buffer_transfer(double id, double offset, uint8_t* host, size_t bytes, bool to_device) {
-  Buffer buffer = buffer_lookup(id);
+Buffer buffer_acquire(double id, uint32_t* handle) {
+  std::lock_guard<std::mutex> lock(table_mutex);
+  Entry& entry = live(id);
+  entry.references++;
+  *handle = static_cast<uint32_t>(id);
+  return {entry.data, entry.size};
+}
+
+void buffer_release(const uint32_t* handles, size_t count) {
+  if (count == 0) return;
+  std::lock_guard<std::mutex> lock(table_mutex);
+  for (size_t i = 0; i < count; i++) {
+    Entry& entry = table[handles[i]];
+    if (--entry.references == 0 && entry.retired) destroy(handles[i]);
+  }
+}
+
+uint8_t* buffer_span(const Buffer& buffer, double offset, size_t bytes) {
   if (!(offset >= 0) || offset + static_cast<double>(bytes) > static_cast<double>(buffer.size))
     fail("bytes [" + std::to_string(static_cast<int64_t>(offset)) + ", " +
          std::to_string(static_cast<int64_t>(offset) + static_cast<int64_t>(bytes)) + ") are outside the " +
          std::to_string(buffer.size) + "-byte buffer");
-  uint8_t* device = buffer.data + static_cast<size_t>(offset);
-  if (to_device)
-    std::memcpy(device, host, bytes);
-  else
-    std::memcpy(host, device, bytes);
+  return buffer.data + static_cast<size_t>(offset);
 }
 
 }  // namespace dsa

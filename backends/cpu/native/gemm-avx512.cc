@@ -1,6 +1,8 @@
 // AVX-512 GEMM kernels (16 f32 lanes, 32 registers). Weights are widened to f32 in registers:
-// bf16 by a 16-bit shift, f16 by vcvtph2ps, f8_e4m3 by moving its bits into an f16 (value · 2^-8)
-// then vcvtph2ps and one multiply by 256 · block scale. Nothing is dequantized to memory.
+// bf16 two per 32-bit lane (a shift for the even one, a mask for the odd one), f16 by vcvtph2ps,
+// f8_e4m3 by table lookup with AVX512-VBMI (fp8-avx512.h; block scale once per 128-block), else by
+// moving its bits into an f16 (value · 2^-8), vcvtph2ps and one multiply by 256 · block scale.
+// Nothing is dequantized to memory.
 // Compiled for the avx512 target through the pragma below; callers check the CPU first.
 // GCC 12 reports its own _mm512_undefined_* idiom as "may be used uninitialized".
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -8,7 +10,14 @@
 
 #include <immintrin.h>
 
+#include <vector>
+
 #include "gemm.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi")
+#include "fp8-avx512.h"
+#pragma GCC pop_options
 
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq")
@@ -47,13 +56,6 @@ struct Fp8 {
   }
   static __m512 load(const uint8_t* p) { return widen(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
   static __m512 load(const uint8_t* p, __mmask16 m) { return widen(_mm_maskz_loadu_epi8(m, p)); }
-  // 32 values at once: the integer steps run on 32 lanes.
-  static void widen32(__m256i bytes, __m512& lo, __m512& hi) {
-    __m512i w = _mm512_slli_epi16(_mm512_cvtepu8_epi16(bytes), 8);
-    __m512i h = _mm512_and_si512(_mm512_srai_epi16(w, 1), _mm512_set1_epi16(static_cast<short>(0xbfff)));
-    lo = _mm512_cvtph_ps(_mm512_castsi512_si256(h));
-    hi = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1));
-  }
 };
 
 inline __mmask16 tail_mask(int64_t n) { return static_cast<__mmask16>((1u << n) - 1u); }
@@ -113,10 +115,27 @@ void dot_tile(const DotGemm& g, int64_t m0, int64_t n0) {
     for (int j = 0; j < NR; j++) g.out[(m0 + i) * g.ldo + n0 + j] = g.alpha * _mm512_reduce_add_ps(acc[i][j]);
 }
 
-// f8_e4m3 tile for few rows of x: within a scale block the raw widened weights are accumulated,
-// and the block's scale (· 256) is applied once per block to the accumulators.
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi")
+
+// Rows [m0, m1) of x into `packed` (row stride K): every full 64-block in fp8_widen64's element order
+// (vector v, lane d: element 16·(d / 4) + 8·(v / 2) + 2·(d % 4) + v % 2); the tail (K mod 64) unchanged.
+void pack_fp8(const DotGemm& g, int64_t m0, int64_t m1, float* packed) {
+  for (int64_t m = m0; m < m1; m++) {
+    const float* src = g.x + m * g.ldx;
+    float* dst = packed + (m - m0) * g.K;
+    int64_t k = 0;
+    for (; k + 64 <= g.K; k += 64)
+      for (int v = 0; v < 4; v++)
+        for (int d = 0; d < 16; d++) dst[k + v * 16 + d] = src[k + fp8_widen64_element(v, d)];
+    for (; k < g.K; k++) dst[k] = src[k];
+  }
+}
+
+// f8_e4m3 tile (x packed by pack_fp8): within a scale block the exact weights are accumulated, and the
+// block's scale is applied once per block to the accumulators. The same code for every MR.
 template <int MR, int NR>
-void dot_tile_fp8(const DotGemm& g, int64_t m0, int64_t n0) {
+void dot_tile_fp8(const DotGemm& g, const Fp8Table& t, int64_t m0, int64_t n0) {
   __m512 total[MR][NR], part[MR][NR];
   for (int i = 0; i < MR; i++)
     for (int j = 0; j < NR; j++) total[i][j] = _mm512_setzero_ps();
@@ -126,6 +145,7 @@ void dot_tile_fp8(const DotGemm& g, int64_t m0, int64_t n0) {
   for (int i = 0; i < MR; i++) x[i] = g.x + (m0 + i) * g.ldx;
   const int64_t K = g.K;
   const int64_t segment = g.wscale != nullptr ? g.bk : K;
+  const int64_t full = K - K % 64;
   for (int64_t k0 = 0; k0 < K; k0 += segment) {
     const int64_t k1 = k0 + segment < K ? k0 + segment : K;
 #pragma GCC unroll 4
@@ -133,30 +153,36 @@ void dot_tile_fp8(const DotGemm& g, int64_t m0, int64_t n0) {
 #pragma GCC unroll 4
       for (int j = 0; j < NR; j++) part[i][j] = _mm512_setzero_ps();
     int64_t k = k0;
-    for (; k + 32 <= k1; k += 32) {
-      __m512 lo[NR], hi[NR];
+    for (; k + 64 <= k1 && k + 64 <= full; k += 64) {
+      __m512 f[NR][4];
 #pragma GCC unroll 4
-      for (int j = 0; j < NR; j++) Fp8::widen32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[j] + k)), lo[j], hi[j]);
+      for (int j = 0; j < NR; j++) {
+        fp8_widen64(t, w[j] + k, f[j]);
+        _mm_prefetch(reinterpret_cast<const char*>(w[j] + k + 8192), _MM_HINT_T0);
+      }
 #pragma GCC unroll 4
       for (int i = 0; i < MR; i++) {
-        __m512 x0 = _mm512_loadu_ps(x[i] + k), x1 = _mm512_loadu_ps(x[i] + k + 16);
 #pragma GCC unroll 4
-        for (int j = 0; j < NR; j++) part[i][j] = _mm512_fmadd_ps(x1, hi[j], _mm512_fmadd_ps(x0, lo[j], part[i][j]));
+        for (int v = 0; v < 4; v++) {
+          __m512 xv = _mm512_loadu_ps(x[i] + k + 16 * v);
+#pragma GCC unroll 4
+          for (int j = 0; j < NR; j++) part[i][j] = _mm512_fmadd_ps(xv, f[j][v], part[i][j]);
+        }
       }
     }
+    const __m512 c256 = _mm512_set1_ps(256.0f);
     for (; k < k1; k += 16) {
       const int64_t rest = k1 - k < 16 ? k1 - k : 16;
       __mmask16 m = tail_mask(rest);
       __m512 wv[NR];
-      for (int j = 0; j < NR; j++) wv[j] = Fp8::load(w[j] + k, m);
+      for (int j = 0; j < NR; j++) wv[j] = _mm512_mul_ps(Fp8::load(w[j] + k, m), c256);
       for (int i = 0; i < MR; i++) {
         __m512 xv = _mm512_maskz_loadu_ps(m, x[i] + k);
         for (int j = 0; j < NR; j++) part[i][j] = _mm512_fmadd_ps(xv, wv[j], part[i][j]);
       }
     }
     for (int j = 0; j < NR; j++) {
-      float s = g.wscale != nullptr ? g.wscale[n0 + j][k0 / g.bk] : 1.0f;
-      __m512 c = _mm512_set1_ps(s * 256.0f);
+      __m512 c = _mm512_set1_ps(g.wscale != nullptr ? g.wscale[n0 + j][k0 / g.bk] : 1.0f);
       for (int i = 0; i < MR; i++) total[i][j] = _mm512_fmadd_ps(part[i][j], c, total[i][j]);
     }
   }
@@ -164,15 +190,142 @@ void dot_tile_fp8(const DotGemm& g, int64_t m0, int64_t n0) {
     for (int j = 0; j < NR; j++) g.out[(m0 + i) * g.ldo + n0 + j] = g.alpha * _mm512_reduce_add_ps(total[i][j]);
 }
 
+template <int NR>
+void dot_rows_fp8(const DotGemm& g, const Fp8Table& t, int64_t m, int64_t rows, int64_t n) {
+  for (; m + 2 <= rows; m += 2) dot_tile_fp8<2, NR>(g, t, m, n);
+  if (m < rows) dot_tile_fp8<1, NR>(g, t, m, n);
+}
+
+void dot_driver_fp8(const DotGemm& g, int64_t n0, int64_t n1) {
+  static const Fp8Table table;
+  constexpr int64_t kRowBlock = 32;
+  thread_local std::vector<float> packed;
+  for (int64_t mb = 0; mb < g.M; mb += kRowBlock) {
+    const int64_t me = mb + kRowBlock < g.M ? mb + kRowBlock : g.M;
+    if (packed.size() < static_cast<size_t>((me - mb) * g.K)) packed.resize(static_cast<size_t>((me - mb) * g.K));
+    pack_fp8(g, mb, me, packed.data());
+    DotGemm block = g;
+    block.x = packed.data();
+    block.ldx = g.K;
+    block.out = g.out + mb * g.ldo;
+    // Pairs of rows of x against 4 weight rows at a time; every output is computed by the same
+    // sequence of operations whatever the tile, so results do not depend on M.
+    const int64_t rows = me - mb;
+    int64_t n = n0;
+    for (; n + 4 <= n1; n += 4) dot_rows_fp8<4>(block, table, 0, rows, n);
+    for (; n < n1; n++) dot_rows_fp8<1>(block, table, 0, rows, n);
+  }
+}
+
+#pragma GCC pop_options
+
+// bf16 tile, two weights per 32-bit lane: one 64-byte load holds 32 weights; the even ones widen by a
+// 16-bit shift, the odd ones by masking off the low half. x comes pre-permuted per 32-block (see
+// pack_pairs): its 16 even elements, then its 16 odd ones. The per-row summation order is the same
+// for every MR, so results do not depend on how many rows are computed together.
+template <int MR, int NR>
+void dot_tile_bf16_pairs(const DotGemm& g, int64_t m0, int64_t n0) {
+  __m512 acc[MR][NR];
+#pragma GCC unroll 4
+  for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+    for (int j = 0; j < NR; j++) acc[i][j] = _mm512_setzero_ps();
+  const uint8_t* w[NR];
+  for (int j = 0; j < NR; j++) w[j] = g.w[n0 + j];
+  const float* x[MR];
+  for (int i = 0; i < MR; i++) x[i] = g.x + (m0 + i) * g.ldx;
+  const int64_t K = g.K;
+  const __m512i high = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
+  int64_t k = 0;
+  for (; k + 32 <= K; k += 32) {
+    __m512 even[NR], odd[NR];
+#pragma GCC unroll 4
+    for (int j = 0; j < NR; j++) {
+      __m512i v = _mm512_loadu_si512(w[j] + k * 2);
+      // One line 8 KB ahead per row and step (the next tiles): measured best of 2-16 KB on cold weights.
+      _mm_prefetch(reinterpret_cast<const char*>(w[j] + k * 2 + 8192), _MM_HINT_T0);
+      even[j] = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+      odd[j] = _mm512_castsi512_ps(_mm512_and_si512(v, high));
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < MR; i++) {
+      __m512 xe = _mm512_loadu_ps(x[i] + k), xo = _mm512_loadu_ps(x[i] + k + 16);
+#pragma GCC unroll 4
+      for (int j = 0; j < NR; j++) acc[i][j] = _mm512_fmadd_ps(xo, odd[j], _mm512_fmadd_ps(xe, even[j], acc[i][j]));
+    }
+  }
+  for (; k < K; k += 16) {
+    const int64_t rest = K - k < 16 ? K - k : 16;
+    __mmask16 m = tail_mask(rest);
+    __m512 wv[NR];
+    for (int j = 0; j < NR; j++) wv[j] = Bf16::load(w[j] + k * 2, m);
+    for (int i = 0; i < MR; i++) {
+      __m512 xv = _mm512_maskz_loadu_ps(m, x[i] + k);
+      for (int j = 0; j < NR; j++) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
+    }
+  }
+  for (int i = 0; i < MR; i++)
+    for (int j = 0; j < NR; j++) g.out[(m0 + i) * g.ldo + n0 + j] = g.alpha * _mm512_reduce_add_ps(acc[i][j]);
+}
+
+// Rows [m0, m1) of x into `packed` (row stride K): each full 32-block as its 16 even then its 16 odd
+// elements; the tail (K mod 32) unchanged.
+void pack_pairs(const DotGemm& g, int64_t m0, int64_t m1, float* packed) {
+  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+  for (int64_t m = m0; m < m1; m++) {
+    const float* src = g.x + m * g.ldx;
+    float* dst = packed + (m - m0) * g.K;
+    int64_t k = 0;
+    for (; k + 32 <= g.K; k += 32) {
+      __m512 a = _mm512_loadu_ps(src + k), b = _mm512_loadu_ps(src + k + 16);
+      _mm512_storeu_ps(dst + k, _mm512_permutex2var_ps(a, even, b));
+      _mm512_storeu_ps(dst + k + 16, _mm512_permutex2var_ps(a, odd, b));
+    }
+    for (; k < g.K; k++) dst[k] = src[k];
+  }
+}
+
+template <int NR>
+void dot_rows_bf16_pairs(const DotGemm& g, int64_t rows, int64_t n) {
+  int64_t m = 0;
+  for (; m + 4 <= rows; m += 4) dot_tile_bf16_pairs<4, NR>(g, m, n);
+  switch (rows - m) {
+    case 3:
+      dot_tile_bf16_pairs<3, NR>(g, m, n);
+      break;
+    case 2:
+      dot_tile_bf16_pairs<2, NR>(g, m, n);
+      break;
+    case 1:
+      dot_tile_bf16_pairs<1, NR>(g, m, n);
+      break;
+    default:
+      break;
+  }
+}
+
+void dot_driver_bf16_pairs(const DotGemm& g, int64_t n0, int64_t n1) {
+  constexpr int64_t kRowBlock = 32;
+  thread_local std::vector<float> packed;
+  for (int64_t mb = 0; mb < g.M; mb += kRowBlock) {
+    const int64_t me = mb + kRowBlock < g.M ? mb + kRowBlock : g.M;
+    if (packed.size() < static_cast<size_t>((me - mb) * g.K)) packed.resize(static_cast<size_t>((me - mb) * g.K));
+    pack_pairs(g, mb, me, packed.data());
+    DotGemm block = g;
+    block.x = packed.data();
+    block.ldx = g.K;
+    block.out = g.out + mb * g.ldo;
+    int64_t n = n0;
+    for (; n + 4 <= n1; n += 4) dot_rows_bf16_pairs<4>(block, me - mb, n);
+    for (; n < n1; n++) dot_rows_bf16_pairs<1>(block, me - mb, n);
+  }
+}
+
 template <int NR, class L, bool Scaled>
 void dot_rows(const DotGemm& g, int64_t m0, int64_t m1, int64_t n) {
   int64_t m = m0;
   for (; m + 4 <= m1; m += 4) dot_tile<4, NR, L, Scaled>(g, m, n);
-  if (L::kFp8) {
-    for (; m + 2 <= m1; m += 2) dot_tile_fp8<2, NR>(g, m, n);
-    if (m < m1) dot_tile_fp8<1, NR>(g, m, n);
-    return;
-  }
   switch (m1 - m) {
     case 3:
       dot_tile<3, NR, L, Scaled>(g, m, n);
@@ -210,10 +363,14 @@ void dot_avx512(const DotGemm& g, int64_t n0, int64_t n1) {
     case DType::f32:
       return scaled ? dot_driver<F32, true>(g, n0, n1) : dot_driver<F32, false>(g, n0, n1);
     case DType::bf16:
-      return scaled ? dot_driver<Bf16, true>(g, n0, n1) : dot_driver<Bf16, false>(g, n0, n1);
+      return scaled ? dot_driver<Bf16, true>(g, n0, n1) : dot_driver_bf16_pairs(g, n0, n1);
     case DType::f16:
       return scaled ? dot_driver<F16, true>(g, n0, n1) : dot_driver<F16, false>(g, n0, n1);
     case DType::f8_e4m3:
+      // The table path needs scale blocks of whole 64-blocks (checkpoints use 128) and AVX512-VBMI.
+      if (g.wscale == nullptr || g.bk % 64 == 0 || g.bk >= g.K) {
+        if (__builtin_cpu_supports("avx512vbmi")) return dot_driver_fp8(g, n0, n1);
+      }
       return dot_driver<Fp8, true>(g, n0, n1);
     default:
       gemm_portable().dot(g, n0, n1);

@@ -4,13 +4,17 @@
 //                                                                          widened in registers)
 //   score[t] = Σ_h weights[s, h] · ReLU(logits[h, t])
 // over chunks of 2048 positions, then indices[s, :] = the k best positions (ascending, -1 padded,
-// ties to the lower position).
+// ties to the lower position). On AVX-512 with f32 or f8_e4m3 keys the scores come from
+// indexer-avx512.cc instead (all heads per pass over a key, keys split over the pool); the top-k is a
+// radix select (top-k.cc), linear in the number of positions.
 #include <algorithm>
+#include <atomic>
 #include <string>
 #include <vector>
 
 #include "convert.h"
 #include "gemm.h"
+#include "indexer-avx512.h"
 #include "kernels.h"
 #include "segments.h"
 
@@ -41,16 +45,20 @@ void indexer_top_k(const Context& ctx, const Tensor& indices, const Tensor& q, c
     const int64_t sequence = batch.sequence_ids[s], T = static_cast<int64_t>(batch.positions[s]) + 1;
     std::vector<int64_t>& list = slot_lists[s];
     list.resize(static_cast<size_t>(std::max<int64_t>(0, T)));
-    for (int64_t t = 0; t < T; t++) {
-      list[t] = batch.slot(sequence, t);
-      if (list[t] >= slots)
-        fail("slot " + std::to_string(list[t]) + " is outside the key cache of " + std::to_string(slots));
+    // One block-table lookup per cache block: positions of a block are consecutive slots.
+    const int64_t bs = std::max<int64_t>(1, batch.block_size);
+    for (int64_t t0 = 0; t0 < T; t0 += bs) {
+      const int64_t first = batch.slot(sequence, t0), end = std::min(T, t0 + bs);
+      if (first + (end - t0) > slots)
+        fail("slot " + std::to_string(first + (end - t0) - 1) + " is outside the key cache of " + std::to_string(slots));
+      for (int64_t t = t0; t < end; t++) list[t] = first + (t - t0);
     }
   }
   // Per-slot scales as f32 (read once for the slots in use).
   const bool scales_direct = key_scales != nullptr && key_scales->dtype == DType::f32;
   const GemmKernels& kernels = gemm_for(ctx.isa);
   constexpr int64_t kChunk = 2048;
+  static const bool vbmi = __builtin_cpu_supports("avx512vbmi");
 
   auto run_query = [&](const Context& inner, int64_t s) {
     const std::vector<int64_t>& list = slot_lists[s];
@@ -76,7 +84,20 @@ void indexer_top_k(const Context& ctx, const Tensor& indices, const Tensor& q, c
         }
       }
     }
-    const int64_t chunks = (T + kChunk - 1) / kChunk;
+    const bool fast = inner.isa >= kAvx512 && Di <= 4096 &&
+                      (keys.dtype == DType::f32 || (keys.dtype == DType::f8_e4m3 && vbmi));
+    std::atomic<bool> done{false};
+    if (fast && T > 0) {
+      done = true;
+      // Tasks of at least 1024 keys, split on multiples of 256 (the kernel works in blocks of 16).
+      parallel_for_aligned(inner, T, 256, 1024, [&](int64_t t0, int64_t t1) {
+        const bool ok = indexer_scores_avx512(qrows.data(), w.data(), Hi, Di, rows.data() + t0, keys.dtype,
+                                              key_scales != nullptr ? scale_rows.data() + t0 : nullptr, t1 - t0,
+                                              score.data() + t0);
+        if (!ok) done = false;  // the same answer on every task: shapes decide
+      });
+    }
+    const int64_t chunks = done ? 0 : (T + kChunk - 1) / kChunk;
     parallel_for(inner, chunks, 1, [&](int64_t c0, int64_t c1) {
       float* logits = scratch<float>(Hi * kChunk);
       for (int64_t c = c0; c < c1; c++) {

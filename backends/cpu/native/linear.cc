@@ -23,8 +23,12 @@ void linear(const Context& ctx, const Tensor& out, const Tensor& x, const Tensor
   if (weight.shape[1] != K) fail("x " + x.describe() + " does not match weight " + weight.describe());
   expect_shape("out", out, {M, N});
   expect_dense_rows("weight", weight);
-  std::vector<float> scales;
-  std::vector<const float*> scale_rows;
+  // Per-thread scratch, reused across calls (the lm head's 32000 row pointers would otherwise be a
+  // fresh mmap'd allocation on every decode step).
+  thread_local std::vector<float> scales;
+  thread_local std::vector<const float*> scale_rows;
+  thread_local std::vector<const uint8_t*> weight_rows;
+  scale_rows.clear();
   int64_t scale_cols = 0;
   if (weight.dtype == DType::f8_e4m3) {
     if (scale_inv == nullptr) fail("f8_e4m3 weight without scaleInv");
@@ -70,15 +74,15 @@ void linear(const Context& ctx, const Tensor& out, const Tensor& x, const Tensor
     op = out_packed.data();
     ldo = N;
   }
-  std::vector<const uint8_t*> rows(static_cast<size_t>(N));
-  for (int64_t n = 0; n < N; n++) rows[n] = weight.at(n * weight.strides[0]);
+  weight_rows.resize(static_cast<size_t>(N));
+  for (int64_t n = 0; n < N; n++) weight_rows[n] = weight.at(n * weight.strides[0]);
 
   DotGemm g{};
   g.x = xp;
   g.ldx = ldx;
   g.M = M;
   g.K = K;
-  g.w = rows.data();
+  g.w = weight_rows.data();
   g.wdtype = weight.dtype;
   g.wscale = scale_rows.empty() ? nullptr : scale_rows.data();
   g.bk = block_k;

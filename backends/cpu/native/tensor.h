@@ -18,8 +18,9 @@ bool is_float(DType dtype);
 
 constexpr int kMaxRank = 8;
 
-// A kernel argument that is wrong (shape, dtype, index out of range). Thrown on the calling thread
-// before any parallel work starts; the binding layer turns it into a JS error.
+// A kernel argument that is wrong (shape, dtype, index out of range). Thrown before any parallel
+// work starts: from the call itself when decoding fails or in synchronous mode (the binding layer
+// turns it into a JS error), else on the queue's executor, which reports it at the next wait.
 struct KernelError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };

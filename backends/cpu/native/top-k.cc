@@ -1,8 +1,11 @@
 // topK: the k largest entries of each row, ties to the lower index, -inf and NaN never selected;
 // results in ascending index order, padded with -1 (value -inf). A selection (nth_element with a
-// total order: value desc, then index asc) followed by a sort of the k winners by index.
+// total order: value desc, then index asc) followed by a sort of the k winners by index; long f32
+// rows (the indexer's scores) use a radix select instead: linear time, no sort of the row.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <functional>
 #include <limits>
 #include <vector>
 
@@ -34,8 +37,70 @@ int64_t select(const T* row, int64_t n, int64_t k, int32_t* out, std::vector<int
 
 }  // namespace
 
+namespace {
+
+// Order-preserving key of a float (larger value, larger key; -0 and +0 equal).
+inline uint32_t order_key(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof bits);
+  if (bits == 0x80000000u) bits = 0;
+  return (bits & 0x80000000u) ? ~bits : bits | 0x80000000u;
+}
+
+// The same result as select() for a float row: histogram the top 11 bits of the keys of the valid
+// entries, find the bucket holding the k-th largest, take the exact k-th largest key among that
+// bucket's entries, then one pass in index order keeps every entry above it and the first ones equal
+// to it (ties to the lower index). Three linear passes and a selection over one bucket.
+void radix_select(const float* row, int64_t n, int64_t k, int32_t* out, std::vector<int32_t>& scratch) {
+  constexpr int kBits = 11;
+  std::vector<uint32_t> histogram(1u << kBits, 0);
+  int64_t valid = 0;
+  const float negative_infinity = -std::numeric_limits<float>::infinity();
+  for (int64_t i = 0; i < n; i++) {
+    if (!(row[i] > negative_infinity)) continue;  // -inf and NaN
+    histogram[order_key(row[i]) >> (32 - kBits)]++;
+    valid++;
+  }
+  if (valid <= k) {
+    int64_t j = 0;
+    for (int64_t i = 0; i < n; i++)
+      if (row[i] > negative_infinity) out[j++] = static_cast<int32_t>(i);
+    for (; j < k; j++) out[j] = -1;
+    return;
+  }
+  int64_t above = 0;
+  uint32_t bucket = (1u << kBits) - 1;
+  while (above + static_cast<int64_t>(histogram[bucket]) < k) above += histogram[bucket--];
+  // Keys of the bucket's entries; the (k - above)-th largest of them is the threshold.
+  std::vector<uint32_t> keys;
+  keys.reserve(histogram[bucket]);
+  for (int64_t i = 0; i < n; i++)
+    if (row[i] > negative_infinity) {
+      const uint32_t key = order_key(row[i]);
+      if ((key >> (32 - kBits)) == bucket) keys.push_back(key);
+    }
+  const int64_t need = k - above;
+  std::nth_element(keys.begin(), keys.begin() + (need - 1), keys.end(), std::greater<uint32_t>());
+  const uint32_t threshold = keys[static_cast<size_t>(need - 1)];
+  int64_t greater = 0;
+  for (uint32_t key : keys) greater += key > threshold;
+  int64_t equal = need - greater;  // entries equal to the threshold to keep, lowest indices first
+  int64_t j = 0;
+  for (int64_t i = 0; i < n && j < k; i++) {
+    if (!(row[i] > negative_infinity)) continue;
+    const uint32_t key = order_key(row[i]);
+    if (key > threshold || (key == threshold && equal-- > 0)) out[j++] = static_cast<int32_t>(i);
+  }
+  (void)scratch;
+}
+
+}  // namespace
+
 void select_top_k(const float* row, int64_t n, int64_t k, int32_t* out, std::vector<int32_t>& scratch_indices) {
-  select(row, n, k, out, scratch_indices);
+  if (n >= 4096 && k >= 1)
+    radix_select(row, n, k, out, scratch_indices);
+  else
+    select(row, n, k, out, scratch_indices);
 }
 
 void top_k(const Context& ctx, const Tensor& indices, const Tensor* values, const Tensor& x, int64_t k) {

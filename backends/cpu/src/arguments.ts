@@ -21,22 +21,24 @@ export const DTYPE_CODES: Readonly<Record<DType, number>> = {
 export const MAX_RANK = 8;
 
 /**
- * The argument block of one native call: `[threads, isa, ...arguments in call order]`, where a
- * tensor is `[bufferId, byteOffset, dtype, rank, ...shape, ...strides]` (bufferId -1 for none).
- * One block per backend is reused by every call (calls are synchronous and never nest).
+ * The argument block of one native call: `[queue, threads, isa, ...arguments in call order]`,
+ * where a tensor is `[bufferId, byteOffset, dtype, rank, ...shape, ...strides]` (bufferId -1 for
+ * none) and queue -1 runs the kernel on the calling thread. One block per backend is reused by
+ * every call (the native call decodes it before it returns, and calls never nest).
  */
 export class ArgumentBlock {
   private data = new Float64Array(256);
   private length = 0;
   private kernel = '';
 
-  /** Starts a call of `kernel` (named in errors) with the execution settings. */
-  begin(kernel: string, threads: number, isa: number): this {
+  /** Starts a call of `kernel` (named in errors) on `queue` with the execution settings. */
+  begin(kernel: string, queue: number, threads: number, isa: number): this {
     this.kernel = kernel;
     this.length = 0;
-    return this.number(threads).number(isa);
+    return this.number(queue).number(threads).number(isa);
   }
 
+  /** Appends a number (an option, a scalar, a count). */
   number(value: number): this {
     if (this.length === this.data.length) this.grow(this.length + 1);
     this.data[this.length++] = value;

@@ -105,16 +105,42 @@ describe('cpu buffers', () => {
     expect(() => backend.kernels.fill(tooLong, 1)).toThrow(KernelArgumentError);
   });
 
-  it('reports kernel argument errors with the kernel name', () => {
+  it("reports a kernel's own argument errors at the next wait, with the kernel name", async () => {
     const x = uploadTensor(backend, 'f32', [2, 3], [1, 2, 3, 4, 5, 6]);
     const table = uploadTensor(backend, 'f32', [4, 3], new Array(12).fill(0));
     const out = tensorView(backend.allocate(24, 'activations'), 'f32', [2, 3]);
-    expect(() => backend.kernels.gatherRows(out, table, uploadTensor(backend, 'i32', [2], [0, 4]))).toThrow(
+    backend.kernels.gatherRows(out, table, uploadTensor(backend, 'i32', [2], [0, 4]));
+    await expect(backend.synchronize()).rejects.toThrow(
       /gatherRows: index 4 at position 1 is outside \[0, 4\)/,
     );
-    expect(() =>
-      backend.kernels.linear(out, x, { weight: uploadTensor(backend, 'f32', [3, 2], new Array(6).fill(0)) }),
-    ).toThrow(/linear: x f32\[2, 3\] does not match weight f32\[3, 2\]/);
+    const weight = uploadTensor(backend, 'f32', [3, 2], new Array(6).fill(0));
+    backend.kernels.linear(out, x, { weight });
+    const sink = new Float32Array(6);
+    await expect(backend.download(out, sink)).rejects.toThrow(
+      /linear: x f32\[2, 3\] does not match weight f32\[3, 2\]/,
+    );
+    await expect(backend.synchronize()).resolves.toBeUndefined(); // reported once
+  });
+
+  it("throws a kernel's own argument errors from the call in synchronous mode", () => {
+    const sync = new CpuBackend(native.addon, { threads: 2, settings: { execution: 'synchronous' } });
+    try {
+      expect(sync.capabilities.asyncCopy).toBe(false);
+      const x = uploadTensor(sync, 'f32', [2, 3], [1, 2, 3, 4, 5, 6]);
+      const table = uploadTensor(sync, 'f32', [4, 3], new Array(12).fill(0));
+      const out = tensorView(sync.allocate(24, 'activations'), 'f32', [2, 3]);
+      expect(() => sync.kernels.gatherRows(out, table, uploadTensor(sync, 'i32', [2], [0, 4]))).toThrow(
+        /gatherRows: index 4 at position 1 is outside \[0, 4\)/,
+      );
+      expect(() =>
+        sync.kernels.linear(out, x, { weight: uploadTensor(sync, 'f32', [3, 2], new Array(6).fill(0)) }),
+      ).toThrow(/linear: x f32\[2, 3\] does not match weight f32\[3, 2\]/);
+    } finally {
+      sync.dispose();
+    }
+    expect(() => new CpuBackend(native.addon, { settings: { execution: 'eager' } })).toThrow(
+      /unknown execution setting "eager"/,
+    );
   });
 
   it('dispose frees every buffer it allocated', () => {

@@ -38,6 +38,16 @@ const UNARY_CODES: Record<UnaryOp, number> = {
 const BINARY_CODES: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2, div: 3, max: 4, min: 5 };
 const ISA_LEVELS: Record<string, number> = { portable: 0, avx2: 1, avx512: 2 };
 
+/** Awaits a native wait; a kernel that failed on the executor becomes a KernelArgumentError naming it. */
+async function settle(operation: string, wait: Promise<void>): Promise<void> {
+  try {
+    await wait;
+  } catch (error) {
+    const failure = error as Error & { kernel?: string; detail?: string };
+    throw new KernelArgumentError(failure.kernel ?? operation, failure.detail ?? failure.message);
+  }
+}
+
 /** The fused kernels this backend implements. */
 export const CPU_FUSED_KERNELS: readonly FusedKernelName[] = [
   'addRmsNorm',
@@ -50,13 +60,32 @@ export const CPU_FUSED_KERNELS: readonly FusedKernelName[] = [
 export interface CpuBackendSettings {
   /** Caps the kernel set: `portable`, `avx2` or `avx512` (default: the best this CPU runs). */
   readonly isa?: 'portable' | 'avx2' | 'avx512';
+  /**
+   * `queued` (default): kernel calls enqueue work on an in-order queue drained by an executor
+   * thread, off the JavaScript thread. `synchronous`: every call runs to completion before it
+   * returns (debugging: a kernel's own argument errors then throw from the call itself). Default:
+   * the `DSA_CPU_EXECUTION` environment variable, else `queued`.
+   */
+  readonly execution?: 'queued' | 'synchronous';
 }
 
+/** Closes the queue of a backend dropped without `dispose()`. */
+const queueFinalizer = new FinalizationRegistry<{ addon: NativeAddon; queue: number }>(({ addon, queue }) =>
+  addon.closeQueue(queue),
+);
+
+/** The argument-block queue handle of a disposed backend (the addon refuses it). */
+const DISPOSED_QUEUE = -2;
+
 /**
- * The native CPU backend. Device buffers are 64-byte aligned host allocations owned by the addon;
- * every kernel is a synchronous native call that splits its work over a persistent thread pool, so
- * work is complete when the call returns: streams are trivially ordered, `download` copies at once
- * and returns a resolved promise, and `synchronize` has nothing to wait for.
+ * The native CPU backend. Device buffers are 64-byte aligned host allocations owned by the addon.
+ * A kernel call checks its arguments on the calling thread (a bad view throws from the call) and
+ * enqueues the kernel on the backend's in-order command queue; an executor thread runs queued
+ * kernels one after another, each split over a persistent thread pool, so the event loop stays
+ * free during a forward pass. `download` and `synchronize` return promises settled once every
+ * earlier call has run; a kernel that fails on the executor (a check that needs the data, such as
+ * an index out of range) rejects the next `download` / `synchronize` with its name. Every stream
+ * maps to the one queue, so all work is ordered.
  */
 export class CpuBackend implements Backend {
   readonly specificationVersion = SPECIFICATION_VERSION;
@@ -71,7 +100,12 @@ export class CpuBackend implements Backend {
   readonly isa: number;
   readonly isaName: string;
 
+  /** `queued` or `synchronous` (see {@link CpuBackendSettings.execution}). */
+  readonly execution: 'queued' | 'synchronous';
+
   private readonly addon: NativeAddon;
+  /** Native queue handle; -1 in synchronous mode, DISPOSED_QUEUE once disposed. */
+  private queue: number;
   private readonly args = new ArgumentBlock();
   private readonly buffers = new Set<CpuBuffer>();
   private nextStream = 1;
@@ -88,6 +122,13 @@ export class CpuBackend implements Backend {
     const cap = settings.isa === undefined ? info.isa : ISA_LEVELS[settings.isa];
     if (cap === undefined) throw new KernelArgumentError('create', `unknown isa setting "${settings.isa}"`);
     this.isa = Math.min(cap, info.isa);
+    const execution = settings.execution ?? process.env.DSA_CPU_EXECUTION ?? 'queued';
+    if (execution !== 'queued' && execution !== 'synchronous') {
+      throw new KernelArgumentError('create', `unknown execution setting "${execution}"`);
+    }
+    this.execution = execution;
+    this.queue = execution === 'queued' ? addon.createQueue() : -1;
+    if (this.queue >= 0) queueFinalizer.register(this, { addon, queue: this.queue }, this);
     this.isaName = ['portable', 'AVX2', 'AVX-512'][this.isa]!;
     this.device = {
       id: 'cpu',
@@ -98,7 +139,7 @@ export class CpuBackend implements Backend {
     this.capabilities = {
       dtypes: new Set(['f32', 'f64', 'bf16', 'f16', 'f8_e4m3', 'i32', 'i64', 'i16', 'i8', 'u8']),
       graphCapture: false,
-      asyncCopy: false,
+      asyncCopy: execution === 'queued',
       fused: new Set(CPU_FUSED_KERNELS),
     };
     this.kernels = this.createKernels();
@@ -136,6 +177,7 @@ export class CpuBackend implements Backend {
     }
     this.native('upload', () =>
       this.addon.upload(
+        this.queue,
         buffer.id,
         destination.byteOffset,
         new Uint8Array(source.buffer, source.byteOffset, source.byteLength),
@@ -152,13 +194,15 @@ export class CpuBackend implements Backend {
         `destination has ${destination.byteLength} bytes, source needs ${bytes}`,
       );
     }
-    this.native('download', () =>
+    const wait = this.native('download', () =>
       this.addon.download(
+        this.queue,
         buffer.id,
         source.byteOffset,
         new Uint8Array(destination.buffer, destination.byteOffset, bytes),
       ),
     );
+    if (wait !== undefined) await settle('download', wait);
   }
 
   copy(destination: TensorView, source: TensorView): void {
@@ -175,11 +219,28 @@ export class CpuBackend implements Backend {
     return { id: this.nextStream++ };
   }
 
-  async synchronize(): Promise<void> {}
+  async synchronize(): Promise<void> {
+    const wait = this.native('synchronize', () => this.addon.synchronize(this.queue));
+    if (wait !== undefined) await settle('synchronize', wait);
+  }
 
+  /** Whether every call made so far has finished running (always true in synchronous mode). */
+  get idle(): boolean {
+    return this.queue < 0 || this.addon.queueIdle(this.queue);
+  }
+
+  /**
+   * Frees every buffer and closes the queue. Work already queued still runs (the memory it uses is
+   * freed after it) and pending `download` / `synchronize` promises still settle; later calls throw.
+   */
   dispose(): void {
     for (const buffer of [...this.buffers]) buffer.dispose();
     this.buffers.clear();
+    if (this.queue >= 0) {
+      queueFinalizer.unregister(this);
+      this.addon.closeQueue(this.queue);
+    }
+    this.queue = DISPOSED_QUEUE;
   }
 
   /** Runs `write` to fill the argument block, then the native kernel; native errors become KernelArgumentError. */
@@ -189,14 +250,14 @@ export class CpuBackend implements Backend {
     write: (args: ArgumentBlock) => void,
     ...host: Int32Array[]
   ): void {
-    const args = this.args.begin(kernel, this.threads, this.isa);
+    const args = this.args.begin(kernel, this.queue, this.threads, this.isa);
     write(args);
     this.native(kernel, () => fn(args.block, ...host));
   }
 
-  private native(kernel: string, run: () => void): void {
+  private native<T>(kernel: string, run: () => T): T {
     try {
-      run();
+      return run();
     } catch (error) {
       if (error instanceof KernelArgumentError) throw error;
       throw new KernelArgumentError(kernel, (error as Error).message);

@@ -5,7 +5,13 @@ import { loadNative } from './native.js';
 export { ArgumentBlock, DTYPE_CODES } from './arguments.js';
 export { CPU_FUSED_KERNELS, CpuBackend, type CpuBackendSettings } from './cpu-backend.js';
 export { CpuBuffer } from './cpu-buffer.js';
-export { loadNative, type NativeAddon, type NativeInfo, type NativeKernel } from './native.js';
+export {
+  loadNative,
+  type NativeAddon,
+  type NativeInfo,
+  type NativeKernel,
+  type NativeWait,
+} from './native.js';
 
 /**
  * A cpu backend factory over `load` (default: this package's addon): probe() scores 10 when the addon

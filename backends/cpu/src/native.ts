@@ -16,15 +16,31 @@ export interface NativeInfo {
   readonly gemm: string;
 }
 
-/** A kernel entry point: the argument block (see arguments.ts), plus host arrays for attention kernels. */
+/**
+ * A kernel entry point: the argument block (see arguments.ts), plus host arrays for attention
+ * kernels (copied by the call). It checks the arguments and enqueues the kernel on the block's queue.
+ */
 export type NativeKernel = (args: Float64Array, ...host: Int32Array[]) => void;
+
+/** A wait on a queue: `undefined` when it finished at once, else a promise settled by the executor. */
+export type NativeWait = Promise<void> | undefined;
 
 /** The functions the compiled addon (native/addon.cc) exports. */
 export interface NativeAddon {
   allocate(byteLength: number, zero: boolean): number;
   free(id: number): void;
-  upload(id: number, byteOffset: number, source: Uint8Array): void;
-  download(id: number, byteOffset: number, destination: Uint8Array): void;
+  /** Copies `source` now (idle queue or queue -1), else stages a copy and enqueues it. */
+  upload(queue: number, id: number, byteOffset: number, source: Uint8Array): void;
+  /** Copies into `destination` after every command queued before it. */
+  download(queue: number, id: number, byteOffset: number, destination: Uint8Array): NativeWait;
+  /** Waits for every command queued so far; rejects with the first failure since the last wait. */
+  synchronize(queue: number): NativeWait;
+  /** A new in-order command queue with its own executor thread; returns its handle. */
+  createQueue(): number;
+  /** Closes a queue: queued commands still run and pending waits settle, later calls fail. */
+  closeQueue(queue: number): void;
+  /** Whether nothing is queued or running on `queue`. */
+  queueIdle(queue: number): boolean;
   info(): NativeInfo;
   reserveThreads(threads: number): number;
   /** Sums a fresh buffer of `bytes` bytes with up to `threads` pool threads; best read GB/s of 3 passes. */

@@ -11,7 +11,10 @@ import {
   presetConfig,
   summarizeModel,
 } from '@dsa/runtime';
+import { viewByteLength } from '@dsa/tensor';
+import { forwardFlops } from '../bench/flops.js';
 import { decodeTraffic, jsReadBandwidth, rowBytes, stats } from '../bench/metrics.js';
+import { peakFlops } from '../bench/peak-flops.js';
 import { fillSyntheticCache } from '../bench/synthetic-cache.js';
 import { UsageError } from '../usage-error.js';
 
@@ -24,6 +27,8 @@ export interface BenchFlags {
   readonly depth: readonly number[];
   readonly batch: readonly number[];
   readonly attention: readonly ('sparse' | 'dense')[];
+  /** Indexer key cache and scores: `fp32` or `fp8` (e4m3 keys + per-token scale); default fp32. */
+  readonly indexer?: readonly ('fp32' | 'fp8')[];
   readonly cache: 'synthetic' | 'prefill';
   readonly prompt: number;
   readonly repeat: number;
@@ -41,8 +46,14 @@ export interface BenchResult {
   batch: number;
   depth: number;
   attention: 'sparse' | 'dense';
+  /** Indexer precision (`fp32` or `fp8`; reported for dense runs too: it sizes the cache). */
+  indexer: 'fp32' | 'fp8';
   cache: 'synthetic' | 'prefill';
   pp_tok_s: number;
+  /** Prefill GFLOP/s: {@link forwardFlops} of the pp forward over its time. */
+  pp_gflops: number;
+  /** Peak f32 GFLOP/s of the cores and kernel set in use ({@link peakFlops}); null when unknown. */
+  peak_gflops: number | null;
   tg_tok_s: number;
   tg_ms_median: number;
   tg_ms_min: number;
@@ -50,6 +61,16 @@ export interface BenchResult {
   bytes_per_token: number;
   bandwidth_gbs: number;
   roofline_fraction: number;
+  /** Checkpoint weight bytes as loaded (checkpoint dtypes). */
+  weights_bytes: number;
+  /** Bytes of the allocated KV-cache pool: latent + indexer keys (+ scales) of every layer. */
+  cache_bytes: number;
+  /**
+   * The process's peak resident set (process.resourceUsage().maxRSS · 1024) right after this
+   * measurement, before the bandwidth probe (which runs last). A high-water mark: it covers every
+   * earlier measurement of the same run, so run one configuration per process to check a budget.
+   */
+  peak_rss_bytes: number;
 }
 
 /** Bytes the read probe streams: 1 GiB, larger than any last-level cache. */
@@ -105,7 +126,7 @@ async function step(
 async function measure(
   model: DeepseekModel,
   flags: BenchFlags,
-  base: Pick<BenchResult, 'backend' | 'device' | 'preset' | 'dtype' | 'bandwidth_gbs'>,
+  base: Pick<BenchResult, 'backend' | 'device' | 'preset' | 'dtype' | 'indexer' | 'peak_gflops'>,
   weightBytes: number,
   emit: (result: BenchResult) => void,
 ): Promise<void> {
@@ -115,6 +136,17 @@ async function measure(
   const latentRowBytes = rowBytes(cache.latent[0]!);
   const ix = cache.indexerKeys[0];
   const indexerRowBytes = ix ? rowBytes(ix.keys) + (ix.scales ? rowBytes(ix.scales) : 0) : 0;
+  let cacheBytes = 0;
+  for (const latent of cache.latent) cacheBytes += viewByteLength(latent);
+  for (const keys of cache.indexerKeys)
+    cacheBytes += viewByteLength(keys.keys) + (keys.scales ? viewByteLength(keys.scales) : 0);
+  const ppFlops = forwardFlops({
+    config,
+    summary,
+    attention: model.attention,
+    start: 0,
+    tokens: flags.prompt,
+  });
   // Warm-up (not timed): first-use allocations of the workspace and the kernels.
   const warm = cache.createSequence();
   await step(model, [{ sequence: warm, tokens: tokensFor(flags.prompt, vocab, 0) }], new Float32Array(vocab));
@@ -183,15 +215,21 @@ async function measure(
           batch,
           depth,
           attention: model.attention,
+          indexer: base.indexer,
           cache: flags.cache,
           pp_tok_s: flags.prompt / ppSeconds,
+          pp_gflops: ppFlops / ppSeconds / 1e9,
+          peak_gflops: base.peak_gflops,
           tg_tok_s: tgTokS,
           tg_ms_median: t.median,
           tg_ms_min: t.min,
           tg_ms_max: t.max,
           bytes_per_token: bytesPerToken,
-          bandwidth_gbs: base.bandwidth_gbs,
-          roofline_fraction: (bytesPerToken * tgTokS) / (base.bandwidth_gbs * 1e9),
+          bandwidth_gbs: 0, // filled in after the bandwidth probe
+          roofline_fraction: 0,
+          weights_bytes: weightBytes,
+          cache_bytes: cacheBytes,
+          peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
         });
       } finally {
         for (const sequence of sequences) cache.release(sequence);
@@ -207,6 +245,8 @@ function tidy(r: BenchResult): BenchResult {
   return {
     ...r,
     pp_tok_s: round(r.pp_tok_s, 2),
+    pp_gflops: round(r.pp_gflops, 2),
+    peak_gflops: r.peak_gflops === null ? null : round(r.peak_gflops, 1),
     tg_tok_s: round(r.tg_tok_s, 3),
     tg_ms_median: round(r.tg_ms_median, 3),
     tg_ms_min: round(r.tg_ms_min, 3),
@@ -221,15 +261,18 @@ const HEADER = [
   'dtype',
   'backend',
   'attention',
+  'indexer',
   'cache',
   'batch',
   'depth',
   'pp t/s',
+  'pp GFLOP/s',
   'tg t/s',
   'tg ms (med/min/max)',
   'MB/token',
   'GB/s',
   'roofline',
+  'peak RSS MB',
 ];
 
 function tableRow(r: BenchResult): string[] {
@@ -238,15 +281,20 @@ function tableRow(r: BenchResult): string[] {
     r.dtype,
     r.backend,
     r.attention,
+    r.indexer,
     r.cache,
     String(r.batch),
     String(r.depth),
     r.pp_tok_s.toFixed(1),
+    r.peak_gflops === null
+      ? r.pp_gflops.toFixed(1)
+      : `${r.pp_gflops.toFixed(1)} / ${r.peak_gflops.toFixed(0)}`,
     r.tg_tok_s.toFixed(2),
     `${r.tg_ms_median.toFixed(2)} / ${r.tg_ms_min.toFixed(2)} / ${r.tg_ms_max.toFixed(2)}`,
     (r.bytes_per_token / 1e6).toFixed(2),
     r.bandwidth_gbs.toFixed(1),
     `${(r.roofline_fraction * 100).toFixed(1)}%`,
+    (r.peak_rss_bytes / 1e6).toFixed(0),
   ];
 }
 
@@ -268,34 +316,40 @@ export async function benchCommand(flags: BenchFlags): Promise<BenchResult[]> {
   const backend = await createBackend({ ...(flags.backend ? { backend: flags.backend } : {}) });
   const results: BenchResult[] = [];
   try {
-    const probe = probeBandwidth(backend);
-    const device = probe.native
-      ? backend.device.description
-      : `${backend.device.description} [bandwidth: single-thread JS probe]`;
+    const cpu = backend as { isaName?: string; threads?: number };
+    const peak = cpu.isaName && cpu.threads ? peakFlops(cpu.isaName, cpu.threads) : null;
     const maxBatch = Math.max(...flags.batch);
     const maxDepth = Math.max(...flags.depth);
     const cacheTokens = maxBatch * (maxDepth + flags.prompt + flags.repeat + 8) + 64;
-    for (const attention of flags.attention) {
-      const model = await DeepseekModel.load(backend, dir, { attention, cacheTokens });
-      try {
-        if (attention === 'sparse' && !model.config.indexer) {
-          log(`skipping --attention sparse: ${dir} has no indexer (dense model)`);
-          continue;
+    for (const indexer of flags.indexer ?? ['fp32']) {
+      for (const attention of flags.attention) {
+        const model = await DeepseekModel.load(backend, dir, { attention, indexer, cacheTokens });
+        try {
+          if (attention === 'sparse' && !model.config.indexer) {
+            log(`skipping --attention sparse: ${dir} has no indexer (dense model)`);
+            continue;
+          }
+          const base = {
+            backend: backend.name,
+            device: backend.device.description,
+            preset: flags.preset ?? path.basename(path.resolve(dir)),
+            dtype: model.config.quantization ? 'fp8' : 'bf16',
+            indexer,
+            peak_gflops: peak?.gflops ?? null,
+          };
+          await measure(model, flags, base, model.weights.bytes, (result) => results.push(result));
+        } finally {
+          model.dispose();
         }
-        const base = {
-          backend: backend.name,
-          device,
-          preset: flags.preset ?? path.basename(path.resolve(dir)),
-          dtype: model.config.quantization ? 'fp8' : 'bf16',
-          bandwidth_gbs: probe.gbs,
-        };
-        await measure(model, flags, base, model.weights.bytes, (result) => {
-          results.push(result);
-          if (flags.json) process.stdout.write(`${JSON.stringify(tidy(result))}\n`);
-        });
-      } finally {
-        model.dispose();
       }
+    }
+    // The bandwidth probe streams 1 GiB: it runs last so that peak_rss_bytes does not include it.
+    const probe = probeBandwidth(backend);
+    for (const result of results) {
+      result.bandwidth_gbs = probe.gbs;
+      result.roofline_fraction = (result.bytes_per_token * result.tg_tok_s) / (probe.gbs * 1e9);
+      if (!probe.native) result.device = `${result.device} [bandwidth: single-thread JS probe]`;
+      if (flags.json) process.stdout.write(`${JSON.stringify(tidy(result))}\n`);
     }
     if (!flags.json) process.stdout.write(`${formatTable(results)}\n`);
     return results;

@@ -1,0 +1,41 @@
+import fs from 'node:fs';
+
+/** The machine's peak f32 FMA rate for the cpu backend's kernel set, and how it was derived. */
+export interface PeakFlops {
+  /** cores · GHz · FMA lanes · 2 · FMA units, in GFLOP/s. */
+  readonly gflops: number;
+  /** The factors, for the docs and the table. */
+  readonly formula: string;
+}
+
+/** f32 lanes of one FMA instruction per kernel set of the cpu backend (its `isaName` or setting name). */
+const LANES: Record<string, number> = { 'AVX-512': 16, avx512: 16, AVX2: 8, avx2: 8, portable: 1 };
+
+/**
+ * Peak f32 GFLOP/s of `cores` cores running the `isa` kernel set: cores × GHz × lanes × 2 (an FMA is
+ * two FLOPs) × FMA units per core. GHz is the highest "cpu MHz" in /proc/cpuinfo (the current clock,
+ * which is the nominal one on VMs; `DSA_BENCH_CPU_GHZ` overrides it); FMA units are 2 on every
+ * AVX-512 and AVX2 server core since Skylake-SP/Haswell (`DSA_BENCH_FMA_UNITS` overrides it). Null when
+ * the clock is unknown (no /proc/cpuinfo) or the kernel set is not a cpu one.
+ */
+export function peakFlops(isa: string, cores: number): PeakFlops | null {
+  const lanes = LANES[isa];
+  if (lanes === undefined) return null;
+  let ghz = Number(process.env.DSA_BENCH_CPU_GHZ ?? Number.NaN);
+  if (!(ghz > 0)) {
+    try {
+      const mhz = [...fs.readFileSync('/proc/cpuinfo', 'utf8').matchAll(/^cpu MHz\s*:\s*([\d.]+)/gm)].map(
+        (m) => Number(m[1]),
+      );
+      ghz = mhz.length ? Math.max(...mhz) / 1000 : Number.NaN;
+    } catch {
+      return null;
+    }
+  }
+  if (!(ghz > 0)) return null;
+  const units = Number(process.env.DSA_BENCH_FMA_UNITS ?? (isa === 'portable' ? 1 : 2));
+  return {
+    gflops: cores * ghz * lanes * 2 * units,
+    formula: `${cores} cores × ${ghz.toFixed(2)} GHz × ${lanes} lanes × 2 × ${units} FMA units`,
+  };
+}

@@ -1,0 +1,56 @@
+// f8_e4m3 (OCP e4m3fn) decoding for AVX-512 kernels, 64 values per step. Include only from a file
+// compiled for avx512f/bw + avx512vbmi (a `#pragma GCC target` region): the functions are inline and
+// take that target from the includer.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+namespace dsa {
+
+// f8_e4m3 weights decoded by table lookup: the top 16 bits of the f32 of every e4m3 magnitude (exact,
+// subnormals included; 0x7f gives NaN) split into a high-byte and a low-byte table of 128 entries each,
+// looked up 64 bytes at a time with vpermi2b (AVX512-VBMI); the sign bit is or-ed into the high byte;
+// the byte pairs are interleaved into 16-bit words and widened to f32 like bf16 (even words by a shift,
+// odd ones by a mask). 64 weights cost 13 instructions instead of 20 through f16.
+struct Fp8Table {
+  __m512i hi0, hi1, lo0, lo1;
+  Fp8Table() {
+    alignas(64) uint8_t hi[128], lo[128];
+    for (int i = 0; i < 128; i++) {
+      const int e = i >> 3, m = i & 7;
+      float v = e == 0 ? static_cast<float>(m) * (1.0f / 512.0f)
+                       : (1.0f + static_cast<float>(m) / 8.0f) * static_cast<float>(1u << e) * (1.0f / 128.0f);
+      uint32_t bits;
+      __builtin_memcpy(&bits, &v, 4);
+      if (i == 0x7f) bits = 0x7fc00000u;
+      hi[i] = static_cast<uint8_t>(bits >> 24);
+      lo[i] = static_cast<uint8_t>(bits >> 16);
+    }
+    hi0 = _mm512_load_si512(hi);
+    hi1 = _mm512_load_si512(hi + 64);
+    lo0 = _mm512_load_si512(lo);
+    lo1 = _mm512_load_si512(lo + 64);
+  }
+};
+
+// 64 e4m3 bytes -> four f32 vectors: f[0] even / f[1] odd elements of bytes 16L..16L+7 of each 128-bit
+// lane L, f[2] / f[3] the same of bytes 16L+8..16L+15 (the order pack_fp8 gives x).
+// The element (0..63) that fp8_widen64 puts in lane d of vector v.
+constexpr int fp8_widen64_element(int v, int d) { return 16 * (d / 4) + 8 * (v / 2) + 2 * (d % 4) + v % 2; }
+
+inline void fp8_widen64(const Fp8Table& t, const uint8_t* p, __m512 f[4]) {
+  const __m512i bytes = _mm512_loadu_si512(p);
+  const __m512i hi = _mm512_ternarylogic_epi32(_mm512_permutex2var_epi8(t.hi0, bytes, t.hi1), bytes,
+                                               _mm512_set1_epi8(static_cast<char>(0x80)), 0xf8);  // a | (b & c)
+  const __m512i lo = _mm512_permutex2var_epi8(t.lo0, bytes, t.lo1);
+  const __m512i w0 = _mm512_unpacklo_epi8(lo, hi), w1 = _mm512_unpackhi_epi8(lo, hi);
+  const __m512i high = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
+  f[0] = _mm512_castsi512_ps(_mm512_slli_epi32(w0, 16));
+  f[1] = _mm512_castsi512_ps(_mm512_and_si512(w0, high));
+  f[2] = _mm512_castsi512_ps(_mm512_slli_epi32(w1, 16));
+  f[3] = _mm512_castsi512_ps(_mm512_and_si512(w1, high));
+}
+
+}  // namespace dsa

@@ -1,0 +1,204 @@
+// The in-order command queue (see queue.h).
+#include "queue.h"
+
+#include <chrono>
+#include <exception>
+#include <new>
+#include <utility>
+
+#include "buffer.h"
+#include "tensor.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define DSA_QUEUE_PAUSE() _mm_pause()
+#else
+#define DSA_QUEUE_PAUSE() std::this_thread::yield()
+#endif
+
+namespace dsa {
+
+namespace {
+// How long the executor polls for the next command before it sleeps: kernel calls of one forward
+// pass arrive a few microseconds apart.
+constexpr auto kSpin = std::chrono::microseconds(50);
+}  // namespace
+
+Napi::Error queue_error(Napi::Env env, const std::string& message) {
+  Napi::Error error = Napi::Error::New(env, message);
+  size_t colon = message.find(": ");
+  if (colon != std::string::npos) {
+    error.Set("kernel", Napi::String::New(env, message.substr(0, colon)));
+    error.Set("detail", Napi::String::New(env, message.substr(colon + 2)));
+  }
+  return error;
+}
+
+Queue::Queue(Napi::Env env) {
+  tsfn_ = Napi::ThreadSafeFunction::New(
+      env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "dsa-cpu-queue", 0, 1, this,
+      [](Napi::Env finalize_env, Queue* queue) { finalize(finalize_env, nullptr, queue); });
+  tsfn_.Unref(env);  // only pending fences keep the process alive
+  executor_ = std::thread([this] { executor_main(); });
+}
+
+void Queue::enqueue(Command&& command) {
+  submitted_++;
+  bool wake;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    commands_.push_back(std::move(command));
+    queued_.fetch_add(1, std::memory_order_release);
+    wake = sleeping_;
+  }
+  if (wake) wake_.notify_one();
+}
+
+void Queue::wait_idle() const {
+  for (int spins = 1; !idle(); spins++) {
+    DSA_QUEUE_PAUSE();
+    if (spins % 256 == 0) std::this_thread::yield();
+  }
+}
+
+std::string Queue::take_error() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return take_error_locked();
+}
+
+std::string Queue::take_error_locked() {
+  std::string error = std::move(error_);
+  if (!error.empty() && more_errors_ > 0)
+    error += " (and " + std::to_string(more_errors_) + " more failed kernel call" + (more_errors_ > 1 ? "s" : "") + ")";
+  error_.clear();
+  more_errors_ = 0;
+  return error;
+}
+
+Napi::Promise Queue::fence(Napi::Env env, Command&& command, Napi::Value keep) {
+  Waiter waiter{Napi::Promise::Deferred::New(env), {}};
+  if (!keep.IsEmpty() && !keep.IsUndefined()) waiter.keep = Napi::Persistent(keep);
+  Napi::Promise promise = waiter.deferred.Promise();
+  int64_t id = next_fence_++;
+  command.fence = id;
+  if (waiters_.empty()) tsfn_.Ref(env);
+  waiters_.emplace(id, std::move(waiter));
+  enqueue(std::move(command));
+  return promise;
+}
+
+void Queue::close() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    closing_ = true;
+  }
+  wake_.notify_one();
+}
+
+void Queue::executor_main() {
+  for (;;) {
+    // Poll briefly, then sleep until a command arrives.
+    if (queued_.load(std::memory_order_acquire) == 0) {
+      auto start = std::chrono::steady_clock::now();
+      for (int spins = 1; queued_.load(std::memory_order_acquire) == 0; spins++) {
+        DSA_QUEUE_PAUSE();
+        if (spins % 64 == 0 && std::chrono::steady_clock::now() - start > kSpin) break;
+      }
+    }
+    Command command;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      if (commands_.empty()) {
+        sleeping_ = true;
+        wake_.wait(lock, [&] { return !commands_.empty() || closing_; });
+        sleeping_ = false;
+      }
+      if (abandon_ || commands_.empty()) {
+        // Closed (and drained, unless abandoned): release what is left and stop.
+        for (Command& left : commands_) buffer_release(left.buffers.data(), left.buffers.size());
+        commands_.clear();
+        if (tsfn_alive_) {
+          tsfn_alive_ = false;
+          tsfn_.Release();
+        }
+        return;
+      }
+      command = std::move(commands_.front());
+      commands_.pop_front();
+      queued_.fetch_sub(1, std::memory_order_relaxed);
+    }
+    execute(command);
+  }
+}
+
+void Queue::execute(Command& command) {
+  std::string failure;
+  try {
+    if (command.run) command.run(command.context);
+  } catch (const std::bad_alloc&) {
+    failure = "out of memory";
+  } catch (const KernelError& error) {
+    failure = error.what();
+  } catch (const std::exception& error) {
+    failure = std::string("internal error: ") + error.what();
+  } catch (...) {
+    failure = "unknown internal error";
+  }
+  buffer_release(command.buffers.data(), command.buffers.size());
+  command.run = nullptr;  // drop the captures before the fence is settled
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!failure.empty()) {
+    if (error_.empty())
+      error_ = std::string(command.name) + ": " + failure;
+    else
+      more_errors_++;
+  }
+  if (command.fence > 0) completions_.push_back({command.fence, take_error_locked()});
+  // Counted done only now: idle() must not see the queue empty before a failure is recorded, and a
+  // settled fence must find it idle.
+  done_.fetch_add(1, std::memory_order_release);
+  if (command.fence > 0 && tsfn_alive_)
+    tsfn_.NonBlockingCall(this, [](Napi::Env env, Napi::Function, Queue* queue) { queue->settle(env); });
+}
+
+void Queue::settle(Napi::Env env) {
+  std::vector<Completion> done;
+  bool alive;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    done.swap(completions_);
+    alive = tsfn_alive_;
+  }
+  if (done.empty()) return;
+  Napi::HandleScope scope(env);
+  for (Completion& completion : done) {
+    auto it = waiters_.find(completion.fence);
+    if (it == waiters_.end()) continue;
+    if (completion.error.empty()) {
+      it->second.deferred.Resolve(env.Undefined());
+    } else {
+      it->second.deferred.Reject(queue_error(env, completion.error).Value());
+    }
+    waiters_.erase(it);
+  }
+  if (waiters_.empty() && alive) tsfn_.Unref(env);
+}
+
+void Queue::finalize(Napi::Env, void*, Queue* queue) {
+  // Either the executor released the function after draining a closed queue (every fence is
+  // settled by then), or the environment is being torn down: stop the executor after its current
+  // command before anything is freed; promises still pending can no longer be settled.
+  {
+    std::lock_guard<std::mutex> lock(queue->mutex_);
+    queue->tsfn_alive_ = false;
+    queue->closing_ = true;
+    queue->abandon_ = true;
+  }
+  queue->wake_.notify_one();
+  if (queue->executor_.joinable()) queue->executor_.join();
+  for (auto& entry : queue->waiters_) entry.second.keep.SuppressDestruct();
+  queue->waiters_.clear();
+  delete queue;
+}
+
+}  // namespace dsa

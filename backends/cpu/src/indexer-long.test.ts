@@ -1,0 +1,89 @@
+// The AVX-512 indexer scoring path (heads folded into the vector lanes, f8_e4m3 keys decoded by table)
+// and the radix top-k of long rows, at the small preset's and the real model's indexer dims, against
+// the composite fallback on the reference backend: the selected positions must be identical.
+import {
+  type AttentionBatch,
+  type Backend,
+  downloadTensor,
+  type IndexerKeyCache,
+  uploadTensor,
+  Workspace,
+} from '@dsa/backend';
+import { Random } from '@dsa/backend/testing';
+import { ReferenceBackend } from '@dsa/backend-reference';
+import { indexerTopK } from '@dsa/indexer';
+import { tensorView } from '@dsa/tensor';
+import { describe, expect, it } from 'vitest';
+import { CpuBackend } from './cpu-backend.js';
+import { loadNative } from './native.js';
+
+const native = loadNative();
+if ('error' in native) throw native.error;
+const ISAS = (['portable', 'avx2', 'avx512'] as const).slice(0, native.addon.info().isa + 1);
+
+const BLOCK = 64;
+
+/** One decode query of one sequence at position `depth - 1`, its blocks in reverse pool order. */
+function batchOn(backend: Backend, depth: number): AttentionBatch {
+  const blocks = Math.ceil(depth / BLOCK);
+  const table = Array.from({ length: blocks }, (_, b) => blocks - 1 - b);
+  return {
+    positions: uploadTensor(backend, 'i32', [1], [depth - 1]),
+    sequenceIds: uploadTensor(backend, 'i32', [1], [0]),
+    blockTable: uploadTensor(backend, 'i32', [1, blocks], table),
+    blockSize: BLOCK,
+    host: {
+      positions: Int32Array.from([depth - 1]),
+      sequenceIds: Int32Array.from([0]),
+      blockTable: Int32Array.from(table),
+      maxBlocks: blocks,
+    },
+  };
+}
+
+const CASES: [string, number, number, number, number][] = [
+  // label, heads, head dim, depth, k
+  ['small preset dims', 8, 64, 5000, 256],
+  ['V3.2 dims', 64, 128, 4500, 64],
+  ['short row, two heads', 2, 64, 300, 16],
+];
+
+for (const isa of ISAS) {
+  describe(`indexerTopK on the cpu backend (${isa}), long rows`, () => {
+    const cpu = new CpuBackend(native.addon, { threads: 2, settings: { isa } });
+    const reference = new ReferenceBackend();
+    const workspace = new Workspace(reference);
+    for (const [label, heads, di, depth, k] of CASES) {
+      for (const keyMode of ['f32', 'fp8'] as const) {
+        it(`${label}, ${keyMode} keys, depth ${depth}: same positions as the composite`, async () => {
+          const random = new Random(heads * 131 + di + (keyMode === 'fp8' ? 1 : 0));
+          const slots = Math.ceil(depth / BLOCK) * BLOCK;
+          const q = random.normals(heads * di);
+          const weights = random.normals(heads);
+          const keys = random.normals(slots * di, 50);
+          const scales = Array.from({ length: slots }, () => 2 ** (-8 + random.int(4)));
+          const run = async (backend: Backend, fused: boolean) => {
+            const cache: IndexerKeyCache =
+              keyMode === 'f32'
+                ? { keys: uploadTensor(backend, 'f32', [slots, di], keys) }
+                : {
+                    keys: uploadTensor(backend, 'f8_e4m3', [slots, di], keys),
+                    scales: uploadTensor(backend, 'f32', [slots], scales),
+                  };
+            const qv = uploadTensor(backend, 'f32', [1, heads, di], q);
+            const wv = uploadTensor(backend, 'f32', [1, heads], weights);
+            const out = tensorView(backend.allocate(k * 4, 'activations'), 'i32', [1, k]);
+            const batch = batchOn(backend, depth);
+            if (fused) backend.fused.indexerTopK!(out, qv, wv, cache, batch, k);
+            else indexerTopK(backend, workspace, out, qv, wv, cache, batch, k);
+            return Array.from(await downloadTensor(backend, out));
+          };
+          const got = await run(cpu, true);
+          const want = await run(reference, false);
+          expect(got).toEqual(want);
+          expect(new Set(got).size).toBe(k);
+        });
+      }
+    }
+  });
+}
