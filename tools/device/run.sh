@@ -23,14 +23,27 @@ if [ ! -s "$KERNELS/dsa-kernels.fatbin" ]; then
 fi
 export DSA_CUDA_FATBIN="$KERNELS/dsa-kernels.fatbin"
 export DSA_FIXTURES="$HERE/fixtures"
+# cuBLASLt for the prefill GEMM: the loader's, else a toolkit's or a pip wheel's (torch), .13 before .12.
+if [ -z "${DSA_CUDA_CUBLASLT_PATH:-}" ] && [ "${DSA_CUDA_CUBLASLT:-1}" != 0 ]; then
+  for v in 13 12; do
+    lt=$( (ldconfig -p 2>/dev/null | awk -v n="libcublasLt.so.$v" '$1 == n {print $NF}';
+      find /usr/local /usr/lib /opt /root /home -maxdepth 9 -name "libcublasLt.so.$v" 2>/dev/null) | head -1)
+    if [ -n "$lt" ]; then export DSA_CUDA_CUBLASLT_PATH="$lt"; break; fi
+  done
+fi
 {
   echo "== $(date -u +%FT%TZ) $(uname -srm)"
   cat "$HERE/build-info.json" 2>/dev/null
   nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv,noheader 2>&1 || true
   "$NODE" --version
+  echo "cuBLASLt: ${DSA_CUDA_CUBLASLT_PATH:-not found (prefill GEMM: dsa_gemm_mma)}"
 } | tee "$OUT/environment.log"
-"$NODE" "$HERE/device-suite.mjs" --json "$OUT/device-suite.json" ${DSA_SUITE_ARGS:-} 2>&1 | tee "$OUT/device-suite.log"
-status=${PIPESTATUS[0]}
+if [ "${DSA_SKIP_SUITE:-0}" = 1 ]; then
+  status=0 # DSA_SKIP_SUITE=1: benches only (e.g. a second call on the still-warm machine)
+else
+  "$NODE" "$HERE/device-suite.mjs" --json "$OUT/device-suite.json" ${DSA_SUITE_ARGS:-} 2>&1 | tee "$OUT/device-suite.log"
+  status=${PIPESTATUS[0]}
+fi
 i=0
 for line in "$@"; do
   i=$((i + 1))

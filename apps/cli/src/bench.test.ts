@@ -12,6 +12,7 @@ const KEYS = [
   'depth',
   'attention',
   'indexer',
+  'latent_cache',
   'cache',
   'pp_tok_s',
   'pp_gflops',
@@ -62,6 +63,7 @@ describe('dsa bench', () => {
         depth: 64,
         attention: 'sparse',
         indexer: 'fp32',
+        latent_cache: 'f32',
         cache: 'synthetic',
         peak_gflops: null, // the reference backend has no cpu kernel set
       });

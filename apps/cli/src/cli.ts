@@ -187,6 +187,14 @@ export function buildProgram(): Command {
         .choices(['synthetic', 'prefill'])
         .default('synthetic'),
     )
+    .option(
+      '--layers <n>',
+      "layers of the --preset checkpoint (default: the preset's)",
+      asInt('--layers', 1, 256),
+    )
+    .addOption(
+      new Option('--latent-cache <dtype>', 'element type of the MLA latent cache').choices(['f32', 'bf16']),
+    )
     .option('--prompt <n>', 'prefill length of the pp measurement', asInt('--prompt', 1, 1 << 20), 512)
     .option('--repeat <n>', 'timed decode steps per measurement', asInt('--repeat', 1, 1 << 16), 5)
     .option('--json', 'one JSON line per measurement')

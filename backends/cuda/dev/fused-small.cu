@@ -94,11 +94,14 @@ static void check_route(const char* label, int n, int e, int groups, int topk_gr
   int32_t* di = nullptr;
   CUDA_CHECK(cudaMalloc(&dw, sizeof(float) * n * topk));
   CUDA_CHECK(cudaMalloc(&di, sizeof(int32_t) * n * topk));
-  for (int impl = 1; impl <= 2; impl++) {
+  for (int impl = 1; impl <= 3; impl++) {
   auto launch = [&] {
     if (impl == 1)
       dsa_fused_moe_route<<<(n + 63) / 64, 64>>>(di, dw, dl, db, n, e, groups, topk_groups, topk, scale, normalize,
                                                  softmax);
+    else if (impl == 3)
+      dsa_fused_moe_route3<<<(n + kRouteWarps - 1) / kRouteWarps, 32 * kRouteWarps>>>(
+          di, dw, dl, db, n, e, groups, topk_groups, topk, scale, normalize, softmax);
     else
       dsa_fused_moe_route2<<<(n + kRouteWarps - 1) / kRouteWarps, 32 * kRouteWarps>>>(
           di, dw, dl, db, n, e, groups, topk_groups, topk, scale, normalize, softmax);

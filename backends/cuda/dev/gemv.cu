@@ -4,7 +4,8 @@
 // prints GB/s (weights + scales + x + out) against the 4.8 TB/s HBM3e peak of an H200.
 // v1 (dsa_fused_gemv_*: warp per column) and v2 (dsa_fused_gemv2_*: gemv-core.cuh) run side by side
 // on the same data, fp8 and bf16 weights (the bf16 run reuses the fp8 values · scale rounded to bf16);
-// v2 must also be bit-identical for row 0 alone (m=1) and batched (m=4/16). DSA_GEMV=v1|v2 runs one.
+// v3 (dsa_fused_gemv3_f8_*: gemv_warp_f8v3, fp8 only) runs after v2 on the fp8 shapes.
+// v2/v3 must also be bit-identical for row 0 alone (m=1) and batched (m=4/16). DSA_GEMV=v1|v2|v3 runs one.
 // Build: nvcc -arch=sm_90a -O3 -std=c++17 -o gemv dev/gemv.cu
 #include "../kernels/fused/gemv.cu"
 #include "dev-common.h"
@@ -44,6 +45,13 @@ static Gemv2Kernel pick2(int m, bool bf16) {
   if (m <= 8) return dsa_fused_gemv2_f8_m8;
   return dsa_fused_gemv2_f8_m16;
 }
+static Gemv2Kernel pick3(int m) {
+  if (m <= 1) return dsa_fused_gemv3_f8_m1;
+  if (m <= 2) return dsa_fused_gemv3_f8_m2;
+  if (m <= 4) return dsa_fused_gemv3_f8_m4;
+  if (m <= 8) return dsa_fused_gemv3_f8_m8;
+  return dsa_fused_gemv3_f8_m16;
+}
 static bool wanted(const char* impl) {
   const char* only = std::getenv("DSA_GEMV");
   return only == nullptr || std::strcmp(only, impl) == 0;
@@ -65,10 +73,11 @@ static void run(int n, int k, int m, bool bf16, Random& rng) {
       wb[i] = f32_to_bf16(fp8_to_f32(w[i]) * s[(j / bn) * sc + c / bk]);
     }
   }
+  double lut[256];
+  for (int b = 0; b < 256; b++) lut[b] = fp8_to_f32(static_cast<uint8_t>(b));
   auto weight_at = [&](int j, int i) -> double {
     const size_t at = static_cast<size_t>(j) * k + i;
-    return bf16 ? static_cast<double>(bf16_to_f32(wb[at]))
-                : static_cast<double>(fp8_to_f32(w[at])) * s[(j / bn) * sc + i / bk];
+    return bf16 ? static_cast<double>(bf16_to_f32(wb[at])) : lut[w[at]] * s[(j / bn) * sc + i / bk];
   };
   void* dw = bf16 ? static_cast<void*>(to_device(wb)) : static_cast<void*>(to_device(w));
   float *ds = to_device(s), *dx = to_device(x), *dout = nullptr;
@@ -93,10 +102,9 @@ static void run(int n, int k, int m, bool bf16, Random& rng) {
   const int slices = dsa_fused::gemv_slices(n, k);
   const int groups_per_cta = dsa_fused::kGemvWarps / slices;
   const int grid2 = ((n + dsa_fused::kGemvCols - 1) / dsa_fused::kGemvCols + groups_per_cta - 1) / groups_per_cta;
-  std::vector<float> first_row;  // v2 row 0, for the alone-vs-batched comparison across m
-  for (int impl = 1; impl <= 2; impl++) {
-    const char* name = impl == 1 ? "v1" : "v2";
-    if (!wanted(name)) continue;
+  for (int impl = 1; impl <= 3; impl++) {
+    const char* name = impl == 1 ? "v1" : impl == 2 ? "v2" : "v3";
+    if (!wanted(name) || (impl == 3 && bf16)) continue;  // v3 is the fp8 loop
     std::function<void()> launch;
     if (impl == 1) {
       GemvKernel kernel = pick(m, bf16);
@@ -104,7 +112,7 @@ static void run(int n, int k, int m, bool bf16, Random& rng) {
         kernel<<<(n + 7) / 8, 256>>>(dout, dsa_fused::kF32, dx, dsa_fused::kF32, dw, ds, bn, bk, sc, m, n, k);
       };
     } else {
-      Gemv2Kernel kernel = pick2(m, bf16);
+      Gemv2Kernel kernel = impl == 3 ? pick3(m) : pick2(m, bf16);
       launch = [=] {
         kernel<<<grid2, 256>>>(dout, dsa_fused::kF32, dx, dsa_fused::kF32, dw, ds, bn, bk, sc, m, n, k, slices);
       };
@@ -120,21 +128,21 @@ static void run(int n, int k, int m, bool bf16, Random& rng) {
     const bool ok = max_rel < 1e-5;
     check(ok, std::string("gemv ") + name + " " + wname + " " + std::to_string(k) + "->" + std::to_string(n) +
                   " m=" + std::to_string(m) + " (max rel " + std::to_string(max_rel) + ")");
-    if (impl == 2) {
+    if (impl >= 2) {
       // row 0 alone: same bits as row 0 of this batch (reduction order independent of m)
-      Gemv2Kernel one = pick2(1, bf16);
+      Gemv2Kernel one = impl == 3 ? pick3(1) : pick2(1, bf16);
       one<<<grid2, 256>>>(dout, dsa_fused::kF32, dx, dsa_fused::kF32, dw, ds, bn, bk, sc, 1, n, k, slices);
       CUDA_CHECK(cudaGetLastError());
       auto alone = to_host(dout, static_cast<size_t>(n));
       if (m > 1)
         check(std::memcmp(alone.data(), out.data(), sizeof(float) * n) == 0,
-              std::string("gemv v2 ") + wname + " row 0 bit-identical alone and at m=" + std::to_string(m));
+              std::string("gemv ") + name + " " + wname + " row 0 bit-identical alone and at m=" + std::to_string(m));
     }
     const double us = time_us(launch, 10, 50);
     std::printf(
         "{\"bench\":\"gemv\",\"impl\":\"%s\",\"weights\":\"%s\",\"m\":%d,\"k\":%d,\"n\":%d,\"slices\":%d,"
         "\"us\":%.2f,\"gbps\":%.1f,\"hbm_peak_gbps\":4800,\"fraction_of_peak\":%.3f,\"ok\":%s}\n",
-        name, wname, m, k, n, impl == 2 ? slices : 1, us, bytes / us * 1e-3, bytes / us * 1e-3 / 4800.0,
+        name, wname, m, k, n, impl >= 2 ? slices : 1, us, bytes / us * 1e-3, bytes / us * 1e-3 / 4800.0,
         ok ? "true" : "false");
   }
   CUDA_CHECK(cudaFree(dw));

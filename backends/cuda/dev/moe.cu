@@ -61,7 +61,8 @@ struct Layer {
   ExpertPointers* table = nullptr;
 };
 
-// impl 1: v1 row-dot kernels; impl 2: v2 (gemv-core.cuh) _r2 + _r16 kernels over the same grid.
+// impl 1: v1 row-dot kernels; impl 2: v2 (gemv-core.cuh) _r2 + _r16 kernels over the same grid; impl 3: v3
+// (the same tiles through gemv_warp_f8v3).
 static void run_layer(const Layer& layer, const float* dx, const int32_t* didx, const float* dw, float* dout, int n,
                       int32_t* offsets, int32_t* tiles, int32_t* order, float* h, float* y, int impl) {
   const int na = n * A;
@@ -73,6 +74,14 @@ static void run_layer(const Layer& layer, const float* dx, const int32_t* didx, 
                                                                          layer.table, BLK, BLK, HID, INTER);
     dsa_fused_moe_down_f8<<<dim3((HID + 7) / 8, max_tiles), 256>>>(y, h, order, tiles, layer.table, BLK, BLK, HID,
                                                                     INTER);
+  } else if (impl == 3) {
+    const dim3 gu((INTER + 7) / 8, max_tiles), dn((HID + 31) / 32, max_tiles);
+    dsa_fused_moe_gate_up3_f8_r2<<<gu, 256>>>(h, dx, dsa_fused::kF32, order, tiles, A, layer.table, BLK, BLK, HID,
+                                              INTER);
+    dsa_fused_moe_gate_up3_f8_r16<<<gu, 256>>>(h, dx, dsa_fused::kF32, order, tiles, A, layer.table, BLK, BLK, HID,
+                                               INTER);
+    dsa_fused_moe_down3_f8_r2<<<dn, 256>>>(y, h, order, tiles, layer.table, BLK, BLK, HID, INTER);
+    dsa_fused_moe_down3_f8_r16<<<dn, 256>>>(y, h, order, tiles, layer.table, BLK, BLK, HID, INTER);
   } else {
     const dim3 gu((INTER + 7) / 8, max_tiles), dn((HID + 31) / 32, max_tiles);
     dsa_fused_moe_gate_up2_f8_r2<<<gu, 256>>>(h, dx, dsa_fused::kF32, order, tiles, A, layer.table, BLK, BLK, HID,
@@ -150,12 +159,13 @@ int main() {
   }
   double peak = 1e-30;
   for (int j = 0; j < HID; j++) peak = std::max(peak, std::fabs(ref[j]));
-  const char* only = std::getenv("DSA_MOE");  // v1 | v2: run one implementation
+  const char* only = std::getenv("DSA_MOE");  // v1 | v2 | v3: run one implementation
+  const char* names[] = {"", "v1", "v2", "v3"};
   std::vector<int> impls;
-  for (int impl : {1, 2})
-    if (only == nullptr || std::strcmp(only, impl == 1 ? "v1" : "v2") == 0) impls.push_back(impl);
+  for (int impl : {1, 2, 3})
+    if (only == nullptr || std::strcmp(only, names[impl]) == 0) impls.push_back(impl);
   for (int impl : impls) {
-    const std::string tag = impl == 1 ? "v1" : "v2";
+    const std::string tag = names[impl];
     // token 0 alone, then within a batch of 16 and of 64: bit-identical
     run_layer(layer, dx, didx, dw, dout, 1, offsets, tiles, order, h, y, impl);
     CUDA_CHECK(cudaGetLastError());
@@ -184,7 +194,7 @@ int main() {
     std::printf(
         "{\"bench\":\"moe_experts\",\"impl\":\"%s\",\"tokens\":%d,\"experts\":%d,\"topk\":%d,\"hidden\":%d,\"inter\":%d,"
         "\"weights\":\"f8_e4m3\",\"active_experts\":%d,\"us_per_layer\":%.2f,\"weight_gbps\":%.1f}\n",
-        impl == 1 ? "v1" : "v2", n, E, A, HID, INTER, active, us, bytes / us * 1e-3);
+        names[impl], n, E, A, HID, INTER, active, us, bytes / us * 1e-3);
   }
   std::printf("{\"program\":\"moe\",\"failures\":%d}\n", failures());
   return failures() == 0 ? 0 : 1;

@@ -1,5 +1,6 @@
 // Sparse MLA decode benchmark and check (kernels/fused/mla-attention.cu, f32 CUDA cores, and
-// mla-attention-mma.cu, bf16 tensor cores): batch 64, 128 heads,
+// mla-attention-mma.cu, bf16 tensor cores: v1 16 heads per CTA, v2 64 heads per CTA with cp.async
+// double-buffered gathers): batch 64, 128 heads,
 // kv_lora 512 + rope 64 (bf16 latent cache, paged, block 64), top-k 2048 indices per query over an
 // 8192-token context, f32 q/out. Checks two queries (all heads) against a CPU f64 reference, then
 // prints TFLOP/s (FLOPs = 2·B·H·topk·(576 + 512)) and the gathered-bytes bandwidth.
@@ -53,6 +54,13 @@ int main() {
     dsa_fused_mla_attention_mma<<<grid, 256, mma_smem>>>(dout, dsa_fused::kF32, dq, dsa_fused::kF32, dcache, didx, K,
                                                          dpos, dseq, dtab, max_blocks, block, H, W, C, scale);
   };
+  CUDA_CHECK(cudaFuncSetAttribute(dsa_fused_mla_attention_mma2, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                  kMla2SmemBytes));
+  auto launch_mma2 = [&] {
+    dim3 grid(B, (H + 63) / 64);
+    dsa_fused_mla_attention_mma2<<<grid, 256, kMla2SmemBytes>>>(dout, dsa_fused::kF32, dq, dsa_fused::kF32, dcache, didx,
+                                                                K, dpos, dseq, dtab, max_blocks, block, H, W, C, scale);
+  };
   // CPU f64 reference of queries 0 and B-1 (all heads); `round_q` rounds q to bf16 first (the mma kernel's input).
   auto validate = [&](const std::vector<float>& out, bool round_q) {
     double max_rel = 0;
@@ -98,7 +106,10 @@ int main() {
     bool round_q;
     double tolerance;
   };
-  for (const Variant& v : {Variant{"f32_cuda_cores", launch, false, 2e-5}, Variant{"bf16_mma", launch_mma, true, 1e-2}}) {
+  for (const Variant& v : {Variant{"f32_cuda_cores", launch, false, 2e-5}, Variant{"bf16_mma", launch_mma, true, 1e-2},
+                          Variant{"bf16_mma_v2_64heads", launch_mma2, true, 1e-2}}) {
+    const char* only = std::getenv("DSA_MLA");  // run one variant by name
+    if (only != nullptr && std::strcmp(only, v.name) != 0) continue;
     CUDA_CHECK(cudaMemset(dout, 0xff, sizeof(float) * B * H * C));  // NaN: unwritten outputs fail
     v.launch();
     CUDA_CHECK(cudaGetLastError());

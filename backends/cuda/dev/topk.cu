@@ -15,7 +15,7 @@ static bool run_case(const char* name, const std::vector<float>& host, int rows,
   std::vector<std::vector<int32_t>> want(rows);
   for (int r = 0; r < rows; r++) want[r] = reference_top_k(host.data() + static_cast<size_t>(r) * n, n, k);
   bool all_ok = true;
-  for (int impl = 1; impl <= 2; impl++) {
+  for (int impl = 1; impl <= 3; impl++) {
     CUDA_CHECK(cudaMemset(out, 0x7f, sizeof(int32_t) * rows * k));
     launch_top_k(d, n, nullptr, rows, n, k, out, 0, impl);
     CUDA_CHECK(cudaGetLastError());

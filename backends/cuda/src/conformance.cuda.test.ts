@@ -1,7 +1,7 @@
 import type { Backend } from '@dsa/backend';
 import { ReferenceBackend } from '@dsa/backend-reference';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { behaviourChecks, checkCase, conformanceCases } from './device-checks/index.js';
+import { behaviourChecks, checkCase, conformanceCases, gemmChecks } from './device-checks/index.js';
 import cudaBackendFactory from './index.js';
 
 // Every primitive case of the kit against the reference backend, on a GPU (DSA_TEST_DEVICE=cuda).
@@ -25,4 +25,9 @@ describe.skipIf(process.env.DSA_TEST_DEVICE !== 'cuda')('conformance kit on the 
     const failed = (await behaviourChecks(backend)).filter((r) => !r.passed);
     expect(failed.map((r) => `${r.name}: ${r.detail ?? ''}`)).toEqual([]);
   });
+
+  it('prefill GEMM (cuBLASLt and dsa_gemm_mma) and matmul at MLA shapes', async () => {
+    const failed = (await gemmChecks(backend, oracle)).filter((r) => !r.passed);
+    expect(failed.map((r) => `${r.name}: error ${r.error} ${r.detail ?? ''}`)).toEqual([]);
+  }, 300_000);
 });

@@ -15,6 +15,7 @@ import {
   Workspace,
 } from '@dsa/backend';
 import { formatShape, isContiguous, sameShape, type TensorView, viewByteLength } from '@dsa/tensor';
+import { CublasLt } from './cublas-lt.js';
 import { CudaBuffer } from './cuda-buffer.js';
 import {
   CU_DEVICE_ATTRIBUTE,
@@ -76,6 +77,9 @@ export class CudaBackend implements Backend {
   private pollEvents = false;
   private disposed = false;
   private nextStream = 1;
+  private lt: CublasLt | null | undefined;
+  /** linear / matmul with M > 16 use cuBLASLt when it loads; false forces dsa_gemm_mma (checks). */
+  preferCublasLt = true;
 
   constructor(driver: CudaDriver, binary: KernelBinary, options: BackendOptions = {}) {
     this.driver = driver;
@@ -206,8 +210,10 @@ export class CudaBackend implements Backend {
       this.driver.call('cuMemcpyDtoHAsync_v2', block.address, devicePointer(source, 'source'), bytes, on);
       this.driver.call('cuEventCreate', event, CU_EVENT_DISABLE_TIMING);
       this.driver.call('cuEventRecord', event[0]!, on);
+      const launches = this.module.launches;
       await this.waitEvent(event[0]!);
       new Uint8Array(destination.buffer, destination.byteOffset, bytes).set(block.bytes.subarray(0, bytes));
+      this.settleWorkspace(launches);
     } finally {
       if (event[0]) this.driver.raw('cuEventDestroy_v2', event[0]);
       this.staging.release(block);
@@ -247,6 +253,7 @@ export class CudaBackend implements Backend {
 
   async synchronize(stream?: Stream): Promise<void> {
     const targets = stream ? [this.stream(stream)] : [...this.streams.values()];
+    const launches = this.module.launches;
     for (const s of targets) {
       const event = out64();
       this.driver.call('cuEventCreate', event, CU_EVENT_DISABLE_TIMING);
@@ -257,6 +264,19 @@ export class CudaBackend implements Backend {
         this.driver.raw('cuEventDestroy_v2', event[0]!);
       }
     }
+    if (!stream) this.settleWorkspace(launches);
+  }
+
+  /**
+   * The fused kernels take scratch from {@link CudaBackend.workspace} with mark/rewind; what spilled
+   * past its arena is freed, and the arena grown to the high-water mark, once the GPU is idle: after a
+   * wait that no launch has followed (`launches` is the launch count when the waited-for event was
+   * recorded). Steady-state steps then allocate nothing.
+   */
+  private settleWorkspace(launches: number): void {
+    if (this.capturing || this.module.launches !== launches || !this.workspace.overflowed) return;
+    if (this.workspace.used !== 0) return;
+    this.workspace.reset();
   }
 
   /**
@@ -327,6 +347,47 @@ export class CudaBackend implements Backend {
     }
   }
 
+  /**
+   * Device-to-device copy bandwidth in GB/s (10⁹ B/s), counting bytes read + bytes written (a copy of
+   * B bytes moves 2·B): cuMemcpyDtoDAsync of max(`bytes`, 1 GiB) between two fresh buffers, timed with
+   * CUDA events on the compute stream, one warm-up then the median of 5. Synchronous (the bench calls
+   * it once, outside the timed steps); the issue's "device-to-device copy bandwidth measured in the
+   * same run".
+   */
+  memoryReadBandwidth(bytes: number): number {
+    const size = Math.max(Math.ceil(bytes / 256) * 256, 2 ** 30);
+    const source = this.allocate(size, 'activations');
+    const destination = this.allocate(size, 'activations');
+    const start = out64();
+    const end = out64();
+    this.driver.call('cuEventCreate', start, 0);
+    this.driver.call('cuEventCreate', end, 0);
+    try {
+      const stream = this.module.stream;
+      const times: number[] = [];
+      const ms = new Float32Array(1);
+      const elapsed = this.driver.has('cuEventElapsedTime_v2')
+        ? 'cuEventElapsedTime_v2'
+        : 'cuEventElapsedTime';
+      for (let i = 0; i < 6; i++) {
+        this.driver.call('cuEventRecord', start[0]!, stream);
+        this.driver.call('cuMemcpyDtoDAsync_v2', destination.address, source.address, size, stream);
+        this.driver.call('cuEventRecord', end[0]!, stream);
+        this.driver.call('cuEventSynchronize', end[0]!);
+        this.driver.call(elapsed, ms, start[0]!, end[0]!);
+        if (i > 0) times.push(ms[0]!);
+      }
+      times.sort((a, b) => a - b);
+      const median = times[times.length >> 1]!;
+      return (2 * size) / (median / 1000) / 1e9;
+    } finally {
+      this.driver.raw('cuEventDestroy_v2', start[0]!);
+      this.driver.raw('cuEventDestroy_v2', end[0]!);
+      source.dispose();
+      destination.dispose();
+    }
+  }
+
   /** Launches a kernel of the fatbin on the current stream (see {@link KernelLauncher}). */
   launch(kernel: string, grid: Dim3, block: Dim3, args: readonly LaunchArg[], sharedBytes?: number): void {
     this.module.launch(kernel, grid, block, args, sharedBytes);
@@ -384,6 +445,8 @@ export class CudaBackend implements Backend {
       launch: (kernel, grid, block, args, sharedBytes) =>
         this.module.launch(kernel, grid, block, args, sharedBytes),
       scratch: (name, bytes) => this.scratchArea(name, bytes).address,
+      cublasLt: () => (this.preferCublasLt ? this.cublasLt() : null),
+      stream: () => this.module.stream,
       stage: (name, bytes) => {
         const area = this.scratchArea(name, bytes.byteLength);
         if (this.capturing) {
@@ -397,6 +460,22 @@ export class CudaBackend implements Backend {
       },
       multiprocessors: this.multiprocessors,
     };
+  }
+
+  /**
+   * cuBLASLt for prefill GEMMs, opened on first use (null, logged once, when absent or
+   * DSA_CUDA_CUBLASLT=0: linear then uses dsa_gemm_mma).
+   */
+  cublasLt(): CublasLt | null {
+    if (this.lt === undefined) {
+      this.lt = CublasLt.open();
+      if (this.lt) console.error(`[dsa cuda] cuBLASLt: ${this.lt.path}`);
+      else
+        console.error(
+          `[dsa cuda] cuBLASLt unavailable (${CublasLt.unavailableReason}); prefill GEMM uses dsa_gemm_mma`,
+        );
+    }
+    return this.lt;
   }
 
   private scratchArea(name: string, bytes: number): CudaBuffer {

@@ -115,7 +115,9 @@ export class CudaModule implements KernelLauncher {
           `${kernel}: the ${args.length} launch arguments pack to ${size} bytes, but the kernel's ${layout.length} parameters take ${expected} bytes (offsets ${layout.map((p) => `${p.offset}+${p.size}`).join(', ')})`,
         );
       }
-      layout.forEach((p, i) => this.pointers.setBigUint64(8 * i, this.native + BigInt(p.offset), true));
+      layout.forEach((p, i) => {
+        this.pointers.setBigUint64(8 * i, this.native + BigInt(p.offset), true);
+      });
       params = this.pointersAddress;
       extra = 0n;
     } else {

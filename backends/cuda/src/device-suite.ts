@@ -17,7 +17,9 @@ import {
   FIXTURES,
   fixtureChecks,
   formatCheck,
+  gemmChecks,
 } from './device-checks/index.js';
+import { modelGraphChecks } from './device-checks/model-graphs.js';
 import { fusedChecks } from './fused/fused-checks.js';
 import cudaBackendFactory from './index.js';
 
@@ -81,10 +83,13 @@ async function main(): Promise<number> {
     print(await checkCase(testCase, backend, oracle));
   }
   if (!filter || 'behaviour'.includes(filter)) for (const r of await behaviourChecks(backend)) print(r);
+  for (const r of await gemmChecks(backend, oracle, filter)) print(r);
   for (const r of await fusedChecks(backend, oracle, filter)) print(r);
   if (!process.argv.includes('--skip-fixtures') && !filter) {
     const root = option('--fixtures') ?? defaultFixtures();
     for (const fixture of FIXTURES) await fixtureChecks(backend, path.join(root, fixture), print);
+    // Decode steps replayed as CUDA graphs against the same steps run eagerly.
+    await modelGraphChecks(backend, path.join(root, 'tiny'), print);
   }
   const failed = summary({ device: backend.device });
   backend.dispose();

@@ -2,12 +2,20 @@ import { type BackendFactory, BackendUnavailableError, SPECIFICATION_VERSION } f
 import { CudaBackend } from './cuda-backend.js';
 import { probeCuda } from './probe.js';
 
+export {
+  CUBLASLT_ALIGNMENT,
+  CUBLASLT_WORKSPACE_BYTES,
+  CUDA_R,
+  CublasLt,
+  cublasLtCandidates,
+  type LtGemm,
+  type LtMatrix,
+} from './cublas-lt.js';
 export { CudaBackend } from './cuda-backend.js';
 export { CudaBuffer } from './cuda-buffer.js';
 export { CU_DEVICE_ATTRIBUTE, CudaDriver, LIBCUDA } from './cuda-driver.js';
 export { CudaError } from './cuda-error.js';
 export { captureCudaGraph, graphsDisabled } from './cuda-graph.js';
-export { DEFAULT_DECODE_BUCKETS, DecodeGraphs, type DecodeStep } from './decode-graphs.js';
 export { devicePointer } from './device-pointer.js';
 export {
   BUILD_HINT,

@@ -30,6 +30,10 @@ export interface BenchFlags {
   /** Indexer key cache and scores: `fp32` or `fp8` (e4m3 keys + per-token scale); default fp32. */
   readonly indexer?: readonly ('fp32' | 'fp8')[];
   readonly cache: 'synthetic' | 'prefill';
+  /** Layers of the `--preset` checkpoint (default: the preset's). */
+  readonly layers?: number;
+  /** Element type of the MLA latent cache (default f32). */
+  readonly latentCache?: 'f32' | 'bf16';
   readonly prompt: number;
   readonly repeat: number;
   readonly json?: boolean;
@@ -48,6 +52,8 @@ export interface BenchResult {
   attention: 'sparse' | 'dense';
   /** Indexer precision (`fp32` or `fp8`; reported for dense runs too: it sizes the cache). */
   indexer: 'fp32' | 'fp8';
+  /** Element type of the MLA latent cache. */
+  latent_cache: string;
   cache: 'synthetic' | 'prefill';
   pp_tok_s: number;
   /** Prefill GFLOP/s: {@link forwardFlops} of the pp forward over its time. */
@@ -82,14 +88,15 @@ const PREFILL_CHUNK = 512;
 async function presetDir(
   preset: PresetName,
   dtype: 'bf16' | 'fp8',
+  layers: number | undefined,
   log: (line: string) => void,
 ): Promise<string> {
-  const dir = path.join(os.tmpdir(), `dsa-bench-${preset}-${dtype}`);
+  const dir = path.join(os.tmpdir(), `dsa-bench-${preset}-${dtype}${layers ? `-${layers}l` : ''}`);
   if (fs.existsSync(path.join(dir, 'config.json'))) return dir;
   log(`generating the ${preset} preset (${dtype}) into ${dir}`);
   const staging = fs.mkdtempSync(`${dir}.tmp-`);
   try {
-    await makeModel(staging, presetConfig(preset), { dtype, seed: 1 });
+    await makeModel(staging, presetConfig(preset, layers), { dtype, seed: 1 });
     try {
       fs.renameSync(staging, dir);
     } catch (error) {
@@ -126,7 +133,10 @@ async function step(
 async function measure(
   model: DeepseekModel,
   flags: BenchFlags,
-  base: Pick<BenchResult, 'backend' | 'device' | 'preset' | 'dtype' | 'indexer' | 'peak_gflops'>,
+  base: Pick<
+    BenchResult,
+    'backend' | 'device' | 'preset' | 'dtype' | 'indexer' | 'latent_cache' | 'peak_gflops'
+  >,
   weightBytes: number,
   emit: (result: BenchResult) => void,
 ): Promise<void> {
@@ -216,6 +226,7 @@ async function measure(
           depth,
           attention: model.attention,
           indexer: base.indexer,
+          latent_cache: base.latent_cache,
           cache: flags.cache,
           pp_tok_s: flags.prompt / ppSeconds,
           pp_gflops: ppFlops / ppSeconds / 1e9,
@@ -312,7 +323,8 @@ export async function benchCommand(flags: BenchFlags): Promise<BenchResult[]> {
   if (flags.model && flags.preset) throw new UsageError('give --model DIR or --preset NAME, not both');
   if (!flags.model && !flags.preset) throw new UsageError('give --model DIR or --preset NAME');
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  const dir = flags.model ?? (await presetDir(flags.preset!, flags.dtype, log));
+  if (flags.model && flags.layers !== undefined) throw new UsageError('--layers applies to --preset only');
+  const dir = flags.model ?? (await presetDir(flags.preset!, flags.dtype, flags.layers, log));
   const backend = await createBackend({ ...(flags.backend ? { backend: flags.backend } : {}) });
   const results: BenchResult[] = [];
   try {
@@ -323,7 +335,12 @@ export async function benchCommand(flags: BenchFlags): Promise<BenchResult[]> {
     const cacheTokens = maxBatch * (maxDepth + flags.prompt + flags.repeat + 8) + 64;
     for (const indexer of flags.indexer ?? ['fp32']) {
       for (const attention of flags.attention) {
-        const model = await DeepseekModel.load(backend, dir, { attention, indexer, cacheTokens });
+        const model = await DeepseekModel.load(backend, dir, {
+          attention,
+          indexer,
+          cacheTokens,
+          ...(flags.latentCache ? { latentCache: flags.latentCache } : {}),
+        });
         try {
           if (attention === 'sparse' && !model.config.indexer) {
             log(`skipping --attention sparse: ${dir} has no indexer (dense model)`);
@@ -335,6 +352,7 @@ export async function benchCommand(flags: BenchFlags): Promise<BenchResult[]> {
             preset: flags.preset ?? path.basename(path.resolve(dir)),
             dtype: model.config.quantization ? 'fp8' : 'bf16',
             indexer,
+            latent_cache: model.cache.latent[0]!.dtype,
             peak_gflops: peak?.gflops ?? null,
           };
           await measure(model, flags, base, model.weights.bytes, (result) => results.push(result));

@@ -125,7 +125,23 @@ __device__ __forceinline__ void gemv_step_compute(float (&acc)[TM][kGemvCols], c
 template <int TM, int WT, int XT>
 __device__ __forceinline__ void gemv_warp(float (&acc)[TM][kGemvCols], const void* const (&wrow)[kGemvCols],
                                           const float* const (&srow)[kGemvCols], int block_k,
+                                          const void* const (&xrow)[TM], int K, int slice, int slices, int lane);
+
+// The v3 fp8 loop; defined below.
+template <int TM, int XT>
+__device__ __forceinline__ void gemv_warp_f8v3(float (&acc)[TM][kGemvCols], const void* const (&wrow)[kGemvCols],
+                                               const float* const (&srow)[kGemvCols], int block_k,
+                                               const void* const (&xrow)[TM], int K, int slice, int slices,
+                                               int lane);
+
+template <int TM, int WT, int XT>
+__device__ __forceinline__ void gemv_warp(float (&acc)[TM][kGemvCols], const void* const (&wrow)[kGemvCols],
+                                          const float* const (&srow)[kGemvCols], int block_k,
                                           const void* const (&xrow)[TM], int K, int slice, int slices, int lane) {
+  if constexpr (WT == 4) {  // kF8V3
+    gemv_warp_f8v3<TM, XT>(acc, wrow, srow, block_k, xrow, K, slice, slices, lane);
+    return;
+  } else {
   const int steps = (K + kGemvStep - 1) / kGemvStep;
   constexpr int kInFlight = TM >= 8 ? 1 : 2;  // steps loaded before computing (registers allow 2 up to TM 4)
   for (int t = slice; t < steps; t += kInFlight * slices) {
@@ -148,6 +164,123 @@ __device__ __forceinline__ void gemv_warp(float (&acc)[TM][kGemvCols], const voi
     }
     if (a) gemv_step_compute<TM, WT, XT>(acc, ra, sa, xrow, ka);
     if (b) gemv_step_compute<TM, WT, XT>(acc, rb, sb, xrow, kb);
+  }
+  }
+}
+
+// ---- v3 fp8 loop (weight-type tag kF8V3): fewer instructions per weight byte, 2 × F steps in flight ----
+// Per lane-step and column: the 16 e4m3 bytes are widened exactly (cvt.rn.f16x2.e4m3x2 on sm_89+, bit moves
+// before), p = Σ16 w·x as an fmaf chain in k order from 0 (unscaled), then acc = fmaf(p, block scale, acc):
+// one scale multiply per 16 weights instead of one per weight. The loads of the next F steps are issued
+// before the current F are computed (two register buffers). Steps are still accumulated in ascending
+// order per lane, and nothing depends on TM (F may: it only changes when loads are issued).
+constexpr int kF8V3 = 4;  // internal weight-type tag (never a dtype code): fp8 e4m3 read by the v3 loop
+
+__host__ __device__ constexpr bool is_fp8_weight(int wt) { return wt == kF8E4M3 || wt == kF8V3; }
+
+// Bytes b0..b3 of v (e4m3) → exact f32 values.
+__device__ __forceinline__ void fp8x4_to_f32(uint32_t v, float (&w)[4]) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+  uint32_t lo, hi;
+  asm("cvt.rn.f16x2.e4m3x2 %0, %1;" : "=r"(lo) : "h"(static_cast<unsigned short>(v & 0xffffu)));
+  asm("cvt.rn.f16x2.e4m3x2 %0, %1;" : "=r"(hi) : "h"(static_cast<unsigned short>(v >> 16)));
+  constexpr float kUnit = 1.0f;
+#else
+  // e4m3 byte b → f16 bits (b & 0x80) << 8 | (b & 0x7f) << 7: the value · 2^-8, subnormals included.
+  const uint32_t t0 = __byte_perm(v, 0u, 0x1404u), t1 = __byte_perm(v, 0u, 0x3424u);
+  const uint32_t lo = ((t0 >> 1) & 0x3f803f80u) | (t0 & 0x80008000u);
+  const uint32_t hi = ((t1 >> 1) & 0x3f803f80u) | (t1 & 0x80008000u);
+  constexpr float kUnit = 256.0f;  // exact power of two: same f32 values as the hardware conversion
+#endif
+  __half2 h0, h1;
+  memcpy(&h0, &lo, 4);
+  memcpy(&h1, &hi, 4);
+  const float2 a = __half22float2(h0), b = __half22float2(h1);
+  w[0] = a.x * kUnit;
+  w[1] = a.y * kUnit;
+  w[2] = b.x * kUnit;
+  w[3] = b.y * kUnit;
+}
+
+template <int TM, int XT>
+__device__ __forceinline__ void f8v3_step(float (&acc)[TM][kGemvCols], const uint4 (&raw)[kGemvCols],
+                                          const float (&scale)[kGemvCols], const void* const (&xrow)[TM], int k) {
+  float p[TM][kGemvCols];
+#pragma unroll
+  for (int r = 0; r < TM; r++)
+#pragma unroll
+    for (int c = 0; c < kGemvCols; c++) p[r][c] = 0.0f;
+#pragma unroll
+  for (int q = 0; q < 4; q++) {
+    float w[kGemvCols][4];
+#pragma unroll
+    for (int c = 0; c < kGemvCols; c++) fp8x4_to_f32(quad_word(raw[c], q), w[c]);
+#pragma unroll
+    for (int r = 0; r < TM; r++) {
+      const float4 x = load_x4<XT>(xrow[r], k + 4 * q);
+#pragma unroll
+      for (int c = 0; c < kGemvCols; c++) {
+        p[r][c] = fmaf(w[c][0], x.x, p[r][c]);
+        p[r][c] = fmaf(w[c][1], x.y, p[r][c]);
+        p[r][c] = fmaf(w[c][2], x.z, p[r][c]);
+        p[r][c] = fmaf(w[c][3], x.w, p[r][c]);
+      }
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < TM; r++)
+#pragma unroll
+    for (int c = 0; c < kGemvCols; c++) acc[r][c] = fmaf(p[r][c], scale[c], acc[r][c]);
+}
+
+template <int F>
+struct F8Steps {
+  uint4 raw[F][kGemvCols];
+  float scale[F][kGemvCols];
+};
+
+// Loads steps t, t + slices, .. (F of them) of this lane; out-of-range steps are skipped.
+template <int F>
+__device__ __forceinline__ void f8v3_load(F8Steps<F>& b, const void* const (&wrow)[kGemvCols],
+                                          const float* const (&srow)[kGemvCols], int block_k, int K, int t,
+                                          int slices, int lane) {
+#pragma unroll
+  for (int f = 0; f < F; f++) {
+    const int k = (t + f * slices) * kGemvStep + lane * 16;
+    if (k < K) {
+#pragma unroll
+      for (int c = 0; c < kGemvCols; c++) b.raw[f][c] = load_stream16(static_cast<const uint8_t*>(wrow[c]) + k);
+      const int kb = k / block_k;
+#pragma unroll
+      for (int c = 0; c < kGemvCols; c++) b.scale[f][c] = __ldg(srow[c] + kb);
+    }
+  }
+}
+
+template <int TM, int XT, int F>
+__device__ __forceinline__ void f8v3_compute(float (&acc)[TM][kGemvCols], const F8Steps<F>& b,
+                                             const void* const (&xrow)[TM], int K, int t, int slices, int lane) {
+#pragma unroll
+  for (int f = 0; f < F; f++) {
+    const int k = (t + f * slices) * kGemvStep + lane * 16;
+    if (k < K) f8v3_step<TM, XT>(acc, b.raw[f], b.scale[f], xrow, k);
+  }
+}
+
+template <int TM, int XT>
+__device__ __forceinline__ void gemv_warp_f8v3(float (&acc)[TM][kGemvCols], const void* const (&wrow)[kGemvCols],
+                                               const float* const (&srow)[kGemvCols], int block_k,
+                                               const void* const (&xrow)[TM], int K, int slice, int slices,
+                                               int lane) {
+  constexpr int F = TM == 1 ? 2 : 1;  // steps per register buffer (two buffers; 128 registers at TM 2)
+  const int steps = (K + kGemvStep - 1) / kGemvStep;
+  F8Steps<F> a, b;
+  f8v3_load<F>(a, wrow, srow, block_k, K, slice, slices, lane);
+  for (int t = slice; t < steps; t += 2 * F * slices) {
+    f8v3_load<F>(b, wrow, srow, block_k, K, t + F * slices, slices, lane);
+    f8v3_compute<TM, XT, F>(acc, a, xrow, K, t, slices, lane);
+    f8v3_load<F>(a, wrow, srow, block_k, K, t + 2 * F * slices, slices, lane);
+    f8v3_compute<TM, XT, F>(acc, b, xrow, K, t + F * slices, slices, lane);
   }
 }
 

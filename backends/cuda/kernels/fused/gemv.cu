@@ -2,7 +2,8 @@
 // f8_e4m3 with block scales scale[n / block_n, k / block_k] (scale_cols = ceil(K / block_k)).
 // x [M, K] f32 or bf16, out [M, N] f32 or bf16, all dense; K a multiple of 4. One warp per output
 // column, 8 columns per CTA, grid ceil(N / 8); kernels dsa_fused_gemv_<w>_m<TM> for TM ∈ {1,2,4,8,16}
-// (the smallest TM ≥ M). Bandwidth-bound: each weight byte is read once.
+// (the smallest TM ≥ M). Bandwidth-bound: each weight byte is read once. v2 (dsa_fused_gemv2_*, the
+// fastLinear default for bf16/fp8 with K % 16 == 0) is at the end of this file.
 #include "row-dot.cuh"
 
 using namespace dsa_fused;
@@ -76,7 +77,7 @@ __device__ __forceinline__ void gemv2_body(void* out, int out_dtype, const void*
   for (int c = 0; c < kGemvCols; c++) {
     const int col = min(col0 + c, n - 1);
     wrow[c] = static_cast<const char*>(weight) + static_cast<int64_t>(col) * k * wbytes;
-    srow[c] = WT == kF8E4M3 ? scales + static_cast<int64_t>(col / block_n) * scale_cols : nullptr;
+    srow[c] = is_fp8_weight(WT) ? scales + static_cast<int64_t>(col / block_n) * scale_cols : nullptr;
   }
   constexpr int64_t xbytes = XT == kF32 ? 4 : 2;
   const void* xrow[TM];
@@ -107,8 +108,9 @@ __device__ __forceinline__ void gemv2_body(void* out, int out_dtype, const void*
   }
 }
 
-#define DSA_GEMV2(NAME, WT, TM)                                                                                    \
-  extern "C" __global__ void __launch_bounds__(256, TM <= 4 ? 2 : 1) dsa_fused_gemv2_##NAME##_m##TM(            \
+#define DSA_GEMV2(NAME, WT, TM) DSA_GEMV2_V(gemv2, NAME, WT, TM)
+#define DSA_GEMV2_V(V, NAME, WT, TM)                                                                               \
+  extern "C" __global__ void __launch_bounds__(256, TM <= 4 ? 2 : 1) dsa_fused_##V##_##NAME##_m##TM(            \
       void* out, int out_dtype, const void* x, int x_dtype, const void* weight, const float* scales, int block_n, \
       int block_k, int scale_cols, int m, int n, int k, int slices) {                                             \
     if (x_dtype == kF32)                                                                                           \
@@ -125,3 +127,12 @@ __device__ __forceinline__ void gemv2_body(void* out, int out_dtype, const void*
 
 DSA_GEMV2_ALL(bf16, kBF16)
 DSA_GEMV2_ALL(f8, kF8E4M3)
+
+// ---- v3 (fp8 only; gemv-core.cuh gemv_warp_f8v3): same grid, arguments and slices as v2 ----
+// dsa_fused_gemv3_f8_m<TM>: hardware e4m3x2 → f16x2 widening (sm_89+), the block scale applied once per 16
+// weights, the next steps' loads issued before the current ones are computed.
+DSA_GEMV2_V(gemv3, f8, kF8V3, 1)
+DSA_GEMV2_V(gemv3, f8, kF8V3, 2)
+DSA_GEMV2_V(gemv3, f8, kF8V3, 4)
+DSA_GEMV2_V(gemv3, f8, kF8V3, 8)
+DSA_GEMV2_V(gemv3, f8, kF8V3, 16)

@@ -4,7 +4,7 @@
 // scores [S, score_stride] f32 (entries past positions[s] are left untouched: the top-k reads
 // min(n, positions[s] + 1) entries). Grid (ceil(maxLength / 64), S), 256 threads: a CTA computes the
 // [64 heads × 64 keys] logits of one query with 4×4 register tiles over Di chunks of 32, f32 FMA
-// (d-major shared tiles: two 16-byte loads per 16 FMA).
+// (d-major shared tiles: two 16-byte loads per 16 FMA). v2 (tensor cores) is at the end of the file.
 #include "fused-common.cuh"
 
 using namespace dsa_fused;
@@ -118,13 +118,13 @@ __device__ __forceinline__ uint32_t ix_fp8_to_bf16(uint32_t b) {
 }
 }  // namespace
 
-extern "C" __global__ void __launch_bounds__(256)
+extern "C" __global__ void __launch_bounds__(256, 2)
     dsa_fused_indexer_scores2(float* scores, int64_t score_stride, const float* q, const float* weights,
                               const void* keys, int key_dtype, const float* key_scales, const int32_t* positions,
                               const int32_t* sequence_ids, const int32_t* block_table, int max_blocks,
                               int block_size, int heads, int width) {
   __shared__ __align__(16) uint16_t ks[kIxKeys][kIxRow];
-  __shared__ int64_t slots[kIxKeys];
+  __shared__ int64_t slots[2][kIxKeys];
   __shared__ float part[4][kIxKeys];
   const int s = blockIdx.y;
   const int length = positions[s] + 1;
@@ -151,20 +151,33 @@ extern "C" __global__ void __launch_bounds__(256)
   const int h_a = wm * 16 + r, h_b = h_a + 8;
   const float w_a = h_a < heads ? weights[static_cast<int64_t>(s) * heads + h_a] : 0.0f;
   const float w_b = h_b < heads ? weights[static_cast<int64_t>(s) * heads + h_b] : 0.0f;
-  for (int tile = 0; tile < kIxTiles; tile++) {
-    const int t0 = tbase + tile * kIxKeys;
-    if (t0 >= length) break;
-    __syncthreads();  // the previous tile's readers of ks / slots / part are done
-    if (tid < kIxKeys) slots[tid] = t0 + tid < length ? slot_of(block_table, max_blocks, block_size, seq, t0 + tid) : -1;
-    __syncthreads();
+  // Key tiles are register-prefetched: the next tile's loads are in flight during this tile's mma.
+  uint4 raw[4];
+  auto fetch = [&](const int64_t* sl) {
+    if (key_dtype == kF8E4M3) {  // 64 keys × 8 chunks of 16 fp8: 2 per thread
+#pragma unroll
+      for (int i = 0; i < 2; i++) {
+        const int e = tid + 256 * i, t = e >> 3, p = e & 7;
+        const int64_t slot = sl[t];
+        raw[i] = slot >= 0 ? __ldg(reinterpret_cast<const uint4*>(static_cast<const uint8_t*>(keys) + slot * kIxWidth + p * 16))
+                           : make_uint4(0, 0, 0, 0);
+      }
+    } else {  // bf16: 64 keys × 16 chunks of 8: 4 per thread
+#pragma unroll
+      for (int i = 0; i < 4; i++) {
+        const int e = tid + 256 * i, t = e >> 4, p = e & 15;
+        const int64_t slot = sl[t];
+        raw[i] = slot >= 0 ? __ldg(reinterpret_cast<const uint4*>(static_cast<const uint16_t*>(keys) + slot * kIxWidth + p * 8))
+                           : make_uint4(0, 0, 0, 0);
+      }
+    }
+  };
+  auto stage = [&]() {
     if (key_dtype == kF8E4M3) {
-      // 64 keys × 8 chunks of 16 fp8 → 32 bytes of bf16 each
-      for (int e = tid; e < kIxKeys * 8; e += 256) {
-        const int t = e >> 3, p = e & 7;
-        const int64_t slot = slots[t];
-        uint4 raw = make_uint4(0, 0, 0, 0);
-        if (slot >= 0) raw = __ldg(reinterpret_cast<const uint4*>(static_cast<const uint8_t*>(keys) + slot * kIxWidth + p * 16));
-        const uint32_t wds[4] = {raw.x, raw.y, raw.z, raw.w};
+#pragma unroll
+      for (int i = 0; i < 2; i++) {
+        const int e = tid + 256 * i, t = e >> 3, p = e & 7;
+        const uint32_t wds[4] = {raw[i].x, raw[i].y, raw[i].z, raw[i].w};
         uint32_t o[8];
 #pragma unroll
         for (int j = 0; j < 4; j++) {
@@ -175,16 +188,29 @@ extern "C" __global__ void __launch_bounds__(256)
         dst[0] = make_uint4(o[0], o[1], o[2], o[3]);
         dst[1] = make_uint4(o[4], o[5], o[6], o[7]);
       }
-    } else {  // bf16 keys: 64 keys × 16 chunks of 8
-      for (int e = tid; e < kIxKeys * 16; e += 256) {
-        const int t = e >> 4, p = e & 15;
-        const int64_t slot = slots[t];
-        uint4 raw = make_uint4(0, 0, 0, 0);
-        if (slot >= 0) raw = __ldg(reinterpret_cast<const uint4*>(static_cast<const uint16_t*>(keys) + slot * kIxWidth + p * 8));
-        *reinterpret_cast<uint4*>(&ks[t][p * 8]) = raw;
+    } else {
+#pragma unroll
+      for (int i = 0; i < 4; i++) {
+        const int e = tid + 256 * i, t = e >> 4, p = e & 15;
+        *reinterpret_cast<uint4*>(&ks[t][p * 8]) = raw[i];
       }
     }
+  };
+  if (tid < kIxKeys)
+    slots[0][tid] = tbase + tid < length ? slot_of(block_table, max_blocks, block_size, seq, tbase + tid) : -1;
+  __syncthreads();
+  fetch(slots[0]);
+  for (int tile = 0; tile < kIxTiles; tile++) {
+    const int t0 = tbase + tile * kIxKeys;
+    if (t0 >= length) break;
+    const int cur = tile & 1;
+    const int tn = t0 + kIxKeys;
+    const bool next = tile + 1 < kIxTiles && tn < length;
+    stage();  // the previous tile's readers of ks finished at its closing barrier
+    if (tid < kIxKeys)
+      slots[cur ^ 1][tid] = next && tn + tid < length ? slot_of(block_table, max_blocks, block_size, seq, tn + tid) : -1;
     __syncthreads();
+    if (next) fetch(slots[cur ^ 1]);
     float acc[4][4];
 #pragma unroll
     for (int nt = 0; nt < 4; nt++)
@@ -214,10 +240,11 @@ extern "C" __global__ void __launch_bounds__(256)
       }
     __syncthreads();
     if (tid < kIxKeys && t0 + tid < length) {
-      const int64_t slot = slots[tid];
+      const int64_t slot = slots[cur][tid];
       float v = ((part[0][tid] + part[1][tid]) + part[2][tid]) + part[3][tid];
       if (key_scales != nullptr) v *= slot >= 0 ? key_scales[slot] : 0.0f;
       scores[static_cast<int64_t>(s) * score_stride + t0 + tid] = slot >= 0 ? v : -INFINITY;
     }
+    __syncthreads();  // ks, part and slots[cur] are reused by the next tile
   }
 }

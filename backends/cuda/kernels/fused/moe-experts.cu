@@ -8,6 +8,8 @@
 // Grouped GEMMs (3, 4) run one CTA per (8 output columns, tile) with the warp-per-column row-dot core
 // (row-dot.cuh); a row's value never depends on which other rows share its tile, and step 5 sums in
 // a fixed order without atomics, so a token's output is bit-identical alone or batched.
+// v2 of steps 3 and 4 (dsa_fused_moe_gate_up2_* / _down2_*, below; the TS default for bf16/fp8
+// experts with 16-aligned sizes) uses the streaming GEMV core of gemv-core.cuh with constant K splits.
 // Expert weights come from a device table of ExpertPointers (one per expert); all experts share one
 // weight dtype (f32, bf16, f8_e4m3 with block scales [block_n, block_k]).
 #include "row-dot.cuh"
@@ -223,7 +225,7 @@ __device__ void gate_up_tile2(float* h, const void* x, const int32_t* order, int
   for (int c = 0; c < kGemvCols; c++) {
     const int col = min(i0 + (c & 1), inter - 1);
     wrow[c] = weight_row<WT>(c < 2 ? ep.gate : ep.up, col, hidden);
-    srow[c] = WT == kF8E4M3 ? (c < 2 ? ep.gate_scales : ep.up_scales) + static_cast<int64_t>(col / block_n) * scale_cols
+    srow[c] = is_fp8_weight(WT) ? (c < 2 ? ep.gate_scales : ep.up_scales) + static_cast<int64_t>(col / block_n) * scale_cols
                             : nullptr;
   }
   constexpr int64_t xbytes = XT == kF32 ? 4 : 2;
@@ -276,7 +278,7 @@ __device__ void down_tile2(float* y, const float* h, const int32_t* order, int s
   for (int c = 0; c < kGemvCols; c++) {
     const int col = min(col0 + c, hidden - 1);
     wrow[c] = weight_row<WT>(ep.down, col, inter);
-    srow[c] = WT == kF8E4M3 ? ep.down_scales + static_cast<int64_t>(col / block_n) * scale_cols : nullptr;
+    srow[c] = is_fp8_weight(WT) ? ep.down_scales + static_cast<int64_t>(col / block_n) * scale_cols : nullptr;
   }
   const void* xrow[TM];
 #pragma unroll
@@ -322,8 +324,9 @@ __device__ void down_tile2(float* y, const float* h, const int32_t* order, int s
   } else {                       \
     CALL(16);                    \
   }
-#define DSA_MOE_KERNELS2(NAME, SUFFIX, DISPATCH, SMALL)                                                            \
-  extern "C" __global__ void __launch_bounds__(256) dsa_fused_moe_gate_up2_##NAME##SUFFIX(                        \
+#define DSA_MOE_KERNELS2(NAME, SUFFIX, DISPATCH, SMALL) DSA_MOE_KERNELS_V(2, NAME, SUFFIX, DISPATCH, SMALL)
+#define DSA_MOE_KERNELS_V(V, NAME, SUFFIX, DISPATCH, SMALL)                                                        \
+  extern "C" __global__ void __launch_bounds__(256) dsa_fused_moe_gate_up##V##_##NAME##SUFFIX(                        \
       float* h, const void* x, int x_dtype, const int32_t* order, const int32_t* tiles, int topk,                \
       const ExpertPointers* table, int block_n, int block_k, int hidden, int inter) {                              \
     if (static_cast<int>(blockIdx.y) >= tiles[0]) return;                                                       \
@@ -337,7 +340,7 @@ __device__ void down_tile2(float* y, const float* h, const int32_t* order, int s
       DISPATCH(rows, DSA_GATE_UP2_BF16)                                                                          \
     }                                                                                                            \
   }                                                                                                              \
-  extern "C" __global__ void __launch_bounds__(256) dsa_fused_moe_down2_##NAME##SUFFIX(                           \
+  extern "C" __global__ void __launch_bounds__(256) dsa_fused_moe_down##V##_##NAME##SUFFIX(                           \
       float* y, const float* h, const int32_t* order, const int32_t* tiles, const ExpertPointers* table,         \
       int block_n, int block_k, int hidden, int inter) {                                                         \
     if (static_cast<int>(blockIdx.y) >= tiles[0]) return;                                                       \
@@ -361,6 +364,12 @@ DSA_MOE_KERNELS2(bf16, _r16, DSA_TM_LARGE, false)
 #define WEIGHT_TYPE kF8E4M3
 DSA_MOE_KERNELS2(f8, _r2, DSA_TM_SMALL, true)
 DSA_MOE_KERNELS2(f8, _r16, DSA_TM_LARGE, false)
+#undef WEIGHT_TYPE
+// v3 (fp8 only): the same tiles through gemv_warp_f8v3 (gemv-core.cuh); dsa_fused_moe_gate_up3_f8_<r2|r16>,
+// dsa_fused_moe_down3_f8_<r2|r16>, same grids and arguments as v2.
+#define WEIGHT_TYPE kF8V3
+DSA_MOE_KERNELS_V(3, f8, _r2, DSA_TM_SMALL, true)
+DSA_MOE_KERNELS_V(3, f8, _r16, DSA_TM_LARGE, false)
 #undef WEIGHT_TYPE
 
 // out[n, j] = Σ_a weights[n, a] · y[n·A + a, j] over valid a (0 ≤ indices < experts), a ascending; out f32/bf16.

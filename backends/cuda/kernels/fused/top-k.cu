@@ -31,3 +31,8 @@ extern "C" __global__ void __launch_bounds__(kTopKThreads)
   if (positions != nullptr) length = min(n, max(0, positions[r] + 1));
   filter_top_k_row(scores + r * row_stride, length, k, out + r * static_cast<int64_t>(k), smem, cap, sh);
 }
+
+// v3 for few long rows (split-top-k.cuh): dsa_fused_top_k_split_filter (grid (kSplitCtas, rows), 512
+// threads) then dsa_fused_top_k_split_select (grid rows, v1/v2 block and shared memory), arguments
+// (scores, row_stride, positions, n, k, out, cap, cand, counts); falls back to v2 per row.
+#include "split-top-k.cuh"

@@ -22,31 +22,37 @@ export async function behaviourChecks(backend: Backend): Promise<CheckResult[]> 
   const results: CheckResult[] = [];
   const random = new Random(77);
   const [m, n, k] = [37, 96, 512];
+  const decode = 16;
   const xValues = random.normals(m * k);
   const x = uploadTensor(backend, 'f32', [m, k], xValues);
   for (const dtype of ['bf16', 'f8_e4m3'] as const) {
     results.push(
-      await runCheck(`batch invariance: linear ${dtype} row 5 alone vs in a batch of ${m}`, 0, async () => {
-        const w = uploadTensor(
-          backend,
-          dtype,
-          [n, k],
-          random.normals(n * k, dtype === 'f8_e4m3' ? 50 : 0.05),
-        );
-        const scaleInv =
-          dtype === 'f8_e4m3'
-            ? uploadTensor(backend, 'f32', [1, 4], [0.001, 0.002, 0.004, 0.008])
-            : undefined;
-        const weight = scaleInv ? { weight: w, scaleInv, blockSize: [128, 128] as const } : { weight: w };
-        const all = empty(backend, [m, n]);
-        backend.kernels.linear(all, x, weight);
-        const one = empty(backend, [1, n]);
-        backend.kernels.linear(one, narrow(x, 0, 5, 1), weight);
-        const a = await downloadTensor(backend, all);
-        const b = await downloadTensor(backend, one);
-        const differ = bitwiseDiff(a.subarray(5 * n, 6 * n), b);
-        return { error: differ, detail: `${differ} of ${n} outputs differ bitwise` };
-      }),
+      await runCheck(
+        `batch invariance: linear ${dtype} row 5 alone vs in a decode batch of ${decode}`,
+        0,
+        async () => {
+          const w = uploadTensor(
+            backend,
+            dtype,
+            [n, k],
+            random.normals(n * k, dtype === 'f8_e4m3' ? 50 : 0.05),
+          );
+          const scaleInv =
+            dtype === 'f8_e4m3'
+              ? uploadTensor(backend, 'f32', [1, 4], [0.001, 0.002, 0.004, 0.008])
+              : undefined;
+          const weight = scaleInv ? { weight: w, scaleInv, blockSize: [128, 128] as const } : { weight: w };
+          // M ≤ 16 is the decode kernel (invariant); M > 16 is the prefill GEMM (cuBLASLt may split K by shape).
+          const all = empty(backend, [decode, n]);
+          backend.kernels.linear(all, narrow(x, 0, 0, decode), weight);
+          const one = empty(backend, [1, n]);
+          backend.kernels.linear(one, narrow(x, 0, 5, 1), weight);
+          const a = await downloadTensor(backend, all);
+          const b = await downloadTensor(backend, one);
+          const differ = bitwiseDiff(a.subarray(5 * n, 6 * n), b);
+          return { error: differ, detail: `${differ} of ${n} outputs differ bitwise` };
+        },
+      ),
     );
   }
   results.push(

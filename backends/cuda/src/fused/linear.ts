@@ -45,14 +45,16 @@ export function fastLinear(
   const tm = m <= 1 ? 1 : m <= 2 ? 2 : m <= 4 ? 4 : m <= 8 ? 8 : 16;
   const suffix = SUFFIX[w.dtype as keyof typeof SUFFIX];
   const v2 =
-    gemvVersion() === 'v2' &&
+    gemvVersion() !== 'v1' &&
     w.dtype !== 'f32' &&
     k % 16 === 0 &&
     (!fp8 || bk % 16 === 0) &&
     devicePointer(x, 'x') % 16n === 0n;
   // v2: 4 columns per warp, K split `slices` ways (a function of [N, K] only: deterministic)
   const slices = v2 ? gemvSlices(n, k) : 1;
-  const kernel = v2 ? `dsa_fused_gemv2_${suffix}_m${tm}` : `dsa_fused_gemv_${suffix}_m${tm}`;
+  // v3: the fp8 loop of gemv-core.cuh (gemv_warp_f8v3); same grid and arguments as v2
+  const v3 = v2 && fp8 && gemvVersion() === 'v3';
+  const kernel = v2 ? `dsa_fused_gemv${v3 ? 3 : 2}_${suffix}_m${tm}` : `dsa_fused_gemv_${suffix}_m${tm}`;
   const grid = v2 ? Math.ceil(Math.ceil(n / GEMV2_COLUMNS) / (GEMV2_WARPS / slices)) : Math.ceil(n / 8);
   host.launcher.launch(
     kernel,
@@ -95,9 +97,11 @@ export function gemvSlices(n: number, k: number): number {
 }
 
 /**
- * Which GEMV kernels fastLinear uses: `v2` (gemv-core.cuh, default) or `v1` (warp per column) when
- * the environment sets DSA_CUDA_GEMV=v1 (to bisect a regression).
+ * Which GEMV kernels fastLinear uses: `v3` (default: gemv-core.cuh, the v3 fp8 loop for fp8 weights, v2
+ * for bf16), `v2` (gemv-core.cuh v2 loop) or `v1` (warp per column) when the environment sets
+ * DSA_CUDA_GEMV=v2 or v1 (to bisect a regression).
  */
-export function gemvVersion(): 'v1' | 'v2' {
-  return process.env.DSA_CUDA_GEMV === 'v1' ? 'v1' : 'v2';
+export function gemvVersion(): 'v1' | 'v2' | 'v3' {
+  const v = process.env.DSA_CUDA_GEMV;
+  return v === 'v1' || v === 'v2' ? v : 'v3';
 }

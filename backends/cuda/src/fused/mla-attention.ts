@@ -6,6 +6,13 @@ import type { FusedKernelHost } from './fused-host.js';
 
 const KERNEL = 'dsa_fused_mla_attention';
 const MMA_KERNEL = 'dsa_fused_mla_attention_mma';
+/** v2 tensor-core kernel: 64 heads per CTA, width 576 and 512 output columns only (kMla2* constants). */
+const MMA2_KERNEL = 'dsa_fused_mla_attention_mma2';
+const MMA2_HEADS = 64;
+const MMA2_WIDTH = 576;
+const MMA2_COLUMNS = 512;
+/** kMla2SmemBytes: Q [64, 584] + 2 key tiles [32, 584] bf16 + S partials [8, 16, 32] f32. */
+const MMA2_SHARED_BYTES = 64 * 584 * 2 + 2 * 32 * 584 * 2 + 8 * 16 * 32 * 4;
 /** Heads per CTA (kGroup). */
 const GROUP = 16;
 /** Value columns the kernel holds per thread × threads (kMaxCols · kThreads). */
@@ -77,9 +84,12 @@ export function mlaAttention(
   if (s === 0 || heads === 0) return;
   const cachePointer = pointerArg(KERNEL, 'latentCache', latentCache) as { ptr: bigint };
   if (useMma(q, latentCache, width, columns, cachePointer.ptr)) {
+    // v2: 64 heads per CTA for the DeepSeek shape (576 wide, 512 out); DSA_CUDA_MLA=v1 keeps v1
+    const v2 = width === MMA2_WIDTH && columns === MMA2_COLUMNS && process.env.DSA_CUDA_MLA !== 'v1';
+    const kernel = v2 ? MMA2_KERNEL : MMA_KERNEL;
     host.launcher.launch(
-      MMA_KERNEL,
-      [s, Math.ceil(heads / GROUP), 1],
+      kernel,
+      [s, Math.ceil(heads / (v2 ? MMA2_HEADS : GROUP)), 1],
       [256, 1, 1],
       [
         pointerArg(MMA_KERNEL, 'out', out),
@@ -95,7 +105,7 @@ export function mlaAttention(
         { i32: columns },
         { f32: scale },
       ],
-      GROUP * (width + 8) * 2,
+      v2 ? MMA2_SHARED_BYTES : GROUP * (width + 8) * 2,
     );
     return;
   }

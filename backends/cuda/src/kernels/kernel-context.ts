@@ -1,5 +1,6 @@
 import { KernelArgumentError, type LinearWeight } from '@dsa/backend';
 import { type DType, formatShape, type Shape, type TensorView } from '@dsa/tensor';
+import type { CublasLt } from '../cublas-lt.js';
 import type { Dim3, LaunchArg } from '../launch.js';
 
 /** What the primitive kernel wrappers need from the backend. */
@@ -17,6 +18,10 @@ export interface KernelContext {
    * enabled with DSA_CUDA_FUSED_GEMV=1); returns false when it does not apply.
    */
   readonly fastLinear?: (out: TensorView, x: TensorView, weight: LinearWeight) => boolean;
+  /** cuBLASLt (opened on first use; null when absent or DSA_CUDA_CUBLASLT=0) for prefill GEMMs. */
+  readonly cublasLt?: () => CublasLt | null;
+  /** The stream kernels are enqueued on right now (cuBLASLt calls go there too). */
+  readonly stream?: () => bigint;
 }
 
 /** Threads per block of the element-wise kernels. */

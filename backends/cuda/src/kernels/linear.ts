@@ -2,6 +2,7 @@ import { KernelArgumentError, type Kernels, type LinearWeight } from '@dsa/backe
 import { dtypeBytes, formatShape } from '@dsa/tensor';
 import { devicePointer } from '../device-pointer.js';
 import { tensorArgs } from '../tensor-args.js';
+import { GEMM_MIN_ROWS, gemmEnabled, ltLinear, mmaLinear } from './gemm.js';
 import {
   expectDenseLast,
   expectDType,
@@ -18,9 +19,10 @@ const CHUNK_ELEMENTS: Record<string, number> = { bf16: 8, f16: 8, f32: 4, f8_e4m
 
 /**
  * linear: out [M, N] = x [M, K] · W[N, K]ᵀ with W bf16 / f16 / f32, or f8_e4m3 times its block scale
- * `scaleInv` dequantized in registers. One warp per output column, 16-byte weight loads when the rows
- * are 16-byte aligned, rows of x in tiles of {@link LINEAR_TILE_M}; every out[m, n] is the same
- * arithmetic whatever M is (results do not depend on batch composition).
+ * `scaleInv`. M ≤ 16 (decode): one warp per output column, 16-byte weight loads, fp8 dequantized in
+ * registers, rows of x in tiles of {@link LINEAR_TILE_M}; every out[m, n] is the same arithmetic for
+ * any M ≤ 16 (batch invariant). M > 16 (prefill): cuBLASLt when present, else dsa_gemm_mma (see
+ * ./gemm.ts); DSA_CUDA_GEMM=0 keeps the decode kernel for every M.
  */
 export function linearKernels(context: KernelContext): Pick<Kernels, 'linear'> {
   return {
@@ -53,6 +55,11 @@ export function linearKernels(context: KernelContext): Pick<Kernels, 'linear'> {
       }
       if (m === 0 || n === 0) return;
       if (context.fastLinear?.(out, x, weight)) return;
+      if (m >= GEMM_MIN_ROWS && gemmEnabled()) {
+        const lt = context.cublasLt?.();
+        if (lt && ltLinear(context, lt, out, x, weight)) return;
+        if (mmaLinear(context, out, x, weight)) return;
+      }
       const elements = CHUNK_ELEMENTS[w.dtype]!;
       const rowBytes = w.strides[0]! * dtypeBytes(w.dtype);
       const vectorized =

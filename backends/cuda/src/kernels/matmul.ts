@@ -1,6 +1,7 @@
 import { KernelArgumentError, type Kernels } from '@dsa/backend';
 import { formatShape } from '@dsa/tensor';
 import { tensorArgs } from '../tensor-args.js';
+import { GEMM_MIN_ROWS, gemmEnabled, ltMatmul } from './gemm.js';
 import {
   ELEMENTWISE_THREADS,
   expectDType,
@@ -9,7 +10,10 @@ import {
   type KernelContext,
 } from './kernel-context.js';
 
-/** Batched matmul over rank-3 strided views; one thread per output element. */
+/**
+ * Batched matmul over rank-3 strided views: a strided-batched cuBLASLt GEMM for M > 16 when the views
+ * suit it (./gemm.ts), else one thread per output element (M ≤ 16 stays batch invariant).
+ */
 export function matmulKernels(context: KernelContext): Pick<Kernels, 'matmul'> {
   return {
     matmul(out, a, b, options = {}) {
@@ -37,6 +41,10 @@ export function matmulKernels(context: KernelContext): Pick<Kernels, 'matmul'> {
       }
       const total = batch * m * n;
       if (total === 0) return;
+      if (m >= GEMM_MIN_ROWS && gemmEnabled()) {
+        const lt = context.cublasLt?.();
+        if (lt && ltMatmul(context, lt, out, a, b, transpose, options.alpha ?? 1)) return;
+      }
       context.launch(
         'dsa_matmul',
         gridFor(context, total),

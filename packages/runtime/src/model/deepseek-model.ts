@@ -36,6 +36,11 @@ export interface ModelOptions {
    * the backend has `captureGraph` and the fused kernels a graph needs; `DSA_GRAPHS=0` turns it off).
    */
   readonly graphs?: boolean;
+  /**
+   * Element type of the MLA latent cache: `f32` (default, exact against the fixtures) or `bf16` (half
+   * the memory and bytes read per attended token; what GPU engines keep).
+   */
+  readonly latentCache?: 'f32' | 'bf16';
 }
 
 /** What a forward step can return besides logits. */
@@ -103,7 +108,14 @@ export class DeepseekModel {
       }
     }
     this.workspace = new Workspace(backend);
-    const summary = summarizeModel(config, { latentBytes: 4, indexerPrecision: this.indexerPrecision });
+    const latentDtype = options.latentCache ?? 'f32';
+    if (latentDtype !== 'f32' && latentDtype !== 'bf16') {
+      throw new RangeError(`latentCache must be "f32" or "bf16", got ${JSON.stringify(latentDtype)}`);
+    }
+    const summary = summarizeModel(config, {
+      latentBytes: latentDtype === 'bf16' ? 2 : 4,
+      indexerPrecision: this.indexerPrecision,
+    });
     const bytesPerToken = summary.latentCacheBytesPerToken + summary.indexerCacheBytesPerToken;
     const tokens =
       options.cacheTokens ??
@@ -120,6 +132,7 @@ export class DeepseekModel {
     this.cache = new PagedKvCache(backend, config, {
       tokens,
       indexerPrecision: this.indexerPrecision,
+      latentDtype,
     });
     const { invFreq, attentionFactor } = ropeFrequencies(config.rope, config.qkRopeHeadDim);
     const freqBuffer = backend.allocate(invFreq.byteLength, 'weights');
