@@ -130,6 +130,9 @@ for (const fixture of ['tiny', 'tiny-fp8'])
 fs.copyFileSync(nodeArchive(), path.join(out, 'node.xz'));
 fs.copyFileSync(path.join(here, 'run.sh'), path.join(out, 'run.sh'));
 fs.chmodSync(path.join(out, 'run.sh'), 0o755);
+// The peer comparison (transformers on the same checkpoint) and the logits cross-check.
+fs.copyFileSync(path.join(here, 'peer.sh'), path.join(out, 'peer.sh'));
+fs.copyFileSync(path.join(root, 'tools/reference/hf_v32_peer.py'), path.join(out, 'hf_v32_peer.py'));
 let revision = 'unknown';
 try {
   revision = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();

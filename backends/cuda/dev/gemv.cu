@@ -4,8 +4,9 @@
 // prints GB/s (weights + scales + x + out) against the 4.8 TB/s HBM3e peak of an H200.
 // v1 (dsa_fused_gemv_*: warp per column) and v2 (dsa_fused_gemv2_*: gemv-core.cuh) run side by side
 // on the same data, fp8 and bf16 weights (the bf16 run reuses the fp8 values · scale rounded to bf16);
-// v3 (dsa_fused_gemv3_f8_*: gemv_warp_f8v3, fp8 only) runs after v2 on the fp8 shapes.
-// v2/v3 must also be bit-identical for row 0 alone (m=1) and batched (m=4/16). DSA_GEMV=v1|v2|v3 runs one.
+// v3 (dsa_fused_gemv3_f8_*: gemv_warp_f8v3, fp8 only) runs after v2 on the fp8 shapes; v4
+// (dsa_fused_gemv4_*: gemv-mma.cuh, tensor cores, one kernel for every M; x f32 as hi + lo bf16) last.
+// v2/v3 must also be bit-identical for row 0 alone (m=1) and batched (m=4/16). DSA_GEMV=v1|v2|v3|v4 runs one.
 // Build: nvcc -arch=sm_90a -O3 -std=c++17 -o gemv dev/gemv.cu
 #include "../kernels/fused/gemv.cu"
 #include "dev-common.h"
@@ -102,14 +103,22 @@ static void run(int n, int k, int m, bool bf16, Random& rng) {
   const int slices = dsa_fused::gemv_slices(n, k);
   const int groups_per_cta = dsa_fused::kGemvWarps / slices;
   const int grid2 = ((n + dsa_fused::kGemvCols - 1) / dsa_fused::kGemvCols + groups_per_cta - 1) / groups_per_cta;
-  for (int impl = 1; impl <= 3; impl++) {
-    const char* name = impl == 1 ? "v1" : impl == 2 ? "v2" : "v3";
+  const int slices4 = dsa_fused::gemv4_slices(n, k);
+  const int grid4 = ((n + dsa_fused::kMmaCols - 1) / dsa_fused::kMmaCols + dsa_fused::kGemvWarps / slices4 - 1) /
+                    (dsa_fused::kGemvWarps / slices4);
+  for (int impl = 1; impl <= 4; impl++) {
+    const char* name = impl == 1 ? "v1" : impl == 2 ? "v2" : impl == 3 ? "v3" : "v4";
     if (!wanted(name) || (impl == 3 && bf16)) continue;  // v3 is the fp8 loop
     std::function<void()> launch;
     if (impl == 1) {
       GemvKernel kernel = pick(m, bf16);
       launch = [=] {
         kernel<<<(n + 7) / 8, 256>>>(dout, dsa_fused::kF32, dx, dsa_fused::kF32, dw, ds, bn, bk, sc, m, n, k);
+      };
+    } else if (impl == 4) {
+      Gemv2Kernel kernel = bf16 ? dsa_fused_gemv4_bf16 : dsa_fused_gemv4_f8;
+      launch = [=] {
+        kernel<<<grid4, 256>>>(dout, dsa_fused::kF32, dx, dsa_fused::kF32, dw, ds, bn, bk, sc, m, n, k, slices4);
       };
     } else {
       Gemv2Kernel kernel = impl == 3 ? pick3(m) : pick2(m, bf16);
@@ -130,8 +139,11 @@ static void run(int n, int k, int m, bool bf16, Random& rng) {
                   " m=" + std::to_string(m) + " (max rel " + std::to_string(max_rel) + ")");
     if (impl >= 2) {
       // row 0 alone: same bits as row 0 of this batch (reduction order independent of m)
-      Gemv2Kernel one = impl == 3 ? pick3(1) : pick2(1, bf16);
-      one<<<grid2, 256>>>(dout, dsa_fused::kF32, dx, dsa_fused::kF32, dw, ds, bn, bk, sc, 1, n, k, slices);
+      Gemv2Kernel one = impl == 4 ? (bf16 ? dsa_fused_gemv4_bf16 : dsa_fused_gemv4_f8)
+                        : impl == 3 ? pick3(1)
+                                    : pick2(1, bf16);
+      one<<<impl == 4 ? grid4 : grid2, 256>>>(dout, dsa_fused::kF32, dx, dsa_fused::kF32, dw, ds, bn, bk, sc, 1, n, k,
+                                               impl == 4 ? slices4 : slices);
       CUDA_CHECK(cudaGetLastError());
       auto alone = to_host(dout, static_cast<size_t>(n));
       if (m > 1)
@@ -142,7 +154,7 @@ static void run(int n, int k, int m, bool bf16, Random& rng) {
     std::printf(
         "{\"bench\":\"gemv\",\"impl\":\"%s\",\"weights\":\"%s\",\"m\":%d,\"k\":%d,\"n\":%d,\"slices\":%d,"
         "\"us\":%.2f,\"gbps\":%.1f,\"hbm_peak_gbps\":4800,\"fraction_of_peak\":%.3f,\"ok\":%s}\n",
-        name, wname, m, k, n, impl >= 2 ? slices : 1, us, bytes / us * 1e-3, bytes / us * 1e-3 / 4800.0,
+        name, wname, m, k, n, impl == 4 ? slices4 : impl >= 2 ? slices : 1, us, bytes / us * 1e-3, bytes / us * 1e-3 / 4800.0,
         ok ? "true" : "false");
   }
   CUDA_CHECK(cudaFree(dw));

@@ -437,7 +437,7 @@ export class CudaBackend implements Backend {
 
   private kernelContext(): KernelContext {
     const fast =
-      process.env.DSA_CUDA_FUSED_GEMV === '1'
+      process.env.DSA_CUDA_FUSED_GEMV !== '0'
         ? { fastLinear: (out: TensorView, x: TensorView, w: LinearWeight) => fastLinear(this, out, x, w) }
         : {};
     return {

@@ -51,11 +51,22 @@ export function fastLinear(
     (!fp8 || bk % 16 === 0) &&
     devicePointer(x, 'x') % 16n === 0n;
   // v2: 4 columns per warp, K split `slices` ways (a function of [N, K] only: deterministic)
-  const slices = v2 ? gemvSlices(n, k) : 1;
+  // v4 (opt-in): tensor cores, one kernel for every M (gemv-mma.cuh); 8 columns per warp
+  const v4 =
+    v2 && gemvVersion() === 'v4' && k % GEMV4_STEP === 0 && (!fp8 || (bk % GEMV4_STEP === 0 && bn % 8 === 0));
+  const slices = v4 ? gemv4Slices(n, k) : v2 ? gemvSlices(n, k) : 1;
   // v3: the fp8 loop of gemv-core.cuh (gemv_warp_f8v3); same grid and arguments as v2
-  const v3 = v2 && fp8 && gemvVersion() === 'v3';
-  const kernel = v2 ? `dsa_fused_gemv${v3 ? 3 : 2}_${suffix}_m${tm}` : `dsa_fused_gemv_${suffix}_m${tm}`;
-  const grid = v2 ? Math.ceil(Math.ceil(n / GEMV2_COLUMNS) / (GEMV2_WARPS / slices)) : Math.ceil(n / 8);
+  const v3 = v2 && fp8 && gemvVersion() !== 'v2';
+  const kernel = v4
+    ? `dsa_fused_gemv4_${suffix}`
+    : v2
+      ? `dsa_fused_gemv${v3 ? 3 : 2}_${suffix}_m${tm}`
+      : `dsa_fused_gemv_${suffix}_m${tm}`;
+  const grid = v4
+    ? Math.ceil(Math.ceil(n / GEMV4_COLUMNS) / (GEMV2_WARPS / slices))
+    : v2
+      ? Math.ceil(Math.ceil(n / GEMV2_COLUMNS) / (GEMV2_WARPS / slices))
+      : Math.ceil(n / 8);
   host.launcher.launch(
     kernel,
     [grid, 1, 1],
@@ -96,12 +107,29 @@ export function gemvSlices(n: number, k: number): number {
   return s;
 }
 
+/** Output columns per warp and k per step of the v4 GEMV (kMmaCols, kMmaStep of gemv-mma.cuh). */
+const GEMV4_COLUMNS = 8;
+const GEMV4_STEP = 128;
+
+/**
+ * K slices of the v4 (tensor-core) GEMV for an [N, K] weight (gemv4_slices of gemv-mma.cuh, kept
+ * identical): a function of the weight shape only.
+ */
+export function gemv4Slices(n: number, k: number): number {
+  const steps = Math.floor(k / GEMV4_STEP);
+  const groups = Math.ceil(n / GEMV4_COLUMNS);
+  let s = 1;
+  while (s < GEMV2_WARPS && groups * s < 4096 && 4 * s <= steps) s *= 2;
+  return s;
+}
+
 /**
  * Which GEMV kernels fastLinear uses: `v3` (default: gemv-core.cuh, the v3 fp8 loop for fp8 weights, v2
  * for bf16), `v2` (gemv-core.cuh v2 loop) or `v1` (warp per column) when the environment sets
- * DSA_CUDA_GEMV=v2 or v1 (to bisect a regression).
+ * DSA_CUDA_GEMV=v2 or v1 (to bisect a regression), or `v4` (opt-in, DSA_CUDA_GEMV=v4: tensor cores,
+ * gemv-mma.cuh; shapes it does not take run v3).
  */
-export function gemvVersion(): 'v1' | 'v2' | 'v3' {
+export function gemvVersion(): 'v1' | 'v2' | 'v3' | 'v4' {
   const v = process.env.DSA_CUDA_GEMV;
-  return v === 'v1' || v === 'v2' ? v : 'v3';
+  return v === 'v1' || v === 'v2' || v === 'v4' ? v : 'v3';
 }

@@ -15,7 +15,7 @@ export interface KernelContext {
   readonly multiprocessors: number;
   /**
    * An optional decode GEMV tried before the general `linear` kernel (the fused helper's `fastLinear`,
-   * enabled with DSA_CUDA_FUSED_GEMV=1); returns false when it does not apply.
+   * on unless DSA_CUDA_FUSED_GEMV=0); returns false when it does not apply.
    */
   readonly fastLinear?: (out: TensorView, x: TensorView, weight: LinearWeight) => boolean;
   /** cuBLASLt (opened on first use; null when absent or DSA_CUDA_CUBLASLT=0) for prefill GEMMs. */
