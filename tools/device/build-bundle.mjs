@@ -132,6 +132,11 @@ fs.copyFileSync(path.join(here, 'run.sh'), path.join(out, 'run.sh'));
 fs.chmodSync(path.join(out, 'run.sh'), 0o755);
 // The peer comparison (transformers on the same checkpoint) and the logits cross-check.
 fs.copyFileSync(path.join(here, 'peer.sh'), path.join(out, 'peer.sh'));
+fs.copyFileSync(path.join(here, 'e2e.sh'), path.join(out, 'e2e.sh'));
+// The standalone kernel programs (backends/cuda/dev) and the kernel sources they include, for e2e.sh.
+for (const folder of ['dev', 'kernels/fused']) {
+  fs.cpSync(path.join(root, 'backends/cuda', folder), path.join(out, folder), { recursive: true });
+}
 fs.copyFileSync(path.join(root, 'tools/reference/hf_v32_peer.py'), path.join(out, 'hf_v32_peer.py'));
 let revision = 'unknown';
 try {

@@ -203,6 +203,12 @@ async function measure(
           times.push(performance.now() - started);
         }
         const t = stats(times);
+        const graphs = model.graphStats;
+        if (graphs) {
+          process.stderr.write(
+            `graphs after depth ${depth} batch ${batch}: captured ${graphs.captured}, replayed ${graphs.replayed}, eager ${graphs.eager}, invalidations ${graphs.invalidations}, failures ${graphs.failures}${graphs.lastFailure ? ` (${graphs.lastFailure})` : ''}\n`,
+          );
+        }
         const tgTokS = batch / (t.median / 1000);
         const traffic = decodeTraffic({
           config,
