@@ -4,9 +4,13 @@ import { pointerArg } from './fused-args.js';
 import type { FusedKernelHost } from './fused-host.js';
 
 const KERNEL = 'dsa_fused_top_k_rows';
-/** v2: sampled-threshold filter + exact select (filter-top-k.cuh); DSA_CUDA_TOPK=v2 (or v1) picks it. */
+/** v2 (default): sampled-threshold filter + exact select (filter-top-k.cuh); DSA_CUDA_TOPK=v1 picks the radix kernel. */
 const KERNEL_V2 = 'dsa_fused_top_k_rows2';
-/** v3 (default for ≤ SPLIT_MAX_ROWS rows): each row split over SPLIT_CTAS CTAs (split-top-k.cuh). */
+/**
+ * v3 (opt-in, DSA_CUDA_TOPK=v3, for ≤ SPLIT_MAX_ROWS rows): each row split over SPLIT_CTAS CTAs
+ * (split-top-k.cuh). Not the default: on the H200 its select kernel failed to launch (invalid argument:
+ * 48896 B of shared memory plus its static shared memory exceed 48 KiB without the opt-in attribute).
+ */
 const KERNEL_SPLIT_FILTER = 'dsa_fused_top_k_split_filter';
 const KERNEL_SPLIT_SELECT = 'dsa_fused_top_k_split_select';
 /** CTAs per row and threads per CTA of the split filter (kSplitCtas, kSplitThreads). */
@@ -51,7 +55,7 @@ export function launchTopKRows(
   const fixed = HIST_BINS + Math.ceil(n / 32);
   const cap = SHARED_WORDS - fixed;
   const version = process.env.DSA_CUDA_TOPK;
-  if (version !== 'v1' && version !== 'v2' && rows <= SPLIT_MAX_ROWS && n >= SPLIT_MIN_ROW) {
+  if (version === 'v3' && rows <= SPLIT_MAX_ROWS && n >= SPLIT_MIN_ROW) {
     // v3: filter slices of each row on SPLIT_CTAS CTAs into workspace lists, then select per row
     const slice = Math.ceil(Math.ceil(n / SPLIT_CTAS) / 4) * 4; // split_slice
     const mark = host.workspace.mark();
