@@ -21,6 +21,7 @@
         "native/linear.cc",
         "native/matmul.cc",
         "native/moe.cc",
+        "native/moe-experts.cc",
         "native/norm.cc",
         "native/pool.cc",
         "native/queue.cc",

@@ -565,6 +565,27 @@ Task MoeRoute(Reader& r, const Napi::CallbackInfo&) {
   return [=](const Context& c) { moe_route(c, indices, weights, logits, has_bias ? &bias : nullptr, options); };
 }
 
+// moeExperts: out, x, indices, weights, expert count, then per expert gate, up, down as
+// (weight, scaleInv | none, blockN, blockK).
+Task MoeExperts(Reader& r, const Napi::CallbackInfo&) {
+  Tensor out = r.tensor("out"), x = r.tensor("x"), indices = r.tensor("indices"), weights = r.tensor("weights");
+  const double count = r.number();
+  if (!(count >= 0) || count > 1e6) fail("expert count is not valid");
+  auto experts = std::make_shared<std::vector<MoeExpert>>(static_cast<size_t>(count));
+  auto projection = [&r](MoeLinear& p, const char* weight, const char* scale) {
+    p.weight = r.tensor(weight);
+    p.has_scale = r.optional(p.scale, scale);
+    p.block_n = static_cast<int64_t>(r.number());
+    p.block_k = static_cast<int64_t>(r.number());
+  };
+  for (MoeExpert& e : *experts) {
+    projection(e.gate, "gate.weight", "gate.scaleInv");
+    projection(e.up, "up.weight", "up.scaleInv");
+    projection(e.down, "down.weight", "down.scaleInv");
+  }
+  return [=](const Context& c) { moe_experts(c, out, x, indices, weights, *experts); };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Test hooks: fdlibm log/exp and rngUniform, compared bit for bit with V8 in the test suite.
 
@@ -629,6 +650,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   add("mlaAttention", guarded<kernel<MlaAttention>>);
   add("indexerTopK", guarded<kernel<IndexerTopK>>);
   add("moeRoute", guarded<kernel<MoeRoute>>);
+  add("moeExperts", guarded<kernel<MoeExperts>>);
   return exports;
 }
 

@@ -172,8 +172,9 @@ void dot_tile_fp8(const DotGemm& g, int64_t m0, int64_t n0) {
 template <int NR, class L, bool Scaled>
 void dot_rows(const DotGemm& g, int64_t m0, int64_t m1, int64_t n) {
   int64_t m = m0;
-  if (L::kFp8 && m1 - m0 < 4) {
-    // Few rows: per-block accumulation beats scaling every widened weight vector.
+  if (L::kFp8) {
+    // Per-block accumulation, the scale applied once per block, for every M: one arithmetic for
+    // every row count keeps a row's result independent of the batch.
     for (; m + 2 <= m1; m += 2) dot_tile_fp8<2, NR>(g, m, n);
     if (m < m1) dot_tile_fp8<1, NR>(g, m, n);
     return;

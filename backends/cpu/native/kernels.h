@@ -127,6 +127,22 @@ struct MoeRouteOptions {
 void moe_route(const Context& ctx, const Tensor& indices, const Tensor& weights, const Tensor& logits,
                const Tensor* bias, const MoeRouteOptions& options);
 
+// moe-experts.cc
+// One projection of an expert (LinearWeight): weight [N, K]; scale f32 block scales when f8_e4m3.
+struct MoeLinear {
+  Tensor weight;
+  bool has_scale = false;
+  Tensor scale;
+  int64_t block_n = 128;
+  int64_t block_k = 128;
+};
+// One routed expert (ExpertWeights): gate/up [I, D], down [D, I].
+struct MoeExpert {
+  MoeLinear gate, up, down;
+};
+void moe_experts(const Context& ctx, const Tensor& out, const Tensor& x, const Tensor& indices, const Tensor& weights,
+                 const std::vector<MoeExpert>& experts);
+
 // rows.h helpers live in elementwise.cc
 // Merges dimensions that are contiguous in every tensor and drops size-1 dimensions, so element-wise
 // kernels see few, long rows. All tensors must have the same shape.

@@ -37,8 +37,11 @@ describe('cpu backend factory', () => {
       'addRmsNorm',
       'indexerTopK',
       'mlaAttention',
+      'moeExperts',
+      'moeRoute',
       'swiglu',
     ]);
+    expect(Object.keys(backend.fused).sort()).toEqual([...backend.capabilities.fused].sort());
     backend.dispose();
   });
 

@@ -7,6 +7,7 @@ import {
   type BufferUsage,
   type Capabilities,
   type DeviceInfo,
+  type ExpertWeights,
   type FusedKernelName,
   type FusedKernels,
   type IndexerKeyCache,
@@ -48,12 +49,38 @@ async function settle(operation: string, wait: Promise<void>): Promise<void> {
   }
 }
 
+const expertNames: string[][] = [];
+
+/** Error names of expert `e`'s tensors (gate, up, down × weight, scaleInv), built once. */
+function expertTensorNames(e: number): readonly string[] {
+  let names = expertNames[e];
+  if (!names) {
+    names = ['gate', 'up', 'down'].flatMap((p) => [
+      `experts[${e}].${p}.weight`,
+      `experts[${e}].${p}.scaleInv`,
+    ]);
+    expertNames[e] = names;
+  }
+  return names;
+}
+
+/** Appends one LinearWeight as (weight, scaleInv | none, blockN, blockK). */
+function writeLinear(a: ArgumentBlock, linear: LinearWeight, weightName: string, scaleName: string): void {
+  const block = linear.blockSize;
+  a.tensor(linear.weight, weightName)
+    .tensor(linear.scaleInv, scaleName)
+    .number(block ? block[0] : 128)
+    .number(block ? block[1] : 128);
+}
+
 /** The fused kernels this backend implements. */
 export const CPU_FUSED_KERNELS: readonly FusedKernelName[] = [
   'addRmsNorm',
   'swiglu',
   'mlaAttention',
   'indexerTopK',
+  'moeRoute',
+  'moeExperts',
 ];
 
 /** `BackendOptions.settings` the cpu backend reads. */
@@ -482,6 +509,21 @@ export class CpuBackend implements Backend {
             .number(options.normalize ? 1 : 0)
             .number(options.scoring === 'softmax' ? 1 : 0),
         ),
+      moeExperts: (out, x, indices, weights, experts: readonly ExpertWeights[]) =>
+        this.call('moeExperts', addon.moeExperts, (a) => {
+          a.tensor(out, 'out')
+            .tensor(x, 'x')
+            .tensor(indices, 'indices')
+            .tensor(weights, 'weights')
+            .number(experts.length);
+          for (let e = 0; e < experts.length; e++) {
+            const expert = experts[e]!;
+            const names = expertTensorNames(e);
+            writeLinear(a, expert.gate, names[0]!, names[1]!);
+            writeLinear(a, expert.up, names[2]!, names[3]!);
+            writeLinear(a, expert.down, names[4]!, names[5]!);
+          }
+        }),
     };
   }
 }

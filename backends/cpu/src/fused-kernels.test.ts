@@ -4,7 +4,9 @@ import {
   type AttentionBatch,
   type Backend,
   downloadTensor,
+  type ExpertWeights,
   type IndexerKeyCache,
+  type LinearWeight,
   type MoeRouteOptions,
   uploadTensor,
   Workspace,
@@ -13,7 +15,7 @@ import { Random } from '@dsa/backend/testing';
 import { ReferenceBackend } from '@dsa/backend-reference';
 import { indexerTopK } from '@dsa/indexer';
 import { mlaAttention } from '@dsa/mla';
-import { moeRoute, swiglu } from '@dsa/moe';
+import { moeExperts, moeRoute, swiglu } from '@dsa/moe';
 import { type DType, type Shape, type TensorView, tensorView } from '@dsa/tensor';
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from './cpu-backend.js';
@@ -78,6 +80,44 @@ function sparseIndices(random: Random, k: number): number[] {
     rows.push(...chosen);
   }
   return rows;
+}
+
+/** The same backend without its fused moeExperts, so `moeExperts` runs the composite on it. */
+function withoutFusedMoeExperts(backend: Backend): Backend {
+  const fused = Object.fromEntries(Object.entries(backend.fused).filter(([name]) => name !== 'moeExperts'));
+  return Object.create(backend, { fused: { value: fused } }) as Backend;
+}
+
+/** A random [n, k] LinearWeight in `dtype`; f8_e4m3 gets 128x128 block scales. */
+function randomLinear(backend: Backend, random: Random, dtype: DType, n: number, k: number): LinearWeight {
+  const weight = uploadTensor(backend, dtype, [n, k], random.normals(n * k, dtype === 'f8_e4m3' ? 8 : 0.1));
+  if (dtype !== 'f8_e4m3') return { weight };
+  const blocks = [Math.ceil(n / 128), Math.ceil(k / 128)] as const;
+  const scales = Array.from({ length: blocks[0] * blocks[1] }, () => 0.005 + 0.02 * random.next());
+  return { weight, scaleInv: uploadTensor(backend, 'f32', [...blocks], scales), blockSize: [128, 128] };
+}
+
+/**
+ * Routing of `n` tokens over `e` experts, `a` slots: distinct ascending experts per token (as the
+ * router writes them), except token 1 (descending), token 2 (a -1 slot) and token 3 (no expert).
+ */
+function randomRouting(
+  random: Random,
+  n: number,
+  e: number,
+  a: number,
+): { indices: number[]; weights: number[] } {
+  const indices: number[] = [];
+  for (let t = 0; t < n; t++) {
+    const experts = Array.from({ length: e }, (_, i) => i)
+      .sort(() => random.next() - 0.5)
+      .slice(0, a)
+      .sort((p, q) => (t === 1 ? q - p : p - q));
+    if (t === 2) experts[a - 1] = -1;
+    if (t === 3) experts.fill(-1);
+    indices.push(...experts);
+  }
+  return { indices, weights: Array.from({ length: n * a }, () => 0.1 + random.next()) };
 }
 
 for (const isa of ISAS) {
@@ -230,6 +270,78 @@ for (const isa of ISAS) {
         expect(relativeError(gotWeights!, wantWeights!)).toBeLessThanOrEqual(1e-6);
       });
     }
+
+    for (const dtype of ['f32', 'bf16', 'f8_e4m3'] as const) {
+      it(`moeExperts with ${dtype} experts: the composite bit for bit, alone or batched`, async () => {
+        const random = new Random(11);
+        const [e, a, d, inter] = [6, 3, 160, 40];
+        const weightSeed = random.int(1 << 30);
+        const experts = (backend: Backend): ExpertWeights[] => {
+          const r = new Random(weightSeed);
+          return Array.from({ length: e }, () => ({
+            gate: randomLinear(backend, r, dtype, inter, d),
+            up: randomLinear(backend, r, dtype, inter, d),
+            down: randomLinear(backend, r, dtype, d, inter),
+          }));
+        };
+        const cpuExperts = experts(cpu);
+        const referenceExperts = experts(reference);
+        const composite = withoutFusedMoeExperts(cpu);
+        const cpuWorkspace = new Workspace(composite);
+        const n = 13;
+        const x = random.normals(n * d);
+        const routing = randomRouting(random, n, e, a);
+        const run = async (backend: Backend, ws: Workspace, list: ExpertWeights[], rows: number[]) => {
+          const m = rows.length;
+          const xv = uploadTensor(
+            backend,
+            'f32',
+            [m, d],
+            rows.flatMap((t) => x.slice(t * d, (t + 1) * d)),
+          );
+          const iv = uploadTensor(
+            backend,
+            'i32',
+            [m, a],
+            rows.flatMap((t) => routing.indices.slice(t * a, (t + 1) * a)),
+          );
+          const wv = uploadTensor(
+            backend,
+            'f32',
+            [m, a],
+            rows.flatMap((t) => routing.weights.slice(t * a, (t + 1) * a)),
+          );
+          const out = uploadTensor(backend, 'f32', [m, d], new Array(m * d).fill(Number.NaN));
+          await moeExperts(backend, ws, out, xv, iv, wv, list);
+          return downloadTensor(backend, out);
+        };
+        const all = Array.from({ length: n }, (_, t) => t);
+        const fused = await run(cpu, cpuWorkspace, cpuExperts, all);
+        expect(Array.from(fused)).toEqual(Array.from(await run(composite, cpuWorkspace, cpuExperts, all)));
+        const want = await run(reference, workspace, referenceExperts, all);
+        expect(relativeError(fused, want)).toBeLessThanOrEqual(1e-5);
+        expect(Array.from(fused.subarray(3 * d, 4 * d))).toEqual(new Array(d).fill(0));
+        for (const t of all) {
+          const alone = await run(cpu, cpuWorkspace, cpuExperts, [t]);
+          expect(Array.from(alone)).toEqual(Array.from(fused.subarray(t * d, (t + 1) * d)));
+        }
+      });
+    }
+
+    it('moeExperts rejects an expert index out of range', async () => {
+      const random = new Random(12);
+      const [e, d, inter] = [2, 32, 16];
+      const list = Array.from({ length: e }, () => ({
+        gate: randomLinear(cpu, random, 'bf16', inter, d),
+        up: randomLinear(cpu, random, 'bf16', inter, d),
+        down: randomLinear(cpu, random, 'bf16', d, inter),
+      }));
+      const xv = uploadTensor(cpu, 'f32', [1, d], random.normals(d));
+      const iv = uploadTensor(cpu, 'i32', [1, 2], [0, 5]);
+      const wv = uploadTensor(cpu, 'f32', [1, 2], [0.5, 0.5]);
+      cpu.fused.moeExperts!(empty(cpu, 'f32', [1, d]), xv, iv, wv, list);
+      await expect(cpu.synchronize()).rejects.toThrow(/moeExperts: .*router picked expert 5 of 2/);
+    });
 
     it('rejects a batch whose block table does not cover a position', async () => {
       const [heads, c, r] = [2, 16, 4];

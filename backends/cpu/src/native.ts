@@ -74,6 +74,7 @@ export interface NativeAddon {
   mlaAttention: NativeKernel;
   indexerTopK: NativeKernel;
   moeRoute: NativeKernel;
+  moeExperts: NativeKernel;
 }
 
 /** The package root: `src/` and `dist/` both sit one level below it. */

@@ -1,0 +1,227 @@
+// Fused routed experts (FusedKernels.moeExperts): out[n] = Σ_a weights[n, a] · expert_{indices[n, a]}(x[n])
+// in one call, with the composite's exact arithmetic (packages/moe/src/moe-experts.ts):
+//   1. rows are grouped per expert, experts ascending, each expert's rows in (token, slot) order;
+//   2. per active expert, gate and up run through the ISA's dot kernel (the one `linear` uses: every
+//      output is the same sequence of operations whatever the tile or the number of rows), then
+//      silu(gate) · up rounded as the `swiglu` kernel does; tasks are (expert, column tile) pairs;
+//   3. down runs per output-column tile over every active expert in ascending order, each row added
+//      into out as `indexAdd` does (out = f32(out + w · y)), so a token's contributions are summed
+//      in (expert, slot) order: the slot order when its experts are ascending, as the router writes them.
+// The result is bit-identical to the composite on this backend, and a token's row does not depend on
+// the other tokens of the batch. Scratch is per thread; the only per-call buffer is h [rows, I].
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "convert.h"
+#include "gemm.h"
+#include "kernels.h"
+#include "pool.h"
+#include "segments.h"
+
+namespace dsa {
+
+namespace {
+
+// One projection, resolved for the dot kernel: row pointers and per-row block-scale rows.
+struct Projection {
+  std::vector<const uint8_t*> rows;
+  std::vector<float> scales;
+  std::vector<const float*> scale_rows;
+  DType dtype = DType::f32;
+  int64_t bk = 1;
+
+  // The dot problem for output rows [row0, ...) of this projection, written from column 0 of out.
+  DotGemm gemm(const float* x, int64_t ldx, int64_t m, int64_t k, float* out, int64_t ldo, int64_t row0) const {
+    DotGemm g{};
+    g.x = x;
+    g.ldx = ldx;
+    g.M = m;
+    g.K = k;
+    g.w = rows.data() + row0;
+    g.wdtype = dtype;
+    g.wscale = scale_rows.empty() ? nullptr : scale_rows.data() + row0;
+    g.bk = bk;
+    g.out = out;
+    g.ldo = ldo;
+    g.alpha = 1.0f;
+    return g;
+  }
+};
+
+// Checks one projection of expert `e` against [n, k] and resolves it (as linear.cc does).
+void resolve(Projection& p, const MoeLinear& w, const std::string& name, int64_t n, int64_t k) {
+  const Tensor& weight = w.weight;
+  if (weight.dtype != DType::f32 && weight.dtype != DType::bf16 && weight.dtype != DType::f16 &&
+      weight.dtype != DType::f8_e4m3)
+    fail(name + " has dtype " + dtype_name(weight.dtype) + ", expected f32 or bf16 or f16 or f8_e4m3");
+  expect_rank(name.c_str(), weight, 2);
+  if (weight.shape[0] != n || weight.shape[1] != k)
+    fail(name + " is " + weight.describe() + ", expected [" + std::to_string(n) + ", " + std::to_string(k) + "]");
+  expect_dense_rows(name.c_str(), weight);
+  p.dtype = weight.dtype;
+  p.rows.resize(static_cast<size_t>(n));
+  for (int64_t r = 0; r < n; r++) p.rows[r] = weight.at(r * weight.strides[0]);
+  p.scale_rows.clear();
+  p.bk = 1;
+  if (weight.dtype == DType::f8_e4m3) {
+    if (!w.has_scale) fail(name + ": f8_e4m3 weight without scaleInv");
+    if (w.block_n < 1 || w.block_k < 1) fail(name + ": block size must be positive");
+    const int64_t rows = (n + w.block_n - 1) / w.block_n, cols = (k + w.block_k - 1) / w.block_k;
+    const std::string scale_name = name + ".scaleInv";
+    expect_shape(scale_name.c_str(), w.scale, {rows, cols});
+    p.scales.resize(static_cast<size_t>(rows * cols));
+    for (int64_t r = 0; r < rows; r++)
+      for (int64_t c = 0; c < cols; c++)
+        p.scales[r * cols + c] =
+            static_cast<float>(load_f64(w.scale.at(r * w.scale.strides[0] + c * w.scale.strides[1]), w.scale.dtype));
+    p.scale_rows.resize(static_cast<size_t>(n));
+    for (int64_t r = 0; r < n; r++) p.scale_rows[r] = p.scales.data() + (r / w.block_n) * cols;
+    p.bk = w.block_k;
+  } else if (w.has_scale) {
+    fail(name + ": scaleInv given for a " + dtype_name(weight.dtype) + " weight");
+  }
+}
+
+// A width in [16, n], a multiple of 16 (or n), giving about `parts` tiles of n.
+int64_t tile_width(int64_t n, int64_t parts) {
+  int64_t width = (n + parts - 1) / std::max<int64_t>(1, parts);
+  width = std::max<int64_t>(16, (width + 15) / 16 * 16);
+  return std::min(width, n);
+}
+
+// Runs body(task) for task in [0, tasks) on the pool.
+template <class Body>
+void run_tasks(const Context& ctx, int64_t tasks, Body&& body) {
+  if (tasks <= 0) return;
+  ThreadPool::get().run(
+      static_cast<int>(std::min<int64_t>(ctx.threads, tasks)), tasks,
+      [](void* context, int64_t task) { (*static_cast<Body*>(context))(task); }, &body);
+}
+
+}  // namespace
+
+void moe_experts(const Context& ctx, const Tensor& out, const Tensor& x, const Tensor& indices, const Tensor& weights,
+                 const std::vector<MoeExpert>& experts) {
+  expect_rank("x", x, 2);
+  const int64_t n = x.shape[0], d = x.shape[1];
+  expect_dtype("out", out, DType::f32);
+  expect_shape("out", out, {n, d});
+  expect_dtype("indices", indices, DType::i32);
+  expect_rank("indices", indices, 2);
+  const int64_t a = indices.shape[1];
+  expect_shape("indices", indices, {n, a});
+  expect_dtype("weights", weights, DType::f32);
+  expect_shape("weights", weights, {n, a});
+  const int64_t e_count = static_cast<int64_t>(experts.size());
+  if (e_count == 0) fail("experts is empty");
+
+  // Routing, grouped per expert: rows [first[e], first[e + 1]) belong to expert e.
+  std::vector<int64_t> count(static_cast<size_t>(e_count + 1), 0);
+  for (int64_t t = 0; t < n; t++)
+    for (int64_t s = 0; s < a; s++) {
+      int32_t e = *reinterpret_cast<const int32_t*>(indices.at(t * indices.strides[0] + s * indices.strides[1]));
+      if (e < 0) continue;
+      if (e >= e_count)
+        fail("indices[" + std::to_string(t) + ", " + std::to_string(s) + "] = " + std::to_string(e) + ": router picked expert " +
+             std::to_string(e) + " of " + std::to_string(e_count));
+      count[e + 1]++;
+    }
+  std::vector<int64_t> first(static_cast<size_t>(e_count + 1), 0);
+  for (int64_t e = 0; e < e_count; e++) first[e + 1] = first[e] + count[e + 1];
+  const int64_t total = first[e_count];
+  std::vector<int64_t> token(static_cast<size_t>(total));  // row → token
+  std::vector<float> scale(static_cast<size_t>(total));    // row → routing weight
+  {
+    std::vector<int64_t> fill(first.begin(), first.end() - 1);
+    for (int64_t t = 0; t < n; t++)
+      for (int64_t s = 0; s < a; s++) {
+        int32_t e = *reinterpret_cast<const int32_t*>(indices.at(t * indices.strides[0] + s * indices.strides[1]));
+        if (e < 0) continue;
+        const int64_t row = fill[e]++;
+        token[row] = t;
+        scale[row] = *reinterpret_cast<const float*>(weights.at(t * weights.strides[0] + s * weights.strides[1]));
+      }
+  }
+  // Active experts, resolved and checked.
+  std::vector<int64_t> active;
+  for (int64_t e = 0; e < e_count; e++)
+    if (first[e + 1] > first[e]) active.push_back(e);
+  // I: the first active expert's gate rows; every active expert must match it.
+  const Tensor& gate0 = experts[active.empty() ? 0 : active[0]].gate.weight;
+  const int64_t inter = gate0.rank == 2 ? gate0.shape[0] : -1;
+  std::vector<Projection> gate(active.size()), up(active.size()), down(active.size());
+  for (size_t i = 0; i < active.size(); i++) {
+    const std::string prefix = "experts[" + std::to_string(active[i]) + "].";
+    const MoeExpert& ex = experts[active[i]];
+    resolve(gate[i], ex.gate, prefix + "gate.weight", inter, d);
+    resolve(up[i], ex.up, prefix + "up.weight", inter, d);
+    resolve(down[i], ex.down, prefix + "down.weight", d, inter);
+  }
+
+  if (total == 0 || d == 0) {
+    for (int64_t t = 0; t < n; t++) {
+      float* o = out.ptr<float>() + t * out.strides[0];
+      for (int64_t c = 0; c < d; c++) o[c * out.strides[1]] = 0.0f;
+    }
+    return;
+  }
+  const GemmKernels& kernels = gemm_for(ctx.isa);
+  const int64_t tiles_wanted = static_cast<int64_t>(ctx.threads) * 4;
+
+  // gate, up and swiglu per (expert, column tile of I) into h [total, I]; each task gathers its
+  // expert's rows of x and keeps gate/up of its tile in per-thread scratch.
+  std::vector<float> h(static_cast<size_t>(total * inter));
+  if (inter > 0) {
+    const int64_t active_count = static_cast<int64_t>(active.size());
+    const int64_t width = tile_width(inter, (tiles_wanted + active_count - 1) / active_count);
+    const int64_t per_expert = (inter + width - 1) / width;
+    run_tasks(ctx, active_count * per_expert, [&](int64_t task) {
+      const size_t i = static_cast<size_t>(task / per_expert);
+      const int64_t c0 = (task % per_expert) * width, c1 = std::min(inter, c0 + width), w = c1 - c0;
+      const int64_t r0 = first[active[i]], m = first[active[i] + 1] - r0;
+      float* xe = scratch<float, 0>(m * d);
+      float* gs = scratch<float, 1>(m * w);
+      float* us = scratch<float, 2>(m * w);
+      for (int64_t r = 0; r < m; r++)
+        load_row_f32(xe + r * d, x.at(token[r0 + r] * x.strides[0]), x.dtype, d, x.strides[1]);
+      kernels.dot(gate[i].gemm(xe, d, m, d, gs, w, c0), 0, w);
+      kernels.dot(up[i].gemm(xe, d, m, d, us, w, c0), 0, w);
+      // As the swiglu kernel: silu rounded to f32, then an f32 product.
+      for (int64_t r = 0; r < m; r++)
+        for (int64_t c = 0; c < w; c++) {
+          double v = gs[r * w + c];
+          float silu = static_cast<float>(v / (1 + std::exp(-v)));
+          h[(r0 + r) * inter + c0 + c] = silu * us[r * w + c];
+        }
+    });
+  }
+
+  // down per column tile of D: the tile of out is zeroed, then every active expert (ascending) adds
+  // weight · down(h) of its rows (in token, slot order) as indexAdd does: out = f32(out + w · y).
+  // out is written only here, after every read of x (out may alias x).
+  const int64_t width = tile_width(d, tiles_wanted);
+  run_tasks(ctx, (d + width - 1) / width, [&](int64_t task) {
+    const int64_t c0 = task * width, c1 = std::min(d, c0 + width), w = c1 - c0;
+    const int64_t so = out.strides[1];
+    for (int64_t t = 0; t < n; t++) {
+      float* o = out.ptr<float>() + t * out.strides[0] + c0 * so;
+      for (int64_t c = 0; c < w; c++) o[c * so] = 0.0f;
+    }
+    if (inter == 0) return;
+    for (size_t i = 0; i < active.size(); i++) {
+      const int64_t r0 = first[active[i]], m = first[active[i] + 1] - r0;
+      float* ys = scratch<float, 3>(m * w);
+      kernels.dot(down[i].gemm(h.data() + r0 * inter, inter, m, inter, ys, w, c0), 0, w);
+      for (int64_t r = 0; r < m; r++) {
+        float* o = out.ptr<float>() + token[r0 + r] * out.strides[0] + c0 * so;
+        const double weight = scale[r0 + r];
+        for (int64_t c = 0; c < w; c++)
+          o[c * so] = static_cast<float>(static_cast<double>(o[c * so]) + weight * static_cast<double>(ys[r * w + c]));
+      }
+    }
+  });
+}
+
+}  // namespace dsa
