@@ -30,7 +30,7 @@ describe('packages as users install them', () => {
       },
     );
     expect(output).toMatch(
-      /release dry run: \d+ changesets -> version \d+\.\d+\.\d+ for 10 packages, changelogs written, all packed/,
+      /release dry run: \d+ changesets -> version \d+\.\d+\.\d+ for \d+ packages, changelogs written, all packed/,
     );
   }, 300_000);
 

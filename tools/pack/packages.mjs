@@ -8,6 +8,8 @@ export const PACKAGES = [
   'packages/runtime',
   'backends/reference',
   'backends/cpu',
+  'backends/cuda',
+  'backends/ascend',
   'apps/server',
   'apps/cli',
 ];

@@ -4,6 +4,7 @@ import {
   type Kernels,
   type SamplingOutputs,
   type SamplingRow,
+  sampleOnHost,
   type UnaryOp,
 } from '@dsa/backend';
 import {
@@ -19,7 +20,7 @@ import {
 import type { AclnnOperator } from './acl-api.js';
 import type { AclRuntime } from './acl-runtime.js';
 import { ACL_DTYPES } from './dtype-codes.js';
-import { sampleOnHost } from './host-sampling.js';
+
 import type { AscendPrecision, WeightStore } from './weight-store.js';
 
 const UNARY: Record<UnaryOp, AclnnOperator> = {

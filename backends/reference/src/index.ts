@@ -1,11 +1,11 @@
 import { type BackendFactory, SPECIFICATION_VERSION } from '@dsa/backend';
 import { ReferenceBackend } from './reference-backend.js';
 
+export { processLogits, sampleRow } from '@dsa/backend';
 export { ue8m0Scale } from './fp8-quant.js';
 export { REFERENCE_FUSED_KERNELS } from './fused-kernels.js';
 export { ReferenceBackend, type ReferenceBackendOptions } from './reference-backend.js';
 export { ReferenceBuffer } from './reference-buffer.js';
-export { processLogits, sampleRow } from './sample.js';
 export { selectTopK } from './top-k.js';
 
 /** The reference backend factory: always usable, lowest priority for `auto`. */

@@ -1,7 +1,6 @@
-import { uploadTensor } from '@dsa/backend';
+import { processLogits, sampleRow, uploadTensor } from '@dsa/backend';
 import { describe, expect, it } from 'vitest';
 import { ReferenceBackend } from './reference-backend.js';
-import { processLogits, sampleRow } from './sample.js';
 
 describe('sampling', () => {
   it('applies logit bias and the penalties by hand', () => {

@@ -23,6 +23,8 @@ export {
   type IndexerKeyCache,
   type MoeRouteOptions,
 } from './fused-kernels.js';
+export { type HostSample, logSoftmax, processLogits, sampleOnHost, sampleRow } from './host-sampling.js';
+export { downloadTensor, encodeHost, uploadTensor } from './host-tensor.js';
 export type { BinaryOp, KernelName, Kernels, RopeLayout, UnaryOp } from './kernels.js';
 export type { ExpertWeights, LinearWeight } from './linear-weight.js';
 export { rngUniform, type SamplingOutputs, type SamplingRow } from './sampling.js';
@@ -39,4 +41,3 @@ export {
   readBackendConfig,
 } from './select.js';
 export { Workspace } from './workspace.js';
-export { downloadTensor, encodeHost, uploadTensor } from './host-tensor.js';

@@ -1,27 +1,38 @@
-import { rngUniform, type SamplingRow } from '@dsa/backend';
+import { rngUniform, type SamplingRow } from './sampling.js';
 
-/** What {@link sampleOnHost} returns: ids [B], chosen logprobs [B], and the top-N ids / logprobs [B, N]. */
+/** What {@link sampleOnHost} returns for B rows. */
 export interface HostSample {
-  /** Sampled token per row. */
+  /** [B] sampled token per row. */
   readonly ids: Int32Array;
-  /** Log-probability of each sampled token. */
+  /** [B] log-probability of each sampled token. */
   readonly logprobs: Float32Array;
-  /** [B, N] most likely token ids. */
+  /** [B, N] most likely token ids (N = `top`). */
   readonly topIds: Int32Array;
   /** [B, N] their log-probabilities. */
   readonly topLogprobs: Float32Array;
 }
 
-function processLogits(logits: Float32Array, row: SamplingRow, history: Int32Array | null): Float64Array {
+/**
+ * Logit bias, then repetition, frequency and presence penalties, applied to a f64 copy of one row's
+ * `logits` [V] in the order {@link SamplingRow} specifies. `history` holds the row's prompt and
+ * generated tokens (the first `row.history.promptLength` are the prompt), or null.
+ */
+export function processLogits(
+  logits: ArrayLike<number>,
+  row: SamplingRow,
+  history: ArrayLike<number> | null,
+): Float64Array {
   const x = Float64Array.from(logits);
   for (const [id, bias] of row.logitBias ?? []) if (id >= 0 && id < x.length) x[id]! += bias;
   if (history && row.history) {
+    const promptLength = row.history.promptLength;
     const counts = new Map<number, number>();
     const seen = new Set<number>();
-    history.forEach((id, i) => {
+    for (let i = 0; i < history.length; i++) {
+      const id = history[i]!;
       seen.add(id);
-      if (i >= row.history!.promptLength) counts.set(id, (counts.get(id) ?? 0) + 1);
-    });
+      if (i >= promptLength) counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
     const repetition = row.repetitionPenalty ?? 1;
     if (repetition !== 1)
       for (const id of seen) x[id] = x[id]! > 0 ? x[id]! / repetition : x[id]! * repetition;
@@ -31,10 +42,14 @@ function processLogits(logits: Float32Array, row: SamplingRow, history: Int32Arr
   return x;
 }
 
-function draw(logits: Float64Array, row: SamplingRow): number {
+/**
+ * Draws one token from processed logits [V] with `row`'s settings: greedy at temperature 0, else
+ * top-k, top-p and min-p filtering and the seeded exponential race over {@link rngUniform}.
+ */
+export function sampleRow(logits: ArrayLike<number>, row: SamplingRow): number {
   const n = logits.length;
-  let best = 0;
   if (row.temperature <= 0) {
+    let best = 0;
     for (let i = 1; i < n; i++) if (logits[i]! > logits[best]!) best = i;
     return best;
   }
@@ -62,7 +77,7 @@ function draw(logits: Float64Array, row: SamplingRow): number {
   }
   const floor = row.minP && row.minP > 0 ? row.minP * p[order[0]!]! : 0;
   for (let j = 0; j < count; j++) if (j === 0 || p[order[j]!]! >= floor) keep[order[j]!] = 1;
-  best = -1;
+  let best = -1;
   let bestKey = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < n; i++) {
     if (!keep[i]) continue;
@@ -75,7 +90,8 @@ function draw(logits: Float64Array, row: SamplingRow): number {
   return best;
 }
 
-function logSoftmax(x: Float64Array): Float64Array {
+/** log(softmax(x)) of one row, in f64. */
+export function logSoftmax(x: Float64Array): Float64Array {
   let max = Number.NEGATIVE_INFINITY;
   for (const v of x) max = Math.max(max, v);
   let sum = 0;
@@ -85,14 +101,15 @@ function logSoftmax(x: Float64Array): Float64Array {
 }
 
 /**
- * The contract's sampler (see `SamplingRow`) over host logits [B, V]: bias, penalties, logprobs,
- * then greedy or the seeded exponential race. Used by the ascend `sample` kernel.
+ * The contract's sampler over host logits [B, V]: {@link processLogits}, {@link sampleRow}, and the
+ * logprobs of the chosen and the `top` most likely tokens (ties to the lower id). The reference
+ * backend's `sample` and host fallbacks of device backends share it, so every backend draws the same ids.
  */
 export function sampleOnHost(
-  logits: Float32Array,
+  logits: Float32Array | Float64Array,
   vocab: number,
   rows: readonly SamplingRow[],
-  histories: readonly (Int32Array | null)[],
+  histories: readonly (ArrayLike<number> | null)[],
   top: number,
 ): HostSample {
   const ids = new Int32Array(rows.length);
@@ -101,7 +118,7 @@ export function sampleOnHost(
   const topLogprobs = new Float32Array(rows.length * top);
   rows.forEach((row, b) => {
     const x = processLogits(logits.subarray(b * vocab, (b + 1) * vocab), row, histories[b] ?? null);
-    const id = draw(x, row);
+    const id = sampleRow(x, row);
     ids[b] = id;
     const lp = logSoftmax(x);
     logprobs[b] = lp[id]!;
