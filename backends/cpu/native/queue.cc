@@ -2,7 +2,11 @@
 #include "queue.h"
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
 #include <exception>
+#include <map>
 #include <new>
 #include <utility>
 
@@ -22,6 +26,39 @@ namespace {
 // How long the executor polls for the next command before it sleeps: kernel calls of one forward
 // pass arrive a few microseconds apart.
 constexpr auto kSpin = std::chrono::microseconds(50);
+
+// DSA_CPU_PROFILE=1: the executor times every command by kernel name and prints a summary to
+// stderr when the queue closes (time inside kernels vs. time waiting for the next command).
+struct Profile {
+  bool on = false;
+  std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
+  double wait_ns = 0;
+  struct Entry {
+    int64_t calls = 0;
+    double ns = 0;
+    double cpu_ns = 0;  // executor thread CPU time (less than ns when the thread was preempted)
+  };
+  static double thread_cpu_ns() {
+#if defined(CLOCK_THREAD_CPUTIME_ID)
+    timespec t{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return static_cast<double>(t.tv_sec) * 1e9 + static_cast<double>(t.tv_nsec);
+#else
+    return 0;  // no per-thread CPU clock: the cpu column reads 0
+#endif
+  }
+  std::map<std::string, Entry> kernels;
+  void print() const {
+    if (!on) return;
+    double total = 0;
+    for (const auto& k : kernels) total += k.second.ns;
+    std::fprintf(stderr, "dsa-cpu profile: kernels %.1f ms, executor waiting %.1f ms\n", total / 1e6, wait_ns / 1e6);
+    for (const auto& k : kernels)
+      std::fprintf(stderr, "  %-28s %8lld calls %10.2f ms %8.2f us/call %10.2f ms cpu\n",
+                   k.first.c_str(), static_cast<long long>(k.second.calls), k.second.ns / 1e6,
+                   k.second.ns / 1e3 / k.second.calls, k.second.cpu_ns / 1e6);
+  }
+};
 }  // namespace
 
 Napi::Error queue_error(Napi::Env env, const std::string& message) {
@@ -96,6 +133,9 @@ void Queue::close() {
 }
 
 void Queue::executor_main() {
+  Profile profile;
+  const char* env = std::getenv("DSA_CPU_PROFILE");
+  profile.on = env != nullptr && env[0] != '\0' && env[0] != '0';
   for (;;) {
     // Poll briefly, then sleep until a command arrives.
     if (queued_.load(std::memory_order_acquire) == 0) {
@@ -117,6 +157,7 @@ void Queue::executor_main() {
         // Closed (and drained, unless abandoned): release what is left and stop.
         for (Command& left : commands_) buffer_release(left.buffers.data(), left.buffers.size());
         commands_.clear();
+        profile.print();
         if (tsfn_alive_) {
           tsfn_alive_ = false;
           tsfn_.Release();
@@ -127,7 +168,21 @@ void Queue::executor_main() {
       commands_.pop_front();
       queued_.fetch_sub(1, std::memory_order_relaxed);
     }
+    if (!profile.on) {
+      execute(command);
+      continue;
+    }
+    auto start = std::chrono::steady_clock::now();
+    profile.wait_ns += std::chrono::duration<double, std::nano>(start - profile.last).count();
+    const char* name = command.name;
+    double cpu = Profile::thread_cpu_ns();
     execute(command);
+    cpu = Profile::thread_cpu_ns() - cpu;
+    profile.last = std::chrono::steady_clock::now();
+    auto& entry = profile.kernels[name];
+    entry.calls++;
+    entry.cpu_ns += cpu;
+    entry.ns += std::chrono::duration<double, std::nano>(profile.last - start).count();
   }
 }
 
