@@ -44,7 +44,7 @@ export function processLogits(
 
 /**
  * Draws one token from processed logits [V] with `row`'s settings: greedy at temperature 0, else
- * top-k, top-p and min-p filtering and the seeded exponential race over {@link rngUniform}.
+ * top-k, top-p and min-p filtering and the seeded exponential race over `rngUniform` (@dsa/backend).
  */
 export function sampleRow(logits: ArrayLike<number>, row: SamplingRow): number {
   const n = logits.length;
