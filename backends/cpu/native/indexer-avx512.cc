@@ -73,45 +73,55 @@ void scores(const float* qp, const float* wp, int64_t Di, const uint8_t* const* 
     const int64_t count = n - t0 < 16 ? n - t0 : 16;
     __m512 lanes[16];
     if (Fp8)
-      for (int64_t i = 0; i < count; i++)
+      for (int64_t i = 0; i < count; i++) {
         for (int64_t b = 0; b < Di; b += 64) {
           __m512 f[4];
           fp8_widen64(table, rows[t0 + i] + b, f);
           for (int v = 0; v < 4; v++) _mm512_storeu_ps(decoded.data() + i * Di + b + 16 * v, f[v]);
         }
-    // Two keys at a time share each load of q.
-    for (int64_t i = 0; i < 16; i += 2) {
+      }
+    // KB keys at a time share each load of q and keep KB independent accumulator chains in flight
+    // (each key's chain is still the same sequence of fmadds over d).
+    constexpr int KB = G == 1 ? 8 : G == 2 ? 4 : 2;
+    for (int64_t i = 0; i < 16; i += KB) {
       if (i >= count) {
-        lanes[i] = lanes[i + 1] = zero;
+        for (int e = 0; e < KB; e++) lanes[i + e] = zero;
         continue;
       }
-      const bool two = i + 1 < count;
-      const float* k0 = Fp8 ? decoded.data() + i * Di : reinterpret_cast<const float*>(rows[t0 + i]);
-      const float* k1 = !two ? k0 : Fp8 ? decoded.data() + (i + 1) * Di : reinterpret_cast<const float*>(rows[t0 + i + 1]);
-      if (!Fp8 && t0 + i + 2 < n) _mm_prefetch(reinterpret_cast<const char*>(rows[t0 + i + 2]), _MM_HINT_T0);
-      if (!Fp8 && t0 + i + 3 < n) _mm_prefetch(reinterpret_cast<const char*>(rows[t0 + i + 3]), _MM_HINT_T0);
-      __m512 acc0[G], acc1[G];
-      for (int g = 0; g < G; g++) acc0[g] = acc1[g] = zero;
+      const float* kp[KB];
+      for (int e = 0; e < KB; e++) {
+        const int64_t j = i + e < count ? i + e : i;  // missing keys repeat key i; their lanes are zeroed
+        kp[e] = Fp8 ? decoded.data() + j * Di : reinterpret_cast<const float*>(rows[t0 + j]);
+      }
+      if (!Fp8)
+        for (int e = 0; e < KB; e++)
+          if (t0 + i + KB + e < n) _mm_prefetch(reinterpret_cast<const char*>(rows[t0 + i + KB + e]), _MM_HINT_T0);
+      __m512 acc[KB][G];
+#pragma GCC unroll 8
+      for (int e = 0; e < KB; e++)
+#pragma GCC unroll 8
+        for (int g = 0; g < G; g++) acc[e][g] = zero;
       const float* qv = qp;
       for (int64_t d = 0; d < steps; d++, qv += 16 * G) {
-        const __m512 b0 = broadcast<J>(k0 + d * J), b1 = broadcast<J>(k1 + d * J);
+        __m512 b[KB];
+#pragma GCC unroll 8
+        for (int e = 0; e < KB; e++) b[e] = broadcast<J>(kp[e] + d * J);
 #pragma GCC unroll 8
         for (int g = 0; g < G; g++) {
           const __m512 qg = _mm512_loadu_ps(qv + 16 * g);
-          acc0[g] = _mm512_fmadd_ps(qg, b0, acc0[g]);
-          acc1[g] = _mm512_fmadd_ps(qg, b1, acc1[g]);
+#pragma GCC unroll 8
+          for (int e = 0; e < KB; e++) acc[e][g] = _mm512_fmadd_ps(qg, b[e], acc[e][g]);
         }
       }
-      for (int e = 0; e < 2; e++) {
-        if (e == 1 && !two) {
-          lanes[i + 1] = zero;
-          break;
+      for (int e = 0; e < KB; e++) {
+        if (i + e >= count) {
+          lanes[i + e] = zero;
+          continue;
         }
-        const __m512* acc = e == 0 ? acc0 : acc1;
         const __m512 s = _mm512_set1_ps(scales != nullptr ? *scales[t0 + i + e] : 1.0f);
-        __m512 total = _mm512_mul_ps(wv[0], _mm512_max_ps(_mm512_mul_ps(fold<J>(acc[0]), s), zero));
+        __m512 total = _mm512_mul_ps(wv[0], _mm512_max_ps(_mm512_mul_ps(fold<J>(acc[e][0]), s), zero));
         for (int g = 1; g < G; g++)
-          total = _mm512_fmadd_ps(wv[g], _mm512_max_ps(_mm512_mul_ps(fold<J>(acc[g]), s), zero), total);
+          total = _mm512_fmadd_ps(wv[g], _mm512_max_ps(_mm512_mul_ps(fold<J>(acc[e][g]), s), zero), total);
         lanes[i + e] = total;
       }
     }

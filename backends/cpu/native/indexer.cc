@@ -40,7 +40,11 @@ void indexer_top_k(const Context& ctx, const Tensor& indices, const Tensor& q, c
   if (S == 0) return;
 
   // Slots of every position each query reads, validated up front.
-  std::vector<std::vector<int64_t>> slot_lists(static_cast<size_t>(S));
+  // Per-call buffers are kept per thread across calls (no fresh pages per decode step).
+  // (thread_local names are bound to references: a lambda run on a pool worker must see these.)
+  thread_local std::vector<std::vector<int64_t>> slot_lists_buffer;
+  std::vector<std::vector<int64_t>>& slot_lists = slot_lists_buffer;
+  if (slot_lists.size() < static_cast<size_t>(S)) slot_lists.resize(static_cast<size_t>(S));
   for (int64_t s = 0; s < S; s++) {
     const int64_t sequence = batch.sequence_ids[s], T = static_cast<int64_t>(batch.positions[s]) + 1;
     std::vector<int64_t>& list = slot_lists[s];
@@ -63,27 +67,41 @@ void indexer_top_k(const Context& ctx, const Tensor& indices, const Tensor& q, c
   auto run_query = [&](const Context& inner, int64_t s) {
     const std::vector<int64_t>& list = slot_lists[s];
     const int64_t T = static_cast<int64_t>(list.size());
-    std::vector<float> qrows(static_cast<size_t>(Hi * Di)), w(static_cast<size_t>(Hi));
+    thread_local std::vector<float> qrows_buffer, w_buffer, score_buffer, scale_values_buffer;
+    thread_local std::vector<const uint8_t*> rows_buffer;
+    thread_local std::vector<const float*> scale_rows_buffer;
+    std::vector<float>& qrows = qrows_buffer;
+    std::vector<float>& w = w_buffer;
+    std::vector<float>& score = score_buffer;
+    std::vector<float>& scale_values = scale_values_buffer;
+    std::vector<const uint8_t*>& rows = rows_buffer;
+    std::vector<const float*>& scale_rows = scale_rows_buffer;
+    qrows.resize(static_cast<size_t>(Hi * Di));
+    w.resize(static_cast<size_t>(Hi));
     for (int64_t h = 0; h < Hi; h++)
       load_row_f32(qrows.data() + h * Di, q.at(s * q.strides[0] + h * q.strides[1]), q.dtype, Di, q.strides[2]);
     load_row_f32(w.data(), weights.at(s * weights.strides[0]), weights.dtype, Hi, weights.strides[1]);
-    std::vector<float> score(static_cast<size_t>(T));
-    std::vector<const uint8_t*> rows(static_cast<size_t>(T));
-    std::vector<float> scale_values;
-    std::vector<const float*> scale_rows;
-    for (int64_t t = 0; t < T; t++) rows[t] = keys.at(list[t] * keys.strides[0]);
-    if (key_scales != nullptr) {
-      scale_rows.resize(static_cast<size_t>(T));
+    score.resize(static_cast<size_t>(T));
+    rows.resize(static_cast<size_t>(T));
+    if (key_scales != nullptr) scale_rows.resize(static_cast<size_t>(T));
+    if (key_scales != nullptr && !scales_direct) scale_values.resize(static_cast<size_t>(T));
+    // Key rows (and scale rows) of positions [t0, t1), filled by the task that scores them.
+    const uint8_t* key_base = keys.at(0);
+    const int64_t key_row_bytes = keys.strides[0] * keys.bytes();
+    auto fill = [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; t++) rows[t] = key_base + list[t] * key_row_bytes;
+      if (key_scales == nullptr) return;
       if (scales_direct) {
-        for (int64_t t = 0; t < T; t++) scale_rows[t] = key_scales->ptr<float>() + list[t] * key_scales->strides[0];
+        const float* base = key_scales->ptr<float>();
+        const int64_t stride = key_scales->strides[0];
+        for (int64_t t = t0; t < t1; t++) scale_rows[t] = base + list[t] * stride;
       } else {
-        scale_values.resize(static_cast<size_t>(T));
-        for (int64_t t = 0; t < T; t++) {
+        for (int64_t t = t0; t < t1; t++) {
           scale_values[t] = static_cast<float>(load_f64(key_scales->at(list[t] * key_scales->strides[0]), key_scales->dtype));
           scale_rows[t] = &scale_values[t];
         }
       }
-    }
+    };
     const bool fast = inner.isa >= kAvx512 && Di <= 4096 &&
                       (keys.dtype == DType::f32 || (keys.dtype == DType::f8_e4m3 && vbmi));
     std::atomic<bool> done{false};
@@ -91,6 +109,7 @@ void indexer_top_k(const Context& ctx, const Tensor& indices, const Tensor& q, c
       done = true;
       // Tasks of at least 1024 keys, split on multiples of 256 (the kernel works in blocks of 16).
       parallel_for_aligned(inner, T, 256, 1024, [&](int64_t t0, int64_t t1) {
+        fill(t0, t1);
         const bool ok = indexer_scores_avx512(qrows.data(), w.data(), Hi, Di, rows.data() + t0, keys.dtype,
                                               key_scales != nullptr ? scale_rows.data() + t0 : nullptr, t1 - t0,
                                               score.data() + t0);
@@ -102,6 +121,7 @@ void indexer_top_k(const Context& ctx, const Tensor& indices, const Tensor& q, c
       float* logits = scratch<float>(Hi * kChunk);
       for (int64_t c = c0; c < c1; c++) {
         const int64_t t0 = c * kChunk, n = std::min(kChunk, T - t0);
+        fill(t0, t0 + n);
         DotGemm g{};
         g.x = qrows.data();
         g.ldx = Di;

@@ -47,38 +47,52 @@ inline uint32_t order_key(float value) {
   return (bits & 0x80000000u) ? ~bits : bits | 0x80000000u;
 }
 
-// The same result as select() for a float row: histogram the top 11 bits of the keys of the valid
-// entries, find the bucket holding the k-th largest, take the exact k-th largest key among that
-// bucket's entries, then one pass in index order keeps every entry above it and the first ones equal
-// to it (ties to the lower index). Three linear passes and a selection over one bucket.
-void radix_select(const float* row, int64_t n, int64_t k, int32_t* out, std::vector<int32_t>& scratch) {
-  constexpr int kBits = 11;
-  std::vector<uint32_t> histogram(1u << kBits, 0);
-  int64_t valid = 0;
+// The key of an entry that may be chosen, 0 for -inf and NaN (valid keys are at least 0x00800000:
+// bucket 0 of the histogram holds exactly the invalid entries).
+inline uint32_t valid_key(float value) {
   const float negative_infinity = -std::numeric_limits<float>::infinity();
-  for (int64_t i = 0; i < n; i++) {
-    if (!(row[i] > negative_infinity)) continue;  // -inf and NaN
-    histogram[order_key(row[i]) >> (32 - kBits)]++;
-    valid++;
+  return value > negative_infinity ? order_key(value) : 0u;
+}
+
+// The same result as select() for a float row: the keys of the row are computed once; histogram their
+// top 11 bits (four interleaved histograms, so runs of equal buckets do not wait on each other), find
+// the bucket holding the k-th largest, take the exact k-th largest key among that bucket's entries,
+// then one pass in index order keeps every entry above it and the first ones equal to it (ties to the
+// lower index).
+void radix_select(const float* row, int64_t n, int64_t k, int32_t* out, std::vector<int32_t>& scratch) {
+  constexpr int kBits = 11, kBuckets = 1 << kBits;
+  thread_local std::vector<uint32_t> key_buffer, histograms;
+  std::vector<uint32_t>& key_of = key_buffer;
+  key_of.resize(static_cast<size_t>(n));
+  histograms.assign(4 * kBuckets, 0);
+  uint32_t* h = histograms.data();
+  uint32_t* keys_end = key_of.data() + n;
+  for (int64_t t = 0; t < n; t++) key_of[t] = valid_key(row[t]);
+  const uint32_t* p = key_of.data();
+  for (; keys_end - p >= 4; p += 4) {
+    h[p[0] >> (32 - kBits)]++;
+    h[kBuckets + (p[1] >> (32 - kBits))]++;
+    h[2 * kBuckets + (p[2] >> (32 - kBits))]++;
+    h[3 * kBuckets + (p[3] >> (32 - kBits))]++;
   }
+  for (; p < keys_end; p++) h[*p >> (32 - kBits)]++;
+  for (int b = 0; b < kBuckets; b++) h[b] += h[kBuckets + b] + h[2 * kBuckets + b] + h[3 * kBuckets + b];
+  const int64_t valid = n - static_cast<int64_t>(h[0]);
   if (valid <= k) {
     int64_t j = 0;
-    for (int64_t i = 0; i < n; i++)
-      if (row[i] > negative_infinity) out[j++] = static_cast<int32_t>(i);
+    for (int64_t t = 0; t < n; t++)
+      if (key_of[t] != 0) out[j++] = static_cast<int32_t>(t);
     for (; j < k; j++) out[j] = -1;
     return;
   }
   int64_t above = 0;
-  uint32_t bucket = (1u << kBits) - 1;
-  while (above + static_cast<int64_t>(histogram[bucket]) < k) above += histogram[bucket--];
+  uint32_t bucket = kBuckets - 1;
+  while (above + static_cast<int64_t>(h[bucket]) < k) above += h[bucket--];
   // Keys of the bucket's entries; the (k - above)-th largest of them is the threshold.
   std::vector<uint32_t> keys;
-  keys.reserve(histogram[bucket]);
-  for (int64_t i = 0; i < n; i++)
-    if (row[i] > negative_infinity) {
-      const uint32_t key = order_key(row[i]);
-      if ((key >> (32 - kBits)) == bucket) keys.push_back(key);
-    }
+  keys.reserve(h[bucket]);
+  for (int64_t t = 0; t < n; t++)
+    if ((key_of[t] >> (32 - kBits)) == bucket) keys.push_back(key_of[t]);
   const int64_t need = k - above;
   std::nth_element(keys.begin(), keys.begin() + (need - 1), keys.end(), std::greater<uint32_t>());
   const uint32_t threshold = keys[static_cast<size_t>(need - 1)];
@@ -86,10 +100,9 @@ void radix_select(const float* row, int64_t n, int64_t k, int32_t* out, std::vec
   for (uint32_t key : keys) greater += key > threshold;
   int64_t equal = need - greater;  // entries equal to the threshold to keep, lowest indices first
   int64_t j = 0;
-  for (int64_t i = 0; i < n && j < k; i++) {
-    if (!(row[i] > negative_infinity)) continue;
-    const uint32_t key = order_key(row[i]);
-    if (key > threshold || (key == threshold && equal-- > 0)) out[j++] = static_cast<int32_t>(i);
+  for (int64_t t = 0; t < n && j < k; t++) {
+    const uint32_t key = key_of[t];
+    if (key > threshold || (key == threshold && equal-- > 0)) out[j++] = static_cast<int32_t>(t);
   }
   (void)scratch;
 }
