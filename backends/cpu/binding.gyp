@@ -14,6 +14,7 @@
         "native/gather.cc",
         "native/gemm-avx2.cc",
         "native/gemm-avx512.cc",
+        "native/gemm-avx512bf16.cc",
         "native/gemm-portable.cc",
         "native/hadamard.cc",
         "native/indexer.cc",

@@ -54,7 +54,7 @@ class Reader {
     size_ = block.ElementLength();
     queue_ = queue_lookup(next());
     ctx_.threads = static_cast<int>(next());
-    ctx_.isa = std::min(static_cast<int>(next()), detected_isa());
+    ctx_.isa = std::min(static_cast<int>(next()), max_isa());
     if (ctx_.threads < 1) ctx_.threads = 1;
   }
   Reader(const Reader&) = delete;
@@ -350,6 +350,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("isa", detected_isa());
   o.Set("isaName", isa_name(detected_isa()));
+  o.Set("avx512bf16", has_avx512bf16());
   o.Set("hardwareThreads", hardware_threads());
   o.Set("poolThreads", ThreadPool::get().capacity());
   o.Set("cpu", cpu_brand());

@@ -67,8 +67,21 @@ int detected_isa() {
   return isa;
 }
 
+bool has_avx512bf16() {
+#if defined(__x86_64__) || defined(__i386__)
+  static const bool bf16 = detected_isa() == kAvx512 && __builtin_cpu_supports("avx512bf16");
+  return bf16;
+#else
+  return false;
+#endif
+}
+
+int max_isa() { return has_avx512bf16() ? kAvx512Bf16 : detected_isa(); }
+
 const char* isa_name(int isa) {
   switch (isa) {
+    case kAvx512Bf16:
+      return "AVX-512-BF16";
     case kAvx512:
       return "AVX-512";
     case kAvx2:

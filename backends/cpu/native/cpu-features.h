@@ -6,6 +6,10 @@ namespace dsa {
 // Highest ISA level the CPU and OS support (Isa in tensor.h). DSA_CPU_ISA=portable|avx2|avx512 lowers it.
 int detected_isa();
 const char* isa_name(int isa);
+// Whether the CPU runs the AVX-512-BF16 set too (AVX512_BF16 on top of detected_isa() == kAvx512).
+bool has_avx512bf16();
+// Highest level a backend may ask for: kAvx512Bf16 where has_avx512bf16(), else detected_isa().
+int max_isa();
 // The CPU's brand string ("AMD EPYC 9B14 ..."), or "" where unknown.
 const char* cpu_brand();
 

@@ -22,6 +22,7 @@ enum class DType : int32_t {
 };
 
 // Kernel sets, lowest first.
-enum Isa : int { kPortable = 0, kAvx2 = 1, kAvx512 = 2 };
+// kAvx512Bf16: the AVX-512 kernels plus vdpbf16ps for bf16 linear weights (opt-in bf16 precision).
+enum Isa : int { kPortable = 0, kAvx2 = 1, kAvx512 = 2, kAvx512Bf16 = 3 };
 
 }  // namespace dsa

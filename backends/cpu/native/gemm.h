@@ -52,6 +52,11 @@ struct GemmKernels {
 const GemmKernels& gemm_portable();
 const GemmKernels& gemm_avx2();
 const GemmKernels& gemm_avx512();
+// The opt-in bf16 precision (AVX-512-BF16, gemm-avx512bf16.cc): x rows rounded to bf16 into out
+// [M, K] (dense), then out[m, n] = alpha · Σ_k xb[m, k] · w[n][k] for bf16 weights by vdpbf16ps
+// (g.x is unused; xb has row stride g.K). The same summation order for every M.
+void to_bf16_avx512bf16(const float* x, int64_t ldx, int64_t M, int64_t K, uint16_t* out);
+void dot_bf16_avx512bf16(const DotGemm& g, const uint16_t* xb, int64_t n0, int64_t n1);
 // The kernels for an ISA level (Isa), falling back to lower levels.
 const GemmKernels& gemm_for(int isa);
 

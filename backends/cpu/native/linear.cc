@@ -89,10 +89,20 @@ void linear(const Context& ctx, const Tensor& out, const Tensor& x, const Tensor
   g.out = op;
   g.ldo = ldo;
   g.alpha = 1.0f;
-  const GemmKernels& kernels = gemm_for(ctx.isa);
-  // About 64K multiply-adds per task at least, in multiples of 16 output columns.
-  const int64_t grain = std::max<int64_t>(16, 65536 / std::max<int64_t>(1, M * K));
-  parallel_for_aligned(ctx, N, 16, grain, [&](int64_t n0, int64_t n1) { kernels.dot(g, n0, n1); });
+  if (ctx.isa >= kAvx512Bf16 && weight.dtype == DType::bf16) {
+    // Opt-in bf16 precision: x rounded to bf16 once, vdpbf16ps with f32 accumulation.
+    thread_local std::vector<uint16_t> xb;
+    xb.resize(static_cast<size_t>(M * K));
+    to_bf16_avx512bf16(xp, ldx, M, K, xb.data());
+    const uint16_t* xbp = xb.data();
+    const int64_t grain = std::max<int64_t>(16, 65536 / std::max<int64_t>(1, M * K));
+    parallel_for_aligned(ctx, N, 16, grain, [&](int64_t n0, int64_t n1) { dot_bf16_avx512bf16(g, xbp, n0, n1); });
+  } else {
+    const GemmKernels& kernels = gemm_for(ctx.isa);
+    // About 64K multiply-adds per task at least, in multiples of 16 output columns.
+    const int64_t grain = std::max<int64_t>(16, 65536 / std::max<int64_t>(1, M * K));
+    parallel_for_aligned(ctx, N, 16, grain, [&](int64_t n0, int64_t n1) { kernels.dot(g, n0, n1); });
+  }
 
   if (!direct)
     for (int64_t m = 0; m < M; m++) store_row_f32(out.at(m * out.strides[0]), out.dtype, out.strides[1], op + m * N, N);

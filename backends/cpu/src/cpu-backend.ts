@@ -94,6 +94,13 @@ export interface CpuBackendSettings {
    * the `DSA_CPU_EXECUTION` environment variable, else `queued`.
    */
   readonly execution?: 'queued' | 'synchronous';
+  /**
+   * `f32` (default): every kernel matches the reference backend to f32 rounding. `bf16`: where the
+   * CPU has AVX512_BF16 (and the AVX-512 set is in use), `linear` with bf16 weights rounds x to bf16
+   * and multiplies by vdpbf16ps with f32 accumulation (kernel set `AVX-512-BF16`); elsewhere it falls
+   * back to `f32`. Default: the `DSA_CPU_PRECISION` environment variable, else `f32`.
+   */
+  readonly precision?: 'f32' | 'bf16';
 }
 
 /** Closes the queue of a backend dropped without `dispose()`. */
@@ -123,9 +130,12 @@ export class CpuBackend implements Backend {
   readonly fused: Partial<FusedKernels>;
   /** Threads each kernel uses (the calling thread included). */
   readonly threads: number;
-  /** ISA level of the kernels: 0 portable, 1 AVX2, 2 AVX-512. */
+  /** ISA level of the kernels: 0 portable, 1 AVX2, 2 AVX-512, 3 AVX-512 with bf16 dot products. */
   readonly isa: number;
+  /** Name of the kernel set in use: `portable`, `AVX2`, `AVX-512` or `AVX-512-BF16`. */
   readonly isaName: string;
+  /** The precision in effect (see {@link CpuBackendSettings.precision}): `bf16` only where the CPU runs it. */
+  readonly precision: 'f32' | 'bf16';
 
   /** `queued` or `synchronous` (see {@link CpuBackendSettings.execution}). */
   readonly execution: 'queued' | 'synchronous';
@@ -148,7 +158,14 @@ export class CpuBackend implements Backend {
     const settings = (options.settings ?? {}) as CpuBackendSettings;
     const cap = settings.isa === undefined ? info.isa : ISA_LEVELS[settings.isa];
     if (cap === undefined) throw new KernelArgumentError('create', `unknown isa setting "${settings.isa}"`);
-    this.isa = Math.min(cap, info.isa);
+    const precision = settings.precision ?? process.env.DSA_CPU_PRECISION ?? 'f32';
+    if (precision !== 'f32' && precision !== 'bf16') {
+      throw new KernelArgumentError('create', `unknown precision setting "${precision}"`);
+    }
+    const isa = Math.min(cap, info.isa);
+    const bf16 = precision === 'bf16' && info.avx512bf16 && isa === ISA_LEVELS.avx512;
+    this.isa = bf16 ? isa + 1 : isa;
+    this.precision = bf16 ? 'bf16' : 'f32';
     const execution = settings.execution ?? process.env.DSA_CPU_EXECUTION ?? 'queued';
     if (execution !== 'queued' && execution !== 'synchronous') {
       throw new KernelArgumentError('create', `unknown execution setting "${execution}"`);
@@ -156,7 +173,7 @@ export class CpuBackend implements Backend {
     this.execution = execution;
     this.queue = execution === 'queued' ? addon.createQueue() : -1;
     if (this.queue >= 0) queueFinalizer.register(this, { addon, queue: this.queue }, this);
-    this.isaName = ['portable', 'AVX2', 'AVX-512'][this.isa]!;
+    this.isaName = ['portable', 'AVX2', 'AVX-512', 'AVX-512-BF16'][this.isa]!;
     this.device = {
       id: 'cpu',
       description: `cpu (${info.cpu || 'unknown CPU'}, ${this.isaName}, ${this.threads} threads)`,

@@ -7,6 +7,8 @@ export interface NativeInfo {
   /** Highest ISA level the kernels use here: 0 portable, 1 AVX2, 2 AVX-512. */
   readonly isa: number;
   readonly isaName: string;
+  /** Whether the CPU also runs the AVX-512-BF16 kernels (the opt-in `bf16` precision). */
+  readonly avx512bf16: boolean;
   readonly hardwareThreads: number;
   /** Threads the pool can run at once (the calling thread included). */
   readonly poolThreads: number;
