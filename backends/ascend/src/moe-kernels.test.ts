@@ -11,7 +11,7 @@ import {
   uploadTensor,
   Workspace,
 } from '@dsa/backend';
-import { Random } from '@dsa/backend/testing';
+import { MOE_ROUTE_CASES, Random } from '@dsa/backend/testing';
 import { ReferenceBackend } from '@dsa/backend-reference';
 import { moeExperts, moeRoute } from '@dsa/moe';
 import { type DType, type Shape, type TensorView, tensorView } from '@dsa/tensor';
@@ -68,21 +68,7 @@ describe('fused MoE kernels of the ascend backend (CANN emulator) match the @dsa
   });
 
   const ROUTES: [string, MoeRouteOptions, boolean][] = [
-    [
-      'DeepSeek-V3 (sigmoid, bias, 8 groups keep 4, normalized, scale 2.5)',
-      { groups: 8, topkGroups: 4, topk: 8, routedScale: 2.5, normalize: true, scoring: 'sigmoid' },
-      true,
-    ],
-    [
-      'sigmoid without bias, groups by their best expert, not normalized',
-      { groups: 4, topkGroups: 2, topk: 4, routedScale: 1, normalize: false, scoring: 'sigmoid' },
-      false,
-    ],
-    [
-      'softmax, one group',
-      { groups: 1, topkGroups: 1, topk: 6, routedScale: 1, normalize: false, scoring: 'softmax' },
-      false,
-    ],
+    ...MOE_ROUTE_CASES.map((c): [string, MoeRouteOptions, boolean] => [c.label, c.options, c.withBias]),
     [
       'softmax with bias, normalized, scale 1.5',
       { groups: 4, topkGroups: 3, topk: 5, routedScale: 1.5, normalize: true, scoring: 'softmax' },

@@ -55,6 +55,8 @@ export class CudaBackend implements Backend {
   readonly launcher: KernelLauncher;
   /** Scratch memory for activations (bump allocator, reset between steps). */
   readonly workspace: Workspace;
+  /** What the primitive kernels and copies launch through; built once (it reads the current stream when called). */
+  private readonly launchContext: KernelContext;
   /** Device ordinal. */
   readonly deviceIndex: number;
   /** Compute capability, e.g. `[9, 0]`. */
@@ -122,7 +124,8 @@ export class CudaBackend implements Backend {
     this.launcher = this.module;
     this.staging = new PinnedStaging(driver);
     this.workspace = new Workspace(this);
-    this.kernels = createKernels(this.kernelContext());
+    this.launchContext = this.kernelContext();
+    this.kernels = createKernels(this.launchContext);
     this.fused = (fusedKernels as (backend: CudaBackend) => Partial<FusedKernels>)(this);
     this.capabilities = {
       dtypes: new Set(['f32', 'bf16', 'f16', 'f8_e4m3', 'i32']),
@@ -240,7 +243,7 @@ export class CudaBackend implements Backend {
       );
       return;
     }
-    this.onStream(on, () => stridedCopy(this.kernelContext(), destination, source));
+    this.onStream(on, () => stridedCopy(this.launchContext, destination, source));
   }
 
   createStream(): Stream {

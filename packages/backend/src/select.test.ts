@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Backend, type BackendFactory, SPECIFICATION_VERSION } from './backend.js';
-import { BackendUnavailableError } from './errors/backend-unavailable-error.js';
 import { createBackend, listBackends, loadBackendFactory, parseBackendSpec } from './select.js';
 
 function fakeFactory(name: BackendFactory['name'], score: number, reason = 'fake'): BackendFactory {

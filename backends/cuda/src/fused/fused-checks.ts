@@ -8,11 +8,10 @@ import {
   type ExpertWeights,
   type IndexerKeyCache,
   type LinearWeight,
-  type MoeRouteOptions,
   uploadTensor,
   Workspace,
 } from '@dsa/backend';
-import { Random } from '@dsa/backend/testing';
+import { MOE_ROUTE_CASES, Random } from '@dsa/backend/testing';
 import { ReferenceBackend } from '@dsa/backend-reference';
 import { indexerTopK } from '@dsa/indexer';
 import { mlaAttention } from '@dsa/mla';
@@ -369,24 +368,7 @@ checks.push(
   indexerCheck('fp8 keys, width 128, 20000 positions, k = 2048', 'fp8', longerLayout, 2048, 14, 128),
 );
 
-const ROUTES: [string, MoeRouteOptions, boolean][] = [
-  [
-    'DeepSeek-V3 (sigmoid, bias, 8 groups keep 4, normalized, scale 2.5)',
-    { groups: 8, topkGroups: 4, topk: 8, routedScale: 2.5, normalize: true, scoring: 'sigmoid' },
-    true,
-  ],
-  [
-    'sigmoid without bias, groups by their best expert',
-    { groups: 4, topkGroups: 2, topk: 4, routedScale: 1, normalize: false, scoring: 'sigmoid' },
-    false,
-  ],
-  [
-    'softmax, one group',
-    { groups: 1, topkGroups: 1, topk: 6, routedScale: 1, normalize: false, scoring: 'softmax' },
-    false,
-  ],
-];
-for (const [label, options, withBias] of ROUTES) {
+for (const { label, options, withBias } of MOE_ROUTE_CASES) {
   checks.push({
     name: `fused moeRoute: ${label} (indices exact, weights 1e-6)`,
     tolerance: 1e-6,

@@ -1,4 +1,5 @@
 // @dsa/backend/testing: the conformance kit every backend runs against the reference backend.
 export { type ConformanceCase, type ConformanceResult, checkConformance } from './conformance-case.js';
+export { MOE_ROUTE_CASES, type MoeRouteCase } from './moe-route-cases.js';
 export { primitiveCases } from './primitive-cases.js';
 export { Random } from './random.js';
