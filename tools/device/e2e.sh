@@ -1,14 +1,26 @@
 #!/usr/bin/env bash
-# The issue-6 measurement set in one device call (≤ 10 minutes), from the carried .device/ folder:
-#   bash .device/e2e.sh [BUDGET_SECONDS]
-# Overlaps the CPU-bound parts (random v32-dims checkpoints, nvcc builds of the dev kernels) with the GPU
-# parts, gives every step a timeout, and skips what no longer fits in BUDGET_SECONDS (default 560).
-# Writes to $OUT: device-suite.{log,json} (correctness), dev-kernels.{jsonl,log} (top-k and GEMV kernels
-# against torch.topk and the HBM peak), bench.jsonl (every `dsa bench --json` line) and e2e.log.
+# The issue-6 measurement set, from the carried .device/ folder, in two device calls of ≤ 10 minutes:
+#   bash .device/e2e.sh [BUDGET_SECONDS] [decode|long|all]
+#   decode (default): device suite; `small` b1 with graphs (host overhead); top-k and GEMV dev kernels vs
+#                     torch.topk; v32-dims b1 depth 4096 fp8 (roofline) and bf16; transformers on the same
+#                     bf16 checkpoint (peer.sh: decode speed, 16K prefill, logits cross-check).
+#   long:             v32-dims fp8 at 8K–128K, sparse and dense, batch 1 and 16 (graphs); per-kernel
+#                     tables at 32K and 128K (eager) for the attention + indexer share; a 128K prefill.
+# Generates the random v32-dims checkpoints in the background from the start, gives every step a timeout
+# and skips what no longer fits in BUDGET_SECONDS (default 560). DSA_CUDA_PROFILE=1 throughout: graph
+# runs report tg_gpu_ms / host_fraction, eager runs print per-kernel tables (profile.log).
+# Eager runs set DSA_CUDA_PROFILE_LEAD_MS so their per-kernel tables time kernels, not launch gaps.
+# Works in $TMPDIR/e2e-out and copies to $OUT (the device tool returns at most 8 files): bench.jsonl (every
+# `dsa bench --json` line), e2e.log, device-suite.json, peer.json, crosscheck.json, dev-kernels.jsonl and
+# e2e.tgz with everything (device-suite.log, profile.log with the kernel tables, peer.log, dev-kernels.log, …).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
-OUT=${OUT:-$HERE/out}
+FINAL_OUT=${OUT:-$HERE/out}
+OUT=${TMPDIR:-/tmp}/e2e-out
+rm -rf "$OUT"
+export OUT
 BUDGET=${1:-560}
+PART=${2:-decode}
 START=$(date +%s)
 mkdir -p "$OUT"
 LOG=$OUT/e2e.log
@@ -17,24 +29,19 @@ log() { echo "[e2e $(($(date +%s) - START))s] $*" | tee -a "$LOG"; }
 left() { echo $((BUDGET - ($(date +%s) - START))); }
 TMP=${TMPDIR:-/tmp}
 NODE=$TMP/dsa-node-20.20.2/node
+export DSA_CUDA_PROFILE=1
 
-# 1. Correctness first (unpacks node and the fatbin), while the checkpoints are generated beside it.
-log "device suite"
-bash "$HERE/run.sh" >>"$LOG" 2>&1
-log "device suite exit $?: $(grep -o '"passed":[0-9]*,"failed":[0-9]*' "$OUT/device-suite.log" | tail -1)"
+DSA_SKIP_SUITE=1 bash "$HERE/run.sh" >>"$LOG" 2>&1 # unpacks node and the fatbin, finds cuBLASLt
 export DSA_CUDA_FATBIN=$(ls -d "$TMP"/dsa-node-20.20.2/kernels-*/dsa-kernels.fatbin | head -1)
-for dtype in fp8 bf16; do
+export DSA_FIXTURES="$HERE/fixtures"
+dtypes=fp8
+[ "$PART" = long ] || dtypes="fp8 bf16"
+for dtype in $dtypes; do
   dir=$TMP/dsa-bench-v32-dims-$dtype
   [ -s "$dir/config.json" ] || (cd "$HERE" && "$NODE" dsa.mjs make-model --preset v32-dims --dtype $dtype --seed 1 \
     --out "$dir.part" >"$OUT/make-$dtype.log" 2>&1 && mv "$dir.part" "$dir") &
 done
-DEV=$HERE/dev
-if [ -d "$DEV" ] && command -v nvcc >/dev/null; then
-  mkdir -p "$TMP/dev-build"
-  for p in topk gemv; do
-    nvcc -arch=sm_90a -O3 -std=c++17 -o "$TMP/dev-build/$p" "$DEV/$p.cu" >"$TMP/dev-build/$p.build.log" 2>&1 &
-  done
-fi
+wait_for() { while [ ! -s "$1" ] && [ "$(left)" -gt 30 ]; do sleep 2; done; }
 
 bench() { # $1 = timeout seconds, rest = dsa bench arguments
   local limit=$1
@@ -46,37 +53,74 @@ bench() { # $1 = timeout seconds, rest = dsa bench arguments
     return
   fi
   [ "$limit" -gt "$room" ] && limit=$room
-  log "dsa bench $* (timeout ${limit}s)"
+  log "dsa bench $* (timeout ${limit}s; DSA_GRAPHS=${DSA_GRAPHS:-1})"
+  echo "== dsa bench $* (DSA_GRAPHS=${DSA_GRAPHS:-1})" >>"$OUT/profile.log"
   (cd "$HERE" && timeout "$limit" "$NODE" dsa.mjs bench --backend cuda --json "$@") >"$TMP/bench.out" 2>"$TMP/bench.err"
   log "exit $?; $(grep -h '^graphs' "$TMP/bench.err" | tail -1)"
-  grep -h '^{' "$TMP/bench.out" | tee -a "$OUT/bench.jsonl" >>"$LOG"
-  grep -v '^graphs' "$TMP/bench.err" | tail -3 >>"$LOG"
+  grep -v '^\[dsa' "$TMP/bench.err" >>"$OUT/profile.log"
+  grep -h '^{' "$TMP/bench.out" | tee -a "$OUT/bench.jsonl" >>"$OUT/profile.log"
+  grep -v '^graphs\|^kernel profile\|^  ' "$TMP/bench.err" | tail -3 >>"$LOG"
 }
 
-# 2. Host overhead with graphs (small preset; its checkpoint takes seconds), with and without graphs.
-bench 60 --preset small --dtype bf16 --depth 1024 --repeat 20
-DSA_GRAPHS=0 bench 40 --preset small --dtype bf16 --depth 1024 --repeat 20
-
-# 3. The kernels against torch.topk and the HBM peak.
-wait_for() { while [ ! -s "$1" ] && [ "$(left)" -gt 30 ] && jobs %% >/dev/null 2>&1; do sleep 2; done; }
-if [ -x "$TMP/dev-build/topk" ] || [ -x "$TMP/dev-build/gemv" ]; then
+if [ "$PART" != long ]; then
+  DEV=$HERE/dev
+  NVCC_PIDS=
+  if [ -d "$DEV" ] && command -v nvcc >/dev/null; then
+    mkdir -p "$TMP/dev-build"
+    for p in topk gemv; do
+      nvcc -arch=sm_90a -O3 -std=c++17 -o "$TMP/dev-build/$p" "$DEV/$p.cu" >"$TMP/dev-build/$p.build.log" 2>&1 &
+      NVCC_PIDS="$NVCC_PIDS $!"
+    done
+  fi
+  # 1. Correctness.
+  log "device suite"
+  (cd "$HERE" && timeout 240 "$NODE" device-suite.mjs --json "$OUT/device-suite.json") >"$OUT/device-suite.log" 2>&1
+  log "device suite exit $?: $(grep -o '"passed":[0-9]*,"failed":[0-9]*' "$OUT/device-suite.log" | tail -1)"
+  # 2. Host overhead with graphs (small preset; its checkpoint takes seconds).
+  bench 60 --preset small --dtype bf16 --depth 1024 --repeat 30
+  DSA_GRAPHS=0 DSA_CUDA_PROFILE_LEAD_MS=50 bench 40 --preset small --dtype bf16 --depth 1024 --repeat 5
+  # 3. The kernels against torch.topk and the HBM peak.
+  # shellcheck disable=SC2086 # a list of PIDs
+  [ -n "$NVCC_PIDS" ] && wait $NVCC_PIDS
   : >"$OUT/dev-kernels.jsonl"
   for p in topk gemv; do
-    [ -x "$TMP/dev-build/$p" ] || { log "dev/$p did not build: $(tail -3 "$TMP/dev-build/$p.build.log")"; continue; }
+    [ -x "$TMP/dev-build/$p" ] || { log "dev/$p did not build: $(tail -3 "$TMP/dev-build/$p.build.log" 2>/dev/null)"; continue; }
     log "dev/$p"
     timeout 60 "$TMP/dev-build/$p" >"$TMP/dev-$p.out" 2>&1
     log "dev/$p exit $?"
     cat "$TMP/dev-$p.out" >>"$OUT/dev-kernels.log"
     grep '^{' "$TMP/dev-$p.out" >>"$OUT/dev-kernels.jsonl"
   done
-  python3 "$DEV/topk_torch.py" 2>/dev/null | grep '^{' >>"$OUT/dev-kernels.jsonl"
+  timeout 60 python3 "$DEV/topk_torch.py" 2>/dev/null | grep '^{' >>"$OUT/dev-kernels.jsonl"
+  # 4. v32-dims (2 layers) decode at depth 4096: fp8 (roofline), its kernel table, bf16 (the peer's checkpoint).
+  wait_for "$TMP/dsa-bench-v32-dims-fp8/config.json"
+  bench 120 --preset v32-dims --dtype fp8 --depth 4096 --repeat 20
+  DSA_GRAPHS=0 DSA_CUDA_PROFILE_LEAD_MS=50 bench 60 --preset v32-dims --dtype fp8 --depth 4096 --repeat 5
+  wait_for "$TMP/dsa-bench-v32-dims-bf16/config.json"
+  bench 120 --preset v32-dims --dtype bf16 --depth 4096 --repeat 20
+  # 5. transformers on the same bf16 checkpoint.
+  if [ "$(left)" -gt 120 ]; then
+    log "peer.sh (transformers)"
+    timeout $(($(left) - 5)) bash "$HERE/peer.sh" "$TMP/dsa-bench-v32-dims-bf16" >>"$LOG" 2>&1
+    log "peer.sh exit $?"
+  else
+    log "skipped (no time left): peer.sh"
+  fi
 fi
 
-# 4. v32-dims (2 layers) decode at depth 4096: fp8 (roofline), bf16 (the peer's checkpoint), then long context.
-wait_for "$TMP/dsa-bench-v32-dims-fp8/config.json"
-bench 120 --preset v32-dims --dtype fp8 --depth 4096 --repeat 10
-wait_for "$TMP/dsa-bench-v32-dims-bf16/config.json"
-bench 120 --preset v32-dims --dtype bf16 --depth 4096 --repeat 10
-bench 150 --preset v32-dims --dtype fp8 --depth 8192,32768,65536,131072 --attention sparse,dense --repeat 3
-bench 120 --preset v32-dims --dtype fp8 --depth 32768,131072 --batch 16 --attention sparse,dense --repeat 3
+if [ "$PART" != decode ]; then
+  wait_for "$TMP/dsa-bench-v32-dims-fp8/config.json"
+  # 6. Long context with graphs: b1 at 8K–128K, b16 at 32K and 128K, sparse and dense.
+  bench 150 --preset v32-dims --dtype fp8 --depth 8192,32768,65536,131072 --attention sparse,dense --repeat 5
+  bench 120 --preset v32-dims --dtype fp8 --depth 32768,131072 --batch 16 --attention sparse,dense --repeat 3
+  # 7. Per-kernel tables (eager) at 32K and 128K, b1: the attention + indexer share of a step.
+  DSA_GRAPHS=0 DSA_CUDA_PROFILE_LEAD_MS=100 bench 90 --preset v32-dims --dtype fp8 --depth 32768,131072 --attention sparse,dense --repeat 3
+  # 8. A 128K-token prefill in 512-token chunks (fill_tok_s), then decode after it.
+  bench 150 --preset v32-dims --dtype fp8 --depth 131072 --cache prefill --repeat 3
+fi
 log "done"
+mkdir -p "$FINAL_OUT"
+for f in bench.jsonl e2e.log device-suite.json peer.json crosscheck.json dev-kernels.jsonl; do
+  [ -f "$OUT/$f" ] && cp "$OUT/$f" "$FINAL_OUT/"
+done
+tar czf "$FINAL_OUT/e2e.tgz" -C "$OUT" .

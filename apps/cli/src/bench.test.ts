@@ -1,4 +1,4 @@
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { capture } from './test-capture.js';
 
 const KEYS = [
@@ -27,6 +27,9 @@ const KEYS = [
   'weights_bytes',
   'cache_bytes',
   'peak_rss_bytes',
+  'fill_tok_s',
+  'tg_gpu_ms',
+  'host_fraction',
 ];
 
 describe('dsa bench', () => {
@@ -66,6 +69,9 @@ describe('dsa bench', () => {
         latent_cache: 'f32',
         cache: 'synthetic',
         peak_gflops: null, // the reference backend has no cpu kernel set
+        fill_tok_s: null, // synthetic cache: nothing was prefilled
+        tg_gpu_ms: null, // no kernel profile on the reference backend
+        host_fraction: null,
       });
       expect(line.device).toMatch(/JS probe/);
       for (const key of KEYS.slice(4)) {
@@ -78,6 +84,30 @@ describe('dsa bench', () => {
       expect(line.tg_ms_median as number).toBeLessThanOrEqual(line.tg_ms_max as number);
       expect(line.roofline_fraction as number).toBeLessThan(1);
     }
+  }, 60_000);
+
+  it('times the fill with --cache prefill', async () => {
+    const { code, stdout } = await capture([
+      'bench',
+      '--preset',
+      'tiny',
+      '--backend',
+      'reference',
+      '--depth',
+      '40',
+      '--cache',
+      'prefill',
+      '--repeat',
+      '1',
+      '--prompt',
+      '8',
+      '--json',
+    ]);
+    expect(code).toBe(0);
+    const line = JSON.parse(stdout.trim()) as Record<string, unknown>;
+    expect(line.cache).toBe('prefill');
+    expect(line.fill_tok_s as number).toBeGreaterThan(0);
+    expect(line.depth).toBe(40);
   }, 60_000);
 
   it('refuses bad flags with exit code 2', async () => {

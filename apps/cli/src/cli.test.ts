@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SafetensorsFile } from '@dsa/runtime';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { capture } from './test-capture.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../../../fixtures');

@@ -39,6 +39,10 @@ inline void launch_top_k(const float* scores, int64_t stride, const int32_t* pos
     }
     dsa_fused_top_k_split_filter<<<dim3(dsa_fused::kSplitCtas, rows), dsa_fused::kSplitThreads, 0, stream>>>(
         scores, stride, positions, n, k, out, cap, cand, counts);
+    // Its static shared memory (offsets, flags) plus 48896 B dynamic exceed 48 KiB: opt in, as
+    // src/cuda-module.ts does for every launch over the default.
+    CUDA_CHECK(cudaFuncSetAttribute(dsa_fused_top_k_split_select, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                    4 * (fixed + cap)));
     dsa_fused_top_k_split_select<<<rows, dsa_fused::kTopKThreads, 4 * (fixed + cap), stream>>>(
         scores, stride, positions, n, k, out, cap, cand, counts);
   } else if (impl == 1)

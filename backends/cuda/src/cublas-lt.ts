@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import koffi, { type LibraryHandle } from 'koffi';
+import type { KernelProfile } from './kernel-profile.js';
 
 // Prototypes and enum values from NVIDIA's public cublasLt.h / library_types.h (cuBLAS docs,
 // https://docs.nvidia.com/cuda/cublas/#using-the-cublaslt-api): see README.md "cuBLASLt".
@@ -118,6 +119,8 @@ export class CublasLt {
   private readonly preference: bigint;
   private readonly plans = new Map<string, Plan>();
   private readonly scalars = new Float32Array(2);
+  /** Times each GEMM as `cublasLt` when set (the backend's {@link KernelProfile}, cleared while capturing). */
+  profile: KernelProfile | null = null;
 
   private constructor(library: LibraryHandle, file: string) {
     this.path = file;
@@ -193,6 +196,16 @@ export class CublasLt {
     const plan = this.plan(gemm);
     this.scalars[0] = gemm.alpha;
     this.scalars[1] = gemm.beta;
+    if (this.profile) {
+      const profile = this.profile;
+      this.profile = null;
+      try {
+        profile.time('cublasLt', stream, () => this.matmul(gemm, workspace, stream));
+      } finally {
+        this.profile = profile;
+      }
+      return;
+    }
     this.call(
       'cublasLtMatmul',
       this.handle,

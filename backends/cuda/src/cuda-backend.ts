@@ -31,6 +31,7 @@ import { CudaModule } from './cuda-module.js';
 import { devicePointer } from './device-pointer.js';
 import { fastLinear, fusedKernels } from './fused/index.js';
 import type { KernelBinary } from './kernel-binary.js';
+import { KernelProfile } from './kernel-profile.js';
 import { createKernels, type KernelContext, stridedCopy } from './kernels/index.js';
 import type { Dim3, KernelLauncher, LaunchArg } from './launch.js';
 import { PinnedStaging } from './pinned-staging.js';
@@ -80,6 +81,12 @@ export class CudaBackend implements Backend {
   private disposed = false;
   private nextStream = 1;
   private lt: CublasLt | null | undefined;
+  /**
+   * Per-kernel GPU time from CUDA events when DSA_CUDA_PROFILE=1 (null otherwise): every launch, cuBLASLt
+   * GEMM and graph replay outside a capture is timed. `dsa bench` reads it for its kernel table and
+   * GPU-time fields.
+   */
+  readonly kernelProfile: KernelProfile | null;
   /** linear / matmul with M > 16 use cuBLASLt when it loads; false forces dsa_gemm_mma (checks). */
   preferCublasLt = true;
 
@@ -122,6 +129,8 @@ export class CudaBackend implements Backend {
     this.streams.set(0, this.computeStream);
     this.module = new CudaModule(driver, binary.image, binary.kernels, this.computeStream);
     this.launcher = this.module;
+    this.kernelProfile = KernelProfile.requested() ? new KernelProfile(driver) : null;
+    this.module.profile = this.kernelProfile;
     this.staging = new PinnedStaging(driver);
     this.workspace = new Workspace(this);
     this.launchContext = this.kernelContext();
@@ -287,6 +296,7 @@ export class CudaBackend implements Backend {
    * worker thread, or, if the driver refuses that thread (no current context), polling cuEventQuery.
    */
   private async waitEvent(event: bigint): Promise<void> {
+    if (this.kernelProfile) this.kernelProfile.idle = true;
     if (this.driver.raw('cuEventQuery', event) === CUDA_SUCCESS) return;
     if (!this.pollEvents) {
       try {
@@ -314,19 +324,36 @@ export class CudaBackend implements Backend {
     if (this.capturing) throw new KernelArgumentError('captureGraph', 'a capture is already in progress');
     this.capturing = true;
     try {
-      return captureCudaGraph(
+      const graph = captureCudaGraph(
         this.driver,
         this.stream(stream),
         (s) => (s ? this.stream(s) : this.computeStream),
         (s) => {
           this.module.stream = s ?? this.computeStream;
           this.module.syncEachLaunch = s === null && process.env.DSA_CUDA_SYNC_LAUNCHES === '1';
+          this.profiling(s === null);
         },
         record,
       );
+      const profile = this.kernelProfile;
+      if (!profile) return graph;
+      return {
+        replay: (on?: Stream) => {
+          const s = on ? this.stream(on) : this.stream(stream);
+          profile.time('graph', s, () => graph.replay(on));
+        },
+        dispose: () => graph.dispose(),
+      };
     } finally {
       this.capturing = false;
     }
+  }
+
+  /** Turns the kernel profile's timing on or off (off while a graph is captured). */
+  private profiling(on: boolean): void {
+    const profile = on ? this.kernelProfile : null;
+    this.module.profile = profile;
+    if (this.lt) this.lt.profile = profile;
   }
 
   /** Times `run` on the compute stream with CUDA events; resolves to milliseconds. */
@@ -405,6 +432,7 @@ export class CudaBackend implements Backend {
     this.buffers.clear();
     this.disposed = true;
     this.driver.raw('cuStreamSynchronize', this.computeStream);
+    this.kernelProfile?.dispose();
     for (const s of this.streams.values()) this.driver.raw('cuStreamDestroy_v2', s);
     this.staging.dispose();
     this.module.dispose();
@@ -472,8 +500,10 @@ export class CudaBackend implements Backend {
   cublasLt(): CublasLt | null {
     if (this.lt === undefined) {
       this.lt = CublasLt.open();
-      if (this.lt) console.error(`[dsa cuda] cuBLASLt: ${this.lt.path}`);
-      else
+      if (this.lt) {
+        console.error(`[dsa cuda] cuBLASLt: ${this.lt.path}`);
+        this.lt.profile = this.capturing ? null : this.kernelProfile;
+      } else
         console.error(
           `[dsa cuda] cuBLASLt unavailable (${CublasLt.unavailableReason}); prefill GEMM uses dsa_gemm_mma`,
         );

@@ -72,6 +72,7 @@ export class CudaDriver {
     bind('cuModuleUnload', 'uint64_t module');
     bind('cuModuleGetFunction', '_Out_ uint64_t *function, uint64_t module, const char *name');
     bind('cuFuncSetAttribute', 'uint64_t function, int attribute, int value');
+    bind('cuFuncGetAttribute', '_Out_ int *value, int attribute, uint64_t function', true);
     bind(
       'cuFuncGetParamInfo',
       'uint64_t function, uint64_t index, _Out_ uint64_t *offset, _Out_ uint64_t *size',

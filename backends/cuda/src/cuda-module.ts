@@ -2,12 +2,15 @@ import koffi from 'koffi';
 import type { CudaDriver } from './cuda-driver.js';
 import { out64 } from './cuda-driver.js';
 import { CudaError } from './cuda-error.js';
+import type { KernelProfile } from './kernel-profile.js';
 import { checkDims, type Dim3, type KernelLauncher, type LaunchArg, packLaunchArgs } from './launch.js';
 
 const PARAM_BYTES = 4096;
 const MAX_PARAMS = 512;
+const CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES = 1;
 const CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
-const STATIC_SHARED_LIMIT = 48 * 1024;
+/** Static + dynamic shared memory a launch may use without the opt-in attribute. */
+const DEFAULT_SHARED_LIMIT = 48 * 1024;
 
 /**
  * The backend's fatbin loaded with cuModuleLoadData, and the {@link KernelLauncher} over it. Kernel
@@ -26,10 +29,13 @@ export class CudaModule implements KernelLauncher {
    * only, slow). The backend turns it off while a graph is being captured.
    */
   syncEachLaunch = process.env.DSA_CUDA_SYNC_LAUNCHES === '1';
+  /** Times every launch with events when set (DSA_CUDA_PROFILE=1; the backend clears it while capturing). */
+  profile: KernelProfile | null = null;
   private readonly driver: CudaDriver;
   private readonly module: bigint;
   private readonly functions = new Map<string, bigint>();
   private readonly sharedOptIn = new Map<bigint, number>();
+  private readonly staticShared = new Map<bigint, number>();
   private readonly allocation: unknown;
   private readonly native: bigint;
   private readonly params: DataView;
@@ -82,11 +88,25 @@ export class CudaModule implements KernelLauncher {
   }
 
   launch(kernel: string, grid: Dim3, block: Dim3, args: readonly LaunchArg[], sharedBytes = 0): void {
+    const profile = this.profile;
+    if (profile && profile.leadNs > 0n && profile.idle) {
+      // The lead goes first: its launch reuses the argument block this launch is about to fill.
+      profile.idle = false;
+      this.profile = null;
+      try {
+        this.launch('dsa_profile_spin', [1, 1, 1], [1, 1, 1], [{ i64: profile.leadNs }]);
+      } finally {
+        this.profile = profile;
+      }
+    }
     const fn = this.function(kernel);
     checkDims(kernel, grid, block);
+    // Dynamic shared memory beyond 48 KiB less the kernel's static shared memory needs the opt-in
+    // attribute (cuLaunchKernel fails with "invalid argument" otherwise).
     if (
-      sharedBytes > STATIC_SHARED_LIMIT &&
-      (this.sharedOptIn.get(fn) ?? STATIC_SHARED_LIMIT) < sharedBytes
+      sharedBytes > 0 &&
+      sharedBytes + this.staticSharedBytes(fn) > DEFAULT_SHARED_LIMIT &&
+      (this.sharedOptIn.get(fn) ?? 0) < sharedBytes
     ) {
       this.driver.check(
         'cuFuncSetAttribute',
@@ -96,7 +116,7 @@ export class CudaModule implements KernelLauncher {
           CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
           sharedBytes,
         ),
-        `${kernel}: ${sharedBytes} bytes of dynamic shared memory`,
+        `${kernel}: ${sharedBytes} bytes of dynamic shared memory (+ ${this.staticSharedBytes(fn)} static)`,
       );
       this.sharedOptIn.set(fn, sharedBytes);
     }
@@ -123,20 +143,24 @@ export class CudaModule implements KernelLauncher {
     } else {
       this.sizeSlot.setBigUint64(0, BigInt(size), true);
     }
-    const result = this.driver.raw(
-      'cuLaunchKernel',
-      fn,
-      grid[0],
-      grid[1],
-      grid[2],
-      block[0],
-      block[1],
-      block[2],
-      sharedBytes,
-      this.stream,
-      params,
-      extra,
-    );
+    const raw = () =>
+      this.driver.raw(
+        'cuLaunchKernel',
+        fn,
+        grid[0],
+        grid[1],
+        grid[2],
+        block[0],
+        block[1],
+        block[2],
+        sharedBytes,
+        this.stream,
+        params,
+        extra,
+      );
+    let result = 0;
+    if (profile) profile.time(kernel, this.stream, () => (result = raw()));
+    else result = raw();
     if (result !== 0) {
       this.driver.check(
         'cuLaunchKernel',
@@ -152,6 +176,21 @@ export class CudaModule implements KernelLauncher {
         `after kernel ${kernel} (launch #${this.launches}, grid ${grid.join('x')}, block ${block.join('x')})`,
       );
     }
+  }
+
+  /** Static shared memory of `fn` in bytes (cuFuncGetAttribute, cached; 0 when the driver lacks it). */
+  private staticSharedBytes(fn: bigint): number {
+    let bytes = this.staticShared.get(fn);
+    if (bytes === undefined) {
+      const value = new Int32Array(1);
+      bytes =
+        this.driver.has('cuFuncGetAttribute') &&
+        this.driver.raw('cuFuncGetAttribute', value, CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, fn) === 0
+          ? value[0]!
+          : 0;
+      this.staticShared.set(fn, bytes);
+    }
+    return bytes;
   }
 
   /** The kernel's parameters as (offset, size) from cuFuncGetParamInfo, or null when the driver lacks it. */

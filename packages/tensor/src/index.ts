@@ -8,7 +8,13 @@ export {
   isFloatDType,
 } from './dtype.js';
 export { f16ToFloat, floatToF16 } from './f16.js';
-export { FP8_E4M3_MAX, FP8_E4M3_TABLE, floatToFp8E4m3, fp8E4m3ToFloat } from './fp8.js';
+export {
+  encodeFp8E4m3,
+  FP8_E4M3_MAX,
+  FP8_E4M3_TABLE,
+  floatToFp8E4m3,
+  fp8E4m3ToFloat,
+} from './fp8.js';
 export { contiguousStrides, formatShape, numel, type Shape, sameShape } from './shape.js';
 export {
   type BufferHandle,

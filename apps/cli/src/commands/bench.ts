@@ -77,6 +77,26 @@ export interface BenchResult {
    * earlier measurement of the same run, so run one configuration per process to check a budget.
    */
   peak_rss_bytes: number;
+  /** With `--cache prefill`: tokens/s of filling `depth` tokens per sequence in chunks (all sequences); else null. */
+  fill_tok_s: number | null;
+  /**
+   * GPU milliseconds per decode step from the backend's kernel profile (the CUDA backend with
+   * DSA_CUDA_PROFILE=1: summed event times of its launches and graph replays); null without one.
+   */
+  tg_gpu_ms: number | null;
+  /** 1 − tg_gpu_ms / tg_ms_median: the share of a step the GPU was not busy (host overhead); null without a profile. */
+  host_fraction: number | null;
+}
+
+/** A backend's optional per-kernel GPU timer (the CUDA backend's `kernelProfile`). */
+interface KernelProfileLike {
+  reset(): void;
+  read(): { name: string; count: number; ms: number }[];
+}
+
+function kernelProfileOf(backend: Backend): KernelProfileLike | null {
+  const profile = (backend as { kernelProfile?: KernelProfileLike | null }).kernelProfile;
+  return profile && typeof profile.read === 'function' ? profile : null;
 }
 
 /** Bytes the read probe streams: 1 GiB, larger than any last-level cache. */
@@ -174,9 +194,11 @@ async function measure(
       // tg: `batch` sequences at `depth` tokens, then `repeat` timed decode steps.
       const sequences: CacheSequence[] = Array.from({ length: batch }, () => cache.createSequence());
       try {
+        let fillTokS: number | null = null;
         if (flags.cache === 'synthetic') {
           fillSyntheticCache(model.backend, cache, sequences, depth, vocab);
         } else {
+          const fillStarted = performance.now();
           const prompts = sequences.map((_, s) => tokensFor(depth, vocab, s + 2));
           const chunkLogits = new Float32Array(batch * vocab);
           for (let start = 0; start < depth; start += PREFILL_CHUNK) {
@@ -187,6 +209,7 @@ async function measure(
               chunkLogits,
             );
           }
+          fillTokS = (batch * depth) / ((performance.now() - fillStarted) / 1000);
         }
         const logits = new Float32Array(batch * vocab);
         const decode = (t: number) =>
@@ -196,6 +219,8 @@ async function measure(
             logits,
           );
         await decode(0); // warm-up, not timed
+        const profile = kernelProfileOf(model.backend);
+        profile?.reset();
         const times: number[] = [];
         for (let r = 0; r < flags.repeat; r++) {
           const started = performance.now();
@@ -203,6 +228,20 @@ async function measure(
           times.push(performance.now() - started);
         }
         const t = stats(times);
+        let gpuMs: number | null = null;
+        if (profile) {
+          const kernels = profile.read();
+          gpuMs = kernels.reduce((sum, k) => sum + k.ms, 0) / flags.repeat;
+          process.stderr.write(
+            `kernel profile, depth ${depth} batch ${batch} (${flags.repeat} steps; µs per step):\n${kernels
+              .slice(0, 40)
+              .map(
+                (k) =>
+                  `  ${((k.ms * 1000) / flags.repeat).toFixed(1).padStart(9)}  ${String(k.count / flags.repeat).padStart(6)}×  ${k.name}`,
+              )
+              .join('\n')}\n`,
+          );
+        }
         const graphs = model.graphStats;
         if (graphs) {
           process.stderr.write(
@@ -247,6 +286,9 @@ async function measure(
           weights_bytes: weightBytes,
           cache_bytes: cacheBytes,
           peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
+          fill_tok_s: fillTokS,
+          tg_gpu_ms: gpuMs,
+          host_fraction: gpuMs === null ? null : Math.max(0, 1 - gpuMs / t.median),
         });
       } finally {
         for (const sequence of sequences) cache.release(sequence);
@@ -270,6 +312,9 @@ function tidy(r: BenchResult): BenchResult {
     tg_ms_max: round(r.tg_ms_max, 3),
     bandwidth_gbs: round(r.bandwidth_gbs, 2),
     roofline_fraction: round(r.roofline_fraction, 4),
+    fill_tok_s: r.fill_tok_s === null ? null : round(r.fill_tok_s, 1),
+    tg_gpu_ms: r.tg_gpu_ms === null ? null : round(r.tg_gpu_ms, 4),
+    host_fraction: r.host_fraction === null ? null : round(r.host_fraction, 4),
   };
 }
 

@@ -1,4 +1,4 @@
-import { generate, renderChatPrompt, Tokenizer } from '@dsa/runtime';
+import { generate, Tokenizer } from '@dsa/runtime';
 import { loadModel, type ModelFlags } from '../load-model.js';
 import { parseIds, UsageError } from '../usage-error.js';
 

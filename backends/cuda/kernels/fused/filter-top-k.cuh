@@ -22,14 +22,17 @@ constexpr int kFilterSamples = 4096;
 constexpr int kFilterMinRow = 16384;
 
 // The r-th largest key (1-based) among { key_of(j) : j < count, valid }, exactly; *above = how many
-// of them are strictly larger. Requires 1 ≤ r ≤ the number of valid keys. All threads must call it.
+// of them are strictly larger, *equal (when given) how many equal it. With digits < 3 only the top
+// 11 (1 digit) or 22 (2 digits) bits are resolved: the result is that prefix with the low bits zero, a
+// lower bound of the r-th largest key (*above and *equal then count keys above / inside the prefix).
+// Requires 1 ≤ r ≤ the number of valid keys. All threads must call it.
 template <class KeyOf>
-__device__ uint32_t rank_key(int count, uint32_t r, KeyOf key_of, uint32_t* hist, TopKShared& sh, uint32_t* above) {
+__device__ uint32_t rank_key(int count, uint32_t r, KeyOf key_of, uint32_t* hist, TopKShared& sh, uint32_t* above,
+                             int digits = 3, uint32_t* equal = nullptr) {
   const int tid = threadIdx.x, T = blockDim.x;
   uint32_t prefix = 0, mask = 0, kk = r;
   const int shifts[3] = {21, 10, 0}, widths[3] = {11, 11, 10};
-#pragma unroll
-  for (int d = 0; d < 3; d++) {
+  for (int d = 0; d < digits; d++) {
     const int shift = shifts[d], bins = 1 << widths[d];
     for (int i = tid; i < bins; i += T) hist[i] = 0;
     __syncthreads();
@@ -40,6 +43,7 @@ __device__ uint32_t rank_key(int count, uint32_t r, KeyOf key_of, uint32_t* hist
     __syncthreads();
     find_bin(hist, bins, kk, sh);
     const uint32_t bin = sh.bin;
+    if (equal != nullptr && d == digits - 1) *equal = hist[bin];
     kk -= sh.above;
     prefix |= bin << shift;
     mask |= static_cast<uint32_t>(bins - 1) << shift;
@@ -107,6 +111,7 @@ __device__ inline void filter_top_k_row(const float* __restrict__ row, int n, in
     radix_top_k_row(row, n, k, out, smem, cap, sh);
     return;
   }
+  // t only has to be at most the r-th sampled key: two digits (the top 22 key bits) are enough.
   uint32_t unused;
   const uint32_t t = rank_key(
       static_cast<int>(sampled), r,
@@ -114,7 +119,7 @@ __device__ inline void filter_top_k_row(const float* __restrict__ row, int n, in
         *key = list[j];
         return true;
       },
-      hist, sh, &unused);
+      hist, sh, &unused, 2);
   // 2. filter: indices with valid key ≥ t
   if (tid == 0) sh.candidates = 0;
   __syncthreads();
@@ -160,24 +165,27 @@ __device__ inline void filter_top_k_row(const float* __restrict__ row, int n, in
   }
   const int count = static_cast<int>(listed);
   // 3. select: K = k-th largest key of the list; ties at K by lowest index
-  uint32_t above;
+  uint32_t above, ties;
   const uint32_t K = rank_key(
       count, static_cast<uint32_t>(k),
       [&](int j, uint32_t* key) {
         *key = canonical_key(row[list[j]]);
         return true;
       },
-      hist, sh, &above);
+      hist, sh, &above, 3, &ties);
   const uint32_t need = static_cast<uint32_t>(k) - above;  // ≥ 1 ties at K to take
-  // the need-th smallest index among ties = the need-th largest ~index
-  uint32_t unused2;
-  const uint32_t last_tie = ~rank_key(
-      count, need,
-      [&](int j, uint32_t* key) {
-        *key = ~list[j];
-        return canonical_key(row[list[j]]) == K;
-      },
-      hist, sh, &unused2);
+  // the need-th smallest index among ties = the need-th largest ~index; all of them when need == ties
+  uint32_t last_tie = 0xffffffffu;
+  if (need < ties) {
+    uint32_t unused2;
+    last_tie = ~rank_key(
+        count, need,
+        [&](int j, uint32_t* key) {
+          *key = ~list[j];
+          return canonical_key(row[list[j]]) == K;
+        },
+        hist, sh, &unused2);
+  }
   // 4. winners → bitmap → ascending indices
   for (int i = tid; i < words; i += T) bitmap[i] = 0;
   __syncthreads();

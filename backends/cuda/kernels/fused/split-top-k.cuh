@@ -58,14 +58,14 @@ __device__ inline bool sample_threshold(const float* __restrict__ row, int len, 
   const uint32_t r = static_cast<uint32_t>((3 * static_cast<int64_t>(k) * kFilterSamples + 2 * len - 1) / (2 * len));
   __syncthreads();
   if (r < 1 || r > sampled) return false;
-  uint32_t unused;
+  uint32_t unused;  // a lower bound of the r-th sampled key is enough: two digits
   *t = rank_key(
       static_cast<int>(sampled), r,
       [&](int j, uint32_t* key) {
         *key = samples[j];
         return true;
       },
-      hist, sh, &unused);
+      hist, sh, &unused, 2);
   return true;
 }
 
@@ -179,23 +179,26 @@ extern "C" __global__ void __launch_bounds__(dsa_fused::kTopKThreads)
   }
   __syncthreads();
   // exact select: K = k-th largest key; the `need` lowest-index ties at K
-  uint32_t above;
+  uint32_t above, ties;
   const uint32_t K = rank_key(
       count, static_cast<uint32_t>(k),
       [&](int j, uint32_t* key) {
         *key = keys[j];
         return true;
       },
-      hist, sh, &above);
+      hist, sh, &above, 3, &ties);
   const uint32_t need = static_cast<uint32_t>(k) - above;
-  uint32_t unused;
-  const uint32_t last_tie = ~rank_key(
-      count, need,
-      [&](int j, uint32_t* key) {
-        *key = ~list[j];
-        return keys[j] == K;
-      },
-      hist, sh, &unused);
+  uint32_t last_tie = 0xffffffffu;  // every tie at K when need == ties
+  if (need < ties) {
+    uint32_t unused;
+    last_tie = ~rank_key(
+        count, need,
+        [&](int j, uint32_t* key) {
+          *key = ~list[j];
+          return keys[j] == K;
+        },
+        hist, sh, &unused);
+  }
   // ordered compaction of the (ascending) list
   const int per = (count + T - 1) / T, j0 = tid * per, j1 = min(count, j0 + per);
   uint32_t wins = 0;

@@ -263,6 +263,51 @@ checks.push(
   ),
 );
 
+// The f32 kernel splits a query's keys over CTAs when the batch is small (DSA_CUDA_MLA_SPLIT forces it):
+// the split launch + combine and the one-CTA merge must give the same bits, and match the reference.
+for (const mode of ['dense', 'sparse'] as const) {
+  checks.push({
+    name: `fused mlaAttention: ${mode} keys split over CTAs and merged in one CTA give identical bits (5000 and 3001 tokens${mode === 'sparse' ? ', top-2048' : ''})`,
+    tolerance: 1e-5,
+    run: async (cuda, reference) => {
+      needs(cuda, 'mlaAttention');
+      const random = new Random(mode === 'dense' ? 21 : 22);
+      const l = longLayout(random);
+      const [heads, c, r] = [20, 512, 64];
+      const s = l.positions.length;
+      const q = random.normals(s * heads * (c + r));
+      const cache = random.normals(l.slots * (c + r));
+      const k = 2048;
+      const indices = mode === 'sparse' ? sparseIndices(random, l, k) : null;
+      const scale = 1 / Math.sqrt(c + r);
+      const workspace = new Workspace(reference);
+      const run = async (backend: Backend, split: '0' | '1' | null) => {
+        const qv = uploadTensor(backend, 'f32', [s, heads, c + r], q);
+        const cv = uploadTensor(backend, 'f32', [l.slots, c + r], cache);
+        const iv = indices ? uploadTensor(backend, 'i32', [s, k], indices) : null;
+        const out = empty(backend, 'f32', [s, heads, c]);
+        const batch = batchOn(backend, l);
+        const previous = process.env.DSA_CUDA_MLA_SPLIT;
+        if (split) process.env.DSA_CUDA_MLA_SPLIT = split;
+        try {
+          if (split) backend.fused.mlaAttention!(out, qv, cv, batch, iv, scale);
+          else mlaAttention(backend, workspace, out, qv, cv, batch, iv, scale);
+        } finally {
+          if (previous === undefined) delete process.env.DSA_CUDA_MLA_SPLIT;
+          else process.env.DSA_CUDA_MLA_SPLIT = previous;
+        }
+        return downloadTensor(backend, out);
+      };
+      const split = await run(cuda, '1');
+      const merged = await run(cuda, '0');
+      const same = mismatches(split, merged);
+      if (same.error !== 0)
+        return { error: Number.POSITIVE_INFINITY, detail: `split vs one-CTA merge: ${same.detail}` };
+      return { error: relativeError(split, await run(reference, null)) };
+    },
+  });
+}
+
 // bf16 q and cache select the tensor-core kernel; P is rounded to bf16 there, hence 1e-2.
 for (const mode of ['dense', 'sparse'] as const) {
   checks.push(

@@ -5,6 +5,16 @@ import { dtypeArg, expectDType, expectShape, NULL_POINTER, pointerArg } from './
 import type { FusedKernelHost } from './fused-host.js';
 
 const KERNEL = 'dsa_fused_mla_attention';
+/** Merges the chunk states of a split launch (same arithmetic and order as the unsplit kernel). */
+const COMBINE_KERNEL = 'dsa_fused_mla_combine';
+/** Threads of the combine kernel (kCombineThreads). */
+const COMBINE_THREADS = 128;
+/** Keys per chunk at least, chunks per query at most, key tile (kMinChunk, kMaxSplits, kTile). */
+const MIN_CHUNK = 128;
+const MAX_SPLITS = 32;
+const TILE = 32;
+/** Below this many (query, head group) CTAs the f32 kernel splits keys over CTAs (two waves of 132 SMs). */
+const SPLIT_BELOW_CTAS = 264;
 const MMA_KERNEL = 'dsa_fused_mla_attention_mma';
 /** v2 tensor-core kernel: 64 heads per CTA, width 576 and 512 output columns only (kMla2* constants). */
 const MMA2_KERNEL = 'dsa_fused_mla_attention_mma2';
@@ -19,6 +29,24 @@ const GROUP = 16;
 const MAX_COLUMNS = 512;
 /** Dynamic shared memory available for q of the group (48 KiB less the kernel's statics). */
 const MAX_SHARED = 48 * 1024 - 3 * 1024;
+
+/** Chunks of a query with `count` candidate keys (mla_chunk in the kernel). */
+export function mlaChunks(count: number): number {
+  const even = Math.ceil(count / MAX_SPLITS);
+  const chunk = Math.max(MIN_CHUNK, Math.ceil(even / TILE) * TILE);
+  return Math.ceil(count / chunk);
+}
+
+/**
+ * Whether the f32 kernel splits each query's keys over CTAs (flash-decoding) and merges them with the
+ * combine kernel: when (query, head group) CTAs alone would not fill the GPU, and a query has more than
+ * one chunk. DSA_CUDA_MLA_SPLIT=0|1 forces it off or on. The result bits are the same either way.
+ */
+function splitChunks(rows: number, groups: number, chunks: number): number {
+  const setting = process.env.DSA_CUDA_MLA_SPLIT;
+  if (setting === '0' || chunks <= 1) return 1;
+  return setting === '1' || rows * groups < SPLIT_BELOW_CTAS ? chunks : 1;
+}
 
 /**
  * Whether the bf16 tensor-core kernel (mla-attention-mma.cu) runs: for a bf16 cache with bf16 `q`
@@ -109,25 +137,57 @@ export function mlaAttention(
     );
     return;
   }
-  host.launcher.launch(
-    KERNEL,
-    [s, Math.ceil(heads / GROUP), 1],
-    [256, 1, 1],
-    [
-      pointerArg(KERNEL, 'out', out),
-      dtypeArg(KERNEL, 'out', out, ['f32', 'bf16']),
-      pointerArg(KERNEL, 'q', q),
-      dtypeArg(KERNEL, 'q', q, ['f32', 'bf16']),
-      cachePointer,
-      dtypeArg(KERNEL, 'latentCache', latentCache, ['f32', 'bf16']),
-      indices ? pointerArg(KERNEL, 'indices', indices) : NULL_POINTER,
-      { i32: indices ? indices.shape[1]! : 0 },
-      ...batchArgs(KERNEL, batch),
-      { i32: heads },
-      { i32: width },
-      { i32: columns },
-      { f32: scale },
-    ],
-    shared,
-  );
+  const groups = Math.ceil(heads / GROUP);
+  const indexCount = indices ? indices.shape[1]! : 0;
+  // The most candidate keys of any query: the host positions bound the dense rows.
+  let maxCount = indexCount;
+  if (!indices) for (let i = 0; i < s; i++) maxCount = Math.max(maxCount, batch.host.positions[i]! + 1);
+  const zs = splitChunks(s, groups, mlaChunks(maxCount));
+  const mark = host.workspace.mark();
+  try {
+    const part = zs > 1 ? host.workspace.tensor('f32', [s * heads * zs, columns]) : null;
+    const partMl = zs > 1 ? host.workspace.tensor('f32', [s * heads * zs, 2]) : null;
+    const outArgs = [pointerArg(KERNEL, 'out', out), dtypeArg(KERNEL, 'out', out, ['f32', 'bf16'])];
+    host.launcher.launch(
+      KERNEL,
+      [s, groups, zs],
+      [256, 1, 1],
+      [
+        ...outArgs,
+        pointerArg(KERNEL, 'q', q),
+        dtypeArg(KERNEL, 'q', q, ['f32', 'bf16']),
+        cachePointer,
+        dtypeArg(KERNEL, 'latentCache', latentCache, ['f32', 'bf16']),
+        indices ? pointerArg(KERNEL, 'indices', indices) : NULL_POINTER,
+        { i32: indexCount },
+        ...batchArgs(KERNEL, batch),
+        { i32: heads },
+        { i32: width },
+        { i32: columns },
+        { f32: scale },
+        part ? pointerArg(KERNEL, 'part', part) : NULL_POINTER,
+        partMl ? pointerArg(KERNEL, 'partMl', partMl) : NULL_POINTER,
+      ],
+      shared,
+    );
+    if (part && partMl) {
+      host.launcher.launch(
+        COMBINE_KERNEL,
+        [s, heads, 1],
+        [COMBINE_THREADS, 1, 1],
+        [
+          ...outArgs,
+          pointerArg(COMBINE_KERNEL, 'part', part),
+          pointerArg(COMBINE_KERNEL, 'partMl', partMl),
+          batchArgs(COMBINE_KERNEL, batch)[0]!,
+          { i32: indexCount },
+          { i32: heads },
+          { i32: columns },
+          { i32: zs },
+        ],
+      );
+    }
+  } finally {
+    host.workspace.rewind(mark);
+  }
 }

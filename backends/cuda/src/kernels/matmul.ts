@@ -10,9 +10,18 @@ import {
   type KernelContext,
 } from './kernel-context.js';
 
+/** Rows up to which the decode kernels (dsa_matmul_rows_nn / _nt, kRowsMax) run. */
+const ROWS_MAX = 16;
+/** Columns per CTA of dsa_matmul_rows_nn (one per lane) and dsa_matmul_rows_nt (one per warp). */
+const NN_COLUMNS = 32;
+const NT_COLUMNS = 8;
+/** gridDim.y limit (the batch index). */
+const MAX_GRID_Y = 65535;
+
 /**
  * Batched matmul over rank-3 strided views: a strided-batched cuBLASLt GEMM for M > 16 when the views
- * suit it (./gemm.ts), else one thread per output element (M ≤ 16 stays batch invariant).
+ * suit it (./gemm.ts); for M ≤ 16 the decode kernels, whose K split does not depend on M (batch
+ * invariant); else one thread per output element.
  */
 export function matmulKernels(context: KernelContext): Pick<Kernels, 'matmul'> {
   return {
@@ -45,17 +54,22 @@ export function matmulKernels(context: KernelContext): Pick<Kernels, 'matmul'> {
         const lt = context.cublasLt?.();
         if (lt && ltMatmul(context, lt, out, a, b, transpose, options.alpha ?? 1)) return;
       }
+      const args = [...tensorArgs(k, 'out', out), ...tensorArgs(k, 'a', a), ...tensorArgs(k, 'b', b)];
+      if (m <= ROWS_MAX && batch <= MAX_GRID_Y) {
+        const columns = transpose ? NT_COLUMNS : NN_COLUMNS;
+        context.launch(
+          transpose ? 'dsa_matmul_rows_nt' : 'dsa_matmul_rows_nn',
+          [Math.ceil(n / columns), batch, 1],
+          [ELEMENTWISE_THREADS, 1, 1],
+          [...args, { f32: options.alpha ?? 1 }],
+        );
+        return;
+      }
       context.launch(
         'dsa_matmul',
         gridFor(context, total),
         [ELEMENTWISE_THREADS, 1, 1],
-        [
-          ...tensorArgs(k, 'out', out),
-          ...tensorArgs(k, 'a', a),
-          ...tensorArgs(k, 'b', b),
-          { i32: transpose ? 1 : 0 },
-          { f32: options.alpha ?? 1 },
-        ],
+        [...args, { i32: transpose ? 1 : 0 }, { f32: options.alpha ?? 1 }],
       );
     },
   };

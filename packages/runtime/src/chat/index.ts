@@ -9,6 +9,8 @@ export type {
   ParsedToolCall,
   ThinkingMode,
 } from './chat-message.js';
+export { type ChatDelta, ChatOutput } from './chat-output.js';
+export { renderChatPrompt } from './chat-prompt.js';
 export { type EncodeMessagesOptions, encodeMessages } from './dsv32-encoding.js';
 export { Dsv32ParseError } from './dsv32-parse-error.js';
 export { parseMessageFromCompletionText } from './dsv32-parser.js';
@@ -18,5 +20,3 @@ export { ChatTemplate, type ChatTemplateRenderOptions, renderChatTemplate } from
 export { PyFloat, pythonFloatRepr } from './python-float.js';
 export { type PyJsonValue, pyJsonDumps, pyJsonString } from './python-json.js';
 export { PyJsonDecodeError, pyJsonLoads } from './python-json-parse.js';
-export { type ChatDelta, ChatOutput } from './chat-output.js';
-export { renderChatPrompt } from './chat-prompt.js';

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { type DType, encodeBf16, floatToFp8E4m3 } from '@dsa/tensor';
+import { type DType, encodeBf16, encodeFp8E4m3 } from '@dsa/tensor';
 import { type SafetensorsTensorData, writeSafetensors } from '../checkpoint/safetensors-writer.js';
 import { parseModelConfig } from '../config/model-config.js';
 import type { HfConfig } from './presets.js';
@@ -246,10 +246,10 @@ function quantizeBlocks(values: Float32Array, rows: number, cols: number) {
       }
       const scale = 2 ** Math.ceil(Math.log2(amax / 448));
       scaleInv[i * bc + j] = scale;
-      for (let r = i * 128; r < Math.min(rows, (i + 1) * 128); r++) {
-        for (let c = j * 128; c < Math.min(cols, (j + 1) * 128); c++)
-          q[r * cols + c] = floatToFp8E4m3(values[r * cols + c]! / scale);
-      }
+      const c0 = j * 128;
+      const c1 = Math.min(cols, c0 + 128);
+      for (let r = i * 128; r < Math.min(rows, (i + 1) * 128); r++)
+        encodeFp8E4m3(values.subarray(r * cols + c0, r * cols + c1), q.subarray(r * cols + c0), 1 / scale);
     }
   }
   return { q, scaleInv, scaleShape: [br, bc] };
