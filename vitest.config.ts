@@ -7,7 +7,13 @@ export default defineConfig({
   resolve: { conditions: ['@dsa/source'] },
   ssr: { resolve: { conditions: ['@dsa/source'] } },
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'backends/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'tests/**/*.test.ts', 'tools/*/src/**/*.test.ts'],
+    include: [
+      'packages/*/src/**/*.test.ts',
+      'backends/*/src/**/*.test.ts',
+      'apps/*/src/**/*.test.ts',
+      'tests/**/*.test.ts',
+      'tools/*/src/**/*.test.ts',
+    ],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',

@@ -100,7 +100,10 @@ async function decode(steps, schedule) {
   };
   const workspace = new Workspace(backend);
   let seed = 11;
-  const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648 - 0.5) * 2;
+  const random = () => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return (seed / 2147483648 - 0.5) * 2;
+  };
   let last = null;
   for (let t = 0; t < steps; t++) {
     workspace.reset();

@@ -8,7 +8,10 @@ const backend = await referenceBackendFactory.create();
 const [heads, dim, keysCount, k] = [4, 16, 40, 8];
 const random = (() => {
   let s = 7;
-  return () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648 - 0.5;
+  return () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return s / 2147483648 - 0.5;
+  };
 })();
 const q = Array.from({ length: 3 * heads * dim }, random); // [S=3, Hi, Di]
 const w = Array.from({ length: 3 * heads }, random); //          [S, Hi]

@@ -86,7 +86,9 @@ describe('engine', () => {
     controller.abort();
     const late = requests.slice(24).map((r) => collect(engine.generate(r))); // join mid-flight
     const results = await Promise.all([...first, ...late]);
-    results.forEach((r, i) => expect(r.tokens, `request ${i}`).toEqual(solo[i]));
+    results.forEach((r, i) => {
+      expect(r.tokens, `request ${i}`).toEqual(solo[i]);
+    });
     expect((await cancelled).done.reason).toBe('cancelled');
     expect((await early).length).toBe(2);
     await new Promise((resolve) => setTimeout(resolve, 10));

@@ -25,20 +25,27 @@ let dir = values.model;
 if (!dir) {
   const preset = values.preset ?? 'tiny';
   dir = path.join(os.tmpdir(), `dsa-bench-${preset}-${values.dtype}`);
-  if (!fs.existsSync(path.join(dir, 'config.json'))) await makeModel(dir, presetConfig(preset), { dtype: values.dtype, seed: 1 });
+  if (!fs.existsSync(path.join(dir, 'config.json')))
+    await makeModel(dir, presetConfig(preset), { dtype: values.dtype, seed: 1 });
 }
 const backend = await createBackend({ backend: values.backend });
 const promptLength = Number(values.prompt);
 const maxTokens = Number(values.tokens);
 const levels = values.streams.split(',').map(Number);
-const model = await DeepseekModel.load(backend, dir, { cacheTokens: Math.max(...levels) * (promptLength + maxTokens + 64) });
+const model = await DeepseekModel.load(backend, dir, {
+  cacheTokens: Math.max(...levels) * (promptLength + maxTokens + 64),
+});
 for (const streams of levels) {
   const engine = new Engine(model, { maxBatchTokens: Math.max(256, streams), maxRunning: streams });
   const started = performance.now();
   const runs = Array.from({ length: streams }, async (_, s) => {
-    const prompt = Array.from({ length: promptLength }, (_, i) => (s * 7919 + i * 104729 + 3) % model.config.vocabSize);
+    const prompt = Array.from(
+      { length: promptLength },
+      (_, i) => (s * 7919 + i * 104729 + 3) % model.config.vocabSize,
+    );
     let count = 0;
-    for await (const event of engine.generate({ prompt, maxTokens, ignoreEos: true })) if (event.type === 'token') count++;
+    for await (const event of engine.generate({ prompt, maxTokens, ignoreEos: true }))
+      if (event.type === 'token') count++;
     return count;
   });
   const tokens = (await Promise.all(runs)).reduce((a, b) => a + b, 0);

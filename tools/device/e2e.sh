@@ -2,8 +2,9 @@
 # The issue-6 measurement set, from the carried .device/ folder, in two device calls of ≤ 10 minutes:
 #   bash .device/e2e.sh [BUDGET_SECONDS] [decode|long|all]
 #   decode (default): device suite; `small` b1 with graphs (host overhead); top-k and GEMV dev kernels vs
-#                     torch.topk; v32-dims b1 depth 4096 fp8 (roofline) and bf16; transformers on the same
-#                     bf16 checkpoint (peer.sh: decode speed, 16K prefill, logits cross-check).
+#                     torch.topk (E2E_SKIP_DEV=1 skips them); v32-dims b1 depth 4096 fp8 (roofline) and
+#                     bf16; transformers on the same bf16 checkpoint (peer.sh: decode speed, 16K prefill,
+#                     logits cross-check).
 #   long:             v32-dims fp8 at 8K–128K, sparse and dense, batch 1 and 16 (graphs); per-kernel
 #                     tables at 32K and 128K (eager) for the attention + indexer share; a 128K prefill.
 # Generates the random v32-dims checkpoints in the background from the start, gives every step a timeout
@@ -65,7 +66,7 @@ bench() { # $1 = timeout seconds, rest = dsa bench arguments
 if [ "$PART" != long ]; then
   DEV=$HERE/dev
   NVCC_PIDS=
-  if [ -d "$DEV" ] && command -v nvcc >/dev/null; then
+  if [ -d "$DEV" ] && command -v nvcc >/dev/null && [ "${E2E_SKIP_DEV:-0}" != 1 ]; then
     mkdir -p "$TMP/dev-build"
     for p in topk gemv; do
       nvcc -arch=sm_90a -O3 -std=c++17 -o "$TMP/dev-build/$p" "$DEV/$p.cu" >"$TMP/dev-build/$p.build.log" 2>&1 &
@@ -82,16 +83,18 @@ if [ "$PART" != long ]; then
   # 3. The kernels against torch.topk and the HBM peak.
   # shellcheck disable=SC2086 # a list of PIDs
   [ -n "$NVCC_PIDS" ] && wait $NVCC_PIDS
-  : >"$OUT/dev-kernels.jsonl"
-  for p in topk gemv; do
-    [ -x "$TMP/dev-build/$p" ] || { log "dev/$p did not build: $(tail -3 "$TMP/dev-build/$p.build.log" 2>/dev/null)"; continue; }
-    log "dev/$p"
-    timeout 60 "$TMP/dev-build/$p" >"$TMP/dev-$p.out" 2>&1
-    log "dev/$p exit $?"
-    cat "$TMP/dev-$p.out" >>"$OUT/dev-kernels.log"
-    grep '^{' "$TMP/dev-$p.out" >>"$OUT/dev-kernels.jsonl"
-  done
-  timeout 60 python3 "$DEV/topk_torch.py" 2>/dev/null | grep '^{' >>"$OUT/dev-kernels.jsonl"
+  if [ "${E2E_SKIP_DEV:-0}" != 1 ]; then
+    : >"$OUT/dev-kernels.jsonl"
+    for p in topk gemv; do
+      [ -x "$TMP/dev-build/$p" ] || { log "dev/$p did not build: $(tail -3 "$TMP/dev-build/$p.build.log" 2>/dev/null)"; continue; }
+      log "dev/$p"
+      timeout 60 "$TMP/dev-build/$p" >"$TMP/dev-$p.out" 2>&1
+      log "dev/$p exit $?"
+      cat "$TMP/dev-$p.out" >>"$OUT/dev-kernels.log"
+      grep '^{' "$TMP/dev-$p.out" >>"$OUT/dev-kernels.jsonl"
+    done
+    timeout 60 python3 "$DEV/topk_torch.py" 2>/dev/null | grep '^{' >>"$OUT/dev-kernels.jsonl"
+  fi
   # 4. v32-dims (2 layers) decode at depth 4096: fp8 (roofline), its kernel table, bf16 (the peer's checkpoint).
   wait_for "$TMP/dsa-bench-v32-dims-fp8/config.json"
   bench 120 --preset v32-dims --dtype fp8 --depth 4096 --repeat 20

@@ -1,6 +1,6 @@
 import type { AttentionBatch, Backend, IndexerKeyCache, Workspace } from '@dsa/backend';
-import { broadcastTo, narrow, reshape, splitDim, type TensorView, unsqueeze } from '@dsa/tensor';
 import { causalMask, gatherSequenceRows, SCORE_BUDGET, sequenceRuns } from '@dsa/mla';
+import { broadcastTo, narrow, reshape, splitDim, type TensorView, unsqueeze } from '@dsa/tensor';
 
 /**
  * Lightning-indexer scores and top-k selection: the backend's fused `indexerTopK` when it has one,

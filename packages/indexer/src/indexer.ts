@@ -1,6 +1,6 @@
 import type { AttentionBatch, Backend, IndexerKeyCache, Workspace } from '@dsa/backend';
-import { broadcastTo, narrow, reshape, splitDim, type TensorView } from '@dsa/tensor';
 import type { RotaryTable } from '@dsa/mla';
+import { broadcastTo, narrow, reshape, splitDim, type TensorView } from '@dsa/tensor';
 import { indexerTopK } from './indexer-top-k.js';
 import type { IndexerDims, IndexerPrecision, IndexerWeights } from './indexer-weights.js';
 

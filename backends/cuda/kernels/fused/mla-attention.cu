@@ -9,8 +9,8 @@
 // Dynamic shared memory: 16 · W · 4 bytes.
 //
 // Splits (flash-decoding): a query's `count` candidate keys are cut into chunks of mla_chunk(count) keys
-// (≥ 128, ≤ kMaxSplits chunks; a function of the query's own count only). Each chunk gets its own online
-// softmax (max m, sum l, unnormalized acc) and the chunks are merged in chunk order with mla_merge.
+// (≥ kMinChunk keys, ≤ kMaxSplits chunks; a function of the query's own count only). Each chunk gets
+// its own online softmax (max m, sum l, unnormalized acc); chunks are merged in order with mla_merge.
 // With gridDim.z == 1 one CTA walks the chunks and merges as it goes; with gridDim.z > 1 CTA z writes
 // chunk z's (acc, m, l) to `part` / `part_ml` and dsa_fused_mla_combine merges them with the same
 // arithmetic in the same order. Both give the same bits, so the launch shape (picked from the batch size
@@ -21,7 +21,7 @@ using namespace dsa_fused;
 
 namespace {
 constexpr int kGroup = 16, kTile = 32, kThreads = 256, kMaxCols = 2;  // C ≤ 256 · kMaxCols
-constexpr int kMinChunk = 128, kMaxSplits = 32;                         // src/fused/mla-attention.ts
+constexpr int kMinChunk = 64, kMaxSplits = 64;                          // src/fused/mla-attention.ts
 constexpr int kLoadGroup = 3;  // cache values a lane loads before using them (576 = 6 groups of 3 · 32)
 constexpr int kCombineThreads = 128;
 
@@ -273,6 +273,7 @@ extern "C" __global__ void __launch_bounds__(kCombineThreads)
   const int64_t row0 = (static_cast<int64_t>(s) * heads + h) * zs;
   for (int c = threadIdx.x; c < columns; c += kCombineThreads) {
     float m = -INFINITY, l = 0.0f, a = 0.0f;
+#pragma unroll 4
     for (int z = 0; z < chunks; z++) {
       const MergeWeights w = mla_merge(m, part_ml[2 * (row0 + z)]);
       m = w.max;

@@ -17,105 +17,128 @@ extern "C" __global__ void dsa_matmul(Tensor out, Tensor a, Tensor b, int32_t tr
   }
 }
 
-// Decode shapes (M ≤ kRowsMax, e.g. the absorbed MLA's per-head q · W_UK and o · W_UVᵀ): warps share
-// the K reduction so each weight element is read once per CTA with coalesced loads, and the loops keep
-// several loads in flight. The K split is fixed (it does not depend on M), so a row's result is the
-// same for every M ≤ kRowsMax.
-constexpr int kRowsMax = 16;
-constexpr int kRowsWarps = 8;
+// Decode shapes (M ≤ 16, e.g. the absorbed MLA's per-head q · W_UK and o · W_UVᵀ): f32 activations,
+// f32 or bf16 weights with a contiguous inner dimension, every row and batch start 16-byte aligned
+// (src/kernels/matmul.ts checks). 16-byte weight loads, several in flight per lane; the K reduction is
+// split the same way for every M, so a row's result does not depend on the rows beside it.
+// Kernels dsa_matmul_dec_<nn|nt>_<f32|bf16>_m<TM> for TM ∈ {1, 2, 4, 8, 16} (the smallest TM ≥ M).
+// Arguments: (out, out_batch_stride, out_row_stride, a, a_batch_stride, a_row_stride, b, b_batch_stride,
+// b_row_stride, m, n, k, alpha); strides in elements; out and a are f32, inner strides 1.
 
-// Element `off` of a f32 / bf16 / f16 tensor (the dtypes matmul takes) without loadf's general switch.
-template <typename T>
-__device__ __forceinline__ float load_as(const Tensor& t, int64_t off) {
-  const T v = reinterpret_cast<const T*>(t.ptr)[off];
-  if constexpr (sizeof(T) == 4) return v;
-  else return static_cast<float>(v);
+// Four consecutive weights from a 16-byte (f32) or 8-byte (bf16) aligned address.
+__device__ __forceinline__ void load4w(const float* p, float (&w)[4]) {
+  const float4 v = __ldg(reinterpret_cast<const float4*>(p));
+  w[0] = v.x;
+  w[1] = v.y;
+  w[2] = v.z;
+  w[3] = v.w;
 }
-__device__ __forceinline__ float load_float(const Tensor& t, int64_t off) {
-  if (t.dtype == BF16) return load_as<__nv_bfloat16>(t, off);
-  if (t.dtype == F16) return load_as<__half>(t, off);
-  return load_as<float>(t, off);
-}
-
-// op(b) = b, b[k, n]: lane = column, warp w sums its K/8 slice in k order; the 8 warp partials are then
-// added in warp order. Returns the lane's sums for rows < M in acc.
-template <typename TB>
-__device__ __forceinline__ void rows_nn(const Tensor& a, const Tensor& b, int64_t batch, int64_t n, int64_t k0,
-                                        int64_t k1, int64_t M, float (&acc)[kRowsMax]) {
-  const int64_t bo = batch * b.strides[0] + n * b.strides[2];
-  const int64_t ao = batch * a.strides[0];
-#pragma unroll 8
-  for (int64_t k = k0; k < k1; k++) {
-    const float bv = load_as<TB>(b, bo + k * b.strides[1]);
-#pragma unroll
-    for (int m = 0; m < kRowsMax; m++)
-      if (m < M) acc[m] = fmaf(load_float(a, ao + m * a.strides[1] + k * a.strides[2]), bv, acc[m]);
-  }
+__device__ __forceinline__ void load4w(const __nv_bfloat16* p, float (&w)[4]) {
+  const uint2 v = __ldg(reinterpret_cast<const uint2*>(p));
+  w[0] = __uint_as_float(v.x << 16);
+  w[1] = __uint_as_float(v.x & 0xffff0000u);
+  w[2] = __uint_as_float(v.y << 16);
+  w[3] = __uint_as_float(v.y & 0xffff0000u);
 }
 
-// grid (ceil(N / 32), B), 256 threads.
-extern "C" __global__ void __launch_bounds__(kRowsWarps * 32)
-    dsa_matmul_rows_nn(Tensor out, Tensor a, Tensor b, float alpha) {
-  __shared__ float partial[kRowsWarps][kRowsMax][32];
-  const int64_t M = out.shape[1], N = out.shape[2], K = a.shape[2];
-  const int64_t batch = blockIdx.y;
+constexpr int kDecWarps = 8;
+
+// op(b) = b, b[k, n] (n contiguous): grid (ceil(N / 128), B), 256 threads. Thread = 4 consecutive
+// columns, warp w sums its K/8 slice in k order; the 8 warp partials are added in warp order.
+template <int TM, typename TB>
+__device__ __forceinline__ void dec_nn(float* out, int64_t os0, int64_t os1, const float* a, int64_t as0,
+                                       int64_t as1, const TB* b, int64_t bs0, int64_t bs1, int m, int n, int k,
+                                       float alpha) {
+  __shared__ float partial[kDecWarps][128];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int64_t n = static_cast<int64_t>(blockIdx.x) * 32 + lane;
-  const int64_t slice = (K + kRowsWarps - 1) / kRowsWarps;
-  const int64_t k0 = warp * slice, k1 = k0 + slice < K ? k0 + slice : K;
-  float acc[kRowsMax] = {};
-  if (n < N) {
-    if (b.dtype == BF16) rows_nn<__nv_bfloat16>(a, b, batch, n, k0, k1, M, acc);
-    else if (b.dtype == F16) rows_nn<__half>(a, b, batch, n, k0, k1, M, acc);
-    else rows_nn<float>(a, b, batch, n, k0, k1, M, acc);
-  }
-#pragma unroll
-  for (int m = 0; m < kRowsMax; m++)
-    if (m < M) partial[warp][m][lane] = acc[m];
-  __syncthreads();
-  for (int t = threadIdx.x; t < M * 32; t += kRowsWarps * 32) {
-    const int m = t >> 5, l = t & 31;
-    const int64_t col = static_cast<int64_t>(blockIdx.x) * 32 + l;
-    if (col >= N) continue;
-    float sum = partial[0][m][l];
-    for (int w = 1; w < kRowsWarps; w++) sum += partial[w][m][l];
-    storef(out, batch * out.strides[0] + m * out.strides[1] + col * out.strides[2], __fmul_rn(alpha, sum));
-  }
-}
-
-// op(b) = bᵀ, b[n, k]: warp = column; lane sums k ≡ lane (mod 32) in k order.
-template <typename TB>
-__device__ __forceinline__ void rows_nt(const Tensor& a, const Tensor& b, int64_t batch, int64_t n, int lane,
-                                        int64_t K, int64_t M, float (&acc)[kRowsMax]) {
-  const int64_t bo = batch * b.strides[0] + n * b.strides[1];
-  const int64_t ao = batch * a.strides[0];
+  const int64_t batch = blockIdx.y;
+  const int n0 = blockIdx.x * 128 + 4 * lane;
+  const int slice = (k + kDecWarps - 1) / kDecWarps;
+  const int k0 = warp * slice, k1 = min(k, k0 + slice);
+  float acc[TM][4] = {};
+  if (n0 < n) {
+    const TB* col = b + batch * bs0 + n0;
+    const float* rows = a + batch * as0;
 #pragma unroll 4
-  for (int64_t k = lane; k < K; k += 32) {
-    const float bv = load_as<TB>(b, bo + k * b.strides[2]);
+    for (int kk = k0; kk < k1; kk++) {
+      float w[4];
+      load4w(col + kk * bs1, w);
 #pragma unroll
-    for (int m = 0; m < kRowsMax; m++)
-      if (m < M) acc[m] = fmaf(load_float(a, ao + m * a.strides[1] + k * a.strides[2]), bv, acc[m]);
+      for (int r = 0; r < TM; r++) {
+        const float x = r < m ? rows[r * as1 + kk] : 0.0f;
+#pragma unroll
+        for (int c = 0; c < 4; c++) acc[r][c] = fmaf(x, w[c], acc[r][c]);
+      }
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < TM; r++) {
+    if (r >= m) break;
+#pragma unroll
+    for (int c = 0; c < 4; c++) partial[warp][4 * lane + c] = acc[r][c];
+    __syncthreads();
+    const int column = blockIdx.x * 128 + threadIdx.x;
+    if (threadIdx.x < 128 && column < n) {
+      float sum = partial[0][threadIdx.x];
+      for (int w = 1; w < kDecWarps; w++) sum += partial[w][threadIdx.x];
+      out[batch * os0 + r * os1 + column] = __fmul_rn(alpha, sum);
+    }
+    __syncthreads();
   }
 }
 
-// grid (ceil(N / 8), B), 256 threads; the lane sums are added with a butterfly over the warp.
-extern "C" __global__ void __launch_bounds__(kRowsWarps * 32)
-    dsa_matmul_rows_nt(Tensor out, Tensor a, Tensor b, float alpha) {
-  const int64_t M = out.shape[1], N = out.shape[2], K = a.shape[2];
-  const int64_t batch = blockIdx.y;
+// op(b) = bᵀ, b[n, k] (k contiguous): grid (ceil(N / 8), B), 256 threads. Warp = column; lane sums
+// k ∈ [4·lane + 128·i, +4) in order, then a butterfly over the warp.
+template <int TM, typename TB>
+__device__ __forceinline__ void dec_nt(float* out, int64_t os0, int64_t os1, const float* a, int64_t as0,
+                                       int64_t as1, const TB* b, int64_t bs0, int64_t bs1, int m, int n, int k,
+                                       float alpha) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int64_t n = static_cast<int64_t>(blockIdx.x) * kRowsWarps + warp;
-  if (n >= N) return;
-  float acc[kRowsMax] = {};
-  if (b.dtype == BF16) rows_nt<__nv_bfloat16>(a, b, batch, n, lane, K, M, acc);
-  else if (b.dtype == F16) rows_nt<__half>(a, b, batch, n, lane, K, M, acc);
-  else rows_nt<float>(a, b, batch, n, lane, K, M, acc);
+  const int64_t batch = blockIdx.y;
+  const int column = blockIdx.x * kDecWarps + warp;
+  if (column >= n) return;
+  const TB* row = b + batch * bs0 + column * bs1;
+  const float* rows = a + batch * as0;
+  float acc[TM] = {};
+#pragma unroll 4
+  for (int kk = 4 * lane; kk < k; kk += 128) {
+    float w[4];
+    load4w(row + kk, w);
 #pragma unroll
-  for (int m = 0; m < kRowsMax; m++) {
-    if (m >= M) break;
-    float v = acc[m];
+    for (int r = 0; r < TM; r++) {
+      if (r < m) {
+        const float4 x = __ldg(reinterpret_cast<const float4*>(rows + r * as1 + kk));
+        acc[r] = fmaf(x.x, w[0], acc[r]);
+        acc[r] = fmaf(x.y, w[1], acc[r]);
+        acc[r] = fmaf(x.z, w[2], acc[r]);
+        acc[r] = fmaf(x.w, w[3], acc[r]);
+      }
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < TM; r++) {
+    if (r >= m) break;
+    float v = acc[r];
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    if (lane == 0) storef(out, batch * out.strides[0] + m * out.strides[1] + n * out.strides[2], __fmul_rn(alpha, v));
+    if (lane == 0) out[batch * os0 + r * os1 + column] = __fmul_rn(alpha, v);
   }
 }
+
+#define DSA_MATMUL_DEC(OP, NAME, TB, TM)                                                                       \
+  extern "C" __global__ void __launch_bounds__(kDecWarps * 32) dsa_matmul_dec_##OP##_##NAME##_m##TM(           \
+      float* out, int64_t os0, int64_t os1, const float* a, int64_t as0, int64_t as1, const TB* b, int64_t bs0, \
+      int64_t bs1, int m, int n, int k, float alpha) {                                                         \
+    dec_##OP<TM, TB>(out, os0, os1, a, as0, as1, b, bs0, bs1, m, n, k, alpha);                                \
+  }
+#define DSA_MATMUL_DEC_ALL(OP, NAME, TB) \
+  DSA_MATMUL_DEC(OP, NAME, TB, 1)        \
+  DSA_MATMUL_DEC(OP, NAME, TB, 2)        \
+  DSA_MATMUL_DEC(OP, NAME, TB, 4)        \
+  DSA_MATMUL_DEC(OP, NAME, TB, 8)        \
+  DSA_MATMUL_DEC(OP, NAME, TB, 16)
+
+DSA_MATMUL_DEC_ALL(nn, f32, float)
+DSA_MATMUL_DEC_ALL(nn, bf16, __nv_bfloat16)
+DSA_MATMUL_DEC_ALL(nt, f32, float)
+DSA_MATMUL_DEC_ALL(nt, bf16, __nv_bfloat16)

@@ -1,6 +1,6 @@
 import { type Backend, downloadTensor, uploadTensor } from '@dsa/backend';
 import { Random } from '@dsa/backend/testing';
-import { type DType, permute, type TensorView, tensorView } from '@dsa/tensor';
+import { type DType, narrow, permute, type TensorView, tensorView } from '@dsa/tensor';
 import { type CheckResult, runCheck } from './check-result.js';
 
 /**
@@ -114,6 +114,38 @@ function matmulCases(): { name: string; run: Run }[] {
 }
 
 /**
+ * The absorbed MLA's decode matmuls at DeepSeek's sizes (H = 128, nope 128, v 128, latent 512), M = S
+ * rows: q_nope · W_UK (dsa_matmul_dec_nn) and o_latent · W_UVᵀ (dsa_matmul_dec_nt), with W = kv_b_proj
+ * [H, 256, 512] in f32 (dequantized fp8) or bf16, through the same strided views as packages/mla.
+ */
+function decodeMatmulCase(s: number, op: 'nn' | 'nt', dtype: 'f32' | 'bf16'): { name: string; run: Run } {
+  const [h, dn, dv, r, c] = [128, 128, 128, 64, 512];
+  return {
+    name: `matmul decode ${op === 'nn' ? 'q_nope · W_UK' : 'o · W_UVᵀ'} ${dtype} weights, S=${s} H=${h}`,
+    run: async (b) => {
+      const random = new Random(31 + s);
+      const w = uploadTensor(b, dtype, [h, dn + dv, c], random.normals(h * (dn + dv) * c, 0.05));
+      if (op === 'nn') {
+        const q = uploadTensor(b, 'f32', [s, h, dn + r], random.normals(s * h * (dn + r)));
+        const out = empty(b, [s, h, c + r]);
+        b.kernels.matmul(
+          permute(narrow(out, 2, 0, c), [1, 0, 2]),
+          permute(narrow(q, 2, 0, dn), [1, 0, 2]),
+          narrow(w, 1, 0, dn),
+        );
+        return (await downloadTensor(b, out)).filter((_, i) => i % (c + r) < c);
+      }
+      const o = uploadTensor(b, 'f32', [s, h, c], random.normals(s * h * c));
+      const out = empty(b, [s, h, dv]);
+      b.kernels.matmul(permute(out, [1, 0, 2]), permute(o, [1, 0, 2]), narrow(w, 1, dn, dv), {
+        transposeB: true,
+      });
+      return downloadTensor(b, out);
+    },
+  };
+}
+
+/**
  * Prefill GEMM checks against `oracle` (the reference backend): linear at M = 17, 300, 4096 with f32,
  * bf16 and fp8 block-scaled weights, through cuBLASLt (when it loads) and through dsa_gemm_mma, and
  * matmul at the MLA absorbed-path shapes (strided batches). The oracle runs once per case.
@@ -127,6 +159,10 @@ export async function gemmChecks(backend: Backend, oracle: Backend, filter?: str
     for (const dtype of ['f32', 'bf16', 'f8_e4m3'] as const)
       cases.push({ ...linearCase(m, dtype), tolerance: gemmTolerance(), paths });
   for (const c of matmulCases()) cases.push({ ...c, tolerance: MATMUL_TOLERANCE, paths: paths.slice(0, 1) });
+  for (const s of [1, 3, 16])
+    for (const op of ['nn', 'nt'] as const)
+      for (const dtype of ['f32', 'bf16'] as const)
+        cases.push({ ...decodeMatmulCase(s, op, dtype), tolerance: MATMUL_TOLERANCE, paths: [false] });
   for (const c of cases) {
     if (filter && !`gemm: ${c.name}`.includes(filter)) continue;
     let want: ArrayLike<number> | null = null;
@@ -145,6 +181,39 @@ export async function gemmChecks(backend: Backend, oracle: Backend, filter?: str
         }),
       );
     }
+  }
+  // Batch invariance of the decode kernels: row 0 of an S = 5 step equals the same row computed alone.
+  for (const op of ['nn', 'nt'] as const) {
+    const name = `gemm: matmul decode ${op}: a row alone and in a batch of 5 give identical bits`;
+    if (filter && !name.includes(filter)) continue;
+    results.push(
+      await runCheck(name, 0, async () => {
+        const [h, k, n] = [128, op === 'nn' ? 128 : 512, op === 'nn' ? 512 : 128];
+        const random = new Random(41);
+        const w = uploadTensor(
+          backend,
+          'f32',
+          [h, op === 'nn' ? k : n, op === 'nn' ? n : k],
+          random.normals(h * k * n),
+        );
+        const rows = random.normals(5 * h * k);
+        const run = async (count: number) => {
+          const a = uploadTensor(backend, 'f32', [count, h, k], rows.slice(0, count * h * k));
+          const out = empty(backend, [count, h, n]);
+          backend.kernels.matmul(permute(out, [1, 0, 2]), permute(a, [1, 0, 2]), w, {
+            transposeB: op === 'nt',
+          });
+          return (await downloadTensor(backend, out)).slice(0, h * n);
+        };
+        const alone = await run(1);
+        const batched = await run(5);
+        let differ = 0;
+        for (let i = 0; i < alone.length; i++) if (!Object.is(alone[i], batched[i])) differ++;
+        return differ
+          ? { error: differ, detail: `${differ} of ${alone.length} values differ` }
+          : { error: 0 };
+      }),
+    );
   }
   return results;
 }

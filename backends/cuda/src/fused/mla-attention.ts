@@ -10,8 +10,8 @@ const COMBINE_KERNEL = 'dsa_fused_mla_combine';
 /** Threads of the combine kernel (kCombineThreads). */
 const COMBINE_THREADS = 128;
 /** Keys per chunk at least, chunks per query at most, key tile (kMinChunk, kMaxSplits, kTile). */
-const MIN_CHUNK = 128;
-const MAX_SPLITS = 32;
+const MIN_CHUNK = 64;
+const MAX_SPLITS = 64;
 const TILE = 32;
 /** Below this many (query, head group) CTAs the f32 kernel splits keys over CTAs (two waves of 132 SMs). */
 const SPLIT_BELOW_CTAS = 264;

@@ -9,7 +9,8 @@ const KERNEL_V2 = 'dsa_fused_top_k_rows2';
 /**
  * v3 (opt-in, DSA_CUDA_TOPK=v3, for ≤ SPLIT_MAX_ROWS rows): each row split over SPLIT_CTAS CTAs
  * (split-top-k.cuh). Its select kernel's 48896 B of dynamic shared memory plus its static shared memory
- * exceed 48 KiB: the launcher opts in (cuFuncSetAttribute) for it.
+ * exceed 48 KiB: the launcher opts in (cuFuncSetAttribute) for it. Not the default: on the H200 one
+ * 128K row takes 46 µs with v3 and 40 µs with v2.
  */
 const KERNEL_SPLIT_FILTER = 'dsa_fused_top_k_split_filter';
 const KERNEL_SPLIT_SELECT = 'dsa_fused_top_k_split_select';

@@ -1,6 +1,3 @@
-import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { StreamDecoder } from './stream-decoder.js';
 import { DEEPSEEK_V3_TOKENIZER_DIR, readTokenizerFixture } from './test-tokenizer.js';

@@ -1,7 +1,6 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEEPSEEK_V3_TOKENIZER_DIR, readTokenizerFixture } from './test-tokenizer.js';
 import { Tokenizer } from './tokenizer.js';
