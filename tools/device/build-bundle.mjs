@@ -134,6 +134,7 @@ fs.chmodSync(path.join(out, 'run.sh'), 0o755);
 fs.copyFileSync(path.join(here, 'peer.sh'), path.join(out, 'peer.sh'));
 fs.copyFileSync(path.join(here, 'e2e.sh'), path.join(out, 'e2e.sh'));
 fs.copyFileSync(path.join(here, 'profile.sh'), path.join(out, 'profile.sh'));
+fs.copyFileSync(path.join(here, 'lib.sh'), path.join(out, 'lib.sh'));
 // The standalone kernel programs (backends/cuda/dev) and the kernel sources they include, for e2e.sh.
 for (const folder of ['dev', 'kernels/fused']) {
   fs.cpSync(path.join(root, 'backends/cuda', folder), path.join(out, folder), { recursive: true });

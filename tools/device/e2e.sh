@@ -26,42 +26,17 @@ START=$(date +%s)
 mkdir -p "$OUT"
 LOG=$OUT/e2e.log
 : >"$OUT/bench.jsonl"
-log() { echo "[e2e $(($(date +%s) - START))s] $*" | tee -a "$LOG"; }
-left() { echo $((BUDGET - ($(date +%s) - START))); }
 TMP=${TMPDIR:-/tmp}
 NODE=$TMP/dsa-node-20.20.2/node
 export DSA_CUDA_PROFILE=1
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
 
 DSA_SKIP_SUITE=1 bash "$HERE/run.sh" >>"$LOG" 2>&1 # unpacks node and the fatbin, finds cuBLASLt
 export DSA_CUDA_FATBIN=$(ls -d "$TMP"/dsa-node-20.20.2/kernels-*/dsa-kernels.fatbin | head -1)
 export DSA_FIXTURES="$HERE/fixtures"
-dtypes=fp8
-[ "$PART" = long ] || dtypes="fp8 bf16"
-for dtype in $dtypes; do
-  dir=$TMP/dsa-bench-v32-dims-$dtype
-  [ -s "$dir/config.json" ] || (cd "$HERE" && "$NODE" dsa.mjs make-model --preset v32-dims --dtype $dtype --seed 1 \
-    --out "$dir.part" >"$OUT/make-$dtype.log" 2>&1 && mv "$dir.part" "$dir") &
-done
-wait_for() { while [ ! -s "$1" ] && [ "$(left)" -gt 30 ]; do sleep 2; done; }
-
-bench() { # $1 = timeout seconds, rest = dsa bench arguments
-  local limit=$1
-  shift
-  local room
-  room=$(left)
-  if [ "$room" -lt 20 ]; then
-    log "skipped (no time left): dsa bench $*"
-    return
-  fi
-  [ "$limit" -gt "$room" ] && limit=$room
-  log "dsa bench $* (timeout ${limit}s; DSA_GRAPHS=${DSA_GRAPHS:-1})"
-  echo "== dsa bench $* (DSA_GRAPHS=${DSA_GRAPHS:-1})" >>"$OUT/profile.log"
-  (cd "$HERE" && timeout "$limit" "$NODE" dsa.mjs bench --backend cuda --json "$@") >"$TMP/bench.out" 2>"$TMP/bench.err"
-  log "exit $?; $(grep -h '^graphs' "$TMP/bench.err" | tail -1)"
-  grep -v '^\[dsa' "$TMP/bench.err" >>"$OUT/profile.log"
-  grep -h '^{' "$TMP/bench.out" | tee -a "$OUT/bench.jsonl" >>"$OUT/profile.log"
-  grep -v '^graphs\|^kernel profile\|^  ' "$TMP/bench.err" | tail -3 >>"$LOG"
-}
+make_checkpoint fp8
+[ "$PART" = long ] || make_checkpoint bf16
 
 if [ "$PART" != long ]; then
   DEV=$HERE/dev
@@ -74,9 +49,7 @@ if [ "$PART" != long ]; then
     done
   fi
   # 1. Correctness.
-  log "device suite"
-  (cd "$HERE" && timeout 240 "$NODE" device-suite.mjs --json "$OUT/device-suite.json") >"$OUT/device-suite.log" 2>&1
-  log "device suite exit $?: $(grep -o '"passed":[0-9]*,"failed":[0-9]*' "$OUT/device-suite.log" | tail -1)"
+  device_suite
   # 2. Host overhead with graphs (small preset; its checkpoint takes seconds).
   bench 60 --preset small --dtype bf16 --depth 1024 --repeat 30
   DSA_GRAPHS=0 DSA_CUDA_PROFILE_LEAD_MS=50 bench 40 --preset small --dtype bf16 --depth 1024 --repeat 5

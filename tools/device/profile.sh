@@ -18,42 +18,19 @@ export OUT
 BUDGET=${1:-560}
 START=$(date +%s)
 LOG=$OUT/profile-run.log
-log() { echo "[profile $(($(date +%s) - START))s] $*" | tee -a "$LOG"; }
-left() { echo $((BUDGET - ($(date +%s) - START))); }
 TMP=${TMPDIR:-/tmp}
 NODE=$TMP/dsa-node-20.20.2/node
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
 
 DSA_SKIP_SUITE=1 bash "$HERE/run.sh" >>"$LOG" 2>&1 # unpacks node and the fatbin, finds cuBLASLt
 export DSA_CUDA_FATBIN=$(ls -d "$TMP"/dsa-node-20.20.2/kernels-*/dsa-kernels.fatbin | head -1)
 export DSA_FIXTURES="$HERE/fixtures"
-V32=$TMP/dsa-bench-v32-dims-fp8
-[ -s "$V32/config.json" ] || (cd "$HERE" && "$NODE" dsa.mjs make-model --preset v32-dims --dtype fp8 --seed 1 \
-  --out "$V32.part" >"$OUT/make-fp8.log" 2>&1 && mv "$V32.part" "$V32") &
-MAKE=$!
-
-log "device suite"
-(cd "$HERE" && timeout 240 "$NODE" device-suite.mjs --json "$OUT/device-suite.json") >"$OUT/device-suite.log" 2>&1
-log "device suite exit $?: $(grep -o '"passed":[0-9]*,"failed":[0-9]*' "$OUT/device-suite.log" | tail -1)"
-
-bench() { # $1 = timeout seconds, rest = dsa bench arguments
-  local limit=$1
-  shift
-  local room
-  room=$(left)
-  if [ "$room" -lt 20 ]; then
-    log "skipped (no time left): dsa bench $*"
-    return
-  fi
-  [ "$limit" -gt "$room" ] && limit=$room
-  log "dsa bench $* (timeout ${limit}s)"
-  echo "== dsa bench $*" >>"$OUT/profile.log"
-  (cd "$HERE" && DSA_CUDA_PROFILE=1 DSA_CUDA_PROFILE_LEAD_MS=100 DSA_GRAPHS=0 timeout "$limit" "$NODE" dsa.mjs bench \
-    --backend cuda --json "$@") >>"$OUT/profile.log" 2>&1
-  log "exit $?"
-}
-
+make_checkpoint fp8
+device_suite
+export DSA_CUDA_PROFILE=1 DSA_CUDA_PROFILE_LEAD_MS=100 DSA_GRAPHS=0 # eager, the profile lead on
 bench 60 --preset small --dtype bf16 --depth 1024 --repeat 5
-wait "$MAKE"
+wait_for "$TMP/dsa-bench-v32-dims-fp8/config.json"
 bench 90 --preset v32-dims --dtype fp8 --depth 4096 --repeat 5
 bench 150 --preset v32-dims --dtype fp8 --depth 32768,131072 --attention sparse,dense --repeat 3
 log "done"

@@ -32,24 +32,13 @@ const KEYS = [
   'host_fraction',
 ];
 
+/** `dsa bench --preset tiny --backend reference --json` with the given flags. */
+const tinyBench = (flags: string) =>
+  capture(['bench', '--preset', 'tiny', '--backend', 'reference', '--json', ...flags.split(' ')]);
+
 describe('dsa bench', () => {
   it('prints one JSON line per (depth, batch) with every key and sane values', async () => {
-    const { code, stdout, stderr } = await capture([
-      'bench',
-      '--preset',
-      'tiny',
-      '--backend',
-      'reference',
-      '--depth',
-      '64',
-      '--batch',
-      '1,2',
-      '--repeat',
-      '2',
-      '--prompt',
-      '32',
-      '--json',
-    ]);
+    const { code, stdout, stderr } = await tinyBench('--depth 64 --batch 1,2 --repeat 2 --prompt 32');
     expect(stderr).not.toMatch(/error/);
     expect(code).toBe(0);
     const lines = stdout
@@ -87,22 +76,7 @@ describe('dsa bench', () => {
   }, 60_000);
 
   it('times the fill with --cache prefill', async () => {
-    const { code, stdout } = await capture([
-      'bench',
-      '--preset',
-      'tiny',
-      '--backend',
-      'reference',
-      '--depth',
-      '40',
-      '--cache',
-      'prefill',
-      '--repeat',
-      '1',
-      '--prompt',
-      '8',
-      '--json',
-    ]);
+    const { code, stdout } = await tinyBench('--depth 40 --cache prefill --repeat 1 --prompt 8');
     expect(code).toBe(0);
     const line = JSON.parse(stdout.trim()) as Record<string, unknown>;
     expect(line.cache).toBe('prefill');
