@@ -6,7 +6,7 @@ type Fn = (...args: unknown[]) => unknown;
 /**
  * Parameters of each aclnn operator's `aclnnXxxGetWorkspaceSize`, before the trailing
  * `uint64_t* workspaceSize, aclOpExecutor** executor` (handles are `void*`). Checked against the
- * public CANN headers: see the package README for versions and the list of unconfirmed ones.
+ * public CANN headers: see docs/backends/ascend.md for versions and the list of unconfirmed ones.
  */
 export const ACLNN_OPERATORS = {
   InplaceFillScalar: ['void* selfRef', 'void* value'],
@@ -63,7 +63,7 @@ export const ACLNN_OPERATORS = {
   IndexSelect: ['void* self', 'int64_t dim', 'void* index', 'void* out'],
   InplaceIndexCopy: ['void* selfRef', 'int64_t dim', 'void* index', 'void* source'],
   IndexAdd: ['void* self', 'int64_t dim', 'void* index', 'void* source', 'void* alpha', 'void* out'],
-  // The MoE operators of ops-transformer (libopapi.so on CANN 8.x); see the README for the sources.
+  // The MoE operators of ops-transformer (libopapi.so on CANN 8.x); see docs/backends/ascend.md for the sources.
   MoeGatingTopK: [
     'void* x',
     'void* biasOptional',

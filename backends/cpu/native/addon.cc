@@ -7,7 +7,7 @@
 // for "none"). The call decodes and checks the block on the JavaScript thread (buffers alive,
 // views inside them), takes a reference on every buffer, and enqueues the kernel on the backend's
 // command queue (queue.h), whose executor thread runs it with the thread pool; queue -1 runs it
-// at once on the calling thread instead (see README.md).
+// at once on the calling thread instead (see docs/backends/cpu.md).
 #include <napi.h>
 
 #include <cstring>

@@ -4,7 +4,7 @@ import koffi, { type LibraryHandle } from 'koffi';
 import type { KernelProfile } from './kernel-profile.js';
 
 // Prototypes and enum values from NVIDIA's public cublasLt.h / library_types.h (cuBLAS docs,
-// https://docs.nvidia.com/cuda/cublas/#using-the-cublaslt-api): see README.md "cuBLASLt".
+// https://docs.nvidia.com/cuda/cublas/#using-the-cublaslt-api): see docs/backends/cuda.md, "cuBLASLt".
 /** cudaDataType_t values used here. */
 export const CUDA_R = {
   /** CUDA_R_32F */

@@ -1,6 +1,6 @@
 /* The MoE operators of libopapi.so (CANN ops-transformer) in the emulator: aclnnMoeGatingTopK,
  * aclnnMoeInitRoutingV2 and aclnnGroupedMatmulV4, with the published semantics and the published
- * argument constraints checked (see the package README for the sources). Only the modes the backend
+ * argument constraints checked (see docs/backends/ascend.md for the sources). Only the modes the backend
  * uses are implemented; any other mode fails loudly instead of guessing. */
 #include <math.h>
 #include <stdio.h>
