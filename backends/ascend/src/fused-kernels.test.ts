@@ -4,42 +4,34 @@
 // operator's bf16 copies change nothing: a paged batch of two sequences (block size 16), a prefill
 // chunk, a decode token and a second chunk, f32 and fp8 (per-token scaled) key caches.
 import { type AttentionBatch, type Backend, downloadTensor, uploadTensor } from '@dsa/backend';
-import { Random } from '@dsa/backend/testing';
+import { type PagedLayout, Random, uploadBatch } from '@dsa/backend/testing';
 import { describe, expect, it } from 'vitest';
 import { buildEmulator } from './build-emulator.js';
 import ascendBackendFactory from './index.js';
 
 process.env.DSA_ASCEND_LIB_DIR = buildEmulator();
 
-const BLOCK = 16;
-const MAX_BLOCKS = 3;
-const NUM_BLOCKS = 6;
-const SLOTS = NUM_BLOCKS * BLOCK;
-const BLOCK_TABLE = [
-  [4, 1, 5],
-  [0, 3, -1],
-];
-const SEQUENCE_IDS = [0, 0, 0, 1, 1, 1];
-const POSITIONS = [37, 38, 39, 9, 20, 21];
+// Two sequences in a pool of 6 blocks of 16: a 3-token chunk of sequence 0, a decode token and a
+// 2-token chunk of sequence 1.
+const LAYOUT: PagedLayout = {
+  blockSize: 16,
+  blockTable: [
+    [4, 1, 5],
+    [0, 3, -1],
+  ],
+  sequenceIds: [0, 0, 0, 1, 1, 1],
+  positions: [37, 38, 39, 9, 20, 21],
+  slots: 6 * 16,
+};
+const BLOCK = LAYOUT.blockSize;
+const SLOTS = LAYOUT.slots;
+const BLOCK_TABLE = LAYOUT.blockTable;
+const SEQUENCE_IDS = LAYOUT.sequenceIds;
+const POSITIONS = LAYOUT.positions;
 const S = POSITIONS.length;
 const HEADS = 4;
 const WIDTH = 128;
-
-function batchOn(backend: Backend): AttentionBatch {
-  const blockTable = BLOCK_TABLE.flat();
-  return {
-    positions: uploadTensor(backend, 'i32', [S], POSITIONS),
-    sequenceIds: uploadTensor(backend, 'i32', [S], SEQUENCE_IDS),
-    blockTable: uploadTensor(backend, 'i32', [BLOCK_TABLE.length, MAX_BLOCKS], blockTable),
-    blockSize: BLOCK,
-    host: {
-      positions: Int32Array.from(POSITIONS),
-      sequenceIds: Int32Array.from(SEQUENCE_IDS),
-      blockTable: Int32Array.from(blockTable),
-      maxBlocks: MAX_BLOCKS,
-    },
-  };
-}
+const batchOn = (backend: Backend): AttentionBatch => uploadBatch(backend, LAYOUT);
 
 /** The contract: score = scale_t · Σ_h w·ReLU(q·k_t) over t ≤ position, k best ascending, ties low, -1 padded. */
 function expected(q: number[], w: number[], keys: number[], scales: number[] | null, k: number): number[] {

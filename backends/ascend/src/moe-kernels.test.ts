@@ -11,10 +11,9 @@ import {
   uploadTensor,
   Workspace,
 } from '@dsa/backend';
-import { MOE_ROUTE_CASES, Random } from '@dsa/backend/testing';
+import { emptyTensor, MOE_ROUTE_CASES, Random, relativeError } from '@dsa/backend/testing';
 import { ReferenceBackend } from '@dsa/backend-reference';
 import { moeExperts, moeRoute } from '@dsa/moe';
-import { type DType, type Shape, type TensorView, tensorView } from '@dsa/tensor';
 import { describe, expect, it } from 'vitest';
 import { buildEmulator } from './build-emulator.js';
 import ascendBackendFactory from './index.js';
@@ -22,20 +21,7 @@ import ascendBackendFactory from './index.js';
 // On an NPU host, DSA_ASCEND_HARDWARE=1 keeps the normal CANN lookup instead of the emulator.
 if (process.env.DSA_ASCEND_HARDWARE !== '1') process.env.DSA_ASCEND_LIB_DIR = buildEmulator();
 
-function empty(backend: Backend, dtype: DType, shape: Shape): TensorView {
-  const bytes = { f32: 4, i32: 4, bf16: 2, f8_e4m3: 1 }[dtype as 'f32'];
-  return tensorView(backend.allocate(shape.reduce((a, b) => a * b, 1) * bytes, 'activations'), dtype, shape);
-}
-
-/** max |a - b| / max(1, max |b|) */
-function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let scale = 1;
-  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]!));
-  let error = 0;
-  for (let i = 0; i < a.length; i++) error = Math.max(error, Math.abs(a[i]! - b[i]!) / scale);
-  return error;
-}
+const empty = emptyTensor;
 
 /** Each row's (index, weight) pairs sorted by index: the fused router lists the best expert first. */
 function byExpert(indices: ArrayLike<number>, weights: ArrayLike<number>, k: number) {

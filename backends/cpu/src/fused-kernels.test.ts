@@ -10,12 +10,20 @@ import {
   uploadTensor,
   Workspace,
 } from '@dsa/backend';
-import { MOE_ROUTE_CASES, Random } from '@dsa/backend/testing';
+import {
+  emptyTensor,
+  MOE_ROUTE_CASES,
+  Random,
+  relativeError,
+  SMALL_PAGED_LAYOUT,
+  sparseIndices,
+  uploadBatch,
+} from '@dsa/backend/testing';
 import { ReferenceBackend } from '@dsa/backend-reference';
 import { indexerTopK } from '@dsa/indexer';
 import { mlaAttention } from '@dsa/mla';
 import { moeExperts, moeRoute, swiglu } from '@dsa/moe';
-import { type DType, type Shape, type TensorView, tensorView } from '@dsa/tensor';
+import type { DType } from '@dsa/tensor';
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from './cpu-backend.js';
 import { loadNative } from './native.js';
@@ -24,62 +32,14 @@ const native = loadNative();
 if ('error' in native) throw native.error;
 const ISAS = (['portable', 'avx2', 'avx512'] as const).slice(0, native.addon.info().isa + 1);
 
-const BLOCK = 4;
-const MAX_BLOCKS = 6;
-const NUM_BLOCKS = 10;
-const SLOTS = NUM_BLOCKS * BLOCK;
-// Physical blocks per sequence row, -1 where unused (rows are interleaved in the pool).
-const BLOCK_TABLE = [
-  [7, 2, 9, 0, -1, -1],
-  [1, 5, 3, 8, 4, -1],
-];
-// Query tokens: a 3-token prefill chunk of sequence 0, a decode token of sequence 1, a 2-token chunk of sequence 1.
-const SEQUENCE_IDS = [0, 0, 0, 1, 1, 1];
-const POSITIONS = [9, 10, 11, 2, 17, 18];
+// The small paged batch of the testing kit: a 3-token prefill chunk of sequence 0, a decode token of
+// sequence 1 and a 2-token chunk of sequence 1, in a pool of 10 blocks of 4.
+const LAYOUT = SMALL_PAGED_LAYOUT;
+const SLOTS = LAYOUT.slots;
+const POSITIONS = LAYOUT.positions;
 const S = POSITIONS.length;
-
-function batchOn(backend: Backend): AttentionBatch {
-  const blockTable = BLOCK_TABLE.flat();
-  return {
-    positions: uploadTensor(backend, 'i32', [S], POSITIONS),
-    sequenceIds: uploadTensor(backend, 'i32', [S], SEQUENCE_IDS),
-    blockTable: uploadTensor(backend, 'i32', [BLOCK_TABLE.length, MAX_BLOCKS], blockTable),
-    blockSize: BLOCK,
-    host: {
-      positions: Int32Array.from(POSITIONS),
-      sequenceIds: Int32Array.from(SEQUENCE_IDS),
-      blockTable: Int32Array.from(blockTable),
-      maxBlocks: MAX_BLOCKS,
-    },
-  };
-}
-
-function empty(backend: Backend, dtype: DType, shape: Shape): TensorView {
-  const bytes = { f32: 4, i32: 4, bf16: 2, f8_e4m3: 1 }[dtype as 'f32'];
-  return tensorView(backend.allocate(shape.reduce((a, b) => a * b, 1) * bytes, 'activations'), dtype, shape);
-}
-
-/** max |a - b| / max(1, max |b|) */
-function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let scale = 1;
-  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]!));
-  let error = 0;
-  for (let i = 0; i < a.length; i++) error = Math.max(error, Math.abs(a[i]! - b[i]!) / scale);
-  return error;
-}
-
-/** Sparse top-k rows: positions ≤ the query's own, distinct, some -1. */
-function sparseIndices(random: Random, k: number): number[] {
-  const rows: number[] = [];
-  for (let s = 0; s < S; s++) {
-    const all = Array.from({ length: POSITIONS[s]! + 1 }, (_, t) => t).sort(() => random.next() - 0.5);
-    const chosen = all.slice(0, Math.min(k - 1, all.length)).sort((a, b) => a - b);
-    while (chosen.length < k) chosen.push(-1);
-    rows.push(...chosen);
-  }
-  return rows;
-}
+const batchOn = (backend: Backend): AttentionBatch => uploadBatch(backend, LAYOUT);
+const empty = emptyTensor;
 
 /** The same backend without its fused moeExperts, so `moeExperts` runs the composite on it. */
 function withoutFusedMoeExperts(backend: Backend): Backend {
@@ -171,7 +131,7 @@ for (const isa of ISAS) {
           const [heads, c, r] = [4, 32, 8];
           const q = random.normals(S * heads * (c + r));
           const cache = random.normals(SLOTS * (c + r));
-          const indices = mode === 'sparse' ? sparseIndices(random, 6) : null;
+          const indices = mode === 'sparse' ? sparseIndices(random, LAYOUT, 6) : null;
           const scale = 1 / Math.sqrt(c + r);
           const run = async (backend: Backend, fused: boolean) => {
             const qv = uploadTensor(backend, 'f32', [S, heads, c + r], q);

@@ -2,7 +2,6 @@
 // reference backend, with random inputs and small paged batches (like backends/cpu/src/fused-kernels.test.ts).
 // Shared by the vitest file (fused-kernels.cuda.test.ts) and the device suite.
 import {
-  type AttentionBatch,
   type Backend,
   downloadTensor,
   type ExpertWeights,
@@ -11,40 +10,28 @@ import {
   uploadTensor,
   Workspace,
 } from '@dsa/backend';
-import { MOE_ROUTE_CASES, Random } from '@dsa/backend/testing';
+import {
+  emptyTensor,
+  MOE_ROUTE_CASES,
+  mismatches,
+  type PagedLayout,
+  Random,
+  relativeError,
+  SMALL_PAGED_LAYOUT,
+  sparseIndices,
+  uploadBatch,
+} from '@dsa/backend/testing';
 import { ReferenceBackend } from '@dsa/backend-reference';
 import { indexerTopK } from '@dsa/indexer';
 import { mlaAttention } from '@dsa/mla';
 import { moeExperts, moeRoute } from '@dsa/moe';
-import { type DType, dtypeBytes, type Shape, type TensorView, tensorView } from '@dsa/tensor';
+import type { DType } from '@dsa/tensor';
 import { type CheckResult, runCheck } from '../device-checks/check-result.js';
 import type { FusedKernelHost } from './fused-host.js';
 import { fastLinear } from './linear.js';
 
-/** A paged batch layout: block table rows, the queries' sequences and positions. */
-interface Layout {
-  readonly blockSize: number;
-  readonly blockTable: readonly (readonly number[])[];
-  readonly sequenceIds: readonly number[];
-  readonly positions: readonly number[];
-  readonly slots: number;
-}
-
-// Two sequences interleaved in a pool of 10 blocks of 4: a 3-token prefill chunk of sequence 0, a
-// decode token of sequence 1, a 2-token chunk of sequence 1 (the cpu backend's test batch).
-const SMALL: Layout = {
-  blockSize: 4,
-  blockTable: [
-    [7, 2, 9, 0, -1, -1],
-    [1, 5, 3, 8, 4, -1],
-  ],
-  sequenceIds: [0, 0, 0, 1, 1, 1],
-  positions: [9, 10, 11, 2, 17, 18],
-  slots: 40,
-};
-
 /** Two long sequences (5000 and 3001 tokens) in blocks of 64, shuffled over the pool. */
-function longLayout(random: Random): Layout {
+function longLayout(random: Random): PagedLayout {
   const blocks = Array.from({ length: 79 + 47 }, (_, i) => i).sort(() => random.next() - 0.5);
   const row0 = blocks.slice(0, 79);
   const row1 = [...blocks.slice(79), ...new Array(79 - 47).fill(-1)];
@@ -58,74 +45,9 @@ function longLayout(random: Random): Layout {
 }
 
 /** One sequence of 20000 positions (313 shuffled blocks of 64): long enough for the v2 top-k filter. */
-function longerLayout(random: Random): Layout {
+function longerLayout(random: Random): PagedLayout {
   const blocks = Array.from({ length: 313 }, (_, i) => i).sort(() => random.next() - 0.5);
   return { blockSize: 64, blockTable: [blocks], sequenceIds: [0], positions: [19999], slots: 313 * 64 };
-}
-
-function batchOn(backend: Backend, layout: Layout): AttentionBatch {
-  const s = layout.positions.length;
-  const maxBlocks = layout.blockTable[0]!.length;
-  const table = layout.blockTable.flat();
-  return {
-    positions: uploadTensor(backend, 'i32', [s], [...layout.positions]),
-    sequenceIds: uploadTensor(backend, 'i32', [s], [...layout.sequenceIds]),
-    blockTable: uploadTensor(backend, 'i32', [layout.blockTable.length, maxBlocks], table),
-    blockSize: layout.blockSize,
-    host: {
-      positions: Int32Array.from(layout.positions),
-      sequenceIds: Int32Array.from(layout.sequenceIds),
-      blockTable: Int32Array.from(table),
-      maxBlocks,
-    },
-  };
-}
-
-function empty(backend: Backend, dtype: DType, shape: Shape): TensorView {
-  const bytes = Math.max(1, shape.reduce((a, b) => a * b, 1) * dtypeBytes(dtype));
-  return tensorView(backend.allocate(bytes, 'activations'), dtype, shape);
-}
-
-/** max |a - b| / max(1, max |b|) (Infinity on a length mismatch). */
-function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) return Number.POSITIVE_INFINITY;
-  let scale = 1;
-  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]!));
-  let error = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i]! - b[i]!);
-    error = Math.max(error, Number.isNaN(d) ? Number.POSITIVE_INFINITY : d / scale);
-  }
-  return error;
-}
-
-/** Entries that differ, with the first mismatch as detail. */
-function mismatches(got: ArrayLike<number>, want: ArrayLike<number>): { error: number; detail?: string } {
-  if (got.length !== want.length)
-    return { error: Number.POSITIVE_INFINITY, detail: `length ${got.length} vs ${want.length}` };
-  let count = 0;
-  let first = -1;
-  for (let i = 0; i < got.length; i++) {
-    if (got[i] !== want[i] && !(Number.isNaN(got[i]) && Number.isNaN(want[i]))) {
-      count++;
-      if (first < 0) first = i;
-    }
-  }
-  return count === 0
-    ? { error: 0 }
-    : { error: count, detail: `first at ${first}: got ${got[first]} want ${want[first]}` };
-}
-
-/** Sparse top-k rows: distinct positions ≤ the query's own, ascending, the rest -1. */
-function sparseIndices(random: Random, layout: Layout, k: number): number[] {
-  const rows: number[] = [];
-  for (const position of layout.positions) {
-    const all = Array.from({ length: position + 1 }, (_, t) => t).sort(() => random.next() - 0.5);
-    const chosen = all.slice(0, Math.min(k - 1, all.length)).sort((a, b) => a - b);
-    while (chosen.length < k) chosen.push(-1);
-    rows.push(...chosen);
-  }
-  return rows;
 }
 
 /** One fused-kernel check: its name, allowed error and body (cuda backend, reference backend). */
@@ -158,7 +80,7 @@ checks.push({
       const r = uploadTensor(backend, 'f32', [n, d], residual);
       const xv = uploadTensor(backend, 'f32', [n, d], x);
       const w = uploadTensor(backend, 'bf16', [d], weight);
-      const out = empty(backend, 'f32', [n, d]);
+      const out = emptyTensor(backend, 'f32', [n, d]);
       if (fused) backend.fused.addRmsNorm!(out, r, xv, w, 1e-6);
       else {
         backend.kernels.binary(r, r, xv, 'add');
@@ -187,7 +109,7 @@ checks.push({
     const run = async (backend: Backend, fused: boolean) => {
       const g = uploadTensor(backend, 'f32', [n, i], gate);
       const u = uploadTensor(backend, 'f32', [n, i], up);
-      const out = empty(backend, 'f32', [n, i]);
+      const out = emptyTensor(backend, 'f32', [n, i]);
       if (fused) backend.fused.swiglu!(out, g, u);
       else {
         backend.kernels.unary(out, g, 'silu');
@@ -201,7 +123,7 @@ checks.push({
 
 function mlaCheck(
   label: string,
-  layout: (random: Random) => Layout,
+  layout: (random: Random) => PagedLayout,
   dims: { heads: number; c: number; r: number; k: number | null; seed: number; cache: DType; q?: DType },
   tolerance = 1e-5,
 ): FusedCheck {
@@ -223,8 +145,8 @@ function mlaCheck(
         const qv = uploadTensor(backend, dims.q ?? 'f32', [s, heads, c + r], q);
         const cv = uploadTensor(backend, dims.cache, [l.slots, c + r], cache);
         const iv = indices ? uploadTensor(backend, 'i32', [s, dims.k!], indices) : null;
-        const out = empty(backend, 'f32', [s, heads, c]);
-        const batch = batchOn(backend, l);
+        const out = emptyTensor(backend, 'f32', [s, heads, c]);
+        const batch = uploadBatch(backend, l);
         if (fused) backend.fused.mlaAttention!(out, qv, cv, batch, iv, scale);
         else mlaAttention(backend, workspace, out, qv, cv, batch, iv, scale);
         return downloadTensor(backend, out);
@@ -237,7 +159,7 @@ function mlaCheck(
 for (const mode of ['dense', 'sparse'] as const) {
   for (const cache of ['f32', 'bf16'] as const) {
     checks.push(
-      mlaCheck(`${mode} over a paged ${cache} latent cache`, () => SMALL, {
+      mlaCheck(`${mode} over a paged ${cache} latent cache`, () => SMALL_PAGED_LAYOUT, {
         heads: 4,
         c: 32,
         r: 8,
@@ -285,8 +207,8 @@ for (const mode of ['dense', 'sparse'] as const) {
         const qv = uploadTensor(backend, 'f32', [s, heads, c + r], q);
         const cv = uploadTensor(backend, 'f32', [l.slots, c + r], cache);
         const iv = indices ? uploadTensor(backend, 'i32', [s, k], indices) : null;
-        const out = empty(backend, 'f32', [s, heads, c]);
-        const batch = batchOn(backend, l);
+        const out = emptyTensor(backend, 'f32', [s, heads, c]);
+        const batch = uploadBatch(backend, l);
         const previous = process.env.DSA_CUDA_MLA_SPLIT;
         if (split) process.env.DSA_CUDA_MLA_SPLIT = split;
         try {
@@ -313,7 +235,7 @@ for (const mode of ['dense', 'sparse'] as const) {
   checks.push(
     mlaCheck(
       `${mode}, bf16 q + bf16 cache (tensor-core kernel)`,
-      mode === 'dense' ? () => SMALL : longLayout,
+      mode === 'dense' ? () => SMALL_PAGED_LAYOUT : longLayout,
       { heads: 20, c: 512, r: 64, k: mode === 'sparse' ? 160 : null, seed: 14, cache: 'bf16', q: 'bf16' },
       1e-2,
     ),
@@ -326,13 +248,18 @@ checks.push({
   run: async (cuda) => {
     needs(cuda, 'mlaAttention');
     const [heads, c, r] = [2, 16, 4];
-    const s = SMALL.positions.length;
+    const s = SMALL_PAGED_LAYOUT.positions.length;
     const random = new Random(5);
     const qv = uploadTensor(cuda, 'f32', [s, heads, c + r], random.normals(s * heads * (c + r)));
-    const cv = uploadTensor(cuda, 'f32', [SMALL.slots, c + r], random.normals(SMALL.slots * (c + r)));
+    const cv = uploadTensor(
+      cuda,
+      'f32',
+      [SMALL_PAGED_LAYOUT.slots, c + r],
+      random.normals(SMALL_PAGED_LAYOUT.slots * (c + r)),
+    );
     const iv = uploadTensor(cuda, 'i32', [s, 2], new Array(2 * s).fill(-1));
     const out = uploadTensor(cuda, 'f32', [s, heads, c], new Array(s * heads * c).fill(7));
-    cuda.fused.mlaAttention!(out, qv, cv, batchOn(cuda, SMALL), iv, 0.1);
+    cuda.fused.mlaAttention!(out, qv, cv, uploadBatch(cuda, SMALL_PAGED_LAYOUT), iv, 0.1);
     return mismatches(await downloadTensor(cuda, out), new Array(s * heads * c).fill(0));
   },
 });
@@ -343,11 +270,16 @@ checks.push({
   run: async (cuda) => {
     needs(cuda, 'mlaAttention');
     const [heads, c, r] = [2, 16, 4];
-    const s = SMALL.positions.length;
+    const s = SMALL_PAGED_LAYOUT.positions.length;
     const qv = uploadTensor(cuda, 'f32', [s, heads, c + r], new Array(s * heads * (c + r)).fill(0));
-    const cv = uploadTensor(cuda, 'f32', [SMALL.slots, c + r], new Array(SMALL.slots * (c + r)).fill(0));
-    const out = empty(cuda, 'f32', [s, heads, c]);
-    const batch = batchOn(cuda, SMALL);
+    const cv = uploadTensor(
+      cuda,
+      'f32',
+      [SMALL_PAGED_LAYOUT.slots, c + r],
+      new Array(SMALL_PAGED_LAYOUT.slots * (c + r)).fill(0),
+    );
+    const out = emptyTensor(cuda, 'f32', [s, heads, c]);
+    const batch = uploadBatch(cuda, SMALL_PAGED_LAYOUT);
     const broken = {
       ...batch,
       host: { ...batch.host, blockTable: batch.host.blockTable.map((b, i) => (i === 2 ? -1 : b)) },
@@ -365,7 +297,7 @@ checks.push({
 function indexerCheck(
   label: string,
   keyMode: 'f32' | 'fp8',
-  layout: (random: Random) => Layout,
+  layout: (random: Random) => PagedLayout,
   k: number,
   seed: number,
   width = 32,
@@ -394,8 +326,8 @@ function indexerCheck(
               };
         const qv = uploadTensor(backend, 'f32', [s, heads, di], q);
         const wv = uploadTensor(backend, 'f32', [s, heads], weights);
-        const out = empty(backend, 'i32', [s, k]);
-        const batch = batchOn(backend, l);
+        const out = emptyTensor(backend, 'i32', [s, k]);
+        const batch = uploadBatch(backend, l);
         if (fused) backend.fused.indexerTopK!(out, qv, wv, cache, batch, k);
         else indexerTopK(backend, workspace, out, qv, wv, cache, batch, k);
         return Array.from(await downloadTensor(backend, out));
@@ -405,8 +337,10 @@ function indexerCheck(
   };
 }
 
-checks.push(indexerCheck('f32 keys, small paged batch, k = 8', 'f32', () => SMALL, 8, 6));
-checks.push(indexerCheck('fp8 keys + scales, small paged batch, k = 8', 'fp8', () => SMALL, 8, 7));
+checks.push(indexerCheck('f32 keys, small paged batch, k = 8', 'f32', () => SMALL_PAGED_LAYOUT, 8, 6));
+checks.push(
+  indexerCheck('fp8 keys + scales, small paged batch, k = 8', 'fp8', () => SMALL_PAGED_LAYOUT, 8, 7),
+);
 checks.push(indexerCheck('fp8 keys, 5000 and 3001 positions, k = 2048', 'fp8', longLayout, 2048, 13));
 // width 128 takes the tensor-core scores (v2) and 20000 positions the top-k filter (v2)
 checks.push(
@@ -427,8 +361,8 @@ for (const { label, options, withBias } of MOE_ROUTE_CASES) {
       const run = async (backend: Backend) => {
         const lv = uploadTensor(backend, 'f32', [n, e], logits);
         const bv = withBias ? uploadTensor(backend, 'f32', [e], bias) : null;
-        const indices = empty(backend, 'i32', [n, options.topk]);
-        const weights = empty(backend, 'f32', [n, options.topk]);
+        const indices = emptyTensor(backend, 'i32', [n, options.topk]);
+        const weights = emptyTensor(backend, 'f32', [n, options.topk]);
         moeRoute(backend, workspace, indices, weights, lv, bv, options);
         return [await downloadTensor(backend, indices), await downloadTensor(backend, weights)] as const;
       };
@@ -493,7 +427,7 @@ for (const dtype of ['f32', 'bf16', 'f8_e4m3'] as const) {
         const xv = uploadTensor(backend, 'f32', [rows, hidden], x.slice(0, rows * hidden));
         const iv = uploadTensor(backend, 'i32', [rows, a], routing.slice(0, rows * a));
         const wv = uploadTensor(backend, 'f32', [rows, a], weights.slice(0, rows * a));
-        const out = empty(backend, 'f32', [rows, hidden]);
+        const out = emptyTensor(backend, 'f32', [rows, hidden]);
         if (fused) backend.fused.moeExperts!(out, xv, iv, wv, experts);
         else await moeExperts(backend, new Workspace(backend), out, xv, iv, wv, experts);
         return downloadTensor(backend, out);
@@ -536,7 +470,7 @@ for (const dtype of ['f32', 'bf16', 'f8_e4m3'] as const) {
         const x = random.normals(m * k);
         const run = async (backend: Backend, fast: boolean) => {
           const xv = uploadTensor(backend, 'f32', [m, k], x);
-          const out = empty(backend, 'f32', [m, n]);
+          const out = emptyTensor(backend, 'f32', [m, n]);
           const weight = linearWeight(backend, dtype, n, k, values, scales);
           if (fast) {
             if (!fastLinear(host, out, xv, weight)) throw new Error(`fastLinear declined M = ${m}`);
