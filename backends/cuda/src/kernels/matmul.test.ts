@@ -22,7 +22,7 @@ class HostHeap {
     const address = BASE + BigInt(this.top);
     this.top = Math.ceil((this.top + size) / 256) * 256;
     const view = tensorView(new CudaBuffer('cuda:0', address, size, 'activations', () => {}), dtype, shape);
-    values?.forEach((v, i) => this.write(address, dtype, i, v));
+    for (const [i, v] of (values ?? []).entries()) this.write(address, dtype, i, v);
     return view;
   }
   write(address: bigint, dtype: 'f32' | 'bf16', i: number, v: number): void {
@@ -134,7 +134,7 @@ describe('matmul decode kernels (M ≤ 16): launch mapping', () => {
         expect(heap.launches[0]!.grid).toEqual([1, h, 1]);
         const got = heap.values(o);
         const want = reference(heap.values(a), heap.values(wuk), [h, s, dn], c, false);
-        got.forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 4));
+        for (const [i, v] of got.entries()) expect(v).toBeCloseTo(want[i]!, 4);
       });
 
       it(`o · W_UVᵀ (${dtype} weights, S = ${s}) runs dsa_matmul_dec_nt`, () => {
@@ -152,7 +152,7 @@ describe('matmul decode kernels (M ≤ 16): launch mapping', () => {
         expect(heap.launches[0]!.grid).toEqual([1, h, 1]);
         const got = heap.values(o);
         const want = reference(heap.values(a), heap.values(wuv), [h, s, c], dv, true, 0.5);
-        got.forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 4));
+        for (const [i, v] of got.entries()) expect(v).toBeCloseTo(want[i]!, 4);
       });
     }
 
