@@ -72,7 +72,10 @@ export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): numbe
 }
 
 /** Entries of `got` that differ from `want` (NaN equals NaN), with the first mismatch as detail. */
-export function mismatches(got: ArrayLike<number>, want: ArrayLike<number>): { error: number; detail?: string } {
+export function mismatches(
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+): { error: number; detail?: string } {
   if (got.length !== want.length)
     return { error: Number.POSITIVE_INFINITY, detail: `length ${got.length} vs ${want.length}` };
   let count = 0;
