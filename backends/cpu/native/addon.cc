@@ -231,21 +231,39 @@ Napi::Value Free(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// The common head of upload/download(queue, id, byteOffset, Uint8Array): the queue, the host array, its
+// byte length, and the device bytes it maps to, with a reference held on the buffer (`handle`; released
+// by the caller, or by the command it enqueues).
+struct Transfer {
+  Queue* queue;
+  Napi::Uint8Array host;
+  size_t bytes;
+  uint32_t handle;
+  uint8_t* device;
+};
+
+Transfer transfer_args(const Napi::CallbackInfo& info) {
+  Transfer t{queue_lookup(info[0].As<Napi::Number>().DoubleValue()), info[3].As<Napi::Uint8Array>(), 0, 0, nullptr};
+  t.bytes = t.host.ByteLength();
+  Buffer buffer = buffer_acquire(info[1].As<Napi::Number>().DoubleValue(), &t.handle);
+  try {
+    t.device = buffer_span(buffer, info[2].As<Napi::Number>().DoubleValue(), t.bytes);
+  } catch (...) {
+    buffer_release(&t.handle, 1);
+    throw;
+  }
+  return t;
+}
+
 // upload(queue, id, byteOffset, Uint8Array): copies at once when the queue is idle, else stages a
 // copy of the source and enqueues it (the caller may reuse its array as soon as this returns).
 Napi::Value Upload(const Napi::CallbackInfo& info) {
-  Queue* queue = queue_lookup(info[0].As<Napi::Number>().DoubleValue());
-  Napi::Uint8Array host = info[3].As<Napi::Uint8Array>();
-  const size_t bytes = host.ByteLength();
-  uint32_t handle = 0;
-  Buffer buffer = buffer_acquire(info[1].As<Napi::Number>().DoubleValue(), &handle);
-  uint8_t* device;
-  try {
-    device = buffer_span(buffer, info[2].As<Napi::Number>().DoubleValue(), bytes);
-  } catch (...) {
-    buffer_release(&handle, 1);
-    throw;
-  }
+  Transfer t = transfer_args(info);
+  Queue* queue = t.queue;
+  uint8_t* device = t.device;
+  const size_t bytes = t.bytes;
+  uint32_t handle = t.handle;
+  Napi::Uint8Array host = t.host;
   if (queue == nullptr || queue->idle()) {
     std::memcpy(device, host.Data(), bytes);
     buffer_release(&handle, 1);
@@ -270,18 +288,12 @@ Napi::Value rejected(Napi::Env env, const std::string& message) {
 // download(queue, id, byteOffset, Uint8Array): undefined when the bytes were copied at once (idle
 // queue, no failure to report), else a promise settled once every earlier command has run.
 Napi::Value Download(const Napi::CallbackInfo& info) {
-  Queue* queue = queue_lookup(info[0].As<Napi::Number>().DoubleValue());
-  Napi::Uint8Array host = info[3].As<Napi::Uint8Array>();
-  const size_t bytes = host.ByteLength();
-  uint32_t handle = 0;
-  Buffer buffer = buffer_acquire(info[1].As<Napi::Number>().DoubleValue(), &handle);
-  uint8_t* device;
-  try {
-    device = buffer_span(buffer, info[2].As<Napi::Number>().DoubleValue(), bytes);
-  } catch (...) {
-    buffer_release(&handle, 1);
-    throw;
-  }
+  Transfer t = transfer_args(info);
+  Queue* queue = t.queue;
+  uint8_t* device = t.device;
+  const size_t bytes = t.bytes;
+  uint32_t handle = t.handle;
+  Napi::Uint8Array host = t.host;
   if (queue == nullptr || queue->idle()) {
     std::string error = queue == nullptr ? std::string() : queue->take_error();
     if (error.empty()) std::memcpy(host.Data(), device, bytes);
