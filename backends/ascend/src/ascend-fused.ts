@@ -60,19 +60,7 @@ export function createAscendFused(rt: AclRuntime, log: (line: string) => void): 
         );
       }
       // Runs of consecutive positions of one sequence become the operator's batch entries (TND).
-      const { positions, sequenceIds, blockTable, maxBlocks } = batch.host;
-      const runEnds: number[] = [];
-      const keyLengths: number[] = [];
-      const tableRows: number[] = [];
-      for (let i = 0; i < s; i++) {
-        const last =
-          i === s - 1 || sequenceIds[i + 1] !== sequenceIds[i] || positions[i + 1] !== positions[i]! + 1;
-        if (!last) continue;
-        runEnds.push(i + 1);
-        keyLengths.push(positions[i]! + 1);
-        const row = sequenceIds[i]!;
-        for (let b = 0; b < maxBlocks; b++) tableRows.push(blockTable[row * maxBlocks + b]!);
-      }
+      const { runEnds, keyLengths, tableRows, maxBlocks } = operatorBatch(batch, s);
       const query = rt.temp('bf16', [s, heads, width]);
       rt.run('Cast', [q, ACL_DTYPES.bf16, query]);
       const keyCopy = rt.temp('bf16', [slots, width]);

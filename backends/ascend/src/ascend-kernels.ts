@@ -1,5 +1,6 @@
 import {
   type BinaryOp,
+  checkSampleArguments,
   KernelArgumentError,
   type Kernels,
   type SamplingOutputs,
@@ -474,14 +475,12 @@ export function createAscendKernels(
       once(
         'ascend: sample downloads the logits and draws on the host (no aclnn operator implements the contract sampler)',
       );
-      const [batch, vocab] = logits.shape as [number, number];
-      if (rows.length !== batch)
-        throw new KernelArgumentError('sample', `${rows.length} sampling rows for ${batch} logits rows`);
+      const { vocab, top } = checkSampleArguments(out, logits, rows, outputs);
       const values = readHost(logits) as Float32Array;
       const histories = rows.map((row) =>
         row.history ? (readHost(narrow(row.history.tokens, 0, 0, row.history.length)) as Int32Array) : null,
       );
-      const result = sampleOnHost(values, vocab, rows, histories, outputs.topIds?.shape[1] ?? 0);
+      const result = sampleOnHost(values, vocab, rows, histories, top);
       writeHost(out, result.ids);
       if (outputs.logprobs) writeHost(outputs.logprobs, result.logprobs);
       if (outputs.topIds) writeHost(outputs.topIds, result.topIds);

@@ -259,22 +259,18 @@ Transfer transfer_args(const Napi::CallbackInfo& info) {
 // copy of the source and enqueues it (the caller may reuse its array as soon as this returns).
 Napi::Value Upload(const Napi::CallbackInfo& info) {
   Transfer t = transfer_args(info);
-  Queue* queue = t.queue;
-  uint8_t* device = t.device;
-  const size_t bytes = t.bytes;
-  uint32_t handle = t.handle;
-  Napi::Uint8Array host = t.host;
-  if (queue == nullptr || queue->idle()) {
-    std::memcpy(device, host.Data(), bytes);
-    buffer_release(&handle, 1);
+  if (t.queue == nullptr || t.queue->idle()) {
+    std::memcpy(t.device, t.host.Data(), t.bytes);
+    buffer_release(&t.handle, 1);
     return info.Env().Undefined();
   }
-  auto staged = std::make_shared<std::vector<uint8_t>>(host.Data(), host.Data() + bytes);
+  auto staged = std::make_shared<std::vector<uint8_t>>(t.host.Data(), t.host.Data() + t.bytes);
+  uint8_t* device = t.device;
   Command command;
   command.name = "upload";
   command.run = [device, staged](const Context&) { std::memcpy(device, staged->data(), staged->size()); };
-  command.buffers.push_back(handle);
-  queue->enqueue(std::move(command));
+  command.buffers.push_back(t.handle);
+  t.queue->enqueue(std::move(command));
   return info.Env().Undefined();
 }
 
@@ -289,24 +285,21 @@ Napi::Value rejected(Napi::Env env, const std::string& message) {
 // queue, no failure to report), else a promise settled once every earlier command has run.
 Napi::Value Download(const Napi::CallbackInfo& info) {
   Transfer t = transfer_args(info);
-  Queue* queue = t.queue;
-  uint8_t* device = t.device;
-  const size_t bytes = t.bytes;
-  uint32_t handle = t.handle;
-  Napi::Uint8Array host = t.host;
-  if (queue == nullptr || queue->idle()) {
-    std::string error = queue == nullptr ? std::string() : queue->take_error();
-    if (error.empty()) std::memcpy(host.Data(), device, bytes);
-    buffer_release(&handle, 1);
+  if (t.queue == nullptr || t.queue->idle()) {
+    std::string error = t.queue == nullptr ? std::string() : t.queue->take_error();
+    if (error.empty()) std::memcpy(t.host.Data(), t.device, t.bytes);
+    buffer_release(&t.handle, 1);
     if (error.empty()) return info.Env().Undefined();
     return rejected(info.Env(), error);
   }
-  uint8_t* destination = host.Data();
+  const uint8_t* device = t.device;
+  uint8_t* destination = t.host.Data();
+  const size_t bytes = t.bytes;
   Command command;
   command.name = "download";
   command.run = [device, destination, bytes](const Context&) { std::memcpy(destination, device, bytes); };
-  command.buffers.push_back(handle);
-  return queue->fence(info.Env(), std::move(command), host);
+  command.buffers.push_back(t.handle);
+  return t.queue->fence(info.Env(), std::move(command), t.host);
 }
 
 // synchronize(queue): undefined when idle with nothing to report, else a promise as download's.

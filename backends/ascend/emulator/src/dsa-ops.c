@@ -101,13 +101,7 @@ aclnnStatus aclnnLightningIndexerGetWorkspaceSize(const aclTensor *query, const 
       sparseIndicesOut->dims[2] != sparseCount || sparseIndicesOut->dtype != EMU_INT32)
     return FAIL("%s: sparseIndicesOut must be INT32 [%lld, 1, %lld]", op, (long long)T, (long long)sparseCount);
   aclOpExecutor *ex = emu_new_executor(op, run_lightning_indexer, (uint64_t)(table->dims[1] * key->dims[1]) * 4);
-  emu_keep(ex, 0, query);
-  emu_keep(ex, 1, key);
-  emu_keep(ex, 2, weights);
-  emu_keep(ex, 3, asq);
-  emu_keep(ex, 4, ask);
-  emu_keep(ex, 5, table);
-  emu_keep(ex, 6, sparseIndicesOut);
+  EMU_KEEP(ex, query, key, weights, asq, ask, table, sparseIndicesOut);
   ex->i[0] = sparseCount;
   ex->i[1] = sparseMode;
   return emu_finish(ex, workspaceSize, executor);
@@ -204,15 +198,8 @@ aclnnStatus aclnnSparseFlashAttentionGetWorkspaceSize(
       blockTableOptional->dims[0] != actualSeqLengthsQueryOptional->dims[0])
     return FAIL("%s: blockTable INT32 [B, maxBlocks] and actualSeqLengths INT32 [B] must agree on B", op);
   aclOpExecutor *ex = emu_new_executor(op, run_sparse_flash_attention, (uint64_t)idx->dims[2] * 16);
-  emu_keep(ex, 0, query);
-  emu_keep(ex, 1, key);
-  emu_keep(ex, 2, sparseIndices);
-  emu_keep(ex, 3, blockTableOptional);
-  emu_keep(ex, 4, actualSeqLengthsQueryOptional);
-  emu_keep(ex, 5, actualSeqLengthsKvOptional);
-  emu_keep(ex, 6, queryRopeOptional);
-  emu_keep(ex, 7, keyRopeOptional);
-  emu_keep(ex, 8, out);
+  EMU_KEEP(ex, query, key, sparseIndices, blockTableOptional,
+           actualSeqLengthsQueryOptional, actualSeqLengthsKvOptional, queryRopeOptional, keyRopeOptional, out);
   ex->f[0] = scaleValue;
   return emu_finish(ex, workspaceSize, executor);
 }

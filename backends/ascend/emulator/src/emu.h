@@ -115,6 +115,12 @@ const char *emu_dtype_name(int dtype);
 aclOpExecutor *emu_new_executor(const char *op, emu_kernel run, uint64_t workspaceSize);
 aclnnStatus emu_finish(aclOpExecutor *ex, uint64_t *workspaceSize, aclOpExecutor **executor);
 void emu_keep(aclOpExecutor *ex, int slot, const aclTensor *t);
+/* emu_keep of tensors[i] into slot i for i < count (NULL ones stay absent); EMU_KEEP(ex, a, b, ...) keeps its
+ * arguments into slots 0, 1, ... */
+void emu_keep_all(aclOpExecutor *ex, const aclTensor *const *tensors, int count);
+#define EMU_KEEP(ex, ...)                                                       \
+  emu_keep_all((ex), (const aclTensor *const[]){__VA_ARGS__},                   \
+               (int)(sizeof((const aclTensor *const[]){__VA_ARGS__}) / sizeof(const aclTensor *)))
 /* Element `linear` (row-major over the view's dims) as an element offset from data. */
 int64_t emu_offset(const aclTensor *t, int64_t linear);
 double emu_get(const aclTensor *t, int64_t elementOffset);

@@ -118,11 +118,7 @@ aclnnStatus aclnnMoeGatingTopKGetWorkspaceSize(const aclTensor *x, const aclTens
   if (!dims_are(expertIdxOut, 2, N, k) || expertIdxOut->dtype != EMU_INT32) return FAIL("%s: expertIdxOut must be INT32 [%lld, %lld]", op, (long long)N, (long long)k);
   if (!dims_are(outOut, 2, N, E) || outOut->dtype != EMU_FLOAT) return FAIL("%s: outOut must be FLOAT [%lld, %lld]", op, (long long)N, (long long)E);
   aclOpExecutor *ex = emu_new_executor(op, run_gating, (uint64_t)(2 * E + groupCount) * 4 + (uint64_t)groupCount);
-  emu_keep(ex, 0, x);
-  emu_keep(ex, 1, biasOptional);
-  emu_keep(ex, 2, yOut);
-  emu_keep(ex, 3, expertIdxOut);
-  emu_keep(ex, 4, outOut);
+  EMU_KEEP(ex, x, biasOptional, yOut, expertIdxOut, outOut);
   ex->i[0] = k;
   ex->i[1] = kGroup;
   ex->i[2] = groupCount;
@@ -199,10 +195,7 @@ aclnnStatus aclnnMoeInitRoutingV2GetWorkspaceSize(const aclTensor *x, const aclT
       return FAIL("%s: expertTokensCountOrCumsumOut must be INT32 [%lld]", op, (long long)expertNum);
   }
   aclOpExecutor *ex = emu_new_executor(op, run_init_routing, (uint64_t)(2 * (total ? total : 1)) * 8);
-  emu_keep(ex, 0, x);
-  emu_keep(ex, 1, expertIdx);
-  emu_keep(ex, 2, expandedXOut);
-  emu_keep(ex, 3, expandedRowIdxOut);
+  EMU_KEEP(ex, x, expertIdx, expandedXOut, expandedRowIdxOut);
   if (expertTokensCountOrCumsumFlag > 0) emu_keep(ex, 4, expertTokensCountOrCumsumOut);
   ex->i[0] = expertNum;
   ex->i[1] = expertTokensCountOrCumsumFlag;
@@ -292,9 +285,7 @@ aclnnStatus aclnnGroupedMatmulV4GetWorkspaceSize(
   if (!dims_are(groupListOptional, 1, G, 0) || groupListOptional->dtype != EMU_INT64)
     return FAIL("%s: groupListOptional must be INT64 [%lld] (one entry per group), got %s with %llu dims", op, (long long)G, emu_dtype_name(groupListOptional->dtype), (unsigned long long)groupListOptional->ndim);
   aclOpExecutor *ex = emu_new_executor(op, run_grouped_matmul, (uint64_t)(N ? N : 1) * 4);
-  emu_keep(ex, 0, xt);
-  emu_keep(ex, 1, groupListOptional);
-  emu_keep(ex, 2, ot);
+  EMU_KEEP(ex, xt, groupListOptional, ot);
   if (single) emu_keep(ex, 3, weight->items[0]);
   else emu_keep_list(ex, weight);
   ex->i[0] = groupListType;

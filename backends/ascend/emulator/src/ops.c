@@ -109,8 +109,7 @@ aclnnStatus aclnnCastGetWorkspaceSize(const aclTensor *self, int dtype, aclTenso
   TRY(same_shape(op, "self", self, "out", out));
   if (out->dtype != dtype) return FAIL("%s: dtype %s but out is %s", op, emu_dtype_name(dtype), emu_dtype_name(out->dtype));
   aclOpExecutor *ex = emu_new_executor(op, run_copy, 0);
-  emu_keep(ex, 0, out);
-  emu_keep(ex, 1, self);
+  EMU_KEEP(ex, out, self);
   return emu_finish(ex, wsSize, executor);
 }
 LAUNCH(Cast)
@@ -120,8 +119,7 @@ aclnnStatus aclnnInplaceCopyGetWorkspaceSize(aclTensor *selfRef, const aclTensor
   TRY(emu_check_tensor(op, "src", src));
   TRY(broadcastable(op, "src", src, selfRef));
   aclOpExecutor *ex = emu_new_executor(op, run_copy, 0);
-  emu_keep(ex, 0, selfRef);
-  emu_keep(ex, 1, src);
+  EMU_KEEP(ex, selfRef, src);
   return emu_finish(ex, wsSize, executor);
 }
 LAUNCH(InplaceCopy)
@@ -157,8 +155,7 @@ static aclnnStatus unary(const char *op, int code, const aclTensor *self, aclTen
   TRY(same_shape(op, "self", self, "out", out));
   if (!is_float(self->dtype) || !is_float(out->dtype)) return FAIL("%s: self %s / out %s must be floating point", op, emu_dtype_name(self->dtype), emu_dtype_name(out->dtype));
   aclOpExecutor *ex = emu_new_executor(op, run_unary, 0);
-  emu_keep(ex, 0, out);
-  emu_keep(ex, 1, self);
+  EMU_KEEP(ex, out, self);
   ex->i[0] = code;
   return emu_finish(ex, wsSize, executor);
 }
@@ -208,9 +205,7 @@ static aclnnStatus binary(const char *op, int code, const aclTensor *self, const
   if (is_float(self->dtype) != is_float(out->dtype) || is_float(other->dtype) != is_float(out->dtype))
     return FAIL("%s: self %s, other %s and out %s mix integer and floating dtypes", op, emu_dtype_name(self->dtype), emu_dtype_name(other->dtype), emu_dtype_name(out->dtype));
   aclOpExecutor *ex = emu_new_executor(op, run_binary, 0);
-  emu_keep(ex, 0, out);
-  emu_keep(ex, 1, self);
-  emu_keep(ex, 2, other);
+  EMU_KEEP(ex, out, self, other);
   ex->i[0] = code;
   ex->f[0] = 1;
   if (code == B_ADD || code == B_SUB) {
@@ -266,8 +261,7 @@ static aclnnStatus scalar_op(const char *op, int code, const aclTensor *self, co
   if (code == S_CLAMP) TRY(check_scalar(op, "clipValueMax", s1));
   if (!is_float(out->dtype)) return FAIL("%s: out must be floating point, got %s", op, emu_dtype_name(out->dtype));
   aclOpExecutor *ex = emu_new_executor(op, run_scalar, 0);
-  emu_keep(ex, 0, out);
-  emu_keep(ex, 1, self);
+  EMU_KEEP(ex, out, self);
   ex->i[0] = code;
   ex->f[0] = s0->value;
   ex->f[1] = s1 ? s1->value : 0;
@@ -305,8 +299,7 @@ aclnnStatus aclnnNanToNumGetWorkspaceSize(const aclTensor *self, float nan, floa
   TRY(emu_check_tensor(op, "out", out));
   TRY(same_shape(op, "self", self, "out", out));
   aclOpExecutor *ex = emu_new_executor(op, run_nan_to_num, 0);
-  emu_keep(ex, 0, out);
-  emu_keep(ex, 1, self);
+  EMU_KEEP(ex, out, self);
   ex->f[0] = nan;
   ex->f[1] = posinf;
   ex->f[2] = neginf;
@@ -354,9 +347,7 @@ static aclnnStatus matmul(const char *op, uint64_t rank, const aclTensor *self, 
     return FAIL("%s: self %s, mat2 %s and out %s must share one of FLOAT, FLOAT16, BF16", op, emu_dtype_name(self->dtype), emu_dtype_name(mat2->dtype), emu_dtype_name(out->dtype));
   if (cubeMathType < 0 || cubeMathType > 3) return FAIL("%s: cubeMathType %d is not 0..3", op, cubeMathType);
   aclOpExecutor *ex = emu_new_executor(op, run_matmul, (uint64_t)(out->dims[o] * out->dims[o + 1]) * 4);
-  emu_keep(ex, 0, self);
-  emu_keep(ex, 1, mat2);
-  emu_keep(ex, 2, out);
+  EMU_KEEP(ex, self, mat2, out);
   return emu_finish(ex, wsSize, executor);
 }
 aclnnStatus aclnnMatmulGetWorkspaceSize(const aclTensor *self, const aclTensor *mat2, aclTensor *out, int8_t cubeMathType, uint64_t *wsSize, aclOpExecutor **executor) {
@@ -413,10 +404,7 @@ aclnnStatus aclnnRmsNormGetWorkspaceSize(const aclTensor *x, const aclTensor *ga
   if (rstdOut->dtype != EMU_FLOAT || emu_numel(rstdOut) != rows_of(x) || rstdOut->ndim != x->ndim || rstdOut->dims[rstdOut->ndim - 1] != 1)
     return FAIL("%s: rstdOut must be FLOAT with x's shape and a last dim of 1", op);
   aclOpExecutor *ex = emu_new_executor(op, run_rms_norm, 0);
-  emu_keep(ex, 0, x);
-  emu_keep(ex, 1, gamma);
-  emu_keep(ex, 2, yOut);
-  emu_keep(ex, 3, rstdOut);
+  EMU_KEEP(ex, x, gamma, yOut, rstdOut);
   ex->f[0] = epsilon;
   return emu_finish(ex, wsSize, executor);
 }
@@ -467,12 +455,7 @@ aclnnStatus aclnnLayerNormGetWorkspaceSize(const aclTensor *input, const aclIntA
   if (meanOutOptional) TRY(emu_check_tensor(op, "meanOutOptional", meanOutOptional));
   if (rstdOutOptional) TRY(emu_check_tensor(op, "rstdOutOptional", rstdOutOptional));
   aclOpExecutor *ex = emu_new_executor(op, run_layer_norm, 0);
-  emu_keep(ex, 0, input);
-  emu_keep(ex, 1, weightOptional);
-  emu_keep(ex, 2, biasOptional);
-  emu_keep(ex, 3, out);
-  emu_keep(ex, 4, meanOutOptional);
-  emu_keep(ex, 5, rstdOutOptional);
+  EMU_KEEP(ex, input, weightOptional, biasOptional, out, meanOutOptional, rstdOutOptional);
   ex->f[0] = eps;
   return emu_finish(ex, wsSize, executor);
 }
@@ -506,8 +489,7 @@ aclnnStatus aclnnSoftmaxGetWorkspaceSize(const aclTensor *self, int64_t dim, acl
   if (dim != -1 && dim != (int64_t)self->ndim - 1) return FAIL("%s: the emulator implements dim = -1 (last) only, got %lld", op, (long long)dim);
   if (!is_float(self->dtype) || self->dtype != out->dtype) return FAIL("%s: self %s and out %s must be the same float dtype", op, emu_dtype_name(self->dtype), emu_dtype_name(out->dtype));
   aclOpExecutor *ex = emu_new_executor(op, run_softmax, (uint64_t)self->dims[self->ndim - 1] * 4);
-  emu_keep(ex, 0, self);
-  emu_keep(ex, 1, out);
+  EMU_KEEP(ex, self, out);
   return emu_finish(ex, wsSize, executor);
 }
 LAUNCH(Softmax)
@@ -540,8 +522,7 @@ static aclnnStatus reduce(const char *op, int isMax, const aclTensor *self, cons
     return FAIL("%s: out must have self's shape %s the last dim", op, keepDim ? "with 1 as" : "without");
   if (!isMax && out->dtype != dtype) return FAIL("%s: dtype %s but out is %s", op, emu_dtype_name(dtype), emu_dtype_name(out->dtype));
   aclOpExecutor *ex = emu_new_executor(op, run_reduce, 0);
-  emu_keep(ex, 0, self);
-  emu_keep(ex, 1, out);
+  EMU_KEEP(ex, self, out);
   ex->i[0] = isMax;
   return emu_finish(ex, wsSize, executor);
 }
@@ -597,9 +578,7 @@ aclnnStatus aclnnTopkGetWorkspaceSize(const aclTensor *self, int64_t k, int64_t 
   if (valuesOut->dtype != self->dtype) return FAIL("%s: valuesOut %s must match self %s", op, emu_dtype_name(valuesOut->dtype), emu_dtype_name(self->dtype));
   if (indicesOut->dtype != EMU_INT64) return FAIL("%s: indicesOut must be INT64, got %s", op, emu_dtype_name(indicesOut->dtype));
   aclOpExecutor *ex = emu_new_executor(op, run_topk, (uint64_t)D);
-  emu_keep(ex, 0, self);
-  emu_keep(ex, 1, valuesOut);
-  emu_keep(ex, 2, indicesOut);
+  EMU_KEEP(ex, self, valuesOut, indicesOut);
   ex->i[0] = k;
   ex->i[1] = largest;
   return emu_finish(ex, wsSize, executor);
@@ -655,9 +634,7 @@ static aclnnStatus index_op(const char *op, int code, const aclTensor *self, int
     return FAIL("%s: %s %s must be self %s with dim %lld of size %lld", op, otherName, s2, s1, (long long)dim, (long long)index->dims[0]);
   }
   aclOpExecutor *ex = emu_new_executor(op, run_index, 0);
-  emu_keep(ex, 0, self);
-  emu_keep(ex, 1, index);
-  emu_keep(ex, 2, other);
+  EMU_KEEP(ex, self, index, other);
   ex->i[0] = code;
   ex->i[1] = dim;
   ex->f[0] = alpha;

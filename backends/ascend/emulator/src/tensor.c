@@ -233,6 +233,10 @@ void emu_keep(aclOpExecutor *ex, int slot, const aclTensor *t) {
   ex->t[slot] = *t;
 }
 
+void emu_keep_all(aclOpExecutor *ex, const aclTensor *const *tensors, int count) {
+  for (int i = 0; i < count; i++) emu_keep(ex, i, tensors[i]);
+}
+
 aclnnStatus emu_finish(aclOpExecutor *ex, uint64_t *workspaceSize, aclOpExecutor **executor) {
   if (!workspaceSize || !executor) {
     const char *op = ex->op;

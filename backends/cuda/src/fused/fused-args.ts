@@ -1,6 +1,7 @@
 import { KernelArgumentError } from '@dsa/backend';
 import { type DType, formatShape, isContiguous, type TensorView } from '@dsa/tensor';
 import { devicePointer } from '../device-pointer.js';
+import { expectDType as expectOneOf } from '../kernels/kernel-context.js';
 import type { LaunchArg } from '../launch.js';
 
 /** dtype codes of kernels/fused/fused-common.cuh (`DTypeCode`). */
@@ -22,23 +23,13 @@ export function dtypeArg(
   return { i32: FUSED_DTYPE_CODES[view.dtype]! };
 }
 
-/** Throws naming `kernel`/`name` unless `view` holds one of `allowed`. */
+/** Throws naming `kernel`/`name` unless `view` holds one of `allowed` (the primitives' check, with a list). */
 export function expectDType(kernel: string, name: string, view: TensorView, allowed: readonly DType[]): void {
-  if (!allowed.includes(view.dtype)) {
-    throw new KernelArgumentError(kernel, `${name} must be ${allowed.join(' or ')}, got ${view.dtype}`);
-  }
+  expectOneOf(kernel, name, view, ...allowed);
 }
 
 /** Throws naming `kernel`/`name` unless `view` has exactly `shape` (-1 matches any size). */
-export function expectShape(kernel: string, name: string, view: TensorView, shape: readonly number[]): void {
-  const ok = view.shape.length === shape.length && shape.every((d, i) => d === -1 || d === view.shape[i]);
-  if (!ok) {
-    throw new KernelArgumentError(
-      kernel,
-      `${name} has shape ${formatShape(view.shape)}, expected [${shape.map((d) => (d === -1 ? '*' : d)).join(', ')}]`,
-    );
-  }
-}
+export { expectShape } from '../kernels/kernel-context.js';
 
 /** The device address of a contiguous `view`; throws naming `kernel`/`name` for a strided or foreign view. */
 export function pointerArg(kernel: string, name: string, view: TensorView): LaunchArg {

@@ -1,8 +1,14 @@
-import { KernelArgumentError, type Kernels, type SamplingOutputs, type SamplingRow } from '@dsa/backend';
+import {
+  checkSampleArguments,
+  KernelArgumentError,
+  type Kernels,
+  type SamplingOutputs,
+  type SamplingRow,
+} from '@dsa/backend';
 import type { TensorView } from '@dsa/tensor';
 import { devicePointer } from '../device-pointer.js';
 import { tensorArgs } from '../tensor-args.js';
-import { expectDType, expectRank, expectShape, type KernelContext, rowGrid } from './kernel-context.js';
+import { expectDType, expectRank, type KernelContext, rowGrid } from './kernel-context.js';
 
 /** Doubles per row in the settings block of dsa_sample (kRowFields). */
 export const SAMPLE_ROW_FIELDS = 16;
@@ -64,21 +70,7 @@ export function sampleKernels(context: KernelContext): Pick<Kernels, 'sample'> {
   return {
     sample(out, logits, rows: readonly SamplingRow[], outputs: SamplingOutputs = {}) {
       const k = 'sample';
-      expectRank(k, 'logits', logits, 2);
-      expectDType(k, 'out', out, 'i32');
-      const [batch, vocab] = logits.shape as [number, number];
-      expectShape(k, 'out', out, [batch]);
-      if (rows.length !== batch)
-        throw new KernelArgumentError(k, `${rows.length} sampling rows for ${batch} logits rows`);
-      const top = outputs.topIds?.shape[1] ?? 0;
-      if (outputs.logprobs) expectShape(k, 'logprobs', outputs.logprobs, [batch]);
-      if (outputs.topIds) {
-        expectRank(k, 'topIds', outputs.topIds, 2);
-        expectShape(k, 'topIds', outputs.topIds, [batch, top]);
-      }
-      if (outputs.topLogprobs) expectShape(k, 'topLogprobs', outputs.topLogprobs, [batch, top]);
-      if (top > vocab)
-        throw new KernelArgumentError(k, `topIds asks for ${top} tokens of a vocabulary of ${vocab}`);
+      const { batch, vocab, top } = checkSampleArguments(out, logits, rows, outputs);
       if (batch === 0) return;
       const packed = packSamplingRows(rows, vocab);
       const settings = context.stage('sample.rows', new Uint8Array(packed.buffer));
