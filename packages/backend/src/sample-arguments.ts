@@ -4,8 +4,11 @@ import type { SamplingOutputs, SamplingRow } from './sampling.js';
 
 /** The sizes {@link checkSampleArguments} found: B logits rows, V vocabulary entries, N top entries. */
 export interface SampleSizes {
+  /** B: rows of logits (and sampling rows). */
   readonly batch: number;
+  /** V: vocabulary entries per row. */
   readonly vocab: number;
+  /** N: most likely tokens asked for per row (0 without `topIds`). */
   readonly top: number;
 }
 
