@@ -1,5 +1,6 @@
-import { type FileHandle, open as openFile, rename, rm } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { type DType, dtypeBytes, dtypeToSafetensors, formatShape, numel } from '@dsa/tensor';
+import { withAtomicFile } from './atomic-file.js';
 import { CheckpointError } from './checkpoint-error.js';
 
 /** One tensor to write with {@link writeSafetensors}. */
@@ -86,26 +87,12 @@ export async function writeSafetensors(
   new DataView(head.buffer).setBigUint64(0, BigInt(headerLength), true);
   head.set(json, 8);
 
-  const temporary = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  const handle = await openFile(temporary, 'w');
-  try {
-    try {
-      await writeFully(handle, head, 0);
-      let position = head.byteLength;
-      for (const t of tensors) {
-        await writeFully(
-          handle,
-          new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength),
-          position,
-        );
-        position += t.data.byteLength;
-      }
-    } finally {
-      await handle.close();
+  await withAtomicFile(path, async (handle) => {
+    await writeFully(handle, head, 0);
+    let position = head.byteLength;
+    for (const t of tensors) {
+      await writeFully(handle, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), position);
+      position += t.data.byteLength;
     }
-    await rename(temporary, path);
-  } catch (error) {
-    await rm(temporary, { force: true });
-    throw error;
-  }
+  });
 }

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { type DType, encodeBf16, encodeFp8E4m3 } from '@dsa/tensor';
+import { writeFileAtomic } from '../checkpoint/atomic-file.js';
 import { type SafetensorsTensorData, writeSafetensors } from '../checkpoint/safetensors-writer.js';
 import { parseModelConfig } from '../config/model-config.js';
 import type { HfConfig } from './presets.js';
@@ -191,12 +192,12 @@ export async function makeModel(
     files.push(file);
   }
   if (shards.length > 1) {
-    await fs.writeFile(
+    await writeFileAtomic(
       path.join(dir, 'model.safetensors.index.json'),
       `${JSON.stringify({ metadata: { total_size: bytes }, weight_map: weightMap }, null, 2)}\n`,
     );
   }
-  await fs.writeFile(path.join(dir, 'config.json'), `${configJson(hf)}\n`);
+  await writeFileAtomic(path.join(dir, 'config.json'), `${configJson(hf)}\n`);
   return { files, bytes };
 }
 
