@@ -1,6 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { benchCommand } from './commands/bench.js';
 import { chatCommand } from './commands/chat.js';
+import { evalCommand } from './commands/eval.js';
 import { forwardCommand } from './commands/forward.js';
 import { generateCommand } from './commands/generate.js';
 import { inspectCommand } from './commands/inspect.js';
@@ -33,6 +34,15 @@ function modelOptions(command: Command): Command {
       new Option('--attention <mode>', 'sparse (DSA top-k) or dense (every cached position)')
         .choices(['sparse', 'dense'])
         .default('sparse'),
+    )
+    .option(
+      '--index-topk <k>',
+      "positions the indexer selects per query (default: the model's index_topk)",
+      asInt('--index-topk', 1, 1 << 24),
+    )
+    .option(
+      '--topk-policy <policy>',
+      'adaptive top-k: fixed, mass:P (smallest set holding P of the index-score softmax) or entropy:C',
     )
     .option('--cache-tokens <n>', 'KV cache capacity in tokens', asInt('--cache-tokens', 1, 2 ** 31))
     .option('--kv-cache-memory <bytes>', 'KV cache pool size in bytes (accepts 512MB, 8GiB)', (v: string) =>
@@ -205,6 +215,59 @@ export function buildProgram(): Command {
     .action(async (options) => {
       await benchCommand(options);
     });
+  program
+    .command('eval')
+    .description(
+      'DSA quality on a checkpoint: recall accuracy or perplexity for dense attention, the indexer and control selectors, per index top-k and top-k policy, with the selection recall of the dense attention mass',
+    )
+    .option('--model <dir>', 'model folder (config.json + safetensors)')
+    .option('--backend <name>', 'auto, reference, cpu, cuda[:N], ascend[:N]')
+    .addOption(
+      new Option('--indexer <precision>', 'indexer score precision').choices(['fp32', 'fp8']).default('fp32'),
+    )
+    .addOption(
+      new Option('--task <task>', 'what to measure').choices(['recall', 'perplexity']).default('recall'),
+    )
+    .option('--data <file>', 'recall: JSONL of {"ids", "answers"}; perplexity: a UTF-8 text file')
+    .option(
+      '--generate <L,P,Q,N,SEED>',
+      'recall: write N sequences of context L with P pairs and Q queries to --data, and evaluate nothing',
+    )
+    .option(
+      '--attention <list>',
+      'sparse and/or dense, comma-separated',
+      (v: string) =>
+        wrap(() =>
+          parseList(v, '--attention', (p) => parseChoice(p, '--attention', ['sparse', 'dense'] as const)),
+        ),
+      ['sparse', 'dense'],
+    )
+    .option(
+      '--index-topk <list>',
+      "index top-k values (default: the model's index_topk)",
+      asIntList('--index-topk', 1),
+    )
+    .option(
+      '--selector <list>',
+      'indexer (trained), window (last k) and/or random (k random past positions)',
+      (v: string) =>
+        wrap(() =>
+          parseList(v, '--selector', (p) =>
+            parseChoice(p, '--selector', ['indexer', 'window', 'random'] as const),
+          ),
+        ),
+      ['indexer'],
+    )
+    .option('--topk-policy <list>', 'fixed, mass:P and/or entropy:C, comma-separated', 'fixed')
+    .option('--context <n>', 'perplexity window in tokens', asInt('--context', 2, 1 << 24), 1024)
+    .option('--seed <n>', 'seed of the random selector', asInt('--seed', 0, 2 ** 32 - 1), 0)
+    .option('--json', 'one JSON line per setting')
+    .option('-q, --quiet', 'print only the result')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  dsa eval --model fixtures/recall --data fixtures/recall/eval-L512.jsonl --selector indexer,window,random\n  dsa eval --task recall --generate 512,12,4,100,1 --data /tmp/recall.jsonl\n  dsa eval --model fixtures/recall --data fixtures/recall/eval-L512.jsonl --topk-policy fixed,mass:0.9,entropy:2 --json',
+    )
+    .action((options) => evalCommand(options));
   return program;
 }
 

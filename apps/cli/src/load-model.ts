@@ -1,6 +1,7 @@
 import { type Backend, createBackend } from '@dsa/backend';
-import { DeepseekModel, type ModelOptions } from '@dsa/runtime';
+import { DeepseekModel, type ModelOptions, parseTopkPolicy, type TopkPolicy } from '@dsa/runtime';
 import cliProgress from 'cli-progress';
+import { UsageError } from './usage-error.js';
 
 /** Flags shared by the commands that load a model. */
 export interface ModelFlags {
@@ -11,6 +12,10 @@ export interface ModelFlags {
   readonly quiet?: boolean;
   readonly cacheTokens?: number;
   readonly kvCacheMemory?: number;
+  /** Positions the indexer selects per query (overrides index_topk). */
+  readonly indexTopk?: number;
+  /** Adaptive top-k policy text (`fixed`, `mass:P`, `entropy:C`). */
+  readonly topkPolicy?: string;
 }
 
 /** Creates the backend and loads the model, with a progress bar on stderr when it is a terminal. */
@@ -37,6 +42,8 @@ export async function loadModel(flags: ModelFlags): Promise<{ backend: Backend; 
     ...(flags.attention ? { attention: flags.attention } : {}),
     ...(flags.cacheTokens ? { cacheTokens: flags.cacheTokens } : {}),
     ...(flags.kvCacheMemory ? { kvCacheMemory: flags.kvCacheMemory } : {}),
+    ...(flags.indexTopk ? { indexTopk: flags.indexTopk } : {}),
+    ...(flags.topkPolicy ? { topkPolicy: policyFlag(flags.topkPolicy) } : {}),
     onProgress: (p) => {
       if (!bar) return;
       const mb = (b: number) => Math.round(b / 1e6);
@@ -61,5 +68,14 @@ export async function loadModel(flags: ModelFlags): Promise<{ backend: Backend; 
     bar?.stop();
     backend.dispose();
     throw error;
+  }
+}
+
+/** Parses `--topk-policy` as a usage error (exit code 2) when it is wrong. */
+export function policyFlag(text: string, flag = '--topk-policy'): TopkPolicy {
+  try {
+    return parseTopkPolicy(text);
+  } catch (error) {
+    throw new UsageError(`${flag}: ${(error as Error).message}`);
   }
 }

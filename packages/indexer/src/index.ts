@@ -1,3 +1,10 @@
-export { Indexer } from './indexer.js';
-export { indexerTopK } from './indexer-top-k.js';
+export { Indexer, selectionStats } from './indexer.js';
+export { indexerRunScores, indexerTopK } from './indexer-top-k.js';
 export type { IndexerDims, IndexerPrecision, IndexerWeights } from './indexer-weights.js';
+export {
+  applyTopkPolicy,
+  FIXED_TOPK,
+  formatTopkPolicy,
+  parseTopkPolicy,
+  type TopkPolicy,
+} from './topk-policy.js';

@@ -1,5 +1,5 @@
 import type { AttentionBatch, Backend, IndexerKeyCache, Workspace } from '@dsa/backend';
-import { causalMask, gatherSequenceRows, SCORE_BUDGET, sequenceRuns } from '@dsa/mla';
+import { causalMask, gatherSequenceRows, SCORE_BUDGET, type SequenceRun, sequenceRuns } from '@dsa/mla';
 import { broadcastTo, narrow, reshape, splitDim, type TensorView, unsqueeze } from '@dsa/tensor';
 
 /**
@@ -21,39 +21,58 @@ export function indexerTopK(
     backend.fused.indexerTopK(indices, q, weights, keys, batch, k);
     return;
   }
-  const kernels = backend.kernels;
-  const [, heads, width] = q.shape as [number, number, number];
+  const heads = q.shape[1]!;
   for (const run of sequenceRuns(batch, heads, SCORE_BUDGET)) {
     const mark = workspace.mark();
-    const s = run.count;
-    const t = run.maxPosition + 1;
-    // key [T, Di] in f32, dequantized with its per-token scale in fp8 mode.
-    const key = gatherSequenceRows(backend, workspace, keys.keys, batch, run.sequence, t);
-    if (keys.scales) {
-      const scale = gatherSequenceRows(
-        backend,
-        workspace,
-        splitDim(keys.scales, 0, [-1, 1]),
-        batch,
-        run.sequence,
-        t,
-      );
-      kernels.binary(key, key, broadcastTo(scale, [t, width]), 'mul');
-    }
-    // logits [1, s·Hi, T] = q · keyᵀ, then ReLU
-    const logits = workspace.tensor('f32', [1, s * heads, t]);
-    kernels.matmul(logits, reshape(narrow(q, 0, run.start, s), [1, s * heads, width]), unsqueeze(key, 0), {
-      transposeB: true,
-    });
-    kernels.unary(logits, logits, 'relu');
-    // score [s, 1, T] = weights [s, 1, Hi] · relu(logits) [s, Hi, T]
-    const score = workspace.tensor('f32', [s, 1, t]);
-    kernels.matmul(score, unsqueeze(narrow(weights, 0, run.start, s), 1), reshape(logits, [s, heads, t]));
-    const score2 = reshape(score, [s, t]);
-    const mask = workspace.tensor('f32', [s, t]);
-    backend.upload(mask, causalMask(batch, run.start, s, t));
-    kernels.binary(score2, score2, mask, 'add');
-    kernels.topK(narrow(indices, 0, run.start, s), null, score2, k);
+    const score = indexerRunScores(backend, workspace, q, weights, keys, batch, run);
+    backend.kernels.topK(narrow(indices, 0, run.start, run.count), null, score, k);
     workspace.rewind(mark);
   }
+}
+
+/**
+ * The lightning-indexer scores of one run of query rows over positions 0 ..= run.maxPosition, with
+ * -inf above the diagonal: `score` f32 [run.count, run.maxPosition + 1] in the workspace.
+ * `q` [S, Hi, Di] f32; `weights` [S, Hi] f32 (head weights with the scale constants folded in).
+ */
+export function indexerRunScores(
+  backend: Backend,
+  workspace: Workspace,
+  q: TensorView,
+  weights: TensorView,
+  keys: IndexerKeyCache,
+  batch: AttentionBatch,
+  run: SequenceRun,
+): TensorView {
+  const kernels = backend.kernels;
+  const [, heads, width] = q.shape as [number, number, number];
+  const s = run.count;
+  const t = run.maxPosition + 1;
+  // key [T, Di] in f32, dequantized with its per-token scale in fp8 mode.
+  const key = gatherSequenceRows(backend, workspace, keys.keys, batch, run.sequence, t);
+  if (keys.scales) {
+    const scale = gatherSequenceRows(
+      backend,
+      workspace,
+      splitDim(keys.scales, 0, [-1, 1]),
+      batch,
+      run.sequence,
+      t,
+    );
+    kernels.binary(key, key, broadcastTo(scale, [t, width]), 'mul');
+  }
+  // logits [1, s·Hi, T] = q · keyᵀ, then ReLU
+  const logits = workspace.tensor('f32', [1, s * heads, t]);
+  kernels.matmul(logits, reshape(narrow(q, 0, run.start, s), [1, s * heads, width]), unsqueeze(key, 0), {
+    transposeB: true,
+  });
+  kernels.unary(logits, logits, 'relu');
+  // score [s, 1, T] = weights [s, 1, Hi] · relu(logits) [s, Hi, T]
+  const score = workspace.tensor('f32', [s, 1, t]);
+  kernels.matmul(score, unsqueeze(narrow(weights, 0, run.start, s), 1), reshape(logits, [s, heads, t]));
+  const score2 = reshape(score, [s, t]);
+  const mask = workspace.tensor('f32', [s, t]);
+  backend.upload(mask, causalMask(batch, run.start, s, t));
+  kernels.binary(score2, score2, mask, 'add');
+  return score2;
 }

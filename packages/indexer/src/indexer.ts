@@ -1,8 +1,10 @@
 import type { AttentionBatch, Backend, IndexerKeyCache, Workspace } from '@dsa/backend';
 import type { RotaryTable } from '@dsa/mla';
+import { SCORE_BUDGET, sequenceRuns } from '@dsa/mla';
 import { broadcastTo, narrow, reshape, splitDim, type TensorView } from '@dsa/tensor';
-import { indexerTopK } from './indexer-top-k.js';
+import { indexerRunScores, indexerTopK } from './indexer-top-k.js';
 import type { IndexerDims, IndexerPrecision, IndexerWeights } from './indexer-weights.js';
+import { applyTopkPolicy, type TopkPolicy } from './topk-policy.js';
 
 /** The fp8 block size of indexer activations: one scale per 128-wide head vector. */
 const FP8_BLOCK = 128;
@@ -25,9 +27,9 @@ export class Indexer {
 
   /**
    * Computes this step's keys from `x` [S, D] (the attention-norm output) into `keyCache` at
-   * `writeSlots`, then selects, for each query (from `qr` [S, qLora]), the top-k cached positions.
-   * Returns `indices` i32 [S, K]. With `selectTopK` false only the key cache is written (the caller
-   * attends densely because every causal position fits in K).
+   * `writeSlots`, then selects, for each query (from `qr` [S, qLora]), the top-`k` cached positions
+   * (`k` defaults to the checkpoint's `index_topk`). Returns `indices` i32 [S, k]. With `selectTopK`
+   * false only the key cache is written (the caller attends densely because every causal position fits).
    */
   forward(
     workspace: Workspace,
@@ -39,20 +41,69 @@ export class Indexer {
     writeSlots: TensorView,
     batch: AttentionBatch,
     selectTopK: boolean,
+    k: number = this.dims.indexTopk,
   ): TensorView | null {
+    this.storeKeys(workspace, x, positions, rotary, keyCache, writeSlots);
+    if (!selectTopK) return null;
+    const { qHeads, weights } = this.queries(workspace, x, qr, positions, rotary);
+    const indices = workspace.tensor('i32', [x.shape[0]!, k]);
+    indexerTopK(this.backend, workspace, indices, qHeads, weights, keyCache, batch, k);
+    return indices;
+  }
+
+  /**
+   * {@link Indexer.forward} with an adaptive {@link TopkPolicy}: selects the top-`k` as `forward` does,
+   * then keeps, per query, the part of it the policy asks for (scores are read back to the host, so
+   * this is for studies and evaluation, not the decode hot path). Returns the indices i32 [S, k]
+   * (kept positions ascending, then -1) and the kept count per query.
+   */
+  async forwardAdaptive(
+    workspace: Workspace,
+    x: TensorView,
+    qr: TensorView,
+    positions: TensorView,
+    rotary: RotaryTable,
+    keyCache: IndexerKeyCache,
+    writeSlots: TensorView,
+    batch: AttentionBatch,
+    k: number,
+    policy: TopkPolicy,
+  ): Promise<{ indices: TensorView; kept: Int32Array }> {
+    this.storeKeys(workspace, x, positions, rotary, keyCache, writeSlots);
+    const { qHeads, weights } = this.queries(workspace, x, qr, positions, rotary);
+    const s = x.shape[0]!;
+    const indices = workspace.tensor('i32', [s, k]);
+    const kept = new Int32Array(s);
+    for (const run of sequenceRuns(batch, this.dims.indexNHeads, SCORE_BUDGET)) {
+      const mark = workspace.mark();
+      const score = indexerRunScores(this.backend, workspace, qHeads, weights, keyCache, batch, run);
+      const runIndices = narrow(indices, 0, run.start, run.count);
+      this.backend.kernels.topK(runIndices, null, score, k);
+      const t = score.shape[1]!;
+      const hostScores = new Float32Array(run.count * t);
+      const hostIndices = new Int32Array(run.count * k);
+      await this.backend.download(score, hostScores);
+      await this.backend.download(runIndices, hostIndices);
+      const { probs, entropy } = selectionStats(hostScores, hostIndices, run.count, t, k);
+      kept.set(applyTopkPolicy(policy, hostIndices, probs, entropy, run.count, k), run.start);
+      this.backend.upload(runIndices, hostIndices);
+      workspace.rewind(mark);
+    }
+    return { indices, kept };
+  }
+
+  /** q [S, Hi, Di] (rotated, fp8-rounded in fp8 mode) and the head weights [S, Hi] with the constants folded in. */
+  private queries(
+    workspace: Workspace,
+    x: TensorView,
+    qr: TensorView,
+    positions: TensorView,
+    rotary: RotaryTable,
+  ): { qHeads: TensorView; weights: TensorView } {
     const k = this.backend.kernels;
-    const { indexNHeads: hi, indexHeadDim: di, qkRopeHeadDim: r, indexTopk } = this.dims;
+    const { indexNHeads: hi, indexHeadDim: di, qkRopeHeadDim: r } = this.dims;
     const s = x.shape[0]!;
     const rope = { layout: 'half' as const, scale: rotary.attentionFactor };
-
-    // key [S, Di] = rope(LayerNorm(wk · x)) on the first R dims, half-split pairs.
-    const key = workspace.tensor('f32', [s, di]);
-    k.linear(key, x, this.weights.wk);
-    k.layerNorm(key, key, this.weights.k_norm_weight, this.weights.k_norm_bias, 1e-6);
-    k.rope(splitDim(narrow(key, 1, 0, r), 1, [1, r]), positions, rotary.invFreq, rope);
-    this.storeKeys(workspace, key, keyCache, writeSlots);
-    if (!selectTopK) return null;
-
     // q [S, Hi, Di] = rope(wq_b · qr) on the first R dims of each head.
     const q = workspace.tensor('f32', [s, hi * di]);
     k.linear(q, qr, this.weights.wq_b);
@@ -74,19 +125,28 @@ export class Indexer {
     const constant = workspace.tensor('f32', [1, 1]);
     k.fill(constant, hi ** -0.5 * di ** -0.5);
     k.binary(weights, weights, broadcastTo(constant, [s, hi]), 'mul');
-
-    const indices = workspace.tensor('i32', [s, indexTopk]);
-    indexerTopK(this.backend, workspace, indices, qHeads, weights, keyCache, batch, indexTopk);
-    return indices;
+    return { qHeads, weights };
   }
 
+  /** key [S, Di] = rope(LayerNorm(wk · x)) on the first R dims (half-split pairs), stored at `writeSlots`. */
   private storeKeys(
     workspace: Workspace,
-    key: TensorView,
+    x: TensorView,
+    positions: TensorView,
+    rotary: RotaryTable,
     keyCache: IndexerKeyCache,
     writeSlots: TensorView,
   ): void {
     const k = this.backend.kernels;
+    const { indexHeadDim: di, qkRopeHeadDim: r } = this.dims;
+    const s = x.shape[0]!;
+    const key = workspace.tensor('f32', [s, di]);
+    k.linear(key, x, this.weights.wk);
+    k.layerNorm(key, key, this.weights.k_norm_weight, this.weights.k_norm_bias, 1e-6);
+    k.rope(splitDim(narrow(key, 1, 0, r), 1, [1, r]), positions, rotary.invFreq, {
+      layout: 'half',
+      scale: rotary.attentionFactor,
+    });
     if (this.precision === 'fp32') {
       k.scatterRows(keyCache.keys, key, writeSlots);
       return;
@@ -94,8 +154,6 @@ export class Indexer {
     if (!keyCache.scales || keyCache.keys.dtype !== 'f8_e4m3') {
       throw new Error('fp8 indexer needs an f8_e4m3 key cache with per-token scales');
     }
-    const s = key.shape[0]!;
-    const di = this.dims.indexHeadDim;
     k.hadamard(key, key);
     const k8 = workspace.tensor('f8_e4m3', [s, di]);
     const scale = workspace.tensor('f32', [s, Math.ceil(di / FP8_BLOCK)]);
@@ -103,4 +161,41 @@ export class Indexer {
     k.scatterRows(keyCache.keys, k8, writeSlots);
     k.scatterRows(splitDim(keyCache.scales, 0, [-1, 1]), narrow(scale, 1, 0, 1), writeSlots);
   }
+}
+
+/**
+ * For each row of masked index scores `scores` [S, T] (-inf where not causal) and its selection
+ * `indices` [S, K]: each selected key's probability under the softmax over every causal key (`probs`
+ * [S, K], 0 where the index is -1) and that softmax's entropy in nats (`entropy` [S]).
+ */
+export function selectionStats(
+  scores: Float32Array,
+  indices: Int32Array,
+  rows: number,
+  t: number,
+  k: number,
+): { probs: Float32Array; entropy: Float32Array } {
+  const probs = new Float32Array(rows * k);
+  const entropy = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const row = scores.subarray(r * t, (r + 1) * t);
+    let max = Number.NEGATIVE_INFINITY;
+    for (const v of row) if (v > max) max = v;
+    if (max === Number.NEGATIVE_INFINITY) continue;
+    let z = 0;
+    let weighted = 0;
+    for (const v of row) {
+      if (v === Number.NEGATIVE_INFINITY) continue;
+      const e = Math.exp(v - max);
+      z += e;
+      weighted += e * (v - max);
+    }
+    // H = log z − E[v − max]
+    entropy[r] = Math.log(z) - weighted / z;
+    for (let j = 0; j < k; j++) {
+      const i = indices[r * k + j]!;
+      probs[r * k + j] = i >= 0 ? Math.exp(row[i]! - max) / z : 0;
+    }
+  }
+  return { probs, entropy };
 }

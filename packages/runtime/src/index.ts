@@ -1,3 +1,9 @@
+export {
+  FIXED_TOPK,
+  formatTopkPolicy,
+  parseTopkPolicy,
+  type TopkPolicy,
+} from '@dsa/indexer';
 export * from './chat/index.js';
 export * from './checkpoint/index.js';
 export { ConfigError } from './config/config-error.js';
@@ -19,10 +25,12 @@ export {
 } from './model/decode-graphs.js';
 export {
   type AttentionMode,
+  type AttentionProbe,
   DeepseekModel,
   type ForwardOptions,
   type ForwardResult,
   type ModelOptions,
+  type SelectionSettings,
 } from './model/deepseek-model.js';
 export type { ForwardEntry } from './model/forward-batch.js';
 export {
@@ -39,6 +47,7 @@ export {
   loadModelWeights,
   type ModelWeights,
 } from './model/model-weights.js';
+export { controlSelection, SELECTORS, type Selector } from './model/selectors.js';
 export { type MakeModelOptions, makeModel } from './presets/make-model.js';
 export { type HfConfig, PRESET_NAMES, type PresetName, presetConfig } from './presets/presets.js';
 export * from './tokenizer/index.js';

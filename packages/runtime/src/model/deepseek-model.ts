@@ -1,7 +1,7 @@
 import type { AttentionBatch, Backend } from '@dsa/backend';
 import { Workspace } from '@dsa/backend';
-import { Indexer, type IndexerPrecision } from '@dsa/indexer';
-import { Mla, type RotaryTable } from '@dsa/mla';
+import { FIXED_TOPK, Indexer, type IndexerPrecision, type TopkPolicy } from '@dsa/indexer';
+import { denseAttentionRows, Mla, type RotaryTable } from '@dsa/mla';
 import { Mlp, Moe } from '@dsa/moe';
 import { narrow, select, type TensorView, tensorView } from '@dsa/tensor';
 import { Checkpoint } from '../checkpoint/checkpoint.js';
@@ -13,6 +13,7 @@ import { type ForwardEntry, layoutStep } from './forward-batch.js';
 import { PagedKvCache } from './kv-cache.js';
 import { summarizeModel } from './model-summary.js';
 import { type LoadProgress, loadModelWeights, type ModelWeights } from './model-weights.js';
+import { controlSelection, type Selector } from './selectors.js';
 
 /** Attention over every cached position (`dense`) or over the indexer's top-k (`sparse`, DSA). */
 export type AttentionMode = 'sparse' | 'dense';
@@ -41,6 +42,40 @@ export interface ModelOptions {
    * the memory and bytes read per attended token; what GPU engines keep).
    */
   readonly latentCache?: 'f32' | 'bf16';
+  /** How many positions the indexer selects per query (default: the checkpoint's `index_topk`). */
+  readonly indexTopk?: number;
+  /** Adaptive top-k: how much of the selection each query attends to (default `fixed`: all of it). */
+  readonly topkPolicy?: TopkPolicy;
+}
+
+/**
+ * How a step chooses the positions each query attends to. The model's defaults come from its load
+ * options; {@link ForwardOptions.selection} overrides them for one step (evaluation, studies).
+ */
+export interface SelectionSettings {
+  /** `sparse` (attend to the selection) or `dense` (every causal position). */
+  readonly attention: AttentionMode;
+  /** Positions selected per query (k). */
+  readonly indexTopk: number;
+  /** Adaptive top-k policy applied to the indexer's selection. */
+  readonly topkPolicy: TopkPolicy;
+  /** Who selects: the trained `indexer`, or the `window` / `random` controls. */
+  readonly selector: Selector;
+  /** Seed of the `random` selector. */
+  readonly seed: number;
+}
+
+/** What {@link ForwardResult.probe} reports for each probed query row and layer. */
+export interface AttentionProbe {
+  /** The probed step rows. */
+  readonly rows: readonly number[];
+  /**
+   * f32 [layers, rows]: the share of the dense attention distribution (head-summed, L1-normalised, from
+   * this step's queries and cache) on the positions the selector chose; NaN for layers without an indexer.
+   */
+  readonly selectedMass: Float32Array;
+  /** i32 [layers, rows]: positions attended (the selection's size when sparse, else the causal count). */
+  readonly attended: Int32Array;
 }
 
 /** What a forward step can return besides logits. */
@@ -51,6 +86,13 @@ export interface ForwardOptions {
   readonly captureHidden?: boolean;
   /** Record each layer's selected positions. */
   readonly captureTopk?: boolean;
+  /** Override the model's selection settings for this step. */
+  readonly selection?: Partial<SelectionSettings>;
+  /**
+   * Measure, for these step rows, how much dense attention mass each layer's selection keeps
+   * (the selection is made even when attention is dense, and then not used).
+   */
+  readonly probe?: { readonly rows: readonly number[] };
 }
 
 /** The result of {@link DeepseekModel.forward}. Device tensors stay valid until the next forward. */
@@ -61,6 +103,8 @@ export interface ForwardResult {
   readonly hidden?: Float32Array;
   /** i32 [layers, S, K] on the host: ascending selected positions, -1 padded (K = index_topk). */
   readonly topk?: Int32Array;
+  /** Present when {@link ForwardOptions.probe} asked for it. */
+  readonly probe?: AttentionProbe;
 }
 
 /**
@@ -78,6 +122,8 @@ export class DeepseekModel {
   readonly attention: AttentionMode;
   /** Precision of the indexer scores and key cache. */
   readonly indexerPrecision: IndexerPrecision;
+  /** The selection every step uses unless {@link ForwardOptions.selection} overrides it. */
+  readonly selection: SelectionSettings;
   private readonly mla: Mla[];
   private readonly indexers: (Indexer | null)[];
   private readonly feedForward: (Mlp | Moe)[];
@@ -101,6 +147,17 @@ export class DeepseekModel {
   ) {
     this.attention = config.indexer ? (options.attention ?? 'sparse') : 'dense';
     this.indexerPrecision = options.indexer ?? 'fp32';
+    const indexTopk = options.indexTopk ?? config.indexer?.indexTopk ?? 0;
+    if (config.indexer && !(Number.isInteger(indexTopk) && indexTopk >= 1)) {
+      throw new RangeError(`indexTopk must be a positive integer, got ${options.indexTopk}`);
+    }
+    this.selection = {
+      attention: this.attention,
+      indexTopk,
+      topkPolicy: options.topkPolicy ?? FIXED_TOPK,
+      selector: 'indexer',
+      seed: 0,
+    };
     if (config.indexer && this.indexerPrecision === 'fp8') {
       const di = config.indexer.indexHeadDim;
       if (di > 128 || (di & (di - 1)) !== 0) {
@@ -188,6 +245,9 @@ export class DeepseekModel {
   private graphsUsable(options: ModelOptions): boolean {
     const backend = this.backend;
     if (options.graphs === false || process.env.DSA_GRAPHS === '0') return false;
+    // Graphs are captured for the checkpoint's own top-k with every selected position attended.
+    if (this.selection.topkPolicy.kind !== 'fixed') return false;
+    if (this.selection.indexTopk !== this.config.indexer?.indexTopk) return false;
     if (!backend.captureGraph || !backend.capabilities.graphCapture) return false;
     if (!backend.fused.mlaAttention) return false;
     if (this.feedForward.some((f) => f instanceof Moe && !f.recordable)) return false;
@@ -218,7 +278,14 @@ export class DeepseekModel {
    * Prefill chunks and decode tokens of many sequences can share a step.
    */
   async forward(entries: readonly ForwardEntry[], options: ForwardOptions = {}): Promise<ForwardResult> {
-    if (this.graphs && !options.captureHidden && !options.captureTopk) {
+    const sel = { ...this.selection, ...options.selection };
+    if (
+      this.graphs &&
+      !options.captureHidden &&
+      !options.captureTopk &&
+      !options.selection &&
+      !options.probe
+    ) {
       const result = this.forwardDecode(this.graphs, entries);
       if (result) return result;
     }
@@ -232,14 +299,23 @@ export class DeepseekModel {
     const { batch, writeSlots } = layout;
     const s = layout.tokens.shape[0]!;
     const d = config.dim;
-    const topkWidth = config.indexer?.indexTopk ?? 0;
+    const topkWidth = sel.indexTopk;
     const hidden = options.captureHidden ? ws.tensor('f32', [config.nLayers + 1, s, d]) : null;
     const topk =
       options.captureTopk && config.indexer ? ws.tensor('i32', [config.nLayers, s, topkWidth]) : null;
     // Sparse selection only matters once some query sees more positions than index_topk; before that
     // every causal position is selected and attention is exactly dense (spec §4.6), but the indexer
     // key cache is still written.
-    const selectTopK = this.attention === 'sparse' && layout.maxContext > topkWidth;
+    const sparse = sel.attention === 'sparse' && config.indexer !== null;
+    const probeRows = options.probe?.rows ?? null;
+    const selectTopK = (sparse || probeRows !== null) && layout.maxContext > topkWidth;
+    const probe = probeRows
+      ? {
+          rows: probeRows,
+          selectedMass: new Float32Array(config.nLayers * probeRows.length).fill(Number.NaN),
+          attended: new Int32Array(config.nLayers * probeRows.length),
+        }
+      : null;
 
     const h = ws.tensor('f32', [s, d]); // residual stream
     k.gatherRows(h, this.weights.embed_tokens, layout.tokens);
@@ -263,7 +339,7 @@ export class DeepseekModel {
       const indexer = this.indexers[layer];
       if (indexer) {
         const indexerStarted = performance.now();
-        indices = indexer.forward(
+        const args = [
           ws,
           x,
           projection.qr ?? x,
@@ -272,8 +348,19 @@ export class DeepseekModel {
           this.cache.indexerKeys[layer]!,
           writeSlots,
           batch,
-          selectTopK,
-        );
+        ] as const;
+        if (!selectTopK) {
+          indexer.forward(...args, false);
+        } else if (sel.selector !== 'indexer') {
+          indexer.forward(...args, false);
+          indices = ws.tensor('i32', [s, topkWidth]);
+          const host = controlSelection(sel.selector, batch.host.positions, topkWidth, sel.seed, layer);
+          backend.upload(indices, host);
+        } else if (sel.topkPolicy.kind === 'fixed') {
+          indices = indexer.forward(...args, true, topkWidth);
+        } else {
+          indices = (await indexer.forwardAdaptive(...args, topkWidth, sel.topkPolicy)).indices;
+        }
         this.timings.indexerMs += performance.now() - indexerStarted;
         if (topk) {
           const target = select(topk, 0, layer);
@@ -281,6 +368,8 @@ export class DeepseekModel {
           else backend.upload(target, denseSelection(batch.host.positions, topkWidth));
         }
       }
+      if (probe) await this.probeLayer(probe, layer, projection.q, latent, batch, indices, sparse);
+      if (!sparse) indices = null;
       const attention = mla.attend(ws, projection, latent, batch, indices);
       addRmsNorm(backend, x, h, attention, w.post_attention_layernorm, config.normEps);
       const ffn = this.feedForward[layer]!;
@@ -306,7 +395,13 @@ export class DeepseekModel {
 
     for (const entry of entries) this.cache.commitBlocks(entry.sequence);
     this.timings.forwardMs += performance.now() - started;
-    const result: { logits: TensorView; hidden?: Float32Array; topk?: Int32Array } = { logits };
+    const result: {
+      logits: TensorView;
+      hidden?: Float32Array;
+      topk?: Int32Array;
+      probe?: AttentionProbe;
+    } = { logits };
+    if (probe) result.probe = probe;
     if (hidden) {
       result.hidden = new Float32Array((config.nLayers + 1) * s * d);
       await backend.download(hidden, result.hidden);
@@ -316,6 +411,54 @@ export class DeepseekModel {
       await backend.download(topk, result.topk);
     }
     return result;
+  }
+
+  /** Fills one layer of an {@link AttentionProbe}: selected dense mass and attended count per probed row. */
+  private async probeLayer(
+    probe: { rows: readonly number[]; selectedMass: Float32Array; attended: Int32Array },
+    layer: number,
+    q: TensorView,
+    latent: TensorView,
+    batch: AttentionBatch,
+    indices: TensorView | null,
+    sparse: boolean,
+  ): Promise<void> {
+    const n = probe.rows.length;
+    const positions = batch.host.positions;
+    let hostIndices: Int32Array | null = null;
+    const k = indices?.shape[1] ?? 0;
+    if (indices) {
+      hostIndices = new Int32Array(indices.shape[0]! * k);
+      await this.backend.download(indices, hostIndices);
+    }
+    const dense = this.indexers[layer]
+      ? await denseAttentionRows(
+          this.backend,
+          this.workspace,
+          q,
+          latent,
+          batch,
+          probe.rows,
+          mlaSoftmaxScale(this.config),
+        )
+      : null;
+    probe.rows.forEach((row, i) => {
+      const visible = positions[row]! + 1;
+      let count = visible;
+      let mass = 1;
+      if (hostIndices) {
+        count = 0;
+        mass = 0;
+        for (let j = 0; j < k; j++) {
+          const t = hostIndices[row * k + j]!;
+          if (t < 0) continue;
+          count++;
+          mass += dense ? dense[i]![t]! : 0;
+        }
+      }
+      probe.attended[layer * n + i] = sparse ? count : visible;
+      if (dense) probe.selectedMass[layer * n + i] = mass;
+    });
   }
 
   /**

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Trains the needle-recall DSA model of fixtures/recall (the task is defined in fixtures/recall/README.md).
+
+  /usr/bin/python3 tools/train/train_recall.py --run-dir runs/recall --out fixtures/recall [--threads 2]
+
+Curriculum over L (short first: the two-layer retrieval circuit forms at L=32 and transfers), then the paper's
+phases B (indexer warm-up, dense) and C (sparse training at index_topk) at the longest length. Resumable: rerun the
+same command after an interruption. Logs JSON lines to run-dir/log.jsonl.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dsa_train.config import ModelArgs  # noqa: E402
+from dsa_train.export import export_checkpoint  # noqa: E402
+from dsa_train.losses import selection_recall  # noqa: E402
+from dsa_train.model import AttentionControl, DeepseekV32  # noqa: E402
+from dsa_train.recall import VOCAB, make_batch  # noqa: E402
+from dsa_train.recipe import Phase, Trainer, answer_accuracy  # noqa: E402
+
+RECALL_ARGS = ModelArgs(
+    vocab_size=VOCAB,
+    hidden_size=128,
+    intermediate_size=256,
+    num_hidden_layers=2,
+    num_attention_heads=8,
+    q_lora_rank=64,
+    kv_lora_rank=64,
+    qk_nope_head_dim=32,
+    qk_rope_head_dim=32,
+    v_head_dim=32,
+    first_k_dense_replace=1,
+    n_routed_experts=8,
+    n_shared_experts=1,
+    num_experts_per_tok=2,
+    n_group=4,
+    topk_group=2,
+    moe_intermediate_size=64,
+    routed_scaling_factor=1.0,
+    index_n_heads=4,
+    index_head_dim=64,
+    index_topk=32,
+    max_position_embeddings=8192,
+    rope_theta=10000.0,
+)
+
+
+def batches(batch: int, length: int, pairs: tuple[int, int], queries):
+    return lambda rng: make_batch(rng, batch, length, pairs, queries)
+
+
+def plan(scale: float) -> list[Phase]:
+    """The default plan; `scale` multiplies step counts (the CI smoke test runs a tiny fraction)."""
+    n = lambda steps: max(2, int(steps * scale))  # noqa: E731
+    return [
+        Phase("A1-L32", "A", n(1500), 1e-3, batches(64, 32, (4, 4), None), warmup=50),
+        Phase("A2-L64", "A", n(600), 1e-3, batches(32, 64, (4, 12), None), warmup=20),
+        Phase("A3-L128", "A", n(400), 1e-3, batches(16, 128, (4, 16), None), warmup=20),
+        Phase("A4-L256", "A", n(300), 1e-3, batches(16, 256, (4, 16), 4), warmup=20),
+        Phase("A5-L512", "A", n(300), 5e-4, batches(8, 512, (4, 16), 4), warmup=20),
+        Phase("B-L512", "B", n(300), 0.0, batches(8, 512, (4, 16), 4), indexer_lr=1e-3, warmup=20, decay_from=1.0),
+        Phase("C-L512", "C", n(400), 1e-4, batches(8, 512, (4, 16), 4), indexer_lr=3e-4, warmup=20),
+    ]
+
+
+def held_out(length: int, seed: int, n: int = 64):
+    rng = np.random.default_rng([seed, length, 7])
+    return make_batch(rng, n, length, (12, 12), 4)
+
+
+def evaluator(model: DeepseekV32, length: int, seed: int):
+    ids, labels = held_out(length, seed)
+
+    rows = labels != -100  # the answer rows (position - 1)
+
+    def run() -> dict:
+        with torch.no_grad():
+            out = {}
+            for mode in ("dense", "sparse"):
+                control = AttentionControl(mode=mode, measure_selection=True, record_probs=True)
+                logits = model(ids, control)
+                out[mode] = round(answer_accuracy(logits, labels), 4)
+                if mode == "dense" and length > RECALL_ARGS.index_topk:
+                    # share of the dense attention mass (head-summed, L1-normalised) on the indexer's top-k
+                    out["indexer_recall"] = round(float(selection_recall(control)[:, rows].mean()), 4)
+        return out
+
+    return run
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run-dir", required=True)
+    ap.add_argument("--out", help="export the trained model here (config.json, model.safetensors)")
+    ap.add_argument("--dtype", default="bf16", choices=["f32", "bf16", "fp8"])
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--scale", type=float, default=1.0, help="multiply every phase's step count")
+    ap.add_argument("--only", help="run phases up to and including this one")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    os.makedirs(args.run_dir, exist_ok=True)
+    log_path = os.path.join(args.run_dir, "log.jsonl")
+
+    def log(record: dict) -> None:
+        record["time"] = round(time.time(), 1)
+        line = json.dumps(record)
+        print(line, flush=True)
+        with open(log_path, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+
+    model = DeepseekV32(RECALL_ARGS)
+    trainer = Trainer(model, args.run_dir, args.seed, log)
+    for phase in plan(args.scale):
+        length = int(phase.name.split("-L")[1])
+        trainer.run(phase, evaluator(model, length, args.seed), eval_every=100)
+        if args.only and phase.name == args.only:
+            break
+    if args.out:
+        export_checkpoint(model, RECALL_ARGS, args.out, args.dtype)
+        log({"exported": args.out, "dtype": args.dtype})
+
+
+if __name__ == "__main__":
+    main()
