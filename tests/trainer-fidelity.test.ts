@@ -75,6 +75,15 @@ describe.skipIf(!python)('trainer → engine fidelity (tools/train/smoke.py)', (
               }
               // Most rows past index_topk have a clear margin; the comparison must cover them.
               expect(compared).toBeGreaterThan(margin.length / 2);
+            } else {
+              // The attention probe: dense attention mass on the top-k, against the trainer's.
+              const mass = await readF32(golden, 'selected_mass');
+              const rows = Array.from({ length: ids.length }, (_, i) => i);
+              const probed = await model.forward([{ sequence: model.cache.createSequence(), tokens: ids }], {
+                logits: 'last',
+                probe: { rows },
+              });
+              expect(maxAbsDiff(probed.probe!.selectedMass, mass)).toBeLessThan(1e-4);
             }
             model.cache.release(sequence);
           } finally {

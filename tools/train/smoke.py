@@ -24,7 +24,8 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dsa_train.config import ModelArgs  # noqa: E402
 from dsa_train.export import export_checkpoint, rounded_state, write_safetensors  # noqa: E402
-from dsa_train.model import AttentionControl, DeepseekV32  # noqa: E402
+from dsa_train.golden import golden  # noqa: E402
+from dsa_train.model import DeepseekV32  # noqa: E402
 from dsa_train.recall import VOCAB, make_batch, make_sequence  # noqa: E402
 from dsa_train.recipe import Phase, Trainer  # noqa: E402
 
@@ -62,31 +63,6 @@ TOY = ModelArgs(
         "mscale_all_dim": 1.0,
     },
 )
-
-
-def golden(model: DeepseekV32, ids: torch.Tensor) -> list[tuple[str, str, np.ndarray]]:
-    with torch.no_grad():
-        sparse = AttentionControl(mode="sparse")
-        logits_sparse = model(ids, sparse)[0]
-        logits_dense = model(ids, AttentionControl(mode="dense"))[0]
-    k = model.args.index_topk
-    s = ids.shape[1]
-    topk = np.full((model.args.num_hidden_layers, s, k), -1, dtype=np.int32)
-    margin = np.full((model.args.num_hidden_layers, s), np.inf, dtype=np.float32)
-    for layer, (scores, selected) in enumerate(zip(sparse.index_scores, sparse.selected)):
-        for row in range(s):
-            chosen = torch.nonzero(selected[0, row]).flatten().tolist() if selected is not None else list(range(row + 1))
-            topk[layer, row, : len(chosen)] = chosen
-            ranked = torch.sort(scores[0, row], descending=True).values
-            if row + 1 > k and ranked[k] > float("-inf"):
-                margin[layer, row] = float(ranked[k - 1] - ranked[k])
-    return [
-        ("ids", "I32", ids[0].numpy().astype("<i4")),
-        ("logits_sparse", "F32", logits_sparse.numpy().astype("<f4")),
-        ("logits_dense", "F32", logits_dense.numpy().astype("<f4")),
-        ("topk_indices", "I32", topk.astype("<i4")),
-        ("topk_margin", "F32", margin.astype("<f4")),
-    ]
 
 
 def main() -> None:

@@ -20,10 +20,11 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dsa_train.config import ModelArgs  # noqa: E402
-from dsa_train.export import export_checkpoint  # noqa: E402
+from dsa_train.export import export_checkpoint, rounded_state, write_safetensors  # noqa: E402
+from dsa_train.golden import golden  # noqa: E402
 from dsa_train.losses import selection_recall  # noqa: E402
 from dsa_train.model import AttentionControl, DeepseekV32  # noqa: E402
-from dsa_train.recall import VOCAB, make_batch  # noqa: E402
+from dsa_train.recall import VOCAB, make_batch, make_sequence, write_tokenizer  # noqa: E402
 from dsa_train.recipe import Phase, Trainer, answer_accuracy  # noqa: E402
 
 RECALL_ARGS = ModelArgs(
@@ -127,6 +128,14 @@ def main() -> None:
             break
     if args.out:
         export_checkpoint(model, RECALL_ARGS, args.out, args.dtype)
+        write_tokenizer(args.out)
+        # The trainer's own outputs on the weights as exported, for the engine to reproduce.
+        model.load_state_dict(rounded_state(model.state_dict(), args.dtype))
+        seq = make_sequence(np.random.default_rng([args.seed, 99]), 512, 12, 4)
+        ids = torch.tensor([seq.ids], dtype=torch.long)
+        write_safetensors(
+            os.path.join(args.out, "golden.safetensors"), golden(model, ids), {"producer": "tools/train/train_recall.py"}
+        )
         log({"exported": args.out, "dtype": args.dtype})
 
 

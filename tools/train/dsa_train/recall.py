@@ -81,3 +81,30 @@ def batch_of(seqs: list[RecallSequence]):
         for pos, tok in s.answers:
             labels[b, pos - 1] = tok
     return ids, labels
+
+
+def token_names() -> list[str]:
+    """The 512 token strings: <bos> <eos> <pad> <q>, k0..k127, v0..v127, f0..f251."""
+    names = ["<bos>", "<eos>", "<pad>", "<q>"]
+    names += [f"k{i}" for i in range(len(KEYS))] + [f"v{i}" for i in range(len(VALUES))]
+    names += [f"f{i}" for i in range(len(FILLER))]
+    assert len(names) == VOCAB
+    return names
+
+
+def write_tokenizer(out_dir: str) -> None:
+    """A word-level tokenizer.json (whitespace-split names, one per id) and tokenizer_config.json."""
+    from .export import write_json
+
+    names = token_names()
+    special = [{"id": i, "content": names[i], "single_word": False, "lstrip": False, "rstrip": False,
+                "normalized": False, "special": True} for i in range(4)]
+    write_json(f"{out_dir}/tokenizer.json", {
+        "version": "1.0", "truncation": None, "padding": None, "added_tokens": special,
+        "normalizer": None, "pre_tokenizer": {"type": "WhitespaceSplit"}, "post_processor": None,
+        "decoder": None, "model": {"type": "WordLevel", "vocab": {n: i for i, n in enumerate(names)}, "unk_token": "<pad>"},
+    })
+    write_json(f"{out_dir}/tokenizer_config.json", {
+        "tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<bos>", "eos_token": "<eos>",
+        "pad_token": "<pad>", "add_bos_token": False, "model_max_length": 8192,
+    })
