@@ -106,6 +106,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every phase's step count")
     ap.add_argument("--only", help="run phases up to and including this one")
+    ap.add_argument("--export-from", help="skip training: export the model of this checkpoint.pt to --out")
+    ap.add_argument("--lr-scale", type=float, default=1.0, help="multiply the main learning rate of phase A")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -120,8 +122,12 @@ def main() -> None:
             f.write(line + "\n")
 
     model = DeepseekV32(RECALL_ARGS)
+    if args.export_from:
+        model.load_state_dict(torch.load(args.export_from)["model"])
     trainer = Trainer(model, args.run_dir, args.seed, log)
-    for phase in plan(args.scale):
+    for phase in [] if args.export_from else plan(args.scale):
+        if phase.kind == "A":
+            phase.lr *= args.lr_scale
         length = int(phase.name.split("-L")[1])
         trainer.run(phase, evaluator(model, length, args.seed), eval_every=100)
         if args.only and phase.name == args.only:
