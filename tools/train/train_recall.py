@@ -62,8 +62,8 @@ def plan(scale: float) -> list[Phase]:
     """The default plan; `scale` multiplies step counts (the CI smoke test runs a tiny fraction)."""
     n = lambda steps: max(2, int(steps * scale))  # noqa: E731
     return [
-        Phase("A1-L32", "A", n(1500), 1e-3, batches(64, 32, (4, 4), None), warmup=50),
-        Phase("A2-L64", "A", n(600), 1e-3, batches(32, 64, (4, 12), None), warmup=20),
+        Phase("A1-L32", "A", n(3000), 1e-3, batches(64, 32, (4, 4), None), warmup=50),
+        Phase("A2-L64", "A", n(1000), 1e-3, batches(32, 64, (4, 12), None), warmup=20),
         Phase("A3-L128", "A", n(400), 1e-3, batches(16, 128, (4, 16), None), warmup=20),
         Phase("A4-L256", "A", n(300), 1e-3, batches(16, 256, (4, 16), 4), warmup=20),
         Phase("A5-L512", "A", n(300), 5e-4, batches(8, 512, (4, 16), 4), warmup=20),

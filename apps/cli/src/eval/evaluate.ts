@@ -116,8 +116,12 @@ export async function evalPerplexity(
     throw new RangeError(`the text has ${ids.length} tokens: fewer than one --context window of ${context}`);
   }
   const scoredRows = Array.from({ length: context - 1 - indexTopk }, (_, i) => indexTopk + i);
-  const step = Math.max(1, Math.floor(scoredRows.length / PERPLEXITY_PROBES));
-  const probeRows = scoredRows.filter((_, i) => i % step === 0).slice(0, PERPLEXITY_PROBES);
+  // Probed rows: evenly spaced over the scored rows, first and last included.
+  const probes = Math.min(PERPLEXITY_PROBES, scoredRows.length);
+  const probeRows = Array.from(
+    { length: probes },
+    (_, i) => scoredRows[probes === 1 ? 0 : Math.round((i * (scoredRows.length - 1)) / (probes - 1))]!,
+  );
   const scored = await scoreSequences(
     model,
     windows,
