@@ -107,6 +107,7 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every phase's step count")
     ap.add_argument("--only", help="run phases up to and including this one")
     ap.add_argument("--export-from", help="skip training: export the model of this checkpoint.pt to --out")
+    ap.add_argument("--wide", action="store_true", help="experiment: kv_lora 128, q_lora 128, nope 64")
     ap.add_argument("--lr-scale", type=float, default=1.0, help="multiply the main learning rate of phase A")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -121,6 +122,10 @@ def main() -> None:
         with open(log_path, "a", encoding="utf-8") as f:
             f.write(line + "\n")
 
+    if args.wide:
+        import dataclasses
+
+        globals()["RECALL_ARGS"] = dataclasses.replace(RECALL_ARGS, kv_lora_rank=128, q_lora_rank=128, qk_nope_head_dim=64)
     model = DeepseekV32(RECALL_ARGS)
     if args.export_from:
         model.load_state_dict(torch.load(args.export_from)["model"])
