@@ -198,9 +198,10 @@ export function buildProgram(): Command {
     .option('--prompt <n>', 'prefill length of the pp measurement', asInt('--prompt', 1, 1 << 20), 512)
     .option('--repeat <n>', 'timed decode steps per measurement', asInt('--repeat', 1, 1 << 16), 5)
     .option('--json', 'one JSON line per measurement')
+    .option('--plot <file.svg>', 'also draw decode ms/step and prefill tok/s against depth into an SVG file')
     .addHelpText(
       'after',
-      '\nExamples:\n  dsa bench --preset small --dtype bf16 --backend cpu --depth 1024,32768 --batch 1,8\n  dsa bench --model fixtures/tiny --backend reference --depth 64 --attention sparse,dense --json',
+      '\nExamples:\n  dsa bench --preset small --dtype bf16 --backend cpu --depth 1024,32768 --batch 1,8\n  dsa bench --preset small --depth 1024,4096,16384 --attention sparse,dense --plot bench.svg\n  dsa bench --model fixtures/tiny --backend reference --depth 64 --attention sparse,dense --json',
     )
     .action(async (options) => {
       await benchCommand(options);
