@@ -44,7 +44,7 @@ export interface BackendReport {
 /** How to install each backend, for error messages. */
 const INSTALL_HINT: Record<BackendName, string> = {
   reference: 'npm install @dsa/backend-reference',
-  cpu: 'npm install @dsa/backend-cpu (builds a native addon: needs python3, make and a C++17 compiler)',
+  cpu: 'npm install @dsa/backend-cpu (prebuilt for linux-x64 glibc; elsewhere it builds from source: needs python3, make and a C++17 compiler)',
   cuda: 'npm install @dsa/backend-cuda (needs an NVIDIA driver with libcuda.so.1 at run time)',
   ascend: 'npm install @dsa/backend-ascend (needs the CANN toolkit; set ASCEND_HOME_PATH)',
 };
