@@ -5,7 +5,9 @@ import { forwardCommand } from './commands/forward.js';
 import { generateCommand } from './commands/generate.js';
 import { inspectCommand } from './commands/inspect.js';
 import { makeModelCommand } from './commands/make-model.js';
+import { pullCommand } from './commands/pull.js';
 import { serveCommand } from './commands/serve.js';
+import { resolveModelArgument } from './hub/resolve-model.js';
 import { parseBytes, parseChoice, parseList, parseNumber, UsageError } from './usage-error.js';
 
 const asInt = (flag: string, min: number, max: number) => (v: string) =>
@@ -47,7 +49,16 @@ export function buildProgram(): Command {
     .description('dsa: run DeepSeek Sparse Attention (DeepSeek-V3.2) models from Node.js')
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text) })
-    .showHelpAfterError('(run with --help for usage)');
+    .showHelpAfterError('(run with --help for usage)')
+    // `--model ORG/NAME[@REV]` anywhere: a local path wins, else the snapshot pulled into the hub cache.
+    .hook('preAction', (_program, command) => {
+      const model = command.getOptionValue('model');
+      if (typeof model !== 'string') return;
+      const resolved = resolveModelArgument(model);
+      command.setOptionValue('model', resolved.path);
+      if (resolved.repo && command.options.some((o) => o.attributeName() === 'servedModelName'))
+        command.setOptionValue('servedModelName', command.getOptionValue('servedModelName') ?? resolved.repo);
+    });
 
   modelOptions(program.command('forward'))
     .description(
@@ -205,6 +216,26 @@ export function buildProgram(): Command {
     )
     .action(async (options) => {
       await benchCommand(options);
+    });
+  program
+    .command('pull')
+    .description(
+      'download a model from the Hugging Face hub into its cache (HF_HOME, HF_TOKEN, HF_ENDPOINT), with resume and checksum checks; then use --model ORG/NAME',
+    )
+    .argument('<ORG/NAME[@REVISION]>', 'hub repository, optionally at a branch, tag or commit')
+    .option(
+      '--include <glob>',
+      'only repository paths matching this glob (repeatable)',
+      (v: string, previous: string[] = []) => [...previous, v],
+    )
+    .option('--json', 'print {"snapshot", "commit", "files"} instead of the snapshot folder')
+    .option('-q, --quiet', 'print only the snapshot folder')
+    .addHelpText(
+      'after',
+      "\nExamples:\n  dsa pull deepseek-ai/DeepSeek-V3.2-Exp --include '*.json' --include '*.safetensors'\n  dsa generate --model deepseek-ai/DeepSeek-V3.2-Exp --prompt 'Hello'",
+    )
+    .action(async (name: string, options) => {
+      await pullCommand(name, options);
     });
   return program;
 }
