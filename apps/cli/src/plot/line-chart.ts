@@ -46,6 +46,8 @@ type Scale = ((value: number) => number) & {
 interface Axis {
   readonly scale: Scale;
   readonly format: string | undefined;
+  /** Log base, or undefined for a linear axis. */
+  readonly base: number | undefined;
 }
 
 function axisScale(values: number[], log: boolean, range: [number, number], axis: string): Axis {
@@ -56,10 +58,14 @@ function axisScale(values: number[], log: boolean, range: [number, number], axis
     if (lo === hi) [lo, hi] = [lo / 2, hi * 2];
     const base = values.every((v) => Number.isInteger(Math.log2(v))) ? 2 : 10;
     const scale = scaleLog().base(base).domain([lo, hi]).range(range).nice() as unknown as Scale;
-    return { scale, format: base === 2 ? ',' : '~s' };
+    return { scale, format: base === 2 ? ',' : '~s', base };
   }
   if (lo === hi) [lo, hi] = lo === 0 ? [0, 1] : [Math.min(0, lo), Math.max(0, hi) * 1.1 || 1];
-  return { scale: scaleLinear().domain([lo, hi]).range(range).nice() as unknown as Scale, format: undefined };
+  return {
+    scale: scaleLinear().domain([lo, hi]).range(range).nice() as unknown as Scale,
+    format: undefined,
+    base: undefined,
+  };
 }
 
 /**
@@ -85,13 +91,21 @@ export function drawLineChart(spec: LineChartSpec, x: number, y: number, size: C
     right: size.width - MARGIN.right,
     bottom: size.height - bottom,
   };
-  const { scale: sx, format: xSpecifier } = axisScale(
+  const {
+    scale: sx,
+    format: xSpecifier,
+    base: xBase,
+  } = axisScale(
     points.map((p) => p[0]),
     spec.logX === true,
     [plot.left, plot.right],
     `chart "${spec.title}": x`,
   );
-  const { scale: sy, format: ySpecifier } = axisScale(
+  const {
+    scale: sy,
+    format: ySpecifier,
+    base: yBase,
+  } = axisScale(
     points.map((p) => p[1]),
     spec.logY === true,
     [plot.bottom, plot.top],
@@ -105,8 +119,8 @@ export function drawLineChart(spec: LineChartSpec, x: number, y: number, size: C
   const yTicks = sy.ticks(6);
   const xFormat = sx.tickFormat(spec.logX ? 8 : 6, xSpecifier);
   const yFormat = sy.tickFormat(6, ySpecifier);
-  const visibleX = spec.logX ? thinLogTicks(xTicks) : xTicks;
-  const visibleY = spec.logY ? thinLogTicks(yTicks) : yTicks;
+  const visibleX = xBase ? thinLogTicks(xTicks, xBase) : xTicks;
+  const visibleY = yBase ? thinLogTicks(yTicks, yBase) : yTicks;
   for (const t of visibleX) {
     const px = coordinate(sx(t));
     out.push(
@@ -150,11 +164,12 @@ export function drawLineChart(spec: LineChartSpec, x: number, y: number, size: C
   return out.join('\n');
 }
 
-/** On a log axis d3 gives every integer multiple of each power; keep the labels to powers and 2·/5· steps when crowded. */
-function thinLogTicks(ticks: number[]): number[] {
-  if (ticks.length <= 10) return ticks;
-  const powers = ticks.filter((t) => Number.isInteger(Math.log10(t)) || Number.isInteger(Math.log2(t)));
-  return powers.length >= 2 ? powers : ticks;
+/** On a log axis d3 gives every integer multiple of each power; keep only the powers of the base when they are enough. */
+function thinLogTicks(ticks: number[], base: number): number[] {
+  const powers = ticks.filter(
+    (t) => Math.abs(Math.log(t) / Math.log(base) - Math.round(Math.log(t) / Math.log(base))) < 1e-9,
+  );
+  return powers.length >= 3 ? powers : ticks;
 }
 
 /** Wraps SVG content in a standalone document of the given size (white background). */
