@@ -16,6 +16,9 @@ describe('packages as users install them', () => {
     );
     console.log(output);
     expect(output).toContain('consumer runtime: installed');
+    expect(output).toContain(
+      'consumer runtime: no compiler on PATH, the cpu backend ran on its prebuilt binary',
+    );
     expect(output).toContain('"matches_plain_js":true');
     expect(output.trim().endsWith('package checks passed')).toBe(true);
   }, 300_000);

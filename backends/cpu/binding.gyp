@@ -2,6 +2,9 @@
   "targets": [
     {
       "target_name": "dsa_cpu",
+      "variables": {
+        "dsa_prebuild%": "<!(node -p \"process.env.DSA_CPU_PREBUILD === '1' ? 1 : 0\")"
+      },
       "sources": [
         "native/addon.cc",
         "native/attention.cc",
@@ -40,6 +43,9 @@
       "cflags_cc": ["-O3", "-std=c++17", "-fexceptions", "-ffp-contract=off", "-Wall", "-Wno-unused-parameter"],
       "ldflags": ["-pthread"],
       "conditions": [
+        ["dsa_prebuild==1 and OS=='linux'", {
+          "cflags_cc": ["-ffile-prefix-map=<(module_root_dir)=."]
+        }],
         ["OS=='mac'", {
           "xcode_settings": {
             "GCC_ENABLE_CPP_EXCEPTIONS": "YES",

@@ -6,7 +6,9 @@ import { forwardCommand } from './commands/forward.js';
 import { generateCommand } from './commands/generate.js';
 import { inspectCommand } from './commands/inspect.js';
 import { makeModelCommand } from './commands/make-model.js';
+import { pullCommand } from './commands/pull.js';
 import { serveCommand } from './commands/serve.js';
+import { resolveModelArgument } from './hub/resolve-model.js';
 import { parseBytes, parseChoice, parseList, parseNumber, UsageError } from './usage-error.js';
 
 const asInt = (flag: string, min: number, max: number) => (v: string) =>
@@ -57,7 +59,16 @@ export function buildProgram(): Command {
     .description('dsa: run DeepSeek Sparse Attention (DeepSeek-V3.2) models from Node.js')
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text) })
-    .showHelpAfterError('(run with --help for usage)');
+    .showHelpAfterError('(run with --help for usage)')
+    // `--model ORG/NAME[@REV]` anywhere: a local path wins, else the snapshot pulled into the hub cache.
+    .hook('preAction', (_program, command) => {
+      const model = command.getOptionValue('model');
+      if (typeof model !== 'string') return;
+      const resolved = resolveModelArgument(model);
+      command.setOptionValue('model', resolved.path);
+      if (resolved.repo && command.options.some((o) => o.attributeName() === 'servedModelName'))
+        command.setOptionValue('servedModelName', command.getOptionValue('servedModelName') ?? resolved.repo);
+    });
 
   modelOptions(program.command('forward'))
     .description(
@@ -208,9 +219,10 @@ export function buildProgram(): Command {
     .option('--prompt <n>', 'prefill length of the pp measurement', asInt('--prompt', 1, 1 << 20), 512)
     .option('--repeat <n>', 'timed decode steps per measurement', asInt('--repeat', 1, 1 << 16), 5)
     .option('--json', 'one JSON line per measurement')
+    .option('--plot <file.svg>', 'also draw decode ms/step and prefill tok/s against depth into an SVG file')
     .addHelpText(
       'after',
-      '\nExamples:\n  dsa bench --preset small --dtype bf16 --backend cpu --depth 1024,32768 --batch 1,8\n  dsa bench --model fixtures/tiny --backend reference --depth 64 --attention sparse,dense --json',
+      '\nExamples:\n  dsa bench --preset small --dtype bf16 --backend cpu --depth 1024,32768 --batch 1,8\n  dsa bench --preset small --depth 1024,4096,16384 --attention sparse,dense --plot bench.svg\n  dsa bench --model fixtures/tiny --backend reference --depth 64 --attention sparse,dense --json',
     )
     .action(async (options) => {
       await benchCommand(options);
@@ -228,7 +240,10 @@ export function buildProgram(): Command {
     .addOption(
       new Option('--task <task>', 'what to measure').choices(['recall', 'perplexity']).default('recall'),
     )
-    .option('--data <file>', 'recall: JSONL of {"ids", "answers"}; perplexity: a UTF-8 text file')
+    .option(
+      '--data <files>',
+      'recall: JSONL of {"ids", "answers"}; perplexity: a UTF-8 text file (comma-separate several to compare contexts)',
+    )
     .option(
       '--generate <L,P,Q,N,SEED>',
       'recall: write N sequences of context L with P pairs and Q queries to --data, and evaluate nothing',
@@ -261,6 +276,10 @@ export function buildProgram(): Command {
     .option('--topk-policy <list>', 'fixed, mass:P and/or entropy:C, comma-separated', 'fixed')
     .option('--context <n>', 'perplexity window in tokens', asInt('--context', 2, 1 << 24), 1024)
     .option('--seed <n>', 'seed of the random selector', asInt('--seed', 0, 2 ** 32 - 1), 0)
+    .option(
+      '--plot <file.svg>',
+      'also draw the metric and attended tokens against index top-k into an SVG file',
+    )
     .option('--json', 'one JSON line per setting')
     .option('-q, --quiet', 'print only the result')
     .addHelpText(
@@ -268,6 +287,26 @@ export function buildProgram(): Command {
       '\nExamples:\n  dsa eval --model fixtures/recall --data fixtures/recall/eval-L512.jsonl --selector indexer,window,random\n  dsa eval --task recall --generate 512,12,4,100,1 --data /tmp/recall.jsonl\n  dsa eval --model fixtures/recall --data fixtures/recall/eval-L512.jsonl --topk-policy fixed,mass:0.9,entropy:2 --json',
     )
     .action((options) => evalCommand(options));
+  program
+    .command('pull')
+    .description(
+      'download a model from the Hugging Face hub into its cache (HF_HOME, HF_TOKEN, HF_ENDPOINT), with resume and checksum checks; then use --model ORG/NAME',
+    )
+    .argument('<ORG/NAME[@REVISION]>', 'hub repository, optionally at a branch, tag or commit')
+    .option(
+      '--include <glob>',
+      'only repository paths matching this glob (repeatable)',
+      (v: string, previous: string[] = []) => [...previous, v],
+    )
+    .option('--json', 'print {"snapshot", "commit", "files"} instead of the snapshot folder')
+    .option('-q, --quiet', 'print only the snapshot folder')
+    .addHelpText(
+      'after',
+      "\nExamples:\n  dsa pull deepseek-ai/DeepSeek-V3.2-Exp --include '*.json' --include '*.safetensors'\n  dsa generate --model deepseek-ai/DeepSeek-V3.2-Exp --prompt 'Hello'",
+    )
+    .action(async (name: string, options) => {
+      await pullCommand(name, options);
+    });
   return program;
 }
 

@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Engine, Tokenizer } from '@dsa/runtime';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { chatPageRoute, isChatPageAsset } from './chat-page.js';
 import { prometheusMetrics } from './metrics.js';
 import { OpenAIError } from './openai-error.js';
 import { chatCompletionsRoute } from './routes/chat-completions.js';
@@ -98,7 +99,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
   if (options.apiKey) {
     const expected = Buffer.from(`Bearer ${options.apiKey}`);
     app.addHook('onRequest', async (request) => {
-      if (request.url === '/health') return;
+      if (request.url === '/health' || isChatPageAsset(request.url)) return;
       const given = Buffer.from(request.headers.authorization ?? '');
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
         throw new OpenAIError(
@@ -217,5 +218,6 @@ export function createServer(options: ServerOptions): FastifyInstance {
   });
   chatCompletionsRoute(app, context);
   completionsRoute(app, context);
+  chatPageRoute(app);
   return app;
 }

@@ -82,11 +82,19 @@ export interface NativeAddon {
 /** The package root: `src/` and `dist/` both sit one level below it. */
 const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
+/** What to do when no binary loads: appended to the load error (and so to probe()'s reason). */
+export const NO_BINARY_FIX =
+  'No prebuilt binary fits this machine (the package ships one for linux-x64 with glibc >= 2.32 and GCC 12 libstdc++) ' +
+  'and none was built from source. To build it, put python3, make and a C++17 compiler on PATH and run ' +
+  '`npm rebuild @dsa/backend-cpu`; if npm skipped the install script, approve it first: ' +
+  '`npm install-scripts approve @dsa/backend-cpu`.';
+
 const loaded = new Map<string, { addon: NativeAddon } | { error: Error }>();
 
 /**
  * Loads the compiled addon once per directory (from its `build/Release` or `prebuilds/`, via
- * node-gyp-build; default: this package). Never throws: a missing or broken build is returned as `error`.
+ * node-gyp-build; default: this package). Never throws: a missing or broken build is returned as
+ * `error`, whose message ends with how to fix it ({@link NO_BINARY_FIX}).
  */
 export function loadNative(directory: string = PACKAGE_ROOT): { addon: NativeAddon } | { error: Error } {
   let result = loaded.get(directory);
@@ -96,7 +104,8 @@ export function loadNative(directory: string = PACKAGE_ROOT): { addon: NativeAdd
       const load = require('node-gyp-build') as (directory: string) => unknown;
       result = { addon: load(directory) as NativeAddon };
     } catch (error) {
-      result = { error: error instanceof Error ? error : new Error(String(error)) };
+      const message = error instanceof Error ? error.message : String(error);
+      result = { error: new Error(`${message}\n${NO_BINARY_FIX}`, { cause: error }) };
     }
     loaded.set(directory, result);
   }

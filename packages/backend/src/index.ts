@@ -12,7 +12,10 @@ export {
   SPECIFICATION_VERSION,
   type Stream,
 } from './backend.js';
+export { closestNames } from './closest-names.js';
+export { CONFIG_SCHEMA, checkConfig } from './config-schema.js';
 export { BackendUnavailableError } from './errors/backend-unavailable-error.js';
+export { ConfigFileError } from './errors/config-file-error.js';
 export { DsaError } from './errors/dsa-error.js';
 export { KernelArgumentError } from './errors/kernel-argument-error.js';
 export { UnsupportedError } from './errors/unsupported-error.js';

@@ -9,7 +9,9 @@ import {
   type BackendOptions,
   SPECIFICATION_VERSION,
 } from './backend.js';
+import { checkConfig } from './config-schema.js';
 import { BackendUnavailableError } from './errors/backend-unavailable-error.js';
+import { ConfigFileError } from './errors/config-file-error.js';
 
 /** Every backend name `auto` looks for, best first when scores tie. */
 export const BACKEND_NAMES: readonly BackendName[] = ['cuda', 'ascend', 'cpu', 'reference'];
@@ -42,7 +44,7 @@ export interface BackendReport {
 /** How to install each backend, for error messages. */
 const INSTALL_HINT: Record<BackendName, string> = {
   reference: 'npm install @dsa/backend-reference',
-  cpu: 'npm install @dsa/backend-cpu (builds a native addon: needs python3, make and a C++17 compiler)',
+  cpu: 'npm install @dsa/backend-cpu (prebuilt for linux-x64 glibc; elsewhere it builds from source: needs python3, make and a C++17 compiler)',
   cuda: 'npm install @dsa/backend-cuda (needs an NVIDIA driver with libcuda.so.1 at run time)',
   ascend: 'npm install @dsa/backend-ascend (needs the CANN toolkit; set ASCEND_HOME_PATH)',
 };
@@ -88,6 +90,8 @@ export interface CreateBackendOptions extends BackendOptions {
 
 /** The backend settings a config file may hold. */
 export interface BackendConfigFile {
+  /** The schema the file follows, for editors (`./node_modules/@dsa/backend/dsa.config.schema.json`). */
+  readonly $schema?: string;
   /** Backend spec: `auto`, a name, or `name:N`. */
   readonly backend?: string;
   /** Worker threads for CPU backends. */
@@ -96,7 +100,10 @@ export interface BackendConfigFile {
   readonly settings?: Readonly<Record<string, unknown>>;
 }
 
-/** Reads the backend config file (see {@link CreateBackendOptions.configFile}); `{}` when there is none. */
+/**
+ * Reads the backend config file (see {@link CreateBackendOptions.configFile}); `{}` when there is none.
+ * Throws a {@link ConfigFileError} when it is not JSON or breaks its schema (`@dsa/backend/dsa.config.schema.json`).
+ */
 export function readBackendConfig(file?: string): BackendConfigFile {
   const explicit = file ?? process.env.DSA_CONFIG;
   const candidate = explicit ?? path.join(process.cwd(), 'dsa.config.json');
@@ -105,28 +112,15 @@ export function readBackendConfig(file?: string): BackendConfigFile {
   try {
     json = JSON.parse(fs.readFileSync(candidate, 'utf8'));
   } catch (error) {
-    throw new BackendUnavailableError(
-      'config',
-      `cannot read backend config ${candidate}: ${(error as Error).message}`,
+    throw new ConfigFileError(
+      candidate,
+      `cannot read the config: ${(error as Error).message}`,
+      {},
+      { cause: error },
     );
   }
-  const config = json as Record<string, unknown>;
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new BackendUnavailableError(
-      'config',
-      `${candidate}: expected a JSON object like {"backend": "cpu"}`,
-    );
-  }
-  if (config.backend !== undefined && typeof config.backend !== 'string') {
-    throw new BackendUnavailableError(
-      'config',
-      `${candidate}: field "backend" must be a string such as "auto", "cpu" or "cuda:0"`,
-    );
-  }
-  if (config.threads !== undefined && !(Number.isInteger(config.threads) && (config.threads as number) > 0)) {
-    throw new BackendUnavailableError('config', `${candidate}: field "threads" must be a positive integer`);
-  }
-  return config as BackendConfigFile;
+  checkConfig(json, candidate);
+  return json as BackendConfigFile;
 }
 
 /**

@@ -16,6 +16,7 @@ import { forwardFlops } from '../bench/flops.js';
 import { decodeTraffic, jsReadBandwidth, rowBytes, stats } from '../bench/metrics.js';
 import { peakFlops } from '../bench/peak-flops.js';
 import { fillSyntheticCache } from '../bench/synthetic-cache.js';
+import { benchPlot, checkPlotFile, writePlot } from '../plot/index.js';
 import { UsageError } from '../usage-error.js';
 
 /** Flags of `dsa bench` (lists already parsed). */
@@ -37,6 +38,8 @@ export interface BenchFlags {
   readonly prompt: number;
   readonly repeat: number;
   readonly json?: boolean;
+  /** Also write decode ms/step and prefill tokens/s against depth to this SVG file. */
+  readonly plot?: string;
 }
 
 /** One measurement: the JSON line `dsa bench --json` prints. */
@@ -375,6 +378,7 @@ export async function benchCommand(flags: BenchFlags): Promise<BenchResult[]> {
   if (!flags.model && !flags.preset) throw new UsageError('give --model DIR or --preset NAME');
   const log = (line: string) => process.stderr.write(`${line}\n`);
   if (flags.model && flags.layers !== undefined) throw new UsageError('--layers applies to --preset only');
+  if (flags.plot !== undefined) checkPlotFile(flags.plot);
   const dir = flags.model ?? (await presetDir(flags.preset!, flags.dtype, flags.layers, log));
   const backend = await createBackend({ ...(flags.backend ? { backend: flags.backend } : {}) });
   const results: BenchResult[] = [];
@@ -421,6 +425,10 @@ export async function benchCommand(flags: BenchFlags): Promise<BenchResult[]> {
       if (flags.json) process.stdout.write(`${JSON.stringify(tidy(result))}\n`);
     }
     if (!flags.json) process.stdout.write(`${formatTable(results)}\n`);
+    if (flags.plot !== undefined && results.length > 0) {
+      await writePlot(flags.plot, benchPlot(results));
+      log(`wrote ${flags.plot}`);
+    }
     return results;
   } finally {
     backend.dispose();

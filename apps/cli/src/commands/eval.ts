@@ -4,6 +4,7 @@ import { type EvalRow, expandSettings } from '../eval/eval-settings.js';
 import { evalPerplexity, evalRecall } from '../eval/evaluate.js';
 import { generateRecall, parseRecallJsonl, recallJsonl } from '../eval/recall-data.js';
 import { loadModel, policyFlag } from '../load-model.js';
+import { checkPlotFile, evalPlot, writePlot } from '../plot/index.js';
 import { parseList, parseNumber, UsageError } from '../usage-error.js';
 
 /** Flags of `dsa eval`. */
@@ -20,6 +21,7 @@ export interface EvalFlags {
   readonly topkPolicy: string;
   readonly context: number;
   readonly seed: number;
+  readonly plot?: string;
   readonly json?: boolean;
   readonly quiet?: boolean;
 }
@@ -50,9 +52,15 @@ export async function evalCommand(flags: EvalFlags): Promise<void> {
   if (!flags.model) throw new UsageError('give --model DIR (or --generate to write recall data)');
   if (!flags.data) throw new UsageError(`--task ${flags.task} needs --data FILE`);
   const policies = parseList(flags.topkPolicy, '--topk-policy', (p) => policyFlag(p));
-  const text = await readFile(flags.data, 'utf8').catch((error: Error) => {
-    throw new UsageError(`--data: cannot read ${flags.data}: ${error.message}`);
-  });
+  if (flags.plot !== undefined) checkPlotFile(flags.plot);
+  const files = parseList(flags.data, '--data', (f) => f);
+  const texts = await Promise.all(
+    files.map((file) =>
+      readFile(file, 'utf8').catch((error: Error) => {
+        throw new UsageError(`--data: cannot read ${file}: ${error.message}`);
+      }),
+    ),
+  );
 
   const { model, backend } = await loadModel({
     model: flags.model,
@@ -74,23 +82,32 @@ export async function evalCommand(flags: EvalFlags): Promise<void> {
       if (flags.json) process.stdout.write(`${JSON.stringify(row)}\n`);
     };
     if (flags.task === 'recall') {
-      const data = parseRecallJsonl(text, flags.data, model.config.vocabSize);
-      const longest = Math.max(...data.map((s) => s.ids.length));
-      if (longest > model.config.maxPositionEmbeddings) {
-        throw new UsageError(
-          `${flags.data}: a sequence of ${longest} tokens exceeds the model's max_position_embeddings ${model.config.maxPositionEmbeddings}`,
-        );
-      }
-      for (const setting of settings) emit(await evalRecall(model, data, setting, flags.seed));
+      const sets = texts.map((text, i) => parseRecallJsonl(text, files[i]!, model.config.vocabSize));
+      sets.forEach((data, i) => {
+        const longest = Math.max(...data.map((s) => s.ids.length));
+        if (longest > model.config.maxPositionEmbeddings) {
+          throw new UsageError(
+            `${files[i]}: a sequence of ${longest} tokens exceeds the model's max_position_embeddings ${model.config.maxPositionEmbeddings}`,
+          );
+        }
+      });
+      for (const data of sets)
+        for (const setting of settings) emit(await evalRecall(model, data, setting, flags.seed));
     } else {
       const tokenizer = await Tokenizer.fromFolder(flags.model);
-      const ids = tokenizer.encode(text);
       const minTopk = Math.min(...topks);
-      for (const setting of settings) {
-        emit(await evalPerplexity(model, ids, flags.context, setting.topk ?? minTopk, setting, flags.seed));
+      for (const text of texts) {
+        const ids = tokenizer.encode(text);
+        for (const setting of settings) {
+          emit(await evalPerplexity(model, ids, flags.context, setting.topk ?? minTopk, setting, flags.seed));
+        }
       }
     }
     if (!flags.json) process.stdout.write(formatTable(rows));
+    if (flags.plot !== undefined) {
+      await writePlot(flags.plot, evalPlot(rows));
+      if (!flags.quiet) process.stderr.write(`wrote ${flags.plot}\n`);
+    }
   } finally {
     model.dispose();
     backend.dispose();

@@ -1,7 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { closestNames } from '@dsa/backend';
 import { CheckpointError } from './checkpoint-error.js';
-import { closestNames } from './closest-names.js';
 import { SafetensorsFile, type TensorInfo } from './safetensors-file.js';
 
 /** File name of the Hugging Face shard index (`{"weight_map": {tensor: shard file}}`). */
