@@ -77,6 +77,9 @@ describe('server under backend faults', () => {
     const stats = await settled();
     expect(stats.cacheBlocksUsed).toBe(0);
     expect(stats.failedRequests).toBe(2);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/^dsa_requests_failed_total\{[^}]*\} 2$/m);
+    expect(metrics).toMatch(/^dsa_failed_steps_total\{[^}]*\} 4$/m);
   });
 
   it('out of cache: requests within the queue bound wait and finish, beyond it 429 with Retry-After', async () => {
