@@ -120,6 +120,13 @@ export function buildProgram(): Command {
       asNumber('--shutdown-timeout', 0, 3600),
       30,
     )
+    .option('--cors <origin>', 'allow cross-origin requests from this origin (`*` for any; default: none)')
+    .option(
+      '--body-limit <bytes>',
+      'largest request body; larger ones get 413',
+      asInt('--body-limit', 1024, 1 << 30),
+      8 * 1024 * 1024,
+    )
     .addHelpText(
       'after',
       '\nExample:\n  dsa serve --model fixtures/tiny-chat --port 8000\n  curl -s localhost:8000/v1/chat/completions -H "content-type: application/json" -d \'{"messages":[{"role":"user","content":"hi"}],"max_tokens":8}\'',

@@ -68,6 +68,12 @@ export function prometheusMetrics(
   metric('dsa_requests_cancelled', 'counter', 'Requests cancelled (client gone or aborted).', [
     ['_total', stats.finished.cancelled],
   ]);
+  metric('dsa_failed_steps', 'counter', 'Forward steps the backend failed (their requests were retried).', [
+    ['_total', stats.failedSteps],
+  ]);
+  metric('dsa_requests_failed', 'counter', 'Requests ended by a backend error.', [
+    ['_total', stats.failedRequests],
+  ]);
   metric('dsa_http_requests', 'counter', 'HTTP requests answered.', [['_total', requests.total]]);
   metric('dsa_http_errors', 'counter', 'HTTP requests answered with an error status.', [
     ['_total', requests.errors],

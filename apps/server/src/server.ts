@@ -1,5 +1,6 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Engine, Tokenizer } from '@dsa/runtime';
+import cors from '@fastify/cors';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { chatPageRoute, isChatPageAsset } from './chat-page.js';
 import { prometheusMetrics } from './metrics.js';
@@ -20,11 +21,28 @@ export interface ServerOptions {
   readonly apiKey?: string;
   /** Default max tokens when a request gives none (default: up to the context). */
   readonly defaultMaxTokens?: number;
-  /** Largest request body in bytes (default 8 MiB). */
+  /** Largest request body in bytes (default {@link DEFAULT_BODY_LIMIT}, 8 MiB); larger bodies get a 413. */
   readonly bodyLimit?: number;
+  /** Connection timeouts; a client that sends half a request or idles cannot hold a connection. */
+  readonly timeouts?: ServerTimeouts;
+  /** Allow cross-origin requests from this origin (`*` for any). Default: no CORS headers at all. */
+  readonly cors?: string;
   /** Fastify's logger setting (default off). */
   readonly logger?: boolean;
 }
+
+/** Connection timeouts of {@link createServer}, in milliseconds. */
+export interface ServerTimeouts {
+  /** Time to receive the request's headers (default 10 s); then the connection is closed with a 408. */
+  readonly headersMs?: number;
+  /** Time to receive the whole request, body included (default 30 s); streamed answers are not limited. */
+  readonly requestMs?: number;
+  /** Time an idle keep-alive connection stays open between requests (default 5 s). */
+  readonly keepAliveMs?: number;
+}
+
+/** Largest request body accepted by default: 8 MiB. */
+export const DEFAULT_BODY_LIMIT = 8 * 1024 * 1024;
 
 /**
  * An OpenAI-compatible HTTP server over an {@link Engine}: `POST /v1/chat/completions`, `POST /v1/completions`
@@ -32,9 +50,21 @@ export interface ServerOptions {
  * a client that disconnects cancels its generation.
  */
 export function createServer(options: ServerOptions): FastifyInstance {
+  const headersMs = options.timeouts?.headersMs ?? 10_000;
+  const requestMs = Math.max(headersMs, options.timeouts?.requestMs ?? 30_000);
+  const keepAliveMs = options.timeouts?.keepAliveMs ?? 5_000;
   const app = Fastify({
     logger: options.logger ?? false,
-    bodyLimit: options.bodyLimit ?? 8 * 1024 * 1024,
+    bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    // Node enforces these; it checks them every connectionsCheckingInterval.
+    http: {
+      headersTimeout: headersMs,
+      requestTimeout: requestMs,
+      keepAliveTimeout: keepAliveMs,
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, headersMs / 4)),
+    },
+    requestTimeout: requestMs,
+    keepAliveTimeout: keepAliveMs,
     ajv: {
       customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false, useDefaults: false },
     },
@@ -96,12 +126,15 @@ export function createServer(options: ServerOptions): FastifyInstance {
     }
   });
 
+  if (options.cors) app.register(cors, { origin: options.cors });
   if (options.apiKey) {
-    const expected = Buffer.from(`Bearer ${options.apiKey}`);
+    // Compared as SHA-256 digests: equal lengths, constant time, nothing learned from the key's length.
+    const digest = (text: string) => createHash('sha256').update(text).digest();
+    const expected = digest(`Bearer ${options.apiKey}`);
     app.addHook('onRequest', async (request) => {
       if (request.url === '/health' || isChatPageAsset(request.url)) return;
-      const given = Buffer.from(request.headers.authorization ?? '');
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      if (options.cors && request.method === 'OPTIONS') return; // CORS preflights carry no credentials
+      if (!timingSafeEqual(digest(request.headers.authorization ?? ''), expected)) {
         throw new OpenAIError(
           401,
           'Incorrect or missing API key: send `Authorization: Bearer <key>`.',

@@ -12,6 +12,8 @@ export interface ServeFlags extends ModelFlags {
   readonly maxBatchTokens?: number;
   readonly maxQueue?: number;
   readonly shutdownTimeout: number;
+  readonly cors?: string;
+  readonly bodyLimit?: number;
 }
 
 /**
@@ -32,6 +34,8 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
     tokenizer,
     modelName: flags.servedModelName ?? path.basename(path.resolve(flags.model)),
     ...(apiKey ? { apiKey } : {}),
+    ...(flags.cors ? { cors: flags.cors } : {}),
+    ...(flags.bodyLimit ? { bodyLimit: flags.bodyLimit } : {}),
   });
   const address = await app.listen({ host: flags.host, port: flags.port });
   process.stderr.write(

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { type ChatMessage, ChatOutput, renderChatPrompt, type ThinkingMode } from '@dsa/runtime';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type SamplingFields, startGeneration, toGenerateRequest, tokenLogprob } from '../generation.js';
+import type { CompletionProtocol, DoneEvent, TokenEvent } from '../completion-protocol.js';
+import { type SamplingFields, toGenerateRequest, tokenLogprob } from '../generation.js';
 import { OpenAIError } from '../openai-error.js';
 import { chatCompletionSchema } from '../request-schemas.js';
+import { serveCompletion } from '../serve-completion.js';
 import type { ServerContext } from '../server-context.js';
-import { SseWriter } from '../sse.js';
 
 interface ChatBody extends SamplingFields {
   messages: (Omit<ChatMessage, 'content'> & {
@@ -19,6 +20,21 @@ interface ChatBody extends SamplingFields {
   reasoning_effort?: string | null;
   chat_template_kwargs?: { thinking?: boolean };
 }
+
+/** A tool call as OpenAI sends it. */
+interface ToolCall {
+  index: number;
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+
+/** One piece of a chat answer: the role, text, reasoning text, a tool call, or a token's logprobs. */
+type ChatPiece =
+  | { readonly kind: 'role' }
+  | { readonly kind: 'content' | 'reasoning_content'; readonly text: string }
+  | { readonly kind: 'tool_call'; readonly call: ToolCall }
+  | { readonly kind: 'logprobs'; readonly entry: ReturnType<typeof logprobEntry> };
 
 /** Whether the request asks the model to think first. */
 function thinkingMode(body: ChatBody): ThinkingMode {
@@ -46,6 +62,101 @@ function renderPrompt(context: ServerContext, body: ChatBody, mode: ThinkingMode
   }
 }
 
+/** Chat completions: text goes through the reasoning/tool-call parser; logprobs per token. */
+class ChatProtocol implements CompletionProtocol<ChatPiece> {
+  readonly idPrefix = 'chatcmpl';
+  readonly object = 'chat.completion';
+  readonly chunkObject = 'chat.completion.chunk';
+  private readonly output: ChatOutput;
+  private sawToolCall = false;
+
+  constructor(
+    private readonly context: ServerContext,
+    private readonly mode: ThinkingMode,
+    /** Alternatives per token when logprobs are asked for. */
+    private readonly top: number | undefined,
+  ) {
+    this.output = new ChatOutput(mode);
+  }
+
+  begin(): ChatPiece[] {
+    return [{ kind: 'role' }];
+  }
+
+  token(event: TokenEvent): ChatPiece[] {
+    const pieces: ChatPiece[] = [];
+    if (this.top !== undefined && event.logprob !== undefined)
+      pieces.push({ kind: 'logprobs', entry: logprobEntry(this.context, event) });
+    return pieces.concat(this.pieces(this.output.push(event.text ?? '')));
+  }
+
+  end(event: DoneEvent): { pieces: ChatPiece[]; finishReason: string } {
+    const pieces = [...this.pieces(this.output.push(event.text ?? '')), ...this.pieces(this.output.finish())];
+    const finishReason = this.sawToolCall ? 'tool_calls' : event.reason === 'length' ? 'length' : 'stop';
+    return { pieces, finishReason };
+  }
+
+  chunkChoice(piece: ChatPiece): Record<string, unknown> {
+    switch (piece.kind) {
+      case 'role':
+        return { index: 0, delta: { role: 'assistant', content: '' }, logprobs: null };
+      case 'logprobs':
+        return { index: 0, delta: {}, logprobs: { content: [piece.entry] } };
+      case 'tool_call':
+        return { index: 0, delta: { tool_calls: [piece.call] }, logprobs: null };
+      default:
+        return { index: 0, delta: { [piece.kind]: piece.text }, logprobs: null };
+    }
+  }
+
+  finishChoice(): Record<string, unknown> {
+    return { index: 0, delta: {}, logprobs: null };
+  }
+
+  collect(pieces: readonly ChatPiece[], finishReason: string): Record<string, unknown> {
+    let content = '';
+    let reasoning = '';
+    const toolCalls: Omit<ToolCall, 'index'>[] = [];
+    const logprobs: ReturnType<typeof logprobEntry>[] = [];
+    for (const piece of pieces) {
+      if (piece.kind === 'content') content += piece.text;
+      else if (piece.kind === 'reasoning_content') reasoning += piece.text;
+      else if (piece.kind === 'logprobs') logprobs.push(piece.entry);
+      else if (piece.kind === 'tool_call') {
+        const { index: _, ...call } = piece.call;
+        toolCalls.push(call);
+      }
+    }
+    return {
+      index: 0,
+      message: {
+        role: 'assistant',
+        content: content || (toolCalls.length ? null : ''),
+        ...(this.mode === 'thinking' ? { reasoning_content: reasoning } : {}),
+        ...(toolCalls.length ? { tool_calls: toolCalls } : {}),
+      },
+      logprobs: this.top !== undefined ? { content: logprobs } : null,
+      finish_reason: finishReason,
+    };
+  }
+
+  private pieces(deltas: ReturnType<ChatOutput['push']>): ChatPiece[] {
+    return deltas.map((d): ChatPiece => {
+      if (d.kind !== 'tool_call') return { kind: d.kind, text: d.text };
+      this.sawToolCall = true;
+      return {
+        kind: 'tool_call',
+        call: {
+          index: d.index,
+          id: `call_${randomUUID().slice(0, 8)}`,
+          type: 'function',
+          function: d.toolCall.function,
+        },
+      };
+    });
+  }
+}
+
 /** POST /v1/chat/completions */
 export function chatCompletionsRoute(app: FastifyInstance, context: ServerContext): void {
   app.post(
@@ -57,136 +168,11 @@ export function chatCompletionsRoute(app: FastifyInstance, context: ServerContex
       const mode = thinkingMode(body);
       const prompt = context.tokenizer.encode(renderPrompt(context, body, mode));
       const top = body.logprobs ? (body.top_logprobs ?? 0) : undefined;
-      const generateRequest = toGenerateRequest(body, prompt, context.defaults, top);
-      const controller = new AbortController();
-      const events = startGeneration(context.engine, generateRequest, controller.signal);
-      reply.raw.on('close', () => {
-        if (!reply.raw.writableFinished) controller.abort();
+      return serveCompletion(context, reply, new ChatProtocol(context, mode, top), {
+        request: toGenerateRequest(body, prompt, context.defaults, top),
+        stream: body.stream === true,
+        includeUsage: body.stream_options?.include_usage === true,
       });
-      const id = `chatcmpl-${randomUUID()}`;
-      const created = Math.floor(Date.now() / 1000);
-      const model = context.modelName;
-      const output = new ChatOutput(mode);
-      const toolCalls: {
-        index: number;
-        id: string;
-        type: 'function';
-        function: { name: string; arguments: string };
-      }[] = [];
-      const logprobs: unknown[] = [];
-
-      if (body.stream) {
-        const sse = new SseWriter(reply);
-        const chunk = (
-          delta: Record<string, unknown>,
-          finish: string | null = null,
-          extra: Record<string, unknown> = {},
-        ) =>
-          sse.send({
-            id,
-            object: 'chat.completion.chunk',
-            created,
-            model,
-            choices: [{ index: 0, delta, logprobs: null, finish_reason: finish, ...extra }],
-          });
-        chunk({ role: 'assistant', content: '' });
-        const emit = (deltas: ReturnType<ChatOutput['push']>) => {
-          for (const d of deltas) {
-            if (d.kind === 'tool_call') {
-              const call = {
-                index: d.index,
-                id: `call_${randomUUID().slice(0, 8)}`,
-                type: 'function' as const,
-                function: d.toolCall.function,
-              };
-              toolCalls.push(call);
-              chunk({ tool_calls: [call] });
-            } else chunk({ [d.kind]: d.text });
-          }
-        };
-        try {
-          for await (const event of events) {
-            if (event.type === 'token') {
-              if (top !== undefined && event.logprob !== undefined) {
-                chunk({}, null, { logprobs: { content: [logprobEntry(context, event)] } });
-              }
-              emit(output.push(event.text ?? ''));
-            } else {
-              emit(output.push(event.text ?? ''));
-              emit(output.finish());
-              const finish = toolCalls.length ? 'tool_calls' : event.reason === 'length' ? 'length' : 'stop';
-              if (event.reason !== 'cancelled') {
-                chunk({}, finish);
-                if (body.stream_options?.include_usage)
-                  sse.send({
-                    id,
-                    object: 'chat.completion.chunk',
-                    created,
-                    model,
-                    choices: [],
-                    usage: usage(event.usage),
-                  });
-              }
-            }
-          }
-        } catch (error) {
-          sse.fail(
-            new OpenAIError(500, `generation failed: ${(error as Error).message}`, 'server_error').body(),
-          );
-          return;
-        }
-        sse.done();
-        return;
-      }
-
-      let content = '';
-      let reasoning = '';
-      let finish = 'stop';
-      let usageCounts = null;
-      const collect = (deltas: ReturnType<ChatOutput['push']>) => {
-        for (const d of deltas) {
-          if (d.kind === 'tool_call')
-            toolCalls.push({
-              index: d.index,
-              id: `call_${randomUUID().slice(0, 8)}`,
-              type: 'function',
-              function: d.toolCall.function,
-            });
-          else if (d.kind === 'content') content += d.text;
-          else reasoning += d.text;
-        }
-      };
-      for await (const event of events) {
-        if (event.type === 'token') {
-          if (top !== undefined && event.logprob !== undefined) logprobs.push(logprobEntry(context, event));
-          collect(output.push(event.text ?? ''));
-        } else {
-          collect(output.push(event.text ?? ''));
-          collect(output.finish());
-          finish = toolCalls.length ? 'tool_calls' : event.reason === 'length' ? 'length' : 'stop';
-          usageCounts = usage(event.usage);
-        }
-      }
-      return {
-        id,
-        object: 'chat.completion',
-        created,
-        model,
-        choices: [
-          {
-            index: 0,
-            message: {
-              role: 'assistant',
-              content: content || (toolCalls.length ? null : ''),
-              ...(mode === 'thinking' ? { reasoning_content: reasoning } : {}),
-              ...(toolCalls.length ? { tool_calls: toolCalls.map(({ index: _, ...call }) => call) } : {}),
-            },
-            logprobs: top !== undefined ? { content: logprobs } : null,
-            finish_reason: finish,
-          },
-        ],
-        usage: usageCounts,
-      };
     },
   );
 }
@@ -198,15 +184,5 @@ function logprobEntry(
   return {
     ...tokenLogprob(context.tokenizer, event.id, event.logprob ?? 0),
     top_logprobs: (event.topLogprobs ?? []).map((t) => tokenLogprob(context.tokenizer, t.id, t.logprob)),
-  };
-}
-
-/** OpenAI usage counts. */
-export function usage(u: { promptTokens: number; completionTokens: number; cachedTokens: number }) {
-  return {
-    prompt_tokens: u.promptTokens,
-    completion_tokens: u.completionTokens,
-    total_tokens: u.promptTokens + u.completionTokens,
-    prompt_tokens_details: { cached_tokens: u.cachedTokens },
   };
 }

@@ -1,15 +1,101 @@
-import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type SamplingFields, startGeneration, toGenerateRequest } from '../generation.js';
+import type { CompletionProtocol, DoneEvent, TokenEvent } from '../completion-protocol.js';
+import { type SamplingFields, toGenerateRequest } from '../generation.js';
 import { completionSchema } from '../request-schemas.js';
+import { serveCompletion } from '../serve-completion.js';
 import type { ServerContext } from '../server-context.js';
-import { SseWriter } from '../sse.js';
-import { usage } from './chat-completions.js';
 
 interface CompletionBody extends SamplingFields {
   prompt: string | number[];
   logprobs?: number | null;
   echo?: boolean;
+}
+
+/** Legacy completions logprobs of one token (or of several, once collected). */
+interface TextLogprobs {
+  tokens: string[];
+  token_logprobs: number[];
+  top_logprobs: Record<string, number>[];
+  text_offset: number[];
+}
+
+/** One piece of a text completion: text, with the token's logprobs when asked. */
+interface TextPiece {
+  readonly text: string;
+  readonly logprobs: TextLogprobs | null;
+}
+
+/** Text completions: plain text, an optional echoed prompt, legacy logprobs with text offsets. */
+class TextProtocol implements CompletionProtocol<TextPiece> {
+  readonly idPrefix = 'cmpl';
+  readonly object = 'text_completion';
+  readonly chunkObject = 'text_completion';
+  /** Characters of text so far (the echo included), for `text_offset`. */
+  private offset = 0;
+
+  constructor(
+    private readonly context: ServerContext,
+    private readonly echo: string,
+    /** Alternatives per token when logprobs are asked for. */
+    private readonly top: number | undefined,
+  ) {}
+
+  begin(): TextPiece[] {
+    this.offset = this.echo.length;
+    return this.echo ? [{ text: this.echo, logprobs: null }] : [];
+  }
+
+  token(event: TokenEvent): TextPiece[] {
+    const text = event.text ?? '';
+    const logprobs =
+      this.top === undefined
+        ? null
+        : {
+            tokens: [this.context.tokenizer.decode([event.id])],
+            token_logprobs: [event.logprob ?? 0],
+            top_logprobs: [
+              Object.fromEntries(
+                (event.topLogprobs ?? []).map((t) => [this.context.tokenizer.decode([t.id]), t.logprob]),
+              ),
+            ],
+            text_offset: [this.offset],
+          };
+    this.offset += text.length;
+    return text || logprobs ? [{ text, logprobs }] : [];
+  }
+
+  end(event: DoneEvent): { pieces: TextPiece[]; finishReason: string } {
+    const tail = event.text ?? '';
+    return {
+      pieces: tail ? [{ text: tail, logprobs: null }] : [],
+      finishReason: event.reason === 'length' ? 'length' : 'stop',
+    };
+  }
+
+  chunkChoice(piece: TextPiece): Record<string, unknown> {
+    return { index: 0, text: piece.text, logprobs: piece.logprobs };
+  }
+
+  finishChoice(): Record<string, unknown> {
+    return { index: 0, text: '', logprobs: null };
+  }
+
+  collect(pieces: readonly TextPiece[], finishReason: string): Record<string, unknown> {
+    const logprobs: TextLogprobs = { tokens: [], token_logprobs: [], top_logprobs: [], text_offset: [] };
+    for (const piece of pieces) {
+      if (!piece.logprobs) continue;
+      logprobs.tokens.push(...piece.logprobs.tokens);
+      logprobs.token_logprobs.push(...piece.logprobs.token_logprobs);
+      logprobs.top_logprobs.push(...piece.logprobs.top_logprobs);
+      logprobs.text_offset.push(...piece.logprobs.text_offset);
+    }
+    return {
+      index: 0,
+      text: pieces.map((p) => p.text).join(''),
+      logprobs: this.top !== undefined ? logprobs : null,
+      finish_reason: finishReason,
+    };
+  }
 }
 
 /** POST /v1/completions: plain text (or token ids) in, text out. */
@@ -25,113 +111,12 @@ export function completionsRoute(app: FastifyInstance, context: ServerContext): 
           ? context.tokenizer.encode(body.prompt, { addSpecialTokens: true })
           : body.prompt;
       const top = body.logprobs ?? undefined;
-      const generateRequest = toGenerateRequest(body, prompt, context.defaults, top);
-      const controller = new AbortController();
-      const events = startGeneration(context.engine, generateRequest, controller.signal);
-      reply.raw.on('close', () => {
-        if (!reply.raw.writableFinished) controller.abort();
-      });
-      const id = `cmpl-${randomUUID()}`;
-      const created = Math.floor(Date.now() / 1000);
-      const model = context.modelName;
       const echo = body.echo && typeof body.prompt === 'string' ? body.prompt : '';
-      const logprobs = {
-        tokens: [] as string[],
-        token_logprobs: [] as number[],
-        top_logprobs: [] as Record<string, number>[],
-        text_offset: [] as number[],
-      };
-      let text = echo;
-      const record = (event: {
-        id: number;
-        logprob?: number;
-        topLogprobs?: readonly { id: number; logprob: number }[];
-      }) => {
-        if (top === undefined) return;
-        logprobs.tokens.push(context.tokenizer.decode([event.id]));
-        logprobs.token_logprobs.push(event.logprob ?? 0);
-        logprobs.top_logprobs.push(
-          Object.fromEntries(
-            (event.topLogprobs ?? []).map((t) => [context.tokenizer.decode([t.id]), t.logprob]),
-          ),
-        );
-        logprobs.text_offset.push(text.length);
-      };
-
-      if (body.stream) {
-        const sse = new SseWriter(reply);
-        const chunk = (piece: string, finish: string | null, lp: unknown = null) =>
-          sse.send({
-            id,
-            object: 'text_completion',
-            created,
-            model,
-            choices: [{ index: 0, text: piece, logprobs: lp, finish_reason: finish }],
-          });
-        if (echo) chunk(echo, null);
-        try {
-          for await (const event of events) {
-            if (event.type === 'token') {
-              record(event);
-              const lp =
-                top !== undefined
-                  ? {
-                      tokens: logprobs.tokens.slice(-1),
-                      token_logprobs: logprobs.token_logprobs.slice(-1),
-                      top_logprobs: logprobs.top_logprobs.slice(-1),
-                      text_offset: logprobs.text_offset.slice(-1),
-                    }
-                  : null;
-              text += event.text ?? '';
-              if (event.text || lp) chunk(event.text ?? '', null, lp);
-            } else if (event.reason !== 'cancelled') {
-              chunk(event.text ?? '', event.reason === 'length' ? 'length' : 'stop');
-              if (body.stream_options?.include_usage)
-                sse.send({
-                  id,
-                  object: 'text_completion',
-                  created,
-                  model,
-                  choices: [],
-                  usage: usage(event.usage),
-                });
-            }
-          }
-        } catch (error) {
-          sse.fail({
-            error: {
-              message: `generation failed: ${(error as Error).message}`,
-              type: 'server_error',
-              param: null,
-              code: null,
-            },
-          });
-          return;
-        }
-        sse.done();
-        return;
-      }
-
-      let finish = 'stop';
-      let counts = null;
-      for await (const event of events) {
-        if (event.type === 'token') {
-          record(event);
-          text += event.text ?? '';
-        } else {
-          text += event.text ?? '';
-          finish = event.reason === 'length' ? 'length' : 'stop';
-          counts = usage(event.usage);
-        }
-      }
-      return {
-        id,
-        object: 'text_completion',
-        created,
-        model,
-        choices: [{ index: 0, text, logprobs: top !== undefined ? logprobs : null, finish_reason: finish }],
-        usage: counts,
-      };
+      return serveCompletion(context, reply, new TextProtocol(context, echo, top), {
+        request: toGenerateRequest(body, prompt, context.defaults, top),
+        stream: body.stream === true,
+        includeUsage: body.stream_options?.include_usage === true,
+      });
     },
   );
 }

@@ -1,5 +1,9 @@
 // @dsa/backend/testing: the conformance kit every backend runs against the reference backend.
 export { type ConformanceCase, type ConformanceResult, checkConformance } from './conformance-case.js';
+export { FaultInjector, type FaultPlan } from './fault-injector.js';
+export { type FuzzCorpusEntry, fuzzCorpus } from './fuzz-corpus.js';
+export { DEFAULT_FUZZ_SEED, type FuzzSettings, fuzzSettings } from './fuzz-settings.js';
+export { type FaultSite, InjectedFaultError } from './injected-fault-error.js';
 export { MOE_ROUTE_CASES, type MoeRouteCase } from './moe-route-cases.js';
 export {
   emptyTensor,

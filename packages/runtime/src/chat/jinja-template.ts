@@ -1,4 +1,5 @@
 import { Template } from '@huggingface/jinja';
+import { ChatEncodingError } from './chat-encoding-error.js';
 
 /** Inputs of {@link ChatTemplate.render}; they become the template's variables. */
 export interface ChatTemplateRenderOptions {
@@ -33,6 +34,7 @@ export class ChatTemplate {
 
   /**
    * @param source Jinja source.
+   * @throws {@link ChatEncodingError} when the source does not compile.
    * @param tokens Default `bos_token` / `eos_token` texts (a tokenizer's `bosToken` / `eosToken`).
    */
   constructor(
@@ -40,12 +42,19 @@ export class ChatTemplate {
     tokens: { readonly bosToken?: string | undefined; readonly eosToken?: string | undefined } = {},
   ) {
     this.source = source;
-    this.#template = new Template(source);
+    try {
+      this.#template = new Template(source);
+    } catch (cause) {
+      throw new ChatEncodingError(`chat template: cannot compile it: ${(cause as Error).message}`, { cause });
+    }
     this.#bosToken = tokens.bosToken;
     this.#eosToken = tokens.eosToken;
   }
 
-  /** Render the prompt text (special tokens appear as their literal text). */
+  /**
+   * Render the prompt text (special tokens appear as their literal text).
+   * @throws {@link ChatEncodingError} when the template fails (such as its `raise_exception` for a bad conversation).
+   */
   render(options: ChatTemplateRenderOptions): string {
     const vars: Record<string, unknown> = {
       ...options.variables,
@@ -58,7 +67,11 @@ export class ChatTemplate {
     if (eosToken !== undefined) vars.eos_token = eosToken;
     if (options.thinking !== undefined) vars.thinking = options.thinking;
     if (options.tools !== undefined) vars.tools = options.tools;
-    return this.#template.render(vars);
+    try {
+      return this.#template.render(vars);
+    } catch (cause) {
+      throw new ChatEncodingError(`chat template: ${(cause as Error).message}`, { cause });
+    }
   }
 }
 

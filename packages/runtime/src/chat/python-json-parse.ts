@@ -27,9 +27,13 @@ const SIMPLE_ESCAPES: Readonly<Record<string, string>> = {
   t: '\t',
 };
 
+/** Deepest nesting of arrays and objects accepted (Python's recursion limit stops near the same depth). */
+export const MAX_PY_JSON_DEPTH = 1000;
+
 class Parser {
   readonly #s: string;
   #i = 0;
+  #depth = 0;
 
   constructor(s: string) {
     this.#s = s;
@@ -57,8 +61,14 @@ class Parser {
   #value(): PyJsonValue {
     const c = this.#s[this.#i];
     if (c === '"') return this.#string();
-    if (c === '{') return this.#object();
-    if (c === '[') return this.#array();
+    if (c === '{' || c === '[') {
+      // Bounded, so deep nesting is a decode error and not a stack overflow.
+      if (++this.#depth > MAX_PY_JSON_DEPTH)
+        throw new PyJsonDecodeError(`Nesting deeper than ${MAX_PY_JSON_DEPTH} levels`, this.#i);
+      const nested = c === '{' ? this.#object() : this.#array();
+      this.#depth--;
+      return nested;
+    }
     const literals: [string, PyJsonValue][] = [
       ['null', null],
       ['true', true],

@@ -112,6 +112,11 @@ export interface ModelConfig {
 
 type Json = Record<string, unknown>;
 
+/** Largest integer a config field may hold: sizes are indexed with 32-bit integers. */
+export const MAX_CONFIG_INTEGER = 2 ** 31 - 1;
+/** Most layers a config may declare (DeepSeek-V3.2 has 61; per-layer tables are sized by this). */
+export const MAX_LAYERS = 4096;
+
 /**
  * Parses and validates a Hugging Face `config.json` of `model_type` `deepseek_v32` or `deepseek_v3`.
  * Every missing, mistyped or inconsistent field throws a {@link ConfigError} naming `file` and the field.
@@ -121,7 +126,8 @@ export function parseModelConfig(json: unknown, file = 'config.json'): ModelConf
     throw new ConfigError(file, '(root)', 'expected a JSON object');
   }
   const c = json as Json;
-  const int = (field: string, options: { min?: number; fallback?: number } = {}): number => {
+  // Sizes and counts are bounded before anything is sized by them (kernels index with 32-bit integers).
+  const int = (field: string, options: { min?: number; max?: number; fallback?: number } = {}): number => {
     const value = c[field] ?? options.fallback;
     if (value === undefined) throw new ConfigError(file, field, 'is missing');
     if (typeof value !== 'number' || !Number.isInteger(value)) {
@@ -129,6 +135,8 @@ export function parseModelConfig(json: unknown, file = 'config.json'): ModelConf
     }
     if (value < (options.min ?? 1))
       throw new ConfigError(file, field, `must be >= ${options.min ?? 1}, got ${value}`);
+    const max = options.max ?? MAX_CONFIG_INTEGER;
+    if (value > max) throw new ConfigError(file, field, `must be <= ${max}, got ${value}`);
     return value;
   };
   const num = (field: string, fallback?: number): number => {
@@ -148,7 +156,7 @@ export function parseModelConfig(json: unknown, file = 'config.json'): ModelConf
       `expected "deepseek_v32" or "deepseek_v3", got ${JSON.stringify(modelType)}`,
     );
   }
-  const nLayers = int('num_hidden_layers');
+  const nLayers = int('num_hidden_layers', { max: MAX_LAYERS });
   const nHeads = int('num_attention_heads');
   const qLoraRaw = c.q_lora_rank;
   const qLoraRank = qLoraRaw === null || qLoraRaw === undefined ? null : int('q_lora_rank');

@@ -23,6 +23,10 @@ export interface EngineStats {
   readonly generatedTokens: number;
   /** Finished requests by finish reason. */
   readonly finished: Readonly<Record<FinishReason, number>>;
+  /** Forward steps that failed (the backend threw); their requests were retried alone. */
+  readonly failedSteps: number;
+  /** Requests ended by an error (their own retried step failed too). */
+  readonly failedRequests: number;
   /** Time to first token, ms: mean and percentiles over recent requests. */
   readonly timeToFirstTokenMs: {
     /** Mean, ms. */
@@ -71,6 +75,8 @@ export class StatsRecorder {
   private readonly itl: number[] = [];
   private readonly recent: { at: number; count: number }[] = [];
   private generated = 0;
+  private failedSteps = 0;
+  private failedRequests = 0;
   private readonly done: Record<FinishReason, number> = { stop: 0, length: 0, cancelled: 0 };
 
   firstToken(ms: number): void {
@@ -94,6 +100,16 @@ export class StatsRecorder {
     this.done[reason]++;
   }
 
+  /** A forward step threw. */
+  stepFailed(): void {
+    this.failedSteps++;
+  }
+
+  /** A request ended with an error. */
+  requestFailed(): void {
+    this.failedRequests++;
+  }
+
   snapshot(state: {
     queueLength: number;
     running: number;
@@ -115,6 +131,8 @@ export class StatsRecorder {
       prefixCacheHitRate: prefix.queriedTokens ? prefix.hitTokens / prefix.queriedTokens : 0,
       generatedTokens: this.generated,
       finished: { ...this.done },
+      failedSteps: this.failedSteps,
+      failedRequests: this.failedRequests,
       timeToFirstTokenMs: summary(this.ttft),
       interTokenLatencyMs: summary(this.itl),
       tokensPerSecond: span > 0 ? window.reduce((n, r) => n + r.count, 0) / span : 0,

@@ -27,7 +27,7 @@ interface Active {
   readonly id: number;
   readonly request: GenerateRequest;
   readonly channel: EventChannel<GenerateEvent>;
-  readonly sequence: CacheSequence;
+  sequence: CacheSequence;
   readonly seed: number;
   readonly blocksNeeded: number;
   /** Content hashes of the prompt's shareable blocks, computed once at submission. */
@@ -35,7 +35,14 @@ interface Active {
   readonly stopIds: ReadonlySet<number>;
   readonly decoder: StreamDecoder | null;
   readonly stops: StopStringMatcher | null;
+  /** Tokens to prefill: the prompt, or after a failed step the prompt and the tokens generated before it. */
+  context: readonly number[];
+  /** Tokens of `context` in the cache. */
   promptDone: number;
+  /** Set when a step this request was in failed: it is retried in steps of its own; failing again fails it. */
+  suspect: boolean;
+  /** While a retried request rebuilds its cache: the token to decode next once `context` is in. */
+  resumeToken: number | null;
   cachedTokens: number;
   generated: number[];
   pendingToken: number | null;
@@ -106,7 +113,10 @@ export class Engine {
       stopIds,
       decoder: this.tokenizer ? new StreamDecoder(this.tokenizer, { skipSpecialTokens: true }) : null,
       stops: request.stopStrings?.length ? new StopStringMatcher(request.stopStrings) : null,
+      context: request.prompt,
       promptDone: 0,
+      suspect: false,
+      resumeToken: null,
       cachedTokens: 0,
       generated: [],
       pendingToken: null,
@@ -250,19 +260,48 @@ export class Engine {
       this.reap();
       this.admit();
       if (this.running.length === 0) return;
+      const batch: Active[] = [];
       try {
-        await this.step();
-        // Let timers, I/O and new requests in between steps, even when the backend computes on this thread.
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        await this.step(batch);
       } catch (error) {
-        // A failed step fails the requests in it, never the engine.
-        for (const a of [...this.running]) {
-          this.release(a);
-          a.channel.close(error);
-        }
-        this.running.length = 0;
+        this.recover(batch, error);
       }
+      // Let timers, I/O and new requests in between steps, even when the backend computes on this thread.
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
+  }
+
+  /**
+   * A failed step fails no request outright and never the engine: each request in it gives back its cache
+   * blocks and is retried alone, rebuilding its cache from its prompt and the tokens it had generated (so
+   * its output is unchanged). A request whose own step fails ends with the error.
+   */
+  private recover(batch: readonly Active[], error: unknown): void {
+    this.recorder.stepFailed();
+    const retried: Active[] = [];
+    for (const a of batch) {
+      this.release(a);
+      if (a.suspect || a.cancelled) {
+        if (a.cancelled) this.finish(a, 'cancelled');
+        else {
+          a.channel.close(error);
+          this.recorder.requestFailed();
+        }
+        continue;
+      }
+      a.sequence = this.model.cache.createSequence();
+      a.suspect = true;
+      if (a.pendingToken !== null) {
+        a.resumeToken = a.pendingToken;
+        a.pendingToken = null;
+      }
+      // `generated` ends with the token about to be decoded (resumeToken), which is not in the cache yet.
+      const kept = a.resumeToken === null ? a.generated.length : a.generated.length - 1;
+      a.context = a.request.prompt.concat(a.generated.slice(0, kept));
+      a.promptDone = 0;
+      retried.push(a);
+    }
+    this.waiting.unshift(...retried);
   }
 
   private reap(): void {
@@ -290,44 +329,64 @@ export class Engine {
       const a = this.waiting.shift()!;
       const cached = this.model.cache.attachPrefix(a.sequence, a.request.prompt, a.promptHashes);
       a.promptDone = cached;
-      a.cachedTokens = cached;
+      if (!a.suspect) a.cachedTokens = cached;
       a.admitted = true;
       const s = a.request.sampling;
       if (s && ((s.repetitionPenalty ?? 1) !== 1 || s.frequencyPenalty || s.presencePenalty)) {
         const length = a.request.prompt.length + a.request.maxTokens;
-        const buffer = this.model.backend.allocate(length * 4, 'activations');
-        const view = tensorView(buffer, 'i32', [length]);
-        this.model.backend.upload(
-          view,
-          Int32Array.from({ length }, (_, i) => a.request.prompt[i] ?? 0),
-        );
-        a.history = { buffer, view };
+        // The prompt and what was generated before a retry; the rest is written as tokens come.
+        const tokens = a.request.prompt.concat(a.generated);
+        try {
+          const buffer = this.model.backend.allocate(length * 4, 'activations');
+          const view = tensorView(buffer, 'i32', [length]);
+          this.model.backend.upload(
+            view,
+            Int32Array.from({ length }, (_, i) => tokens[i] ?? 0),
+          );
+          a.history = { buffer, view };
+        } catch (error) {
+          // Out of device memory (or a device error) ends this request, not the engine.
+          this.release(a);
+          a.channel.close(error);
+          this.recorder.requestFailed();
+          continue;
+        }
       }
       this.running.push(a);
     }
   }
 
-  private async step(): Promise<void> {
+  /** One forward step; `batch` receives the requests in it (so a failure can be traced back to them). */
+  private async step(batch: Active[]): Promise<void> {
     const model = this.model;
     const backend = model.backend;
     let budget = this.maxBatchTokens;
     const entries: ForwardEntry[] = [];
     const plan: { active: Active; prefill: number; sample: boolean }[] = [];
-    for (const a of this.running) {
+    // A request retried after a failed step runs alone until one of its steps succeeds.
+    const suspect = this.running.find((a) => a.suspect);
+    const candidates = suspect ? [suspect] : this.running;
+    for (const a of candidates) {
       if (a.pendingToken === null) continue;
       entries.push({ sequence: a.sequence, tokens: [a.pendingToken] });
       plan.push({ active: a, prefill: 0, sample: true });
       budget--;
     }
-    for (const a of this.running) {
-      const remaining = a.request.prompt.length - a.promptDone;
+    for (const a of candidates) {
+      const remaining = a.context.length - a.promptDone;
       if (remaining === 0 || a.pendingToken !== null || budget <= 0) continue;
       const n = Math.min(remaining, budget);
-      entries.push({ sequence: a.sequence, tokens: a.request.prompt.slice(a.promptDone, a.promptDone + n) });
-      plan.push({ active: a, prefill: n, sample: a.promptDone + n === a.request.prompt.length });
+      entries.push({ sequence: a.sequence, tokens: a.context.slice(a.promptDone, a.promptDone + n) });
+      // A retried request whose context is back in the cache resumes with its held token, sampling nothing.
+      plan.push({
+        active: a,
+        prefill: n,
+        sample: a.promptDone + n === a.context.length && a.resumeToken === null,
+      });
       budget -= n;
     }
     if (entries.length === 0) return;
+    for (const p of plan) batch.push(p.active);
     const result = await model.forward(entries);
     const rows: SamplingRow[] = plan.map(({ active: a, sample }) =>
       sample ? this.samplingRow(a) : { temperature: 0 },
@@ -355,6 +414,11 @@ export class Engine {
     const now = performance.now();
     plan.forEach(({ active: a, prefill, sample }, row) => {
       a.promptDone += prefill;
+      a.suspect = false;
+      if (a.resumeToken !== null && a.promptDone === a.context.length) {
+        a.pendingToken = a.resumeToken;
+        a.resumeToken = null;
+      }
       if (!sample || a.cancelled) return;
       const token = hostIds[row]!;
       const index = a.generated.length;

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { ChatTemplate } from '../chat/jinja-template.js';
 import { byteLevelTokenBytes } from './byte-level.js';
 import { TokenizerError } from './tokenizer-error.js';
 
@@ -176,8 +177,9 @@ export class Tokenizer {
         },
       );
     }
+    let tokenizer: Tokenizer;
     try {
-      return new Tokenizer(tj, cfg);
+      tokenizer = new Tokenizer(tj, cfg);
     } catch (cause) {
       if (cause instanceof TokenizerError) throw cause;
       throw new TokenizerError(
@@ -188,6 +190,18 @@ export class Tokenizer {
         },
       );
     }
+    if (tokenizer.chatTemplate !== undefined) {
+      // Compiled once at load, so a broken template is reported against its file, not on the first request.
+      try {
+        new ChatTemplate(tokenizer.chatTemplate);
+      } catch (cause) {
+        throw new TokenizerError(`${configName}: field "chat_template": ${(cause as Error).message}`, {
+          file: configName,
+          cause,
+        });
+      }
+    }
+    return tokenizer;
   }
 
   /**

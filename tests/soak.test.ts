@@ -1,0 +1,44 @@
+// The CI variant of the soak test: one minute of mixed traffic against `dsa serve` on the tiny model
+// (tools/load/soak.mjs runs it for as long as asked; see its header for the checks).
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const root = path.resolve(import.meta.dirname, '..');
+
+describe('soak', () => {
+  it('60 s, 32 clients, mixed streaming/non-streaming with disconnects and cancellations: no 5xx, no leak, RSS and p99 flat', async () => {
+    // Niced: it shares the machine with the rest of the suite.
+    const { stdout } = await run(
+      'nice',
+      [
+        '-n',
+        '15',
+        process.execPath,
+        'tools/load/soak.mjs',
+        '--clients',
+        '32',
+        '--seconds',
+        '60',
+        '--warmup',
+        '15',
+      ],
+      { cwd: root },
+    ).catch((error: { stdout?: string; stderr?: string }) => {
+      throw new Error(`soak failed:\n${error.stdout}\n${error.stderr}`);
+    });
+    const summary = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    console.log(JSON.stringify(summary));
+    expect(summary.failed).toEqual([]);
+    expect(summary.ok).toBe(true);
+    expect(summary.status_5xx).toBe(0);
+    expect(summary.cache_blocks_used_after).toBe(0);
+    expect(summary.running_after).toBe(0);
+    expect(summary.rss_growth).toBeLessThanOrEqual(0.05);
+    expect(summary.completed).toBeGreaterThan(100);
+    expect(summary.disconnected).toBeGreaterThan(0);
+    expect(summary.cancelled).toBeGreaterThan(0);
+  }, 180_000);
+});
