@@ -15,7 +15,7 @@ import { emptyTensor, MOE_ROUTE_CASES, Random, relativeError } from '@dsa/backen
 import { ReferenceBackend } from '@dsa/backend-reference';
 import { moeExperts, moeRoute } from '@dsa/moe';
 import { describe, expect, it } from 'vitest';
-import { buildEmulator } from './build-emulator.js';
+import { buildEmulator } from '../emulator/build-emulator.js';
 import ascendBackendFactory from './index.js';
 
 // On an NPU host, DSA_ASCEND_HARDWARE=1 keeps the normal CANN lookup instead of the emulator.

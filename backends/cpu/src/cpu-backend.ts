@@ -25,6 +25,7 @@ import {
 import { formatShape, isContiguous, sameShape, type TensorView, viewByteLength } from '@dsa/tensor';
 import { ArgumentBlock } from './arguments.js';
 import { CpuBuffer } from './cpu-buffer.js';
+import { type CpuBackendSettings, cpuSettings } from './cpu-settings.js';
 import type { NativeAddon, NativeInfo, NativeKernel } from './native.js';
 
 const UNARY_CODES: Record<UnaryOp, number> = {
@@ -83,26 +84,6 @@ export const CPU_FUSED_KERNELS: readonly FusedKernelName[] = [
   'moeExperts',
 ];
 
-/** `BackendOptions.settings` the cpu backend reads. */
-export interface CpuBackendSettings {
-  /** Caps the kernel set: `portable`, `avx2` or `avx512` (default: the best this CPU runs). */
-  readonly isa?: 'portable' | 'avx2' | 'avx512';
-  /**
-   * `queued` (default): kernel calls enqueue work on an in-order queue drained by an executor
-   * thread, off the JavaScript thread. `synchronous`: every call runs to completion before it
-   * returns (debugging: a kernel's own argument errors then throw from the call itself). Default:
-   * the `DSA_CPU_EXECUTION` environment variable, else `queued`.
-   */
-  readonly execution?: 'queued' | 'synchronous';
-  /**
-   * `f32` (default): every kernel matches the reference backend to f32 rounding. `bf16`: where the
-   * CPU has AVX512_BF16 (and the AVX-512 set is in use), `linear` with bf16 weights rounds x to bf16
-   * and multiplies by vdpbf16ps with f32 accumulation (kernel set `AVX-512-BF16`); elsewhere it falls
-   * back to `f32`. Default: the `DSA_CPU_PRECISION` environment variable, else `f32`.
-   */
-  readonly precision?: 'f32' | 'bf16';
-}
-
 /** Closes the queue of a backend dropped without `dispose()`. */
 const queueFinalizer = new FinalizationRegistry<{ addon: NativeAddon; queue: number }>(({ addon, queue }) =>
   addon.closeQueue(queue),
@@ -155,21 +136,13 @@ export class CpuBackend implements Backend {
       throw new KernelArgumentError('create', `threads must be a positive integer, got ${requested}`);
     }
     this.threads = Math.min(addon.reserveThreads(requested), requested);
-    const settings = (options.settings ?? {}) as CpuBackendSettings;
+    const settings = cpuSettings(options.settings);
     const cap = settings.isa === undefined ? info.isa : ISA_LEVELS[settings.isa];
-    if (cap === undefined) throw new KernelArgumentError('create', `unknown isa setting "${settings.isa}"`);
-    const precision = settings.precision ?? process.env.DSA_CPU_PRECISION ?? 'f32';
-    if (precision !== 'f32' && precision !== 'bf16') {
-      throw new KernelArgumentError('create', `unknown precision setting "${precision}"`);
-    }
     const isa = Math.min(cap, info.isa);
-    const bf16 = precision === 'bf16' && info.avx512bf16 && isa === ISA_LEVELS.avx512;
+    const bf16 = settings.precision === 'bf16' && info.avx512bf16 && isa === ISA_LEVELS.avx512;
     this.isa = bf16 ? isa + 1 : isa;
     this.precision = bf16 ? 'bf16' : 'f32';
-    const execution = settings.execution ?? process.env.DSA_CPU_EXECUTION ?? 'queued';
-    if (execution !== 'queued' && execution !== 'synchronous') {
-      throw new KernelArgumentError('create', `unknown execution setting "${execution}"`);
-    }
+    const execution = settings.execution;
     this.execution = execution;
     this.queue = execution === 'queued' ? addon.createQueue() : -1;
     if (this.queue >= 0) queueFinalizer.register(this, { addon, queue: this.queue }, this);

@@ -14,6 +14,7 @@ export {
 } from './backend.js';
 export { BackendUnavailableError } from './errors/backend-unavailable-error.js';
 export { DsaError } from './errors/dsa-error.js';
+export { InvalidSettingError } from './errors/invalid-setting-error.js';
 export { KernelArgumentError } from './errors/kernel-argument-error.js';
 export { UnsupportedError } from './errors/unsupported-error.js';
 export {
@@ -41,4 +42,13 @@ export {
   parseBackendSpec,
   readBackendConfig,
 } from './select.js';
+export {
+  type Environment,
+  readSettings,
+  type SelectionOverrides,
+  type SettingSpec,
+  type SettingsOf,
+  type SettingValue,
+  selectionOverrides,
+} from './settings.js';
 export { Workspace } from './workspace.js';

@@ -10,6 +10,7 @@ import {
   SPECIFICATION_VERSION,
 } from './backend.js';
 import { BackendUnavailableError } from './errors/backend-unavailable-error.js';
+import { selectionOverrides } from './settings.js';
 
 /** Every backend name `auto` looks for, best first when scores tie. */
 export const BACKEND_NAMES: readonly BackendName[] = ['cuda', 'ascend', 'cpu', 'reference'];
@@ -98,7 +99,7 @@ export interface BackendConfigFile {
 
 /** Reads the backend config file (see {@link CreateBackendOptions.configFile}); `{}` when there is none. */
 export function readBackendConfig(file?: string): BackendConfigFile {
-  const explicit = file ?? process.env.DSA_CONFIG;
+  const explicit = file ?? selectionOverrides().configFile;
   const candidate = explicit ?? path.join(process.cwd(), 'dsa.config.json');
   if (!explicit && !fs.existsSync(candidate)) return {};
   let json: unknown;
@@ -207,7 +208,7 @@ export async function listBackends(options: CreateBackendOptions = {}): Promise<
  */
 export async function createBackend(options: CreateBackendOptions = {}): Promise<Backend> {
   const file = readBackendConfig(options.configFile);
-  const choice = process.env.DSA_BACKEND?.trim() || options.backend || file.backend || 'auto';
+  const choice = selectionOverrides().backend || options.backend || file.backend || 'auto';
   const spec = parseBackendSpec(choice);
   const log = options.log ?? (() => {});
   const threads = options.threads ?? file.threads;

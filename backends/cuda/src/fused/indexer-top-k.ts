@@ -7,8 +7,8 @@ import { launchTopKRows, TOP_K_MAX_ROW } from './top-k-rows.js';
 
 const KERNEL = 'dsa_fused_indexer_scores';
 /**
- * v2 (default where it applies): bf16 tensor-core scores (q as two bf16 terms), 4 × 64 keys per CTA
- * (kIxKeys · kIxTiles); DSA_CUDA_INDEXER=v1 picks v1.
+ * v2 (where it applies; v1 for f32 keys and other shapes): bf16 tensor-core scores (q as two bf16
+ * terms), 4 × 64 keys per CTA (kIxKeys · kIxTiles).
  */
 const KERNEL_V2 = 'dsa_fused_indexer_scores2';
 const KEYS_PER_CTA_V2 = 256;
@@ -82,7 +82,6 @@ export function indexerTopK(
         const keysArg = pointerArg(KERNEL, 'keys.keys', keys.keys);
         // v2 (tensor cores): heads ≤ 64, width 128, f8_e4m3 or bf16 keys, 8-byte aligned q
         const v2 =
-          process.env.DSA_CUDA_INDEXER !== 'v1' &&
           heads <= 64 &&
           width === 128 &&
           keys.keys.dtype !== 'f32' &&

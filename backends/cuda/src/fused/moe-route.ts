@@ -3,11 +3,8 @@ import type { TensorView } from '@dsa/tensor';
 import { expectDType, expectInteger, expectShape, NULL_POINTER, pointerArg } from './fused-args.js';
 import type { FusedKernelHost } from './fused-host.js';
 
-const KERNEL = 'dsa_fused_moe_route';
-/** v2: one warp per token, ROUTE_WARPS tokens per CTA (kRouteWarps); DSA_CUDA_MOE_ROUTE=v2 picks it. */
-const KERNEL_V2 = 'dsa_fused_moe_route2';
-/** v3 (default): v2's grid, the token held in registers (latency-oriented); DSA_CUDA_MOE_ROUTE=v1|v2 picks older ones. */
-const KERNEL_V3 = 'dsa_fused_moe_route3';
+/** One warp per token, ROUTE_WARPS tokens per CTA (kRouteWarps), the token held in registers (v3). */
+const KERNEL = 'dsa_fused_moe_route3';
 const ROUTE_WARPS = 4;
 /** Limits of kernels/fused/moe-route.cu (kMaxExperts, kMaxGroups, kMaxTopK). */
 const MAX_EXPERTS = 512;
@@ -16,7 +13,7 @@ const MAX_TOPK = 32;
 
 /**
  * FusedKernels.moeRoute (kernels/fused/moe-route.cu): the noaux_tc router, one warp per token
- * (dsa_fused_moe_route3; DSA_CUDA_MOE_ROUTE=v2 selects v2, =v1 the thread-per-token v1 kernel).
+ * (dsa_fused_moe_route3; the earlier versions it beat are kept in dev/).
  * `logits` [N, E] f32; `bias` [E] f32 or null; `indices` i32 [N, A]; `weights` f32 [N, A].
  */
 export function moeRoute(
@@ -47,12 +44,10 @@ export function moeRoute(
     expectShape(name, 'bias', bias, [e]);
   }
   if (n === 0) return;
-  const v1 = process.env.DSA_CUDA_MOE_ROUTE === 'v1';
-  const kernel = v1 ? KERNEL : process.env.DSA_CUDA_MOE_ROUTE === 'v2' ? KERNEL_V2 : KERNEL_V3;
   host.launcher.launch(
-    kernel,
-    v1 ? [Math.ceil(n / 64), 1, 1] : [Math.ceil(n / ROUTE_WARPS), 1, 1],
-    v1 ? [64, 1, 1] : [32 * ROUTE_WARPS, 1, 1],
+    KERNEL,
+    [Math.ceil(n / ROUTE_WARPS), 1, 1],
+    [32 * ROUTE_WARPS, 1, 1],
     [
       pointerArg(KERNEL, 'indices', indices),
       pointerArg(KERNEL, 'weights', weights),

@@ -7,6 +7,7 @@ import { narrow, select, type TensorView, tensorView } from '@dsa/tensor';
 import { Checkpoint } from '../checkpoint/checkpoint.js';
 import { type ModelConfig, parseModelConfig } from '../config/model-config.js';
 import { mlaSoftmaxScale, ropeFrequencies } from '../config/yarn.js';
+import { runtimeSettings } from '../runtime-settings.js';
 import { addRmsNorm } from './add-rms-norm.js';
 import { type DecodeGraphStats, DecodeGraphs, type DecodeInputs } from './decode-graphs.js';
 import { type ForwardEntry, layoutStep } from './forward-batch.js';
@@ -187,7 +188,7 @@ export class DeepseekModel {
    */
   private graphsUsable(options: ModelOptions): boolean {
     const backend = this.backend;
-    if (options.graphs === false || process.env.DSA_GRAPHS === '0') return false;
+    if (options.graphs === false || !runtimeSettings().graphs) return false;
     if (!backend.captureGraph || !backend.capabilities.graphCapture) return false;
     if (!backend.fused.mlaAttention) return false;
     if (this.feedForward.some((f) => f instanceof Moe && !f.recordable)) return false;
