@@ -6,6 +6,7 @@ import {
   type BinaryOp,
   type BufferUsage,
   type Capabilities,
+  type ComputeInfo,
   type DeviceInfo,
   type ExpertWeights,
   type FusedKernelName,
@@ -120,6 +121,11 @@ export class CpuBackend implements Backend {
 
   /** `queued` or `synchronous` (see {@link CpuBackendSettings.execution}). */
   readonly execution: 'queued' | 'synchronous';
+
+  /** The kernel set and threads (the contract's optional diagnostic, for peak-FLOP estimates). */
+  get compute(): ComputeInfo {
+    return { isa: this.isaName, threads: this.threads };
+  }
 
   private readonly addon: NativeAddon;
   /** Native queue handle; -1 in synchronous mode, DISPOSED_QUEUE once disposed. */

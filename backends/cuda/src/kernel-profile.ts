@@ -1,15 +1,6 @@
+import type { KernelProfile as BackendKernelProfile, KernelTime } from '@dsa/backend';
 import type { CudaDriver } from './cuda-driver.js';
 import { out64 } from './cuda-driver.js';
-
-/** GPU time of one kernel name (or graph, or cuBLASLt GEMM) over the profiled interval. */
-export interface KernelTime {
-  /** Kernel name as launched (`graph` for a CUDA graph replay, `cublasLt` for a cuBLASLt GEMM). */
-  readonly name: string;
-  /** Launches timed. */
-  readonly count: number;
-  /** Summed GPU milliseconds between the events recorded around each launch. */
-  readonly ms: number;
-}
 
 /** Pending event pairs after which the profile drains itself (bounds the events held). */
 const DRAIN_AT = 2048;
@@ -22,7 +13,7 @@ const DRAIN_AT = 2048;
  * when the GPU is ahead of the host (see {@link KernelProfile.leadNs}); with graphs on, the `graph` entry
  * is the GPU time of whole decode steps (the denominator of host overhead).
  */
-export class KernelProfile {
+export class KernelProfile implements BackendKernelProfile {
   /**
    * Nanoseconds of GPU spin enqueued before the first launch after each host wait
    * (setting `profileLeadMs`, DSA_CUDA_PROFILE_LEAD_MS; 0 = none). With a lead longer than the host needs to enqueue a step,

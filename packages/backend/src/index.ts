@@ -1,14 +1,18 @@
 export { type AttentionBatch, slotOf } from './attention-batch.js';
 export {
   type Backend,
+  type BackendDiagnostics,
   type BackendFactory,
   type BackendName,
   type BackendOptions,
   type BufferUsage,
   type Capabilities,
   type CapturedGraph,
+  type ComputeInfo,
   type DeviceBuffer,
   type DeviceInfo,
+  type KernelProfile,
+  type KernelTime,
   SPECIFICATION_VERSION,
   type Stream,
 } from './backend.js';
