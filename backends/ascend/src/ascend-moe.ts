@@ -29,11 +29,7 @@ export function gatingTopKSupports(experts: number, options: MoeRouteOptions): b
 function routeWithKernels(
   rt: AclRuntime,
   k: Kernels,
-  indices: TensorView,
-  weights: TensorView,
-  logits: TensorView,
-  bias: TensorView | null,
-  options: MoeRouteOptions,
+  ...[indices, weights, logits, bias, options]: Parameters<FusedKernels['moeRoute']>
 ): void {
   const [n, e] = logits.shape as [number, number];
   const g = options.groups;

@@ -1,7 +1,15 @@
-import { type AttentionBatch, type IndexerKeyCache, KernelArgumentError } from '@dsa/backend';
-import { narrow, type TensorView } from '@dsa/tensor';
+import { type FusedKernels, KernelArgumentError } from '@dsa/backend';
+import { narrow } from '@dsa/tensor';
 import { checkBatch } from './batch-check.js';
-import { dtypeArg, expectDType, expectInteger, expectShape, NULL_POINTER, pointerArg } from './fused-args.js';
+import {
+  dims,
+  dtypeArg,
+  expectDType,
+  expectInteger,
+  expectShape,
+  NULL_POINTER,
+  pointerArg,
+} from './fused-args.js';
 import type { FusedKernelHost } from './fused-host.js';
 import { launchTopKRows, TOP_K_MAX_ROW } from './top-k-rows.js';
 
@@ -25,17 +33,10 @@ const SCORE_BUDGET_BYTES = 256 * 1024 * 1024;
  */
 export function indexerTopK(
   host: FusedKernelHost,
-  indices: TensorView,
-  q: TensorView,
-  weights: TensorView,
-  keys: IndexerKeyCache,
-  batch: AttentionBatch,
-  k: number,
+  ...[indices, q, weights, keys, batch, k]: Parameters<FusedKernels['indexerTopK']>
 ): void {
   const name = 'indexerTopK';
-  if (q.shape.length !== 3)
-    throw new KernelArgumentError(name, `q must be [S, Hi, Di], got rank ${q.shape.length}`);
-  const [s, heads, width] = q.shape as [number, number, number];
+  const [s, heads, width] = dims(name, 'q', q, '[S, Hi, Di]') as [number, number, number];
   expectDType(name, 'q', q, ['f32']);
   expectDType(name, 'weights', weights, ['f32']);
   expectDType(name, 'indices', indices, ['i32']);

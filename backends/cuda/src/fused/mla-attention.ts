@@ -1,8 +1,8 @@
-import { type AttentionBatch, KernelArgumentError } from '@dsa/backend';
+import { type FusedKernels, KernelArgumentError } from '@dsa/backend';
 import type { TensorView } from '@dsa/tensor';
 import { CUDA_DEFAULT_SETTINGS, type CudaSettings } from '../cuda-settings.js';
 import { batchArgs, checkBatch } from './batch-check.js';
-import { dtypeArg, expectDType, expectShape, NULL_POINTER, pointerArg } from './fused-args.js';
+import { dims, dtypeArg, expectDType, expectShape, NULL_POINTER, pointerArg } from './fused-args.js';
 import type { FusedKernelHost } from './fused-host.js';
 
 const KERNEL = 'dsa_fused_mla_attention';
@@ -86,21 +86,12 @@ function useMma(
  */
 export function mlaAttention(
   host: FusedKernelHost,
-  out: TensorView,
-  q: TensorView,
-  latentCache: TensorView,
-  batch: AttentionBatch,
-  indices: TensorView | null,
-  scale: number,
+  ...[out, q, latentCache, batch, indices, scale]: Parameters<FusedKernels['mlaAttention']>
 ): void {
   const name = 'mlaAttention';
-  if (q.shape.length !== 3)
-    throw new KernelArgumentError(name, `q must be [S, H, C+R], got rank ${q.shape.length}`);
-  const [s, heads, width] = q.shape as [number, number, number];
+  const [s, heads, width] = dims(name, 'q', q, '[S, H, C+R]') as [number, number, number];
   expectShape(name, 'latentCache', latentCache, [-1, width]);
-  if (out.shape.length !== 3)
-    throw new KernelArgumentError(name, `out must be [S, H, C], got rank ${out.shape.length}`);
-  const columns = out.shape[2]!;
+  const columns = dims(name, 'out', out, '[S, H, C]')[2]!;
   expectShape(name, 'out', out, [s, heads, columns]);
   if (columns > width)
     throw new KernelArgumentError(name, `out width ${columns} exceeds the cache width ${width}`);

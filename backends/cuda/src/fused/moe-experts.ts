@@ -1,7 +1,13 @@
-import { type DeviceBuffer, type ExpertWeights, KernelArgumentError, type LinearWeight } from '@dsa/backend';
-import { narrow, type TensorView, tensorView } from '@dsa/tensor';
+import {
+  type DeviceBuffer,
+  type ExpertWeights,
+  type FusedKernels,
+  KernelArgumentError,
+  type LinearWeight,
+} from '@dsa/backend';
+import { narrow, tensorView } from '@dsa/tensor';
 import { devicePointer } from '../device-pointer.js';
-import { dtypeArg, expectDType, expectShape, pointerArg } from './fused-args.js';
+import { dims, dtypeArg, expectDType, expectShape, pointerArg } from './fused-args.js';
 import type { FusedKernelHost } from './fused-host.js';
 
 /** Rows per expert tile of the grouped GEMMs (kTileRows). */
@@ -129,22 +135,14 @@ function expertTable(host: FusedKernelHost, experts: readonly ExpertWeights[]): 
  */
 export function moeExperts(
   host: FusedKernelHost,
-  out: TensorView,
-  x: TensorView,
-  indices: TensorView,
-  weights: TensorView,
-  experts: readonly ExpertWeights[],
+  ...[out, x, indices, weights, experts]: Parameters<FusedKernels['moeExperts']>
 ): void {
   const name = 'moeExperts';
-  if (x.shape.length !== 2)
-    throw new KernelArgumentError(name, `x must be [N, H], got rank ${x.shape.length}`);
-  const [n, hidden] = x.shape as [number, number];
+  const [n, hidden] = dims(name, 'x', x, '[N, H]') as [number, number];
   expectShape(name, 'out', out, [n, hidden]);
   expectDType(name, 'indices', indices, ['i32']);
   expectDType(name, 'weights', weights, ['f32']);
-  if (indices.shape.length !== 2)
-    throw new KernelArgumentError(name, `indices must be [N, A], got rank ${indices.shape.length}`);
-  const a = indices.shape[1]!;
+  const a = dims(name, 'indices', indices, '[N, A]')[1]!;
   expectShape(name, 'indices', indices, [n, a]);
   expectShape(name, 'weights', weights, [n, a]);
   const table = expertTable(host, experts);

@@ -1,6 +1,5 @@
-import { KernelArgumentError, type MoeRouteOptions } from '@dsa/backend';
-import type { TensorView } from '@dsa/tensor';
-import { expectDType, expectInteger, expectShape, NULL_POINTER, pointerArg } from './fused-args.js';
+import { type FusedKernels, KernelArgumentError } from '@dsa/backend';
+import { dims, expectDType, expectInteger, expectShape, NULL_POINTER, pointerArg } from './fused-args.js';
 import type { FusedKernelHost } from './fused-host.js';
 
 /** One warp per token, ROUTE_WARPS tokens per CTA (kRouteWarps), the token held in registers (v3). */
@@ -18,16 +17,10 @@ const MAX_TOPK = 32;
  */
 export function moeRoute(
   host: FusedKernelHost,
-  indices: TensorView,
-  weights: TensorView,
-  logits: TensorView,
-  bias: TensorView | null,
-  options: MoeRouteOptions,
+  ...[indices, weights, logits, bias, options]: Parameters<FusedKernels['moeRoute']>
 ): void {
   const name = 'moeRoute';
-  if (logits.shape.length !== 2)
-    throw new KernelArgumentError(name, `logits must be [N, E], got rank ${logits.shape.length}`);
-  const [n, e] = logits.shape as [number, number];
+  const [n, e] = dims(name, 'logits', logits, '[N, E]') as [number, number];
   expectDType(name, 'logits', logits, ['f32']);
   expectInteger(name, 'experts (logits.shape[1])', e, 1, MAX_EXPERTS);
   expectInteger(name, 'groups', options.groups, 1, MAX_GROUPS);
