@@ -3,8 +3,8 @@ import {
   type AttentionBatch,
   type Backend,
   type BackendOptions,
-  type BinaryOp,
   type BufferUsage,
+  binaryOpCode,
   type Capabilities,
   type ComputeInfo,
   type DeviceInfo,
@@ -21,7 +21,7 @@ import {
   type SamplingRow,
   SPECIFICATION_VERSION,
   type Stream,
-  type UnaryOp,
+  unaryOpCode,
 } from '@dsa/backend';
 import { formatShape, isContiguous, sameShape, type TensorView, viewByteLength } from '@dsa/tensor';
 import { ArgumentBlock } from './arguments.js';
@@ -29,16 +29,6 @@ import { CpuBuffer } from './cpu-buffer.js';
 import { type CpuBackendSettings, cpuSettings } from './cpu-settings.js';
 import type { NativeAddon, NativeInfo, NativeKernel } from './native.js';
 
-const UNARY_CODES: Record<UnaryOp, number> = {
-  silu: 0,
-  relu: 1,
-  exp: 2,
-  sigmoid: 3,
-  neg: 4,
-  sqrt: 5,
-  reciprocal: 6,
-};
-const BINARY_CODES: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2, div: 3, max: 4, min: 5 };
 const ISA_LEVELS: Record<string, number> = { portable: 0, avx2: 1, avx512: 2 };
 
 /** Awaits a native wait; a kernel that failed on the executor becomes a KernelArgumentError naming it. */
@@ -386,13 +376,11 @@ export class CpuBackend implements Backend {
             : a.tensor(out, 'out').tensor(indices, 'indices').tensor(values, 'values').number(0),
         ),
       unary: (out, x, op) => {
-        const code = UNARY_CODES[op];
-        if (code === undefined) throw new KernelArgumentError('unary', `unknown op "${op}"`);
+        const code = unaryOpCode(op);
         this.call('unary', addon.unary, (a) => a.tensor(out, 'out').tensor(x, 'x').number(code));
       },
       binary: (out, a, b, op) => {
-        const code = BINARY_CODES[op];
-        if (code === undefined) throw new KernelArgumentError('binary', `unknown op "${op}"`);
+        const code = binaryOpCode(op);
         this.call('binary', addon.binary, (args) =>
           args.tensor(out, 'out').tensor(a, 'a').tensor(b, 'b').number(code),
         );

@@ -32,6 +32,7 @@ export { type HostSample, logSoftmax, processLogits, sampleOnHost, sampleRow } f
 export { downloadTensor, encodeHost, uploadTensor } from './host-tensor.js';
 export type { BinaryOp, KernelName, Kernels, RopeLayout, UnaryOp } from './kernels.js';
 export type { ExpertWeights, LinearWeight } from './linear-weight.js';
+export { BINARY_OPS, binaryOpCode, UNARY_OPS, unaryOpCode } from './op-codes.js';
 export { checkSampleArguments, type SampleSizes } from './sample-arguments.js';
 export { rngUniform, type SamplingOutputs, type SamplingRow } from './sampling.js';
 export {
