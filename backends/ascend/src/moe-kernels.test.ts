@@ -57,7 +57,7 @@ describe('fused MoE kernels of the ascend backend (CANN emulator) match the @dsa
     ...MOE_ROUTE_CASES.map((c): [string, MoeRouteOptions, boolean] => [c.label, c.options, c.withBias]),
     [
       'softmax with bias, normalized, scale 1.5',
-      { groups: 4, topkGroups: 3, topk: 5, routedScale: 1.5, normalize: true, scoring: 'softmax' },
+      { nGroup: 4, topkGroup: 3, topk: 5, routedScalingFactor: 1.5, normalize: true, scoring: 'softmax' },
       true,
     ],
   ];
@@ -88,10 +88,10 @@ describe('fused MoE kernels of the ascend backend (CANN emulator) match the @dsa
 
   it('moeRoute composes primitive kernels where aclnnMoeGatingTopK cannot (2 experts per group)', async () => {
     const options: MoeRouteOptions = {
-      groups: 4,
-      topkGroups: 2,
+      nGroup: 4,
+      topkGroup: 2,
       topk: 3,
-      routedScale: 2,
+      routedScalingFactor: 2,
       normalize: true,
       scoring: 'sigmoid',
     };

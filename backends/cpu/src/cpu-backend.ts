@@ -486,10 +486,10 @@ export class CpuBackend implements Backend {
             .tensor(weights, 'weights')
             .tensor(logits, 'logits')
             .tensor(bias, 'bias')
-            .number(options.groups)
-            .number(options.topkGroups)
+            .number(options.nGroup)
+            .number(options.topkGroup)
             .number(options.topk)
-            .number(options.routedScale)
+            .number(options.routedScalingFactor)
             .number(options.normalize ? 1 : 0)
             .number(options.scoring === 'softmax' ? 1 : 0),
         ),

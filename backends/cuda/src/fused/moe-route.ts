@@ -23,10 +23,10 @@ export function moeRoute(
   const [n, e] = dims(name, 'logits', logits, '[N, E]') as [number, number];
   expectDType(name, 'logits', logits, ['f32']);
   expectInteger(name, 'experts (logits.shape[1])', e, 1, MAX_EXPERTS);
-  expectInteger(name, 'groups', options.groups, 1, MAX_GROUPS);
-  if (e % options.groups !== 0)
-    throw new KernelArgumentError(name, `${e} experts do not split into ${options.groups} groups`);
-  expectInteger(name, 'topkGroups', options.topkGroups, 1, options.groups);
+  expectInteger(name, 'nGroup', options.nGroup, 1, MAX_GROUPS);
+  if (e % options.nGroup !== 0)
+    throw new KernelArgumentError(name, `${e} experts do not split into ${options.nGroup} groups`);
+  expectInteger(name, 'topkGroup', options.topkGroup, 1, options.nGroup);
   expectInteger(name, 'topk', options.topk, 1, Math.min(MAX_TOPK, e));
   expectDType(name, 'indices', indices, ['i32']);
   expectDType(name, 'weights', weights, ['f32']);
@@ -48,10 +48,10 @@ export function moeRoute(
       bias ? pointerArg(KERNEL, 'bias', bias) : NULL_POINTER,
       { i32: n },
       { i32: e },
-      { i32: options.groups },
-      { i32: options.topkGroups },
+      { i32: options.nGroup },
+      { i32: options.topkGroup },
       { i32: options.topk },
-      { f32: options.routedScale },
+      { f32: options.routedScalingFactor },
       { i32: options.normalize ? 1 : 0 },
       { i32: options.scoring === 'softmax' ? 1 : 0 },
     ],

@@ -152,10 +152,10 @@ export class DeepseekModel {
       softmaxScale: mlaSoftmaxScale(config),
     };
     const route = {
-      groups: config.nExpertGroups,
-      topkGroups: config.nLimitedGroups,
+      nGroup: config.nGroup,
+      topkGroup: config.topkGroup,
       topk: config.nActivatedExperts,
-      routedScale: config.routeScale,
+      routedScalingFactor: config.routedScalingFactor,
       normalize: config.normTopkProb,
       scoring: config.scoreFunc,
     };
