@@ -10,6 +10,7 @@ export default defineConfig({
     include: [
       'packages/*/src/**/*.test.ts',
       'backends/*/src/**/*.test.ts',
+      'backends/*/check/**/*.test.ts',
       'apps/*/src/**/*.test.ts',
       'tests/**/*.test.ts',
       'tools/*/src/**/*.test.ts',

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Backend } from '@dsa/backend';
 import { DeepseekModel, generate, SafetensorsFile } from '@dsa/runtime';
 import { describe, expect, it } from 'vitest';
-import { argmax, maxAbsDiff, readF32, readI32 } from './golden-helpers.js';
+import { greedyDecode, maxAbsDiff, readF32, readI32 } from './golden-helpers.js';
 
 /** The repository's fixtures folder. */
 export const FIXTURES = path.resolve(import.meta.dirname, '../fixtures');
@@ -75,23 +75,7 @@ export function describeFixture(
     it('greedy decode with the KV cache reproduces tokens and step logits', async () => {
       const prompt = await readI32(reference, 'decode.prompt_ids');
       const stepLogits = await readF32(reference, 'decode.step_logits');
-      const sequence = model.cache.createSequence();
-      let result = await model.forward([{ sequence, tokens: prompt }]);
-      const tokens: number[] = [];
-      let worst = 0;
-      for (let step = 0; step <= golden.decode.steps; step++) {
-        const logits = new Float32Array(vocabSize);
-        await backend.download(result.logits, logits);
-        worst = Math.max(
-          worst,
-          maxAbsDiff(logits, stepLogits.subarray(step * vocabSize, (step + 1) * vocabSize)),
-        );
-        if (step === golden.decode.steps) break;
-        const best = argmax(logits);
-        tokens.push(best);
-        result = await model.forward([{ sequence, tokens: [best] }]);
-      }
-      model.cache.release(sequence);
+      const { tokens, worst } = await greedyDecode(model, prompt, golden.decode.steps, stepLogits);
       await backend.synchronize();
       console.log(`${options.label} ${fixture} decode: step logits max abs ${worst.toExponential(3)}`);
       expect(tokens).toEqual(golden.decode.greedy_tokens);

@@ -105,7 +105,7 @@ execFileSync('sh', ['-c', `xz -6 -T2 -c "${fatbin}" > "${path.join(out, 'kernels
 fs.copyFileSync(fatbin.replace(/\.fatbin$/, '.json'), path.join(out, 'kernels/dsa-kernels.json'));
 
 log('esbuild: device suite, dsa CLI, @dsa/backend-cuda');
-await bundle('backends/cuda/src/device-suite.ts', path.join(out, 'device-suite.mjs'));
+await bundle('backends/cuda/check/device-suite.ts', path.join(out, 'device-suite.mjs'));
 const cli = fs.existsSync(path.join(root, 'apps/cli/src/bin.ts'))
   ? 'apps/cli/src/bin.ts'
   : 'apps/cli/dist/bin.js';

@@ -1,4 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { cliSetting } from './cli-settings.js';
 import { benchCommand } from './commands/bench.js';
 import { chatCommand } from './commands/chat.js';
 import { evalCommand } from './commands/eval.js';
@@ -336,7 +337,7 @@ export async function run(argv: readonly string[]): Promise<number> {
       return 2;
     }
     process.stderr.write(`error: ${(error as Error).message}\n`);
-    if (process.env.DSA_DEBUG) process.stderr.write(`${(error as Error).stack}\n`);
+    if (cliSetting('debug')) process.stderr.write(`${(error as Error).stack}\n`);
     return 1;
   }
 }

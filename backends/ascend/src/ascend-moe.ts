@@ -12,16 +12,16 @@ const GATING_EPS = 1e-20;
 
 /** Whether aclnnMoeGatingTopK can run these options on `experts` experts (its published constraints). */
 export function gatingTopKSupports(experts: number, options: MoeRouteOptions): boolean {
-  const perGroup = experts / options.groups;
+  const perGroup = experts / options.nGroup;
   return (
     experts <= 2048 &&
     Number.isInteger(perGroup) &&
     perGroup > 2 &&
-    Math.ceil(perGroup / 32) * 32 * options.groups <= 2048 &&
-    options.topkGroups >= 1 &&
-    options.topkGroups <= options.groups &&
+    Math.ceil(perGroup / 32) * 32 * options.nGroup <= 2048 &&
+    options.topkGroup >= 1 &&
+    options.topkGroup <= options.nGroup &&
     options.topk >= 1 &&
-    options.topk <= perGroup * options.topkGroups
+    options.topk <= perGroup * options.topkGroup
   );
 }
 
@@ -29,14 +29,10 @@ export function gatingTopKSupports(experts: number, options: MoeRouteOptions): b
 function routeWithKernels(
   rt: AclRuntime,
   k: Kernels,
-  indices: TensorView,
-  weights: TensorView,
-  logits: TensorView,
-  bias: TensorView | null,
-  options: MoeRouteOptions,
+  ...[indices, weights, logits, bias, options]: Parameters<FusedKernels['moeRoute']>
 ): void {
   const [n, e] = logits.shape as [number, number];
-  const g = options.groups;
+  const g = options.nGroup;
   const perGroup = e / g;
   if (!Number.isInteger(perGroup))
     throw new KernelArgumentError('moeRoute', `${e} experts do not split into ${g} groups`);
@@ -60,8 +56,8 @@ function routeWithKernels(
     );
     const groupScore = rt.temp('f32', [n * g]);
     k.reduceSum(groupScore, groupTop);
-    const kept = rt.temp('i32', [n, options.topkGroups]);
-    k.topK(kept, null, { ...groupScore, shape: [n, g], strides: [g, 1] }, options.topkGroups);
+    const kept = rt.temp('i32', [n, options.topkGroup]);
+    k.topK(kept, null, { ...groupScore, shape: [n, g], strides: [g, 1] }, options.topkGroup);
     const mask = rt.temp('f32', [n, g]); // 0 for kept groups, -inf for the others
     k.fill(mask, Number.NEGATIVE_INFINITY);
     k.scatterColumns(mask, kept, 0);
@@ -75,7 +71,8 @@ function routeWithKernels(
     k.reduceSum(sum, weights);
     k.binary(weights, weights, { ...sum, shape: [n, options.topk], strides: [1, 0] }, 'div');
   }
-  if (options.routedScale !== 1) rt.run('Muls', [weights, { scalar: options.routedScale }, weights]);
+  if (options.routedScalingFactor !== 1)
+    rt.run('Muls', [weights, { scalar: options.routedScalingFactor }, weights]);
 }
 
 /**
@@ -114,7 +111,7 @@ export function createAscendMoe(
       const k = options.topk;
       if (!gatingTopKSupports(e, options)) {
         once(
-          `ascend: aclnnMoeGatingTopK cannot route ${e} experts in ${options.groups} groups (it needs more than 2 experts per group, at most 2048); moeRoute composes primitive kernels for these options`,
+          `ascend: aclnnMoeGatingTopK cannot route ${e} experts in ${options.nGroup} groups (it needs more than 2 experts per group, at most 2048); moeRoute composes primitive kernels for these options`,
         );
         routeWithKernels(rt, kernels, indices, weights, logits, bias, options);
         return;
@@ -131,13 +128,13 @@ export function createAscendMoe(
         x,
         bias ? contiguous(bias, 'f32') : null,
         k,
-        options.topkGroups,
-        options.groups,
+        options.topkGroup,
+        options.nGroup,
         bias ? 1 : 0,
         0,
         sigmoid ? 1 : 0,
         rebuild,
-        rebuild ? 1 : options.routedScale,
+        rebuild ? 1 : options.routedScalingFactor,
         GATING_EPS,
         y,
         ids,
@@ -158,7 +155,8 @@ export function createAscendMoe(
         const column: TensorView = { ...sum, shape: [n, 1], strides: [1, 0] };
         rt.run('Div', [weights, column, weights]);
       }
-      if (options.routedScale !== 1) rt.run('Muls', [weights, { scalar: options.routedScale }, weights]);
+      if (options.routedScalingFactor !== 1)
+        rt.run('Muls', [weights, { scalar: options.routedScalingFactor }, weights]);
     },
 
     moeExperts(out, x, indices, weights, experts) {

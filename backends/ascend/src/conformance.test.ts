@@ -1,7 +1,7 @@
 import { checkConformance, primitiveCases } from '@dsa/backend/testing';
 import { ReferenceBackend } from '@dsa/backend-reference';
 import { describe, expect, it } from 'vitest';
-import { buildEmulator } from './build-emulator.js';
+import { buildEmulator } from '../emulator/build-emulator.js';
 import ascendBackendFactory from './index.js';
 
 // Every primitive case of the kit (exact precision: f32 activations), on the ascend backend bound to the CANN emulator, against the reference backend.

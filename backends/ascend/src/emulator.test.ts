@@ -2,8 +2,8 @@
 // checks the non-zero status and the aclGetRecentErrMsg text.
 import { tensorView } from '@dsa/tensor';
 import { describe, expect, it } from 'vitest';
+import { buildEmulator } from '../emulator/build-emulator.js';
 import { AclRuntime } from './acl-runtime.js';
-import { buildEmulator } from './build-emulator.js';
 import { findAscendLibraries } from './library-paths.js';
 
 const dir = buildEmulator();

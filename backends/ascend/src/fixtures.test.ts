@@ -7,7 +7,7 @@ import { DeepseekModel, SafetensorsFile } from '@dsa/runtime';
 import { describe, expect, it } from 'vitest';
 import { describeFixture, FIXTURES } from '../../../tests/fixture-suite.js';
 import { argmax, maxAbsDiff, readF32, readI32 } from '../../../tests/golden-helpers.js';
-import { buildEmulator } from './build-emulator.js';
+import { buildEmulator } from '../emulator/build-emulator.js';
 import ascendBackendFactory, { type AscendBackendSettings } from './index.js';
 
 // On an NPU host, DSA_ASCEND_HARDWARE=1 keeps the normal CANN lookup instead of the emulator.

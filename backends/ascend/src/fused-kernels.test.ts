@@ -6,7 +6,7 @@
 import { type AttentionBatch, type Backend, downloadTensor, uploadTensor } from '@dsa/backend';
 import { type PagedLayout, Random, uploadBatch } from '@dsa/backend/testing';
 import { describe, expect, it } from 'vitest';
-import { buildEmulator } from './build-emulator.js';
+import { buildEmulator } from '../emulator/build-emulator.js';
 import ascendBackendFactory from './index.js';
 
 process.env.DSA_ASCEND_LIB_DIR = buildEmulator();

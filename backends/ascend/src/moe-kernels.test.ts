@@ -15,7 +15,7 @@ import { emptyTensor, MOE_ROUTE_CASES, Random, relativeError } from '@dsa/backen
 import { ReferenceBackend } from '@dsa/backend-reference';
 import { moeExperts, moeRoute } from '@dsa/moe';
 import { describe, expect, it } from 'vitest';
-import { buildEmulator } from './build-emulator.js';
+import { buildEmulator } from '../emulator/build-emulator.js';
 import ascendBackendFactory from './index.js';
 
 // On an NPU host, DSA_ASCEND_HARDWARE=1 keeps the normal CANN lookup instead of the emulator.
@@ -57,7 +57,7 @@ describe('fused MoE kernels of the ascend backend (CANN emulator) match the @dsa
     ...MOE_ROUTE_CASES.map((c): [string, MoeRouteOptions, boolean] => [c.label, c.options, c.withBias]),
     [
       'softmax with bias, normalized, scale 1.5',
-      { groups: 4, topkGroups: 3, topk: 5, routedScale: 1.5, normalize: true, scoring: 'softmax' },
+      { nGroup: 4, topkGroup: 3, topk: 5, routedScalingFactor: 1.5, normalize: true, scoring: 'softmax' },
       true,
     ],
   ];
@@ -88,10 +88,10 @@ describe('fused MoE kernels of the ascend backend (CANN emulator) match the @dsa
 
   it('moeRoute composes primitive kernels where aclnnMoeGatingTopK cannot (2 experts per group)', async () => {
     const options: MoeRouteOptions = {
-      groups: 4,
-      topkGroups: 2,
+      nGroup: 4,
+      topkGroup: 2,
       topk: 3,
-      routedScale: 2,
+      routedScalingFactor: 2,
       normalize: true,
       scoring: 'sigmoid',
     };

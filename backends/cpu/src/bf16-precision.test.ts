@@ -41,7 +41,7 @@ describe('cpu backend precision setting', () => {
     expect(cpu.precision).toBe('f32');
     expect(cpu.isaName).not.toBe('AVX-512-BF16');
     expect(() => new CpuBackend(native.addon, { settings: { precision: 'f8' as 'bf16' } })).toThrow(
-      /unknown precision setting "f8"/,
+      /settings\.precision: "f8" is not one of f32, bf16/,
     );
   });
 });

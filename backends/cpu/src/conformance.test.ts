@@ -26,31 +26,27 @@ for (const isa of ISAS) {
 }
 
 describe('sampling arithmetic agrees with V8 bit for bit', () => {
-  it('fdlibm log matches Math.log', () => {
-    const input = new Float64Array(200_000);
-    for (let i = 0; i < input.length; i++) input[i] = rngUniform(7, 1, i); // the values sample() feeds it
-    input[0] = 1;
-    input[1] = 2 ** -30;
-    input[2] = 0.5;
-    const output = new Float64Array(input.length);
-    addon.debugMath('log', input, output);
-    let mismatches = 0;
-    for (let i = 0; i < input.length; i++) if (output[i] !== Math.log(input[i]!)) mismatches++;
-    expect(mismatches).toBe(0);
-  });
-
-  it('fdlibm exp matches Math.exp', () => {
-    const input = new Float64Array(200_000);
-    for (let i = 0; i < input.length; i++) input[i] = -60 * rngUniform(3, 2, i) + (i % 5 === 0 ? 1 : 0);
-    input[0] = 1;
-    input[1] = 0;
-    input[2] = -745.2;
-    const output = new Float64Array(input.length);
-    addon.debugMath('exp', input, output);
-    let mismatches = 0;
-    for (let i = 0; i < input.length; i++) if (output[i] !== Math.exp(input[i]!)) mismatches++;
-    expect(mismatches).toBe(0);
-  });
+  // The values sample() feeds log (uniforms), and exp (logits minus their max), with edge cases first.
+  const mathCases = [
+    { name: 'log', math: Math.log, edges: [1, 2 ** -30, 0.5], value: (i: number) => rngUniform(7, 1, i) },
+    {
+      name: 'exp',
+      math: Math.exp,
+      edges: [1, 0, -745.2],
+      value: (i: number) => -60 * rngUniform(3, 2, i) + (i % 5 === 0 ? 1 : 0),
+    },
+  ] as const;
+  for (const { name, math, edges, value } of mathCases) {
+    it(`fdlibm ${name} matches Math.${name}`, () => {
+      const input = Float64Array.from({ length: 200_000 }, (_, i) => value(i));
+      input.set(edges);
+      const output = new Float64Array(input.length);
+      addon.debugMath(name, input, output);
+      let mismatches = 0;
+      for (let i = 0; i < input.length; i++) if (output[i] !== math(input[i]!)) mismatches++;
+      expect(mismatches).toBe(0);
+    });
+  }
 
   it('rngUniform matches @dsa/backend', () => {
     const seeds = new Float64Array(10_000);

@@ -1,4 +1,4 @@
-import { createBackend, KernelArgumentError, uploadTensor } from '@dsa/backend';
+import { type Backend, createBackend, KernelArgumentError, uploadTensor } from '@dsa/backend';
 import { ReferenceBackend } from '@dsa/backend-reference';
 import { narrow, permute, tensorView } from '@dsa/tensor';
 import { describe, expect, it } from 'vitest';
@@ -47,7 +47,17 @@ describe('cpu backend factory', () => {
 
   it('rejects bad options', () => {
     expect(() => new CpuBackend(native.addon, { threads: 0 })).toThrow(KernelArgumentError);
-    expect(() => new CpuBackend(native.addon, { settings: { isa: 'sse9' } })).toThrow(/unknown isa/);
+    expect(() => new CpuBackend(native.addon, { settings: { isa: 'sse9' } })).toThrow(
+      /settings\.isa: "sse9" is not one of portable, avx2, avx512/,
+    );
+  });
+
+  it('offers the contract diagnostics: its kernel set and threads, a bandwidth probe, no kernel profile', () => {
+    const backend: Backend = new CpuBackend(native.addon, { threads: 2, settings: { isa: 'portable' } });
+    expect(backend.compute).toEqual({ isa: 'portable', threads: 2 });
+    expect(typeof backend.memoryReadBandwidth).toBe('function');
+    expect(backend.kernelProfile).toBeUndefined();
+    backend.dispose();
   });
 });
 
@@ -142,7 +152,7 @@ describe('cpu buffers', () => {
       sync.dispose();
     }
     expect(() => new CpuBackend(native.addon, { settings: { execution: 'eager' } })).toThrow(
-      /unknown execution setting "eager"/,
+      /settings\.execution: "eager" is not one of queued, synchronous/,
     );
   });
 

@@ -3,9 +3,10 @@ import {
   type AttentionBatch,
   type Backend,
   type BackendOptions,
-  type BinaryOp,
   type BufferUsage,
+  binaryOpCode,
   type Capabilities,
+  type ComputeInfo,
   type DeviceInfo,
   type ExpertWeights,
   type FusedKernelName,
@@ -20,23 +21,14 @@ import {
   type SamplingRow,
   SPECIFICATION_VERSION,
   type Stream,
-  type UnaryOp,
+  unaryOpCode,
 } from '@dsa/backend';
 import { formatShape, isContiguous, sameShape, type TensorView, viewByteLength } from '@dsa/tensor';
 import { ArgumentBlock } from './arguments.js';
 import { CpuBuffer } from './cpu-buffer.js';
+import { type CpuBackendSettings, cpuSettings } from './cpu-settings.js';
 import type { NativeAddon, NativeInfo, NativeKernel } from './native.js';
 
-const UNARY_CODES: Record<UnaryOp, number> = {
-  silu: 0,
-  relu: 1,
-  exp: 2,
-  sigmoid: 3,
-  neg: 4,
-  sqrt: 5,
-  reciprocal: 6,
-};
-const BINARY_CODES: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2, div: 3, max: 4, min: 5 };
 const ISA_LEVELS: Record<string, number> = { portable: 0, avx2: 1, avx512: 2 };
 
 /** Awaits a native wait; a kernel that failed on the executor becomes a KernelArgumentError naming it. */
@@ -83,26 +75,6 @@ export const CPU_FUSED_KERNELS: readonly FusedKernelName[] = [
   'moeExperts',
 ];
 
-/** `BackendOptions.settings` the cpu backend reads. */
-export interface CpuBackendSettings {
-  /** Caps the kernel set: `portable`, `avx2` or `avx512` (default: the best this CPU runs). */
-  readonly isa?: 'portable' | 'avx2' | 'avx512';
-  /**
-   * `queued` (default): kernel calls enqueue work on an in-order queue drained by an executor
-   * thread, off the JavaScript thread. `synchronous`: every call runs to completion before it
-   * returns (debugging: a kernel's own argument errors then throw from the call itself). Default:
-   * the `DSA_CPU_EXECUTION` environment variable, else `queued`.
-   */
-  readonly execution?: 'queued' | 'synchronous';
-  /**
-   * `f32` (default): every kernel matches the reference backend to f32 rounding. `bf16`: where the
-   * CPU has AVX512_BF16 (and the AVX-512 set is in use), `linear` with bf16 weights rounds x to bf16
-   * and multiplies by vdpbf16ps with f32 accumulation (kernel set `AVX-512-BF16`); elsewhere it falls
-   * back to `f32`. Default: the `DSA_CPU_PRECISION` environment variable, else `f32`.
-   */
-  readonly precision?: 'f32' | 'bf16';
-}
-
 /** Closes the queue of a backend dropped without `dispose()`. */
 const queueFinalizer = new FinalizationRegistry<{ addon: NativeAddon; queue: number }>(({ addon, queue }) =>
   addon.closeQueue(queue),
@@ -140,6 +112,11 @@ export class CpuBackend implements Backend {
   /** `queued` or `synchronous` (see {@link CpuBackendSettings.execution}). */
   readonly execution: 'queued' | 'synchronous';
 
+  /** The kernel set and threads (the contract's optional diagnostic, for peak-FLOP estimates). */
+  get compute(): ComputeInfo {
+    return { isa: this.isaName, threads: this.threads };
+  }
+
   private readonly addon: NativeAddon;
   /** Native queue handle; -1 in synchronous mode, DISPOSED_QUEUE once disposed. */
   private queue: number;
@@ -155,21 +132,13 @@ export class CpuBackend implements Backend {
       throw new KernelArgumentError('create', `threads must be a positive integer, got ${requested}`);
     }
     this.threads = Math.min(addon.reserveThreads(requested), requested);
-    const settings = (options.settings ?? {}) as CpuBackendSettings;
+    const settings = cpuSettings(options.settings);
     const cap = settings.isa === undefined ? info.isa : ISA_LEVELS[settings.isa];
-    if (cap === undefined) throw new KernelArgumentError('create', `unknown isa setting "${settings.isa}"`);
-    const precision = settings.precision ?? process.env.DSA_CPU_PRECISION ?? 'f32';
-    if (precision !== 'f32' && precision !== 'bf16') {
-      throw new KernelArgumentError('create', `unknown precision setting "${precision}"`);
-    }
     const isa = Math.min(cap, info.isa);
-    const bf16 = precision === 'bf16' && info.avx512bf16 && isa === ISA_LEVELS.avx512;
+    const bf16 = settings.precision === 'bf16' && info.avx512bf16 && isa === ISA_LEVELS.avx512;
     this.isa = bf16 ? isa + 1 : isa;
     this.precision = bf16 ? 'bf16' : 'f32';
-    const execution = settings.execution ?? process.env.DSA_CPU_EXECUTION ?? 'queued';
-    if (execution !== 'queued' && execution !== 'synchronous') {
-      throw new KernelArgumentError('create', `unknown execution setting "${execution}"`);
-    }
+    const execution = settings.execution;
     this.execution = execution;
     this.queue = execution === 'queued' ? addon.createQueue() : -1;
     if (this.queue >= 0) queueFinalizer.register(this, { addon, queue: this.queue }, this);
@@ -407,13 +376,11 @@ export class CpuBackend implements Backend {
             : a.tensor(out, 'out').tensor(indices, 'indices').tensor(values, 'values').number(0),
         ),
       unary: (out, x, op) => {
-        const code = UNARY_CODES[op];
-        if (code === undefined) throw new KernelArgumentError('unary', `unknown op "${op}"`);
+        const code = unaryOpCode(op);
         this.call('unary', addon.unary, (a) => a.tensor(out, 'out').tensor(x, 'x').number(code));
       },
       binary: (out, a, b, op) => {
-        const code = BINARY_CODES[op];
-        if (code === undefined) throw new KernelArgumentError('binary', `unknown op "${op}"`);
+        const code = binaryOpCode(op);
         this.call('binary', addon.binary, (args) =>
           args.tensor(out, 'out').tensor(a, 'a').tensor(b, 'b').number(code),
         );
@@ -519,10 +486,10 @@ export class CpuBackend implements Backend {
             .tensor(weights, 'weights')
             .tensor(logits, 'logits')
             .tensor(bias, 'bias')
-            .number(options.groups)
-            .number(options.topkGroups)
+            .number(options.nGroup)
+            .number(options.topkGroup)
             .number(options.topk)
-            .number(options.routedScale)
+            .number(options.routedScalingFactor)
             .number(options.normalize ? 1 : 0)
             .number(options.scoring === 'softmax' ? 1 : 0),
         ),

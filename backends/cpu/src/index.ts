@@ -3,8 +3,9 @@ import { CpuBackend } from './cpu-backend.js';
 import { loadNative } from './native.js';
 
 export { ArgumentBlock, DTYPE_CODES } from './arguments.js';
-export { CPU_FUSED_KERNELS, CpuBackend, type CpuBackendSettings } from './cpu-backend.js';
+export { CPU_FUSED_KERNELS, CpuBackend } from './cpu-backend.js';
 export { CpuBuffer } from './cpu-buffer.js';
+export { CPU_SETTING_SPECS, type CpuBackendSettings, cpuSettings } from './cpu-settings.js';
 export {
   loadNative,
   type NativeAddon,

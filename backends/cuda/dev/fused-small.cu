@@ -5,6 +5,7 @@
 // Build: nvcc -arch=sm_90a -O3 -std=c++17 -o fused-small dev/fused-small.cu
 #include "../kernels/fused/add-rms-norm.cu"
 #include "../kernels/fused/moe-route.cu"
+#include "kernels/moe-route-v1-v2.cu"
 #include "../kernels/fused/swiglu.cu"
 #include "dev-common.h"
 

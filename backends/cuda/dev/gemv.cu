@@ -9,6 +9,7 @@
 // v2/v3 must also be bit-identical for row 0 alone (m=1) and batched (m=4/16). DSA_GEMV=v1|v2|v3|v4 runs one.
 // Build: nvcc -arch=sm_90a -O3 -std=c++17 -o gemv dev/gemv.cu
 #include "../kernels/fused/gemv.cu"
+#include "kernels/gemv4.cu"
 #include "dev-common.h"
 
 using namespace dev;

@@ -6,6 +6,7 @@
 // Build: nvcc -arch=sm_90a -O3 -std=c++17 -o indexer dev/indexer.cu
 #include "../kernels/fused/indexer-scores.cu"
 #include "../kernels/fused/top-k.cu"
+#include "kernels/top-k-v1-v3.cu"
 #include "dev-common.h"
 #include "top-k-launch.h"
 

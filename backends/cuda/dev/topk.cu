@@ -3,6 +3,7 @@
 // exact index sets vs a CPU nth_element reference, plus tie-heavy, -inf/NaN and short rows.
 // Build: nvcc -arch=sm_90a -O3 -std=c++17 -o topk dev/topk.cu
 #include "../kernels/fused/top-k.cu"
+#include "kernels/top-k-v1-v3.cu"
 #include "dev-common.h"
 #include "top-k-launch.h"
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// Builds kernels/**/*.cu into one fatbin (build/dsa-kernels.fatbin) with nvcc: every file is compiled
-// as relocatable device code for each target architecture, then device-linked into one image per
-// architecture, so that one cuModuleLoadData sees every kernel. Incremental: a .cu is recompiled
+// Builds kernels/**/*.cu and dev/kernels/*.cu into one fatbin (build/dsa-kernels.fatbin) with nvcc:
+// every file is compiled as relocatable device code for each target architecture, then device-linked
+// into one image per architecture, so that one cuModuleLoadData sees every kernel. Incremental: a .cu is recompiled
 // only when it (or any .cuh) is newer than its object, and nothing runs when the fatbin is newer
 // than every source. Without nvcc it prints one line and succeeds (the package still builds).
 //   DSA_CUDA_ARCHS="sm_90a sm_80"  override the architectures     NVCC=/path/to/nvcc  pick nvcc
@@ -14,6 +14,10 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const kernelsDir = path.join(root, 'kernels');
+// The kernel versions the host no longer launches (it routes every op to the winner): their sources
+// live in the dev/ workbench, and are still linked into the fatbin until a GPU run re-verifies one
+// built without them.
+const devKernelsDir = path.join(root, 'dev', 'kernels');
 const outDir = path.join(root, 'build');
 const fatbin = path.join(outDir, 'dsa-kernels.fatbin');
 const manifest = path.join(outDir, 'dsa-kernels.json');
@@ -48,7 +52,7 @@ function walk(dir, out = []) {
 
 const mtime = (file) => (fs.existsSync(file) ? fs.statSync(file).mtimeMs : -1);
 
-const files = walk(kernelsDir);
+const files = [...walk(kernelsDir), ...walk(devKernelsDir)];
 const sources = files.filter((f) => f.endsWith('.cu')).sort();
 const headers = files.filter((f) => f.endsWith('.cuh'));
 const newestHeader = Math.max(0, ...headers.map(mtime));
@@ -118,7 +122,8 @@ function run(args, label) {
 }
 
 const objects = sources.map((source) => {
-  const name = path.relative(kernelsDir, source).replace(/[\\/]/g, '__').replace(/\.cu$/, '.o');
+  const base = source.startsWith(kernelsDir) ? kernelsDir : root;
+  const name = path.relative(base, source).replace(/[\\/]/g, '__').replace(/\.cu$/, '.o');
   return { source, object: path.join(objDir, name) };
 });
 // A file is stale when its object is older than the file or any kernels/ header its depfile (nvcc -MD)
@@ -130,7 +135,7 @@ function newestInput(source, object) {
     .readFileSync(depfile, 'utf8')
     .replace(/\\\n/g, ' ')
     .split(/\s+/)
-    .filter((t) => t.startsWith(kernelsDir));
+    .filter((t) => t.startsWith(kernelsDir) || t.startsWith(devKernelsDir));
   return Math.max(
     mtime(source),
     ...deps.map((d) => (fs.existsSync(d) ? mtime(d) : Number.POSITIVE_INFINITY)),

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import koffi, { type LibraryHandle } from 'koffi';
+import { CUDA_DEFAULT_SETTINGS, type CudaSettings } from './cuda-settings.js';
 import type { KernelProfile } from './kernel-profile.js';
 
 // Prototypes and enum values from NVIDIA's public cublasLt.h / library_types.h (cuBLAS docs,
@@ -80,11 +81,14 @@ interface Plan {
   readonly algo: Uint8Array;
 }
 
-/** Candidate locations of libcublasLt: DSA_CUDA_CUBLASLT_PATH, the loader's path, CUDA toolkits, pip wheels. */
-export function cublasLtCandidates(): string[] {
+/**
+ * Candidate locations of libcublasLt: `first` (the setting `cublasLtPath`, DSA_CUDA_CUBLASLT_PATH), the
+ * loader's path, CUDA toolkits, pip wheels.
+ */
+export function cublasLtCandidates(first?: string): string[] {
   const names = ['libcublasLt.so.13', 'libcublasLt.so.12'];
   const out: string[] = [];
-  if (process.env.DSA_CUDA_CUBLASLT_PATH) out.push(process.env.DSA_CUDA_CUBLASLT_PATH);
+  if (first) out.push(first);
   out.push(...names);
   const dirs = ['/usr/local/cuda/lib64', '/usr/local/cuda/targets/x86_64-linux/lib'];
   for (const root of ['/usr/local/lib', '/usr/lib', '/opt/conda/lib']) {
@@ -107,7 +111,7 @@ export function cublasLtCandidates(): string[] {
  * cuBLASLt opened at run time with koffi (never linked): libcublasLt.so.13, then .12 (see
  * {@link cublasLtCandidates}). Descriptors, layouts and the heuristic's algorithm are cached per shape.
  * Compute type CUBLAS_COMPUTE_32F (no TF32), scale type f32. {@link CublasLt.open} returns null (and
- * says why in {@link CublasLt.unavailableReason}) when the library is missing or DSA_CUDA_CUBLASLT=0.
+ * says why in {@link CublasLt.unavailableReason}) when the library is missing or the setting `cublasLt` is false.
  */
 export class CublasLt {
   /** Why cuBLASLt is not used, after a failed {@link CublasLt.open}. */
@@ -172,14 +176,19 @@ export class CublasLt {
       );
   }
 
-  /** Opens cuBLASLt, or returns null (reason in {@link CublasLt.unavailableReason}). */
-  static open(): CublasLt | null {
-    if (process.env.DSA_CUDA_CUBLASLT === '0') {
-      CublasLt.unavailableReason = 'disabled by DSA_CUDA_CUBLASLT=0';
+  /**
+   * Opens cuBLASLt, or returns null (reason in {@link CublasLt.unavailableReason}); `settings` are the
+   * backend's `cublasLt` (false: never open it) and `cublasLtPath` (tried first).
+   */
+  static open(
+    settings: Pick<CudaSettings, 'cublasLt' | 'cublasLtPath'> = CUDA_DEFAULT_SETTINGS,
+  ): CublasLt | null {
+    if (!settings.cublasLt) {
+      CublasLt.unavailableReason = 'disabled by the setting cublasLt (DSA_CUDA_CUBLASLT=0)';
       return null;
     }
     const tried: string[] = [];
-    for (const file of cublasLtCandidates()) {
+    for (const file of cublasLtCandidates(settings.cublasLtPath)) {
       if (file.includes('/') && !fs.existsSync(file)) continue;
       try {
         return new CublasLt(koffi.load(file), file);

@@ -26,8 +26,9 @@ import {
   out64,
 } from './cuda-driver.js';
 import { CudaError } from './cuda-error.js';
-import { captureCudaGraph, eagerGraph, graphsDisabled } from './cuda-graph.js';
+import { captureCudaGraph } from './cuda-graph.js';
 import { CudaModule } from './cuda-module.js';
+import { type CudaSettings, cudaSettings } from './cuda-settings.js';
 import { devicePointer } from './device-pointer.js';
 import { fastLinear, fusedKernels } from './fused/index.js';
 import type { KernelBinary } from './kernel-binary.js';
@@ -68,6 +69,8 @@ export class CudaBackend implements Backend {
   readonly driver: CudaDriver;
   /** The fatbin the kernels come from. */
   readonly binary: KernelBinary;
+  /** The settings this backend was created with (`createBackend({ settings })`, `DSA_CUDA_*` overrides). */
+  readonly settings: CudaSettings;
 
   private readonly module: CudaModule;
   private readonly staging: PinnedStaging;
@@ -82,7 +85,7 @@ export class CudaBackend implements Backend {
   private nextStream = 1;
   private lt: CublasLt | null | undefined;
   /**
-   * Per-kernel GPU time from CUDA events when DSA_CUDA_PROFILE=1 (null otherwise): every launch, cuBLASLt
+   * Per-kernel GPU time from CUDA events when the setting `profile` is on (null otherwise): every launch, cuBLASLt
    * GEMM and graph replay outside a capture is timed. `dsa bench` reads it for its kernel table and
    * GPU-time fields.
    */
@@ -90,9 +93,15 @@ export class CudaBackend implements Backend {
   /** linear / matmul with M > 16 use cuBLASLt when it loads; false forces dsa_gemm_mma (checks). */
   preferCublasLt = true;
 
-  constructor(driver: CudaDriver, binary: KernelBinary, options: BackendOptions = {}) {
+  constructor(
+    driver: CudaDriver,
+    binary: KernelBinary,
+    options: BackendOptions = {},
+    settings: CudaSettings = cudaSettings(options.settings),
+  ) {
     this.driver = driver;
     this.binary = binary;
+    this.settings = settings;
     this.deviceIndex = options.deviceIndex ?? 0;
     const device = new Int32Array(1);
     driver.call('cuDeviceGet', device, this.deviceIndex);
@@ -129,7 +138,8 @@ export class CudaBackend implements Backend {
     this.streams.set(0, this.computeStream);
     this.module = new CudaModule(driver, binary.image, binary.kernels, this.computeStream);
     this.launcher = this.module;
-    this.kernelProfile = KernelProfile.requested() ? new KernelProfile(driver) : null;
+    this.module.syncEachLaunch = settings.syncLaunches;
+    this.kernelProfile = settings.profile ? new KernelProfile(driver, settings.profileLeadMs) : null;
     this.module.profile = this.kernelProfile;
     this.staging = new PinnedStaging(driver);
     this.workspace = new Workspace(this);
@@ -138,7 +148,7 @@ export class CudaBackend implements Backend {
     this.fused = (fusedKernels as (backend: CudaBackend) => Partial<FusedKernels>)(this);
     this.capabilities = {
       dtypes: new Set(['f32', 'bf16', 'f16', 'f8_e4m3', 'i32']),
-      graphCapture: !graphsDisabled(),
+      graphCapture: true,
       asyncCopy: true,
       fused: new Set(Object.keys(this.fused) as FusedKernelName[]),
     };
@@ -316,11 +326,6 @@ export class CudaBackend implements Backend {
   }
 
   captureGraph(stream: Stream, record: () => void): CapturedGraph {
-    if (graphsDisabled()) {
-      return eagerGraph(record, (on, again) =>
-        this.onStream(on ? this.stream(on) : this.stream(stream), again),
-      );
-    }
     if (this.capturing) throw new KernelArgumentError('captureGraph', 'a capture is already in progress');
     this.capturing = true;
     try {
@@ -330,7 +335,7 @@ export class CudaBackend implements Backend {
         (s) => (s ? this.stream(s) : this.computeStream),
         (s) => {
           this.module.stream = s ?? this.computeStream;
-          this.module.syncEachLaunch = s === null && process.env.DSA_CUDA_SYNC_LAUNCHES === '1';
+          this.module.syncEachLaunch = s === null && this.settings.syncLaunches;
           this.profiling(s === null);
         },
         record,
@@ -467,10 +472,9 @@ export class CudaBackend implements Backend {
   }
 
   private kernelContext(): KernelContext {
-    const fast =
-      process.env.DSA_CUDA_FUSED_GEMV !== '0'
-        ? { fastLinear: (out: TensorView, x: TensorView, w: LinearWeight) => fastLinear(this, out, x, w) }
-        : {};
+    const fast = this.settings.fusedGemv
+      ? { fastLinear: (out: TensorView, x: TensorView, w: LinearWeight) => fastLinear(this, out, x, w) }
+      : {};
     return {
       ...fast,
       launch: (kernel, grid, block, args, sharedBytes) =>
@@ -490,16 +494,17 @@ export class CudaBackend implements Backend {
         return area.address;
       },
       multiprocessors: this.multiprocessors,
+      settings: this.settings,
     };
   }
 
   /**
    * cuBLASLt for prefill GEMMs, opened on first use (null, logged once, when absent or
-   * DSA_CUDA_CUBLASLT=0: linear then uses dsa_gemm_mma).
+   * the setting `cublasLt` is false: linear then uses dsa_gemm_mma).
    */
   cublasLt(): CublasLt | null {
     if (this.lt === undefined) {
-      this.lt = CublasLt.open();
+      this.lt = CublasLt.open(this.settings);
       if (this.lt) {
         console.error(`[dsa cuda] cuBLASLt: ${this.lt.path}`);
         this.lt.profile = this.capturing ? null : this.kernelProfile;

@@ -5,11 +5,6 @@ import { out64 } from './cuda-driver.js';
 /** CU_STREAM_CAPTURE_MODE_RELAXED: allocations during capture are allowed (they are not recorded). */
 const CAPTURE_MODE_RELAXED = 2;
 
-/** Whether `DSA_CUDA_DISABLE_GRAPHS=1` turns graphs off (captureGraph then records nothing and replays eagerly). */
-export function graphsDisabled(): boolean {
-  return process.env.DSA_CUDA_DISABLE_GRAPHS === '1';
-}
-
 /**
  * Records the kernels `record` enqueues on `stream` with CUDA stream capture and instantiates the
  * graph. `useStream` makes the backend's launches go to `stream` for the duration of `record`.
@@ -51,23 +46,6 @@ export function captureCudaGraph(
       if (!live) return;
       live = false;
       driver.raw('cuGraphExecDestroy', exec[0]!);
-    },
-  };
-}
-
-/** The stand-in when graphs are disabled: replay re-runs `record` eagerly on the backend's streams. */
-export function eagerGraph(
-  record: () => void,
-  run: (s: Stream | undefined, record: () => void) => void,
-): CapturedGraph {
-  let live = true;
-  return {
-    replay(on?: Stream) {
-      if (!live) throw new Error('captured graph was disposed');
-      run(on, record);
-    },
-    dispose() {
-      live = false;
     },
   };
 }

@@ -25,11 +25,11 @@ export class CudaModule implements KernelLauncher {
   /** Launches issued so far (for diagnostics). */
   launches = 0;
   /**
-   * Synchronize after every launch and report the kernel that faulted (DSA_CUDA_SYNC_LAUNCHES=1; debug
-   * only, slow). The backend turns it off while a graph is being captured.
+   * Synchronize after every launch and report the kernel that faulted (the backend sets it from the
+   * setting `syncLaunches`, debug only, slow, and turns it off while a graph is being captured).
    */
-  syncEachLaunch = process.env.DSA_CUDA_SYNC_LAUNCHES === '1';
-  /** Times every launch with events when set (DSA_CUDA_PROFILE=1; the backend clears it while capturing). */
+  syncEachLaunch = false;
+  /** Times every launch with events when set (setting `profile`; the backend clears it while capturing). */
   profile: KernelProfile | null = null;
   private readonly driver: CudaDriver;
   private readonly module: bigint;

@@ -1,5 +1,6 @@
 import { type BackendFactory, BackendUnavailableError, SPECIFICATION_VERSION } from '@dsa/backend';
 import { CudaBackend } from './cuda-backend.js';
+import { cudaSettings } from './cuda-settings.js';
 import { probeCuda } from './probe.js';
 
 export {
@@ -15,7 +16,13 @@ export { CudaBackend } from './cuda-backend.js';
 export { CudaBuffer } from './cuda-buffer.js';
 export { CU_DEVICE_ATTRIBUTE, CudaDriver, LIBCUDA } from './cuda-driver.js';
 export { CudaError } from './cuda-error.js';
-export { captureCudaGraph, graphsDisabled } from './cuda-graph.js';
+export { captureCudaGraph } from './cuda-graph.js';
+export {
+  CUDA_DEFAULT_SETTINGS,
+  CUDA_SETTING_SPECS,
+  type CudaSettings,
+  cudaSettings,
+} from './cuda-settings.js';
 export { devicePointer } from './device-pointer.js';
 export {
   BUILD_HINT,
@@ -51,7 +58,8 @@ const cudaBackendFactory: BackendFactory = {
     };
   },
   async create(options = {}) {
-    const found = probeCuda();
+    const settings = cudaSettings(options.settings);
+    const found = probeCuda(false, undefined, settings.fatbin);
     if (!found.ok)
       throw new BackendUnavailableError('cuda', `the cuda backend cannot run here: ${found.reason}`);
     const index = options.deviceIndex ?? 0;
@@ -62,7 +70,7 @@ const cudaBackendFactory: BackendFactory = {
       );
     }
     try {
-      return new CudaBackend(found.driver, found.binary, options);
+      return new CudaBackend(found.driver, found.binary, options, settings);
     } catch (error) {
       throw new BackendUnavailableError(
         'cuda',

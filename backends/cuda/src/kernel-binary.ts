@@ -14,10 +14,12 @@ export interface KernelBinary {
   readonly archs: readonly string[];
 }
 
-/** Where the fatbin is looked for: `DSA_CUDA_FATBIN`, else `build/dsa-kernels.fatbin` of this package. */
-export function kernelBinaryPath(): string {
-  const fromEnv = process.env.DSA_CUDA_FATBIN;
-  if (fromEnv) return path.resolve(fromEnv);
+/**
+ * Where the fatbin is looked for: `fatbin` (the setting `fatbin`, DSA_CUDA_FATBIN), else
+ * `build/dsa-kernels.fatbin` of this package.
+ */
+export function kernelBinaryPath(fatbin?: string): string {
+  if (fatbin) return path.resolve(fatbin);
   return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'build', 'dsa-kernels.fatbin');
 }
 
@@ -31,9 +33,9 @@ export interface KernelBinaryMissing {
   readonly error: string;
 }
 
-/** Reads the fatbin; returns the reason instead when it is missing. */
-export function readKernelBinary(): KernelBinary | KernelBinaryMissing {
-  const file = kernelBinaryPath();
+/** Reads the fatbin (see {@link kernelBinaryPath}); returns the reason instead when it is missing. */
+export function readKernelBinary(fatbin?: string): KernelBinary | KernelBinaryMissing {
+  const file = kernelBinaryPath(fatbin);
   if (!fs.existsSync(file)) return { error: `CUDA kernels not built: ${file} is missing; ${BUILD_HINT}` };
   const image = new Uint8Array(fs.readFileSync(file));
   let kernels: string[] = [];

@@ -59,19 +59,8 @@ describe('KernelProfile', () => {
     expect([...fake.destroyed].sort()).toEqual([...fake.created].sort());
   });
 
-  it('is requested by DSA_CUDA_PROFILE=1 and takes its lead from DSA_CUDA_PROFILE_LEAD_MS', () => {
-    const saved = { ...process.env };
-    try {
-      process.env.DSA_CUDA_PROFILE = '1';
-      process.env.DSA_CUDA_PROFILE_LEAD_MS = '2.5';
-      expect(KernelProfile.requested()).toBe(true);
-      expect(new KernelProfile(fakeDriver().driver).leadNs).toBe(2_500_000n);
-      process.env.DSA_CUDA_PROFILE_LEAD_MS = 'x';
-      expect(new KernelProfile(fakeDriver().driver).leadNs).toBe(0n);
-      delete process.env.DSA_CUDA_PROFILE;
-      expect(KernelProfile.requested()).toBe(false);
-    } finally {
-      process.env = saved;
-    }
+  it('takes its lead in milliseconds (the setting profileLeadMs); none by default', () => {
+    expect(new KernelProfile(fakeDriver().driver, 2.5).leadNs).toBe(2_500_000n);
+    expect(new KernelProfile(fakeDriver().driver).leadNs).toBe(0n);
   });
 });

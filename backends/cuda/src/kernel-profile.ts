@@ -1,31 +1,22 @@
+import type { KernelProfile as BackendKernelProfile, KernelTime } from '@dsa/backend';
 import type { CudaDriver } from './cuda-driver.js';
 import { out64 } from './cuda-driver.js';
-
-/** GPU time of one kernel name (or graph, or cuBLASLt GEMM) over the profiled interval. */
-export interface KernelTime {
-  /** Kernel name as launched (`graph` for a CUDA graph replay, `cublasLt` for a cuBLASLt GEMM). */
-  readonly name: string;
-  /** Launches timed. */
-  readonly count: number;
-  /** Summed GPU milliseconds between the events recorded around each launch. */
-  readonly ms: number;
-}
 
 /** Pending event pairs after which the profile drains itself (bounds the events held). */
 const DRAIN_AT = 2048;
 
 /**
- * Per-kernel GPU time from CUDA events (DSA_CUDA_PROFILE=1): a timing event is recorded on the stream
+ * Per-kernel GPU time from CUDA events (setting `profile`, DSA_CUDA_PROFILE=1): a timing event is recorded on the stream
  * before and after every kernel launch, cuBLASLt GEMM and graph replay made outside a capture; the
  * pairs are resolved with cuEventElapsedTime when {@link KernelProfile.read} (or the pool's bound)
  * drains them. Back-to-back events on one stream time each launch with its queueing gap removed only
  * when the GPU is ahead of the host (see {@link KernelProfile.leadNs}); with graphs on, the `graph` entry
  * is the GPU time of whole decode steps (the denominator of host overhead).
  */
-export class KernelProfile {
+export class KernelProfile implements BackendKernelProfile {
   /**
    * Nanoseconds of GPU spin enqueued before the first launch after each host wait
-   * (DSA_CUDA_PROFILE_LEAD_MS; 0 = none). With a lead longer than the host needs to enqueue a step,
+   * (setting `profileLeadMs`, DSA_CUDA_PROFILE_LEAD_MS; 0 = none). With a lead longer than the host needs to enqueue a step,
    * kernels queue back to back and each event pair times its kernel alone: accurate eager tables,
    * at the price of step times that include the lead.
    */
@@ -39,16 +30,11 @@ export class KernelProfile {
   private readonly totals = new Map<string, { count: number; ms: number }>();
   private readonly ms = new Float32Array(1);
 
-  constructor(driver: CudaDriver) {
+  /** `leadMs`: the GPU spin after each host wait, in milliseconds (0 = none). */
+  constructor(driver: CudaDriver, leadMs = 0) {
     this.driver = driver;
     this.elapsed = driver.has('cuEventElapsedTime_v2') ? 'cuEventElapsedTime_v2' : 'cuEventElapsedTime';
-    const lead = Number(process.env.DSA_CUDA_PROFILE_LEAD_MS ?? 0);
-    this.leadNs = Number.isFinite(lead) && lead > 0 ? BigInt(Math.round(lead * 1e6)) : 0n;
-  }
-
-  /** Whether DSA_CUDA_PROFILE=1 asks for a profile. */
-  static requested(): boolean {
-    return process.env.DSA_CUDA_PROFILE === '1';
+    this.leadNs = Number.isFinite(leadMs) && leadMs > 0 ? BigInt(Math.round(leadMs * 1e6)) : 0n;
   }
 
   /** Enqueues `run` (which launches on `stream`) between two timing events attributed to `name`. */

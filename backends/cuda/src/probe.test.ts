@@ -1,5 +1,6 @@
 import { BackendUnavailableError } from '@dsa/backend';
 import { describe, expect, it } from 'vitest';
+import { cudaSettings } from './cuda-settings.js';
 import cudaBackendFactory from './index.js';
 import { readKernelBinary } from './kernel-binary.js';
 import { probeCuda } from './probe.js';
@@ -34,16 +35,10 @@ describe('probe without a GPU', () => {
   });
 
   it('a missing fatbin is reported with how to build it', () => {
-    const saved = process.env.DSA_CUDA_FATBIN;
-    process.env.DSA_CUDA_FATBIN = '/nonexistent/dsa-kernels.fatbin';
-    try {
-      const binary = readKernelBinary();
-      expect('error' in binary && binary.error).toMatch(
-        /CUDA kernels not built: \/nonexistent\/dsa-kernels.fatbin is missing; build it with `pnpm --filter @dsa\/backend-cuda build`/,
-      );
-    } finally {
-      if (saved === undefined) delete process.env.DSA_CUDA_FATBIN;
-      else process.env.DSA_CUDA_FATBIN = saved;
-    }
+    const { fatbin } = cudaSettings({}, { DSA_CUDA_FATBIN: '/nonexistent/dsa-kernels.fatbin' });
+    const binary = readKernelBinary(fatbin);
+    expect('error' in binary && binary.error).toMatch(
+      /CUDA kernels not built: \/nonexistent\/dsa-kernels.fatbin is missing; build it with `pnpm --filter @dsa\/backend-cuda build`/,
+    );
   });
 });

@@ -1,5 +1,6 @@
 import { CUDA_ERROR_NO_DEVICE, CudaDriver } from './cuda-driver.js';
 import { CudaError } from './cuda-error.js';
+import { cudaSettings } from './cuda-settings.js';
 import { type KernelBinary, readKernelBinary } from './kernel-binary.js';
 
 /** What {@link probeCuda} found: a usable driver, device count and fatbin, or why not. */
@@ -21,19 +22,24 @@ export type CudaProbe =
       readonly reason: string;
     };
 
-let cached: CudaProbe | undefined;
+let cached: { fatbin: string | undefined; probe: CudaProbe } | undefined;
 
 /**
- * Opens libcuda.so.1, runs cuInit, counts devices and reads the fatbin, in that order; the first
- * failure becomes the reason. Never throws. The result is cached (pass `fresh` to redo it).
+ * Opens libcuda.so.1, runs cuInit, counts devices and reads the fatbin (`fatbin`, the setting of that
+ * name, else the package's), in that order; the first failure becomes the reason. Never throws. The
+ * result is cached per fatbin (pass `fresh` to redo it).
  */
-export function probeCuda(fresh = false, open: () => CudaDriver = () => CudaDriver.open()): CudaProbe {
-  if (cached && !fresh) return cached;
-  cached = probeOnce(open);
-  return cached;
+export function probeCuda(
+  fresh = false,
+  open: () => CudaDriver = () => CudaDriver.open(),
+  fatbin: string | undefined = cudaSettings().fatbin,
+): CudaProbe {
+  if (cached && cached.fatbin === fatbin && !fresh) return cached.probe;
+  cached = { fatbin, probe: probeOnce(open, fatbin) };
+  return cached.probe;
 }
 
-function probeOnce(open: () => CudaDriver): CudaProbe {
+function probeOnce(open: () => CudaDriver, fatbin: string | undefined): CudaProbe {
   let driver: CudaDriver;
   try {
     driver = open();
@@ -45,7 +51,7 @@ function probeOnce(open: () => CudaDriver): CudaProbe {
     const count = new Int32Array(1);
     driver.call('cuDeviceGetCount', count);
     if (count[0]! < 1) return { ok: false, reason: 'cuInit succeeded but there is no CUDA device' };
-    const binary = readKernelBinary();
+    const binary = readKernelBinary(fatbin);
     if ('error' in binary) return { ok: false, reason: binary.error };
     return { ok: true, driver, binary, devices: count[0]! };
   } catch (error) {

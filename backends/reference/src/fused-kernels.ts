@@ -1,11 +1,4 @@
-import {
-  type AttentionBatch,
-  type ExpertWeights,
-  type FusedKernels,
-  type IndexerKeyCache,
-  KernelArgumentError,
-  type LinearWeight,
-} from '@dsa/backend';
+import { type AttentionBatch, type FusedKernels, KernelArgumentError, type LinearWeight } from '@dsa/backend';
 import { dtypeBytes, type TensorView } from '@dsa/tensor';
 import { dequantizeWeight } from './matmul.js';
 import { expectDType, expectRank, expectShape, read, write } from './strided.js';
@@ -61,16 +54,10 @@ function row(view: TensorView, slot: number, kernel: string): Float64Array {
 
 /** `FusedKernels.indexerTopK` in plain TypeScript (f64 scores, exact top-k). */
 function indexerTopK(
-  indices: TensorView,
-  q: TensorView,
-  weights: TensorView,
-  keys: IndexerKeyCache,
-  batch: AttentionBatch,
-  k: number,
+  ...[indices, q, weights, keys, batch, k]: Parameters<FusedKernels['indexerTopK']>
 ): void {
   const kernel = 'indexerTopK';
-  expectRank(kernel, 'q', q, 3);
-  const [s, heads, width] = q.shape as [number, number, number];
+  const [s, heads, width] = expectRank(kernel, 'q', q, 3) as [number, number, number];
   expectShape(kernel, 'weights', weights, [s, heads]);
   expectShape(kernel, 'indices', indices, [s, k]);
   expectDType(kernel, 'indices', indices, 'i32');
@@ -104,16 +91,10 @@ function indexerTopK(
 
 /** `FusedKernels.mlaAttention` in plain TypeScript (f64 softmax). */
 function mlaAttention(
-  out: TensorView,
-  q: TensorView,
-  latentCache: TensorView,
-  batch: AttentionBatch,
-  indices: TensorView | null,
-  scale: number,
+  ...[out, q, latentCache, batch, indices, scale]: Parameters<FusedKernels['mlaAttention']>
 ): void {
   const kernel = 'mlaAttention';
-  expectRank(kernel, 'q', q, 3);
-  const [s, heads, width] = q.shape as [number, number, number];
+  const [s, heads, width] = expectRank(kernel, 'q', q, 3) as [number, number, number];
   expectShape(kernel, 'latentCache', latentCache, [-1, width]);
   expectRank(kernel, 'out', out, 3);
   const columns = out.shape[2]!;
@@ -175,13 +156,7 @@ function project(weight: LinearWeight, x: ArrayLike<number>, kernel: string): Fl
 }
 
 /** `FusedKernels.moeExperts` in plain TypeScript: routing read from the device tensors at run time. */
-function moeExperts(
-  out: TensorView,
-  x: TensorView,
-  indices: TensorView,
-  weights: TensorView,
-  experts: readonly ExpertWeights[],
-): void {
+function moeExperts(...[out, x, indices, weights, experts]: Parameters<FusedKernels['moeExperts']>): void {
   const kernel = 'moeExperts';
   expectRank(kernel, 'x', x, 2);
   const [n, d] = x.shape as [number, number];

@@ -169,14 +169,15 @@ export function expectShape(kernel: string, name: string, view: TensorView, shap
   }
 }
 
-/** Throws unless `view` has rank `rank`. */
-export function expectRank(kernel: string, name: string, view: TensorView, rank: number): void {
+/** Throws unless `view` has rank `rank`; returns its sizes. */
+export function expectRank(kernel: string, name: string, view: TensorView, rank: number): number[] {
   if (view.shape.length !== rank) {
     throw new KernelArgumentError(
       kernel,
       `${name} has rank ${view.shape.length} (${formatShape(view.shape)}), expected ${rank}`,
     );
   }
+  return [...view.shape];
 }
 
 /** Throws unless `view` has one of the dtypes. */

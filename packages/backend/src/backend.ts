@@ -57,11 +57,53 @@ export interface CapturedGraph {
   dispose(): void;
 }
 
+/** Device time of one kernel name over a profiled interval (see {@link KernelProfile}). */
+export interface KernelTime {
+  /** Kernel name as launched (a backend may add entries such as `graph` for a whole graph replay). */
+  readonly name: string;
+  /** Launches timed. */
+  readonly count: number;
+  /** Summed device milliseconds of those launches. */
+  readonly ms: number;
+}
+
+/** Per-kernel device times a backend collects while asked to (the CUDA backend's `profile` setting). */
+export interface KernelProfile {
+  /** Forgets what was timed so far. */
+  reset(): void;
+  /** What was timed since the last reset, most time first (waits for the device where it must). */
+  read(): readonly KernelTime[];
+}
+
+/** The CPU kernel set a backend runs and its worker threads (for peak-FLOP estimates). */
+export interface ComputeInfo {
+  /** Kernel set, e.g. `AVX-512` (names `dsa bench`'s peak model knows: portable, AVX2, AVX-512, AVX-512-BF16). */
+  readonly isa: string;
+  /** Worker threads the kernels use. */
+  readonly threads: number;
+}
+
+/**
+ * Optional diagnostics a backend may offer, for benchmarks and tools (absent = not offered; the model
+ * never needs them).
+ */
+export interface BackendDiagnostics {
+  /**
+   * Memory bandwidth in GB/s (10⁹ B/s) the backend measures over at least `bytes` (synchronous; the
+   * backend documents what it counts: a read sweep on CPUs, read + written bytes of a copy on GPUs).
+   */
+  memoryReadBandwidth?(bytes: number): number;
+  /** Per-kernel device times, when the backend was created to collect them (null otherwise). */
+  readonly kernelProfile?: KernelProfile | null;
+  /** The CPU kernel set and threads, for CPU backends. */
+  readonly compute?: ComputeInfo;
+}
+
 /**
  * The backend contract. A backend owns device memory (callers hold {@link DeviceBuffer} handles),
  * kernels enqueue work and return nothing, and the only device→host path is {@link Backend.download}.
  */
-export interface Backend {
+export interface Backend extends BackendDiagnostics {
   /** Contract version this backend implements; must equal {@link SPECIFICATION_VERSION}. */
   readonly specificationVersion: typeof SPECIFICATION_VERSION;
   /** Which backend this is. */

@@ -16,13 +16,13 @@ export interface IndexerKeyCache {
 /** Options of the DeepSeek `noaux_tc` router (spec §5.1). */
 export interface MoeRouteOptions {
   /** Number of expert groups (`n_group`). */
-  readonly groups: number;
+  readonly nGroup: number;
   /** Groups kept per token (`topk_group`). */
-  readonly topkGroups: number;
+  readonly topkGroup: number;
   /** Experts per token (`num_experts_per_tok`). */
   readonly topk: number;
   /** `routed_scaling_factor`. */
-  readonly routedScale: number;
+  readonly routedScalingFactor: number;
   /** `norm_topk_prob`: divide the selected weights by their sum. */
   readonly normalize: boolean;
   /** `scoring_func`. */
@@ -74,8 +74,8 @@ export interface FusedKernels {
 
   /**
    * `@dsa/moe`: router. scores = sigmoid(logits) (or softmax); choice = scores + bias; group score =
-   * sum of the two best choices in the group (max when no bias); keep `topkGroups` groups; pick the
-   * `topk` best choices in kept groups; weights = scores of those (normalized if asked) · routedScale.
+   * sum of the two best choices in the group (max when no bias); keep `topkGroup` groups; pick the
+   * `topk` best choices in kept groups; weights = scores of those (normalized if asked) · routedScalingFactor.
    * `logits` [N, E] f32; `bias` [E] f32 or null; `indices` i32 [N, A]; `weights` f32 [N, A].
    */
   moeRoute(

@@ -1,14 +1,18 @@
 export { type AttentionBatch, slotOf } from './attention-batch.js';
 export {
   type Backend,
+  type BackendDiagnostics,
   type BackendFactory,
   type BackendName,
   type BackendOptions,
   type BufferUsage,
   type Capabilities,
   type CapturedGraph,
+  type ComputeInfo,
   type DeviceBuffer,
   type DeviceInfo,
+  type KernelProfile,
+  type KernelTime,
   SPECIFICATION_VERSION,
   type Stream,
 } from './backend.js';
@@ -17,6 +21,7 @@ export { CONFIG_SCHEMA, checkConfig } from './config-schema.js';
 export { BackendUnavailableError } from './errors/backend-unavailable-error.js';
 export { ConfigFileError } from './errors/config-file-error.js';
 export { DsaError } from './errors/dsa-error.js';
+export { InvalidSettingError } from './errors/invalid-setting-error.js';
 export { KernelArgumentError } from './errors/kernel-argument-error.js';
 export { UnsupportedError } from './errors/unsupported-error.js';
 export {
@@ -30,6 +35,7 @@ export { type HostSample, logSoftmax, processLogits, sampleOnHost, sampleRow } f
 export { downloadTensor, encodeHost, uploadTensor } from './host-tensor.js';
 export type { BinaryOp, KernelName, Kernels, RopeLayout, UnaryOp } from './kernels.js';
 export type { ExpertWeights, LinearWeight } from './linear-weight.js';
+export { BINARY_OPS, binaryOpCode, UNARY_OPS, unaryOpCode } from './op-codes.js';
 export { checkSampleArguments, type SampleSizes } from './sample-arguments.js';
 export { rngUniform, type SamplingOutputs, type SamplingRow } from './sampling.js';
 export {
@@ -44,4 +50,13 @@ export {
   parseBackendSpec,
   readBackendConfig,
 } from './select.js';
+export {
+  type Environment,
+  readSettings,
+  type SelectionOverrides,
+  type SettingSpec,
+  type SettingsOf,
+  type SettingValue,
+  selectionOverrides,
+} from './settings.js';
 export { Workspace } from './workspace.js';

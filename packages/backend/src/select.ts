@@ -12,6 +12,7 @@ import {
 import { checkConfig } from './config-schema.js';
 import { BackendUnavailableError } from './errors/backend-unavailable-error.js';
 import { ConfigFileError } from './errors/config-file-error.js';
+import { selectionOverrides } from './settings.js';
 
 /** Every backend name `auto` looks for, best first when scores tie. */
 export const BACKEND_NAMES: readonly BackendName[] = ['cuda', 'ascend', 'cpu', 'reference'];
@@ -105,7 +106,7 @@ export interface BackendConfigFile {
  * Throws a {@link ConfigFileError} when it is not JSON or breaks its schema (`@dsa/backend/dsa.config.schema.json`).
  */
 export function readBackendConfig(file?: string): BackendConfigFile {
-  const explicit = file ?? process.env.DSA_CONFIG;
+  const explicit = file ?? selectionOverrides().configFile;
   const candidate = explicit ?? path.join(process.cwd(), 'dsa.config.json');
   if (!explicit && !fs.existsSync(candidate)) return {};
   let json: unknown;
@@ -201,7 +202,7 @@ export async function listBackends(options: CreateBackendOptions = {}): Promise<
  */
 export async function createBackend(options: CreateBackendOptions = {}): Promise<Backend> {
   const file = readBackendConfig(options.configFile);
-  const choice = process.env.DSA_BACKEND?.trim() || options.backend || file.backend || 'auto';
+  const choice = selectionOverrides().backend || options.backend || file.backend || 'auto';
   const spec = parseBackendSpec(choice);
   const log = options.log ?? (() => {});
   const threads = options.threads ?? file.threads;

@@ -1,5 +1,5 @@
-import type { AttentionBatch, Backend, Workspace } from '@dsa/backend';
-import { broadcastTo, narrow, reshape, type TensorView, unsqueeze } from '@dsa/tensor';
+import type { AttentionBatch, Backend, FusedKernels, Workspace } from '@dsa/backend';
+import { broadcastTo, narrow, reshape, unsqueeze } from '@dsa/tensor';
 import { gatherSequenceRows, SCORE_BUDGET, sequenceRuns } from './sequence-runs.js';
 
 /**
@@ -10,12 +10,7 @@ import { gatherSequenceRows, SCORE_BUDGET, sequenceRuns } from './sequence-runs.
 export function mlaAttention(
   backend: Backend,
   workspace: Workspace,
-  out: TensorView,
-  q: TensorView,
-  latentCache: TensorView,
-  batch: AttentionBatch,
-  indices: TensorView | null,
-  scale: number,
+  ...[out, q, latentCache, batch, indices, scale]: Parameters<FusedKernels['mlaAttention']>
 ): void {
   if (backend.fused.mlaAttention) {
     backend.fused.mlaAttention(out, q, latentCache, batch, indices, scale);

@@ -21,7 +21,7 @@ export function moeRoute(
   }
   const k = backend.kernels;
   const [n, e] = logits.shape as [number, number];
-  const g = options.groups;
+  const g = options.nGroup;
   const perGroup = e / g;
   const mark = workspace.mark();
 
@@ -45,9 +45,9 @@ export function moeRoute(
     k.topK(groupTopIndex, groupTop, reshape(choice, [n * g, perGroup]), best);
     const groupScore = workspace.tensor('f32', [n * g]);
     k.reduceSum(groupScore, groupTop);
-    // keep the best `topkGroups` groups; experts of the others get -inf.
-    const kept = workspace.tensor('i32', [n, options.topkGroups]);
-    k.topK(kept, null, reshape(groupScore, [n, g]), options.topkGroups);
+    // keep the best `topkGroup` groups; experts of the others get -inf.
+    const kept = workspace.tensor('i32', [n, options.topkGroup]);
+    k.topK(kept, null, reshape(groupScore, [n, g]), options.topkGroup);
     const groupMask = workspace.tensor('f32', [n, g]);
     k.fill(groupMask, Number.NEGATIVE_INFINITY);
     k.scatterColumns(groupMask, kept, 0);
@@ -61,9 +61,9 @@ export function moeRoute(
     k.reduceSum(reshape(sum, [n]), weights);
     k.binary(weights, weights, broadcastTo(sum, [n, options.topk]), 'div');
   }
-  if (options.routedScale !== 1) {
+  if (options.routedScalingFactor !== 1) {
     const scale = workspace.tensor('f32', [1, 1]);
-    k.fill(scale, options.routedScale);
+    k.fill(scale, options.routedScalingFactor);
     k.binary(weights, weights, broadcastTo(scale, [n, options.topk]), 'mul');
   }
   workspace.rewind(mark);

@@ -50,4 +50,5 @@ export {
 export { controlSelection, SELECTORS, type Selector } from './model/selectors.js';
 export { type MakeModelOptions, makeModel } from './presets/make-model.js';
 export { type HfConfig, PRESET_NAMES, type PresetName, presetConfig } from './presets/presets.js';
+export { fillSyntheticCache } from './presets/synthetic-cache.js';
 export * from './tokenizer/index.js';

@@ -1,4 +1,5 @@
 // IEEE half precision -> number.
+import { roundHalfEven } from './round-half-even.js';
 
 /** Decodes one IEEE float16 bit pattern. */
 export function f16ToFloat(bits: number): number {
@@ -28,12 +29,4 @@ export function floatToF16(value: number): number {
     exponent += 1;
   }
   return sign | ((exponent + 15) << 10) | m;
-}
-
-function roundHalfEven(x: number): number {
-  const f = Math.floor(x);
-  const d = x - f;
-  if (d > 0.5) return f + 1;
-  if (d < 0.5) return f;
-  return f % 2 === 0 ? f : f + 1;
 }

@@ -1,5 +1,6 @@
 // OCP float8 e4m3fn: 1 sign bit, 4 exponent bits (bias 7), 3 mantissa bits.
 // Max finite ±448 (0x7e), NaN = 0x7f / 0xff, no infinities, subnormals m/8 · 2^-6.
+import { roundHalfEven } from './round-half-even.js';
 
 /** Largest finite e4m3fn magnitude. */
 export const FP8_E4M3_MAX = 448;
@@ -52,14 +53,6 @@ export function floatToFp8E4m3(value: number): number {
   const e = exponent + 7;
   if (e > 15 || (e === 15 && m === 7)) return sign | 0x7e;
   return sign | (e << 3) | m;
-}
-
-function roundHalfEven(x: number): number {
-  const f = Math.floor(x);
-  const d = x - f;
-  if (d > 0.5) return f + 1;
-  if (d < 0.5) return f;
-  return f % 2 === 0 ? f : f + 1;
 }
 
 const f32Scratch = new Float32Array(1);

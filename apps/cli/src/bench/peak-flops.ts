@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { cliSetting } from '../cli-settings.js';
 
 /** The machine's peak f32 FMA rate for the cpu backend's kernel set, and how it was derived. */
 export interface PeakFlops {
@@ -21,7 +22,7 @@ const LANES: Record<string, number> = { 'AVX-512': 16, avx512: 16, AVX2: 8, avx2
 export function peakFlops(isa: string, cores: number): PeakFlops | null {
   const lanes = LANES[isa];
   if (lanes === undefined) return null;
-  let ghz = Number(process.env.DSA_BENCH_CPU_GHZ ?? Number.NaN);
+  let ghz = cliSetting('benchCpuGhz') ?? Number.NaN;
   if (!(ghz > 0)) {
     try {
       const mhz = [...fs.readFileSync('/proc/cpuinfo', 'utf8').matchAll(/^cpu MHz\s*:\s*([\d.]+)/gm)].map(
@@ -33,7 +34,7 @@ export function peakFlops(isa: string, cores: number): PeakFlops | null {
     }
   }
   if (!(ghz > 0)) return null;
-  const units = Number(process.env.DSA_BENCH_FMA_UNITS ?? (isa === 'portable' ? 1 : 2));
+  const units = cliSetting('benchFmaUnits') ?? (isa === 'portable' ? 1 : 2);
   return {
     gflops: cores * ghz * lanes * 2 * units,
     formula: `${cores} cores × ${ghz.toFixed(2)} GHz × ${lanes} lanes × 2 × ${units} FMA units`,

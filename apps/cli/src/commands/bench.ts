@@ -6,6 +6,7 @@ import {
   type CacheSequence,
   DeepseekModel,
   type ForwardEntry,
+  fillSyntheticCache,
   makeModel,
   type PresetName,
   presetConfig,
@@ -15,7 +16,6 @@ import { viewByteLength } from '@dsa/tensor';
 import { forwardFlops } from '../bench/flops.js';
 import { decodeTraffic, jsReadBandwidth, rowBytes, stats } from '../bench/metrics.js';
 import { peakFlops } from '../bench/peak-flops.js';
-import { fillSyntheticCache } from '../bench/synthetic-cache.js';
 import { benchPlot, checkPlotFile, writePlot } from '../plot/index.js';
 import { UsageError } from '../usage-error.js';
 
@@ -91,17 +91,6 @@ export interface BenchResult {
   host_fraction: number | null;
 }
 
-/** A backend's optional per-kernel GPU timer (the CUDA backend's `kernelProfile`). */
-interface KernelProfileLike {
-  reset(): void;
-  read(): { name: string; count: number; ms: number }[];
-}
-
-function kernelProfileOf(backend: Backend): KernelProfileLike | null {
-  const profile = (backend as { kernelProfile?: KernelProfileLike | null }).kernelProfile;
-  return profile && typeof profile.read === 'function' ? profile : null;
-}
-
 /** Bytes the read probe streams: 1 GiB, larger than any last-level cache. */
 const PROBE_BYTES = 2 ** 30;
 /** Tokens per prefill forward with `--cache prefill`. */
@@ -134,8 +123,7 @@ async function presetDir(
 
 /** Read bandwidth in GB/s: the backend's own probe when it has one, else a single-thread JS probe. */
 function probeBandwidth(backend: Backend): { gbs: number; native: boolean } {
-  const probe = (backend as { memoryReadBandwidth?: (bytes: number) => number }).memoryReadBandwidth;
-  if (typeof probe === 'function') return { gbs: probe.call(backend, PROBE_BYTES), native: true };
+  if (backend.memoryReadBandwidth) return { gbs: backend.memoryReadBandwidth(PROBE_BYTES), native: true };
   return { gbs: jsReadBandwidth(PROBE_BYTES), native: false };
 }
 
@@ -222,7 +210,7 @@ async function measure(
             logits,
           );
         await decode(0); // warm-up, not timed
-        const profile = kernelProfileOf(model.backend);
+        const profile = model.backend.kernelProfile ?? null;
         profile?.reset();
         const times: number[] = [];
         for (let r = 0; r < flags.repeat; r++) {
@@ -383,8 +371,7 @@ export async function benchCommand(flags: BenchFlags): Promise<BenchResult[]> {
   const backend = await createBackend({ ...(flags.backend ? { backend: flags.backend } : {}) });
   const results: BenchResult[] = [];
   try {
-    const cpu = backend as { isaName?: string; threads?: number };
-    const peak = cpu.isaName && cpu.threads ? peakFlops(cpu.isaName, cpu.threads) : null;
+    const peak = backend.compute ? peakFlops(backend.compute.isa, backend.compute.threads) : null;
     const maxBatch = Math.max(...flags.batch);
     const maxDepth = Math.max(...flags.depth);
     const cacheTokens = maxBatch * (maxDepth + flags.prompt + flags.repeat + 8) + 64;

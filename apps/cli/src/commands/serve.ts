@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { Engine, Tokenizer } from '@dsa/runtime';
 import { createServer } from '@dsa/server';
+import { cliSetting } from '../cli-settings.js';
 import { loadModel, type ModelFlags } from '../load-model.js';
 
 /** Flags of `dsa serve`. */
@@ -28,7 +29,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
     ...(flags.maxBatchTokens ? { maxBatchTokens: flags.maxBatchTokens } : {}),
     ...(flags.maxQueue ? { maxQueue: flags.maxQueue } : {}),
   });
-  const apiKey = flags.apiKey ?? process.env.DSA_API_KEY;
+  const apiKey = flags.apiKey ?? cliSetting('apiKey');
   const app = createServer({
     engine,
     tokenizer,

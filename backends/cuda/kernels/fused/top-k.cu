@@ -6,19 +6,9 @@
 
 using namespace dsa_fused;
 
-extern "C" __global__ void __launch_bounds__(kTopKThreads)
-    dsa_fused_top_k_rows(const float* scores, int64_t row_stride, const int32_t* positions, int n, int k,
-                         int32_t* out, int cap) {
-  extern __shared__ uint32_t smem[];
-  __shared__ TopKShared sh;
-  const int64_t r = blockIdx.x;
-  int length = n;
-  if (positions != nullptr) length = min(n, max(0, positions[r] + 1));
-  radix_top_k_row(scores + r * row_stride, length, k, out + r * static_cast<int64_t>(k), smem, cap, sh);
-}
-
-// v2 (filter-top-k.cuh): same arguments, launch and shared memory; a sampled threshold filter reads a
-// long row about once, then an exact select over the few survivors; falls back to v1 per row.
+// dsa_fused_top_k_rows2 (filter-top-k.cuh): a sampled threshold filter reads a long row about once, then an
+// exact select over the few survivors; falls back to the radix select (radix-top-k.cuh) per row. The
+// radix-only kernel and the row-split v3 it beat are in backends/cuda/dev/kernels/top-k-v1-v3.cu.
 #include "filter-top-k.cuh"
 
 extern "C" __global__ void __launch_bounds__(kTopKThreads)
@@ -31,8 +21,3 @@ extern "C" __global__ void __launch_bounds__(kTopKThreads)
   if (positions != nullptr) length = min(n, max(0, positions[r] + 1));
   filter_top_k_row(scores + r * row_stride, length, k, out + r * static_cast<int64_t>(k), smem, cap, sh);
 }
-
-// v3 for few long rows (split-top-k.cuh): dsa_fused_top_k_split_filter (grid (kSplitCtas, rows), 512
-// threads) then dsa_fused_top_k_split_select (grid rows, v1/v2 block and shared memory), arguments
-// (scores, row_stride, positions, n, k, out, cap, cand, counts); falls back to v2 per row.
-#include "split-top-k.cuh"

@@ -1,4 +1,4 @@
-import type { TensorView } from '@dsa/tensor';
+import type { FusedKernels } from '@dsa/backend';
 import { dtypeArg, expectShape, pointerArg } from './fused-args.js';
 import type { FusedKernelHost } from './fused-host.js';
 
@@ -11,11 +11,7 @@ const FLOATS = ['f32', 'bf16', 'f16'] as const;
  */
 export function addRmsNorm(
   host: FusedKernelHost,
-  out: TensorView,
-  residual: TensorView,
-  x: TensorView,
-  weight: TensorView,
-  eps: number,
+  ...[out, residual, x, weight, eps]: Parameters<FusedKernels['addRmsNorm']>
 ): void {
   const d = residual.shape[residual.shape.length - 1] ?? 0;
   const rows = residual.shape.length === 0 ? 0 : residual.shape.slice(0, -1).reduce((a, b) => a * b, 1);

@@ -46,6 +46,17 @@ export function pointerArg(kernel: string, name: string, view: TensorView): Laun
   }
 }
 
+/**
+ * The sizes of `view`, which must be of the rank `layout` names (e.g. `[S, H, C+R]`, one letter group per
+ * dimension); throws naming `kernel`/`name`, the layout and the rank it got.
+ */
+export function dims(kernel: string, name: string, view: TensorView, layout: string): number[] {
+  const rank = layout.split(',').length;
+  if (view.shape.length !== rank)
+    throw new KernelArgumentError(kernel, `${name} must be ${layout}, got rank ${view.shape.length}`);
+  return [...view.shape];
+}
+
 /** A null device pointer (an absent optional tensor). */
 export const NULL_POINTER: LaunchArg = { ptr: 0n };
 

@@ -1,4 +1,5 @@
 import type { Backend, Workspace } from '@dsa/backend';
+import type { CudaSettings } from '../cuda-settings.js';
 import type { KernelLauncher } from '../launch.js';
 
 /**
@@ -11,4 +12,6 @@ export interface FusedKernelHost extends Pick<Backend, 'allocate' | 'upload'> {
   readonly launcher: KernelLauncher;
   /** Scratch memory; the fused kernels mark and rewind it around each call. */
   readonly workspace: Workspace;
+  /** The backend's settings the fused kernels read (MLA split and tensor cores); absent: the defaults. */
+  readonly settings?: Pick<CudaSettings, 'mlaSplit' | 'mlaTensorCores'>;
 }

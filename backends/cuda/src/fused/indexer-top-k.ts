@@ -1,14 +1,22 @@
-import { type AttentionBatch, type IndexerKeyCache, KernelArgumentError } from '@dsa/backend';
-import { narrow, type TensorView } from '@dsa/tensor';
+import { type FusedKernels, KernelArgumentError } from '@dsa/backend';
+import { narrow } from '@dsa/tensor';
 import { checkBatch } from './batch-check.js';
-import { dtypeArg, expectDType, expectInteger, expectShape, NULL_POINTER, pointerArg } from './fused-args.js';
+import {
+  dims,
+  dtypeArg,
+  expectDType,
+  expectInteger,
+  expectShape,
+  NULL_POINTER,
+  pointerArg,
+} from './fused-args.js';
 import type { FusedKernelHost } from './fused-host.js';
 import { launchTopKRows, TOP_K_MAX_ROW } from './top-k-rows.js';
 
 const KERNEL = 'dsa_fused_indexer_scores';
 /**
- * v2 (default where it applies): bf16 tensor-core scores (q as two bf16 terms), 4 × 64 keys per CTA
- * (kIxKeys · kIxTiles); DSA_CUDA_INDEXER=v1 picks v1.
+ * v2 (where it applies; v1 for f32 keys and other shapes): bf16 tensor-core scores (q as two bf16
+ * terms), 4 × 64 keys per CTA (kIxKeys · kIxTiles).
  */
 const KERNEL_V2 = 'dsa_fused_indexer_scores2';
 const KEYS_PER_CTA_V2 = 256;
@@ -25,17 +33,10 @@ const SCORE_BUDGET_BYTES = 256 * 1024 * 1024;
  */
 export function indexerTopK(
   host: FusedKernelHost,
-  indices: TensorView,
-  q: TensorView,
-  weights: TensorView,
-  keys: IndexerKeyCache,
-  batch: AttentionBatch,
-  k: number,
+  ...[indices, q, weights, keys, batch, k]: Parameters<FusedKernels['indexerTopK']>
 ): void {
   const name = 'indexerTopK';
-  if (q.shape.length !== 3)
-    throw new KernelArgumentError(name, `q must be [S, Hi, Di], got rank ${q.shape.length}`);
-  const [s, heads, width] = q.shape as [number, number, number];
+  const [s, heads, width] = dims(name, 'q', q, '[S, Hi, Di]') as [number, number, number];
   expectDType(name, 'q', q, ['f32']);
   expectDType(name, 'weights', weights, ['f32']);
   expectDType(name, 'indices', indices, ['i32']);
@@ -82,7 +83,6 @@ export function indexerTopK(
         const keysArg = pointerArg(KERNEL, 'keys.keys', keys.keys);
         // v2 (tensor cores): heads ≤ 64, width 128, f8_e4m3 or bf16 keys, 8-byte aligned q
         const v2 =
-          process.env.DSA_CUDA_INDEXER !== 'v1' &&
           heads <= 64 &&
           width === 128 &&
           keys.keys.dtype !== 'f32' &&

@@ -11,8 +11,8 @@ const SUFFIX = { f32: 'f32', bf16: 'bf16', f8_e4m3: 'f8' } as const;
 
 /**
  * Decode GEMV for `Kernels.linear` (kernels/fused/gemv.cu): out[m, n] = Σ_k x[m, k] · W[n, k]; bf16
- * and fp8 weights with K % 16 == 0 take the v2 kernels (gemv-core.cuh), the rest v1 (one warp per
- * output column). It applies when: M ≤ 16 rows, K a multiple of 4, contiguous f32/bf16
+ * and fp8 weights with K % 16 == 0 take the gemv-core.cuh kernels (bf16: the v2 loop, fp8: the v3 loop),
+ * the rest v1 (one warp per output column). The competing versions (v4, tensor cores) live in dev/. It applies when: M ≤ 16 rows, K a multiple of 4, contiguous f32/bf16
  * `x` and `out`, a contiguous f32, bf16 or f8_e4m3 (+ f32 block scales) weight. Returns false, having
  * launched nothing, when it does not apply, so the caller falls back to its general GEMM.
  * `out` [M, N], `x` [M, K], `weight.weight` [N, K]. `host` needs only a launcher (a `KernelContext`
@@ -45,28 +45,12 @@ export function fastLinear(
   const tm = m <= 1 ? 1 : m <= 2 ? 2 : m <= 4 ? 4 : m <= 8 ? 8 : 16;
   const suffix = SUFFIX[w.dtype as keyof typeof SUFFIX];
   const v2 =
-    gemvVersion() !== 'v1' &&
-    w.dtype !== 'f32' &&
-    k % 16 === 0 &&
-    (!fp8 || bk % 16 === 0) &&
-    devicePointer(x, 'x') % 16n === 0n;
-  // v2: 4 columns per warp, K split `slices` ways (a function of [N, K] only: deterministic)
-  // v4 (opt-in): tensor cores, one kernel for every M (gemv-mma.cuh); 8 columns per warp
-  const v4 =
-    v2 && gemvVersion() === 'v4' && k % GEMV4_STEP === 0 && (!fp8 || (bk % GEMV4_STEP === 0 && bn % 8 === 0));
-  const slices = v4 ? gemv4Slices(n, k) : v2 ? gemvSlices(n, k) : 1;
-  // v3: the fp8 loop of gemv-core.cuh (gemv_warp_f8v3); same grid and arguments as v2
-  const v3 = v2 && fp8 && gemvVersion() !== 'v2';
-  const kernel = v4
-    ? `dsa_fused_gemv4_${suffix}`
-    : v2
-      ? `dsa_fused_gemv${v3 ? 3 : 2}_${suffix}_m${tm}`
-      : `dsa_fused_gemv_${suffix}_m${tm}`;
-  const grid = v4
-    ? Math.ceil(Math.ceil(n / GEMV4_COLUMNS) / (GEMV2_WARPS / slices))
-    : v2
-      ? Math.ceil(Math.ceil(n / GEMV2_COLUMNS) / (GEMV2_WARPS / slices))
-      : Math.ceil(n / 8);
+    w.dtype !== 'f32' && k % 16 === 0 && (!fp8 || bk % 16 === 0) && devicePointer(x, 'x') % 16n === 0n;
+  // v2: 4 columns per warp, K split `slices` ways (a function of [N, K] only: deterministic);
+  // fp8 weights take the v3 loop of gemv-core.cuh (gemv_warp_f8v3), same grid and arguments
+  const slices = v2 ? gemvSlices(n, k) : 1;
+  const kernel = v2 ? `dsa_fused_gemv${fp8 ? 3 : 2}_${suffix}_m${tm}` : `dsa_fused_gemv_${suffix}_m${tm}`;
+  const grid = v2 ? Math.ceil(Math.ceil(n / GEMV2_COLUMNS) / (GEMV2_WARPS / slices)) : Math.ceil(n / 8);
   host.launcher.launch(
     kernel,
     [grid, 1, 1],
@@ -105,31 +89,4 @@ export function gemvSlices(n: number, k: number): number {
   let s = 1;
   while (s < GEMV2_WARPS && groups * s < 8192 && 2 * s <= steps) s *= 2;
   return s;
-}
-
-/** Output columns per warp and k per step of the v4 GEMV (kMmaCols, kMmaStep of gemv-mma.cuh). */
-const GEMV4_COLUMNS = 8;
-const GEMV4_STEP = 128;
-
-/**
- * K slices of the v4 (tensor-core) GEMV for an [N, K] weight (gemv4_slices of gemv-mma.cuh, kept
- * identical): a function of the weight shape only.
- */
-export function gemv4Slices(n: number, k: number): number {
-  const steps = Math.floor(k / GEMV4_STEP);
-  const groups = Math.ceil(n / GEMV4_COLUMNS);
-  let s = 1;
-  while (s < GEMV2_WARPS && groups * s < 4096 && 4 * s <= steps) s *= 2;
-  return s;
-}
-
-/**
- * Which GEMV kernels fastLinear uses: `v3` (default: gemv-core.cuh, the v3 fp8 loop for fp8 weights, v2
- * for bf16), `v2` (gemv-core.cuh v2 loop) or `v1` (warp per column) when the environment sets
- * DSA_CUDA_GEMV=v2 or v1 (to bisect a regression), or `v4` (opt-in, DSA_CUDA_GEMV=v4: tensor cores,
- * gemv-mma.cuh; shapes it does not take run v3).
- */
-export function gemvVersion(): 'v1' | 'v2' | 'v3' | 'v4' {
-  const v = process.env.DSA_CUDA_GEMV;
-  return v === 'v1' || v === 'v2' || v === 'v4' ? v : 'v3';
 }

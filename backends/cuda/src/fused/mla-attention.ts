@@ -1,7 +1,8 @@
-import { type AttentionBatch, KernelArgumentError } from '@dsa/backend';
+import { type FusedKernels, KernelArgumentError } from '@dsa/backend';
 import type { TensorView } from '@dsa/tensor';
+import { CUDA_DEFAULT_SETTINGS, type CudaSettings } from '../cuda-settings.js';
 import { batchArgs, checkBatch } from './batch-check.js';
-import { dtypeArg, expectDType, expectShape, NULL_POINTER, pointerArg } from './fused-args.js';
+import { dims, dtypeArg, expectDType, expectShape, NULL_POINTER, pointerArg } from './fused-args.js';
 import type { FusedKernelHost } from './fused-host.js';
 
 const KERNEL = 'dsa_fused_mla_attention';
@@ -40,28 +41,32 @@ export function mlaChunks(count: number): number {
 /**
  * Whether the f32 kernel splits each query's keys over CTAs (flash-decoding) and merges them with the
  * combine kernel: when (query, head group) CTAs alone would not fill the GPU, and a query has more than
- * one chunk. DSA_CUDA_MLA_SPLIT=0|1 forces it off or on. The result bits are the same either way.
+ * one chunk. The setting `mlaSplit` (`on`/`off`) forces it. The result bits are the same either way.
  */
-function splitChunks(rows: number, groups: number, chunks: number): number {
-  const setting = process.env.DSA_CUDA_MLA_SPLIT;
-  if (setting === '0' || chunks <= 1) return 1;
-  return setting === '1' || rows * groups < SPLIT_BELOW_CTAS ? chunks : 1;
+function splitChunks(
+  setting: CudaSettings['mlaSplit'],
+  rows: number,
+  groups: number,
+  chunks: number,
+): number {
+  if (setting === 'off' || chunks <= 1) return 1;
+  return setting === 'on' || rows * groups < SPLIT_BELOW_CTAS ? chunks : 1;
 }
 
 /**
  * Whether the bf16 tensor-core kernel (mla-attention-mma.cu) runs: for a bf16 cache with bf16 `q`
- * (the caller chose bf16 precision), or any `q` when DSA_CUDA_MLA_MMA=1 (q is rounded to bf16);
- * never when DSA_CUDA_MLA_MMA=0. Needs W % 16 == 0, W ≤ 640, C % 8 == 0 and 16-byte aligned cache rows.
+ * (the caller chose bf16 precision), or any `q` when the setting `mlaTensorCores` is `on` (q is rounded
+ * to bf16); never when it is `off`. Needs W % 16 == 0, W ≤ 640, C % 8 == 0 and 16-byte aligned cache rows.
  */
 function useMma(
+  setting: CudaSettings['mlaTensorCores'],
   q: TensorView,
   cache: TensorView,
   width: number,
   columns: number,
   cacheAddress: bigint,
 ): boolean {
-  const setting = process.env.DSA_CUDA_MLA_MMA;
-  if (setting === '0') return false;
+  if (setting === 'off') return false;
   if (
     cache.dtype !== 'bf16' ||
     width % 16 !== 0 ||
@@ -70,7 +75,7 @@ function useMma(
     cacheAddress % 16n !== 0n
   )
     return false;
-  return q.dtype === 'bf16' || setting === '1';
+  return q.dtype === 'bf16' || setting === 'on';
 }
 
 /**
@@ -81,21 +86,12 @@ function useMma(
  */
 export function mlaAttention(
   host: FusedKernelHost,
-  out: TensorView,
-  q: TensorView,
-  latentCache: TensorView,
-  batch: AttentionBatch,
-  indices: TensorView | null,
-  scale: number,
+  ...[out, q, latentCache, batch, indices, scale]: Parameters<FusedKernels['mlaAttention']>
 ): void {
   const name = 'mlaAttention';
-  if (q.shape.length !== 3)
-    throw new KernelArgumentError(name, `q must be [S, H, C+R], got rank ${q.shape.length}`);
-  const [s, heads, width] = q.shape as [number, number, number];
+  const [s, heads, width] = dims(name, 'q', q, '[S, H, C+R]') as [number, number, number];
   expectShape(name, 'latentCache', latentCache, [-1, width]);
-  if (out.shape.length !== 3)
-    throw new KernelArgumentError(name, `out must be [S, H, C], got rank ${out.shape.length}`);
-  const columns = out.shape[2]!;
+  const columns = dims(name, 'out', out, '[S, H, C]')[2]!;
   expectShape(name, 'out', out, [s, heads, columns]);
   if (columns > width)
     throw new KernelArgumentError(name, `out width ${columns} exceeds the cache width ${width}`);
@@ -111,9 +107,10 @@ export function mlaAttention(
   checkBatch(name, batch, s, latentCache.shape[0]!, indices === null);
   if (s === 0 || heads === 0) return;
   const cachePointer = pointerArg(KERNEL, 'latentCache', latentCache) as { ptr: bigint };
-  if (useMma(q, latentCache, width, columns, cachePointer.ptr)) {
-    // v2: 64 heads per CTA for the DeepSeek shape (576 wide, 512 out); DSA_CUDA_MLA=v1 keeps v1
-    const v2 = width === MMA2_WIDTH && columns === MMA2_COLUMNS && process.env.DSA_CUDA_MLA !== 'v1';
+  const settings = host.settings ?? CUDA_DEFAULT_SETTINGS;
+  if (useMma(settings.mlaTensorCores, q, latentCache, width, columns, cachePointer.ptr)) {
+    // 64 heads per CTA for the DeepSeek shape (576 wide, 512 out); 16 heads per CTA for other shapes
+    const v2 = width === MMA2_WIDTH && columns === MMA2_COLUMNS;
     const kernel = v2 ? MMA2_KERNEL : MMA_KERNEL;
     host.launcher.launch(
       kernel,
@@ -142,7 +139,7 @@ export function mlaAttention(
   // The most candidate keys of any query: the host positions bound the dense rows.
   let maxCount = indexCount;
   if (!indices) for (let i = 0; i < s; i++) maxCount = Math.max(maxCount, batch.host.positions[i]! + 1);
-  const zs = splitChunks(s, groups, mlaChunks(maxCount));
+  const zs = splitChunks(settings.mlaSplit, s, groups, mlaChunks(maxCount));
   const mark = host.workspace.mark();
   try {
     const part = zs > 1 ? host.workspace.tensor('f32', [s * heads * zs, columns]) : null;

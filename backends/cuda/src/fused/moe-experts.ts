@@ -1,7 +1,13 @@
-import { type DeviceBuffer, type ExpertWeights, KernelArgumentError, type LinearWeight } from '@dsa/backend';
-import { narrow, type TensorView, tensorView } from '@dsa/tensor';
+import {
+  type DeviceBuffer,
+  type ExpertWeights,
+  type FusedKernels,
+  KernelArgumentError,
+  type LinearWeight,
+} from '@dsa/backend';
+import { narrow, tensorView } from '@dsa/tensor';
 import { devicePointer } from '../device-pointer.js';
-import { dtypeArg, expectDType, expectShape, pointerArg } from './fused-args.js';
+import { dims, dtypeArg, expectDType, expectShape, pointerArg } from './fused-args.js';
 import type { FusedKernelHost } from './fused-host.js';
 
 /** Rows per expert tile of the grouped GEMMs (kTileRows). */
@@ -129,22 +135,14 @@ function expertTable(host: FusedKernelHost, experts: readonly ExpertWeights[]): 
  */
 export function moeExperts(
   host: FusedKernelHost,
-  out: TensorView,
-  x: TensorView,
-  indices: TensorView,
-  weights: TensorView,
-  experts: readonly ExpertWeights[],
+  ...[out, x, indices, weights, experts]: Parameters<FusedKernels['moeExperts']>
 ): void {
   const name = 'moeExperts';
-  if (x.shape.length !== 2)
-    throw new KernelArgumentError(name, `x must be [N, H], got rank ${x.shape.length}`);
-  const [n, hidden] = x.shape as [number, number];
+  const [n, hidden] = dims(name, 'x', x, '[N, H]') as [number, number];
   expectShape(name, 'out', out, [n, hidden]);
   expectDType(name, 'indices', indices, ['i32']);
   expectDType(name, 'weights', weights, ['f32']);
-  if (indices.shape.length !== 2)
-    throw new KernelArgumentError(name, `indices must be [N, A], got rank ${indices.shape.length}`);
-  const a = indices.shape[1]!;
+  const a = dims(name, 'indices', indices, '[N, A]')[1]!;
   expectShape(name, 'indices', indices, [n, a]);
   expectShape(name, 'weights', weights, [n, a]);
   const table = expertTable(host, experts);
@@ -205,7 +203,6 @@ export function moeExperts(
         { i32: table.inter },
       ];
       const v2 =
-        moeVersion() !== 'v1' &&
         table.dtype !== 'f32' &&
         hidden % 16 === 0 &&
         table.inter % 16 === 0 &&
@@ -213,8 +210,8 @@ export function moeExperts(
         'ptr' in xArg &&
         xArg.ptr % 16n === 0n;
       if (v2) {
-        // v3: the fp8 loop of gemv-core.cuh (gemv_warp_f8v3); same grids and arguments as v2
-        const v = table.dtype === 'f8_e4m3' && moeVersion() === 'v3' ? '3' : '2';
+        // fp8 experts: the v3 loop of gemv-core.cuh (gemv_warp_f8v3); bf16: the v2 loop; same grids and arguments
+        const v = table.dtype === 'f8_e4m3' ? '3' : '2';
         // tiles of ≤ 2 rows (_r2) and of 3..16 rows (_r16): two kernels over the same grid
         for (const rows of ['r2', 'r16']) {
           l.launch(
@@ -266,14 +263,4 @@ export function moeExperts(
       host.workspace.rewind(mark);
     }
   }
-}
-
-/**
- * Which grouped-GEMM kernels moeExperts uses for bf16/fp8 experts: `v3` (default: gemv-core.cuh, the v3
- * fp8 loop for fp8 experts, v2 for bf16), `v2` (gemv-core.cuh v2 loop) or `v1` (warp per column) when
- * the environment sets DSA_CUDA_MOE=v2 or v1 (to bisect a regression).
- */
-export function moeVersion(): 'v1' | 'v2' | 'v3' {
-  const v = process.env.DSA_CUDA_MOE;
-  return v === 'v1' || v === 'v2' ? v : 'v3';
 }

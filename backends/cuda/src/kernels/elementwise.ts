@@ -1,4 +1,4 @@
-import { type BinaryOp, KernelArgumentError, type Kernels, type UnaryOp } from '@dsa/backend';
+import { binaryOpCode, type Kernels, unaryOpCode } from '@dsa/backend';
 import { dtypeBytes, type TensorView } from '@dsa/tensor';
 import { f64Arg } from '../launch.js';
 import { tensorArgs } from '../tensor-args.js';
@@ -9,26 +9,6 @@ import {
   gridFor,
   type KernelContext,
 } from './kernel-context.js';
-
-/** Op codes of kernels/primitives/elementwise.cu. */
-export const UNARY_CODES: Readonly<Record<UnaryOp, number>> = {
-  silu: 0,
-  relu: 1,
-  exp: 2,
-  sigmoid: 3,
-  neg: 4,
-  sqrt: 5,
-  reciprocal: 6,
-};
-/** Op codes of kernels/primitives/elementwise.cu. */
-export const BINARY_CODES: Readonly<Record<BinaryOp, number>> = {
-  add: 0,
-  sub: 1,
-  mul: 2,
-  div: 3,
-  max: 4,
-  min: 5,
-};
 
 const BLOCK = [ELEMENTWISE_THREADS, 1, 1] as const;
 
@@ -66,8 +46,7 @@ export function elementwiseKernels(
       ]);
     },
     unary(out, x, op) {
-      const code = UNARY_CODES[op];
-      if (code === undefined) throw new KernelArgumentError('unary', `unknown op "${op}"`);
+      const code = unaryOpCode(op); // the op codes of kernels/primitives/elementwise.cu
       expectSameShape('unary', 'out and x', out, x);
       const n = count(out);
       if (n === 0) return;
@@ -78,8 +57,7 @@ export function elementwiseKernels(
       ]);
     },
     binary(out, a, b, op) {
-      const code = BINARY_CODES[op];
-      if (code === undefined) throw new KernelArgumentError('binary', `unknown op "${op}"`);
+      const code = binaryOpCode(op);
       expectSameShape('binary', 'out and a (broadcast a to out first)', out, a);
       expectSameShape('binary', 'out and b (broadcast b to out first)', out, b);
       const n = count(out);

@@ -13,6 +13,7 @@ const roundBf16 = (v: number) => bf16ToFloat(floatToBf16(v));
 import { describe, expect, it } from 'vitest';
 import { CUDA_R, type CublasLt, type LtGemm } from '../cublas-lt.js';
 import { CudaBuffer } from '../cuda-buffer.js';
+import { CUDA_DEFAULT_SETTINGS } from '../cuda-settings.js';
 import type { LaunchArg } from '../launch.js';
 import { GEMM_MIN_ROWS, ltLinear, ltMatmul } from './gemm.js';
 import type { KernelContext } from './kernel-context.js';
@@ -20,7 +21,7 @@ import type { KernelContext } from './kernel-context.js';
 // A host "device": one heap addressed from BASE, the conversion kernels of gemm-mma.cu and a
 // column-major cuBLASLt GEMM emulated on it. It checks the operand mapping of gemm.ts (layouts,
 // leading dimensions, batch strides, chunk offsets) without a GPU; the kernels' arithmetic is checked
-// on the device by src/device-checks/gemm-checks.ts.
+// on the device by check/gemm-checks.ts.
 const BASE = 1n << 32n;
 
 class HostDevice {
@@ -85,9 +86,10 @@ function descs(args: readonly LaunchArg[]): { tensors: Desc[]; rest: LaunchArg[]
   return { tensors, rest: args.slice(i) };
 }
 
-function context(dev: HostDevice): KernelContext {
+function context(dev: HostDevice, gemmStagingBytes = CUDA_DEFAULT_SETTINGS.gemmStagingBytes): KernelContext {
   const num = (a: LaunchArg) => ('i64' in a ? a.i64 : 'i32' in a ? BigInt(a.i32) : 0n);
   return {
+    settings: { ...CUDA_DEFAULT_SETTINGS, gemmStagingBytes },
     multiprocessors: 1,
     stage: () => 0n,
     stream: () => 0n,
@@ -219,8 +221,6 @@ describe('prefill GEMM operand mapping (host-emulated cuBLASLt)', () => {
     ['f8_e4m3', 6400],
   ] as const) {
     it(`linear with ${dtype} weights, strided x rows, M = ${GEMM_MIN_ROWS + 3}${staging ? ', chunked over M and N' : ''}`, () => {
-      if (staging) process.env.DSA_CUDA_GEMM_STAGING_BYTES = String(staging);
-      else delete process.env.DSA_CUDA_GEMM_STAGING_BYTES;
       const dev = new HostDevice();
       const [m, n, k, xLd] = [GEMM_MIN_ROWS + 3, 200, 160, 176];
       const x = fill(dev, 'f32', m * xLd, 3);
@@ -236,9 +236,14 @@ describe('prefill GEMM operand mapping (host-emulated cuBLASLt)', () => {
         dtype === 'f8_e4m3'
           ? { weight: wView, scaleInv: tensorView(s.buffer, 'f32', [2, 2]), blockSize: [128, 128] as const }
           : { weight: wView };
-      const ok = ltLinear(context(dev), hostLt(dev, calls), tensorView(out, 'f32', [m, n]), xView, weight);
+      const ok = ltLinear(
+        context(dev, staging || undefined),
+        hostLt(dev, calls),
+        tensorView(out, 'f32', [m, n]),
+        xView,
+        weight,
+      );
       expect(ok).toBe(true);
-      delete process.env.DSA_CUDA_GEMM_STAGING_BYTES;
       const chunksM = staging ? Math.ceil(m / Math.floor(staging / (k * (dtype === 'bf16' ? 6 : 4)))) : 1;
       const chunksN = staging && dtype === 'f8_e4m3' ? 2 : 1;
       expect(calls.length).toBe((dtype === 'bf16' ? 3 : 1) * chunksM * chunksN);

@@ -7,29 +7,16 @@ import {
   type CublasLt,
   type LtMatrix,
 } from '../cublas-lt.js';
+import { CUDA_DEFAULT_SETTINGS } from '../cuda-settings.js';
 import { devicePointer } from '../device-pointer.js';
 import { tensorArgs } from '../tensor-args.js';
 import { gridFor, type KernelContext } from './kernel-context.js';
 
 /** linear uses the prefill GEMM (cuBLASLt or dsa_gemm_mma) above this many rows; the decode kernel at or below. */
 export const GEMM_MIN_ROWS = 17;
-/**
- * Bytes of staging per operand (x converted or split, fp8 weight dequantized): M and N are chunked to
- * stay under it. 256 MiB; DSA_CUDA_GEMM_STAGING_BYTES overrides (tests force chunking with it).
- */
-export function gemmStagingBytes(): number {
-  const v = Number(process.env.DSA_CUDA_GEMM_STAGING_BYTES);
-  return Number.isFinite(v) && v > 0 ? v : 256 * 1024 * 1024;
-}
-
-/** DSA_CUDA_GEMM=0 keeps the batch-invariant decode kernel for every M. */
-export function gemmEnabled(): boolean {
-  return process.env.DSA_CUDA_GEMM !== '0';
-}
-
-/** DSA_CUDA_GEMM_FAST=1: cuBLASLt runs one bf16 GEMM (x and dequantized fp8 W rounded to bf16): faster, bf16 accuracy. */
-function fastTerms(): boolean {
-  return process.env.DSA_CUDA_GEMM_FAST === '1';
+/** Whether `linear`/`matmul` with M ≥ {@link GEMM_MIN_ROWS} run the prefill GEMM (setting `gemm`). */
+export function gemmEnabled(context: KernelContext): boolean {
+  return (context.settings ?? CUDA_DEFAULT_SETTINGS).gemm;
 }
 
 const aligned = (v: bigint | number) => BigInt(v) % BigInt(CUBLASLT_ALIGNMENT) === 0n;
@@ -38,9 +25,9 @@ const aligned = (v: bigint | number) => BigInt(v) % BigInt(CUBLASLT_ALIGNMENT) =
  * out [M, N] = x [M, K] · W[N, K]ᵀ with cuBLASLt (CUBLAS_COMPUTE_32F, no TF32), as accurate as the
  * f32 reference: f32 W: one f32 GEMM. bf16 W: x split into three bf16 terms (x = hi + mid + lo, 24
  * significant bits), three bf16 tensor-core GEMMs accumulated into the f32 out (beta 1). f8_e4m3 W:
- * dequantized with its block scale to f32 over chunks of N rows, f32 GEMM. DSA_CUDA_GEMM_FAST=1: one
- * bf16 GEMM (x and the dequantized fp8 W rounded to bf16). M and N are chunked so staging stays under
- * {@link gemmStagingBytes}. Returns false (the caller falls back) when the operands do not suit.
+ * dequantized with its block scale to f32 over chunks of N rows, f32 GEMM. Setting `gemmFast`: one
+ * bf16 GEMM (x and the dequantized fp8 W rounded to bf16). M and N are chunked so staging of each
+ * operand stays under the setting `gemmStagingBytes`. Returns false (the caller falls back) when the operands do not suit.
  */
 export function ltLinear(
   context: KernelContext,
@@ -60,7 +47,8 @@ export function ltLinear(
   if (outLd < n || xLd < k || wLd < k || !aligned(k * 2)) return false;
   const outPtr = devicePointer(out, 'out');
   if (!aligned(outPtr) || !aligned(outLd * 4)) return false;
-  const fast = fastTerms();
+  const settings = context.settings ?? CUDA_DEFAULT_SETTINGS;
+  const fast = settings.gemmFast;
   const wPtr = devicePointer(w, 'weight');
   const wSize = dtypeBytes(w.dtype);
   if (w.dtype !== 'f8_e4m3' && (!aligned(wPtr) || !aligned(wLd * wSize))) return false;
@@ -98,7 +86,7 @@ export function ltLinear(
   const f32 = w.dtype === 'f32' || (w.dtype === 'f8_e4m3' && !fast);
   const terms = f32 ? 0 : fast ? 1 : 3;
   const xBytes = f32 ? 4 : 2 * terms;
-  const staging = gemmStagingBytes();
+  const staging = settings.gemmStagingBytes;
   const chunkM = Math.max(1, Math.min(m, Math.floor(staging / (k * xBytes))));
   let wChunk = n;
   let wStage = 0n;

@@ -1,6 +1,7 @@
 import { KernelArgumentError, type LinearWeight } from '@dsa/backend';
 import { type DType, formatShape, type Shape, type TensorView } from '@dsa/tensor';
 import type { CublasLt } from '../cublas-lt.js';
+import type { CudaSettings } from '../cuda-settings.js';
 import type { Dim3, LaunchArg } from '../launch.js';
 
 /** What the primitive kernel wrappers need from the backend. */
@@ -15,13 +16,15 @@ export interface KernelContext {
   readonly multiprocessors: number;
   /**
    * An optional decode GEMV tried before the general `linear` kernel (the fused helper's `fastLinear`,
-   * on unless DSA_CUDA_FUSED_GEMV=0); returns false when it does not apply.
+   * on unless the setting `fusedGemv` is false); returns false when it does not apply.
    */
   readonly fastLinear?: (out: TensorView, x: TensorView, weight: LinearWeight) => boolean;
-  /** cuBLASLt (opened on first use; null when absent or DSA_CUDA_CUBLASLT=0) for prefill GEMMs. */
+  /** cuBLASLt (opened on first use; null when absent or the setting `cublasLt` is false) for prefill GEMMs. */
   readonly cublasLt?: () => CublasLt | null;
   /** The stream kernels are enqueued on right now (cuBLASLt calls go there too). */
   readonly stream?: () => bigint;
+  /** The backend's settings (prefill GEMM switches); absent: the defaults. */
+  readonly settings?: Pick<CudaSettings, 'gemm' | 'gemmFast' | 'gemmStagingBytes'>;
 }
 
 /** Threads per block of the element-wise kernels. */

@@ -22,7 +22,7 @@ const CHUNK_ELEMENTS: Record<string, number> = { bf16: 8, f16: 8, f32: 4, f8_e4m
  * `scaleInv`. M ≤ 16 (decode): one warp per output column, 16-byte weight loads, fp8 dequantized in
  * registers, rows of x in tiles of {@link LINEAR_TILE_M}; every out[m, n] is the same arithmetic for
  * any M ≤ 16 (batch invariant). M > 16 (prefill): cuBLASLt when present, else dsa_gemm_mma (see
- * ./gemm.ts); DSA_CUDA_GEMM=0 keeps the decode kernel for every M.
+ * ./gemm.ts); the setting `gemm: false` keeps the decode kernel for every M.
  */
 export function linearKernels(context: KernelContext): Pick<Kernels, 'linear'> {
   return {
@@ -55,7 +55,7 @@ export function linearKernels(context: KernelContext): Pick<Kernels, 'linear'> {
       }
       if (m === 0 || n === 0) return;
       if (context.fastLinear?.(out, x, weight)) return;
-      if (m >= GEMM_MIN_ROWS && gemmEnabled()) {
+      if (m >= GEMM_MIN_ROWS && gemmEnabled(context)) {
         const lt = context.cublasLt?.();
         if (lt && ltLinear(context, lt, out, x, weight)) return;
         if (mmaLinear(context, out, x, weight)) return;

@@ -8,7 +8,7 @@ import { matmulKernels } from './matmul.js';
 // The decode matmul's launch mapping (kernel choice, grid, pointers and strides) checked without a GPU:
 // launches go to a host heap where dsa_matmul_dec_* is emulated from its documented arguments
 // (kernels/primitives/matmul.cu); the kernels' arithmetic is checked on the device
-// (src/device-checks/gemm-checks.ts).
+// (check/gemm-checks.ts).
 const BASE = 1n << 32n;
 
 class HostHeap {

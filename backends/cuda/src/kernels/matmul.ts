@@ -99,7 +99,7 @@ export function matmulKernels(context: KernelContext): Pick<Kernels, 'matmul'> {
       }
       const total = batch * m * n;
       if (total === 0) return;
-      if (m >= GEMM_MIN_ROWS && gemmEnabled()) {
+      if (m >= GEMM_MIN_ROWS && gemmEnabled(context)) {
         const lt = context.cublasLt?.();
         if (lt && ltMatmul(context, lt, out, a, b, transpose, options.alpha ?? 1)) return;
       }

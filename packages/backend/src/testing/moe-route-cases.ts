@@ -14,17 +14,38 @@ export interface MoeRouteCase {
 export const MOE_ROUTE_CASES: readonly MoeRouteCase[] = [
   {
     label: 'DeepSeek-V3 (sigmoid, bias, 8 groups keep 4, normalized, scale 2.5)',
-    options: { groups: 8, topkGroups: 4, topk: 8, routedScale: 2.5, normalize: true, scoring: 'sigmoid' },
+    options: {
+      nGroup: 8,
+      topkGroup: 4,
+      topk: 8,
+      routedScalingFactor: 2.5,
+      normalize: true,
+      scoring: 'sigmoid',
+    },
     withBias: true,
   },
   {
     label: 'sigmoid without bias, groups by their best expert',
-    options: { groups: 4, topkGroups: 2, topk: 4, routedScale: 1, normalize: false, scoring: 'sigmoid' },
+    options: {
+      nGroup: 4,
+      topkGroup: 2,
+      topk: 4,
+      routedScalingFactor: 1,
+      normalize: false,
+      scoring: 'sigmoid',
+    },
     withBias: false,
   },
   {
     label: 'softmax, one group',
-    options: { groups: 1, topkGroups: 1, topk: 6, routedScale: 1, normalize: false, scoring: 'softmax' },
+    options: {
+      nGroup: 1,
+      topkGroup: 1,
+      topk: 6,
+      routedScalingFactor: 1,
+      normalize: false,
+      scoring: 'softmax',
+    },
     withBias: false,
   },
 ];

@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ParsedAssistantMessage, ThinkingMode } from './chat-message.js';
+import { PARSE_CASES } from './dsv32-parse-cases.js';
 import { Dsv32ParseError } from './dsv32-parse-error.js';
 import { parseMessageFromCompletionText } from './dsv32-parser.js';
 import { CompletionStreamParser } from './dsv32-stream-parser.js';
@@ -13,16 +12,7 @@ function streamParse(text: string, mode: ThinkingMode, size: number): ParsedAssi
   return p.finish();
 }
 
-interface ParseCase {
-  name: string;
-  thinking_mode: ThinkingMode;
-  text: string;
-  result: ParsedAssistantMessage;
-}
-
-const fixture = JSON.parse(
-  await readFile(join(import.meta.dirname, '../../../../fixtures/chat/deepseek-v32-encoding.json'), 'utf8'),
-) as { parse_cases: ParseCase[] };
+const fixture = { parse_cases: PARSE_CASES };
 
 type Expected =
   | { error: string }

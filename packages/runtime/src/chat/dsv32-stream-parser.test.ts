@@ -1,21 +1,11 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ParsedAssistantMessage, ParsedToolCall, ThinkingMode } from './chat-message.js';
+import { PARSE_CASES } from './dsv32-parse-cases.js';
 import { parseMessageFromCompletionText } from './dsv32-parser.js';
 import { type CompletionStreamEvent, CompletionStreamParser } from './dsv32-stream-parser.js';
 import { DSV32_TOKENS } from './dsv32-tokens.js';
 
-interface ParseCase {
-  name: string;
-  thinking_mode: ThinkingMode;
-  text: string;
-  result: ParsedAssistantMessage;
-}
-
-const fixture = JSON.parse(
-  await readFile(join(import.meta.dirname, '../../../../fixtures/chat/deepseek-v32-encoding.json'), 'utf8'),
-) as { parse_cases: ParseCase[] };
+const fixture = { parse_cases: PARSE_CASES };
 
 const MARKUP = [
   DSV32_TOKENS.bos,

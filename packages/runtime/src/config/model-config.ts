@@ -74,11 +74,11 @@ export interface ModelConfig {
   /** num_experts_per_tok (A). */
   readonly nActivatedExperts: number;
   /** n_group (G). */
-  readonly nExpertGroups: number;
+  readonly nGroup: number;
   /** topk_group: groups kept per token. */
-  readonly nLimitedGroups: number;
+  readonly topkGroup: number;
   /** routed_scaling_factor. */
-  readonly routeScale: number;
+  readonly routedScalingFactor: number;
   /** scoring_func of the router. */
   readonly scoreFunc: 'sigmoid' | 'softmax';
   /** norm_topk_prob: normalize the selected expert weights to sum to 1. */
@@ -167,25 +167,25 @@ export function parseModelConfig(json: unknown, file = 'config.json'): ModelConf
     throw new ConfigError(file, 'qk_rope_head_dim', `must be even, got ${qkRopeHeadDim}`);
   const vHeadDim = int('v_head_dim');
   const nRoutedExperts = int('n_routed_experts', { min: 0, fallback: 0 });
-  const nExpertGroups = int('n_group', { fallback: 1 });
-  const nLimitedGroups = int('topk_group', { fallback: nExpertGroups });
+  const nGroup = int('n_group', { fallback: 1 });
+  const topkGroup = int('topk_group', { fallback: nGroup });
   const nActivatedExperts = int('num_experts_per_tok', { min: 0, fallback: 0 });
   if (nRoutedExperts > 0) {
-    if (nRoutedExperts % nExpertGroups !== 0) {
+    if (nRoutedExperts % nGroup !== 0) {
       throw new ConfigError(
         file,
         'n_group',
-        `${nExpertGroups} groups do not divide n_routed_experts ${nRoutedExperts}`,
+        `${nGroup} groups do not divide n_routed_experts ${nRoutedExperts}`,
       );
     }
-    if (nLimitedGroups > nExpertGroups) {
-      throw new ConfigError(file, 'topk_group', `${nLimitedGroups} exceeds n_group ${nExpertGroups}`);
+    if (topkGroup > nGroup) {
+      throw new ConfigError(file, 'topk_group', `${topkGroup} exceeds n_group ${nGroup}`);
     }
-    if (nActivatedExperts < 1 || nActivatedExperts > (nRoutedExperts / nExpertGroups) * nLimitedGroups) {
+    if (nActivatedExperts < 1 || nActivatedExperts > (nRoutedExperts / nGroup) * topkGroup) {
       throw new ConfigError(
         file,
         'num_experts_per_tok',
-        `${nActivatedExperts} is not in [1, ${(nRoutedExperts / nExpertGroups) * nLimitedGroups}] (experts available in the kept groups)`,
+        `${nActivatedExperts} is not in [1, ${(nRoutedExperts / nGroup) * topkGroup}] (experts available in the kept groups)`,
       );
     }
   }
@@ -276,9 +276,9 @@ export function parseModelConfig(json: unknown, file = 'config.json'): ModelConf
     nRoutedExperts,
     nSharedExperts: int('n_shared_experts', { min: 0, fallback: 0 }),
     nActivatedExperts,
-    nExpertGroups,
-    nLimitedGroups,
-    routeScale: num('routed_scaling_factor', 1),
+    nGroup,
+    topkGroup,
+    routedScalingFactor: num('routed_scaling_factor', 1),
     scoreFunc: scoring,
     normTopkProb: c.norm_topk_prob === undefined ? true : c.norm_topk_prob === true,
     indexer,

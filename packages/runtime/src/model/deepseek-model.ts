@@ -7,6 +7,7 @@ import { narrow, select, type TensorView, tensorView } from '@dsa/tensor';
 import { Checkpoint } from '../checkpoint/checkpoint.js';
 import { type ModelConfig, parseModelConfig } from '../config/model-config.js';
 import { mlaSoftmaxScale, ropeFrequencies } from '../config/yarn.js';
+import { runtimeSettings } from '../runtime-settings.js';
 import { addRmsNorm } from './add-rms-norm.js';
 import { type DecodeGraphStats, DecodeGraphs, type DecodeInputs } from './decode-graphs.js';
 import { type ForwardEntry, layoutStep } from './forward-batch.js';
@@ -208,10 +209,10 @@ export class DeepseekModel {
       softmaxScale: mlaSoftmaxScale(config),
     };
     const route = {
-      groups: config.nExpertGroups,
-      topkGroups: config.nLimitedGroups,
+      nGroup: config.nGroup,
+      topkGroup: config.topkGroup,
       topk: config.nActivatedExperts,
-      routedScale: config.routeScale,
+      routedScalingFactor: config.routedScalingFactor,
       normalize: config.normTopkProb,
       scoring: config.scoreFunc,
     };
@@ -244,7 +245,7 @@ export class DeepseekModel {
    */
   private graphsUsable(options: ModelOptions): boolean {
     const backend = this.backend;
-    if (options.graphs === false || process.env.DSA_GRAPHS === '0') return false;
+    if (options.graphs === false || !runtimeSettings().graphs) return false;
     // Graphs are captured for the checkpoint's own top-k with every selected position attended.
     if (this.selection.topkPolicy.kind !== 'fixed') return false;
     if (this.selection.indexTopk !== this.config.indexer?.indexTopk) return false;

@@ -26,9 +26,21 @@ import { indexerTopK } from '@dsa/indexer';
 import { mlaAttention } from '@dsa/mla';
 import { moeExperts, moeRoute } from '@dsa/moe';
 import type { DType } from '@dsa/tensor';
-import { type CheckResult, runCheck } from '../device-checks/check-result.js';
-import type { FusedKernelHost } from './fused-host.js';
-import { fastLinear } from './linear.js';
+import type { CudaBackend } from '../src/cuda-backend.js';
+import type { FusedKernelHost } from '../src/fused/fused-host.js';
+import { fastLinear } from '../src/fused/linear.js';
+import { mlaAttention as cudaMlaAttention } from '../src/fused/mla-attention.js';
+import { type CheckResult, runCheck } from './check-result.js';
+
+/** The fused-kernel host of `backend` (its launcher, workspace, allocate and upload). */
+function cudaHost(backend: CudaBackend): FusedKernelHost {
+  return {
+    launcher: backend.launcher,
+    workspace: backend.workspace,
+    allocate: (bytes, usage) => backend.allocate(bytes, usage),
+    upload: (destination, source, stream) => backend.upload(destination, source, stream),
+  };
+}
 
 /** Two long sequences (5000 and 3001 tokens) in blocks of 64, shuffled over the pool. */
 function longLayout(random: Random): PagedLayout {
@@ -185,7 +197,7 @@ checks.push(
   ),
 );
 
-// The f32 kernel splits a query's keys over CTAs when the batch is small (DSA_CUDA_MLA_SPLIT forces it):
+// The f32 kernel splits a query's keys over CTAs when the batch is small (the setting mlaSplit forces it):
 // the split launch + combine and the one-CTA merge must give the same bits, and match the reference.
 for (const mode of ['dense', 'sparse'] as const) {
   checks.push({
@@ -203,25 +215,28 @@ for (const mode of ['dense', 'sparse'] as const) {
       const indices = mode === 'sparse' ? sparseIndices(random, l, k) : null;
       const scale = 1 / Math.sqrt(c + r);
       const workspace = new Workspace(reference);
-      const run = async (backend: Backend, split: '0' | '1' | null) => {
+      const run = async (backend: Backend, split: 'on' | 'off' | null) => {
         const qv = uploadTensor(backend, 'f32', [s, heads, c + r], q);
         const cv = uploadTensor(backend, 'f32', [l.slots, c + r], cache);
         const iv = indices ? uploadTensor(backend, 'i32', [s, k], indices) : null;
         const out = emptyTensor(backend, 'f32', [s, heads, c]);
         const batch = uploadBatch(backend, l);
-        const previous = process.env.DSA_CUDA_MLA_SPLIT;
-        if (split) process.env.DSA_CUDA_MLA_SPLIT = split;
-        try {
-          if (split) backend.fused.mlaAttention!(out, qv, cv, batch, iv, scale);
-          else mlaAttention(backend, workspace, out, qv, cv, batch, iv, scale);
-        } finally {
-          if (previous === undefined) delete process.env.DSA_CUDA_MLA_SPLIT;
-          else process.env.DSA_CUDA_MLA_SPLIT = previous;
-        }
+        if (split) {
+          const host = backend as CudaBackend;
+          cudaMlaAttention(
+            { ...cudaHost(host), settings: { ...host.settings, mlaSplit: split } },
+            out,
+            qv,
+            cv,
+            batch,
+            iv,
+            scale,
+          );
+        } else mlaAttention(backend, workspace, out, qv, cv, batch, iv, scale);
         return downloadTensor(backend, out);
       };
-      const split = await run(cuda, '1');
-      const merged = await run(cuda, '0');
+      const split = await run(cuda, 'on');
+      const merged = await run(cuda, 'off');
       const same = mismatches(split, merged);
       if (same.error !== 0)
         return { error: Number.POSITIVE_INFINITY, detail: `split vs one-CTA merge: ${same.detail}` };

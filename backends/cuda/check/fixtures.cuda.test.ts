@@ -1,8 +1,8 @@
 import path from 'node:path';
 import type { Backend } from '@dsa/backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURES, fixtureChecks } from './device-checks/index.js';
-import cudaBackendFactory from './index.js';
+import cudaBackendFactory from '../src/index.js';
+import { FIXTURES, fixtureChecks } from './index.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../../../fixtures');
 

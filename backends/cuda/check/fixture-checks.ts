@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Backend } from '@dsa/backend';
 import { DeepseekModel, generate, SafetensorsFile } from '@dsa/runtime';
+import { greedyDecode, maxAbsDiff, readF32, readI32 } from '../../../tests/golden-helpers.js';
 import { type CheckResult, runCheck } from './check-result.js';
 
 /** What the fixtures' golden.json says about tolerances and the greedy decode. */
@@ -14,32 +15,6 @@ interface Golden {
 export const FIXTURES = ['tiny', 'tiny-fp8'] as const;
 /** Prompt lengths checked per fixture. */
 export const PROMPT_LENGTHS = [7, 48, 130] as const;
-
-async function readF32(file: SafetensorsFile, name: string): Promise<Float32Array> {
-  const bytes = await file.read(name);
-  return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-}
-
-async function readI32(file: SafetensorsFile, name: string): Promise<Int32Array> {
-  const bytes = await file.read(name);
-  return new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) return Number.POSITIVE_INFINITY;
-  let max = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i]! - b[i]!);
-    if (!(d <= max)) max = Number.isNaN(d) ? Number.POSITIVE_INFINITY : d;
-  }
-  return max;
-}
-
-function argmax(values: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
-  return best;
-}
 
 /**
  * The end-to-end checks of tests/golden.test.ts for one fixture directory on `backend`: per prompt
@@ -114,31 +89,12 @@ export async function fixtureChecks(
   const stepLogits = await readF32(reference, 'decode.step_logits');
   push(
     await runCheck(`${fixture}/greedy decode step logits`, tol.logits_max_abs, async () => {
-      const sequence = model.cache.createSequence();
-      try {
-        let result = await model.forward([{ sequence, tokens: prompt }]);
-        const tokens: number[] = [];
-        let worst = 0;
-        for (let step = 0; step <= golden.decode.steps; step++) {
-          const logits = new Float32Array(vocabSize);
-          await backend.download(result.logits, logits);
-          worst = Math.max(
-            worst,
-            maxAbsDiff(logits, stepLogits.subarray(step * vocabSize, (step + 1) * vocabSize)),
-          );
-          if (step === golden.decode.steps) break;
-          const best = argmax(logits);
-          tokens.push(best);
-          result = await model.forward([{ sequence, tokens: [best] }]);
-        }
-        const same = tokens.join(',') === golden.decode.greedy_tokens.join(',');
-        return {
-          error: same ? worst : Number.POSITIVE_INFINITY,
-          detail: same ? '' : `tokens ${tokens.join(',')} != golden ${golden.decode.greedy_tokens.join(',')}`,
-        };
-      } finally {
-        model.cache.release(sequence);
-      }
+      const { tokens, worst } = await greedyDecode(model, prompt, golden.decode.steps, stepLogits);
+      const same = tokens.join(',') === golden.decode.greedy_tokens.join(',');
+      return {
+        error: same ? worst : Number.POSITIVE_INFINITY,
+        detail: same ? '' : `tokens ${tokens.join(',')} != golden ${golden.decode.greedy_tokens.join(',')}`,
+      };
     }),
   );
   push(

@@ -3,8 +3,8 @@
 import type { Backend } from '@dsa/backend';
 import { ReferenceBackend } from '@dsa/backend-reference';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCheck } from '../device-checks/check-result.js';
-import cudaBackendFactory from '../index.js';
+import cudaBackendFactory from '../src/index.js';
+import { runCheck } from './check-result.js';
 import { FUSED_CHECKS } from './fused-checks.js';
 
 describe.skipIf(process.env.DSA_TEST_DEVICE !== 'cuda')(

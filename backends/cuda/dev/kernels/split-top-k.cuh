@@ -15,7 +15,7 @@
 //   (scores, row_stride, positions, n, k, out, cap, cand, counts); cand: rows · kSplitCtas ·
 //   split_slice(n) u32 words, counts: rows · kSplitCtas u32 (workspace; nothing to clear).
 #pragma once
-#include "filter-top-k.cuh"
+#include "../../kernels/fused/filter-top-k.cuh"
 
 namespace dsa_fused {
 

@@ -1,6 +1,6 @@
-import type { Backend } from '@dsa/backend';
-import type { CacheSequence, PagedKvCache } from '@dsa/runtime';
+import { type Backend, DsaError, UnsupportedError } from '@dsa/backend';
 import { narrow, type TensorView } from '@dsa/tensor';
+import type { CacheSequence, PagedKvCache } from '../model/kv-cache.js';
 
 /** A 32-bit xorshift generator (values in [-1, 1)). */
 function random(seed: number): () => number {
@@ -41,7 +41,9 @@ function randomBytes(dtype: string, count: number, seed: number): Uint8Array {
       return values;
     }
     default:
-      throw new Error(`bench: cannot fill a ${dtype} cache tensor with synthetic values`);
+      throw new UnsupportedError(
+        `fillSyntheticCache: cannot fill a ${dtype} cache tensor with synthetic values`,
+      );
   }
 }
 
@@ -49,9 +51,11 @@ function randomBytes(dtype: string, count: number, seed: number): Uint8Array {
 const VARIANTS = 7;
 
 /**
- * Fills `sequences` to `depth` tokens without running the prefill: reserves their blocks, uploads
- * random rows into every layer's latent and indexer-key caches, and records `depth` dummy tokens so
- * the next step's positions are right.
+ * Fills `sequences` (empty, of `cache`) to `depth` tokens without running the prefill, for decode
+ * benchmarks at depth (`dsa bench --cache synthetic`): reserves their blocks, uploads seeded random rows
+ * into every layer's latent [slots, C+R] and indexer-key [slots, Di] (+ scales [slots]) caches, and
+ * records `depth` dummy tokens (ids below `vocabSize`) so the next step's positions are right. The
+ * values are the same on every run; attention over them is meaningless, its cost is real.
  */
 export function fillSyntheticCache(
   backend: Backend,
@@ -89,7 +93,11 @@ export function fillSyntheticCache(
   };
   let counter = 0;
   for (const sequence of sequences) {
-    if (sequence.length !== 0) throw new Error(`bench: sequence ${sequence.id} is not empty`);
+    if (sequence.length !== 0)
+      throw new DsaError(
+        'sequence_not_empty',
+        `fillSyntheticCache: sequence ${sequence.id} already holds ${sequence.length} tokens; give empty sequences`,
+      );
     cache.reserve(sequence, depth);
     for (const block of sequence.blocks) {
       for (const view of tensors) {

@@ -7,12 +7,12 @@ import { type CheckResult, runCheck } from './check-result.js';
  * Tolerance of the prefill GEMM checks, as the conformance kit measures error
  * (max |got − want| / max(1, max |want|)). Default paths are f32-accurate (x split into three bf16
  * terms = 24 bits times bf16 / fp8 weights exact in bf16, or f32 GEMMs), so the error is that of f32
- * accumulation in another order, ~1e-6: 2e-5, as the conformance kit's linear cases. With
- * DSA_CUDA_GEMM_FAST=1 (one bf16 term: bf16 rounding of x and of the fp8 product, ~2⁻⁹ relative per
+ * accumulation in another order, ~1e-6: 2e-5, as the conformance kit's linear cases. With the
+ * setting `gemmFast` (DSA_CUDA_GEMM_FAST=1; one bf16 term: bf16 rounding of x and of the fp8 product, ~2⁻⁹ relative per
  * product, partly cancelling over K) the allowance is bf16-sized, 1e-2.
  */
-export function gemmTolerance(): number {
-  return process.env.DSA_CUDA_GEMM_FAST === '1' ? 1e-2 : 2e-5;
+export function gemmTolerance(gemmFast: boolean): number {
+  return gemmFast ? 1e-2 : 2e-5;
 }
 /** Tolerance of the matmul checks (f32 or bf16 operands, exact products, f32 accumulation). */
 export const MATMUL_TOLERANCE = 2e-5;
@@ -152,12 +152,13 @@ function decodeMatmulCase(s: number, op: 'nn' | 'nt', dtype: 'f32' | 'bf16'): { 
  */
 export async function gemmChecks(backend: Backend, oracle: Backend, filter?: string): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
-  const cuda = backend as unknown as Partial<GemmSwitch>;
+  const cuda = backend as unknown as Partial<GemmSwitch> & { settings?: { gemmFast?: boolean } };
+  const tolerance = gemmTolerance(cuda.settings?.gemmFast === true);
   const paths: boolean[] = typeof cuda.cublasLt === 'function' && cuda.cublasLt() ? [true, false] : [false];
   const cases: { name: string; run: Run; tolerance: number; paths: boolean[] }[] = [];
   for (const m of [17, 300, 4096])
     for (const dtype of ['f32', 'bf16', 'f8_e4m3'] as const)
-      cases.push({ ...linearCase(m, dtype), tolerance: gemmTolerance(), paths });
+      cases.push({ ...linearCase(m, dtype), tolerance, paths });
   for (const c of matmulCases()) cases.push({ ...c, tolerance: MATMUL_TOLERANCE, paths: paths.slice(0, 1) });
   for (const s of [1, 3, 16])
     for (const op of ['nn', 'nt'] as const)

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-const ROOT = path.resolve(import.meta.dirname, '../emulator');
+const ROOT = import.meta.dirname;
 /** Folder the emulator libraries are built into (git-ignored). */
 export const EMULATOR_DIR = path.join(ROOT, 'build');
 

@@ -1,6 +1,6 @@
 // The device suite: a plain script (no vitest) for the GPU host, which has no Node toolchain. It runs
 // the conformance kit against the reference backend, the device behaviour checks, the fused-kernel
-// checks of src/fused/fused-checks.ts and the fixture
+// checks of check/fused-checks.ts and the fixture
 // checks of tests/golden.test.ts, printing one line per check and a JSON summary; exits 1 when a check
 // fails and 2 when the cuda backend cannot run at all.
 //   node device-suite.mjs [--fixtures DIR] [--json FILE] [--skip-fixtures] [--filter TEXT]
@@ -9,6 +9,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Backend } from '@dsa/backend';
 import { ReferenceBackend } from '@dsa/backend-reference';
+import cudaBackendFactory, { cudaSettings } from '../src/index.js';
+import { fusedChecks } from './fused-checks.js';
 import {
   behaviourChecks,
   type CheckResult,
@@ -18,10 +20,8 @@ import {
   fixtureChecks,
   formatCheck,
   gemmChecks,
-} from './device-checks/index.js';
-import { modelGraphChecks } from './device-checks/model-graphs.js';
-import { fusedChecks } from './fused/fused-checks.js';
-import cudaBackendFactory from './index.js';
+} from './index.js';
+import { modelGraphChecks } from './model-graphs.js';
 
 function option(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -42,7 +42,7 @@ async function main(): Promise<number> {
   };
   const filter = option('--filter');
   console.log(
-    `node ${process.version}, ${process.platform}-${process.arch}, DSA_CUDA_DISABLE_GRAPHS=${process.env.DSA_CUDA_DISABLE_GRAPHS ?? ''}`,
+    `node ${process.version}, ${process.platform}-${process.arch}, settings ${JSON.stringify(cudaSettings())}`,
   );
   const probe = await cudaBackendFactory.probe();
   console.log(`probe: ${probe.score}, ${probe.reason}`);

@@ -1,8 +1,8 @@
 import type { Backend } from '@dsa/backend';
 import { ReferenceBackend } from '@dsa/backend-reference';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { behaviourChecks, checkCase, conformanceCases, gemmChecks } from './device-checks/index.js';
-import cudaBackendFactory from './index.js';
+import cudaBackendFactory from '../src/index.js';
+import { behaviourChecks, checkCase, conformanceCases, gemmChecks } from './index.js';
 
 // Every primitive case of the kit against the reference backend, on a GPU (DSA_TEST_DEVICE=cuda).
 describe.skipIf(process.env.DSA_TEST_DEVICE !== 'cuda')('conformance kit on the cuda backend', () => {

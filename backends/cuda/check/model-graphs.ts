@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Backend } from '@dsa/backend';
 import { type CacheSequence, DeepseekModel } from '@dsa/runtime';
+import { argmax } from '../../../tests/golden-helpers.js';
 import { type CheckResult, runCheck } from './check-result.js';
 
 /** Deterministic prompt token ids below `vocab`. */
@@ -9,13 +10,9 @@ function prompt(length: number, seed: number, vocab: number): number[] {
 }
 
 function argmaxRows(logits: Float32Array, vocab: number): number[] {
-  const out: number[] = [];
-  for (let r = 0; r < logits.length / vocab; r++) {
-    let best = 0;
-    for (let v = 1; v < vocab; v++) if (logits[r * vocab + v]! > logits[r * vocab + best]!) best = v;
-    out.push(best);
-  }
-  return out;
+  return Array.from({ length: logits.length / vocab }, (_, r) =>
+    argmax(logits.subarray(r * vocab, (r + 1) * vocab)),
+  );
 }
 
 async function step(

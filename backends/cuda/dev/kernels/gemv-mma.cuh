@@ -1,4 +1,4 @@
-// Tensor-core decode GEMV (v4, opt-in: DSA_CUDA_GEMV=v4): out[m, n] = Σ_k x[m, k] · W[n, k] for M ≤ 16
+// Tensor-core decode GEMV (v4; lost to gemv-core.cuh, no longer launched): out[m, n] = Σ_k x[m, k] · W[n, k] for M ≤ 16
 // with mma.sync m16n8k16 bf16 → f32, the M ≤ 16 activation rows as the A tile (rows ≥ M are zero) and
 // 8 weight rows (output columns) as the B tile of one warp; the same kernel serves every M, and a row's
 // result never depends on the other rows (each D element only sees its own A row).
@@ -13,7 +13,7 @@
 // (a function of [N, K]: gemv4_slices); slices are added in order through shared memory.
 #pragma once
 #include <cuda_bf16.h>
-#include "gemv-core.cuh"
+#include "../../kernels/fused/gemv-core.cuh"
 
 namespace dsa_fused {
 

@@ -1,0 +1,37 @@
+import { type BackendOptions, readSettings, type SettingsOf } from '@dsa/backend';
+
+/**
+ * Every setting of the cpu backend (`BackendOptions.settings`), with the environment variable that
+ * overrides it. (`DSA_CPU_ISA` and `DSA_CPU_PROFILE` are read by the native addon itself.)
+ */
+export const CPU_SETTING_SPECS = {
+  /** Caps the kernel set: `portable`, `avx2` or `avx512` (default: the best this CPU runs). */
+  isa: { kind: 'choice', values: ['portable', 'avx2', 'avx512'] },
+  /**
+   * `queued` (default): kernel calls enqueue work on an in-order queue drained by an executor thread,
+   * off the JavaScript thread. `synchronous`: every call runs to completion before it returns
+   * (debugging: a kernel's own argument errors then throw from the call itself).
+   */
+  execution: { kind: 'choice', values: ['queued', 'synchronous'], env: 'DSA_CPU_EXECUTION' },
+  /**
+   * `f32` (default): every kernel matches the reference backend to f32 rounding. `bf16`: where the CPU
+   * has AVX512_BF16 (and the AVX-512 set is in use), `linear` with bf16 weights rounds x to bf16 and
+   * multiplies by vdpbf16ps with f32 accumulation; elsewhere it falls back to `f32`.
+   */
+  precision: { kind: 'choice', values: ['f32', 'bf16'], env: 'DSA_CPU_PRECISION' },
+} as const;
+
+/** `BackendOptions.settings` the cpu backend reads (see {@link CPU_SETTING_SPECS}). */
+export type CpuBackendSettings = SettingsOf<typeof CPU_SETTING_SPECS>;
+
+/**
+ * Resolves the cpu backend's settings once: `DSA_CPU_EXECUTION` and `DSA_CPU_PRECISION` override the
+ * fields of `settings`, which override the defaults (`queued`, `f32`; `isa` absent = the best the CPU
+ * runs). A bad value throws `InvalidSettingError` naming the variable or field.
+ */
+export function cpuSettings(
+  settings: BackendOptions['settings'] = {},
+  environment: Readonly<Record<string, string | undefined>> = process.env,
+): CpuBackendSettings & Required<Pick<CpuBackendSettings, 'execution' | 'precision'>> {
+  return { execution: 'queued', precision: 'f32', ...readSettings(CPU_SETTING_SPECS, settings, environment) };
+}
