@@ -54,8 +54,8 @@ RECALL_ARGS = ModelArgs(
 )
 
 
-def batches(batch: int, length: int, pairs: tuple[int, int], queries):
-    return lambda rng: make_batch(rng, batch, length, pairs, queries)
+def batches(batch: int, length: int, pairs: tuple[int, int], queries, key_pool: int = 128):
+    return lambda rng: make_batch(rng, batch, length, pairs, queries, key_pool)
 
 
 def plan(scale: float) -> list[Phase]:
@@ -108,6 +108,9 @@ def main() -> None:
     ap.add_argument("--only", help="run phases up to and including this one")
     ap.add_argument("--export-from", help="skip training: export the model of this checkpoint.pt to --out")
     ap.add_argument("--wide", action="store_true", help="experiment: kv_lora 128, q_lora 128, nope 64")
+    ap.add_argument("--dense-pairs", action="store_true", help="experiment: phase A1 at L=64 with P=8..16, Q=P")
+    ap.add_argument("--aux-prev", type=float, default=0.0, help="weight of the previous-token auxiliary loss in A")
+    ap.add_argument("--key-curriculum", action="store_true", help="experiment: A0 phases with 8, then 32 distinct keys")
     ap.add_argument("--lr-scale", type=float, default=1.0, help="multiply the main learning rate of phase A")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -130,7 +133,18 @@ def main() -> None:
     if args.export_from:
         model.load_state_dict(torch.load(args.export_from)["model"])
     trainer = Trainer(model, args.run_dir, args.seed, log)
-    for phase in [] if args.export_from else plan(args.scale):
+    phases = plan(args.scale)
+    if args.dense_pairs:
+        phases[0] = Phase("A1-L64", "A", 3000, 1e-3, batches(32, 64, (8, 16), None), warmup=50)
+    if args.key_curriculum:
+        phases[:0] = [
+            Phase("A0a-L32", "A", 600, 1e-3, batches(64, 32, (4, 4), None, key_pool=8), warmup=50),
+            Phase("A0b-L32", "A", 600, 1e-3, batches(64, 32, (4, 8), None, key_pool=32), warmup=20),
+        ]
+    for phase in phases:
+        if phase.kind == "A":
+            phase.aux_prev_token = args.aux_prev
+    for phase in [] if args.export_from else phases:
         if phase.kind == "A":
             phase.lr *= args.lr_scale
         length = int(phase.name.split("-L")[1])

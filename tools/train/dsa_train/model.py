@@ -289,8 +289,13 @@ class DeepseekV32(nn.Module):
     def gates(self) -> list[Gate]:
         return [m for m in self.modules() if isinstance(m, Gate)]
 
-    def forward(self, ids: torch.Tensor, control: Optional[AttentionControl] = None) -> torch.Tensor:
-        """ids i64 [B, S] (whole sequences from position 0) → logits f32 [B, S, vocab]."""
+    def forward(
+        self, ids: torch.Tensor, control: Optional[AttentionControl] = None, taps: Optional[list] = None
+    ) -> torch.Tensor:
+        """ids i64 [B, S] (whole sequences from position 0) → logits f32 [B, S, vocab].
+
+        taps: when given, receives the residual stream after each layer (for training-only auxiliary heads).
+        """
         control = control or AttentionControl()
         b, s = ids.shape
         positions = torch.arange(s, device=ids.device)
@@ -300,4 +305,6 @@ class DeepseekV32(nn.Module):
         h = self.model.embed_tokens(ids)
         for layer in self.model.layers:
             h = layer(h, rotary, causal, control)
+            if taps is not None:
+                taps.append(h)
         return self.lm_head(self.model.norm(h)).float()

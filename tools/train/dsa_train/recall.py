@@ -27,13 +27,17 @@ class RecallSequence:
     answers: list[tuple[int, int]]  # (position, token), ids[position] == token
 
 
-def make_sequence(rng: np.random.Generator, length: int, pairs: int, queries: int) -> RecallSequence:
-    if not 1 <= queries <= pairs or 2 * pairs > length:
+def make_sequence(
+    rng: np.random.Generator, length: int, pairs: int, queries: int, key_pool: int = len(KEYS)
+) -> RecallSequence:
+    """One sequence of the task. key_pool < 128 draws keys from the first key_pool key ids only (a training
+    curriculum: few distinct keys make the matching circuit form fast; evaluation always uses all 128)."""
+    if not 1 <= queries <= pairs <= key_pool or 2 * pairs > length:
         raise ValueError(f"need 1 <= Q <= P and 2P <= L, got L={length} P={pairs} Q={queries}")
     context = rng.integers(FILLER.start, FILLER.stop, size=length)
     # P non-overlapping 2-token slots, uniform: choose P sorted starts among L - P, shift the i-th by i.
     starts = np.sort(rng.choice(length - pairs, size=pairs, replace=False)) + np.arange(pairs)
-    keys = rng.choice(len(KEYS), size=pairs, replace=False) + KEYS.start
+    keys = rng.choice(key_pool, size=pairs, replace=False) + KEYS.start
     values = rng.integers(VALUES.start, VALUES.stop, size=pairs)
     context[starts], context[starts + 1] = keys, values
     ids = [BOS] + context.tolist()
@@ -44,7 +48,14 @@ def make_sequence(rng: np.random.Generator, length: int, pairs: int, queries: in
     return RecallSequence(ids, answers)
 
 
-def make_batch(rng: np.random.Generator, batch: int, length: int, pairs: tuple[int, int], queries: int | None):
+def make_batch(
+    rng: np.random.Generator,
+    batch: int,
+    length: int,
+    pairs: tuple[int, int],
+    queries: int | None,
+    key_pool: int = len(KEYS),
+):
     """ids i64 [B, 1+L+3Q] and labels i64 (the answer token at position-1, -100 elsewhere).
 
     pairs: (min, max) P drawn per sequence; queries: Q, or None for Q = P (more signal while learning).
@@ -54,7 +65,7 @@ def make_batch(rng: np.random.Generator, batch: int, length: int, pairs: tuple[i
     seqs = []
     for _ in range(batch):
         p = int(rng.integers(max(pairs[0], q), pairs[1] + 1))
-        seqs.append(make_sequence(rng, length, p, q))
+        seqs.append(make_sequence(rng, length, p, q, key_pool))
     ids = torch.tensor([s.ids for s in seqs], dtype=torch.long)
     labels = torch.full_like(ids, -100)
     for b, s in enumerate(seqs):

@@ -43,6 +43,11 @@ class Phase:
     index_topk: Optional[int] = None
     weight_decay: float = 0.1
     bias_update: float = 5e-3
+    # Training-only auxiliary loss (phase A): a separate linear head reads the residual after layer 0 and
+    # predicts the previous token. It gives the first layer a direct signal to build the previous-token
+    # attention that retrieval ("induction") needs, which otherwise forms only after a long plateau. The
+    # head is not part of the model and is never exported (like DeepSeek's training-only MTP modules).
+    aux_prev_token: float = 0.0
 
 
 def wsd(step: int, phase: Phase, peak: float) -> float:
@@ -138,8 +143,14 @@ class Trainer:
             }
         else:
             raise ValueError(f"phase kind {phase.kind!r}: expected A, B or C")
-        groups = {"main": main_params, "indexer": indexer_params}
-        peaks = {"main": phase.lr, "indexer": phase.indexer_lr}
+        aux_head = None
+        if phase.kind == "A" and phase.aux_prev_token > 0:
+            aux_head = getattr(self, "aux_head", None)
+            if aux_head is None:
+                self.aux_head = aux_head = torch.nn.Linear(model.args.hidden_size, model.args.vocab_size, bias=False)
+            opts["aux"] = make_optimizer(list(aux_head.parameters()), phase.lr, 0.0)
+        groups = {"main": main_params, "indexer": indexer_params, "aux": list(aux_head.parameters()) if aux_head else []}
+        peaks = {"main": phase.lr, "indexer": phase.indexer_lr, "aux": phase.lr}
 
         start = 0
         rng = np.random.default_rng([self.seed, len(self.done)])
@@ -165,9 +176,14 @@ class Trainer:
             for k, o in opts.items():
                 for g in o.param_groups:
                     g["lr"] = wsd(step, phase, peaks[k])
-            logits = model(ids, control)
+            taps: Optional[list] = [] if aux_head is not None else None
+            logits = model(ids, control, taps)
             record: dict = {"phase": phase.name, "step": step + 1}
             loss = torch.zeros(())
+            if aux_head is not None:
+                aux = F.cross_entropy(aux_head(taps[0][:, 1:]).flatten(0, 1), ids[:, :-1].flatten())
+                loss = loss + phase.aux_prev_token * aux
+                record["aux_prev"] = round(float(aux), 3)
             if phase.kind in ("A", "C"):
                 lm = lm_loss(logits, labels)
                 loss = loss + lm
