@@ -3,8 +3,8 @@ import type { IndexerWeights } from '@dsa/indexer';
 import type { MlaWeights } from '@dsa/mla';
 import type { MoeWeights } from '@dsa/moe';
 import { FP8_E4M3_TABLE, formatShape, type Shape, type TensorView, tensorView } from '@dsa/tensor';
-import type { Checkpoint } from '../checkpoint/checkpoint.js';
 import { CheckpointError } from '../checkpoint/checkpoint-error.js';
+import type { TensorSource } from '../checkpoint/tensor-source.js';
 import type { ModelConfig } from '../config/model-config.js';
 
 /** The weights of one decoder layer, by checkpoint name. */
@@ -54,13 +54,13 @@ export interface LoadProgress {
 const FLOAT_DTYPES = ['f32', 'bf16', 'f16'];
 
 /**
- * Reads every tensor the model needs from `checkpoint`, checks its dtype and shape against the
+ * Reads every tensor the model needs from `checkpoint` (a safetensors folder or a GGUF file), checks its dtype and shape against the
  * config, and uploads it to `backend`. Tensors stay in their checkpoint dtype (fp8 keeps its block
  * scales), except `kv_b_proj` of fp8 checkpoints, dequantized to f32 for the absorbed attention.
  */
 export async function loadModelWeights(
   backend: Backend,
-  checkpoint: Checkpoint,
+  checkpoint: TensorSource,
   config: ModelConfig,
   onProgress?: (progress: LoadProgress) => void,
 ): Promise<ModelWeights> {
