@@ -37,6 +37,7 @@ export async function loadModel(flags: ModelFlags): Promise<{ backend: Backend; 
     ...(flags.attention ? { attention: flags.attention } : {}),
     ...(flags.cacheTokens ? { cacheTokens: flags.cacheTokens } : {}),
     ...(flags.kvCacheMemory ? { kvCacheMemory: flags.kvCacheMemory } : {}),
+    log,
     onProgress: (p) => {
       if (!bar) return;
       const mb = (b: number) => Math.round(b / 1e6);
