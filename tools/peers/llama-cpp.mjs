@@ -23,6 +23,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createBackend } from '../../packages/backend/dist/index.js';
 import { convertToGguf, DeepseekModel } from '../../packages/runtime/dist/index.js';
+import { randomIds } from './random-ids.mjs';
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
 const PEER = path.join(HERE, 'llama-cpp');
@@ -42,6 +43,7 @@ const { values: flags } = parseArgs({
     threads: { type: 'string', default: String(os.availableParallelism()) },
     'flash-attention': { type: 'string', default: 'off' },
     kv: { type: 'string', default: 'f32' },
+    self: { type: 'string', default: 'on' },
     depths: { type: 'string', default: '1024,4096,16384,32768' },
     steps: { type: 'string', default: '16' },
     backend: { type: 'string', default: 'cpu' },
@@ -103,16 +105,6 @@ function peer(request) {
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l));
-}
-
-function randomIds(count, range, seed) {
-  let state = seed >>> 0 || 1;
-  return Array.from({ length: count }, () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) % range;
-  });
 }
 
 function argmax(row) {
@@ -223,7 +215,6 @@ if (parts.has('agreement')) {
   const [theirs] = peer({ ...common, task: 'logits', ids, logitsFile, greedy });
   const theirLogits = new Float32Array(fs.readFileSync(logitsFile).buffer.slice(0));
   const fromCheckpoint = await ours(flags.model, ids, greedy);
-  const fromGguf = await ours(gguf, ids, greedy);
   const base = {
     backend: fromCheckpoint.backend,
     device: fromCheckpoint.device,
@@ -248,15 +239,18 @@ if (parts.has('agreement')) {
     greedy_llama_cpp: theirs.greedy,
     greedy_agree: fromCheckpoint.greedy.every((t, i) => t === theirs.greedy[i]),
   });
-  const self = compare(fromCheckpoint.logits, fromGguf.logits, fromCheckpoint.vocab, positions, windows);
-  emit({
-    ...base,
-    engine: 'dsa (GGUF export) vs dsa (checkpoint)',
-    max_abs_diff: self.max_abs_diff,
-    top1_agree: self.top1_agree,
-    n_positions: positions,
-    greedy_agree: fromCheckpoint.greedy.every((t, i) => t === fromGguf.greedy[i]),
-  });
+  if (flags.self === 'on') {
+    const fromGguf = await ours(gguf, ids, greedy);
+    const self = compare(fromCheckpoint.logits, fromGguf.logits, fromCheckpoint.vocab, positions, windows);
+    emit({
+      ...base,
+      engine: 'dsa (GGUF export) vs dsa (checkpoint)',
+      max_abs_diff: self.max_abs_diff,
+      top1_agree: self.top1_agree,
+      n_positions: positions,
+      greedy_agree: fromCheckpoint.greedy.every((t, i) => t === fromGguf.greedy[i]),
+    });
+  }
 }
 
 if (parts.has('speed')) {

@@ -43,17 +43,22 @@ if (request.task === 'logits') {
   const { ids } = request;
   const context = await newContext(ids.length + (request.greedy ?? 0) + 8);
   const sequence = context.getSequence();
+  // In chunks, so only one chunk's logits Maps (a full vocabulary each) are alive at a time.
   const started = performance.now();
-  const out = await sequence.controlledEvaluate(ids.map((t) => [t, { generateNext: { logits: true } }]));
-  const seconds = (performance.now() - started) / 1000;
-  const n = out[0].next.logits.size; // every vocabulary entry
   const fd = fs.openSync(request.logitsFile, 'w');
+  let n = 0;
   let last = null;
-  for (const item of out) {
-    last = dense(item.next.logits, n);
-    fs.writeSync(fd, new Uint8Array(last.buffer));
+  for (let from = 0; from < ids.length; from += 128) {
+    const chunk = ids.slice(from, from + 128);
+    const out = await sequence.controlledEvaluate(chunk.map((t) => [t, { generateNext: { logits: true } }]));
+    n = out[0].next.logits.size; // every vocabulary entry
+    for (const item of out) {
+      last = dense(item.next.logits, n);
+      fs.writeSync(fd, new Uint8Array(last.buffer));
+    }
   }
   fs.closeSync(fd);
+  const seconds = (performance.now() - started) / 1000;
   // Greedy continuation, one token at a time on the same sequence.
   const greedy = [];
   for (let i = 0; i < (request.greedy ?? 0); i++) {
