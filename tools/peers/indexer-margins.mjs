@@ -176,6 +176,8 @@ for (let layer = 0; layer < config.nLayers; layer++) {
     rows.push({
       position: pos,
       layer,
+      kth: sorted[k - 1],
+      tied: sorted.filter((v) => v === sorted[k - 1]).length,
       gap,
       relative: gap / Math.max(1e-30, Math.abs(sorted[k - 1])),
       magnitude: magnitude / (pos + 1),
@@ -193,7 +195,7 @@ log(
 log('smallest gaps (a relative gap near 1e-7 is within f32 rounding of the score sums):');
 for (const row of byGap.slice(0, Number(flags.show))) {
   log(
-    `  position ${String(row.position).padStart(5)} layer ${row.layer}: gap ${row.gap.toExponential(2)} (relative ${row.relative.toExponential(2)})`,
+    `  position ${String(row.position).padStart(5)} layer ${row.layer}: gap ${row.gap.toExponential(2)} (relative ${row.relative.toExponential(2)}), k-th score ${row.kth.toExponential(3)} shared by ${row.tied} positions`,
   );
 }
 const firstPerPosition = new Map();

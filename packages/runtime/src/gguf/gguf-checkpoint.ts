@@ -1,4 +1,4 @@
-import { type DType, dequantizeGgml, encodeBf16, type GgmlTypeInfo } from '@dsa/tensor';
+import { type DType, dequantizeGgml, encodeBf16, f16ToFloat, type GgmlTypeInfo } from '@dsa/tensor';
 import { CheckpointError } from '../checkpoint/checkpoint-error.js';
 import type { SourceTensorInfo, TensorSource } from '../checkpoint/tensor-source.js';
 import { type ModelConfig, parseModelConfig } from '../config/model-config.js';
@@ -49,10 +49,14 @@ export class GgufCheckpoint implements TensorSource {
   readonly #cache = new Map<string, Promise<Float32Array | Uint8Array>>();
   readonly #log: (line: string) => void;
   readonly #logged = new Set<string>();
+  readonly #dequantized = new Map<string, Set<string>>();
 
-  private constructor(file: GgufFile, log: (line: string) => void) {
+  readonly #nativeQ8_0: boolean;
+
+  private constructor(file: GgufFile, log: (line: string) => void, nativeQ8_0: boolean) {
     this.file = file;
     this.#log = log;
+    this.#nativeQ8_0 = nativeQ8_0;
     const embed = file.tensors.get('token_embd.weight');
     if (embed === undefined) {
       throw new CheckpointError(
@@ -72,12 +76,19 @@ export class GgufCheckpoint implements TensorSource {
   /**
    * Opens a GGUF file and maps it onto the checkpoint's names.
    * @param log - receives a line for each GGML type dequantized at load.
+   * @param options.nativeQ8_0 - present Q8_0 matrices that feed `linear` as i8 weights with a
+   *   `weight_scale_inv` of one f32 scale per 32 values (for backends whose `linearWeightDtypes` has i8)
+   *   instead of dequantizing them. The embedding and `kv_b_proj` parts are always dequantized.
    * @throws CheckpointError / ConfigError naming the file and key or tensor.
    */
-  static async open(path: string, log: (line: string) => void = () => {}): Promise<GgufCheckpoint> {
+  static async open(
+    path: string,
+    log: (line: string) => void = () => {},
+    options: { nativeQ8_0?: boolean } = {},
+  ): Promise<GgufCheckpoint> {
     const file = await GgufFile.open(path);
     try {
-      return new GgufCheckpoint(file, log);
+      return new GgufCheckpoint(file, log, options.nativeQ8_0 ?? false);
     } catch (error) {
       await file.close();
       throw error;
@@ -149,11 +160,20 @@ export class GgufCheckpoint implements TensorSource {
     return cached;
   }
 
+  /** Logs, once per GGML type, how many of the file's tensors of that type are dequantized at load. */
   #note(type: GgmlTypeInfo): void {
     if (NATIVE[type.name] !== undefined || this.#logged.has(type.name)) return;
     this.#logged.add(type.name);
-    const count = [...this.file.tensors.values()].filter((t) => t.type === type).length;
+    const count = this.#dequantized.get(type.name)?.size ?? 0;
     this.#log(`${this.file.path}: ${count} ${type.name} tensor(s) dequantized to f32 at load`);
+  }
+
+  /** Records that GGUF tensor `t` will be dequantized (for {@link GgufCheckpoint.#note}). */
+  #willDequantize(t: GgufTensorInfo): void {
+    if (NATIVE[t.type.name] !== undefined) return;
+    const names = this.#dequantized.get(t.type.name) ?? new Set<string>();
+    names.add(t.name);
+    this.#dequantized.set(t.type.name, names);
   }
 
   #plan(): void {
@@ -176,15 +196,44 @@ export class GgufCheckpoint implements TensorSource {
         read,
       });
     };
+    const q8 = (
+      hfName: string,
+      t: GgufTensorInfo,
+      rows: number,
+      cols: number,
+      part?: { index: number; of: number },
+    ) => {
+      const scaleName = hfName.replace(/\.weight$/, '.weight_scale_inv');
+      const split = async () => {
+        const all = await this.#raw(t);
+        const bytes =
+          part === undefined
+            ? all
+            : all.subarray((all.length / part.of) * part.index, (all.length / part.of) * (part.index + 1));
+        return splitQ8_0(bytes, rows * cols);
+      };
+      add(hfName, 'i8', [rows, cols], async () => new Uint8Array((await split()).quants.buffer));
+      add(scaleName, 'f32', [rows, cols / 32], async () => new Uint8Array((await split()).scales.buffer));
+    };
     const direct = (hfName: string, ggufName: string) => {
       const t = file.tensors.get(ggufName);
       if (t === undefined) return;
+      if (
+        this.#nativeQ8_0 &&
+        t.type.name === 'Q8_0' &&
+        t.shape.length === 2 &&
+        ggufName !== 'token_embd.weight'
+      ) {
+        q8(hfName, t, t.shape[0]!, t.shape[1]!);
+        return;
+      }
       const native = NATIVE[t.type.name];
       if (native !== undefined && !(native === 'f32' && asBf16.has(ggufName))) {
         add(hfName, native, t.shape, () => file.read(ggufName));
         return;
       }
       const dtype: DType = native === 'f32' ? 'bf16' : 'f32';
+      this.#willDequantize(t);
       add(hfName, dtype, t.shape, async () => {
         this.#note(t.type);
         const values = await this.#decode(t);
@@ -202,6 +251,9 @@ export class GgufCheckpoint implements TensorSource {
       });
     };
 
+    if (this.#nativeQ8_0 && [...file.tensors.values()].some((t) => t.type.name === 'Q8_0')) {
+      this.#log(`${file.path}: Q8_0 matrices run as i8 with one f32 scale per 32 values (not dequantized)`);
+    }
     for (const [hf, name] of Object.entries(GLOBAL_TENSOR_NAMES)) direct(hf, name);
     const { nHeads: h, qkNopeHeadDim: dn, vHeadDim: dv, kvLoraRank: c } = config;
     for (let i = 0; i < config.nLayers; i++) {
@@ -216,6 +268,8 @@ export class GgufCheckpoint implements TensorSource {
         expectShape(file.path, vB, [h, dv, c]);
         // Both bf16: the joined matrix is bf16 too (exact); otherwise f32.
         const dtype: DType = kB.type.name === 'BF16' && vB.type.name === 'BF16' ? 'bf16' : 'f32';
+        this.#willDequantize(kB);
+        this.#willDequantize(vB);
         add(`${p}self_attn.kv_b_proj.weight`, dtype, [h * (dn + dv), c], async () => {
           this.#note(kB.type);
           this.#note(vB.type);
@@ -252,12 +306,15 @@ export class GgufCheckpoint implements TensorSource {
         const expertBytes = t.byteLength / config.nRoutedExperts;
         for (let e = 0; e < config.nRoutedExperts; e++) {
           const name = `${p}mlp.experts.${e}.${projection}.weight`;
-          if (native !== undefined) {
+          if (this.#nativeQ8_0 && t.type.name === 'Q8_0') {
+            q8(name, t, rows, cols, { index: e, of: config.nRoutedExperts });
+          } else if (native !== undefined) {
             add(name, native, [rows, cols], async () => {
               const all = await this.#raw(t);
               return all.slice(e * expertBytes, (e + 1) * expertBytes);
             });
           } else {
+            this.#willDequantize(t);
             add(name, 'f32', [rows, cols], async () => {
               this.#note(t.type);
               const all = await this.#decode(t);
@@ -280,6 +337,19 @@ export class GgufCheckpoint implements TensorSource {
     }
     return cached;
   }
+}
+
+/** Q8_0 blocks (an f16 scale, then 32 int8) split into the quants and one f32 scale per block. */
+function splitQ8_0(bytes: Uint8Array, elements: number): { quants: Int8Array; scales: Float32Array } {
+  const blocks = elements / 32;
+  const quants = new Int8Array(elements);
+  const scales = new Float32Array(blocks);
+  const signed = new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let b = 0; b < blocks; b++) {
+    scales[b] = f16ToFloat(bytes[b * 34]! | (bytes[b * 34 + 1]! << 8));
+    quants.set(signed.subarray(b * 34 + 2, b * 34 + 34), b * 32);
+  }
+  return { quants, scales };
 }
 
 /** True when every value keeps only the upper 16 bits of its float32 pattern (a bf16 value). */

@@ -150,8 +150,49 @@ describe('convertToGguf (q8_0)', () => {
           expect(Math.abs(q[b * 32 + j]! - block[j]!)).toBeLessThanOrEqual(step * (0.5 + 127 / 2048));
       }
       expect(logs.some((l) => l.includes('Q8_0 tensor(s) dequantized to f32 at load'))).toBe(true);
+
+      // Natively: i8 quants and one f32 scale per 32 values, whose product is the dequantized weight.
+      const native = await GgufCheckpoint.open(out, () => {}, { nativeQ8_0: true });
+      try {
+        expect(native.info(name)).toMatchObject({ dtype: 'i8', shape: [32, 128] });
+        const scaleName = name.replace(/weight$/, 'weight_scale_inv');
+        expect(native.info(scaleName)).toMatchObject({ dtype: 'f32', shape: [32, 4] });
+        const quants = new Int8Array((await native.read(name)).buffer);
+        const scales = new Float32Array((await native.read(scaleName)).buffer);
+        expect(quants.some((v) => v === 127 || v === -127)).toBe(true);
+        for (let i = 0; i < q.length; i++) expect(quants[i]! * scales[Math.floor(i / 32)]!).toBe(q[i]);
+        expect(native.info('model.embed_tokens.weight').dtype).toBe('f32');
+      } finally {
+        await native.close();
+      }
     } finally {
       await gguf.close();
     }
+  });
+
+  it('runs Q8_0 natively on a backend that takes i8 weights, with the tokens of the dequantized weights', async () => {
+    const out = join(dir, 'tiny-q8.gguf');
+    // The reference backend declares i8 linear weights, so DeepseekModel.load keeps Q8_0 as i8.
+    const logs: string[] = [];
+    const model = await DeepseekModel.load(new ReferenceBackend(), out, {
+      cacheTokens: 256,
+      log: (l) => logs.push(l),
+    });
+    model.dispose();
+    expect(logs.some((l) => l.includes('run as i8'))).toBe(true);
+    const native = await greedy(out, PROMPT, 8);
+    // The same weights dequantized to f32 at load: a backend without i8 support.
+    class NoI8 extends ReferenceBackend {
+      override readonly capabilities = {
+        ...new ReferenceBackend().capabilities,
+        linearWeightDtypes: new Set(['f32', 'bf16', 'f16', 'f8_e4m3'] as const),
+      };
+    }
+    const f32 = await DeepseekModel.load(new NoI8(), out, { cacheTokens: 256 });
+    const tokens: number[] = [];
+    for await (const t of generate(f32, { prompt: PROMPT, maxTokens: 8, stopTokenIds: [] }))
+      tokens.push(t.id);
+    f32.dispose();
+    expect(native).toEqual(tokens);
   });
 });

@@ -211,7 +211,9 @@ export class DeepseekModel {
    */
   static async load(backend: Backend, dir: string, options: ModelOptions = {}): Promise<DeepseekModel> {
     if (isGgufPath(dir)) {
-      const gguf = await GgufCheckpoint.open(dir, options.log);
+      const gguf = await GgufCheckpoint.open(dir, options.log, {
+        nativeQ8_0: backend.capabilities.linearWeightDtypes?.has('i8') ?? false,
+      });
       try {
         const weights = await loadModelWeights(backend, gguf, gguf.config, options.onProgress);
         return new DeepseekModel(backend, gguf.config, weights, options);
