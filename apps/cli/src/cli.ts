@@ -3,6 +3,7 @@ import { cliSetting } from './cli-settings.js';
 import { benchCommand } from './commands/bench.js';
 import { chatCommand } from './commands/chat.js';
 import { evalCommand } from './commands/eval.js';
+import { convertCommand } from './commands/convert.js';
 import { forwardCommand } from './commands/forward.js';
 import { generateCommand } from './commands/generate.js';
 import { inspectCommand } from './commands/inspect.js';
@@ -28,7 +29,7 @@ function wrap<T>(f: () => T): T {
 
 function modelOptions(command: Command): Command {
   return command
-    .requiredOption('--model <dir>', 'model folder (config.json + safetensors)')
+    .requiredOption('--model <path>', 'model folder (config.json + safetensors) or a .gguf file')
     .option('--backend <name>', 'auto, reference, cpu, cuda[:N], ascend[:N] (DSA_BACKEND overrides)')
     .addOption(
       new Option('--indexer <precision>', 'indexer score precision').choices(['fp32', 'fp8']).default('fp32'),
@@ -160,11 +161,32 @@ export function buildProgram(): Command {
     .action((options) => makeModelCommand(options));
 
   program
+    .command('convert')
+    .description(
+      'write a GGUF file llama.cpp loads (deepseek32 with the DSA indexer, deepseek2 without), tokenizer included',
+    )
+    .requiredOption('--model <dir>', 'model folder (config.json + safetensors)')
+    .requiredOption('--to <file>', 'output .gguf file')
+    .addOption(
+      new Option('--type <type>', 'weight matrices (norms, router and 1-D tensors stay f32)')
+        .choices(['f32', 'bf16', 'f16', 'q8_0'])
+        .default('bf16'),
+    )
+    .option('--tokenizer <dir>', 'folder with tokenizer.json + tokenizer_config.json (default: --model)')
+    .option('--name <name>', 'general.name (default: the folder name)')
+    .option('-q, --quiet', 'no progress')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  dsa convert --model fixtures/tiny-chat --to /tmp/tiny.gguf\n  dsa make-model --preset small --out /tmp/small && dsa convert --model /tmp/small --tokenizer fixtures/tiny-chat --type f32 --to /tmp/small-f32.gguf',
+    )
+    .action((options) => convertCommand(options));
+
+  program
     .command('inspect')
     .description(
       'architecture, parameter counts, dtypes, KV-cache bytes per token and memory needed (reads headers only)',
     )
-    .option('--model <dir>', 'model folder')
+    .option('--model <path>', 'model folder or .gguf file')
     .option('--backends', 'list the backends auto would consider and their probe results')
     .option('--json', 'machine-readable output')
     .addHelpText('after', '\nExamples:\n  dsa inspect --model fixtures/tiny\n  dsa inspect --backends')
@@ -177,7 +199,7 @@ export function buildProgram(): Command {
     .description(
       'llama-bench style speed test: prompt processing (pp) and decode (tg) tokens/s at given cache depths and batch sizes, with bytes per token and the fraction of the measured memory bandwidth',
     )
-    .option('--model <dir>', 'model folder (config.json + safetensors)')
+    .option('--model <path>', 'model folder (config.json + safetensors) or a .gguf file')
     .addOption(
       new Option(
         '--preset <name>',

@@ -44,6 +44,7 @@ export async function loadModel(flags: ModelFlags): Promise<{ backend: Backend; 
     ...(flags.kvCacheMemory ? { kvCacheMemory: flags.kvCacheMemory } : {}),
     ...(flags.indexTopk ? { indexTopk: flags.indexTopk } : {}),
     ...(flags.topkPolicy ? { topkPolicy: policyFlag(flags.topkPolicy) } : {}),
+    log,
     onProgress: (p) => {
       if (!bar) return;
       const mb = (b: number) => Math.round(b / 1e6);

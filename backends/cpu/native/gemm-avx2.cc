@@ -29,6 +29,14 @@ struct F16 {
   static constexpr bool kFp8 = false;
   static __m256 load(const uint8_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
 };
+// i8 (GGUF Q8_0 quants, block-scaled): sign-extended to 32 bits and converted, exact.
+struct I8 {
+  static constexpr int kBytes = 1;
+  static constexpr bool kFp8 = false;
+  static __m256 load(const uint8_t* p) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+  }
+};
 // e4m3 -> f16 bits worth value · 2^-8 (see gemm-avx512.cc): the byte at the top of a 16-bit lane,
 // an arithmetic shift right by one, bit 14 cleared.
 struct Fp8 {
@@ -209,9 +217,13 @@ void dot_avx2(const DotGemm& g, int64_t n0, int64_t n1) {
       return scaled ? dot_driver<F16, true>(g, n0, n1) : dot_driver<F16, false>(g, n0, n1);
     case DType::f8_e4m3:
       return dot_driver<Fp8, true>(g, n0, n1);
+    case DType::i8:
+      if (!scaled) break;
+      return dot_driver<I8, true>(g, n0, n1);
     default:
-      gemm_portable().dot(g, n0, n1);
+      break;
   }
+  gemm_portable().dot(g, n0, n1);
 }
 
 template <int MR, class L>

@@ -58,6 +58,19 @@ struct Fp8 {
   static __m512 load(const uint8_t* p, __mmask16 m) { return widen(_mm_maskz_loadu_epi8(m, p)); }
 };
 
+// i8 (GGUF Q8_0 quants; the f16 block scale of every 32 is applied as a block scale): sign-extended to
+// 32 bits and converted, exact.
+struct I8 {
+  static constexpr int kBytes = 1;
+  static constexpr bool kFp8 = false;
+  static __m512 load(const uint8_t* p) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+  }
+  static __m512 load(const uint8_t* p, __mmask16 m) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, p)));
+  }
+};
+
 inline __mmask16 tail_mask(int64_t n) { return static_cast<__mmask16>((1u << n) - 1u); }
 
 // One MR x NR tile of the dot form: acc[i][j] = Σ_k x[m0 + i, k] · W(n0 + j, k).
@@ -372,9 +385,13 @@ void dot_avx512(const DotGemm& g, int64_t n0, int64_t n1) {
         if (__builtin_cpu_supports("avx512vbmi")) return dot_driver_fp8(g, n0, n1);
       }
       return dot_driver<Fp8, true>(g, n0, n1);
+    case DType::i8:
+      if (!scaled) break;
+      return dot_driver<I8, true>(g, n0, n1);
     default:
-      gemm_portable().dot(g, n0, n1);
+      break;
   }
+  gemm_portable().dot(g, n0, n1);
 }
 
 // One MR x (16·NV) tile of the axpy form; the last vector is masked with `last`.

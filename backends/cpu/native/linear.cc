@@ -1,5 +1,5 @@
-// linear: out[m, n] = Σ_k x[m, k] · W[n, k] with W in its checkpoint dtype (f32, bf16, f16, or
-// f8_e4m3 with 128x128 block scales multiplied in), dequantized in registers by the ISA's dot
+// linear: out[m, n] = Σ_k x[m, k] · W[n, k] with W in its checkpoint dtype (f32, bf16, f16, f8_e4m3
+// with 128x128 block scales, or i8 with 1x32 block scales: GGUF Q8_0), dequantized in registers by the ISA's dot
 // kernel (gemm-*.cc). Output columns are split across the thread pool.
 #include <algorithm>
 #include <string>
@@ -17,8 +17,9 @@ void linear(const Context& ctx, const Tensor& out, const Tensor& x, const Tensor
   expect_rank("x", x, 2);
   expect_rank("weight", weight, 2);
   if (weight.dtype != DType::f32 && weight.dtype != DType::bf16 && weight.dtype != DType::f16 &&
-      weight.dtype != DType::f8_e4m3)
-    fail(std::string("weight has dtype ") + dtype_name(weight.dtype) + ", expected f32 or bf16 or f16 or f8_e4m3");
+      weight.dtype != DType::f8_e4m3 && weight.dtype != DType::i8)
+    fail(std::string("weight has dtype ") + dtype_name(weight.dtype) +
+         ", expected f32 or bf16 or f16 or f8_e4m3 or i8");
   const int64_t M = x.shape[0], K = x.shape[1], N = weight.shape[0];
   if (weight.shape[1] != K) fail("x " + x.describe() + " does not match weight " + weight.describe());
   expect_shape("out", out, {M, N});
@@ -30,8 +31,9 @@ void linear(const Context& ctx, const Tensor& out, const Tensor& x, const Tensor
   thread_local std::vector<const uint8_t*> weight_rows;
   scale_rows.clear();
   int64_t scale_cols = 0;
-  if (weight.dtype == DType::f8_e4m3) {
-    if (scale_inv == nullptr) fail("f8_e4m3 weight without scaleInv");
+  const bool block_scaled = weight.dtype == DType::f8_e4m3 || weight.dtype == DType::i8;
+  if (block_scaled) {
+    if (scale_inv == nullptr) fail(std::string(dtype_name(weight.dtype)) + " weight without scaleInv");
     if (block_n < 1 || block_k < 1) fail("block size must be positive");
     const int64_t rows = (N + block_n - 1) / block_n;
     scale_cols = (K + block_k - 1) / block_k;

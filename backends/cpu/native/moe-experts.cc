@@ -54,8 +54,8 @@ struct Projection {
 void resolve(Projection& p, const MoeLinear& w, const std::string& name, int64_t n, int64_t k) {
   const Tensor& weight = w.weight;
   if (weight.dtype != DType::f32 && weight.dtype != DType::bf16 && weight.dtype != DType::f16 &&
-      weight.dtype != DType::f8_e4m3)
-    fail(name + " has dtype " + dtype_name(weight.dtype) + ", expected f32 or bf16 or f16 or f8_e4m3");
+      weight.dtype != DType::f8_e4m3 && weight.dtype != DType::i8)
+    fail(name + " has dtype " + dtype_name(weight.dtype) + ", expected f32 or bf16 or f16 or f8_e4m3 or i8");
   expect_rank(name.c_str(), weight, 2);
   if (weight.shape[0] != n || weight.shape[1] != k)
     fail(name + " is " + weight.describe() + ", expected [" + std::to_string(n) + ", " + std::to_string(k) + "]");
@@ -65,8 +65,8 @@ void resolve(Projection& p, const MoeLinear& w, const std::string& name, int64_t
   for (int64_t r = 0; r < n; r++) p.rows[r] = weight.at(r * weight.strides[0]);
   p.scale_rows.clear();
   p.bk = 1;
-  if (weight.dtype == DType::f8_e4m3) {
-    if (!w.has_scale) fail(name + ": f8_e4m3 weight without scaleInv");
+  if (weight.dtype == DType::f8_e4m3 || weight.dtype == DType::i8) {
+    if (!w.has_scale) fail(name + ": " + dtype_name(weight.dtype) + " weight without scaleInv");
     if (w.block_n < 1 || w.block_k < 1) fail(name + ": block size must be positive");
     const int64_t rows = (n + w.block_n - 1) / w.block_n, cols = (k + w.block_k - 1) / w.block_k;
     const std::string scale_name = name + ".scaleInv";

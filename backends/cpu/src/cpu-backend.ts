@@ -151,6 +151,7 @@ export class CpuBackend implements Backend {
     };
     this.capabilities = {
       dtypes: new Set(['f32', 'f64', 'bf16', 'f16', 'f8_e4m3', 'i32', 'i64', 'i16', 'i8', 'u8']),
+      linearWeightDtypes: new Set(['f32', 'bf16', 'f16', 'f8_e4m3', 'i8']),
       graphCapture: false,
       asyncCopy: execution === 'queued',
       fused: new Set(CPU_FUSED_KERNELS),

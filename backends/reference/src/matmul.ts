@@ -2,13 +2,14 @@ import { KernelArgumentError, type LinearWeight } from '@dsa/backend';
 import { formatShape, type TensorView } from '@dsa/tensor';
 import { expectDType, expectRank, expectShape, read, write } from './strided.js';
 
-/** The dense f64 value of a checkpoint weight, block scales applied. */
+/** The dense f64 value of a checkpoint weight, block scales applied (fp8, or i8 for GGUF Q8_0). */
 export function dequantizeWeight(weight: LinearWeight, kernel: string): Float64Array {
   expectRank(kernel, 'weight', weight.weight, 2);
   const [n, k] = weight.weight.shape as [number, number];
   const w = read(weight.weight, kernel);
-  if (weight.weight.dtype === 'f8_e4m3') {
-    if (!weight.scaleInv) throw new KernelArgumentError(kernel, 'f8_e4m3 weight without scaleInv');
+  const dtype = weight.weight.dtype;
+  if (dtype === 'f8_e4m3' || dtype === 'i8') {
+    if (!weight.scaleInv) throw new KernelArgumentError(kernel, `${dtype} weight without scaleInv`);
     const [bn, bk] = weight.blockSize ?? [128, 128];
     const rows = Math.ceil(n / bn);
     const cols = Math.ceil(k / bk);
@@ -26,7 +27,7 @@ export function dequantizeWeight(weight: LinearWeight, kernel: string): Float64A
 export function linear(out: TensorView, x: TensorView, weight: LinearWeight): void {
   const kernel = 'linear';
   expectRank(kernel, 'x', x, 2);
-  expectDType(kernel, 'weight', weight.weight, 'f32', 'bf16', 'f16', 'f8_e4m3');
+  expectDType(kernel, 'weight', weight.weight, 'f32', 'bf16', 'f16', 'f8_e4m3', 'i8');
   const [m, k] = x.shape as [number, number];
   const [n, kw] = weight.weight.shape as [number, number];
   if (kw !== k) {

@@ -72,6 +72,7 @@ export class ReferenceBackend implements Backend {
     this.fused = this.enqueued(fused);
     this.capabilities = {
       dtypes: new Set(['f32', 'f64', 'bf16', 'f16', 'f8_e4m3', 'i32', 'i64', 'i16', 'i8', 'u8']),
+      linearWeightDtypes: new Set(['f32', 'bf16', 'f16', 'f8_e4m3', 'i8']),
       graphCapture: true,
       asyncCopy: false,
       fused: new Set(Object.keys(fused) as FusedKernelName[]),

@@ -41,6 +41,11 @@ export interface Stream {
 export interface Capabilities {
   /** Element types its kernels accept for weights and activations. */
   readonly dtypes: ReadonlySet<DType>;
+  /**
+   * Weight dtypes `linear` and `moeExperts` accept; absent means f32, bf16, f16 and f8_e4m3 (with block
+   * scales). `i8` with 1x32 block scales is GGUF Q8_0, run without dequantizing.
+   */
+  readonly linearWeightDtypes?: ReadonlySet<DType>;
   /** Supports {@link Backend.captureGraph}. */
   readonly graphCapture: boolean;
   /** Uploads and downloads overlap with compute. */

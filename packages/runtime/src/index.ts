@@ -16,6 +16,7 @@ export {
 export { mlaSoftmaxScale, ropeFrequencies } from './config/yarn.js';
 export * from './engine/index.js';
 export { type GeneratedToken, type GenerateOptions, generate } from './generate.js';
+export * from './gguf/index.js';
 export {
   COMPUTE_STREAM,
   DECODE_BUCKETS,

@@ -28,7 +28,7 @@ const HELP =
  * answer being written without leaving; Ctrl-C at the prompt (or /exit, or end of input) leaves.
  */
 export async function chatCommand(flags: ChatFlags): Promise<void> {
-  const tokenizer = await Tokenizer.fromFolder(flags.model);
+  const tokenizer = await Tokenizer.fromModel(flags.model);
   const { backend, model } = await loadModel({ ...flags, quiet: flags.quiet ?? false });
   const engine = new Engine(model, { tokenizer });
   const color = process.stdout.isTTY;

@@ -21,7 +21,7 @@ export async function generateCommand(flags: GenerateFlags): Promise<void> {
   if ((flags.ids === undefined) === (flags.prompt === undefined)) {
     throw new UsageError('give exactly one of --ids or --prompt');
   }
-  const tokenizer = flags.prompt !== undefined ? await Tokenizer.fromFolder(flags.model) : null;
+  const tokenizer = flags.prompt !== undefined ? await Tokenizer.fromModel(flags.model) : null;
   const prompt = tokenizer
     ? tokenizer.encode(flags.prompt!, { addSpecialTokens: true })
     : parseIds(flags.ids!);

@@ -1,5 +1,5 @@
 import { listBackends } from '@dsa/backend';
-import { Checkpoint, parseModelConfig, summarizeModel } from '@dsa/runtime';
+import { Checkpoint, GgufCheckpoint, isGgufPath, parseModelConfig, summarizeModel } from '@dsa/runtime';
 
 const GB = 1e9;
 
@@ -14,9 +14,14 @@ export async function inspectCommand(flags: {
     report.backends = await listBackends();
   }
   if (flags.model) {
-    const checkpoint = await Checkpoint.open(flags.model);
+    const checkpoint = isGgufPath(flags.model)
+      ? await GgufCheckpoint.open(flags.model)
+      : await Checkpoint.open(flags.model);
     try {
-      const config = parseModelConfig(await checkpoint.readJson('config.json'), `${flags.model}/config.json`);
+      const config =
+        checkpoint instanceof GgufCheckpoint
+          ? checkpoint.config
+          : parseModelConfig(await checkpoint.readJson('config.json'), `${flags.model}/config.json`);
       const summary = summarizeModel(config, { latentBytes: 4 });
       const dtypes: Record<string, { tensors: number; bytes: number }> = {};
       let skipped = 0;

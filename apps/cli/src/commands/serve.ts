@@ -22,7 +22,7 @@ export interface ServeFlags extends ModelFlags {
  * streams finish for up to `--shutdown-timeout` seconds, cancel the rest, and exit.
  */
 export async function serveCommand(flags: ServeFlags): Promise<void> {
-  const tokenizer = await Tokenizer.fromFolder(flags.model);
+  const tokenizer = await Tokenizer.fromModel(flags.model);
   const { backend, model } = await loadModel(flags);
   const engine = new Engine(model, {
     tokenizer,

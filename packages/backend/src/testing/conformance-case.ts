@@ -1,3 +1,4 @@
+import type { DType } from '@dsa/tensor';
 import type { Backend } from '../backend.js';
 import { Random } from './random.js';
 
@@ -12,8 +13,13 @@ export interface ConformanceCase {
   readonly kernel: string;
   /** Largest allowed max|candidate - oracle| / max(1, max|oracle|); 0 demands identical results. */
   readonly tolerance: number;
+  /** The weight dtype a `linear` case needs; the case is skipped on backends whose capabilities lack it. */
+  readonly linearWeightDtype?: DType;
   run(backend: Backend, random: Random): Promise<ArrayLike<number>[]>;
 }
+
+/** Weight dtypes `linear` accepts when a backend's capabilities do not say. */
+const DEFAULT_LINEAR_WEIGHT_DTYPES: readonly DType[] = ['f32', 'bf16', 'f16', 'f8_e4m3'];
 
 /** The outcome of one case. */
 export interface ConformanceResult {
@@ -22,6 +28,8 @@ export interface ConformanceResult {
   readonly error: number;
   readonly tolerance: number;
   readonly passed: boolean;
+  /** True when the case does not apply to the candidate (a weight dtype it does not declare). */
+  readonly skipped?: boolean;
 }
 
 /** Runs `testCase` on both backends with the same seed and compares the outputs. */
@@ -31,6 +39,20 @@ export async function checkConformance(
   oracle: Backend,
   seed = 1234,
 ): Promise<ConformanceResult> {
+  const dtype = testCase.linearWeightDtype;
+  if (dtype !== undefined) {
+    const declared = candidate.capabilities.linearWeightDtypes;
+    if (!(declared ? declared.has(dtype) : DEFAULT_LINEAR_WEIGHT_DTYPES.includes(dtype))) {
+      return {
+        name: testCase.name,
+        kernel: testCase.kernel,
+        error: 0,
+        tolerance: testCase.tolerance,
+        passed: true,
+        skipped: true,
+      };
+    }
+  }
   const got = await testCase.run(candidate, new Random(seed));
   const want = await testCase.run(oracle, new Random(seed));
   let error = 0;

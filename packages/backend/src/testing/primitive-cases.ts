@@ -19,7 +19,7 @@ const F32_TOLERANCE = 1e-5;
 /** A fresh contiguous tensor on the backend (contents undefined). */
 function empty(backend: Backend, dtype: DType, shape: Shape): TensorView {
   const n = shape.reduce((a, b) => a * b, 1);
-  const bytes = { f32: 4, i32: 4, bf16: 2, f16: 2, f8_e4m3: 1 }[dtype as 'f32'] ?? 4;
+  const bytes = { f32: 4, i32: 4, bf16: 2, f16: 2, f8_e4m3: 1, i8: 1 }[dtype as 'f32'] ?? 4;
   return tensorView(backend.allocate(n * bytes, 'activations'), dtype, shape);
 }
 
@@ -122,6 +122,32 @@ export function primitiveCases(): ConformanceCase[] {
         },
       ),
     );
+  }
+  for (const m of [1, 5]) {
+    cases.push({
+      linearWeightDtype: 'i8',
+      ...simple(
+        `linear with i8 weights and 1x32 scale blocks (GGUF Q8_0), ${m} row(s)`,
+        'linear',
+        2e-5,
+        async (b, r) => {
+          const [n, k] = [200, 320];
+          const x = up(b, 'f32', [m, k], r.normals(m * k));
+          const q = Array.from({ length: n * k }, () => r.int(255) - 127);
+          const w = up(b, 'i8', [n, k], q);
+          // Q8_0 scales are f16 values: max|w| / 127 of each block of 32.
+          const scaleInv = up(
+            b,
+            'f32',
+            [n, k / 32],
+            Array.from({ length: (n * k) / 32 }, () => (1 + r.int(1024) / 1024) * 2 ** (-12 + r.int(6))),
+          );
+          const out = empty(b, 'f32', [m, n]);
+          b.kernels.linear(out, x, { weight: w, scaleInv, blockSize: [1, 32] });
+          return [await f32(b, out)];
+        },
+      ),
+    });
   }
   cases.push(
     simple('matmul batched, permuted a, transposed bf16 b, alpha', 'matmul', 2e-5, async (b, r) => {

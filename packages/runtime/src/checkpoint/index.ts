@@ -3,3 +3,4 @@ export { CHECKPOINT_INDEX_FILE, CHECKPOINT_SINGLE_FILE, Checkpoint } from './che
 export { CheckpointError, type CheckpointErrorDetails } from './checkpoint-error.js';
 export { MAX_HEADER_BYTES, SafetensorsFile, type TensorInfo } from './safetensors-file.js';
 export { type SafetensorsTensorData, writeSafetensors } from './safetensors-writer.js';
+export type { SourceTensorInfo, TensorSource } from './tensor-source.js';

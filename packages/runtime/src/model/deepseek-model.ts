@@ -8,6 +8,8 @@ import { Checkpoint } from '../checkpoint/checkpoint.js';
 import { type ModelConfig, parseModelConfig } from '../config/model-config.js';
 import { mlaSoftmaxScale, ropeFrequencies } from '../config/yarn.js';
 import { runtimeSettings } from '../runtime-settings.js';
+import { GgufCheckpoint } from '../gguf/gguf-checkpoint.js';
+import { isGgufPath } from '../gguf/gguf-path.js';
 import { addRmsNorm } from './add-rms-norm.js';
 import { type DecodeGraphStats, DecodeGraphs, type DecodeInputs } from './decode-graphs.js';
 import { type ForwardEntry, layoutStep } from './forward-batch.js';
@@ -33,6 +35,8 @@ export interface ModelOptions {
   readonly kvCacheFraction?: number;
   /** Receives loading progress. */
   readonly onProgress?: (progress: LoadProgress) => void;
+  /** Receives informational loading lines (GGUF tensor types dequantized at load). */
+  readonly log?: (line: string) => void;
   /**
    * Capture decode-only steps as graphs per batch bucket and replay them (default true; used only when
    * the backend has `captureGraph` and the fused kernels a graph needs; `DSA_GRAPHS=0` turns it off).
@@ -262,8 +266,22 @@ export class DeepseekModel {
     return this.graphs?.stats ?? null;
   }
 
-  /** Loads `config.json` and the safetensors weights from the folder `dir` onto `backend`. */
+  /**
+   * Loads a model onto `backend`: `config.json` and the safetensors weights of the folder `dir`, or, when
+   * `dir` names a `.gguf` file, a `deepseek32`/`deepseek2` GGUF file (see {@link GgufCheckpoint}).
+   */
   static async load(backend: Backend, dir: string, options: ModelOptions = {}): Promise<DeepseekModel> {
+    if (isGgufPath(dir)) {
+      const gguf = await GgufCheckpoint.open(dir, options.log, {
+        nativeQ8_0: backend.capabilities.linearWeightDtypes?.has('i8') ?? false,
+      });
+      try {
+        const weights = await loadModelWeights(backend, gguf, gguf.config, options.onProgress);
+        return new DeepseekModel(backend, gguf.config, weights, options);
+      } finally {
+        await gguf.close();
+      }
+    }
     const checkpoint = await Checkpoint.open(dir);
     try {
       const config = parseModelConfig(await checkpoint.readJson('config.json'), `${dir}/config.json`);

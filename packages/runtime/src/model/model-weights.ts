@@ -3,8 +3,8 @@ import type { IndexerWeights } from '@dsa/indexer';
 import type { MlaWeights } from '@dsa/mla';
 import type { MoeWeights } from '@dsa/moe';
 import { FP8_E4M3_TABLE, formatShape, type Shape, type TensorView, tensorView } from '@dsa/tensor';
-import type { Checkpoint } from '../checkpoint/checkpoint.js';
 import { CheckpointError } from '../checkpoint/checkpoint-error.js';
+import type { TensorSource } from '../checkpoint/tensor-source.js';
 import type { ModelConfig } from '../config/model-config.js';
 
 /** The weights of one decoder layer, by checkpoint name. */
@@ -53,14 +53,17 @@ export interface LoadProgress {
 
 const FLOAT_DTYPES = ['f32', 'bf16', 'f16'];
 
+/** Block of an i8 (GGUF Q8_0) weight's scales: one per 32 values of a row. */
+const Q8_0_BLOCK = [1, 32] as const;
+
 /**
- * Reads every tensor the model needs from `checkpoint`, checks its dtype and shape against the
+ * Reads every tensor the model needs from `checkpoint` (a safetensors folder or a GGUF file), checks its dtype and shape against the
  * config, and uploads it to `backend`. Tensors stay in their checkpoint dtype (fp8 keeps its block
  * scales), except `kv_b_proj` of fp8 checkpoints, dequantized to f32 for the absorbed attention.
  */
 export async function loadModelWeights(
   backend: Backend,
-  checkpoint: Checkpoint,
+  checkpoint: TensorSource,
   config: ModelConfig,
   onProgress?: (progress: LoadProgress) => void,
 ): Promise<ModelWeights> {
@@ -112,16 +115,22 @@ export async function loadModelWeights(
     Math.ceil(shape[1]! / blockSize[1]),
   ];
   const linear = async (prefix: string, shape: Shape): Promise<LinearWeight> => {
-    const weight = await upload(`${prefix}.weight`, shape, [...FLOAT_DTYPES, 'f8_e4m3']);
-    if (weight.dtype !== 'f8_e4m3') return { weight };
+    const weight = await upload(`${prefix}.weight`, shape, [...FLOAT_DTYPES, 'f8_e4m3', 'i8']);
+    if (weight.dtype !== 'f8_e4m3' && weight.dtype !== 'i8') return { weight };
     const scaleName = `${prefix}.weight_scale_inv`;
     if (!checkpoint.has(scaleName)) {
-      throw new CheckpointError(`tensor ${prefix}.weight is float8 but ${scaleName} is missing`, {
+      throw new CheckpointError(`tensor ${prefix}.weight is ${weight.dtype} but ${scaleName} is missing`, {
         tensor: scaleName,
       });
     }
-    const scaleInv = await upload(scaleName, scaleShape(shape), ['f32']);
-    return { weight, scaleInv, blockSize };
+    // i8 weights are GGUF Q8_0 quants: one scale per 32 consecutive values of a row.
+    const block = weight.dtype === 'i8' ? Q8_0_BLOCK : blockSize;
+    const scaleInv = await upload(
+      scaleName,
+      [Math.ceil(shape[0]! / block[0]), Math.ceil(shape[1]! / block[1])],
+      ['f32'],
+    );
+    return { weight, scaleInv, blockSize: block };
   };
   /** A float matrix for `matmul`: f32/bf16/f16 as stored, fp8 dequantized to f32 on the host. */
   const floatMatrix = async (prefix: string, shape: Shape): Promise<TensorView> => {

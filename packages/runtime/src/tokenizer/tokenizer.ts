@@ -2,6 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { ChatTemplate } from '../chat/jinja-template.js';
+import { GgufFile } from '../gguf/gguf-file.js';
+import { isGgufPath } from '../gguf/gguf-path.js';
+import { tokenizerFromGguf } from '../gguf/gguf-tokenizer.js';
 import { byteLevelTokenBytes } from './byte-level.js';
 import { TokenizerError } from './tokenizer-error.js';
 
@@ -135,6 +138,27 @@ export class Tokenizer {
       readJsonFile(configPath),
     ]);
     return Tokenizer.#create(tokenizerJson, config, tokenizerPath, configPath);
+  }
+
+  /**
+   * Load the tokenizer of a model: from a GGUF file's tokenizer metadata when `path` names a `.gguf` file,
+   * else from the folder's `tokenizer.json` and `tokenizer_config.json` ({@link Tokenizer.fromFolder}).
+   * @throws {@link TokenizerError} or CheckpointError naming the file when the tokenizer cannot be read.
+   */
+  static async fromModel(path: string): Promise<Tokenizer> {
+    if (!isGgufPath(path)) return Tokenizer.fromFolder(path);
+    const file = await GgufFile.open(path);
+    try {
+      const { tokenizerJson, tokenizerConfig } = tokenizerFromGguf(file);
+      return Tokenizer.#create(
+        tokenizerJson,
+        tokenizerConfig,
+        `${path} (tokenizer)`,
+        `${path} (tokenizer config)`,
+      );
+    } finally {
+      await file.close();
+    }
   }
 
   /**

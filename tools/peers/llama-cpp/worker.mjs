@@ -1,0 +1,112 @@
+// The node-llama-cpp side of tools/peers/llama-cpp.mjs, run as a child process (a GGML_ASSERT in llama.cpp
+// aborts the process; the parent reports it instead of dying). One JSON request in argv[2]; results as JSON
+// on stdout (one line), logits as raw little-endian f32 into request.logitsFile.
+//   {"task":"logits","gguf":F,"ids":[...],"threads":2,"flashAttention":false,"kv":"F32","logitsFile":F,"greedy":N}
+//   {"task":"speed","gguf":F,"depths":[1024],"steps":16,"threads":2,"flashAttention":false,"kv":"F32","seed":1}
+import fs from 'node:fs';
+import { getLlama, LlamaLogLevel } from 'node-llama-cpp';
+
+const request = JSON.parse(process.argv[2]);
+const llama = await getLlama({
+  gpu: false,
+  build: 'never',
+  logLevel: LlamaLogLevel.error,
+  maxThreads: request.threads,
+});
+const model = await llama.loadModel({ modelPath: request.gguf, gpuLayers: 0 });
+
+async function newContext(size) {
+  return model.createContext({
+    contextSize: size,
+    batchSize: Math.min(size, 512),
+    flashAttention: request.flashAttention,
+    threads: { ideal: request.threads, min: request.threads },
+    experimentalKvCacheKeyType: request.kv,
+    experimentalKvCacheValueType: request.kv,
+  });
+}
+
+/** Logits Map → dense Float32Array [V]. */
+function dense(map, width) {
+  const row = new Float32Array(width);
+  for (const [token, value] of map) row[token] = value;
+  return row;
+}
+
+function argmax(row) {
+  let best = 0;
+  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
+  return best;
+}
+
+if (request.task === 'logits') {
+  const { ids } = request;
+  const context = await newContext(ids.length + (request.greedy ?? 0) + 8);
+  const sequence = context.getSequence();
+  // In chunks, so only one chunk's logits Maps (a full vocabulary each) are alive at a time.
+  const started = performance.now();
+  const fd = fs.openSync(request.logitsFile, 'w');
+  let n = 0;
+  let last = null;
+  for (let from = 0; from < ids.length; from += 128) {
+    const chunk = ids.slice(from, from + 128);
+    const out = await sequence.controlledEvaluate(chunk.map((t) => [t, { generateNext: { logits: true } }]));
+    n = out[0].next.logits.size; // every vocabulary entry
+    for (const item of out) {
+      last = dense(item.next.logits, n);
+      fs.writeSync(fd, new Uint8Array(last.buffer));
+    }
+  }
+  fs.closeSync(fd);
+  const seconds = (performance.now() - started) / 1000;
+  // Greedy continuation, one token at a time on the same sequence.
+  const greedy = [];
+  for (let i = 0; i < (request.greedy ?? 0); i++) {
+    const token = argmax(last);
+    greedy.push(token);
+    const [step] = await sequence.controlledEvaluate([[token, { generateNext: { logits: true } }]]);
+    last = dense(step.next.logits, n);
+  }
+  process.stdout.write(`${JSON.stringify({ vocab: n, positions: ids.length, seconds, greedy })}\n`);
+} else if (request.task === 'speed') {
+  let state = request.seed >>> 0 || 1;
+  const random = () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) % request.idRange;
+  };
+  for (const depth of request.depths) {
+    const context = await newContext(depth + request.steps + 8);
+    const sequence = context.getSequence();
+    const prompt = Array.from({ length: depth }, random);
+    let started = performance.now();
+    await sequence.controlledEvaluate([
+      ...prompt.slice(0, -1),
+      [prompt.at(-1), { generateNext: { token: true } }],
+    ]);
+    const prefill = (performance.now() - started) / 1000;
+    await sequence.controlledEvaluate([[random(), { generateNext: { token: true } }]]); // warm-up, untimed
+    const times = [];
+    for (let i = 0; i < request.steps; i++) {
+      started = performance.now();
+      await sequence.controlledEvaluate([[random(), { generateNext: { token: true } }]]);
+      times.push(performance.now() - started);
+    }
+    times.sort((a, b) => a - b);
+    process.stdout.write(
+      `${JSON.stringify({
+        depth,
+        pp_tok_s: depth / prefill,
+        tg_ms_median: times[Math.floor(times.length / 2)],
+        tg_ms_min: times[0],
+        tg_ms_max: times.at(-1),
+      })}\n`,
+    );
+    await context.dispose();
+  }
+} else {
+  throw new Error(`unknown task ${request.task}`);
+}
+await model.dispose();
+await llama.dispose();
