@@ -39,6 +39,7 @@ describe.skipIf(!python)('trainer → engine fidelity (tools/train/smoke.py)', (
   for (const factory of [referenceBackendFactory, cpuBackendFactory]) {
     it(`${factory.name}: logits within 2e-3 of the trainer's (sparse and dense), same top-k, same selected mass`, async () => {
       const agreement = await expectTrainerGolden(factory, dir);
+      console.log(`trainer golden (toy, ${factory.name}): ${JSON.stringify(agreement)}`);
       // f32 weights on both sides: the gap is f32 rounding, far inside the bar.
       expect(agreement.sparseMaxAbs).toBeLessThan(1e-4);
     }, 120_000);
