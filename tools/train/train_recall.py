@@ -62,13 +62,13 @@ def plan(scale: float) -> list[Phase]:
     """The default plan; `scale` multiplies step counts (the CI smoke test runs a tiny fraction)."""
     n = lambda steps: max(2, int(steps * scale))  # noqa: E731
     return [
-        Phase("A1-L32", "A", n(3000), 1e-3, batches(64, 32, (4, 4), None), warmup=50),
-        Phase("A2-L64", "A", n(1000), 1e-3, batches(32, 64, (4, 12), None), warmup=20),
-        Phase("A3-L128", "A", n(400), 1e-3, batches(16, 128, (4, 16), None), warmup=20),
-        Phase("A4-L256", "A", n(300), 1e-3, batches(16, 256, (4, 16), 4), warmup=20),
-        Phase("A5-L512", "A", n(300), 5e-4, batches(8, 512, (4, 16), 4), warmup=20),
-        Phase("B-L512", "B", n(300), 0.0, batches(8, 512, (4, 16), 4), indexer_lr=1e-3, warmup=20, decay_from=1.0),
-        Phase("C-L512", "C", n(400), 1e-4, batches(8, 512, (4, 16), 4), indexer_lr=3e-4, warmup=20),
+        Phase("A1-L32", "A", n(2200), 1e-3, batches(64, 32, (4, 4), None), warmup=50),
+        Phase("A2-L64", "A", n(500), 1e-3, batches(32, 64, (4, 12), None), warmup=20),
+        Phase("A3-L128", "A", n(250), 1e-3, batches(16, 128, (4, 16), None), warmup=20),
+        Phase("A4-L256", "A", n(200), 1e-3, batches(16, 256, (4, 16), 4), warmup=20),
+        Phase("A5-L512", "A", n(200), 5e-4, batches(8, 512, (4, 16), 4), warmup=20),
+        Phase("B-L512", "B", n(200), 0.0, batches(8, 512, (4, 16), 4), indexer_lr=1e-3, warmup=20, decay_from=1.0),
+        Phase("C-L512", "C", n(300), 1e-4, batches(8, 512, (4, 16), 4), indexer_lr=3e-4, warmup=20),
     ]
 
 
