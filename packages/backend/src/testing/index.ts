@@ -1,5 +1,6 @@
 // @dsa/backend/testing: the conformance kit every backend runs against the reference backend.
 export { type ConformanceCase, type ConformanceResult, checkConformance } from './conformance-case.js';
+export { uploadLinearWeight } from './linear-weights.js';
 export { MOE_ROUTE_CASES, type MoeRouteCase } from './moe-route-cases.js';
 export {
   emptyTensor,
