@@ -66,6 +66,24 @@ function expectDType(kernel: string, name: string, view: TensorView, dtypes: rea
 }
 
 /**
+ * The block layout of an fp8 (de)quantization of `source` [rows, d] in blocks of `bs` columns: checks
+ * that `other` (named) is [rows, d] and `scale` [rows, ceil(d / bs)]; returns [rows, d, bs, blocks].
+ */
+function fp8Blocks(
+  kernel: string,
+  source: TensorView,
+  [name, other]: [string, TensorView],
+  scale: TensorView,
+  bs: number,
+): [number, number, number, number] {
+  const [rows, d] = source.shape as [number, number];
+  const blocks = Math.ceil(d / bs);
+  expectShape(kernel, name, other, [rows, d]);
+  expectShape(kernel, 'scale', scale, [rows, blocks]);
+  return [rows, d, bs, blocks];
+}
+
+/**
  * The 21 primitive kernels expressed through aclnn operators on `rt`. Index lists with -1 entries
  * are resolved on the host (a synchronous read of the small i32 index tensor), because CANN's
  * IndexSelect / IndexCopy / IndexAdd reject negative indices; the data itself stays on the device.
@@ -429,11 +447,7 @@ export function createAscendKernels(
     },
 
     quantizeFp8(q, scale, x, options) {
-      const [rows, d] = x.shape as [number, number];
-      const bs = options.blockSize;
-      const blocks = Math.ceil(d / bs);
-      expectShape('quantizeFp8', 'q', q, [rows, d]);
-      expectShape('quantizeFp8', 'scale', scale, [rows, blocks]);
+      const [rows, d, bs, blocks] = fp8Blocks('quantizeFp8', x, ['q', q], scale, options.blockSize);
       const abs = temp('f32', [rows, d]);
       run('Abs', x, abs);
       for (let b = 0; b < blocks; b++) {
@@ -458,11 +472,7 @@ export function createAscendKernels(
     },
 
     dequantizeFp8(out, q, scale, options) {
-      const [rows, d] = q.shape as [number, number];
-      const bs = options.blockSize;
-      const blocks = Math.ceil(d / bs);
-      expectShape('dequantizeFp8', 'out', out, [rows, d]);
-      expectShape('dequantizeFp8', 'scale', scale, [rows, blocks]);
+      const [rows, d, bs, blocks] = fp8Blocks('dequantizeFp8', q, ['out', out], scale, options.blockSize);
       const values = temp('f32', [rows, d]);
       run('Cast', q, ACL_DTYPES.f32, values);
       for (let b = 0; b < blocks; b++) {

@@ -2,7 +2,7 @@
 // checkpoint dtype. Run: pnpm exec vitest bench backends/cpu/bench
 import type { Backend } from '@dsa/backend';
 import { uploadTensor } from '@dsa/backend';
-import { Random } from '@dsa/backend/testing';
+import { Random, uploadLinearWeight } from '@dsa/backend/testing';
 import { ReferenceBackend } from '@dsa/backend-reference';
 import { tensorView } from '@dsa/tensor';
 import { bench, describe } from 'vitest';
@@ -15,23 +15,14 @@ if ('error' in native) throw native.error;
 function setup(backend: Backend, dtype: 'bf16' | 'f8_e4m3' | 'f32', m: number, n: number, k: number) {
   const random = new Random(1);
   const x = uploadTensor(backend, 'f32', [m, k], random.normals(m * k));
-  const weight = uploadTensor(
+  const w = uploadLinearWeight(
     backend,
     dtype,
     [n, k],
     random.normals(n * k, dtype === 'f8_e4m3' ? 100 : 0.05),
+    (count) => new Array(count).fill(2 ** -10),
   );
-  const scaleInv =
-    dtype === 'f8_e4m3'
-      ? uploadTensor(
-          backend,
-          'f32',
-          [Math.ceil(n / 128), Math.ceil(k / 128)],
-          new Array(Math.ceil(n / 128) * Math.ceil(k / 128)).fill(2 ** -10),
-        )
-      : undefined;
   const out = tensorView(backend.allocate(m * n * 4, 'activations'), 'f32', [m, n]);
-  const w = scaleInv ? { weight, scaleInv, blockSize: [128, 128] as const } : { weight };
   return () => backend.kernels.linear(out, x, w);
 }
 

@@ -18,6 +18,7 @@ import {
   SMALL_PAGED_LAYOUT,
   sparseIndices,
   uploadBatch,
+  uploadLinearWeight,
 } from '@dsa/backend/testing';
 import { ReferenceBackend } from '@dsa/backend-reference';
 import { indexerTopK } from '@dsa/indexer';
@@ -49,11 +50,13 @@ function withoutFusedMoeExperts(backend: Backend): Backend {
 
 /** A random [n, k] LinearWeight in `dtype`; f8_e4m3 gets 128x128 block scales. */
 function randomLinear(backend: Backend, random: Random, dtype: DType, n: number, k: number): LinearWeight {
-  const weight = uploadTensor(backend, dtype, [n, k], random.normals(n * k, dtype === 'f8_e4m3' ? 8 : 0.1));
-  if (dtype !== 'f8_e4m3') return { weight };
-  const blocks = [Math.ceil(n / 128), Math.ceil(k / 128)] as const;
-  const scales = Array.from({ length: blocks[0] * blocks[1] }, () => 0.005 + 0.02 * random.next());
-  return { weight, scaleInv: uploadTensor(backend, 'f32', [...blocks], scales), blockSize: [128, 128] };
+  return uploadLinearWeight(
+    backend,
+    dtype,
+    [n, k],
+    random.normals(n * k, dtype === 'f8_e4m3' ? 8 : 0.1),
+    (count) => Array.from({ length: count }, () => 0.005 + 0.02 * random.next()),
+  );
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Backend } from '@dsa/backend';
 import { downloadTensor, uploadTensor } from '@dsa/backend';
-import { Random } from '@dsa/backend/testing';
+import { Random, uploadLinearWeight } from '@dsa/backend/testing';
 import { narrow, type TensorView, tensorView } from '@dsa/tensor';
 import { type CheckResult, runCheck } from './check-result.js';
 
@@ -31,17 +31,13 @@ export async function behaviourChecks(backend: Backend): Promise<CheckResult[]> 
         `batch invariance: linear ${dtype} row 5 alone vs in a decode batch of ${decode}`,
         0,
         async () => {
-          const w = uploadTensor(
+          const weight = uploadLinearWeight(
             backend,
             dtype,
             [n, k],
             random.normals(n * k, dtype === 'f8_e4m3' ? 50 : 0.05),
+            () => [0.001, 0.002, 0.004, 0.008], // [1, 4] blocks
           );
-          const scaleInv =
-            dtype === 'f8_e4m3'
-              ? uploadTensor(backend, 'f32', [1, 4], [0.001, 0.002, 0.004, 0.008])
-              : undefined;
-          const weight = scaleInv ? { weight: w, scaleInv, blockSize: [128, 128] as const } : { weight: w };
           // M ≤ 16 is the decode kernel (invariant); M > 16 is the prefill GEMM (cuBLASLt may split K by shape).
           const all = empty(backend, [decode, n]);
           backend.kernels.linear(all, narrow(x, 0, 0, decode), weight);

@@ -20,6 +20,7 @@ import {
   SMALL_PAGED_LAYOUT,
   sparseIndices,
   uploadBatch,
+  uploadLinearWeight,
 } from '@dsa/backend/testing';
 import { ReferenceBackend } from '@dsa/backend-reference';
 import { indexerTopK } from '@dsa/indexer';
@@ -398,10 +399,7 @@ function linearWeight(
   values: number[],
   scales: number[],
 ): LinearWeight {
-  const weight = uploadTensor(backend, dtype, [rows, cols], values);
-  if (dtype !== 'f8_e4m3') return { weight };
-  const scaleInv = uploadTensor(backend, 'f32', [Math.ceil(rows / 32), Math.ceil(cols / 32)], scales);
-  return { weight, scaleInv, blockSize: [32, 32] };
+  return uploadLinearWeight(backend, dtype, [rows, cols], values, () => scales, [32, 32]);
 }
 
 for (const dtype of ['f32', 'bf16', 'f8_e4m3'] as const) {

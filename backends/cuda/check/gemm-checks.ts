@@ -1,6 +1,6 @@
 import { type Backend, downloadTensor, uploadTensor } from '@dsa/backend';
-import { Random } from '@dsa/backend/testing';
-import { type DType, narrow, permute, type TensorView, tensorView } from '@dsa/tensor';
+import { emptyTensor, Random, relativeError, uploadLinearWeight } from '@dsa/backend/testing';
+import { type DType, narrow, permute } from '@dsa/tensor';
 import { type CheckResult, runCheck } from './check-result.js';
 
 /**
@@ -23,23 +23,6 @@ interface GemmSwitch {
   cublasLt(): unknown;
 }
 
-function empty(backend: Backend, shape: number[]): TensorView {
-  return tensorView(backend.allocate(shape.reduce((a, b) => a * b, 1) * 4, 'activations'), 'f32', shape);
-}
-
-function error(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  if (got.length !== want.length) return Number.POSITIVE_INFINITY;
-  let scale = 1;
-  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]!));
-  let worst = 0;
-  for (let i = 0; i < want.length; i++) {
-    const d = Math.abs(got[i]! - want[i]!);
-    if (!Number.isFinite(d)) return Number.POSITIVE_INFINITY;
-    worst = Math.max(worst, d / scale);
-  }
-  return worst;
-}
-
 type Run = (backend: Backend) => Promise<ArrayLike<number>>;
 
 function linearCase(m: number, dtype: 'f32' | 'bf16' | 'f8_e4m3'): { name: string; run: Run } {
@@ -50,21 +33,15 @@ function linearCase(m: number, dtype: 'f32' | 'bf16' | 'f8_e4m3'): { name: strin
     run: async (b) => {
       const r = new Random(m * 7 + k);
       const x = uploadTensor(b, 'f32', [m, k], r.normals(m * k));
-      const w = uploadTensor(b, dtype, [n, k], r.normals(n * k, dtype === 'f8_e4m3' ? 100 : 0.05));
-      const scaleInv =
-        dtype === 'f8_e4m3'
-          ? uploadTensor(
-              b,
-              'f32',
-              [Math.ceil(n / 128), Math.ceil(k / 128)],
-              Array.from(
-                { length: Math.ceil(n / 128) * Math.ceil(k / 128) },
-                (_, i) => 0.0007 * (1 + (i % 5)),
-              ),
-            )
-          : undefined;
-      const out = empty(b, [m, n]);
-      b.kernels.linear(out, x, scaleInv ? { weight: w, scaleInv, blockSize: [128, 128] } : { weight: w });
+      const weight = uploadLinearWeight(
+        b,
+        dtype,
+        [n, k],
+        r.normals(n * k, dtype === 'f8_e4m3' ? 100 : 0.05),
+        (count) => Array.from({ length: count }, (_, i) => 0.0007 * (1 + (i % 5))),
+      );
+      const out = emptyTensor(b, 'f32', [m, n]);
+      b.kernels.linear(out, x, weight);
       return downloadTensor(b, out);
     },
   };
@@ -82,7 +59,7 @@ function matmulCases(): { name: string; run: Run }[] {
         const r = new Random(11);
         const a = up(b, 'f32', [s, h, d], r);
         const w = up(b, 'bf16', [h, d, c], r);
-        const out = empty(b, [h, s, c]);
+        const out = emptyTensor(b, 'f32', [h, s, c]);
         b.kernels.matmul(out, permute(a, [1, 0, 2]), w);
         return downloadTensor(b, out);
       },
@@ -94,7 +71,7 @@ function matmulCases(): { name: string; run: Run }[] {
         const r = new Random(12);
         const q = up(b, 'f32', [h, s, c], r);
         const kv = up(b, 'f32', [t, h, c], r);
-        const out = empty(b, [h, s, t]);
+        const out = emptyTensor(b, 'f32', [h, s, t]);
         b.kernels.matmul(out, q, permute(kv, [1, 0, 2]), { transposeB: true, alpha: 0.125 });
         return downloadTensor(b, out);
       },
@@ -105,7 +82,7 @@ function matmulCases(): { name: string; run: Run }[] {
         const r = new Random(13);
         const a = up(b, 'bf16', [h, s, c], r);
         const w = up(b, 'bf16', [h, c, d], r);
-        const out = empty(b, [s, h, d]);
+        const out = emptyTensor(b, 'f32', [s, h, d]);
         b.kernels.matmul(permute(out, [1, 0, 2]), a, w);
         return downloadTensor(b, out);
       },
@@ -127,7 +104,7 @@ function decodeMatmulCase(s: number, op: 'nn' | 'nt', dtype: 'f32' | 'bf16'): { 
       const w = uploadTensor(b, dtype, [h, dn + dv, c], random.normals(h * (dn + dv) * c, 0.05));
       if (op === 'nn') {
         const q = uploadTensor(b, 'f32', [s, h, dn + r], random.normals(s * h * (dn + r)));
-        const out = empty(b, [s, h, c + r]);
+        const out = emptyTensor(b, 'f32', [s, h, c + r]);
         b.kernels.matmul(
           permute(narrow(out, 2, 0, c), [1, 0, 2]),
           permute(narrow(q, 2, 0, dn), [1, 0, 2]),
@@ -136,7 +113,7 @@ function decodeMatmulCase(s: number, op: 'nn' | 'nt', dtype: 'f32' | 'bf16'): { 
         return (await downloadTensor(b, out)).filter((_, i) => i % (c + r) < c);
       }
       const o = uploadTensor(b, 'f32', [s, h, c], random.normals(s * h * c));
-      const out = empty(b, [s, h, dv]);
+      const out = emptyTensor(b, 'f32', [s, h, dv]);
       b.kernels.matmul(permute(out, [1, 0, 2]), permute(o, [1, 0, 2]), narrow(w, 1, dn, dv), {
         transposeB: true,
       });
@@ -175,7 +152,7 @@ export async function gemmChecks(backend: Backend, oracle: Backend, filter?: str
           want ??= await c.run(oracle);
           if (typeof cuda.cublasLt === 'function') cuda.preferCublasLt = lt;
           try {
-            return { error: error(await c.run(backend), want) };
+            return { error: relativeError(await c.run(backend), want) };
           } finally {
             if (typeof cuda.cublasLt === 'function') cuda.preferCublasLt = true;
           }
@@ -200,7 +177,7 @@ export async function gemmChecks(backend: Backend, oracle: Backend, filter?: str
         const rows = random.normals(5 * h * k);
         const run = async (count: number) => {
           const a = uploadTensor(backend, 'f32', [count, h, k], rows.slice(0, count * h * k));
-          const out = empty(backend, [count, h, n]);
+          const out = emptyTensor(backend, 'f32', [count, h, n]);
           backend.kernels.matmul(permute(out, [1, 0, 2]), permute(a, [1, 0, 2]), w, {
             transposeB: op === 'nt',
           });

@@ -2,59 +2,56 @@ import { KernelArgumentError } from '@dsa/backend';
 import { narrow, type TensorView } from '@dsa/tensor';
 import { expectDType, expectRank, expectShape, read, write } from './strided.js';
 
-export function gatherRows(out: TensorView, table: TensorView, indices: TensorView): void {
-  const k = 'gatherRows';
-  expectRank(k, 'table', table, 2);
+/**
+ * Checks a row kernel's views, `table` [V, W], `indices` i32 [N] and `rows` [N, W] (each with its name),
+ * and returns W and the (position, row) pairs of the indices that are not -1; throws naming an index
+ * outside [0, V).
+ */
+function rowTargets(
+  k: string,
+  [tableName, table]: [string, TensorView],
+  [rowsName, rows]: [string, TensorView],
+  indices: TensorView,
+): { width: number; targets: [number, number][] } {
+  expectRank(k, tableName, table, 2);
   expectDType(k, 'indices', indices, 'i32');
-  const [vocab, width] = table.shape as [number, number];
+  const [count, width] = table.shape as [number, number];
   const n = indices.shape[0]!;
-  expectShape(k, 'out', out, [n, width]);
+  expectShape(k, rowsName, rows, [n, width]);
   const idx = read(indices, k);
-  const values = new Float64Array(n * width);
-  for (let i = 0; i < n; i++) {
-    const r = idx[i]!;
-    if (r === -1) continue;
-    if (r < 0 || r >= vocab)
-      throw new KernelArgumentError(k, `index ${r} at position ${i} is outside [0, ${vocab})`);
-    values.set(read(narrow(table, 0, r, 1), k), i * width);
-  }
-  write(out, values, k);
-}
-
-export function scatterRows(table: TensorView, rows: TensorView, indices: TensorView): void {
-  const k = 'scatterRows';
-  expectRank(k, 'table', table, 2);
-  expectDType(k, 'indices', indices, 'i32');
-  const [vocab, width] = table.shape as [number, number];
-  const n = indices.shape[0]!;
-  expectShape(k, 'rows', rows, [n, width]);
-  const idx = read(indices, k);
-  const values = read(rows, k);
-  for (let i = 0; i < n; i++) {
-    const r = idx[i]!;
-    if (r === -1) continue;
-    if (r < 0 || r >= vocab)
-      throw new KernelArgumentError(k, `index ${r} at position ${i} is outside [0, ${vocab})`);
-    write(narrow(table, 0, r, 1), values.subarray(i * width, (i + 1) * width), k);
-  }
-}
-
-export function indexAdd(out: TensorView, rows: TensorView, indices: TensorView, weights?: TensorView): void {
-  const k = 'indexAdd';
-  expectRank(k, 'out', out, 2);
-  expectDType(k, 'indices', indices, 'i32');
-  const [count, width] = out.shape as [number, number];
-  const n = indices.shape[0]!;
-  expectShape(k, 'rows', rows, [n, width]);
-  if (weights) expectShape(k, 'weights', weights, [n]);
-  const idx = read(indices, k);
-  const w = weights ? read(weights, k) : null;
-  const values = read(rows, k);
+  const targets: [number, number][] = [];
   for (let i = 0; i < n; i++) {
     const r = idx[i]!;
     if (r === -1) continue;
     if (r < 0 || r >= count)
       throw new KernelArgumentError(k, `index ${r} at position ${i} is outside [0, ${count})`);
+    targets.push([i, r]);
+  }
+  return { width, targets };
+}
+
+export function gatherRows(out: TensorView, table: TensorView, indices: TensorView): void {
+  const k = 'gatherRows';
+  const { width, targets } = rowTargets(k, ['table', table], ['out', out], indices);
+  const values = new Float64Array(indices.shape[0]! * width);
+  for (const [i, r] of targets) values.set(read(narrow(table, 0, r, 1), k), i * width);
+  write(out, values, k);
+}
+
+export function scatterRows(table: TensorView, rows: TensorView, indices: TensorView): void {
+  const k = 'scatterRows';
+  const { width, targets } = rowTargets(k, ['table', table], ['rows', rows], indices);
+  const values = read(rows, k);
+  for (const [i, r] of targets) write(narrow(table, 0, r, 1), values.subarray(i * width, (i + 1) * width), k);
+}
+
+export function indexAdd(out: TensorView, rows: TensorView, indices: TensorView, weights?: TensorView): void {
+  const k = 'indexAdd';
+  const { width, targets } = rowTargets(k, ['out', out], ['rows', rows], indices);
+  if (weights) expectShape(k, 'weights', weights, [indices.shape[0]!]);
+  const w = weights ? read(weights, k) : null;
+  const values = read(rows, k);
+  for (const [i, r] of targets) {
     const scale = w ? w[i]! : 1;
     const target = narrow(out, 0, r, 1);
     const row = read(target, k);

@@ -51,12 +51,16 @@ export {
   readBackendConfig,
 } from './select.js';
 export {
+  type ChoiceSettingSpec,
   type Environment,
+  type FlagSettingSpec,
+  type NumberSettingSpec,
   readSettings,
   type SelectionOverrides,
   type SettingSpec,
   type SettingsOf,
   type SettingValue,
+  type StringSettingSpec,
   selectionOverrides,
 } from './settings.js';
 export { Workspace } from './workspace.js';

@@ -3,48 +3,56 @@ import { InvalidSettingError } from './errors/invalid-setting-error.js';
 /** The environment a settings reader looks at (`process.env`, or a plain object in tests). */
 export type Environment = Readonly<Record<string, string | undefined>>;
 
+/** A `true`/`false` setting; its environment variable takes `1`/`0` (or `true`/`false`). */
+export interface FlagSettingSpec {
+  /** Discriminant. */
+  readonly kind: 'flag';
+  /** Environment variable that overrides the field when set (non-empty). */
+  readonly env?: string;
+}
+
+/** A setting that takes one of `values`. */
+export interface ChoiceSettingSpec {
+  /** Discriminant. */
+  readonly kind: 'choice';
+  /** The accepted values. */
+  readonly values: readonly string[];
+  /** Other spellings the environment variable may use, e.g. `{ '0': 'off' }`. */
+  readonly aliases?: Readonly<Record<string, string>>;
+  /** Environment variable that overrides the field when set (non-empty). */
+  readonly env?: string;
+}
+
+/** A finite number ≥ `min` (an integer when `integer`). */
+export interface NumberSettingSpec {
+  /** Discriminant. */
+  readonly kind: 'number';
+  /** Smallest accepted value. */
+  readonly min?: number;
+  /** Whether only integers are accepted. */
+  readonly integer?: boolean;
+  /** Environment variable that overrides the field when set (non-empty). */
+  readonly env?: string;
+}
+
+/** Any non-empty string (a path, say). */
+export interface StringSettingSpec {
+  /** Discriminant. */
+  readonly kind: 'string';
+  /** Environment variable that overrides the field when set (non-empty). */
+  readonly env?: string;
+}
+
 /** How one setting is spelled and checked: a typed field, optionally overridden by an environment variable. */
-export type SettingSpec =
-  | {
-      /** `true`/`false`; the variable takes `1`/`0` (or `true`/`false`). */
-      readonly kind: 'flag';
-      /** Environment variable that overrides the field when set (non-empty). */
-      readonly env?: string;
-    }
-  | {
-      /** One of `values`. */
-      readonly kind: 'choice';
-      /** The accepted values. */
-      readonly values: readonly string[];
-      /** Other spellings the environment variable may use, e.g. `{ '0': 'off' }`. */
-      readonly aliases?: Readonly<Record<string, string>>;
-      /** Environment variable that overrides the field when set (non-empty). */
-      readonly env?: string;
-    }
-  | {
-      /** A finite number ≥ `min` (an integer when `integer`). */
-      readonly kind: 'number';
-      /** Smallest accepted value. */
-      readonly min?: number;
-      /** Whether only integers are accepted. */
-      readonly integer?: boolean;
-      /** Environment variable that overrides the field when set (non-empty). */
-      readonly env?: string;
-    }
-  | {
-      /** Any non-empty string (a path, say). */
-      readonly kind: 'string';
-      /** Environment variable that overrides the field when set (non-empty). */
-      readonly env?: string;
-    };
+export type SettingSpec = FlagSettingSpec | ChoiceSettingSpec | NumberSettingSpec | StringSettingSpec;
 
 /** The value type a {@link SettingSpec} describes. */
-export type SettingValue<S extends SettingSpec> = S extends { kind: 'flag' }
-  ? boolean
-  : S extends { kind: 'number' }
-    ? number
-    : S extends { kind: 'choice'; values: readonly (infer V)[] }
-      ? V
+export type SettingValue<S extends SettingSpec> = S extends ChoiceSettingSpec
+  ? S['values'][number]
+  : S['kind'] extends 'flag'
+    ? boolean
+    : S['kind'] extends 'number'
+      ? number
       : string;
 
 /** The settings object a table of {@link SettingSpec}s describes (every field optional). */

@@ -1,4 +1,5 @@
 import { KernelArgumentError, type Kernels } from '@dsa/backend';
+import type { TensorView } from '@dsa/tensor';
 import { f64Arg } from '../launch.js';
 import { tensorArgs } from '../tensor-args.js';
 import {
@@ -12,6 +13,20 @@ import {
 
 const BLOCK = [ELEMENTWISE_THREADS, 1, 1] as const;
 
+/** Checks a row kernel's views: `table` [V, W], `rows` [N, W] and `indices` i32 [N] (each with its name). */
+function expectRows(
+  k: string,
+  [tableName, table]: [string, TensorView],
+  [rowsName, rows]: [string, TensorView],
+  indices: TensorView,
+): void {
+  expectRank(k, tableName, table, 2);
+  expectRank(k, rowsName, rows, 2);
+  expectDType(k, 'indices', indices, 'i32');
+  expectShape(k, 'indices', indices, [rows.shape[0]!]);
+  expectShape(k, rowsName, rows, [-1, table.shape[1]!]);
+}
+
 /** gatherRows, scatterRows, indexAdd, gatherColumns, scatterColumns. */
 export function gatherKernels(
   context: KernelContext,
@@ -19,11 +34,7 @@ export function gatherKernels(
   return {
     gatherRows(out, table, indices) {
       const k = 'gatherRows';
-      expectRank(k, 'table', table, 2);
-      expectRank(k, 'out', out, 2);
-      expectDType(k, 'indices', indices, 'i32');
-      expectShape(k, 'indices', indices, [out.shape[0]!]);
-      expectShape(k, 'out', out, [-1, table.shape[1]!]);
+      expectRows(k, ['table', table], ['out', out], indices);
       const n = out.shape[0]! * out.shape[1]!;
       if (n === 0) return;
       context.launch('dsa_gather_rows', gridFor(context, n), BLOCK, [
@@ -34,11 +45,7 @@ export function gatherKernels(
     },
     scatterRows(table, rows, indices) {
       const k = 'scatterRows';
-      expectRank(k, 'table', table, 2);
-      expectRank(k, 'rows', rows, 2);
-      expectDType(k, 'indices', indices, 'i32');
-      expectShape(k, 'indices', indices, [rows.shape[0]!]);
-      expectShape(k, 'rows', rows, [-1, table.shape[1]!]);
+      expectRows(k, ['table', table], ['rows', rows], indices);
       const n = rows.shape[0]! * rows.shape[1]!;
       if (n === 0) return;
       context.launch('dsa_scatter_rows', gridFor(context, n), BLOCK, [
@@ -49,11 +56,7 @@ export function gatherKernels(
     },
     indexAdd(out, rows, indices, weights) {
       const k = 'indexAdd';
-      expectRank(k, 'out', out, 2);
-      expectRank(k, 'rows', rows, 2);
-      expectDType(k, 'indices', indices, 'i32');
-      expectShape(k, 'indices', indices, [rows.shape[0]!]);
-      expectShape(k, 'rows', rows, [-1, out.shape[1]!]);
+      expectRows(k, ['out', out], ['rows', rows], indices);
       if (weights) expectShape(k, 'weights', weights, [rows.shape[0]!]);
       const d = out.shape[1]!;
       if (d === 0 || rows.shape[0] === 0) return;

@@ -4,6 +4,7 @@ export { FaultInjector, type FaultPlan } from './fault-injector.js';
 export { type FuzzCorpusEntry, fuzzCorpus } from './fuzz-corpus.js';
 export { DEFAULT_FUZZ_SEED, type FuzzSettings, fuzzSettings } from './fuzz-settings.js';
 export { type FaultSite, InjectedFaultError } from './injected-fault-error.js';
+export { uploadLinearWeight } from './linear-weights.js';
 export { MOE_ROUTE_CASES, type MoeRouteCase } from './moe-route-cases.js';
 export {
   emptyTensor,

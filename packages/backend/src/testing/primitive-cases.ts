@@ -12,6 +12,7 @@ import type { Backend } from '../backend.js';
 import { downloadTensor, uploadTensor } from '../host-tensor.js';
 import type { BinaryOp, UnaryOp } from '../kernels.js';
 import type { ConformanceCase } from './conformance-case.js';
+import { uploadLinearWeight } from './linear-weights.js';
 import type { Random } from './random.js';
 
 const F32_TOLERANCE = 1e-5;
@@ -106,18 +107,15 @@ export function primitiveCases(): ConformanceCase[] {
         async (b, r) => {
           const [m, n, k] = [5, 200, 300];
           const x = up(b, 'f32', [m, k], r.normals(m * k));
-          const w = up(b, dtype, [n, k], r.normals(n * k, dtype === 'f8_e4m3' ? 100 : 0.05));
-          const scaleInv =
-            dtype === 'f8_e4m3'
-              ? up(
-                  b,
-                  'f32',
-                  [2, 3],
-                  Array.from({ length: 6 }, () => 2 ** (-12 + r.int(5))),
-                )
-              : undefined;
+          const weight = uploadLinearWeight(
+            b,
+            dtype,
+            [n, k],
+            r.normals(n * k, dtype === 'f8_e4m3' ? 100 : 0.05),
+            (count) => Array.from({ length: count }, () => 2 ** (-12 + r.int(5))), // [2, 3] blocks
+          );
           const out = empty(b, 'f32', [m, n]);
-          b.kernels.linear(out, x, scaleInv ? { weight: w, scaleInv, blockSize: [128, 128] } : { weight: w });
+          b.kernels.linear(out, x, weight);
           return [await f32(b, out)];
         },
       ),
