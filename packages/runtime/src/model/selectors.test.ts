@@ -7,12 +7,13 @@ describe('controlSelection', () => {
     expect([...sel]).toEqual([0, 1, -1, 3, 4, 5]);
   });
 
-  it('random: k distinct ascending positions within 0..p, the same for the same seed, layer and position', () => {
+  it('random: k distinct ascending positions within 0..p, reproducible, different between rows', () => {
     const positions = Int32Array.from([100, 100, 40]);
     const a = controlSelection('random', positions, 8, 7, 1);
     const b = controlSelection('random', positions, 8, 7, 1);
     expect([...a]).toEqual([...b]);
-    expect([...a.subarray(0, 8)]).toEqual([...a.subarray(8, 16)]);
+    // two sequences of a step at the same position draw different sets
+    expect([...a.subarray(0, 8)]).not.toEqual([...a.subarray(8, 16)]);
     for (let r = 0; r < 3; r++) {
       const row = [...a.subarray(r * 8, r * 8 + 8)];
       expect(new Set(row).size).toBe(8);

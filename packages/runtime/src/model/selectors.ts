@@ -23,7 +23,8 @@ function mulberry32(seed: number): () => number {
 /**
  * The positions a `window` or `random` selector attends to, for query rows at `positions` [S]:
  * i32 [S, k], ascending, -1 padded (rows that see k or fewer positions get all of them). `random`
- * draws depend only on (seed, layer, position), so they repeat across runs and backends.
+ * draws depend only on (seed, layer, row of the step, position): they repeat across runs and backends for
+ * the same step, and differ between the sequences of a step (so an evaluation averages over draws).
  */
 export function controlSelection(
   selector: Exclude<Selector, 'indexer'>,
@@ -45,7 +46,12 @@ export function controlSelection(
       return;
     }
     // Floyd's algorithm: k distinct values from 0 .. visible-1.
-    const random = mulberry32((seed * 0x9e3779b1) ^ (layer * 0x85ebca6b) ^ (p * 0xc2b2ae35));
+    const random = mulberry32(
+      Math.imul(seed, 0x9e3779b1) ^
+        Math.imul(layer, 0x85ebca6b) ^
+        Math.imul(p, 0xc2b2ae35) ^
+        Math.imul(row, 0x27d4eb2f),
+    );
     const chosen = new Set<number>();
     for (let j = visible - k; j < visible; j++) {
       const t = Math.floor(random() * (j + 1));
