@@ -2,8 +2,8 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { cliSetting } from './cli-settings.js';
 import { benchCommand } from './commands/bench.js';
 import { chatCommand } from './commands/chat.js';
-import { evalCommand } from './commands/eval.js';
 import { convertCommand } from './commands/convert.js';
+import { evalCommand } from './commands/eval.js';
 import { forwardCommand } from './commands/forward.js';
 import { generateCommand } from './commands/generate.js';
 import { inspectCommand } from './commands/inspect.js';
