@@ -66,12 +66,7 @@ def make_batch(
     for _ in range(batch):
         p = int(rng.integers(max(pairs[0], q), pairs[1] + 1))
         seqs.append(make_sequence(rng, length, p, q, key_pool))
-    ids = torch.tensor([s.ids for s in seqs], dtype=torch.long)
-    labels = torch.full_like(ids, -100)
-    for b, s in enumerate(seqs):
-        for pos, tok in s.answers:
-            labels[b, pos - 1] = tok
-    return ids, labels
+    return batch_of(seqs)
 
 
 def read_jsonl(path: str) -> list[RecallSequence]:
@@ -86,12 +81,7 @@ def read_jsonl(path: str) -> list[RecallSequence]:
 
 def batch_of(seqs: list[RecallSequence]):
     """Stacks same-length sequences into ids and labels as make_batch does."""
-    ids = torch.tensor([s.ids for s in seqs], dtype=torch.long)
-    labels = torch.full_like(ids, -100)
-    for b, s in enumerate(seqs):
-        for pos, tok in s.answers:
-            labels[b, pos - 1] = tok
-    return ids, labels
+    return batch_of(seqs)
 
 
 def token_names() -> list[str]:

@@ -1,3 +1,4 @@
+import { Random } from '@dsa/tensor';
 /**
  * The needle-recall task (fixtures/recall/README.md is its definition; keep both in step).
  *
@@ -39,34 +40,6 @@ export interface RecallGeneration {
   readonly seed: number;
 }
 
-/** A seeded PRNG (mulberry32) with integer helpers. */
-class Random {
-  private state: number;
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  /** Uniform integer in [lo, hi). */
-  int(lo: number, hi: number): number {
-    return lo + Math.floor(this.next() * (hi - lo));
-  }
-  /** k distinct integers from [0, n), in random order. */
-  sample(n: number, k: number): number[] {
-    const pool = Array.from({ length: n }, (_, i) => i);
-    for (let i = 0; i < k; i++) {
-      const j = this.int(i, n);
-      [pool[i], pool[j]] = [pool[j]!, pool[i]!];
-    }
-    return pool.slice(0, k);
-  }
-}
-
 /** Generates N sequences of the recall task. @throws RangeError for impossible parameters. */
 export function generateRecall(g: RecallGeneration): RecallSequence[] {
   const keyCount = RECALL_VOCAB.keys[1] - RECALL_VOCAB.keys[0];
@@ -78,14 +51,19 @@ export function generateRecall(g: RecallGeneration): RecallSequence[] {
   const random = new Random(g.seed);
   const out: RecallSequence[] = [];
   for (let n = 0; n < g.count; n++) {
-    const context = Array.from({ length: g.length }, () => random.int(...RECALL_VOCAB.filler));
+    const context = Array.from(
+      { length: g.length },
+      () => RECALL_VOCAB.filler[0] + random.int(RECALL_VOCAB.filler[1] - RECALL_VOCAB.filler[0]),
+    );
     // P non-overlapping 2-token slots, uniform: P sorted starts among L - P, the i-th shifted by i.
     const starts = random
       .sample(g.length - g.pairs, g.pairs)
       .sort((a, b) => a - b)
       .map((s, i) => s + i);
     const keys = random.sample(keyCount, g.pairs).map((k) => k + RECALL_VOCAB.keys[0]);
-    const values = keys.map(() => random.int(...RECALL_VOCAB.values));
+    const values = keys.map(
+      () => RECALL_VOCAB.values[0] + random.int(RECALL_VOCAB.values[1] - RECALL_VOCAB.values[0]),
+    );
     starts.forEach((s, i) => {
       context[s] = keys[i]!;
       context[s + 1] = values[i]!;

@@ -1,6 +1,6 @@
 import type { DType } from '@dsa/tensor';
+import { Random } from '@dsa/tensor';
 import type { Backend } from '../backend.js';
-import { Random } from './random.js';
 
 /**
  * One conformance check: `run` builds its inputs from `random` on the given backend, runs kernels,

@@ -1,4 +1,6 @@
 // @dsa/backend/testing: the conformance kit every backend runs against the reference backend.
+
+export { Random } from '@dsa/tensor';
 export { type ConformanceCase, type ConformanceResult, checkConformance } from './conformance-case.js';
 export { FaultInjector, type FaultPlan } from './fault-injector.js';
 export { type FuzzCorpusEntry, fuzzCorpus } from './fuzz-corpus.js';
@@ -16,4 +18,3 @@ export {
   uploadBatch,
 } from './paged-batch.js';
 export { primitiveCases } from './primitive-cases.js';
-export { Random } from './random.js';

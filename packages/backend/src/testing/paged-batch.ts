@@ -1,8 +1,8 @@
+import type { Random } from '@dsa/tensor';
 import { type DType, dtypeBytes, type Shape, type TensorView, tensorView } from '@dsa/tensor';
 import type { AttentionBatch } from '../attention-batch.js';
 import type { Backend } from '../backend.js';
 import { uploadTensor } from '../host-tensor.js';
-import type { Random } from './random.js';
 
 /** A paged batch layout for fused-kernel tests: block table rows, the queries' sequences and positions. */
 export interface PagedLayout {

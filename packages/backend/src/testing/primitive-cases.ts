@@ -1,3 +1,4 @@
+import type { Random } from '@dsa/tensor';
 import {
   broadcastTo,
   type DType,
@@ -13,7 +14,6 @@ import { downloadTensor, uploadTensor } from '../host-tensor.js';
 import type { BinaryOp, UnaryOp } from '../kernels.js';
 import type { ConformanceCase } from './conformance-case.js';
 import { uploadLinearWeight } from './linear-weights.js';
-import type { Random } from './random.js';
 
 const F32_TOLERANCE = 1e-5;
 

@@ -1,3 +1,5 @@
+import { Random } from '@dsa/tensor';
+
 /**
  * Token selectors for sparse attention. `indexer` is DSA's lightning indexer (the model's own); `window`
  * (the last k positions, the query's own included) and `random` (k distinct uniformly random positions
@@ -7,18 +9,6 @@ export type Selector = 'indexer' | 'window' | 'random';
 
 /** The selectors, in the order reports list them. */
 export const SELECTORS: readonly Selector[] = ['indexer', 'window', 'random'];
-
-/** mulberry32: a small seeded PRNG (uniform u32 → [0, 1)). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * The positions a `window` or `random` selector attends to, for query rows at `positions` [S]:
@@ -46,7 +36,7 @@ export function controlSelection(
       return;
     }
     // Floyd's algorithm: k distinct values from 0 .. visible-1.
-    const random = mulberry32(
+    const random = new Random(
       Math.imul(seed, 0x9e3779b1) ^
         Math.imul(layer, 0x85ebca6b) ^
         Math.imul(p, 0xc2b2ae35) ^
@@ -54,7 +44,7 @@ export function controlSelection(
     );
     const chosen = new Set<number>();
     for (let j = visible - k; j < visible; j++) {
-      const t = Math.floor(random() * (j + 1));
+      const t = random.int(j + 1);
       chosen.add(chosen.has(t) ? j : t);
     }
     out.set(

@@ -1,4 +1,7 @@
-/** A small seeded generator (mulberry32) so every backend sees the same random inputs. */
+/**
+ * A small seeded generator (mulberry32): the same numbers on every platform and backend (test inputs, the
+ * `random` selector, generated evaluation data).
+ */
 export class Random {
   private state: number;
   constructor(seed: number) {
@@ -23,5 +26,14 @@ export class Random {
   /** Integer in [0, max). */
   int(max: number): number {
     return Math.floor(this.next() * max);
+  }
+  /** `k` distinct integers of [0, n), in random order (a partial Fisher-Yates shuffle). */
+  sample(n: number, k: number): number[] {
+    const pool = Array.from({ length: n }, (_, i) => i);
+    for (let i = 0; i < k; i++) {
+      const j = i + this.int(n - i);
+      [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+    }
+    return pool.slice(0, k);
   }
 }
