@@ -80,8 +80,13 @@ def read_jsonl(path: str) -> list[RecallSequence]:
 
 
 def batch_of(seqs: list[RecallSequence]):
-    """Stacks same-length sequences into ids and labels as make_batch does."""
-    return batch_of(seqs)
+    """Stacks same-length sequences into ids i64 [B, S] and labels (the answer at position - 1, else -100)."""
+    ids = torch.tensor([s.ids for s in seqs], dtype=torch.long)
+    labels = torch.full_like(ids, -100)
+    for b, s in enumerate(seqs):
+        for pos, tok in s.answers:
+            labels[b, pos - 1] = tok
+    return ids, labels
 
 
 def token_names() -> list[str]:
