@@ -103,18 +103,13 @@ describe.runIf(hasChromium)('chat page in headless Chromium', () => {
     await page.fill('#temperature', '1');
     await page.fill('#seed', '3');
     // Record the answer's length at every DOM change, to see it grow chunk by chunk.
-    await page.evaluate(() => {
-      const lengths: number[] = [];
-      (window as unknown as { lengths: number[] }).lengths = lengths;
+    await page.evaluate(`(() => {
+      window.lengths = [];
       new MutationObserver(() => {
         const content = document.querySelector('#messages li.assistant .content');
-        if (content) lengths.push(content.textContent?.length ?? 0);
-      }).observe(document.getElementById('messages')!, {
-        childList: true,
-        subtree: true,
-        characterData: true,
-      });
-    });
+        if (content) window.lengths.push(content.textContent.length);
+      }).observe(document.getElementById('messages'), { childList: true, subtree: true, characterData: true });
+    })()`);
     await page.fill('#prompt', 'Tell me a long story.');
     await page.press('#prompt', 'Enter');
     expect(await page.textContent('#messages li.user')).toContain('Tell me a long story.');
@@ -125,7 +120,7 @@ describe.runIf(hasChromium)('chat page in headless Chromium', () => {
         interval: 10,
       })
       .toBeGreaterThan(10);
-    const lengths = await page.evaluate(() => (window as unknown as { lengths: number[] }).lengths);
+    const lengths = (await page.evaluate('window.lengths')) as number[];
     const grown = lengths.filter((n, i) => i > 0 && n > lengths[i - 1]!);
     expect(grown.length).toBeGreaterThanOrEqual(10);
     expect(await page.isEnabled('#stop')).toBe(true);

@@ -56,7 +56,7 @@ function describe(error: ErrorObject, json: unknown, file: string): ConfigFileEr
 }
 
 /**
- * Checks parsed `dsa.config.json` content against {@link CONFIG_SCHEMA} (validated by Ajv). Throws a
+ * Checks parsed `dsa.config.json` content against its JSON Schema (`@dsa/backend/dsa.config.schema.json`, validated by Ajv). Throws a
  * {@link ConfigFileError} for the first violation; an unknown key is reported with the closest valid one.
  */
 export function checkConfig(json: unknown, file: string): void {

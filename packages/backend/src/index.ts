@@ -17,7 +17,7 @@ export {
   type Stream,
 } from './backend.js';
 export { closestNames } from './closest-names.js';
-export { CONFIG_SCHEMA, checkConfig } from './config-schema.js';
+export { checkConfig } from './config-schema.js';
 export { BackendUnavailableError } from './errors/backend-unavailable-error.js';
 export { ConfigFileError } from './errors/config-file-error.js';
 export { DsaError } from './errors/dsa-error.js';

@@ -1,4 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -96,11 +97,18 @@ export async function downloadBlob(
               done(null, chunk);
             },
           });
-          await pipeline(
-            Readable.fromWeb(response.body as import('node:stream/web').ReadableStream),
-            count,
-            fs.createWriteStream(incomplete, { flags: resumed ? 'a' : 'w' }),
-          );
+          const out = fs.createWriteStream(incomplete, { flags: resumed ? 'a' : 'w' });
+          try {
+            await pipeline(
+              Readable.fromWeb(response.body as import('node:stream/web').ReadableStream),
+              count,
+              out,
+            );
+          } finally {
+            // A failed pipeline destroys the file stream, which closes after its write in flight: wait, so
+            // that the next try resumes from the final size and no late write lands after it.
+            if (!out.closed) await once(out, 'close');
+          }
         }
       } else {
         await hashExisting(incomplete, hash);

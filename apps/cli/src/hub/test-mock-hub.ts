@@ -15,8 +15,12 @@ export interface MockFile {
 
 /** Faults to inject, keyed by repository path. */
 export interface MockFaults {
-  /** Close the connection after this many bytes, on the first `times` transfers of the file. */
-  cut?: Record<string, { afterBytes: number; times: number }>;
+  /**
+   * Stop after this many bytes, on the first `times` transfers of the file: `short` ends the response
+   * there (sent chunked, without a length, as a truncating proxy would); `reset` drops the connection
+   * mid-transfer (the client may lose what it received but had not read yet).
+   */
+  cut?: Record<string, { afterBytes: number; times: number; mode: 'short' | 'reset' }>;
   /** Serve the file with one byte flipped (the listing keeps the true checksum). */
   corrupt?: Set<string>;
 }
@@ -129,18 +133,22 @@ export async function startMockHub(
       return response.end();
     }
     const body = content.subarray(start);
+    const cut = faults.cut?.[file.path];
+    const count = served.get(file.path) ?? 0;
+    served.set(file.path, count + 1);
+    const cutNow = cut && count < cut.times;
     response.writeHead(range ? 206 : 200, {
       'content-type': 'application/octet-stream',
-      'content-length': String(body.length),
+      ...(cutNow && cut.mode === 'short' ? {} : { 'content-length': String(body.length) }),
       'accept-ranges': 'bytes',
       etag: `"${file.lfs ? sha256(file.content) : gitBlobId(file.content)}"`,
       ...(range ? { 'content-range': `bytes ${start}-${content.length - 1}/${content.length}` } : {}),
     });
-    const cut = faults.cut?.[file.path];
-    const count = served.get(file.path) ?? 0;
-    served.set(file.path, count + 1);
-    if (cut && count < cut.times) {
-      // Send part of the body, then drop the connection mid-transfer.
+    if (cutNow && cut.mode === 'short') {
+      response.end(body.subarray(0, cut.afterBytes));
+      return;
+    }
+    if (cutNow) {
       response.write(body.subarray(0, cut.afterBytes), () => {
         setTimeout(() => response.socket?.destroy(), 20);
       });
