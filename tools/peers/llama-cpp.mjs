@@ -206,10 +206,12 @@ if (parts.has('agreement')) {
   const ids = randomIds(positions, Math.min(config.vocab_size, 1000), Number(flags.seed));
   const windows = flags.windows
     ? flags.windows.split(',').map((w) => w.split(':').map(Number))
-    : [
-        [0, Math.min(positions, 321)],
-        [0, positions],
-      ];
+    : positions > 320
+      ? [
+          [0, 320],
+          [320, positions],
+        ]
+      : [[0, positions]];
   log(`agreement: ${positions} teacher-forced positions, ${greedy} greedy tokens, ${threads} threads`);
   const logitsFile = path.join(tmp, 'llama-logits.f32');
   const [theirs] = peer({ ...common, task: 'logits', ids, logitsFile, greedy });

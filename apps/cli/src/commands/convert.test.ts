@@ -30,7 +30,9 @@ describe('dsa convert', () => {
 
     const inspect = await capture(['inspect', '--model', out, '--json']);
     expect(inspect.code).toBe(0);
-    expect(JSON.parse(inspect.stdout).model.layers).toBe(4);
+    const model = JSON.parse(inspect.stdout).model;
+    expect(model.layers).toBe(4);
+    expect(model.dtypes).toMatchObject({ BF16: { tensors: 55 }, F32: { tensors: 35 } });
   });
 
   it('names what is missing or wrong', async () => {

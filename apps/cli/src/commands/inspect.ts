@@ -25,17 +25,28 @@ export async function inspectCommand(flags: {
       const summary = summarizeModel(config, { latentBytes: 4 });
       const dtypes: Record<string, { tensors: number; bytes: number }> = {};
       let skipped = 0;
-      for (const name of checkpoint.names()) {
-        const layer = /^model\.layers\.(\d+)\./.exec(name);
-        if (layer && Number(layer[1]) >= config.nLayers) {
+      // A GGUF file reports its GGML types (Q8_0, Q4_K, ...) as stored, not as loaded.
+      const stored =
+        checkpoint instanceof GgufCheckpoint
+          ? [...checkpoint.file.tensors.values()].map((t) => ({
+              layer: /^blk\.(\d+)\./.exec(t.name)?.[1],
+              dtype: t.type.name,
+              bytes: t.byteLength,
+            }))
+          : checkpoint.names().map((name) => ({
+              layer: /^model\.layers\.(\d+)\./.exec(name)?.[1],
+              dtype: checkpoint.info(name).dtype as string,
+              bytes: checkpoint.info(name).byteLength,
+            }));
+      for (const t of stored) {
+        if (t.layer !== undefined && Number(t.layer) >= config.nLayers) {
           skipped++;
           continue;
         }
-        const info = checkpoint.info(name);
-        dtypes[info.dtype] ??= { tensors: 0, bytes: 0 };
-        const entry = dtypes[info.dtype]!;
+        dtypes[t.dtype] ??= { tensors: 0, bytes: 0 };
+        const entry = dtypes[t.dtype]!;
         entry.tensors++;
-        entry.bytes += info.byteLength;
+        entry.bytes += t.bytes;
       }
       const weightBytes = Object.values(dtypes).reduce((a, b) => a + b.bytes, 0);
       const perToken = summary.latentCacheBytesPerToken + summary.indexerCacheBytesPerToken;

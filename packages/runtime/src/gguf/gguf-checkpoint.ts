@@ -12,7 +12,7 @@ import {
   KV_B_PARTS,
   LAYER_TENSOR_NAMES,
 } from './gguf-tensor-names.js';
-import { tokenizerFromGguf } from './gguf-tokenizer.js';
+import { type HfTokenizerFiles, tokenizerFromGguf } from './gguf-tokenizer.js';
 
 /** GGML types the model uses as they are; every other type is dequantized to f32 at load. */
 const NATIVE: Readonly<Record<string, DType>> = { F32: 'f32', F16: 'f16', BF16: 'bf16' };
@@ -96,7 +96,7 @@ export class GgufCheckpoint implements TensorSource {
   }
 
   /** `tokenizer.json` and `tokenizer_config.json` objects rebuilt from the file's tokenizer metadata. */
-  tokenizer(): { tokenizerJson: Record<string, unknown>; tokenizerConfig: Record<string, unknown> } {
+  tokenizer(): HfTokenizerFiles {
     return tokenizerFromGguf(this.file);
   }
 

@@ -58,8 +58,11 @@ export interface ConvertOptions {
 
 /** What {@link convertToGguf} wrote. */
 export interface ConvertSummary {
+  /** The GGUF architecture written. */
   readonly architecture: 'deepseek32' | 'deepseek2';
+  /** Tensors written. */
   readonly tensors: number;
+  /** Tensor data bytes written. */
   readonly bytes: number;
   /** Tensor count per GGML type written. */
   readonly types: Readonly<Record<string, number>>;

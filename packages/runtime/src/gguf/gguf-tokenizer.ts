@@ -40,6 +40,14 @@ interface AddedToken {
 
 type Json = Record<string, unknown>;
 
+/** A tokenizer as Hugging Face stores it: the parsed `tokenizer.json` and `tokenizer_config.json`. */
+export interface HfTokenizerFiles {
+  /** The parsed `tokenizer.json`. */
+  readonly tokenizerJson: Record<string, unknown>;
+  /** The parsed `tokenizer_config.json`. */
+  readonly tokenizerConfig: Record<string, unknown>;
+}
+
 /** A special token of tokenizer_config.json: a string or an AddedToken object with `content`. */
 function tokenText(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
@@ -68,8 +76,8 @@ function looksSpecial(token: string): boolean {
  *   more ids than the model's vocabulary.
  */
 export function tokenizerToGguf(
-  tokenizerJson: Json,
-  tokenizerConfig: Json,
+  tokenizerJson: Record<string, unknown>,
+  tokenizerConfig: Record<string, unknown>,
   vocabSize: number,
   file: string,
 ): Map<string, GgufValue> {
@@ -147,7 +155,7 @@ export function tokenizerToGguf(
  * @throws CheckpointError naming the file and key when the tokenizer is missing, not `gpt2` (byte-level
  *   BPE), uses a pre-tokenizer other than `deepseek-v3`, or its arrays are malformed.
  */
-export function tokenizerFromGguf(file: GgufFile): { tokenizerJson: Json; tokenizerConfig: Json } {
+export function tokenizerFromGguf(file: GgufFile): HfTokenizerFiles {
   const fail = (key: string, message: string): never => {
     throw new CheckpointError(`${file.path}: ${key}: ${message}`, { file: file.path, tensor: key });
   };

@@ -32,11 +32,38 @@ export type GgufScalarType = Exclude<GgufValueType, 'array'>;
 
 /** One metadata value with its type; `u64`/`i64` values are bigints, other numbers are numbers. */
 export type GgufValue =
-  | { readonly type: 'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'f32' | 'f64'; readonly value: number }
-  | { readonly type: 'u64' | 'i64'; readonly value: bigint }
-  | { readonly type: 'bool'; readonly value: boolean }
-  | { readonly type: 'string'; readonly value: string }
-  | { readonly type: 'array'; readonly itemType: GgufValueType; readonly value: readonly unknown[] };
+  | {
+      /** A 32-bit-or-smaller integer, or a float. */
+      readonly type: 'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'f32' | 'f64';
+      /** The number. */
+      readonly value: number;
+    }
+  | {
+      /** A 64-bit integer. */
+      readonly type: 'u64' | 'i64';
+      /** The integer, as a bigint. */
+      readonly value: bigint;
+    }
+  | {
+      /** A boolean. */
+      readonly type: 'bool';
+      /** The boolean. */
+      readonly value: boolean;
+    }
+  | {
+      /** A UTF-8 string. */
+      readonly type: 'string';
+      /** The string. */
+      readonly value: string;
+    }
+  | {
+      /** An array of one item type. */
+      readonly type: 'array';
+      /** Type of every item. */
+      readonly itemType: GgufValueType;
+      /** The items (numbers, bigints, booleans, strings, or nested arrays' items). */
+      readonly value: readonly unknown[];
+    };
 
 /** Bytes of one fixed-size scalar; 0 for strings and arrays. */
 export function ggufScalarBytes(type: GgufValueType): number {
@@ -63,11 +90,18 @@ export function ggufScalarBytes(type: GgufValueType): number {
 
 /** Metadata value shorthands for writers. */
 export const gguf = {
+  /** A u32 value. */
   u32: (value: number): GgufValue => ({ type: 'u32', value }),
+  /** An i32 value. */
   i32: (value: number): GgufValue => ({ type: 'i32', value }),
+  /** An f32 value. */
   f32: (value: number): GgufValue => ({ type: 'f32', value }),
+  /** A bool value. */
   bool: (value: boolean): GgufValue => ({ type: 'bool', value }),
+  /** A string value. */
   string: (value: string): GgufValue => ({ type: 'string', value }),
+  /** An array of strings. */
   strings: (value: readonly string[]): GgufValue => ({ type: 'array', itemType: 'string', value }),
+  /** An array of i32. */
   i32s: (value: readonly number[]): GgufValue => ({ type: 'array', itemType: 'i32', value }),
 };

@@ -26,9 +26,13 @@ export interface GgufTensorData {
 
 /** Progress of {@link writeGguf}. */
 export interface GgufWriteProgress {
+  /** Tensors written so far. */
   readonly tensorsDone: number;
+  /** Tensors to write in all. */
   readonly tensorsTotal: number;
+  /** Tensor data bytes written so far. */
   readonly bytesDone: number;
+  /** Tensor data bytes to write in all. */
   readonly bytesTotal: number;
   /** The tensor just written. */
   readonly name: string;

@@ -1,4 +1,4 @@
-export { configFromGguf, ggufArchitecture } from './gguf-architecture.js';
+export { architectureToGguf, configFromGguf, ggufArchitecture } from './gguf-architecture.js';
 export { GgufCheckpoint } from './gguf-checkpoint.js';
 export {
   type ConvertOptions,
@@ -10,6 +10,6 @@ export {
 } from './gguf-export.js';
 export { GgufFile, type GgufTensorInfo } from './gguf-file.js';
 export { isGgufPath } from './gguf-path.js';
-export { tokenizerFromGguf, tokenizerToGguf } from './gguf-tokenizer.js';
-export { GGUF_VERSION, type GgufValue, type GgufValueType, gguf } from './gguf-value.js';
+export { type HfTokenizerFiles, tokenizerFromGguf, tokenizerToGguf } from './gguf-tokenizer.js';
+export { GGUF_VALUE_TYPES, GGUF_VERSION, type GgufValue, type GgufValueType, gguf } from './gguf-value.js';
 export { type GgufTensorData, type GgufWriteProgress, writeGguf } from './gguf-writer.js';
