@@ -1,6 +1,6 @@
 // Under the sanitizer step of .ci/run (which points node-gyp-build at build-sanitized/ and preloads libasan),
 // checks that the addon the tests load really is the ASan + UBSan build, so that step cannot pass by testing
-// the ordinary build. Skipped elsewhere.
+// the ordinary build. Skipped elsewhere (unless DSA_SANITIZED_RUN=1 says it is that step).
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -9,10 +9,11 @@ import { loadNative } from './native.js';
 
 const folder = process.env['@DSA/BACKEND_CPU_PREBUILD'];
 
-describe.skipIf(!folder)('the sanitized cpu addon', () => {
+describe.skipIf(!folder && process.env.DSA_SANITIZED_RUN !== '1')('the sanitized cpu addon', () => {
   it('is the one loaded, with the ASan and UBSan runtimes mapped into the process', () => {
     const require = createRequire(import.meta.url);
     const resolve = (require('node-gyp-build') as { resolve(directory: string): string }).resolve;
+    expect(folder, '@DSA/BACKEND_CPU_PREBUILD is not set: the ordinary build would be tested').toBeTruthy();
     const file = resolve(path.resolve(import.meta.dirname, '..'));
     expect(file).toBe(path.join(folder!, 'build', 'Release', 'dsa_cpu.node'));
     const native = loadNative();
