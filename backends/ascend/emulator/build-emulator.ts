@@ -1,12 +1,19 @@
 // Builds the CANN emulator (emulator/src/*.c) into emulator/build/ with the system C compiler,
 // only when a source is newer than the libraries. Used by the tests; never by the backend itself.
+// With DSA_EMULATOR_SANITIZE=1 (the sanitizer step of .ci/run) it builds with AddressSanitizer and
+// UndefinedBehaviorSanitizer into emulator/build-sanitized/ instead; the process must then preload libasan.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
 const ROOT = import.meta.dirname;
+const SANITIZE = process.env.DSA_EMULATOR_SANITIZE === '1';
 /** Folder the emulator libraries are built into (git-ignored). */
-export const EMULATOR_DIR = path.join(ROOT, 'build');
+export const EMULATOR_DIR = path.join(ROOT, SANITIZE ? 'build-sanitized' : 'build');
+/** Compiler flags: optimized, or instrumented with ASan + UBSan (every report fatal). */
+const FLAGS = SANITIZE
+  ? ['-O1', '-g', '-fno-omit-frame-pointer', '-fsanitize=address,undefined', '-fno-sanitize-recover=all']
+  : ['-O2'];
 
 const LIBRARIES: { name: string; sources: string[]; links: string[] }[] = [
   { name: 'libascendcl.so', sources: ['runtime.c'], links: [] },
@@ -31,7 +38,7 @@ export function buildEmulator(): string {
   for (const lib of LIBRARIES) {
     execFileSync(cc, [
       '-std=c11',
-      '-O2',
+      ...FLAGS,
       '-fPIC',
       '-shared',
       '-Wall',

@@ -378,10 +378,11 @@ double fdlibm_exp(double x) {
 
   // x is now in primary range
   t = x * x;
+  // The exponent is added as unsigned: shifting a negative k left is undefined in C++17 (UBSan reports it).
   if (k >= -1021) {
-    twopk = from_words(static_cast<uint32_t>(0x3ff00000 + (k << 20)), 0);
+    twopk = from_words(0x3ff00000u + (static_cast<uint32_t>(k) << 20), 0);
   } else {
-    twopk = from_words(static_cast<uint32_t>(0x3ff00000 + ((k + 1000) << 20)), 0);
+    twopk = from_words(0x3ff00000u + (static_cast<uint32_t>(k + 1000) << 20), 0);
   }
   c = x - t * (P1 + t * (P2 + t * (P3 + t * (P4 + t * P5))));
   if (k == 0) return one - ((x * c) / (c - 2.0) - x);
