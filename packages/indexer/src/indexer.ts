@@ -68,7 +68,12 @@ export class Indexer {
     batch: AttentionBatch,
     k: number,
     policy: TopkPolicy,
-  ): Promise<{ indices: TensorView; kept: Int32Array }> {
+  ): Promise<{
+    /** i32 [S, k]: kept positions ascending, then -1. */
+    indices: TensorView;
+    /** i32 [S]: positions kept per query. */
+    kept: Int32Array;
+  }> {
     this.storeKeys(workspace, x, positions, rotary, keyCache, writeSlots);
     const { qHeads, weights } = this.queries(workspace, x, qr, positions, rotary);
     const s = x.shape[0]!;
@@ -164,9 +169,9 @@ export class Indexer {
 }
 
 /**
- * For each row of masked index scores `scores` [S, T] (-inf where not causal) and its selection
- * `indices` [S, K]: each selected key's probability under the softmax over every causal key (`probs`
- * [S, K], 0 where the index is -1) and that softmax's entropy in nats (`entropy` [S]).
+ * For each row of masked index scores (`scores`, shape S × T, -inf where not causal) and its selection
+ * (`indices`, S × K), returns each selected key's probability under the softmax over every causal key
+ * (`probs`, S × K, 0 where the index is -1) and that softmax's entropy in nats (`entropy`, one per row).
  */
 export function selectionStats(
   scores: Float32Array,
@@ -174,7 +179,12 @@ export function selectionStats(
   rows: number,
   t: number,
   k: number,
-): { probs: Float32Array; entropy: Float32Array } {
+): {
+  /** f32 [S, K]: each selected key's softmax probability (0 where the index is -1). */
+  probs: Float32Array;
+  /** f32 [S]: entropy of each row's softmax, in nats. */
+  entropy: Float32Array;
+} {
   const probs = new Float32Array(rows * k);
   const entropy = new Float32Array(rows);
   for (let r = 0; r < rows; r++) {

@@ -9,9 +9,22 @@
  *   keys the indexer spreads its mass over, so a peaked indexer attends to few keys and a flat one to many.
  */
 export type TopkPolicy =
-  | { readonly kind: 'fixed' }
-  | { readonly kind: 'mass'; readonly p: number }
-  | { readonly kind: 'entropy'; readonly c: number };
+  | {
+      /** Attend to every selected position. */
+      readonly kind: 'fixed';
+    }
+  | {
+      /** Smallest best-first set holding `p` of the index-score softmax. */
+      readonly kind: 'mass';
+      /** Share of the softmax mass to reach, in (0, 1]. */
+      readonly p: number;
+    }
+  | {
+      /** ⌈c · exp(entropy)⌉ best positions. */
+      readonly kind: 'entropy';
+      /** Multiplier of the effective number of keys exp(H), > 0. */
+      readonly c: number;
+    };
 
 /** The default policy: attend to every selected candidate. */
 export const FIXED_TOPK: TopkPolicy = { kind: 'fixed' };

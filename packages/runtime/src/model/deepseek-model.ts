@@ -97,7 +97,10 @@ export interface ForwardOptions {
    * Measure, for these step rows, how much dense attention mass each layer's selection keeps
    * (the selection is made even when attention is dense, and then not used).
    */
-  readonly probe?: { readonly rows: readonly number[] };
+  readonly probe?: {
+    /** Step rows to probe (indices into the step's tokens, in entry order). */
+    readonly rows: readonly number[];
+  };
 }
 
 /** The result of {@link DeepseekModel.forward}. Device tensors stay valid until the next forward. */
