@@ -101,8 +101,8 @@ export interface BenchResult {
    */
   tg_gpu_ms: number | null;
   /**
-   * 1 − tg_gpu_ms / tg_ms_median: the share of a step the device spent outside kernel bodies (dispatch,
-   * argument packing, queue hand-offs, the download; host overhead); null without a profile.
+   * 1 − tg_gpu_ms / (mean step time over the same timed steps): the share of a step spent outside kernel
+   * bodies (dispatch, argument packing, queue hand-offs; host overhead); null without a profile.
    */
   host_fraction: number | null;
 }
@@ -235,6 +235,7 @@ async function measure(
           times.push(performance.now() - started);
         }
         const t = stats(times);
+        const meanMs = times.reduce((sum, ms) => sum + ms, 0) / times.length;
         let gpuMs: number | null = null;
         if (profile) {
           const kernels = profile.read();
@@ -299,7 +300,8 @@ async function measure(
           peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
           fill_tok_s: fillTokS,
           tg_gpu_ms: gpuMs,
-          host_fraction: gpuMs === null ? null : Math.max(0, 1 - gpuMs / t.median),
+          // Mean over mean (the same steps): a median step beside a mean kernel time reads 0 after one slow step.
+          host_fraction: gpuMs === null ? null : Math.max(0, 1 - gpuMs / meanMs),
         });
       } finally {
         for (const sequence of sequences) cache.release(sequence);
