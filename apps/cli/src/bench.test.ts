@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { lastLevelCacheBytes, rooflineBasis } from './bench/llc.js';
 import { capture } from './test-capture.js';
 
 const KEYS = [
@@ -24,6 +25,8 @@ const KEYS = [
   'bytes_per_token',
   'bandwidth_gbs',
   'roofline_fraction',
+  'llc_bytes',
+  'roofline_basis',
   'weights_bytes',
   'cache_bytes',
   'peak_rss_bytes',
@@ -32,9 +35,12 @@ const KEYS = [
   'host_fraction',
 ];
 
-/** `dsa bench --preset tiny --backend reference --json` with the given flags. */
-const tinyBench = (flags: string) =>
-  capture(['bench', '--preset', 'tiny', '--backend', 'reference', '--json', ...flags.split(' ')]);
+/** `dsa bench --preset tiny --backend BACKEND --json` with the given flags. */
+const tinyBench = (flags: string, backend = 'reference') =>
+  capture(['bench', '--preset', 'tiny', '--backend', backend, '--json', ...flags.split(' ')]);
+
+/** The last-level cache of this machine's cores (null where sysfs does not say). */
+const LLC = lastLevelCacheBytes();
 
 describe('dsa bench', () => {
   it('prints one JSON line per (depth, batch) with every key and sane values', async () => {
@@ -72,6 +78,37 @@ describe('dsa bench', () => {
       expect(line.tg_ms_min as number).toBeLessThanOrEqual(line.tg_ms_median as number);
       expect(line.tg_ms_median as number).toBeLessThanOrEqual(line.tg_ms_max as number);
       expect(line.roofline_fraction as number).toBeLessThan(1);
+      // The reference backend runs on these cores: their cache (tiny's few MB per token fit a 32 MiB L3).
+      expect(line.llc_bytes).toBe(LLC);
+      expect(line.roofline_basis).toBe(rooflineBasis(line.bytes_per_token as number, LLC));
+      if (LLC !== null && LLC >= 2 ** 25) expect(line.roofline_basis).toBe('cache');
+    }
+  }, 60_000);
+
+  it('reports host_fraction and the roofline basis on the cpu backend', async () => {
+    const { code, stdout, stderr } = await tinyBench('--depth 64 --batch 1,2 --repeat 3 --prompt 16', 'cpu');
+    expect(stderr).not.toMatch(/error/);
+    expect(stderr).not.toMatch(/kernel profile/); // the per-kernel table only with DSA_BENCH_KERNELS=1
+    expect(code).toBe(0);
+    const lines = stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, number | string | null>);
+    expect(lines.map((l) => l.batch)).toEqual([1, 2]);
+    for (const line of lines) {
+      expect(Object.keys(line)).toEqual(KEYS);
+      expect(line.backend).toBe('cpu');
+      expect(line.llc_bytes).toBe(LLC);
+      expect(line.roofline_basis).toBe(rooflineBasis(line.bytes_per_token as number, LLC));
+      // Kernel bodies take part of a step, never more than all of it.
+      const kernelMs = line.tg_gpu_ms as number;
+      const host = line.host_fraction as number;
+      expect(kernelMs).toBeGreaterThan(0);
+      expect(host).toBeGreaterThanOrEqual(0);
+      expect(host).toBeLessThanOrEqual(1);
+      // Against the mean step (between the fastest and the slowest), not the median.
+      expect(host).toBeGreaterThanOrEqual(Math.max(0, 1 - kernelMs / (line.tg_ms_min as number)) - 1e-3);
+      expect(host).toBeLessThanOrEqual(1 - kernelMs / (line.tg_ms_max as number) + 1e-3);
     }
   }, 60_000);
 

@@ -13,6 +13,11 @@ export const CLI_SETTING_SPECS = {
   benchCpuGhz: { kind: 'number', min: 0, env: 'DSA_BENCH_CPU_GHZ' },
   /** `DSA_BENCH_FMA_UNITS`: FMA units per core for the cpu peak (default 2, 1 for `portable`). */
   benchFmaUnits: { kind: 'number', integer: true, min: 1, env: 'DSA_BENCH_FMA_UNITS' },
+  /**
+   * `DSA_BENCH_KERNELS=1`: `dsa bench` also prints the cpu backend's per-kernel table (it always keeps
+   * the profile behind host_fraction; backends that profile only on request print theirs anyway).
+   */
+  benchKernels: { kind: 'flag', env: 'DSA_BENCH_KERNELS' },
 } as const;
 
 /** The CLI's environment settings; absent fields take the command's default. */

@@ -341,6 +341,30 @@ Napi::Value CloseQueue(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// resetKernelTimes(queue): forgets the queue's command body times and starts timing.
+Napi::Value ResetKernelTimes(const Napi::CallbackInfo& info) {
+  Queue* queue = queue_lookup(info[0].As<Napi::Number>().DoubleValue());
+  if (queue != nullptr) queue->reset_kernel_times();
+  return info.Env().Undefined();
+}
+
+// kernelTimes(queue): [{ name, calls, ms }] of the command bodies since the last reset, once idle.
+Napi::Value KernelTimes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Queue* queue = queue_lookup(info[0].As<Napi::Number>().DoubleValue());
+  Napi::Array out = Napi::Array::New(env);
+  if (queue == nullptr) return out;
+  uint32_t i = 0;
+  for (const Queue::KernelTime& time : queue->kernel_times()) {
+    Napi::Object entry = Napi::Object::New(env);
+    entry.Set("name", time.name);
+    entry.Set("calls", static_cast<double>(time.calls));
+    entry.Set("ms", time.ns / 1e6);
+    out.Set(i++, entry);
+  }
+  return out;
+}
+
 // queueIdle(queue): nothing is queued or running.
 Napi::Value QueueIdle(const Napi::CallbackInfo& info) {
   Queue* queue = queue_lookup(info[0].As<Napi::Number>().DoubleValue());
@@ -624,6 +648,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   add("synchronize", guarded<Synchronize>);
   add("createQueue", guarded<CreateQueue>);
   add("closeQueue", guarded<CloseQueue>);
+  add("resetKernelTimes", guarded<ResetKernelTimes>);
+  add("kernelTimes", guarded<KernelTimes>);
   add("queueIdle", guarded<QueueIdle>);
   add("info", guarded<Info>);
   add("reserveThreads", guarded<ReserveThreads>);

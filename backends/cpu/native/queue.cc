@@ -186,8 +186,36 @@ void Queue::executor_main() {
   }
 }
 
+void Queue::reset_kernel_times() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  body_times_.clear();
+  timing_.store(true, std::memory_order_relaxed);
+}
+
+std::vector<Queue::KernelTime> Queue::kernel_times() {
+  wait_idle();
+  std::map<std::string, KernelTime> merged;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const auto& entry : body_times_) {
+      KernelTime& time = merged[entry.first];
+      time.name = entry.first;
+      time.calls += entry.second.calls;
+      time.ns += entry.second.ns;
+    }
+  }
+  std::vector<KernelTime> times;
+  for (auto& entry : merged) times.push_back(std::move(entry.second));
+  return times;
+}
+
 void Queue::execute(Command& command) {
   std::string failure;
+  // Body time only: the queue hand-off, the fence and the JavaScript side (argument checks and
+  // packing) count as host time. Pool threads woken inside a body count as body time.
+  const bool timed = command.run && timing_.load(std::memory_order_relaxed);
+  std::chrono::steady_clock::time_point started;
+  if (timed) started = std::chrono::steady_clock::now();
   try {
     if (command.run) command.run(command.context);
   } catch (const std::bad_alloc&) {
@@ -201,7 +229,14 @@ void Queue::execute(Command& command) {
   }
   buffer_release(command.buffers.data(), command.buffers.size());
   command.run = nullptr;  // drop the captures before the fence is settled
+  double body_ns = 0;
+  if (timed) body_ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - started).count();
   std::lock_guard<std::mutex> lock(mutex_);
+  if (timed) {
+    BodyTime& time = body_times_[command.name];
+    time.calls++;
+    time.ns += body_ns;
+  }
   if (!failure.empty()) {
     if (error_.empty())
       error_ = std::string(command.name) + ": " + failure;

@@ -57,6 +57,17 @@ class Queue {
   // queue deletes itself.
   void close();
 
+  // Wall time the executor spent inside command bodies (`Command::run`), by command name.
+  struct KernelTime {
+    std::string name;
+    int64_t calls = 0;
+    double ns = 0;
+  };
+  // JavaScript thread: forgets the body times so far and starts timing (off until the first call).
+  void reset_kernel_times();
+  // JavaScript thread: waits until idle, then returns the body times since the last reset, by name.
+  std::vector<KernelTime> kernel_times();
+
  private:
   struct Completion {
     int64_t fence;
@@ -82,6 +93,14 @@ class Queue {
   bool tsfn_alive_ = true;
   std::vector<Completion> completions_;
   std::string error_;           // first failure since the last fence
+  // Body times by command name (a string literal; the same name may come from several literals),
+  // kept while timing_ is on (see reset_kernel_times).
+  struct BodyTime {
+    int64_t calls = 0;
+    double ns = 0;
+  };
+  std::unordered_map<const char*, BodyTime> body_times_;
+  std::atomic<bool> timing_{false};
   int64_t more_errors_ = 0;     // failures after it
 
   uint64_t submitted_ = 0;      // written by JavaScript only

@@ -13,7 +13,9 @@ import {
   type FusedKernels,
   type IndexerKeyCache,
   KernelArgumentError,
+  type KernelProfile,
   type Kernels,
+  type KernelTime,
   type LinearWeight,
   type MoeRouteOptions,
   type RopeLayout,
@@ -117,6 +119,13 @@ export class CpuBackend implements Backend {
     return { isa: this.isaName, threads: this.threads };
   }
 
+  /**
+   * Executor wall time inside kernel bodies (queued execution; null when synchronous). Timing starts
+   * at the first `reset()`; dispatch, argument packing, the queue hand-off and waiting for the next
+   * call are not counted (they are host time), pool threads woken inside a kernel are.
+   */
+  readonly kernelProfile: KernelProfile | null;
+
   private readonly addon: NativeAddon;
   /** Native queue handle; -1 in synchronous mode, DISPOSED_QUEUE once disposed. */
   private queue: number;
@@ -158,6 +167,22 @@ export class CpuBackend implements Backend {
     };
     this.kernels = this.createKernels();
     this.fused = this.createFused();
+    this.kernelProfile = execution === 'queued' ? this.createKernelProfile() : null;
+  }
+
+  private createKernelProfile(): KernelProfile {
+    return {
+      reset: () => {
+        if (this.queue >= 0) this.addon.resetKernelTimes(this.queue);
+      },
+      read: (): readonly KernelTime[] => {
+        if (this.queue < 0) return [];
+        return this.addon
+          .kernelTimes(this.queue)
+          .map(({ name, calls, ms }) => ({ name, count: calls, ms }))
+          .sort((a, b) => b.ms - a.ms);
+      },
+    };
   }
 
   /**

@@ -43,6 +43,10 @@ export interface NativeAddon {
   closeQueue(queue: number): void;
   /** Whether nothing is queued or running on `queue`. */
   queueIdle(queue: number): boolean;
+  /** Forgets `queue`'s command body times and starts timing them (off until the first call). */
+  resetKernelTimes(queue: number): void;
+  /** Once `queue` is idle: executor wall time inside command bodies since the last reset, by name. */
+  kernelTimes(queue: number): { name: string; calls: number; ms: number }[];
   info(): NativeInfo;
   reserveThreads(threads: number): number;
   /** Sums a fresh buffer of `bytes` bytes with up to `threads` pool threads; best read GB/s of 3 passes. */

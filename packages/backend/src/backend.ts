@@ -72,7 +72,10 @@ export interface KernelTime {
   readonly ms: number;
 }
 
-/** Per-kernel device times a backend collects while asked to (the CUDA backend's `profile` setting). */
+/**
+ * Per-kernel device times a backend collects while asked to: the CUDA backend's `profile` setting (CUDA
+ * events), the CPU backend's queue from the first `reset()` on (executor wall time inside kernel bodies).
+ */
 export interface KernelProfile {
   /** Forgets what was timed so far. */
   reset(): void;

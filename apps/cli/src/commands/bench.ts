@@ -14,8 +14,10 @@ import {
 } from '@dsa/runtime';
 import { viewByteLength } from '@dsa/tensor';
 import { forwardFlops } from '../bench/flops.js';
+import { lastLevelCacheBytes, type RooflineBasis, rooflineBasis } from '../bench/llc.js';
 import { decodeTraffic, jsReadBandwidth, rowBytes, stats } from '../bench/metrics.js';
 import { peakFlops } from '../bench/peak-flops.js';
+import { cliSetting } from '../cli-settings.js';
 import { benchPlot, checkPlotFile, writePlot } from '../plot/index.js';
 import { UsageError } from '../usage-error.js';
 
@@ -70,6 +72,16 @@ export interface BenchResult {
   bytes_per_token: number;
   bandwidth_gbs: number;
   roofline_fraction: number;
+  /**
+   * Last-level cache bytes of the cores the process may run on (Linux sysfs, distinct instances
+   * summed); null for GPU backends and where sysfs does not say.
+   */
+  llc_bytes: number | null;
+  /**
+   * What roofline_fraction measures ({@link rooflineBasis}): `dram` when bytes_per_token ≥ 4 × llc_bytes,
+   * `cache` below (the caches hold much of a step: not a memory roofline); null when llc_bytes is.
+   */
+  roofline_basis: RooflineBasis | null;
   /** Checkpoint weight bytes as loaded (checkpoint dtypes). */
   weights_bytes: number;
   /** Bytes of the allocated KV-cache pool: latent + indexer keys (+ scales) of every layer. */
@@ -83,11 +95,15 @@ export interface BenchResult {
   /** With `--cache prefill`: tokens/s of filling `depth` tokens per sequence in chunks (all sequences); else null. */
   fill_tok_s: number | null;
   /**
-   * GPU milliseconds per decode step from the backend's kernel profile (the CUDA backend with
-   * DSA_CUDA_PROFILE=1: summed event times of its launches and graph replays); null without one.
+   * Kernel milliseconds per decode step from the backend's kernel profile: on cuda (DSA_CUDA_PROFILE=1)
+   * the summed event times of its launches and graph replays, on cpu the executor's wall time inside
+   * kernel bodies (the name is historical); null without a profile (reference, synchronous cpu).
    */
   tg_gpu_ms: number | null;
-  /** 1 − tg_gpu_ms / tg_ms_median: the share of a step the GPU was not busy (host overhead); null without a profile. */
+  /**
+   * 1 − tg_gpu_ms / (mean step time over the same timed steps): the share of a step spent outside kernel
+   * bodies (dispatch, argument packing, queue hand-offs; host overhead); null without a profile.
+   */
   host_fraction: number | null;
 }
 
@@ -146,7 +162,7 @@ async function measure(
   flags: BenchFlags,
   base: Pick<
     BenchResult,
-    'backend' | 'device' | 'preset' | 'dtype' | 'indexer' | 'latent_cache' | 'peak_gflops'
+    'backend' | 'device' | 'preset' | 'dtype' | 'indexer' | 'latent_cache' | 'peak_gflops' | 'llc_bytes'
   >,
   weightBytes: number,
   emit: (result: BenchResult) => void,
@@ -211,7 +227,7 @@ async function measure(
           );
         await decode(0); // warm-up, not timed
         const profile = model.backend.kernelProfile ?? null;
-        profile?.reset();
+        profile?.reset(); // (the cpu backend starts timing here)
         const times: number[] = [];
         for (let r = 0; r < flags.repeat; r++) {
           const started = performance.now();
@@ -219,19 +235,22 @@ async function measure(
           times.push(performance.now() - started);
         }
         const t = stats(times);
+        const meanMs = times.reduce((sum, ms) => sum + ms, 0) / times.length;
         let gpuMs: number | null = null;
         if (profile) {
           const kernels = profile.read();
           gpuMs = kernels.reduce((sum, k) => sum + k.ms, 0) / flags.repeat;
-          process.stderr.write(
-            `kernel profile, depth ${depth} batch ${batch} (${flags.repeat} steps; µs per step):\n${kernels
-              .slice(0, 40)
-              .map(
-                (k) =>
-                  `  ${((k.ms * 1000) / flags.repeat).toFixed(1).padStart(9)}  ${String(k.count / flags.repeat).padStart(6)}×  ${k.name}`,
-              )
-              .join('\n')}\n`,
-          );
+          // The cpu backend always profiles (for host_fraction): its table only with DSA_BENCH_KERNELS=1.
+          if (model.backend.name !== 'cpu' || cliSetting('benchKernels'))
+            process.stderr.write(
+              `kernel profile, depth ${depth} batch ${batch} (${flags.repeat} steps; µs per step):\n${kernels
+                .slice(0, 40)
+                .map(
+                  (k) =>
+                    `  ${((k.ms * 1000) / flags.repeat).toFixed(1).padStart(9)}  ${String(k.count / flags.repeat).padStart(6)}×  ${k.name}`,
+                )
+                .join('\n')}\n`,
+            );
         }
         const graphs = model.graphStats;
         if (graphs) {
@@ -274,12 +293,15 @@ async function measure(
           bytes_per_token: bytesPerToken,
           bandwidth_gbs: 0, // filled in after the bandwidth probe
           roofline_fraction: 0,
+          llc_bytes: base.llc_bytes,
+          roofline_basis: rooflineBasis(bytesPerToken, base.llc_bytes),
           weights_bytes: weightBytes,
           cache_bytes: cacheBytes,
           peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
           fill_tok_s: fillTokS,
           tg_gpu_ms: gpuMs,
-          host_fraction: gpuMs === null ? null : Math.max(0, 1 - gpuMs / t.median),
+          // Mean over mean (the same steps): a median step beside a mean kernel time reads 0 after one slow step.
+          host_fraction: gpuMs === null ? null : Math.max(0, 1 - gpuMs / meanMs),
         });
       } finally {
         for (const sequence of sequences) cache.release(sequence);
@@ -346,7 +368,7 @@ function tableRow(r: BenchResult): string[] {
     `${r.tg_ms_median.toFixed(2)} / ${r.tg_ms_min.toFixed(2)} / ${r.tg_ms_max.toFixed(2)}`,
     (r.bytes_per_token / 1e6).toFixed(2),
     r.bandwidth_gbs.toFixed(1),
-    `${(r.roofline_fraction * 100).toFixed(1)}%`,
+    `${(r.roofline_fraction * 100).toFixed(1)}%${r.roofline_basis === 'cache' ? ' (cache)' : ''}`,
     (r.peak_rss_bytes / 1e6).toFixed(0),
   ];
 }
@@ -357,7 +379,16 @@ export function formatTable(results: readonly BenchResult[]): string {
   const widths = HEADER.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
   const line = (row: string[]) => `| ${row.map((cell, c) => cell.padStart(widths[c]!)).join(' | ')} |`;
   const rule = `| ${widths.map((w) => `${'-'.repeat(w - 1)}:`).join(' | ')} |`;
-  return [line(HEADER), rule, ...rows.slice(1).map(line)].join('\n');
+  const table = [line(HEADER), rule, ...rows.slice(1).map(line)];
+  const cached = results.find((r) => r.roofline_basis === 'cache');
+  if (cached) {
+    const mib = (cached.llc_bytes! / 2 ** 20).toFixed(0);
+    table.push(
+      '',
+      `(cache): bytes/token < 4 × the ${mib} MiB last-level cache, so the caches serve much of a step and the roofline is a cache figure, not a memory one.`,
+    );
+  }
+  return table.join('\n');
 }
 
 /** `dsa bench`: prompt-processing and token-generation speed at given depths and batch sizes, like llama-bench. */
@@ -372,6 +403,8 @@ export async function benchCommand(flags: BenchFlags): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
   try {
     const peak = backend.compute ? peakFlops(backend.compute.isa, backend.compute.threads) : null;
+    // The host's caches matter to backends that run on its cores.
+    const llcBytes = backend.name === 'cpu' || backend.name === 'reference' ? lastLevelCacheBytes() : null;
     const maxBatch = Math.max(...flags.batch);
     const maxDepth = Math.max(...flags.depth);
     const cacheTokens = maxBatch * (maxDepth + flags.prompt + flags.repeat + 8) + 64;
@@ -396,6 +429,7 @@ export async function benchCommand(flags: BenchFlags): Promise<BenchResult[]> {
             indexer,
             latent_cache: model.cache.latent[0]!.dtype,
             peak_gflops: peak?.gflops ?? null,
+            llc_bytes: llcBytes,
           };
           await measure(model, flags, base, model.weights.bytes, (result) => results.push(result));
         } finally {
