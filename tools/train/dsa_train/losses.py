@@ -16,7 +16,7 @@ def indexer_kl(control: AttentionControl, causal: torch.Tensor, row_weights: tor
 
     causal: bool [S, T]; row_weights: optional f32 [B, S] (rows to average over, e.g. all ones).
     """
-    total = torch.zeros((), dtype=torch.float32)
+    total = torch.zeros((), dtype=torch.float32, device=causal.device)
     for scores, selected, p in zip(control.index_scores, control.selected, control.probs):
         allowed = causal.expand_as(scores) if selected is None else (selected & causal)
         logq = torch.log_softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1)
@@ -32,5 +32,5 @@ def selection_recall(control: AttentionControl) -> torch.Tensor:
     """Per layer, the share of p's mass on the selected keys, f32 [layers, B, S] (1 where the layer was dense)."""
     out = []
     for selected, p in zip(control.selected, control.probs):
-        out.append(torch.ones(p.shape[:-1]) if selected is None else (p * selected).sum(-1))
+        out.append(torch.ones(p.shape[:-1], device=p.device) if selected is None else (p * selected).sum(-1))
     return torch.stack(out)

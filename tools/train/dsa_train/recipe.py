@@ -99,7 +99,7 @@ class Checkpointer:
         os.makedirs(run_dir, exist_ok=True)
 
     def load(self) -> Optional[dict]:
-        return torch.load(self.path) if os.path.exists(self.path) else None
+        return torch.load(self.path, map_location="cpu") if os.path.exists(self.path) else None
 
     def save(self, state: dict) -> None:
         tmp = self.path + ".tmp"
@@ -147,7 +147,9 @@ class Trainer:
         if phase.kind == "A" and phase.aux_prev_token > 0:
             aux_head = getattr(self, "aux_head", None)
             if aux_head is None:
-                self.aux_head = aux_head = torch.nn.Linear(model.args.hidden_size, model.args.vocab_size, bias=False)
+                self.aux_head = aux_head = torch.nn.Linear(model.args.hidden_size, model.args.vocab_size, bias=False).to(
+                    next(model.parameters()).device
+                )
             opts["aux"] = make_optimizer(list(aux_head.parameters()), phase.lr, 0.0)
         groups = {"main": main_params, "indexer": indexer_params, "aux": list(aux_head.parameters()) if aux_head else []}
         peaks = {"main": phase.lr, "indexer": phase.indexer_lr, "aux": phase.lr}
@@ -166,7 +168,9 @@ class Trainer:
         t0 = time.time()
         for step in range(start, phase.steps):
             ids, labels = phase.batches(rng)
-            causal = torch.ones(ids.shape[1], ids.shape[1], dtype=torch.bool).tril()
+            device = next(model.parameters()).device
+            ids, labels = ids.to(device), labels.to(device)
+            causal = torch.ones(ids.shape[1], ids.shape[1], dtype=torch.bool, device=device).tril()
             control = AttentionControl(
                 mode="sparse" if phase.kind == "C" else "dense",
                 index_topk=phase.index_topk,
@@ -179,7 +183,7 @@ class Trainer:
             taps: Optional[list] = [] if aux_head is not None else None
             logits = model(ids, control, taps)
             record: dict = {"phase": phase.name, "step": step + 1}
-            loss = torch.zeros(())
+            loss = torch.zeros((), device=device)
             if aux_head is not None:
                 aux = F.cross_entropy(aux_head(taps[0][:, 1:]).flatten(0, 1), ids[:, :-1].flatten())
                 loss = loss + phase.aux_prev_token * aux
