@@ -24,7 +24,7 @@ export async function forwardCommand(flags: ModelFlags & { ids: string; out: str
       { name: 'logits', dtype: 'f32', shape: [ids.length, vocabSize], data: logits },
     ];
     if (result.topk && model.config.indexer && model.attention === 'sparse') {
-      const k = model.config.indexer.indexTopk;
+      const k = model.selection.indexTopk;
       const width = Math.min(k, ids.length);
       const selected = new Int32Array(nLayers * ids.length * width);
       for (let row = 0; row < nLayers * ids.length; row++) {
