@@ -19,6 +19,10 @@ const asNumber = (flag: string, min: number, max: number) => (v: string) =>
   wrap(() => parseNumber(v, flag, min, max));
 const asIntList = (flag: string, min: number) => (v: string) =>
   wrap(() => parseList(v, flag, (p) => parseNumber(p, flag, min, 2 ** 24, true)));
+const asChoiceList =
+  <T extends string>(flag: string, choices: readonly T[]) =>
+  (v: string) =>
+    wrap(() => parseList(v, flag, (p) => parseChoice(p, flag, choices)));
 function wrap<T>(f: () => T): T {
   try {
     return f();
@@ -220,17 +224,13 @@ export function buildProgram(): Command {
     .option(
       '--attention <list>',
       'sparse and/or dense, comma-separated',
-      (v: string) =>
-        wrap(() =>
-          parseList(v, '--attention', (p) => parseChoice(p, '--attention', ['sparse', 'dense'] as const)),
-        ),
+      asChoiceList('--attention', ['sparse', 'dense'] as const),
       ['sparse'],
     )
     .option(
       '--indexer <list>',
       'indexer key cache and scores: fp32 and/or fp8 (e4m3 keys + per-token scale), comma-separated',
-      (v: string) =>
-        wrap(() => parseList(v, '--indexer', (p) => parseChoice(p, '--indexer', ['fp32', 'fp8'] as const))),
+      asChoiceList('--indexer', ['fp32', 'fp8'] as const),
       ['fp32'],
     )
     .addOption(
@@ -282,10 +282,7 @@ export function buildProgram(): Command {
     .option(
       '--attention <list>',
       'sparse and/or dense, comma-separated',
-      (v: string) =>
-        wrap(() =>
-          parseList(v, '--attention', (p) => parseChoice(p, '--attention', ['sparse', 'dense'] as const)),
-        ),
+      asChoiceList('--attention', ['sparse', 'dense'] as const),
       ['sparse', 'dense'],
     )
     .option(
@@ -296,12 +293,7 @@ export function buildProgram(): Command {
     .option(
       '--selector <list>',
       'indexer (trained), window (last k) and/or random (k random past positions)',
-      (v: string) =>
-        wrap(() =>
-          parseList(v, '--selector', (p) =>
-            parseChoice(p, '--selector', ['indexer', 'window', 'random'] as const),
-          ),
-        ),
+      asChoiceList('--selector', ['indexer', 'window', 'random'] as const),
       ['indexer'],
     )
     .option('--topk-policy <list>', 'fixed, mass:P and/or entropy:C, comma-separated', 'fixed')
