@@ -26,6 +26,11 @@ def topk_lower_first(x: torch.Tensor, k: int) -> torch.Tensor:
     return torch.sort(x, dim=-1, descending=True, stable=True).indices[..., :k]
 
 
+def fused_attention_available() -> bool:
+    """torch >= 2.1 has scaled_dot_product_attention with `scale=` (Debian's CPU torch 1.13 does not)."""
+    return hasattr(F, "scaled_dot_product_attention") and tuple(int(v) for v in torch.__version__.split(".")[:2]) >= (2, 1)
+
+
 class RMSNorm(nn.Module):
     def __init__(self, dim: int, eps: float):
         super().__init__()
@@ -131,12 +136,20 @@ class MLA(nn.Module):
         k_pe = rope_interleaved(kv[..., c:], rotary.cos, rotary.sin)  # [B, T, R], one head
         kvb = self.kv_b_proj(self.kv_a_layernorm(kv[..., :c])).view(b, s, h, dn + dv)
         k_nope, v = kvb[..., :dn], kvb[..., dn:]
+        need_scores = control.mode == "sparse" or control.score_indexer or control.measure_selection
+        if control.mode == "dense" and not need_scores and not control.record_probs and fused_attention_available():
+            # Phase A and plain inference: nothing to record, so the fused causal kernel (flash on a GPU).
+            control.selected.append(None)
+            qf = torch.cat((q_nope, q_pe), -1).transpose(1, 2)  # [B, H, S, Dn+R]
+            kf = torch.cat((k_nope, k_pe[:, :, None, :].expand(b, s, h, r)), -1).transpose(1, 2)  # [B, H, T, Dn+R]
+            vf = F.pad(v, (0, dn + r - dv)).transpose(1, 2) if dv < dn + r else v.transpose(1, 2)  # [B, H, T, Dn+R]
+            o = F.scaled_dot_product_attention(qf, kf, vf, is_causal=True, scale=self.softmax_scale)
+            return self.o_proj(o.transpose(1, 2)[..., :dv].reshape(b, s, h * dv))
         logits = torch.einsum("bshd,bthd->bhst", q_nope, k_nope) + torch.einsum("bshr,btr->bhst", q_pe, k_pe)
         logits = logits.float() * self.softmax_scale  # [B, H, S, T]
 
         allowed = causal  # bool [S, T] or [B, S, T]
         selected: Optional[torch.Tensor] = None
-        need_scores = control.mode == "sparse" or control.score_indexer or control.measure_selection
         if need_scores:
             scores = self.indexer(x, qr, rotary).masked_fill(~causal, float("-inf"))  # [B, S, T]
             control.index_scores.append(scores)
@@ -188,7 +201,8 @@ class Gate(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x [N, D] → (expert ids i64 [N, K], weights f32 [N, K])."""
         a = self.args
-        scores = torch.sigmoid(F.linear(x.float(), self.weight.float()))  # [N, E]
+        with torch.autocast(x.device.type, enabled=False):  # routing in f32 even under mixed precision
+            scores = torch.sigmoid(F.linear(x.float(), self.weight.float()))  # [N, E]
         choice = scores.detach() + self.e_score_correction_bias
         n, e, g = scores.shape[0], a.n_routed_experts, a.n_group
         if g > 1:
