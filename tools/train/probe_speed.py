@@ -7,7 +7,6 @@ checks the fused dense path against the explicit one. Calibrates a GPU run's ste
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -16,23 +15,11 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dsa_train.config import ModelArgs  # noqa: E402
 from dsa_train.losses import indexer_kl  # noqa: E402
 from dsa_train.model import AttentionControl, DeepseekV32  # noqa: E402
 from dsa_train.recipe import lm_loss  # noqa: E402
+from dsa_train.shapes import SHAPES  # noqa: E402
 
-# shared/docs/demo-model.md §3.2
-DEMO_S = ModelArgs(
-    vocab_size=8192, hidden_size=384, intermediate_size=1152, num_hidden_layers=8, num_attention_heads=6,
-    q_lora_rank=192, kv_lora_rank=128, qk_nope_head_dim=64, qk_rope_head_dim=32, v_head_dim=64,
-    first_k_dense_replace=1, n_routed_experts=8, n_shared_experts=1, num_experts_per_tok=2, n_group=4, topk_group=2,
-    moe_intermediate_size=256, index_n_heads=4, index_head_dim=128, index_topk=64, max_position_embeddings=2048,
-)
-DEMO_XS = dataclasses.replace(
-    DEMO_S, hidden_size=256, num_hidden_layers=6, num_attention_heads=4, q_lora_rank=128, kv_lora_rank=96,
-    qk_nope_head_dim=48, qk_rope_head_dim=16, v_head_dim=48, moe_intermediate_size=192, intermediate_size=768,
-)
-SHAPES = {"demo-s": DEMO_S, "demo-xs": DEMO_XS}
 
 
 def step_time(model, kind: str, batch: int, length: int, steps: int, device: str, amp: bool) -> float:

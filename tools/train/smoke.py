@@ -78,7 +78,7 @@ def main() -> None:
     log = []
     model = DeepseekV32(TOY)
     trainer = Trainer(model, os.path.join(args.out, "run"), seed=0, log=log.append, save_every_s=1e9)
-    data = lambda rng: make_batch(rng, 4, 32, (4, 8), 4)  # noqa: E731
+    data = lambda rng, progress: make_batch(rng, 4, 32, (4, 8), 4)  # noqa: E731
     trainer.run(Phase("A", "A", args.steps, 3e-3, data, warmup=1))
     trainer.run(Phase("B", "B", args.steps, 0.0, data, indexer_lr=1e-3, warmup=1))
     trainer.run(Phase("C", "C", args.steps, 1e-4, data, indexer_lr=3e-4, warmup=1))

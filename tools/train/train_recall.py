@@ -55,7 +55,7 @@ RECALL_ARGS = ModelArgs(
 
 
 def batches(batch: int, length: int, pairs: tuple[int, int], queries, key_pool: int = 128):
-    return lambda rng: make_batch(rng, batch, length, pairs, queries, key_pool)
+    return lambda rng, progress: make_batch(rng, batch, length, pairs, queries, key_pool)
 
 
 def plan(scale: float) -> list[Phase]:

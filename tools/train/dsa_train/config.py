@@ -59,8 +59,16 @@ class ModelArgs:
             torch_dtype="bfloat16",
             use_cache=True,
         )
+        # Both spellings of RoPE: the published `rope_theta` + `rope_scaling` {type, ...} and transformers 5's
+        # `rope_parameters` {rope_type, rope_theta, ...} (the engine reads the latter first; they agree).
         if self.rope_scaling is None:
             c.pop("rope_scaling")
+            c["rope_parameters"] = {"rope_type": "default", "rope_theta": self.rope_theta}
+        else:
+            kind = self.rope_scaling.get("rope_type", self.rope_scaling.get("type"))
+            c["rope_scaling"] = {**self.rope_scaling, "type": kind, "rope_type": kind}
+            params = {k: v for k, v in self.rope_scaling.items() if k != "type"}
+            c["rope_parameters"] = {**params, "rope_type": kind, "rope_theta": self.rope_theta}
         c["routed_scaling_factor"] = float(self.routed_scaling_factor)
         return c
 

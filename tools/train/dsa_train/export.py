@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import struct
-from typing import Iterable
+from typing import Iterable, Optional
 
 import numpy as np
 import torch
@@ -152,8 +152,26 @@ def write_json(path: str, obj: object) -> None:
     os.replace(tmp, path)
 
 
-def export_checkpoint(model: torch.nn.Module, args: ModelArgs, out_dir: str, dtype: str = "bf16") -> None:
-    """Writes `config.json` and `model.safetensors` (dtype f32 | bf16 | fp8) into out_dir."""
+def shard(tensors: list[tuple[str, str, np.ndarray]], max_bytes: int) -> list[list[tuple[str, str, np.ndarray]]]:
+    """Splits tensors, in order, into groups of at most max_bytes of data each (a tensor is never split; one
+    larger than max_bytes gets a shard of its own)."""
+    shards: list[list[tuple[str, str, np.ndarray]]] = [[]]
+    size = 0
+    for t in tensors:
+        if shards[-1] and size + t[2].nbytes > max_bytes:
+            shards.append([])
+            size = 0
+        shards[-1].append(t)
+        size += t[2].nbytes
+    return shards
+
+
+def export_checkpoint(
+    model: torch.nn.Module, args: ModelArgs, out_dir: str, dtype: str = "bf16", max_shard_bytes: Optional[int] = None
+) -> list[str]:
+    """Writes `config.json`, `generation_config.json` and the weights (dtype f32 | bf16 | fp8) into out_dir:
+    `model.safetensors`, or with max_shard_bytes `model-0000N-of-0000M.safetensors` shards of at most that much
+    tensor data plus `model.safetensors.index.json` (the hub's sharded layout). Returns the weight file names."""
     if dtype not in ("f32", "bf16", "fp8"):
         raise ValueError(f"dtype {dtype!r}: expected f32, bf16 or fp8")
     os.makedirs(out_dir, exist_ok=True)
@@ -168,5 +186,20 @@ def export_checkpoint(model: torch.nn.Module, args: ModelArgs, out_dir: str, dty
             "weight_block_size": [128, 128],
             "scale_fmt": "ue8m0",
         }
-    write_safetensors(os.path.join(out_dir, "model.safetensors"), export_tensors(state, dtype), {"format": "pt"})
+    tensors = export_tensors(state, dtype)
+    if max_shard_bytes is None:
+        files = ["model.safetensors"]
+        write_safetensors(os.path.join(out_dir, files[0]), tensors, {"format": "pt"})
+    else:
+        groups = shard(tensors, max_shard_bytes)
+        files = [f"model-{i + 1:05d}-of-{len(groups):05d}.safetensors" for i in range(len(groups))]
+        weight_map = {}
+        for name, group in zip(files, groups):
+            write_safetensors(os.path.join(out_dir, name), group, {"format": "pt"})
+            weight_map.update({t[0]: name for t in group})
+        total = sum(t[2].nbytes for t in tensors)
+        write_json(os.path.join(out_dir, "model.safetensors.index.json"), {"metadata": {"total_size": total}, "weight_map": weight_map})
     write_json(os.path.join(out_dir, "config.json"), config)
+    generation = {"bos_token_id": args.bos_token_id, "eos_token_id": args.eos_token_id, "do_sample": False}
+    write_json(os.path.join(out_dir, "generation_config.json"), generation)
+    return files

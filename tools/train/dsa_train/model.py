@@ -9,6 +9,7 @@ Dn/R/Dv the nope/rope/value head dims, C kv_lora_rank.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Optional
@@ -256,6 +257,15 @@ class DecoderLayer(nn.Module):
         return h + self.mlp(self.post_attention_layernorm(h))
 
 
+def softmax_scale(args: ModelArgs) -> float:
+    """MLA's softmax scale (spec §3.3): (Dn+R)^-½, times mscale² of YaRN's mscale_all_dim when rope_scaling is set."""
+    scale = (args.qk_nope_head_dim + args.qk_rope_head_dim) ** -0.5
+    if args.rope_scaling and args.rope_scaling.get("mscale_all_dim"):
+        m = 0.1 * args.rope_scaling["mscale_all_dim"] * math.log(args.rope_scaling["factor"]) + 1.0
+        scale *= m * m
+    return scale
+
+
 class Backbone(nn.Module):
     """`model.*`: embeddings, layers, final norm."""
 
@@ -263,10 +273,7 @@ class Backbone(nn.Module):
         super().__init__()
         inv_freq, self.rope_factor = rope_frequencies(args.qk_rope_head_dim, args.rope_theta, args.rope_scaling)
         self.register_buffer("inv_freq", inv_freq, persistent=False)
-        scale = (args.qk_nope_head_dim + args.qk_rope_head_dim) ** -0.5
-        if args.rope_scaling and args.rope_scaling.get("mscale_all_dim"):
-            m = 0.1 * args.rope_scaling["mscale_all_dim"] * math.log(args.rope_scaling["factor"]) + 1.0
-            scale *= m * m
+        scale = softmax_scale(args)
         self.embed_tokens = nn.Embedding(args.vocab_size, args.hidden_size)
         self.layers = nn.ModuleList(DecoderLayer(args, i, scale) for i in range(args.num_hidden_layers))
         self.norm = RMSNorm(args.hidden_size, args.rms_norm_eps)
@@ -277,7 +284,7 @@ class DeepseekV32(nn.Module):
 
     def __init__(self, args: ModelArgs):
         super().__init__()
-        self.args = args
+        self.args = args = dataclasses.replace(args)  # own copy: set_rope_scaling changes it, shared by every module
         self.model = Backbone(args)
         self.lm_head = nn.Linear(args.hidden_size, args.vocab_size, bias=False)
         self.reset_parameters()
@@ -293,6 +300,16 @@ class DeepseekV32(nn.Module):
                 nn.init.normal_(p, std=std * depth_scale)
             else:
                 nn.init.normal_(p, std=std)
+
+    def set_rope_scaling(self, scaling: Optional[dict]) -> None:
+        """Switches RoPE (None: plain; else a YaRN `rope_scaling` dict) on the existing weights, as a context
+        extension does: the config, the inverse frequencies, the cos/sin factor and every layer's softmax scale
+        become what a model built with this rope_scaling has."""
+        self.args.rope_scaling = dict(scaling) if scaling else None
+        inv_freq, self.model.rope_factor = rope_frequencies(self.args.qk_rope_head_dim, self.args.rope_theta, self.args.rope_scaling)
+        self.model.inv_freq = inv_freq.to(self.model.inv_freq.device)
+        for layer in self.model.layers:
+            layer.self_attn.softmax_scale = softmax_scale(self.args)
 
     def indexer_parameters(self) -> list[nn.Parameter]:
         return [p for n, p in self.named_parameters() if ".indexer." in n]

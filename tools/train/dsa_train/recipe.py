@@ -25,18 +25,26 @@ import torch.nn.functional as F
 from .losses import indexer_kl
 from .model import AttentionControl, DeepseekV32
 
-Batch = tuple[torch.Tensor, torch.Tensor]  # ids i64 [B, S], labels i64 [B, S] (-100: not scored)
+Batch = tuple[torch.Tensor, torch.Tensor]  # ids i64 [B, S], labels i64 [B, S]: labels[b, s] is the target of the
+# prediction at position s (the next token), -100 where not scored
 
 
 @dataclass
 class Phase:
-    """One stretch of training. kind: 'A' | 'B' | 'C'. lr: peak (main group in C); indexer_lr for B/C."""
+    """One stretch of training. kind: 'A' | 'B' | 'C'. lr: peak (main group in C); indexer_lr for B/C.
+
+    batches(rng, progress) makes a step's batch; progress = step / steps in [0, 1) (for mixtures that change
+    within a phase). budget_s: when set, the phase is time-boxed: `steps` is only an upper bound, and after
+    `calibrate_steps` timed steps (following `untimed_steps` of warm-up: allocator, kernel autotuning) the step
+    count is fitted so the phase ends inside budget_s of wall time, evaluations included; it is re-fitted at every
+    log line until the decay starts, so the WSD decay always runs to its end.
+    """
 
     name: str
     kind: str
     steps: int
     lr: float
-    batches: Callable[[np.random.Generator], Batch]
+    batches: Callable[[np.random.Generator, float], Batch]
     indexer_lr: float = 1e-3
     warmup: int = 50
     decay_from: float = 0.8  # warmup-stable-decay: linear decay to 10% over the last 20% of steps
@@ -48,6 +56,17 @@ class Phase:
     # attention that retrieval ("induction") needs, which otherwise forms only after a long plateau. The
     # head is not part of the model and is never exported (like DeepSeek's training-only MTP modules).
     aux_prev_token: float = 0.0
+    budget_s: Optional[float] = None
+    untimed_steps: int = 3
+    calibrate_steps: int = 12
+    log_every: int = 10
+
+
+def fit_steps(budget_s: float, done: int, timed_steps: int, timed_s: float, elapsed_s: float) -> int:
+    """How many steps fit in budget_s: `done` steps took `elapsed_s` in all, and the last `timed_steps` of them
+    `timed_s` (the steady rate, evaluations included). At least done + 1."""
+    per_step = max(timed_s / max(1, timed_steps), 1e-9)
+    return done + max(1, int(max(0.0, budget_s - elapsed_s) // per_step))
 
 
 def wsd(step: int, phase: Phase, peak: float) -> float:
@@ -110,8 +129,17 @@ class Checkpointer:
 class Trainer:
     """Runs phases in order over one model, logging JSON lines, resuming where a checkpoint left off."""
 
-    def __init__(self, model: DeepseekV32, run_dir: str, seed: int, log: Callable[[dict], None], save_every_s: float = 120):
-        self.model, self.run_dir, self.seed, self.log = model, run_dir, seed, log
+    def __init__(
+        self,
+        model: DeepseekV32,
+        run_dir: str,
+        seed: int,
+        log: Callable[[dict], None],
+        save_every_s: float = 120,
+        amp: bool = False,
+    ):
+        """amp: bf16 autocast for the forward pass and the losses (CUDA); the weights stay f32 (the master copy)."""
+        self.model, self.run_dir, self.seed, self.log, self.amp = model, run_dir, seed, log, amp
         self.checkpointer = Checkpointer(run_dir)
         self.save_every_s = save_every_s
         self.done: list[str] = []
@@ -156,8 +184,11 @@ class Trainer:
 
         start = 0
         rng = np.random.default_rng([self.seed, len(self.done)])
+        timed = phase.budget_s is not None
         if self.resume and self.resume.get("phase") == phase.name:
             start = self.resume["step"]
+            if self.resume.get("steps"):
+                phase.steps, timed = self.resume["steps"], False  # the fitted count of the interrupted run
             for k, o in opts.items():
                 o.load_state_dict(self.resume["optimizers"][k])
             rng.bit_generator.state = self.resume["rng"]
@@ -166,9 +197,15 @@ class Trainer:
 
         last_save = time.time()
         t0 = time.time()
-        for step in range(start, phase.steps):
-            ids, labels = phase.batches(rng)
-            device = next(model.parameters()).device
+        calibration_start: Optional[tuple[int, float]] = None  # (step, time) where the timed stretch began
+        device = next(model.parameters()).device
+        step = start
+        while step < phase.steps:
+            if timed and step - start == phase.untimed_steps:
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                calibration_start = (step, time.time())
+            ids, labels = phase.batches(rng, step / phase.steps)
             ids, labels = ids.to(device), labels.to(device)
             causal = torch.ones(ids.shape[1], ids.shape[1], dtype=torch.bool, device=device).tril()
             control = AttentionControl(
@@ -181,21 +218,22 @@ class Trainer:
                 for g in o.param_groups:
                     g["lr"] = wsd(step, phase, peaks[k])
             taps: Optional[list] = [] if aux_head is not None else None
-            logits = model(ids, control, taps)
             record: dict = {"phase": phase.name, "step": step + 1}
-            loss = torch.zeros((), device=device)
-            if aux_head is not None:
-                aux = F.cross_entropy(aux_head(taps[0][:, 1:]).flatten(0, 1), ids[:, :-1].flatten())
-                loss = loss + phase.aux_prev_token * aux
-                record["aux_prev"] = round(float(aux), 3)
-            if phase.kind in ("A", "C"):
-                lm = lm_loss(logits, labels)
-                loss = loss + lm
-                record.update(lm_loss=round(float(lm), 4), acc=round(answer_accuracy(logits, labels), 4))
-            if phase.kind in ("B", "C"):
-                kl = indexer_kl(control, causal)
-                loss = loss + kl
-                record.update(kl=round(float(kl), 4))
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.amp):
+                logits = model(ids, control, taps)
+                loss = torch.zeros((), device=device)
+                if aux_head is not None:
+                    aux = F.cross_entropy(aux_head(taps[0][:, 1:]).flatten(0, 1).float(), ids[:, :-1].flatten())
+                    loss = loss + phase.aux_prev_token * aux
+                    record["aux_prev"] = aux.detach()
+                if phase.kind in ("A", "C"):
+                    lm = lm_loss(logits, labels)
+                    loss = loss + lm
+                    record["lm_loss"] = lm.detach()
+                if phase.kind in ("B", "C"):
+                    kl = indexer_kl(control, causal)
+                    loss = loss + kl
+                    record["kl"] = kl.detach()
             for o in opts.values():
                 o.zero_grad(set_to_none=True)
             loss.backward()
@@ -207,24 +245,43 @@ class Trainer:
                 loads = update_router_bias(model, phase.bias_update)
                 if loads:
                     record["max_load"] = round(max(loads), 3)
-            if (step + 1) % 10 == 0 or step + 1 == phase.steps:
-                record["s_per_step"] = round((time.time() - t0) / (step + 1 - start), 3)
-                if evaluate and eval_every and ((step + 1) % eval_every == 0 or step + 1 == phase.steps):
+            step += 1
+            timed_steps = step - calibration_start[0] if calibration_start else -1
+            fit_now = timed_steps == phase.calibrate_steps or (timed_steps > phase.calibrate_steps and step % phase.log_every == 0)
+            if step % phase.log_every == 0 or step >= phase.steps or fit_now:
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                now = time.time()
+                if fit_now and step < int(phase.steps * phase.decay_from):
+                    fitted = fit_steps(phase.budget_s, step - start, timed_steps, now - calibration_start[1], now - t0)
+                    phase.steps = min(phase.steps, start + fitted)
+                    record["fitted_steps"] = phase.steps
+                # Reading the losses syncs the device, so only on log lines.
+                for key in ("lm_loss", "kl", "aux_prev"):
+                    if key in record:
+                        record[key] = round(float(record[key]), 4)
+                if "lm_loss" in record:
+                    record["acc"] = round(answer_accuracy(logits.detach(), labels), 4)
+                record["s_per_step"] = round((now - t0) / (step - start), 4)
+                record["tok_per_s"] = round(ids.numel() * (step - start) / (now - t0))
+                record["lr"] = float(f"{wsd(step - 1, phase, peaks['indexer' if phase.kind == 'B' else 'main']):.3g}")
+                if evaluate and eval_every and (step % eval_every == 0 or step == phase.steps):
                     record["eval"] = evaluate()
                 self.log(record)
             if time.time() - last_save > self.save_every_s:
-                self.save(phase.name, step + 1, opts, rng)
+                self.save(phase.name, step, opts, rng, phase.steps)
                 last_save = time.time()
         self.done.append(phase.name)
         self.save(None, 0, {}, rng)
 
-    def save(self, phase: Optional[str], step: int, opts: dict, rng: np.random.Generator) -> None:
+    def save(self, phase: Optional[str], step: int, opts: dict, rng: np.random.Generator, steps: int = 0) -> None:
         self.checkpointer.save(
             {
                 "model": self.model.state_dict(),
                 "done": self.done,
                 "phase": phase,
                 "step": step,
+                "steps": steps,
                 "optimizers": {k: o.state_dict() for k, o in opts.items()},
                 "rng": rng.bit_generator.state,
                 "torch_rng": torch.get_rng_state(),
