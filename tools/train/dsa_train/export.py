@@ -152,17 +152,21 @@ def write_json(path: str, obj: object) -> None:
     os.replace(tmp, path)
 
 
+HEADER_BYTES_PER_TENSOR = 256  # a safetensors header entry (name, dtype, shape, offsets) is shorter than this
+
+
 def shard(tensors: list[tuple[str, str, np.ndarray]], max_bytes: int) -> list[list[tuple[str, str, np.ndarray]]]:
-    """Splits tensors, in order, into groups of at most max_bytes of data each (a tensor is never split; one
-    larger than max_bytes gets a shard of its own)."""
+    """Splits tensors, in order, into groups whose files (data plus header) stay within max_bytes (a tensor is
+    never split; one larger than max_bytes gets a shard of its own)."""
     shards: list[list[tuple[str, str, np.ndarray]]] = [[]]
-    size = 0
+    size = 64  # the header's length prefix and metadata
     for t in tensors:
-        if shards[-1] and size + t[2].nbytes > max_bytes:
+        need = t[2].nbytes + HEADER_BYTES_PER_TENSOR
+        if shards[-1] and size + need > max_bytes:
             shards.append([])
-            size = 0
+            size = 64
         shards[-1].append(t)
-        size += t[2].nbytes
+        size += need
     return shards
 
 
@@ -170,8 +174,8 @@ def export_checkpoint(
     model: torch.nn.Module, args: ModelArgs, out_dir: str, dtype: str = "bf16", max_shard_bytes: Optional[int] = None
 ) -> list[str]:
     """Writes `config.json`, `generation_config.json` and the weights (dtype f32 | bf16 | fp8) into out_dir:
-    `model.safetensors`, or with max_shard_bytes `model-0000N-of-0000M.safetensors` shards of at most that much
-    tensor data plus `model.safetensors.index.json` (the hub's sharded layout). Returns the weight file names."""
+    `model.safetensors`, or with max_shard_bytes `model-0000N-of-0000M.safetensors` shards of at most that many bytes
+    each plus `model.safetensors.index.json` (the hub's sharded layout). Returns the weight file names."""
     if dtype not in ("f32", "bf16", "fp8"):
         raise ValueError(f"dtype {dtype!r}: expected f32, bf16 or fp8")
     os.makedirs(out_dir, exist_ok=True)
