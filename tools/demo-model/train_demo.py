@@ -95,6 +95,7 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--sample-tokens", type=int, default=100)
     ap.add_argument("--max-shard-mib", type=float, default=15)
     ap.add_argument("--skip-selftest", action="store_true")
+    ap.add_argument("--amp", default="auto", choices=["auto", "on", "off"], help="bf16 autocast (auto: on with CUDA)")
     ap.add_argument("--toy", action="store_true", help="CPU test settings: demo-toy shape, seq 128/256, small batches")
     args = ap.parse_args()
     if args.toy:
@@ -115,7 +116,7 @@ def main() -> None:
     torch.manual_seed(args.seed)
     os.makedirs(args.run_dir, exist_ok=True)
     log_path = os.path.join(args.run_dir, "log.jsonl")
-    amp = args.device.startswith("cuda")
+    amp = args.amp == "on" or (args.amp == "auto" and args.device.startswith("cuda"))
 
     def log(record: dict) -> None:
         record["t"] = round(time.time() - started, 1)

@@ -95,10 +95,11 @@ class Indexer(nn.Module):
         r = self.rope_dim
         x, qr = x.detach(), qr.detach()
         q = self.wq_b(qr).view(b, s, self.n_heads, self.head_dim)  # [B, S, Hi, Di]
-        q = torch.cat((rope_half(q[..., :r], rotary.cos[:, None, :], rotary.sin[:, None, :]), q[..., r:]), -1)
-        k = self.k_norm(self.wk(x))  # [B, T, Di]
-        k = torch.cat((rope_half(k[..., :r], rotary.cos, rotary.sin), k[..., r:]), -1)
-        w = self.weights_proj(x) * (self.n_heads**-0.5 * self.head_dim**-0.5)  # [B, S, Hi]
+        cdt = q.dtype  # the compute dtype: f32, or bf16 under autocast (RoPE and the norm run in f32, then cast)
+        q = torch.cat((rope_half(q[..., :r], rotary.cos[:, None, :], rotary.sin[:, None, :]), q[..., r:]), -1).to(cdt)
+        k = self.k_norm(self.wk(x).float())  # [B, T, Di]
+        k = torch.cat((rope_half(k[..., :r], rotary.cos, rotary.sin), k[..., r:]), -1).to(cdt)
+        w = (self.weights_proj(x) * (self.n_heads**-0.5 * self.head_dim**-0.5)).to(cdt)  # [B, S, Hi]
         logits = torch.einsum("bshd,btd->bsht", q, k).relu()  # [B, S, Hi, T]
         return torch.einsum("bsht,bsh->bst", logits, w).float()
 
@@ -132,9 +133,10 @@ class MLA(nn.Module):
         h, dn, r, dv, c = a.num_attention_heads, a.qk_nope_head_dim, a.qk_rope_head_dim, a.v_head_dim, a.kv_lora_rank
         qr = self.q_a_layernorm(self.q_a_proj(x))  # [B, S, qLora]
         q = self.q_b_proj(qr).view(b, s, h, dn + r)
-        q_nope, q_pe = q[..., :dn], rope_interleaved(q[..., dn:], rotary.cos[:, None, :], rotary.sin[:, None, :])
+        cdt = q.dtype  # f32, or bf16 under autocast; RoPE runs in f32 (its tables), then back to cdt
+        q_nope, q_pe = q[..., :dn], rope_interleaved(q[..., dn:], rotary.cos[:, None, :], rotary.sin[:, None, :]).to(cdt)
         kv = self.kv_a_proj_with_mqa(x)  # [B, T, C+R]
-        k_pe = rope_interleaved(kv[..., c:], rotary.cos, rotary.sin)  # [B, T, R], one head
+        k_pe = rope_interleaved(kv[..., c:], rotary.cos, rotary.sin).to(cdt)  # [B, T, R], one head
         kvb = self.kv_b_proj(self.kv_a_layernorm(kv[..., :c])).view(b, s, h, dn + dv)
         k_nope, v = kvb[..., :dn], kvb[..., dn:]
         need_scores = control.mode == "sparse" or control.score_indexer or control.measure_selection
@@ -234,13 +236,14 @@ class MoE(nn.Module):
         shape = x.shape
         x = x.reshape(-1, shape[-1])
         idx, weights = self.gate(x)
-        out = self.shared_experts(x)
+        # Accumulated in f32: under mixed precision the experts' outputs are bf16 and the router weights f32.
+        out = self.shared_experts(x).float()  # [N, D]
         for e, expert in enumerate(self.experts):
             rows, slot = torch.nonzero(idx == e, as_tuple=True)
             if rows.numel() == 0:
                 continue
-            out = out.index_add(0, rows, expert(x[rows]) * weights[rows, slot, None].type_as(x))
-        return out.view(shape)
+            out = out.index_add(0, rows, expert(x[rows]).float() * weights[rows, slot, None])
+        return out.type_as(x).view(shape)
 
 
 class DecoderLayer(nn.Module):
