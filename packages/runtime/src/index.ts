@@ -22,7 +22,6 @@ export {
   DECODE_BUCKETS,
   type DecodeGraphStats,
   DecodeGraphs,
-  type DecodeInputs,
 } from './model/decode-graphs.js';
 export {
   type AttentionMode,
@@ -33,10 +32,9 @@ export {
   type ModelOptions,
   type SelectionSettings,
 } from './model/deepseek-model.js';
-export type { ForwardEntry } from './model/forward-batch.js';
 export {
   CacheFullError,
-  CacheSequence,
+  type CacheSequence,
   PagedKvCache,
   type PagedKvCacheOptions,
   type PrefixCacheStats,
@@ -49,6 +47,7 @@ export {
   type ModelWeights,
 } from './model/model-weights.js';
 export { controlSelection, SELECTORS, type Selector } from './model/selectors.js';
+export type { ForwardEntry, StepInputs } from './model/step-inputs.js';
 export { type MakeModelOptions, makeModel } from './presets/make-model.js';
 export { type HfConfig, PRESET_NAMES, type PresetName, presetConfig } from './presets/presets.js';
 export { fillSyntheticCache } from './presets/synthetic-cache.js';
