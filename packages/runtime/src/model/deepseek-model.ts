@@ -394,7 +394,7 @@ export class DeepseekModel {
     const k = backend.kernels;
     const ws = this.workspace;
     const config = this.config;
-    const { inputs, batch, selection, hidden, topk, probe } = plan;
+    const { inputs, batch, selection, hidden, probe } = plan;
     const s = inputs.rows;
     const d = config.dim;
     // Sparse selection only matters once some query sees more positions than index_topk; before that
