@@ -33,7 +33,7 @@ export interface StepInputs {
   readonly writeSlots: TensorView;
   /** i32 [sequences, width] */
   readonly blockTable: TensorView;
-  /** The whole tensor, i32 [{@link stepInputsLength}] (what {@link StepInputs.packed} is uploaded to). */
+  /** The whole tensor, i32 [4 · rows + sequences · width] (what {@link StepInputs.packed} is uploaded to). */
   readonly all: TensorView;
   /** Host staging of the whole tensor; the fields of `host` are views into it. */
   readonly packed: Int32Array;

@@ -52,6 +52,7 @@ export class TokenHistory implements Disposable {
     this.buffer.dispose();
   }
 
+  /** Frees the device buffer (`using`). */
   [Symbol.dispose](): void {
     this.dispose();
   }
