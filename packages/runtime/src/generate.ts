@@ -1,4 +1,5 @@
-import type { SamplingRow } from '@dsa/backend';
+import { Engine } from './engine/engine.js';
+import type { SamplingParams } from './engine/generate-request.js';
 import type { DeepseekModel } from './model/deepseek-model.js';
 
 /** Options of {@link generate}. */
@@ -7,8 +8,8 @@ export interface GenerateOptions {
   readonly prompt: ArrayLike<number>;
   /** Tokens to generate at most. */
   readonly maxTokens: number;
-  /** Sampling settings (default greedy). */
-  readonly sampling?: Omit<SamplingRow, 'step'>;
+  /** Sampling settings (default greedy; the seed defaults to 0). */
+  readonly sampling?: SamplingParams;
   /** Stop when one of these ids is generated (default: the config's EOS ids). */
   readonly stopTokenIds?: readonly number[];
   /** Prefill at most this many tokens per forward step (default 512). */
@@ -26,50 +27,30 @@ export interface GeneratedToken {
 }
 
 /**
- * Prefills the prompt (in chunks), then decodes one token at a time with the KV cache, sampling on
- * the backend so only the token id comes back each step. The sequence's cache blocks are released
- * when the iterator finishes, stops early or throws.
+ * One request on a one-request {@link Engine} over `model`: prefills the prompt (in chunks), then
+ * decodes one token at a time with the KV cache, sampling on the backend. Throws at once what the
+ * engine rejects (`RequestRejectedError`); the cache blocks are released when the iterator finishes,
+ * stops early or throws. For many requests at once, use an `Engine`.
  */
 export async function* generate(
   model: DeepseekModel,
   options: GenerateOptions,
 ): AsyncGenerator<GeneratedToken> {
-  const { prompt, maxTokens } = options;
-  if (prompt.length === 0) throw new RangeError('generate: the prompt is empty');
-  const limit = model.config.maxPositionEmbeddings;
-  if (prompt.length + maxTokens > limit) {
-    throw new RangeError(
-      `generate: prompt (${prompt.length}) + max tokens (${maxTokens}) exceeds the model's context of ${limit} tokens`,
-    );
-  }
-  const sampling = options.sampling ?? { temperature: 0 };
-  const stop = new Set(options.stopTokenIds ?? model.config.eosTokenIds);
-  const chunk = options.prefillChunk ?? 512;
-  const sequence = model.cache.createSequence();
-  const backend = model.backend;
-  const id = backend.allocate(4, 'activations');
-  const idView = { buffer: id, byteOffset: 0, dtype: 'i32' as const, shape: [1], strides: [1] };
-  const host = new Int32Array(1);
+  const engine = new Engine(model, { maxBatchTokens: options.prefillChunk ?? 512, maxRunning: 1 });
   try {
-    let result = null;
-    for (let start = 0; start < prompt.length; start += chunk) {
-      const tokens = Array.from(
-        { length: Math.min(chunk, prompt.length - start) },
-        (_, i) => prompt[start + i]!,
-      );
-      result = await model.forward([{ sequence, tokens }]);
-    }
-    for (let index = 0; index < maxTokens; index++) {
-      if (options.signal?.aborted) return;
-      backend.kernels.sample(idView, result!.logits, [{ ...sampling, step: index }]);
-      await backend.download(idView, host);
-      const token = host[0]!;
-      yield { id: token, index };
-      if (stop.has(token) || index === maxTokens - 1) return;
-      result = await model.forward([{ sequence, tokens: [token] }]);
+    const events = engine.generate(
+      {
+        prompt: Array.from(options.prompt),
+        maxTokens: options.maxTokens,
+        sampling: { ...options.sampling, seed: options.sampling?.seed ?? 0 },
+        ...(options.stopTokenIds ? { stopTokenIds: options.stopTokenIds, ignoreEos: true } : {}),
+      },
+      options.signal ? { signal: options.signal } : {},
+    );
+    for await (const event of events) {
+      if (event.type === 'token') yield { id: event.id, index: event.index };
     }
   } finally {
-    model.cache.release(sequence);
-    id.dispose();
+    await engine.close();
   }
 }

@@ -22,7 +22,6 @@ export {
   DECODE_BUCKETS,
   type DecodeGraphStats,
   DecodeGraphs,
-  type DecodeInputs,
 } from './model/decode-graphs.js';
 export {
   type AttentionMode,
@@ -33,10 +32,9 @@ export {
   type ModelOptions,
   type SelectionSettings,
 } from './model/deepseek-model.js';
-export type { ForwardEntry } from './model/forward-batch.js';
 export {
   CacheFullError,
-  CacheSequence,
+  type CacheSequence,
   PagedKvCache,
   type PagedKvCacheOptions,
   type PrefixCacheStats,
@@ -48,7 +46,10 @@ export {
   loadModelWeights,
   type ModelWeights,
 } from './model/model-weights.js';
+export { type SampledTokens, Sampler } from './model/sampler.js';
 export { controlSelection, SELECTORS, type Selector } from './model/selectors.js';
+export type { ForwardEntry, StepInputs } from './model/step-inputs.js';
+export { TokenHistory } from './model/token-history.js';
 export { type MakeModelOptions, makeModel } from './presets/make-model.js';
 export { type HfConfig, PRESET_NAMES, type PresetName, presetConfig } from './presets/presets.js';
 export { fillSyntheticCache } from './presets/synthetic-cache.js';

@@ -1,4 +1,4 @@
-import { generate, Tokenizer } from '@dsa/runtime';
+import { Engine, Tokenizer } from '@dsa/runtime';
 import { loadModel, type ModelFlags } from '../load-model.js';
 import { parseIds, UsageError } from '../usage-error.js';
 
@@ -16,7 +16,10 @@ export interface GenerateFlags extends ModelFlags {
   readonly chat?: boolean;
 }
 
-/** `dsa generate`: prefill, then cached decode one token at a time, printed as it arrives. */
+/**
+ * `dsa generate`: one request on an {@link Engine}: prefill, then cached decode one token at a time,
+ * printed as it arrives (streamed text with --prompt, ids with --ids).
+ */
 export async function generateCommand(flags: GenerateFlags): Promise<void> {
   if ((flags.ids === undefined) === (flags.prompt === undefined)) {
     throw new UsageError('give exactly one of --ids or --prompt');
@@ -26,14 +29,12 @@ export async function generateCommand(flags: GenerateFlags): Promise<void> {
     ? tokenizer.encode(flags.prompt!, { addSpecialTokens: true })
     : parseIds(flags.ids!);
   const { model, backend } = await loadModel(flags);
+  const engine = new Engine(model, tokenizer ? { tokenizer } : {});
   try {
-    const bad = prompt.find((id) => id >= model.config.vocabSize);
-    if (bad !== undefined)
-      throw new RangeError(`token id ${bad} is outside the vocabulary of ${model.config.vocabSize}`);
     const tokens: number[] = [];
     const started = performance.now();
     let firstTokenSeconds = 0;
-    for await (const token of generate(model, {
+    const events = engine.generate({
       prompt,
       maxTokens: flags.maxTokens,
       sampling: {
@@ -43,10 +44,13 @@ export async function generateCommand(flags: GenerateFlags): Promise<void> {
         ...(flags.minP !== undefined ? { minP: flags.minP } : {}),
         seed: flags.seed ?? 0,
       },
-    })) {
-      if (tokens.length === 0) firstTokenSeconds = (performance.now() - started) / 1000;
-      tokens.push(token.id);
-      if (!flags.json) process.stdout.write(tokenizer ? tokenizer.decode([token.id]) : `${token.id} `);
+    });
+    for await (const event of events) {
+      if (event.type === 'token') {
+        if (tokens.length === 0) firstTokenSeconds = (performance.now() - started) / 1000;
+        tokens.push(event.id);
+      }
+      if (!flags.json) process.stdout.write(event.text ?? (event.type === 'token' ? `${event.id} ` : ''));
     }
     const seconds = (performance.now() - started) / 1000;
     if (flags.json) process.stdout.write(`${JSON.stringify({ tokens })}\n`);
@@ -58,6 +62,7 @@ export async function generateCommand(flags: GenerateFlags): Promise<void> {
       );
     }
   } finally {
+    await engine.close();
     model.dispose();
     backend.dispose();
   }

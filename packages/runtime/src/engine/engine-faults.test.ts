@@ -1,7 +1,7 @@
 // The engine when its backend fails mid-batch (a kernel, a download, an allocation): which requests end with
 // the error, which finish with unchanged output, and that no cache block stays held.
 import path from 'node:path';
-import { FaultInjector, InjectedFaultError } from '@dsa/backend/testing';
+import { FaultInjector, type FaultPlan, type FaultSite, InjectedFaultError } from '@dsa/backend/testing';
 import { ReferenceBackend } from '@dsa/backend-reference';
 import { describe, expect, it } from 'vitest';
 import { DeepseekModel } from '../model/deepseek-model.js';
@@ -53,17 +53,26 @@ async function baseline(): Promise<number[][]> {
 
 const expected = await baseline();
 
+/**
+ * Runs every request at once on a faulty backend; once request `request` has received `tokens` tokens,
+ * the backend fails as `plan` says at `site`.
+ */
+async function runWithFault(site: FaultSite, plan: FaultPlan, request: number, tokens: number) {
+  const faults = new FaultInjector(new ReferenceBackend());
+  const engine = await engineOn(faults.backend);
+  const outcomes = await Promise.all(
+    requests.map((r, i) =>
+      drain(engine.generate(r), (n) => {
+        if (i === request && n === tokens) faults.failNext(site, plan);
+      }),
+    ),
+  );
+  return { faults, engine, outcomes };
+}
+
 describe('engine under backend faults', () => {
   it('a kernel failing once in a batched step: every request is retried alone and finishes unchanged', async () => {
-    const faults = new FaultInjector(new ReferenceBackend());
-    const engine = await engineOn(faults.backend);
-    const outcomes = await Promise.all(
-      requests.map((r, i) =>
-        drain(engine.generate(r), (n) => {
-          if (i === 0 && n === 2) faults.failNext('kernel', { after: 3 });
-        }),
-      ),
-    );
+    const { faults, engine, outcomes } = await runWithFault('kernel', { after: 3 }, 0, 2);
     expect(faults.raised.kernel).toBe(1);
     expect(outcomes).toEqual(expected.map((tokens) => ({ tokens })));
     const stats = engine.stats();
@@ -75,16 +84,8 @@ describe('engine under backend faults', () => {
   });
 
   it('a request whose own retried step fails too ends with the error; the others finish unchanged', async () => {
-    const faults = new FaultInjector(new ReferenceBackend());
-    const engine = await engineOn(faults.backend);
     // Two failing calls in a row: the batched step, then the first retried request's step of its own.
-    const outcomes = await Promise.all(
-      requests.map((r, i) =>
-        drain(engine.generate(r), (n) => {
-          if (i === 0 && n === 3) faults.failNext('kernel', { after: 10, count: 2 });
-        }),
-      ),
-    );
+    const { faults, engine, outcomes } = await runWithFault('kernel', { after: 10, count: 2 }, 0, 3);
     expect(faults.raised.kernel).toBe(2);
     expect(outcomes[0]!.error).toBeInstanceOf(InjectedFaultError);
     expect(outcomes[0]!.tokens).toEqual(expected[0]!.slice(0, outcomes[0]!.tokens.length));
@@ -105,15 +106,7 @@ describe('engine under backend faults', () => {
   });
 
   it('a failed download is a failed step too: retried, unchanged, nothing held', async () => {
-    const faults = new FaultInjector(new ReferenceBackend());
-    const engine = await engineOn(faults.backend);
-    const outcomes = await Promise.all(
-      requests.map((r, i) =>
-        drain(engine.generate(r), (n) => {
-          if (i === 1 && n === 4) faults.failNext('download', { after: 0 });
-        }),
-      ),
-    );
+    const { faults, engine, outcomes } = await runWithFault('download', { after: 0 }, 1, 4);
     expect(faults.raised.download).toBe(1);
     expect(outcomes).toEqual(expected.map((tokens) => ({ tokens })));
     expect(engine.stats()).toMatchObject({ failedSteps: 1, failedRequests: 0, cacheBlocksUsed: 0 });

@@ -1,8 +1,8 @@
 import type { SamplingRow } from '@dsa/backend';
-import { type TensorView, tensorView } from '@dsa/tensor';
 import type { DeepseekModel } from '../model/deepseek-model.js';
-import type { ForwardEntry } from '../model/forward-batch.js';
 import type { CacheSequence } from '../model/kv-cache.js';
+import type { ForwardEntry } from '../model/step-inputs.js';
+import type { TokenHistory } from '../model/token-history.js';
 import { StreamDecoder } from '../tokenizer/stream-decoder.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { EngineBusyError, RequestRejectedError } from './engine-errors.js';
@@ -49,7 +49,8 @@ interface Active {
   cancelled: boolean;
   admitted: boolean;
   text: string;
-  history: { buffer: { dispose(): void }; view: TensorView } | null;
+  /** Device token history for the sampling penalties, when the request uses any. */
+  history: TokenHistory | null;
   readonly enqueuedAt: number;
   lastTokenAt: number;
 }
@@ -333,17 +334,11 @@ export class Engine {
       a.admitted = true;
       const s = a.request.sampling;
       if (s && ((s.repetitionPenalty ?? 1) !== 1 || s.frequencyPenalty || s.presencePenalty)) {
-        const length = a.request.prompt.length + a.request.maxTokens;
-        // The prompt and what was generated before a retry; the rest is written as tokens come.
+        // The prompt and what was generated before a retry; the rest is appended as tokens come.
         const tokens = a.request.prompt.concat(a.generated);
+        const capacity = a.request.prompt.length + a.request.maxTokens;
         try {
-          const buffer = this.model.backend.allocate(length * 4, 'activations');
-          const view = tensorView(buffer, 'i32', [length]);
-          this.model.backend.upload(
-            view,
-            Int32Array.from({ length }, (_, i) => tokens[i] ?? 0),
-          );
-          a.history = { buffer, view };
+          a.history = this.model.sampler.createHistory(tokens, a.request.prompt.length, capacity);
         } catch (error) {
           // Out of device memory (or a device error) ends this request, not the engine.
           this.release(a);
@@ -359,7 +354,6 @@ export class Engine {
   /** One forward step; `batch` receives the requests in it (so a failure can be traced back to them). */
   private async step(batch: Active[]): Promise<void> {
     const model = this.model;
-    const backend = model.backend;
     let budget = this.maxBatchTokens;
     const entries: ForwardEntry[] = [];
     const plan: { active: Active; prefill: number; sample: boolean }[] = [];
@@ -391,26 +385,9 @@ export class Engine {
     const rows: SamplingRow[] = plan.map(({ active: a, sample }) =>
       sample ? this.samplingRow(a) : { temperature: 0 },
     );
-    const top = Math.max(0, ...plan.map((p) => (p.sample ? (p.active.request.logprobs ?? -1) : -1)));
     const wantLogprobs = plan.some((p) => p.sample && p.active.request.logprobs !== undefined);
-    const ws = model.workspace;
-    const ids = ws.tensor('i32', [entries.length]);
-    const logprobs = wantLogprobs ? ws.tensor('f32', [entries.length]) : null;
-    const topIds = wantLogprobs && top > 0 ? ws.tensor('i32', [entries.length, top]) : null;
-    const topLogprobs = wantLogprobs && top > 0 ? ws.tensor('f32', [entries.length, top]) : null;
-    backend.kernels.sample(ids, result.logits, rows, {
-      ...(logprobs ? { logprobs } : {}),
-      ...(topIds ? { topIds } : {}),
-      ...(topLogprobs ? { topLogprobs } : {}),
-    });
-    const hostIds = new Int32Array(entries.length);
-    await backend.download(ids, hostIds);
-    const hostLogprobs = logprobs ? new Float32Array(entries.length) : null;
-    const hostTopIds = topIds ? new Int32Array(entries.length * top) : null;
-    const hostTopLogprobs = topLogprobs ? new Float32Array(entries.length * top) : null;
-    if (logprobs) await backend.download(logprobs, hostLogprobs!);
-    if (topIds) await backend.download(topIds, hostTopIds!);
-    if (topLogprobs) await backend.download(topLogprobs, hostTopLogprobs!);
+    const top = Math.max(0, ...plan.map((p) => (p.sample ? (p.active.request.logprobs ?? -1) : -1)));
+    const sampled = await model.sampler.sample(result.logits, rows, wantLogprobs ? top : null);
     const now = performance.now();
     plan.forEach(({ active: a, prefill, sample }, row) => {
       a.promptDone += prefill;
@@ -420,17 +397,13 @@ export class Engine {
         a.resumeToken = null;
       }
       if (!sample || a.cancelled) return;
-      const token = hostIds[row]!;
+      const token = sampled.ids[row]!;
       const index = a.generated.length;
       a.generated.push(token);
       if (index === 0) this.recorder.firstToken(now - a.enqueuedAt);
       else this.recorder.interToken(now - a.lastTokenAt);
       a.lastTokenAt = now;
-      if (a.history)
-        backend.upload(
-          tensorView(a.history.buffer as never, 'i32', [1], (a.request.prompt.length + index) * 4),
-          Int32Array.of(token),
-        );
+      a.history?.append(token);
       let text: string | undefined;
       if (a.decoder) {
         const piece = a.decoder.push(token);
@@ -443,12 +416,12 @@ export class Engine {
         id: token,
         index,
         ...(text !== undefined ? { text } : {}),
-        ...(hostLogprobs && n !== undefined ? { logprob: hostLogprobs[row]! } : {}),
-        ...(hostTopIds && n
+        ...(sampled.logprobs && n !== undefined ? { logprob: sampled.logprobs[row]! } : {}),
+        ...(sampled.topIds && n
           ? {
               topLogprobs: Array.from({ length: n }, (_, j) => ({
-                id: hostTopIds[row * top + j]!,
-                logprob: hostTopLogprobs![row * top + j]!,
+                id: sampled.topIds![row * sampled.top + j]!,
+                logprob: sampled.topLogprobs![row * sampled.top + j]!,
               })),
             }
           : {}),
@@ -472,15 +445,7 @@ export class Engine {
       ...(s.frequencyPenalty !== undefined ? { frequencyPenalty: s.frequencyPenalty } : {}),
       ...(s.presencePenalty !== undefined ? { presencePenalty: s.presencePenalty } : {}),
       ...(bias.length ? { logitBias: bias } : {}),
-      ...(a.history
-        ? {
-            history: {
-              tokens: a.history.view,
-              length: a.request.prompt.length + a.generated.length,
-              promptLength: a.request.prompt.length,
-            },
-          }
-        : {}),
+      ...(a.history ? { history: a.history.row } : {}),
       seed: a.seed,
       step: a.generated.length,
     };
@@ -491,7 +456,7 @@ export class Engine {
     if (index >= 0) this.running.splice(index, 1);
     if (a.admitted) this.model.cache.release(a.sequence);
     a.admitted = false;
-    a.history?.buffer.dispose();
+    a.history?.dispose();
     a.history = null;
   }
 

@@ -3,8 +3,8 @@ import type { Backend } from '@dsa/backend';
 import { ReferenceBackend } from '@dsa/backend-reference';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DeepseekModel, type ModelOptions } from './deepseek-model.js';
-import type { ForwardEntry } from './forward-batch.js';
 import type { CacheSequence } from './kv-cache.js';
+import type { ForwardEntry } from './step-inputs.js';
 
 const dir = path.resolve(import.meta.dirname, '../../../../fixtures/tiny');
 

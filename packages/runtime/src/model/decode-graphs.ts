@@ -1,5 +1,6 @@
 import { type Backend, type CapturedGraph, type DeviceBuffer, type Stream, Workspace } from '@dsa/backend';
-import { narrow, type TensorView, tensorView } from '@dsa/tensor';
+import { type TensorView, tensorView } from '@dsa/tensor';
+import { type StepInputs, stepInputs, stepInputsLength } from './step-inputs.js';
 
 /** Batch-size buckets a decode step is padded to; one captured graph per bucket (and context bound). */
 export const DECODE_BUCKETS: readonly number[] = [1, 2, 4, 8, 16, 32, 64, 128, 256];
@@ -10,46 +11,6 @@ export const DECODE_BUCKETS: readonly number[] = [1, 2, 4, 8, 16, 32, 64, 128, 2
  * reference backend runs everything in order whatever the stream).
  */
 export const COMPUTE_STREAM: Stream = { id: 0 };
-
-/**
- * The inputs of a decode step of `rows` rows (a bucket) in one device buffer allocated once, so a
- * captured graph reads them at fixed addresses: token ids, positions, sequence rows and write slots
- * (i32 [rows] each) and the block table (i32 [rows, width]). `host` mirrors them and is uploaded in
- * one copy per step.
- */
-export interface DecodeInputs {
-  /** Rows of the bucket. */
-  readonly rows: number;
-  /** Columns of the block table: the most blocks a sequence can hold. */
-  readonly width: number;
-  /** i32 [rows] */
-  readonly tokens: TensorView;
-  /** i32 [rows] */
-  readonly positions: TensorView;
-  /** i32 [rows] */
-  readonly sequenceIds: TensorView;
-  /** i32 [rows] */
-  readonly writeSlots: TensorView;
-  /** i32 [rows, width] */
-  readonly blockTable: TensorView;
-  /** The whole buffer as one i32 view (what {@link DecodeInputs.packed} is uploaded to). */
-  readonly all: TensorView;
-  /** Host staging of the whole buffer; the fields below are views into it. */
-  readonly packed: Int32Array;
-  /** Host copies, views into `packed`. */
-  readonly host: {
-    /** [rows] */
-    readonly tokens: Int32Array;
-    /** [rows] */
-    readonly positions: Int32Array;
-    /** [rows] */
-    readonly sequenceIds: Int32Array;
-    /** [rows] */
-    readonly writeSlots: Int32Array;
-    /** [rows, width] row-major */
-    readonly blockTable: Int32Array;
-  };
-}
 
 /** Counters of {@link DecodeGraphs} (for logs, benchmarks and tests). */
 export interface DecodeGraphStats {
@@ -91,7 +52,7 @@ export class DecodeGraphs {
   private readonly graphs = new Map<string, Entry>();
   private readonly warm = new Map<string, number>();
   private readonly failed = new Set<string>();
-  private readonly inputsByBucket = new Map<number, DecodeInputs>();
+  private readonly inputsByBucket = new Map<number, StepInputs>();
   private readonly buffers: DeviceBuffer[] = [];
   private generation: number;
   /** A workspace the backend's own fused kernels allocate from (duck-typed `backend.workspace`), if any. */
@@ -122,36 +83,17 @@ export class DecodeGraphs {
     return this.buckets.find((b) => b >= rows) ?? null;
   }
 
-  /** The static input buffers of `bucket` (allocated on first use, outside the workspace). */
-  inputs(bucket: number): DecodeInputs {
+  /**
+   * The static inputs of `bucket` (allocated on first use, outside the workspace): `bucket` rows, one
+   * sequence each, and a block table as wide as the pool maximum.
+   */
+  inputs(bucket: number): StepInputs {
     let inputs = this.inputsByBucket.get(bucket);
     if (inputs) return inputs;
-    const rows = bucket;
-    const width = this.width;
-    const total = 4 * rows + rows * width;
-    const buffer = this.backend.allocate(total * 4, 'activations');
+    const length = stepInputsLength(bucket, bucket, this.width);
+    const buffer = this.backend.allocate(length * 4, 'activations');
     this.buffers.push(buffer);
-    const all = tensorView(buffer, 'i32', [total]);
-    const packed = new Int32Array(total);
-    const part = (i: number) => narrow(all, 0, i * rows, rows);
-    inputs = {
-      rows,
-      width,
-      tokens: part(0),
-      positions: part(1),
-      sequenceIds: part(2),
-      writeSlots: part(3),
-      blockTable: tensorView(buffer, 'i32', [rows, width], 16 * rows),
-      all,
-      packed,
-      host: {
-        tokens: packed.subarray(0, rows),
-        positions: packed.subarray(rows, 2 * rows),
-        sequenceIds: packed.subarray(2 * rows, 3 * rows),
-        writeSlots: packed.subarray(3 * rows, 4 * rows),
-        blockTable: packed.subarray(4 * rows),
-      },
-    };
+    inputs = stepInputs(tensorView(buffer, 'i32', [length]), bucket, bucket, this.width);
     this.inputsByBucket.set(bucket, inputs);
     return inputs;
   }

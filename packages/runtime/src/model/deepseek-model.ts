@@ -11,12 +11,21 @@ import { GgufCheckpoint } from '../gguf/gguf-checkpoint.js';
 import { isGgufPath } from '../gguf/gguf-path.js';
 import { runtimeSettings } from '../runtime-settings.js';
 import { addRmsNorm } from './add-rms-norm.js';
-import { type DecodeGraphStats, DecodeGraphs, type DecodeInputs } from './decode-graphs.js';
-import { type ForwardEntry, layoutStep } from './forward-batch.js';
+import { type DecodeGraphStats, DecodeGraphs } from './decode-graphs.js';
 import { PagedKvCache } from './kv-cache.js';
 import { summarizeModel } from './model-summary.js';
 import { type LoadProgress, loadModelWeights, type ModelWeights } from './model-weights.js';
+import { Sampler } from './sampler.js';
 import { controlSelection, type Selector } from './selectors.js';
+import {
+  attentionBatch,
+  type ForwardEntry,
+  layoutStep,
+  type StepInputs,
+  stepInputs,
+  stepInputsLength,
+} from './step-inputs.js';
+import { awaited, runEagerly, runRecorded, type StepProgram } from './step-program.js';
 
 /** Attention over every cached position (`dense`) or over the indexer's top-k (`sparse`, DSA). */
 export type AttentionMode = 'sparse' | 'dense';
@@ -122,8 +131,10 @@ export interface ForwardResult {
 export class DeepseekModel {
   /** Scratch allocator for the intermediates of forward steps. */
   readonly workspace: Workspace;
-  /** The paged latent and indexer-key cache shared by all sequences. */
+  /** The paged latent and indexer-key cache shared by all sequences: the only writer of their tokens. */
   readonly cache: PagedKvCache;
+  /** Picks tokens from the logits of a step, on the device. */
+  readonly sampler: Sampler;
   /** RoPE inverse frequencies and YaRN attention factor, on the device. */
   readonly rotary: RotaryTable;
   /** `sparse` (indexer top-k) or `dense` attention; always `dense` without an indexer. */
@@ -173,6 +184,7 @@ export class DeepseekModel {
       }
     }
     this.workspace = new Workspace(backend);
+    this.sampler = new Sampler(backend, this.workspace);
     const latentDtype = options.latentCache ?? 'f32';
     if (latentDtype !== 'f32' && latentDtype !== 'bf16') {
       throw new RangeError(`latentCache must be "f32" or "bf16", got ${JSON.stringify(latentDtype)}`);
@@ -297,58 +309,109 @@ export class DeepseekModel {
 
   /**
    * Runs one step: appends each entry's tokens to its sequence's cache and returns logits.
-   * Prefill chunks and decode tokens of many sequences can share a step.
+   * Prefill chunks and decode tokens of many sequences can share a step. A decode-only step on a model
+   * with graphs replays a captured graph of the same step; any other runs eagerly.
    */
   async forward(entries: readonly ForwardEntry[], options: ForwardOptions = {}): Promise<ForwardResult> {
-    const sel = { ...this.selection, ...options.selection };
-    if (
-      this.graphs &&
-      !options.captureHidden &&
-      !options.captureTopk &&
-      !options.selection &&
-      !options.probe
-    ) {
-      const result = this.forwardDecode(this.graphs, entries);
-      if (result) return result;
+    const started = performance.now();
+    const plain = !options.captureHidden && !options.captureTopk && !options.selection && !options.probe;
+    const result =
+      (plain && this.graphs ? this.forwardDecode(this.graphs, entries) : null) ??
+      (await this.forwardEager(entries, options));
+    for (const entry of entries) this.cache.commitBlocks(entry.sequence);
+    this.timings.forwardMs += performance.now() - started;
+    return result;
+  }
+
+  /** A step run as it goes: inputs packed in the workspace, host work awaited, captures downloaded. */
+  private async forwardEager(
+    entries: readonly ForwardEntry[],
+    options: ForwardOptions,
+  ): Promise<ForwardResult> {
+    const backend = this.backend;
+    const ws = this.workspace;
+    const config = this.config;
+    const selection = { ...this.selection, ...options.selection };
+    ws.reset();
+    const rows = entries.reduce((n, e) => n + e.tokens.length, 0);
+    const layout = layoutStep(
+      this.cache,
+      entries,
+      (width) =>
+        stepInputs(
+          ws.tensor('i32', [stepInputsLength(rows, entries.length, width)]),
+          rows,
+          entries.length,
+          width,
+        ),
+      -1,
+    );
+    backend.upload(layout.inputs.all, layout.inputs.packed);
+    const d = config.dim;
+    const topkWidth = selection.indexTopk;
+    const probeRows = options.probe?.rows ?? null;
+    const plan: StepPlan = {
+      inputs: layout.inputs,
+      batch: attentionBatch(layout.inputs, this.cache.blockSize),
+      maxContext: layout.maxContext,
+      selection,
+      headRows: options.logits === 'all' ? null : layout.lastRows,
+      record: false,
+      hidden: options.captureHidden ? ws.tensor('f32', [config.nLayers + 1, rows, d]) : null,
+      topk:
+        options.captureTopk && config.indexer ? ws.tensor('i32', [config.nLayers, rows, topkWidth]) : null,
+      probe: probeRows
+        ? {
+            rows: probeRows,
+            selectedMass: new Float32Array(config.nLayers * probeRows.length).fill(Number.NaN),
+            attended: new Int32Array(config.nLayers * probeRows.length),
+          }
+        : null,
+    };
+    const logits = await runEagerly(this.step(plan));
+    const result: { logits: TensorView; hidden?: Float32Array; topk?: Int32Array; probe?: AttentionProbe } = {
+      logits,
+    };
+    if (plan.probe) result.probe = plan.probe;
+    if (plan.hidden) {
+      result.hidden = new Float32Array((config.nLayers + 1) * rows * d);
+      await backend.download(plan.hidden, result.hidden);
     }
+    if (plan.topk) {
+      result.topk = new Int32Array(config.nLayers * rows * topkWidth);
+      await backend.download(plan.topk, result.topk);
+    }
+    return result;
+  }
+
+  /**
+   * The one layer loop of every step, eager or recorded: embed, per layer norm → MLA projection (writing
+   * the latent cache) → indexer (writing its key cache, selecting) → attention → norm → feed-forward,
+   * then the final norm and the LM head over `plan.headRows`. Returns logits [rows, V].
+   */
+  private *step(plan: StepPlan): StepProgram<TensorView> {
     const backend = this.backend;
     const k = backend.kernels;
     const ws = this.workspace;
     const config = this.config;
-    const started = performance.now();
-    ws.reset();
-    const layout = layoutStep(backend, ws, this.cache, entries);
-    const { batch, writeSlots } = layout;
-    const s = layout.tokens.shape[0]!;
+    const { inputs, batch, selection, hidden, probe } = plan;
+    const s = inputs.rows;
     const d = config.dim;
-    const topkWidth = sel.indexTopk;
-    const hidden = options.captureHidden ? ws.tensor('f32', [config.nLayers + 1, s, d]) : null;
-    const topk =
-      options.captureTopk && config.indexer ? ws.tensor('i32', [config.nLayers, s, topkWidth]) : null;
     // Sparse selection only matters once some query sees more positions than index_topk; before that
     // every causal position is selected and attention is exactly dense (spec §4.6), but the indexer
     // key cache is still written.
-    const sparse = sel.attention === 'sparse' && config.indexer !== null;
-    const probeRows = options.probe?.rows ?? null;
-    const selectTopK = (sparse || probeRows !== null) && layout.maxContext > topkWidth;
-    const probe = probeRows
-      ? {
-          rows: probeRows,
-          selectedMass: new Float32Array(config.nLayers * probeRows.length).fill(Number.NaN),
-          attended: new Int32Array(config.nLayers * probeRows.length),
-        }
-      : null;
+    const sparse = selection.attention === 'sparse' && config.indexer !== null;
+    const selectTopK = (sparse || probe !== null) && plan.maxContext > selection.indexTopk;
 
     const h = ws.tensor('f32', [s, d]); // residual stream
-    k.gatherRows(h, this.weights.embed_tokens, layout.tokens);
+    k.gatherRows(h, this.weights.embed_tokens, inputs.tokens);
     if (hidden) backend.copy(select(hidden, 0, 0), h);
     const x = ws.tensor('f32', [s, d]); // normed input of each sub-layer
     const ffnOut = ws.tensor('f32', [s, d]); // the previous layer's feed-forward output, added at the next norm
-    let pending = false;
     for (let layer = 0; layer < config.nLayers; layer++) {
       const w = this.weights.layers[layer]!;
       const mark = ws.mark();
-      if (pending) {
+      if (layer > 0) {
         addRmsNorm(backend, x, h, ffnOut, w.input_layernorm, config.normEps);
         if (hidden) backend.copy(select(hidden, 0, layer), h);
       } else {
@@ -356,55 +419,23 @@ export class DeepseekModel {
       }
       const mla = this.mla[layer]!;
       const latent = this.cache.latent[layer]!;
-      const projection = mla.project(ws, x, batch.positions, this.rotary, latent, writeSlots);
-      let indices: TensorView | null = null;
-      const indexer = this.indexers[layer];
-      if (indexer) {
-        const indexerStarted = performance.now();
-        const args = [
-          ws,
-          x,
-          projection.qr ?? x,
-          batch.positions,
-          this.rotary,
-          this.cache.indexerKeys[layer]!,
-          writeSlots,
-          batch,
-        ] as const;
-        if (!selectTopK) {
-          indexer.forward(...args, false);
-        } else if (sel.selector !== 'indexer') {
-          indexer.forward(...args, false);
-          indices = ws.tensor('i32', [s, topkWidth]);
-          const host = controlSelection(sel.selector, batch.host.positions, topkWidth, sel.seed, layer);
-          backend.upload(indices, host);
-        } else if (sel.topkPolicy.kind === 'fixed') {
-          indices = indexer.forward(...args, true, topkWidth);
-        } else {
-          indices = (await indexer.forwardAdaptive(...args, topkWidth, sel.topkPolicy)).indices;
-        }
-        this.timings.indexerMs += performance.now() - indexerStarted;
-        if (topk) {
-          const target = select(topk, 0, layer);
-          if (indices) backend.copy(target, indices);
-          else backend.upload(target, denseSelection(batch.host.positions, topkWidth));
-        }
-      }
-      if (probe) await this.probeLayer(probe, layer, projection.q, latent, batch, indices, sparse);
+      const projection = mla.project(ws, x, batch.positions, this.rotary, latent, inputs.writeSlots);
+      let indices = yield* this.selectPositions(plan, layer, x, projection.qr ?? x, selectTopK);
+      if (probe) yield this.probeLayer(probe, layer, projection.q, latent, batch, indices, sparse);
       if (!sparse) indices = null;
       const attention = mla.attend(ws, projection, latent, batch, indices);
       addRmsNorm(backend, x, h, attention, w.post_attention_layernorm, config.normEps);
       const ffn = this.feedForward[layer]!;
-      if (ffn instanceof Moe) await ffn.forward(ws, x, ffnOut);
-      else ffn.forward(ws, x, ffnOut);
+      if (ffn instanceof Mlp) ffn.forward(ws, x, ffnOut);
+      else if (plan.record) ffn.record(ws, x, ffnOut);
+      else yield ffn.forward(ws, x, ffnOut);
       ws.rewind(mark);
-      pending = true;
     }
-    if (pending) addRmsNorm(backend, x, h, ffnOut, this.weights.norm, config.normEps);
+    if (config.nLayers > 0) addRmsNorm(backend, x, h, ffnOut, this.weights.norm, config.normEps);
     else k.rmsNorm(x, h, this.weights.norm, config.normEps);
     if (hidden) backend.copy(select(hidden, 0, config.nLayers), x);
 
-    const rows = options.logits === 'all' ? null : layout.lastRows;
+    const rows = plan.headRows;
     let selected = x;
     if (rows) {
       selected = ws.tensor('f32', [rows.length, d]);
@@ -414,30 +445,65 @@ export class DeepseekModel {
     }
     const logits = ws.tensor('f32', [selected.shape[0]!, config.vocabSize]);
     k.linear(logits, selected, this.weights.lm_head);
+    return logits;
+  }
 
-    for (const entry of entries) this.cache.commitBlocks(entry.sequence);
-    this.timings.forwardMs += performance.now() - started;
-    const result: {
-      logits: TensorView;
-      hidden?: Float32Array;
-      topk?: Int32Array;
-      probe?: AttentionProbe;
-    } = { logits };
-    if (probe) result.probe = probe;
-    if (hidden) {
-      result.hidden = new Float32Array((config.nLayers + 1) * s * d);
-      await backend.download(hidden, result.hidden);
+  /**
+   * A layer's indexer: writes this step's keys into its key cache and, when `selectTopK`, selects the
+   * positions each query attends to (i32 [S, K], or null), as the step's selection says; records them
+   * into `plan.topk` when asked. Null for layers without an indexer.
+   */
+  private *selectPositions(
+    plan: StepPlan,
+    layer: number,
+    x: TensorView,
+    qr: TensorView,
+    selectTopK: boolean,
+  ): StepProgram<TensorView | null> {
+    const indexer = this.indexers[layer];
+    if (!indexer) return null;
+    const backend = this.backend;
+    const ws = this.workspace;
+    const { batch, selection } = plan;
+    const width = selection.indexTopk;
+    const started = performance.now();
+    const args = [
+      ws,
+      x,
+      qr,
+      batch.positions,
+      this.rotary,
+      this.cache.indexerKeys[layer]!,
+      plan.inputs.writeSlots,
+      batch,
+    ] as const;
+    let indices: TensorView | null = null;
+    if (!selectTopK) {
+      indexer.forward(...args, false);
+    } else if (selection.selector !== 'indexer') {
+      indexer.forward(...args, false);
+      indices = ws.tensor('i32', [plan.inputs.rows, width]);
+      backend.upload(
+        indices,
+        controlSelection(selection.selector, batch.host.positions, width, selection.seed, layer),
+      );
+    } else if (selection.topkPolicy.kind === 'fixed') {
+      indices = indexer.forward(...args, true, width);
+    } else {
+      indices = (yield* awaited(indexer.forwardAdaptive(...args, width, selection.topkPolicy))).indices;
     }
-    if (topk) {
-      result.topk = new Int32Array(config.nLayers * s * topkWidth);
-      await backend.download(topk, result.topk);
+    this.timings.indexerMs += performance.now() - started;
+    if (plan.topk) {
+      const target = select(plan.topk, 0, layer);
+      if (indices) backend.copy(target, indices);
+      else backend.upload(target, denseSelection(batch.host.positions, width));
     }
-    return result;
+    return indices;
   }
 
   /** Fills one layer of an {@link AttentionProbe}: selected dense mass and attended count per probed row. */
   private async probeLayer(
-    probe: { rows: readonly number[]; selectedMass: Float32Array; attended: Int32Array },
+    probe: AttentionProbe,
     layer: number,
     q: TensorView,
     latent: TensorView,
@@ -485,123 +551,43 @@ export class DeepseekModel {
 
   /**
    * A decode-only step (one token per entry) through a captured graph: lays the step out into the
-   * bucket's static buffers (real rows first, then padding rows on the scratch block), uploads them in
+   * bucket's static inputs (real rows first, then padding rows on the scratch block), uploads them in
    * one copy, and replays (or warms up, or captures) the graph of (bucket, context bound, attention
-   * path). Returns null, touching nothing, when the step does not qualify.
+   * path), recorded from the same {@link DeepseekModel.step} as eager steps. Returns null, touching
+   * nothing, when the step does not qualify.
    */
   private forwardDecode(graphs: DecodeGraphs, entries: readonly ForwardEntry[]): ForwardResult | null {
     const n = entries.length;
     if (n === 0 || entries.some((e) => e.tokens.length !== 1)) return null;
     if (new Set(entries.map((e) => e.sequence)).size !== n) return null; // one row per sequence
     const bucket = graphs.bucketFor(n);
-    const cache = this.cache;
-    const bs = cache.blockSize;
+    const bs = this.cache.blockSize;
     const width = graphs.width;
     if (bucket === null || entries.some((e) => Math.ceil((e.sequence.length + 1) / bs) > width)) return null;
-    const scratch = cache.scratchBlock;
-    const started = performance.now();
-    for (const e of entries) cache.reserve(e.sequence, e.sequence.length + 1);
-    const inputs = graphs.inputs(bucket);
-    const host = inputs.host;
-    host.blockTable.fill(scratch);
-    let maxContext = 0;
-    for (let q = 0; q < bucket; q++) {
-      host.sequenceIds[q] = q;
-      const entry = entries[q];
-      if (!entry) {
-        host.tokens[q] = 0;
-        host.positions[q] = 0;
-        host.writeSlots[q] = scratch * bs;
-        continue;
-      }
-      const sequence = entry.sequence;
-      const position = sequence.length;
-      const token = entry.tokens[0]!;
-      host.tokens[q] = token;
-      host.positions[q] = position;
-      host.writeSlots[q] = cache.slot(sequence, position);
-      const blocks = sequence.blocks;
-      for (let b = 0; b < blocks.length; b++) host.blockTable[q * width + b] = blocks[b]!;
-      sequence.tokens.push(token);
-      sequence.length = position + 1;
-      maxContext = Math.max(maxContext, position + 1);
-    }
+    const layout = layoutStep(this.cache, entries, () => graphs.inputs(bucket), this.cache.scratchBlock);
+    const inputs = layout.inputs;
     this.backend.upload(inputs.all, inputs.packed);
-    const topkWidth = this.config.indexer?.indexTopk ?? 0;
-    const selectTopK = this.attention === 'sparse' && maxContext > topkWidth;
+    const maxContext = layout.maxContext;
+    const selectTopK = this.attention === 'sparse' && maxContext > this.selection.indexTopk;
     // Kernels may size their launches from the host positions (the cuda indexer's grid and score rows):
     // give them a bound, a power of two at least one block, that the graph of this key never outgrows.
     const bound = Math.min(width * bs, Math.max(bs, 2 ** Math.ceil(Math.log2(maxContext))));
-    const batch: AttentionBatch = {
-      positions: inputs.positions,
-      sequenceIds: inputs.sequenceIds,
-      blockTable: inputs.blockTable,
-      blockSize: bs,
-      host: {
-        positions: new Int32Array(bucket).fill(bound - 1),
-        sequenceIds: host.sequenceIds,
-        blockTable: host.blockTable,
-        maxBlocks: width,
-      },
+    const plan: StepPlan = {
+      inputs,
+      batch: attentionBatch(inputs, bs, new Int32Array(bucket).fill(bound - 1)),
+      maxContext,
+      selection: this.selection,
+      headRows: null,
+      record: true,
+      hidden: null,
+      topk: null,
+      probe: null,
     };
     this.workspace.reset();
     const logits = graphs.run(`${bucket}/${bound}/${selectTopK ? 'sparse' : 'dense'}`, () =>
-      this.recordDecode(inputs, batch, selectTopK),
+      runRecorded(this.step(plan)),
     );
-    for (const entry of entries) cache.commitBlocks(entry.sequence);
-    this.timings.forwardMs += performance.now() - started;
     return { logits: narrow(logits, 0, 0, n) };
-  }
-
-  /**
-   * Enqueues a whole decode step over the bucket's rows, synchronously: no upload, download or await,
-   * and the same workspace tensors every time (what a graph capture records). Returns logits [rows, V].
-   */
-  private recordDecode(inputs: DecodeInputs, batch: AttentionBatch, selectTopK: boolean): TensorView {
-    const backend = this.backend;
-    const k = backend.kernels;
-    const ws = this.workspace;
-    const config = this.config;
-    const s = inputs.rows;
-    const d = config.dim;
-    const h = ws.tensor('f32', [s, d]); // residual stream
-    k.gatherRows(h, this.weights.embed_tokens, inputs.tokens);
-    const x = ws.tensor('f32', [s, d]);
-    const ffnOut = ws.tensor('f32', [s, d]);
-    for (let layer = 0; layer < config.nLayers; layer++) {
-      const w = this.weights.layers[layer]!;
-      const mark = ws.mark();
-      if (layer > 0) addRmsNorm(backend, x, h, ffnOut, w.input_layernorm, config.normEps);
-      else k.rmsNorm(x, h, w.input_layernorm, config.normEps);
-      const mla = this.mla[layer]!;
-      const latent = this.cache.latent[layer]!;
-      const projection = mla.project(ws, x, batch.positions, this.rotary, latent, inputs.writeSlots);
-      const indexer = this.indexers[layer];
-      const indices = indexer
-        ? indexer.forward(
-            ws,
-            x,
-            projection.qr ?? x,
-            batch.positions,
-            this.rotary,
-            this.cache.indexerKeys[layer]!,
-            inputs.writeSlots,
-            batch,
-            selectTopK,
-          )
-        : null;
-      const attention = mla.attend(ws, projection, latent, batch, indices);
-      addRmsNorm(backend, x, h, attention, w.post_attention_layernorm, config.normEps);
-      const ffn = this.feedForward[layer]!;
-      if (ffn instanceof Moe) ffn.record(ws, x, ffnOut);
-      else ffn.forward(ws, x, ffnOut);
-      ws.rewind(mark);
-    }
-    if (config.nLayers > 0) addRmsNorm(backend, x, h, ffnOut, this.weights.norm, config.normEps);
-    else k.rmsNorm(x, h, this.weights.norm, config.normEps);
-    const logits = ws.tensor('f32', [s, config.vocabSize]);
-    k.linear(logits, x, this.weights.lm_head);
-    return logits;
   }
 
   /** Frees weights, cache, workspace and captured graphs. */
@@ -611,6 +597,28 @@ export class DeepseekModel {
     this.cache.dispose();
     for (const b of this.weights.buffers) b.dispose();
   }
+}
+
+/** One step for {@link DeepseekModel.step}: its laid-out inputs and what to compute and record. */
+interface StepPlan {
+  /** The step's inputs on the device (uploaded). */
+  readonly inputs: StepInputs;
+  /** The attention batch over `inputs`. */
+  readonly batch: AttentionBatch;
+  /** Largest position any query reads, plus one. */
+  readonly maxContext: number;
+  /** How queries choose the positions they attend to. */
+  readonly selection: SelectionSettings;
+  /** Rows the LM head reads (each entry's last), or null for every row. */
+  readonly headRows: Int32Array | null;
+  /** Enqueue only, for a graph capture: MoE through its recordable path, no host work. */
+  readonly record: boolean;
+  /** f32 [layers + 1, S, D] receiving the residual stream, or null. */
+  readonly hidden: TensorView | null;
+  /** i32 [layers, S, K] receiving each layer's selection, or null. */
+  readonly topk: TensorView | null;
+  /** The attention probe being filled, or null. */
+  readonly probe: AttentionProbe | null;
 }
 
 /** Ascending positions 0..p per query, -1 padded: what top-k selects when every causal position fits. */

@@ -11,20 +11,31 @@ export class CacheFullError extends DsaError {
   }
 }
 
-/** One sequence's view of the paged cache: its blocks in logical order and how many tokens it holds. */
-export class CacheSequence {
+/**
+ * One sequence's view of the paged cache: its blocks in logical order and the tokens it holds. It is
+ * read-only: the {@link PagedKvCache} that created it is its only writer ({@link PagedKvCache.append},
+ * {@link PagedKvCache.attachPrefix}, {@link PagedKvCache.commitBlocks}, {@link PagedKvCache.release}).
+ */
+export interface CacheSequence {
+  /** Unique id of the sequence within its cache. */
+  readonly id: number;
   /** Physical block ids, logical block i → blocks[i]. */
-  readonly blocks: number[] = [];
+  readonly blocks: readonly number[];
   /** Tokens written so far (the next token goes to position `length`). */
-  length = 0;
+  readonly length: number;
   /** The token ids at positions 0 .. length-1 (what the cached rows were computed from). */
-  readonly tokens: number[] = [];
+  readonly tokens: readonly number[];
   /** Content hash of each full block this sequence has committed, by logical block. */
-  readonly blockHashes: string[] = [];
-  constructor(
-    /** Unique id of the sequence within its cache. */
-    readonly id: number,
-  ) {}
+  readonly blockHashes: readonly string[];
+}
+
+/** The cache's writable record behind a {@link CacheSequence}. */
+interface SequenceState {
+  readonly id: number;
+  readonly blocks: number[];
+  length: number;
+  readonly tokens: number[];
+  readonly blockHashes: string[];
 }
 
 /** Counters of the prefix cache. */
@@ -75,6 +86,8 @@ export class PagedKvCache {
   private readonly byHash = new Map<string, number>();
   /** Unreferenced cached blocks, least recently used first (Map keeps insertion order). */
   private readonly evictable = new Map<number, true>();
+  /** The sequences this cache created (and so may write). */
+  private readonly sequences = new WeakSet<CacheSequence>();
   private nextId = 0;
   private counters = { queriedTokens: 0, hitTokens: 0, evictions: 0 };
 
@@ -177,10 +190,11 @@ export class PagedKvCache {
    * many prompt tokens are already in the cache. Counts the lookup in {@link PagedKvCache.prefixStats}.
    */
   attachPrefix(
-    sequence: CacheSequence,
+    cacheSequence: CacheSequence,
     prompt: ArrayLike<number>,
     hashes: readonly string[] = this.prefixHashes(prompt),
   ): number {
+    const sequence = this.own(cacheSequence);
     if (sequence.length !== 0) throw new Error(`attachPrefix: sequence ${sequence.id} is not empty`);
     const match = this.matchPrefix(hashes);
     for (const block of match.blocks) {
@@ -201,7 +215,8 @@ export class PagedKvCache {
    * Registers the sequence's newly completed blocks under their content hash so later sequences
    * with the same prefix can share them. Call after the step that wrote them.
    */
-  commitBlocks(sequence: CacheSequence): void {
+  commitBlocks(cacheSequence: CacheSequence): void {
+    const sequence = this.own(cacheSequence);
     const full = Math.floor(sequence.length / this.blockSize);
     for (let b = sequence.blockHashes.length; b < full; b++) {
       const hash = blockHash(
@@ -221,14 +236,39 @@ export class PagedKvCache {
 
   /** A new, empty sequence. */
   createSequence(): CacheSequence {
-    return new CacheSequence(this.nextId++);
+    const sequence: SequenceState = { id: this.nextId++, blocks: [], length: 0, tokens: [], blockHashes: [] };
+    this.sequences.add(sequence);
+    return sequence;
+  }
+
+  /** The writable record of `sequence`; throws when another cache created it. */
+  private own(sequence: CacheSequence): SequenceState {
+    if (!this.sequences.has(sequence)) {
+      throw new Error(`sequence ${sequence.id} does not belong to this cache`);
+    }
+    return sequence as SequenceState;
+  }
+
+  /**
+   * Appends `tokens` to `sequence`: reserves the blocks they need (see {@link PagedKvCache.reserve}),
+   * records their ids and advances its length. Returns the position of the first appended token. The
+   * step that appends them must write their rows at {@link PagedKvCache.slot} of those positions.
+   */
+  append(cacheSequence: CacheSequence, tokens: ArrayLike<number>): number {
+    const sequence = this.own(cacheSequence);
+    const start = sequence.length;
+    this.reserve(sequence, start + tokens.length);
+    for (let i = 0; i < tokens.length; i++) sequence.tokens.push(tokens[i]!);
+    sequence.length = start + tokens.length;
+    return start;
   }
 
   /**
    * Makes room for `sequence` to hold `length` tokens, taking empty blocks first and then evicting
    * the least recently used cached ones; throws {@link CacheFullError} when the pool is exhausted.
    */
-  reserve(sequence: CacheSequence, length: number): void {
+  reserve(cacheSequence: CacheSequence, length: number): void {
+    const sequence = this.own(cacheSequence);
     const needed = Math.ceil(length / this.blockSize) - sequence.blocks.length;
     if (needed > this.freeBlocks) {
       throw new CacheFullError(
@@ -240,7 +280,8 @@ export class PagedKvCache {
   }
 
   /** Drops the sequence's hold on its blocks: cached ones stay reusable (LRU), the others are freed. */
-  release(sequence: CacheSequence): void {
+  release(cacheSequence: CacheSequence): void {
+    const sequence = this.own(cacheSequence);
     for (const block of sequence.blocks) {
       const state = this.state[block]!;
       state.refs = Math.max(0, state.refs - 1);

@@ -53,7 +53,10 @@ describe('fillSyntheticCache', () => {
       blockSize: 64,
       latent: [tensorView(buffer, 'i32', [64, 1])],
       indexerKeys: [],
-      reserve: (sequence: { blocks: number[] }) => sequence.blocks.push(0),
+      append: (sequence: { blocks: number[] }) => {
+        sequence.blocks.push(0);
+        return 0;
+      },
     });
     expect(() =>
       fillSyntheticCache(backend, odd, [{ id: 9, length: 0, blocks: [], tokens: [] } as never], 1, 10),

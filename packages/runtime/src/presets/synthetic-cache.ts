@@ -52,9 +52,9 @@ const VARIANTS = 7;
 
 /**
  * Fills `sequences` (empty, of `cache`) to `depth` tokens without running the prefill, for decode
- * benchmarks at depth (`dsa bench --cache synthetic`): reserves their blocks, uploads seeded random rows
- * into every layer's latent [slots, C+R] and indexer-key [slots, Di] (+ scales [slots]) caches, and
- * records `depth` dummy tokens (ids below `vocabSize`) so the next step's positions are right. The
+ * benchmarks at depth (`dsa bench --cache synthetic`): appends `depth` dummy tokens (ids below
+ * `vocabSize`, so the next step's positions are right) and uploads seeded random rows into every
+ * layer's latent [slots, C+R] and indexer-key [slots, Di] (+ scales [slots]) caches. The
  * values are the same on every run; attention over them is meaningless, its cost is real.
  */
 export function fillSyntheticCache(
@@ -98,14 +98,15 @@ export function fillSyntheticCache(
         'sequence_not_empty',
         `fillSyntheticCache: sequence ${sequence.id} already holds ${sequence.length} tokens; give empty sequences`,
       );
-    cache.reserve(sequence, depth);
+    cache.append(
+      sequence,
+      Array.from({ length: depth }, (_, i) => (i * 104729 + sequence.id * 7919 + 3) % vocabSize),
+    );
     for (const block of sequence.blocks) {
       for (const view of tensors) {
         backend.upload(narrow(view, 0, block * rows, rows), patternOf(view, counter % VARIANTS));
       }
       counter++;
     }
-    for (let i = 0; i < depth; i++) sequence.tokens.push((i * 104729 + sequence.id * 7919 + 3) % vocabSize);
-    sequence.length = depth;
   }
 }
