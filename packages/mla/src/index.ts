@@ -1,11 +1,13 @@
 export { denseAttentionRows } from './attention-probe.js';
-export { Mla, type MlaProjection, type RotaryTable } from './mla.js';
-export { causalMask, mlaAttention } from './mla-attention.js';
-export type { MlaDims, MlaWeights } from './mla-weights.js';
 export {
+  causalMask,
   gatherSequenceRows,
+  mlaAttention,
+  type RotaryTable,
   SCORE_BUDGET,
   type SequenceRun,
   sequenceRuns,
   slotMap,
-} from './sequence-runs.js';
+} from './kernel-aliases.js';
+export { Mla, type MlaProjection } from './mla.js';
+export type { MlaDims, MlaWeights } from './mla-weights.js';
