@@ -31,7 +31,6 @@ const ascendBf16 = await ascendBackendFactory.create({
   settings: { log: () => {}, precision: 'bf16', fusedOperators: ['moeExperts'] },
 });
 const reference = new ReferenceBackend();
-const workspace = new Workspace(reference);
 
 describe('fused MoE kernels of the ascend backend (CANN emulator) match their composite definitions', () => {
   it('lists moeRoute and moeExperts only when asked', async () => {

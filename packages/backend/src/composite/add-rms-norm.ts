@@ -1,4 +1,4 @@
-import type { TensorView } from '@dsa/tensor';
+import type { FusedKernels } from '../fused-kernels.js';
 import type { CompositeHost } from './composite-host.js';
 
 /**
@@ -7,25 +7,17 @@ import type { CompositeHost } from './composite-host.js';
  */
 export function compositeAddRmsNorm(
   backend: CompositeHost,
-  out: TensorView,
-  residual: TensorView,
-  x: TensorView,
-  weight: TensorView,
-  eps: number,
+  ...[out, residual, x, weight, eps]: Parameters<FusedKernels['addRmsNorm']>
 ): void {
   backend.kernels.binary(residual, residual, x, 'add');
   backend.kernels.rmsNorm(out, residual, weight, eps);
 }
 
-/** residual += x; out = rmsNorm(residual) · weight: the backend's fused `addRmsNorm`, else its composite. All [N, D]. */
-export function addRmsNorm(
-  backend: CompositeHost,
-  out: TensorView,
-  residual: TensorView,
-  x: TensorView,
-  weight: TensorView,
-  eps: number,
-): void {
-  if (backend.fused.addRmsNorm) backend.fused.addRmsNorm(out, residual, x, weight, eps);
-  else compositeAddRmsNorm(backend, out, residual, x, weight, eps);
+/**
+ * residual += x; out = rmsNorm(residual) · weight: the backend's fused `addRmsNorm`, else
+ * {@link compositeAddRmsNorm}. Arguments `(out, residual, x, weight, eps)`, all [N, D].
+ */
+export function addRmsNorm(backend: CompositeHost, ...args: Parameters<FusedKernels['addRmsNorm']>): void {
+  if (backend.fused.addRmsNorm) backend.fused.addRmsNorm(...args);
+  else compositeAddRmsNorm(backend, ...args);
 }

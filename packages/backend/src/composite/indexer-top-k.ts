@@ -1,6 +1,6 @@
 import { broadcastTo, narrow, reshape, splitDim, type TensorView, unsqueeze } from '@dsa/tensor';
 import type { AttentionBatch } from '../attention-batch.js';
-import type { IndexerKeyCache } from '../fused-kernels.js';
+import type { FusedKernels, IndexerKeyCache } from '../fused-kernels.js';
 import { causalMask } from './causal-mask.js';
 import type { CompositeHost, Scratch } from './composite-host.js';
 import { gatherSequenceRows, SCORE_BUDGET, type SequenceRun, sequenceRuns } from './sequence-runs.js';
@@ -13,12 +13,7 @@ import { gatherSequenceRows, SCORE_BUDGET, type SequenceRun, sequenceRuns } from
 export function compositeIndexerTopK(
   backend: CompositeHost,
   workspace: Scratch,
-  indices: TensorView,
-  q: TensorView,
-  weights: TensorView,
-  keys: IndexerKeyCache,
-  batch: AttentionBatch,
-  k: number,
+  ...[indices, q, weights, keys, batch, k]: Parameters<FusedKernels['indexerTopK']>
 ): void {
   const heads = q.shape[1]!;
   for (const run of sequenceRuns(batch, heads, SCORE_BUDGET)) {
@@ -36,15 +31,10 @@ export function compositeIndexerTopK(
 export function indexerTopK(
   backend: CompositeHost,
   workspace: Scratch,
-  indices: TensorView,
-  q: TensorView,
-  weights: TensorView,
-  keys: IndexerKeyCache,
-  batch: AttentionBatch,
-  k: number,
+  ...args: Parameters<FusedKernels['indexerTopK']>
 ): void {
-  if (backend.fused.indexerTopK) backend.fused.indexerTopK(indices, q, weights, keys, batch, k);
-  else compositeIndexerTopK(backend, workspace, indices, q, weights, keys, batch, k);
+  if (backend.fused.indexerTopK) backend.fused.indexerTopK(...args);
+  else compositeIndexerTopK(backend, workspace, ...args);
 }
 
 /**

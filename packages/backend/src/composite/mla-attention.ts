@@ -1,5 +1,5 @@
-import { broadcastTo, narrow, reshape, type TensorView, unsqueeze } from '@dsa/tensor';
-import type { AttentionBatch } from '../attention-batch.js';
+import { broadcastTo, narrow, reshape, unsqueeze } from '@dsa/tensor';
+import type { FusedKernels } from '../fused-kernels.js';
 import { causalMask } from './causal-mask.js';
 import type { CompositeHost, Scratch } from './composite-host.js';
 import { gatherSequenceRows, SCORE_BUDGET, sequenceRuns } from './sequence-runs.js';
@@ -13,12 +13,7 @@ import { gatherSequenceRows, SCORE_BUDGET, sequenceRuns } from './sequence-runs.
 export function compositeMlaAttention(
   backend: CompositeHost,
   workspace: Scratch,
-  out: TensorView,
-  q: TensorView,
-  latentCache: TensorView,
-  batch: AttentionBatch,
-  indices: TensorView | null,
-  scale: number,
+  ...[out, q, latentCache, batch, indices, scale]: Parameters<FusedKernels['mlaAttention']>
 ): void {
   const k = backend.kernels;
   const [, heads, width] = q.shape as [number, number, number];
@@ -58,13 +53,8 @@ export function compositeMlaAttention(
 export function mlaAttention(
   backend: CompositeHost,
   workspace: Scratch,
-  out: TensorView,
-  q: TensorView,
-  latentCache: TensorView,
-  batch: AttentionBatch,
-  indices: TensorView | null,
-  scale: number,
+  ...args: Parameters<FusedKernels['mlaAttention']>
 ): void {
-  if (backend.fused.mlaAttention) backend.fused.mlaAttention(out, q, latentCache, batch, indices, scale);
-  else compositeMlaAttention(backend, workspace, out, q, latentCache, batch, indices, scale);
+  if (backend.fused.mlaAttention) backend.fused.mlaAttention(...args);
+  else compositeMlaAttention(backend, workspace, ...args);
 }

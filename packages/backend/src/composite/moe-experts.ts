@@ -1,4 +1,5 @@
 import type { TensorView } from '@dsa/tensor';
+import type { FusedKernels } from '../fused-kernels.js';
 import type { ExpertWeights } from '../linear-weight.js';
 import type { CompositeHost, Scratch } from './composite-host.js';
 import { swiglu } from './swiglu.js';
@@ -13,11 +14,7 @@ import { swiglu } from './swiglu.js';
 export async function compositeMoeExperts(
   backend: CompositeHost,
   workspace: Scratch,
-  out: TensorView,
-  x: TensorView,
-  indices: TensorView,
-  weights: TensorView,
-  experts: readonly ExpertWeights[],
+  ...[out, x, indices, weights, experts]: Parameters<FusedKernels['moeExperts']>
 ): Promise<void> {
   const k = backend.kernels;
   const [n, a] = indices.shape as [number, number];
@@ -63,14 +60,10 @@ export async function compositeMoeExperts(
 export async function moeExperts(
   backend: CompositeHost,
   workspace: Scratch,
-  out: TensorView,
-  x: TensorView,
-  indices: TensorView,
-  weights: TensorView,
-  experts: readonly ExpertWeights[],
+  ...args: Parameters<FusedKernels['moeExperts']>
 ): Promise<void> {
-  if (backend.fused.moeExperts) backend.fused.moeExperts(out, x, indices, weights, experts);
-  else await compositeMoeExperts(backend, workspace, out, x, indices, weights, experts);
+  if (backend.fused.moeExperts) backend.fused.moeExperts(...args);
+  else await compositeMoeExperts(backend, workspace, ...args);
 }
 
 /** One expert's SwiGLU MLP on the rows `x` [M, D]: down(silu(gate(x)) · up(x)), a workspace tensor [M, D]. */

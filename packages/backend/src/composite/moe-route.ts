@@ -1,6 +1,6 @@
-import { broadcastTo, reshape, splitDim, type TensorView, unsqueeze } from '@dsa/tensor';
+import { broadcastTo, reshape, splitDim, unsqueeze } from '@dsa/tensor';
 import { KernelArgumentError } from '../errors/kernel-argument-error.js';
-import type { MoeRouteOptions } from '../fused-kernels.js';
+import type { FusedKernels } from '../fused-kernels.js';
 import type { CompositeHost, Scratch } from './composite-host.js';
 
 /**
@@ -11,11 +11,7 @@ import type { CompositeHost, Scratch } from './composite-host.js';
 export function compositeMoeRoute(
   backend: CompositeHost,
   workspace: Scratch,
-  indices: TensorView,
-  weights: TensorView,
-  logits: TensorView,
-  bias: TensorView | null,
-  options: MoeRouteOptions,
+  ...[indices, weights, logits, bias, options]: Parameters<FusedKernels['moeRoute']>
 ): void {
   const k = backend.kernels;
   const [n, e] = logits.shape as [number, number];
@@ -76,12 +72,8 @@ export function compositeMoeRoute(
 export function moeRoute(
   backend: CompositeHost,
   workspace: Scratch,
-  indices: TensorView,
-  weights: TensorView,
-  logits: TensorView,
-  bias: TensorView | null,
-  options: MoeRouteOptions,
+  ...args: Parameters<FusedKernels['moeRoute']>
 ): void {
-  if (backend.fused.moeRoute) backend.fused.moeRoute(indices, weights, logits, bias, options);
-  else compositeMoeRoute(backend, workspace, indices, weights, logits, bias, options);
+  if (backend.fused.moeRoute) backend.fused.moeRoute(...args);
+  else compositeMoeRoute(backend, workspace, ...args);
 }

@@ -9,15 +9,5 @@ export { DEFAULT_FUZZ_SEED, type FuzzSettings, fuzzSettings } from './fuzz-setti
 export { type FaultSite, InjectedFaultError } from './injected-fault-error.js';
 export { uploadLinearWeight } from './linear-weights.js';
 export { MOE_ROUTE_CASES, type MoeRouteCase } from './moe-route-cases.js';
-export {
-  emptyTensor,
-  longerPagedLayout,
-  longPagedLayout,
-  mismatches,
-  type PagedLayout,
-  relativeError,
-  SMALL_PAGED_LAYOUT,
-  sparseIndices,
-  uploadBatch,
-} from './paged-batch.js';
+export * from './paged-batch.js';
 export { primitiveCases } from './primitive-cases.js';
