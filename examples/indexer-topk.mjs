@@ -1,8 +1,8 @@
-// Use the lightning indexer on its own: score 40 cached keys for 3 queries and keep the top 8,
-// with nothing but @dsa/indexer and a backend. Checks the result against plain JavaScript.
-import { uploadTensor, Workspace } from '@dsa/backend';
+// Use the lightning indexer's kernel on its own: score 40 cached keys for 3 queries and keep the top 8,
+// with nothing but the contract (@dsa/backend, where indexerTopK and its composite are defined) and a
+// backend. Checks the result against plain JavaScript.
+import { indexerTopK, uploadTensor, Workspace } from '@dsa/backend';
 import referenceBackendFactory from '@dsa/backend-reference';
-import { indexerTopK } from '@dsa/indexer';
 
 const backend = await referenceBackendFactory.create();
 const [heads, dim, keysCount, k] = [4, 16, 40, 8];

@@ -94,7 +94,7 @@ export class AscendBackend implements Backend {
     }
     if (wanted('moeRoute') || wanted('moeExperts')) {
       const ops = rt.api.operators;
-      const moe = createAscendMoe(rt, this.kernels, store, precision, log);
+      const moe = createAscendMoe(rt, this, store, precision, log);
       if (wanted('moeRoute') && ops.MoeGatingTopK) this.fused.moeRoute = moe.moeRoute;
       else if (wanted('moeRoute'))
         log('ascend: aclnnMoeGatingTopK not found; moeRoute uses the composite fallback');

@@ -1,4 +1,10 @@
-import { type FusedKernels, KernelArgumentError, type Kernels, type MoeRouteOptions } from '@dsa/backend';
+import {
+  type CompositeHost,
+  compositeMoeRoute,
+  type FusedKernels,
+  type MoeRouteOptions,
+  type Scratch,
+} from '@dsa/backend';
 import { isContiguous, type TensorView } from '@dsa/tensor';
 import type { AclRuntime } from './acl-runtime.js';
 import { ACL_DTYPES } from './dtype-codes.js';
@@ -25,54 +31,9 @@ export function gatingTopKSupports(experts: number, options: MoeRouteOptions): b
   );
 }
 
-/** The contract's router from primitive kernels (the @dsa/moe composite), for options the operator rejects. */
-function routeWithKernels(
-  rt: AclRuntime,
-  k: Kernels,
-  ...[indices, weights, logits, bias, options]: Parameters<FusedKernels['moeRoute']>
-): void {
-  const [n, e] = logits.shape as [number, number];
-  const g = options.nGroup;
-  const perGroup = e / g;
-  if (!Number.isInteger(perGroup))
-    throw new KernelArgumentError('moeRoute', `${e} experts do not split into ${g} groups`);
-  const scores = rt.temp('f32', [n, e]); // [N, E]
-  if (options.scoring === 'sigmoid') k.unary(scores, logits, 'sigmoid');
-  else {
-    rt.run('InplaceCopy', [scores, logits]);
-    k.softmax(scores);
-  }
-  const choice = rt.temp('f32', [n, e]); // scores + bias: which experts, never how much
-  if (bias) k.binary(choice, scores, { ...bias, shape: [n, e], strides: [0, bias.strides[0]!] }, 'add');
-  else rt.run('InplaceCopy', [choice, scores]);
-  if (g > 1) {
-    const best = bias ? Math.min(2, perGroup) : 1;
-    const groupTop = rt.temp('f32', [n * g, best]);
-    k.topK(
-      rt.temp('i32', [n * g, best]),
-      groupTop,
-      { ...choice, shape: [n * g, perGroup], strides: [perGroup, 1] },
-      best,
-    );
-    const groupScore = rt.temp('f32', [n * g]);
-    k.reduceSum(groupScore, groupTop);
-    const kept = rt.temp('i32', [n, options.topkGroup]);
-    k.topK(kept, null, { ...groupScore, shape: [n, g], strides: [g, 1] }, options.topkGroup);
-    const mask = rt.temp('f32', [n, g]); // 0 for kept groups, -inf for the others
-    k.fill(mask, Number.NEGATIVE_INFINITY);
-    k.scatterColumns(mask, kept, 0);
-    const grouped: TensorView = { ...choice, shape: [n, g, perGroup], strides: [e, perGroup, 1] };
-    k.binary(grouped, grouped, { ...mask, shape: [n, g, perGroup], strides: [g, 1, 0] }, 'add');
-  }
-  k.topK(indices, null, choice, options.topk);
-  k.gatherColumns(weights, scores, indices);
-  if (options.normalize) {
-    const sum = rt.temp('f32', [n]);
-    k.reduceSum(sum, weights);
-    k.binary(weights, weights, { ...sum, shape: [n, options.topk], strides: [1, 0] }, 'div');
-  }
-  if (options.routedScalingFactor !== 1)
-    rt.run('Muls', [weights, { scalar: options.routedScalingFactor }, weights]);
+/** Scratch for the composite router: temporaries freed at the next synchronize, so marks are no-ops. */
+function tempScratch(rt: AclRuntime): Scratch {
+  return { tensor: (dtype, shape) => rt.temp(dtype, shape), mark: () => 0, rewind: () => {} };
 }
 
 /**
@@ -83,11 +44,12 @@ function routeWithKernels(
  * (gate, up, down; one weight per expert) + `Silu`/`Mul`, then an `IndexSelect` back to (token, slot)
  * order, `Mul` by the routing weights and `ReduceSum` over the slots. Routing indices come out in the
  * operator's order (best first), not ascending: the sum over slots does not depend on it. Options the
- * operator rejects (2 or fewer experts per group, more than 2048 experts) run on primitive kernels.
+ * operator rejects (2 or fewer experts per group, more than 2048 experts) run the contract's
+ * composite (`compositeMoeRoute`) on `host`, the backend's own primitive kernels.
  */
 export function createAscendMoe(
   rt: AclRuntime,
-  kernels: Kernels,
+  host: CompositeHost,
   store: WeightStore,
   precision: AscendPrecision,
   log: (line: string) => void,
@@ -113,7 +75,7 @@ export function createAscendMoe(
         once(
           `ascend: aclnnMoeGatingTopK cannot route ${e} experts in ${options.nGroup} groups (it needs more than 2 experts per group, at most 2048); moeRoute composes primitive kernels for these options`,
         );
-        routeWithKernels(rt, kernels, indices, weights, logits, bias, options);
+        compositeMoeRoute(host, tempScratch(rt), indices, weights, logits, bias, options);
         return;
       }
       const sigmoid = options.scoring === 'sigmoid';
@@ -148,7 +110,7 @@ export function createAscendMoe(
       once(
         `ascend: moeRoute with ${options.scoring} scores and normalize=${options.normalize} rebuilds the weights from aclnnMoeGatingTopK's scores (gatherColumns, ReduceSum, Div, Muls)`,
       );
-      kernels.gatherColumns(weights, scores, indices);
+      host.kernels.gatherColumns(weights, scores, indices);
       if (options.normalize) {
         const sum = rt.temp('f32', [n]);
         rt.run('ReduceSum', [weights, { intArray: [-1] }, false, ACL_DTYPES.f32, sum]);

@@ -6,12 +6,12 @@ import {
   type Backend,
   downloadTensor,
   type IndexerKeyCache,
+  indexerTopK,
   uploadTensor,
   Workspace,
 } from '@dsa/backend';
 import { Random } from '@dsa/backend/testing';
 import { ReferenceBackend } from '@dsa/backend-reference';
-import { indexerTopK } from '@dsa/indexer';
 import { tensorView } from '@dsa/tensor';
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from './cpu-backend.js';

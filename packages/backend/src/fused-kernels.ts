@@ -30,19 +30,22 @@ export interface MoeRouteOptions {
 }
 
 /**
- * Optional fused kernels: each is one DSA hot path with the same meaning as a composite
- * fallback built from {@link Kernels} in the package named beside it. A backend lists the ones it
- * implements in `capabilities.fused`; absent means the caller uses the fallback.
+ * Optional fused kernels: each is one DSA hot path whose meaning is defined by its composite of
+ * primitive {@link Kernels} beside this contract (`COMPOSITE_KERNELS`, e.g. `compositeMlaAttention`).
+ * A backend lists the ones it implements in `capabilities.fused`; absent means the caller runs the
+ * composite (the dispatchers `addRmsNorm`, `swiglu`, `indexerTopK`, `mlaAttention`, `moeRoute` and
+ * `moeExperts` of this package pick one or the other). The conformance kit checks every backend's
+ * fused kernels against the composites (`fusedCases` of `@dsa/backend/testing`).
  */
 export interface FusedKernels {
-  /** `@dsa/runtime`: residual += x; out = rmsNorm(residual) · weight. `out`, `residual`, `x` [N, D]. */
+  /** residual += x; out = rmsNorm(residual) · weight. `out`, `residual`, `x` [N, D]. */
   addRmsNorm(out: TensorView, residual: TensorView, x: TensorView, weight: TensorView, eps: number): void;
 
-  /** `@dsa/moe`: out = silu(gate) · up. All [N, I]. */
+  /** out = silu(gate) · up. All [N, I]. */
   swiglu(out: TensorView, gate: TensorView, up: TensorView): void;
 
   /**
-   * `@dsa/indexer`: index scores and top-k in one pass.
+   * Index scores and top-k in one pass.
    * score[s, t] = (scale of key t) · Σ_h weights[s, h] · ReLU(q[s, h, :] · key[t, :]) for t ≤ positions[s],
    * then `indices[s, :]` = the `k` best positions (ascending, -1 padded), ties to the lower position.
    * `q` [S, Hi, Di] f32 (fp8 mode passes dequantized q, exact); `weights` [S, Hi] f32; `indices` i32 [S, k].
@@ -57,7 +60,7 @@ export interface FusedKernels {
   ): void;
 
   /**
-   * `@dsa/mla`: absorbed MLA attention over the latent cache (MQA with one KV head of width C + R,
+   * Absorbed MLA attention over the latent cache (MQA with one KV head of width C + R,
    * values = the first C columns). For each query s and head h:
    * logit[t] = scale · q[s, h, :] · cache[slot(t), :] over t in `indices[s, :]` (sparse, -1 ignored) or
    * over every t ≤ positions[s] (dense, `indices` null); out[s, h, :] = softmax(logit) · cache[slot(t), :C].
@@ -73,7 +76,7 @@ export interface FusedKernels {
   ): void;
 
   /**
-   * `@dsa/moe`: router. scores = sigmoid(logits) (or softmax); choice = scores + bias; group score =
+   * Router. scores = sigmoid(logits) (or softmax); choice = scores + bias; group score =
    * sum of the two best choices in the group (max when no bias); keep `topkGroup` groups; pick the
    * `topk` best choices in kept groups; weights = scores of those (normalized if asked) · routedScalingFactor.
    * `logits` [N, E] f32; `bias` [E] f32 or null; `indices` i32 [N, A]; `weights` f32 [N, A].
@@ -86,7 +89,7 @@ export interface FusedKernels {
     options: MoeRouteOptions,
   ): void;
 
-  /** `@dsa/moe`: out[n] = Σ_a weights[n, a] · expert_{indices[n, a]}(x[n]). `x`, `out` [N, H]. */
+  /** out[n] = Σ_a weights[n, a] · expert_{indices[n, a]}(x[n]). `x`, `out` [N, H]. */
   moeExperts(
     out: TensorView,
     x: TensorView,

@@ -17,6 +17,22 @@ export {
   type Stream,
 } from './backend.js';
 export { closestNames } from './closest-names.js';
+export { addRmsNorm, compositeAddRmsNorm } from './composite/add-rms-norm.js';
+export { causalMask } from './composite/causal-mask.js';
+export type { CompositeHost, Scratch } from './composite/composite-host.js';
+export { COMPOSITE_KERNELS, type CompositeKernels } from './composite/composite-kernels.js';
+export { compositeIndexerTopK, indexerRunScores, indexerTopK } from './composite/indexer-top-k.js';
+export { compositeMlaAttention, mlaAttention } from './composite/mla-attention.js';
+export { compositeMoeExperts, moeExperts } from './composite/moe-experts.js';
+export { compositeMoeRoute, moeRoute } from './composite/moe-route.js';
+export {
+  gatherSequenceRows,
+  SCORE_BUDGET,
+  type SequenceRun,
+  sequenceRuns,
+  slotMap,
+} from './composite/sequence-runs.js';
+export { compositeSwiglu, swiglu } from './composite/swiglu.js';
 export { checkConfig } from './config-schema.js';
 export { BackendUnavailableError } from './errors/backend-unavailable-error.js';
 export { ConfigFileError } from './errors/config-file-error.js';
@@ -36,6 +52,7 @@ export { downloadTensor, encodeHost, uploadTensor } from './host-tensor.js';
 export type { BinaryOp, KernelName, Kernels, RopeLayout, UnaryOp } from './kernels.js';
 export type { ExpertWeights, LinearWeight } from './linear-weight.js';
 export { BINARY_OPS, binaryOpCode, UNARY_OPS, unaryOpCode } from './op-codes.js';
+export type { RotaryTable } from './rotary-table.js';
 export { checkSampleArguments, type SampleSizes } from './sample-arguments.js';
 export { rngUniform, type SamplingOutputs, type SamplingRow } from './sampling.js';
 export {

@@ -1,6 +1,6 @@
 export { Indexer, selectionStats } from './indexer.js';
-export { indexerRunScores, indexerTopK } from './indexer-top-k.js';
 export type { IndexerDims, IndexerPrecision, IndexerWeights } from './indexer-weights.js';
+export { indexerRunScores, indexerTopK } from './kernel-aliases.js';
 export {
   applyTopkPolicy,
   FIXED_TOPK,

@@ -1,8 +1,15 @@
-import type { AttentionBatch, Backend, IndexerKeyCache, Workspace } from '@dsa/backend';
-import type { RotaryTable } from '@dsa/mla';
-import { SCORE_BUDGET, sequenceRuns } from '@dsa/mla';
+import {
+  type AttentionBatch,
+  type Backend,
+  type IndexerKeyCache,
+  indexerRunScores,
+  indexerTopK,
+  type RotaryTable,
+  SCORE_BUDGET,
+  sequenceRuns,
+  type Workspace,
+} from '@dsa/backend';
 import { broadcastTo, narrow, reshape, splitDim, type TensorView } from '@dsa/tensor';
-import { indexerRunScores, indexerTopK } from './indexer-top-k.js';
 import type { IndexerDims, IndexerPrecision, IndexerWeights } from './indexer-weights.js';
 import { applyTopkPolicy, type TopkPolicy } from './topk-policy.js';
 

@@ -1,6 +1,5 @@
-import type { AttentionBatch, Backend, Workspace } from '@dsa/backend';
+import { type AttentionBatch, type Backend, gatherSequenceRows, type Workspace } from '@dsa/backend';
 import { narrow, reshape, type TensorView, unsqueeze } from '@dsa/tensor';
-import { gatherSequenceRows } from './sequence-runs.js';
 
 /**
  * The dense attention distribution of chosen query rows, for studies of sparse attention (how much of

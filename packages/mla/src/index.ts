@@ -1,11 +1,4 @@
 export { denseAttentionRows } from './attention-probe.js';
-export { Mla, type MlaProjection, type RotaryTable } from './mla.js';
-export { causalMask, mlaAttention } from './mla-attention.js';
+export { mlaAttention, type RotaryTable } from './kernel-aliases.js';
+export { Mla, type MlaProjection } from './mla.js';
 export type { MlaDims, MlaWeights } from './mla-weights.js';
-export {
-  gatherSequenceRows,
-  SCORE_BUDGET,
-  type SequenceRun,
-  sequenceRuns,
-  slotMap,
-} from './sequence-runs.js';

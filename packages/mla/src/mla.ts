@@ -1,15 +1,12 @@
-import type { AttentionBatch, Backend, Workspace } from '@dsa/backend';
+import {
+  type AttentionBatch,
+  type Backend,
+  mlaAttention,
+  type RotaryTable,
+  type Workspace,
+} from '@dsa/backend';
 import { narrow, permute, reshape, splitDim, type TensorView } from '@dsa/tensor';
-import { mlaAttention } from './mla-attention.js';
 import type { MlaDims, MlaWeights } from './mla-weights.js';
-
-/** Rotary embedding inputs shared by every layer. */
-export interface RotaryTable {
-  /** f32 [R/2] inverse frequencies (YaRN-scaled). */
-  readonly invFreq: TensorView;
-  /** Multiplies cos and sin (YaRN attention factor; 1 for DeepSeek checkpoints). */
-  readonly attentionFactor: number;
-}
 
 /** What {@link Mla.project} computed for the step, consumed by {@link Mla.attend} and the indexer. */
 export interface MlaProjection {

@@ -1,10 +1,9 @@
-import type { Backend, ExpertWeights, Workspace } from '@dsa/backend';
+import { type Backend, type ExpertWeights, swiglu, type Workspace } from '@dsa/backend';
 import type { TensorView } from '@dsa/tensor';
-import { swiglu } from './swiglu.js';
 
 /**
  * A SwiGLU feed-forward block: `down_proj(silu(gate_proj(x)) · up_proj(x))`. Used for the dense
- * layers, the shared experts and (through {@link moeExperts}) each routed expert.
+ * layers, the shared experts and (through the `moeExperts` kernel) each routed expert.
  */
 export class Mlp {
   constructor(

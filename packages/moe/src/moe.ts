@@ -1,8 +1,14 @@
-import type { Backend, ExpertWeights, LinearWeight, MoeRouteOptions, Workspace } from '@dsa/backend';
+import {
+  type Backend,
+  type ExpertWeights,
+  type LinearWeight,
+  type MoeRouteOptions,
+  moeExperts,
+  moeRoute,
+  type Workspace,
+} from '@dsa/backend';
 import type { TensorView } from '@dsa/tensor';
 import { Mlp } from './mlp.js';
-import { moeExperts } from './moe-experts.js';
-import { moeRoute } from './moe-route.js';
 
 /** Checkpoint tensors of one MoE layer (`model.layers.{i}.mlp.*`). */
 export interface MoeWeights {

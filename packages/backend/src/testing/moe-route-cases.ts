@@ -8,6 +8,8 @@ export interface MoeRouteCase {
   readonly options: MoeRouteOptions;
   /** Whether the case passes a selection bias (`e_score_correction_bias`). */
   readonly withBias: boolean;
+  /** Routed experts E (64 when absent). */
+  readonly experts?: number;
 }
 
 /** DeepSeek-V3's router and the variants the config allows: scoring, bias, groups, normalization, scale. */
@@ -47,5 +49,30 @@ export const MOE_ROUTE_CASES: readonly MoeRouteCase[] = [
       scoring: 'softmax',
     },
     withBias: false,
+  },
+  {
+    label: 'softmax with bias, normalized, scale 1.5',
+    options: {
+      nGroup: 4,
+      topkGroup: 3,
+      topk: 5,
+      routedScalingFactor: 1.5,
+      normalize: true,
+      scoring: 'softmax',
+    },
+    withBias: true,
+  },
+  {
+    label: 'two experts per group (8 experts, 4 groups keep 2), bias, normalized, scale 2',
+    options: {
+      nGroup: 4,
+      topkGroup: 2,
+      topk: 3,
+      routedScalingFactor: 2,
+      normalize: true,
+      scoring: 'sigmoid',
+    },
+    withBias: true,
+    experts: 8,
   },
 ];

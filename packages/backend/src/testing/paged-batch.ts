@@ -33,6 +33,24 @@ export const SMALL_PAGED_LAYOUT: PagedLayout = {
   slots: 40,
 };
 
+/** Two long sequences (5000 and 3001 tokens) in blocks of 64, shuffled over the pool. */
+export function longPagedLayout(random: Random): PagedLayout {
+  const blocks = Array.from({ length: 79 + 47 }, (_, i) => i).sort(() => random.next() - 0.5);
+  return {
+    blockSize: 64,
+    blockTable: [blocks.slice(0, 79), [...blocks.slice(79), ...new Array(79 - 47).fill(-1)]],
+    sequenceIds: [0, 1],
+    positions: [4999, 3000],
+    slots: 126 * 64,
+  };
+}
+
+/** One sequence of 20000 positions (313 shuffled blocks of 64): long enough for two-pass top-k filters. */
+export function longerPagedLayout(random: Random): PagedLayout {
+  const blocks = Array.from({ length: 313 }, (_, i) => i).sort(() => random.next() - 0.5);
+  return { blockSize: 64, blockTable: [blocks], sequenceIds: [0], positions: [19999], slots: 313 * 64 };
+}
+
 /** `layout` as an {@link AttentionBatch} on `backend` (device tensors and their host copies). */
 export function uploadBatch(backend: Backend, layout: PagedLayout): AttentionBatch {
   const s = layout.positions.length;

@@ -1,7 +1,7 @@
-import type { AttentionBatch, Backend } from '@dsa/backend';
-import { Workspace } from '@dsa/backend';
+import type { AttentionBatch, Backend, RotaryTable } from '@dsa/backend';
+import { addRmsNorm, Workspace } from '@dsa/backend';
 import { FIXED_TOPK, Indexer, type IndexerPrecision, type TopkPolicy } from '@dsa/indexer';
-import { denseAttentionRows, Mla, type RotaryTable } from '@dsa/mla';
+import { denseAttentionRows, Mla } from '@dsa/mla';
 import { Mlp, Moe } from '@dsa/moe';
 import { narrow, select, type TensorView, tensorView } from '@dsa/tensor';
 import { Checkpoint } from '../checkpoint/checkpoint.js';
@@ -10,7 +10,6 @@ import { mlaSoftmaxScale, ropeFrequencies } from '../config/yarn.js';
 import { GgufCheckpoint } from '../gguf/gguf-checkpoint.js';
 import { isGgufPath } from '../gguf/gguf-path.js';
 import { runtimeSettings } from '../runtime-settings.js';
-import { addRmsNorm } from './add-rms-norm.js';
 import { type DecodeGraphStats, DecodeGraphs } from './decode-graphs.js';
 import { PagedKvCache } from './kv-cache.js';
 import { summarizeModel } from './model-summary.js';

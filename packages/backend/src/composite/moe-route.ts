@@ -1,28 +1,24 @@
-import type { Backend, MoeRouteOptions, Workspace } from '@dsa/backend';
-import { broadcastTo, reshape, splitDim, type TensorView, unsqueeze } from '@dsa/tensor';
+import { broadcastTo, reshape, splitDim, unsqueeze } from '@dsa/tensor';
+import { KernelArgumentError } from '../errors/kernel-argument-error.js';
+import type { FusedKernels } from '../fused-kernels.js';
+import type { CompositeHost, Scratch } from './composite-host.js';
 
 /**
- * DeepSeek's `noaux_tc` router: the backend's fused `moeRoute`, else this composite with the same
- * meaning (see `FusedKernels.moeRoute`). `logits` [N, E] f32; `bias` [E] or null;
- * `indices` i32 [N, A] (ascending expert ids); `weights` f32 [N, A].
+ * The definition of the fused `moeRoute` (DeepSeek's `noaux_tc` router) in primitive kernels (see
+ * `FusedKernels.moeRoute`). `logits` [N, E] f32; `bias` [E] or null; `indices` i32 [N, A] (ascending
+ * expert ids); `weights` f32 [N, A].
  */
-export function moeRoute(
-  backend: Backend,
-  workspace: Workspace,
-  indices: TensorView,
-  weights: TensorView,
-  logits: TensorView,
-  bias: TensorView | null,
-  options: MoeRouteOptions,
+export function compositeMoeRoute(
+  backend: CompositeHost,
+  workspace: Scratch,
+  ...[indices, weights, logits, bias, options]: Parameters<FusedKernels['moeRoute']>
 ): void {
-  if (backend.fused.moeRoute) {
-    backend.fused.moeRoute(indices, weights, logits, bias, options);
-    return;
-  }
   const k = backend.kernels;
   const [n, e] = logits.shape as [number, number];
   const g = options.nGroup;
   const perGroup = e / g;
+  if (!Number.isInteger(perGroup))
+    throw new KernelArgumentError('moeRoute', `${e} experts do not split into ${g} groups`);
   const mark = workspace.mark();
 
   // scores: the mixing weights come from these unbiased scores.
@@ -67,4 +63,17 @@ export function moeRoute(
     k.binary(weights, weights, broadcastTo(scale, [n, options.topk]), 'mul');
   }
   workspace.rewind(mark);
+}
+
+/**
+ * DeepSeek's `noaux_tc` router: the backend's fused `moeRoute`, else {@link compositeMoeRoute}.
+ * Shapes as there.
+ */
+export function moeRoute(
+  backend: CompositeHost,
+  workspace: Scratch,
+  ...args: Parameters<FusedKernels['moeRoute']>
+): void {
+  if (backend.fused.moeRoute) backend.fused.moeRoute(...args);
+  else compositeMoeRoute(backend, workspace, ...args);
 }

@@ -1,26 +1,20 @@
-import type { AttentionBatch, Backend, IndexerKeyCache, Workspace } from '@dsa/backend';
-import { causalMask, gatherSequenceRows, SCORE_BUDGET, type SequenceRun, sequenceRuns } from '@dsa/mla';
 import { broadcastTo, narrow, reshape, splitDim, type TensorView, unsqueeze } from '@dsa/tensor';
+import type { AttentionBatch } from '../attention-batch.js';
+import type { FusedKernels, IndexerKeyCache } from '../fused-kernels.js';
+import { causalMask } from './causal-mask.js';
+import type { CompositeHost, Scratch } from './composite-host.js';
+import { gatherSequenceRows, SCORE_BUDGET, type SequenceRun, sequenceRuns } from './sequence-runs.js';
 
 /**
- * Lightning-indexer scores and top-k selection: the backend's fused `indexerTopK` when it has one,
- * else this composite of primitives with the same meaning (see `FusedKernels.indexerTopK`).
+ * The definition of the fused `indexerTopK` in primitive kernels (see `FusedKernels.indexerTopK`): per
+ * run of one sequence's queries, the scores of {@link indexerRunScores}, then `topK`.
  * `indices` i32 [S, k] (ascending positions, -1 padded); `q` [S, Hi, Di] f32; `weights` [S, Hi] f32.
  */
-export function indexerTopK(
-  backend: Backend,
-  workspace: Workspace,
-  indices: TensorView,
-  q: TensorView,
-  weights: TensorView,
-  keys: IndexerKeyCache,
-  batch: AttentionBatch,
-  k: number,
+export function compositeIndexerTopK(
+  backend: CompositeHost,
+  workspace: Scratch,
+  ...[indices, q, weights, keys, batch, k]: Parameters<FusedKernels['indexerTopK']>
 ): void {
-  if (backend.fused.indexerTopK) {
-    backend.fused.indexerTopK(indices, q, weights, keys, batch, k);
-    return;
-  }
   const heads = q.shape[1]!;
   for (const run of sequenceRuns(batch, heads, SCORE_BUDGET)) {
     const mark = workspace.mark();
@@ -31,13 +25,26 @@ export function indexerTopK(
 }
 
 /**
+ * Lightning-indexer scores and top-k selection: the backend's fused `indexerTopK` when it has one,
+ * else {@link compositeIndexerTopK}. Shapes as there.
+ */
+export function indexerTopK(
+  backend: CompositeHost,
+  workspace: Scratch,
+  ...args: Parameters<FusedKernels['indexerTopK']>
+): void {
+  if (backend.fused.indexerTopK) backend.fused.indexerTopK(...args);
+  else compositeIndexerTopK(backend, workspace, ...args);
+}
+
+/**
  * The lightning-indexer scores of one run of query rows over positions 0 ..= run.maxPosition, with
  * -inf above the diagonal: `score` f32 [run.count, run.maxPosition + 1] in the workspace.
  * `q` [S, Hi, Di] f32; `weights` [S, Hi] f32 (head weights with the scale constants folded in).
  */
 export function indexerRunScores(
-  backend: Backend,
-  workspace: Workspace,
+  backend: CompositeHost,
+  workspace: Scratch,
   q: TensorView,
   weights: TensorView,
   keys: IndexerKeyCache,

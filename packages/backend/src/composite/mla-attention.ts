@@ -1,21 +1,20 @@
-import type { AttentionBatch, Backend, FusedKernels, Workspace } from '@dsa/backend';
 import { broadcastTo, narrow, reshape, unsqueeze } from '@dsa/tensor';
+import type { FusedKernels } from '../fused-kernels.js';
+import { causalMask } from './causal-mask.js';
+import type { CompositeHost, Scratch } from './composite-host.js';
 import { gatherSequenceRows, SCORE_BUDGET, sequenceRuns } from './sequence-runs.js';
 
 /**
- * Absorbed MLA attention over the latent cache; the backend's fused `mlaAttention` when it has one,
- * else this composite of primitive kernels with the same meaning (see `FusedKernels.mlaAttention`).
- * `out` [S, H, C]; `q` [S, H, C+R] (contiguous); `latentCache` [slots, C+R]; `indices` i32 [S, K] or null (dense).
+ * The definition of the fused `mlaAttention` in primitive kernels (see `FusedKernels.mlaAttention`):
+ * per run of one sequence's queries, gather the latents, q · kvᵀ, mask (sparse indices or causal),
+ * softmax, P · kv[:, :C]. `out` [S, H, C]; `q` [S, H, C+R] (contiguous); `latentCache` [slots, C+R];
+ * `indices` i32 [S, K] or null (dense).
  */
-export function mlaAttention(
-  backend: Backend,
-  workspace: Workspace,
+export function compositeMlaAttention(
+  backend: CompositeHost,
+  workspace: Scratch,
   ...[out, q, latentCache, batch, indices, scale]: Parameters<FusedKernels['mlaAttention']>
 ): void {
-  if (backend.fused.mlaAttention) {
-    backend.fused.mlaAttention(out, q, latentCache, batch, indices, scale);
-    return;
-  }
   const k = backend.kernels;
   const [, heads, width] = q.shape as [number, number, number];
   const c = out.shape[2]!;
@@ -47,15 +46,15 @@ export function mlaAttention(
   }
 }
 
-/** Additive causal mask [s, T] for queries `start .. start+s` of the batch. */
-export function causalMask(
-  batch: AttentionBatch,
-  start: number,
-  count: number,
-  positions: number,
-): Float32Array {
-  const mask = new Float32Array(count * positions).fill(Number.NEGATIVE_INFINITY);
-  for (let i = 0; i < count; i++)
-    mask.fill(0, i * positions, i * positions + batch.host.positions[start + i]! + 1);
-  return mask;
+/**
+ * Absorbed MLA attention over the latent cache: the backend's fused `mlaAttention` when it has one,
+ * else {@link compositeMlaAttention}. Shapes as there.
+ */
+export function mlaAttention(
+  backend: CompositeHost,
+  workspace: Scratch,
+  ...args: Parameters<FusedKernels['mlaAttention']>
+): void {
+  if (backend.fused.mlaAttention) backend.fused.mlaAttention(...args);
+  else compositeMlaAttention(backend, workspace, ...args);
 }

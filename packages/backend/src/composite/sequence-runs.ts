@@ -1,5 +1,6 @@
-import { type AttentionBatch, type Backend, slotOf, type Workspace } from '@dsa/backend';
 import type { TensorView } from '@dsa/tensor';
+import { type AttentionBatch, slotOf } from '../attention-batch.js';
+import type { CompositeHost, Scratch } from './composite-host.js';
 
 /** Most score elements one composite step materializes (queries × heads × positions). */
 export const SCORE_BUDGET = 1 << 24;
@@ -52,8 +53,8 @@ export function slotMap(batch: AttentionBatch, sequence: number, count: number):
  * [slots, W] into a workspace tensor [count, W] in logical order (converted to f32).
  */
 export function gatherSequenceRows(
-  backend: Backend,
-  workspace: Workspace,
+  backend: CompositeHost,
+  workspace: Scratch,
   cache: TensorView,
   batch: AttentionBatch,
   sequence: number,
