@@ -14,14 +14,18 @@ export interface GoldenAgreement {
   readonly rowsCompared: number;
 }
 
-/** Loads `dir` on a fresh backend of `factory` and compares it with `dir/golden.safetensors`. */
+/**
+ * Loads `dir` on a fresh backend of `factory` and compares it with the golden file (default
+ * `dir/golden.safetensors`).
+ */
 export async function expectTrainerGolden(
   factory: BackendFactory,
   dir: string,
   tolerance = { logits: 2e-3, mass: 1e-4 },
+  goldenFile = path.join(dir, 'golden.safetensors'),
 ): Promise<GoldenAgreement> {
   const backend = await factory.create();
-  const golden = await SafetensorsFile.open(path.join(dir, 'golden.safetensors'));
+  const golden = await SafetensorsFile.open(goldenFile);
   try {
     const ids = [...(await readI32(golden, 'ids'))];
     const topk = await readI32(golden, 'topk_indices');

@@ -12,4 +12,5 @@ export const PACKAGES = [
   'backends/ascend',
   'apps/server',
   'apps/cli',
+  'packages/demo-model',
 ];

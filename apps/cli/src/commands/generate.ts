@@ -1,4 +1,4 @@
-import { Engine, Tokenizer } from '@dsa/runtime';
+import { Engine, renderChatPrompt, Tokenizer } from '@dsa/runtime';
 import { loadModel, type ModelFlags } from '../load-model.js';
 import { parseIds, UsageError } from '../usage-error.js';
 
@@ -24,10 +24,14 @@ export async function generateCommand(flags: GenerateFlags): Promise<void> {
   if ((flags.ids === undefined) === (flags.prompt === undefined)) {
     throw new UsageError('give exactly one of --ids or --prompt');
   }
+  if (flags.chat && flags.prompt === undefined) throw new UsageError('--chat wraps --prompt: give --prompt');
   const tokenizer = flags.prompt !== undefined ? await Tokenizer.fromModel(flags.model) : null;
-  const prompt = tokenizer
-    ? tokenizer.encode(flags.prompt!, { addSpecialTokens: true })
-    : parseIds(flags.ids!);
+  const prompt = !tokenizer
+    ? parseIds(flags.ids!)
+    : flags.chat
+      ? // the rendered conversation carries its own BOS
+        tokenizer.encode(renderChatPrompt(tokenizer, [{ role: 'user', content: flags.prompt! }], { thinking: 'chat' }))
+      : tokenizer.encode(flags.prompt!, { addSpecialTokens: true });
   const { model, backend } = await loadModel(flags);
   const engine = new Engine(model, tokenizer ? { tokenizer } : {});
   try {
