@@ -26,8 +26,11 @@ try {
     if (!changelog.includes(`## ${pkg.version}`))
       throw new Error(`${pkg.name}: CHANGELOG.md has no section for ${pkg.version}`);
     versions.add(pkg.version);
-    fs.cpSync(path.join(root, dir, 'dist'), path.join(scratch, dir, 'dist'), { recursive: true });
-    fs.symlinkSync(path.join(root, dir, 'node_modules'), path.join(scratch, dir, 'node_modules'));
+    // Built output and installed dependencies, where the package has them (@dsa/demo-model has neither).
+    if (fs.existsSync(path.join(root, dir, 'dist')))
+      fs.cpSync(path.join(root, dir, 'dist'), path.join(scratch, dir, 'dist'), { recursive: true });
+    if (fs.existsSync(path.join(root, dir, 'node_modules')))
+      fs.symlinkSync(path.join(root, dir, 'node_modules'), path.join(scratch, dir, 'node_modules'));
     run('pnpm', ['pack', '--pack-destination', scratch], path.join(scratch, dir));
   }
   if (versions.size !== 1) throw new Error(`fixed versioning broken: ${[...versions].join(', ')}`);
