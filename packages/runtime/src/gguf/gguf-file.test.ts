@@ -1,10 +1,10 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ggmlTypeByName } from '@dsa/tensor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointError } from '../checkpoint/checkpoint-error.js';
-import { GgufFile } from './gguf-file.js';
+import { GGUF_MAX_HEADER_BYTES, GgufFile } from './gguf-file.js';
 import { type GgufValue, gguf } from './gguf-value.js';
 import { writeGguf } from './gguf-writer.js';
 
@@ -141,5 +141,51 @@ describe('GgufFile', () => {
       return b;
     });
     expect(overlap.message).toMatch(/overlaps tensor "a"/);
+  });
+  // Found by gguf-file.fuzz.test.ts: a lying metadata_kv_count was reported as a bad tensor_count.
+  it('names metadata_kv_count when that count cannot fit in the file', async () => {
+    const kv = await openBroken('kv-count.gguf', (b) => {
+      new DataView(b.buffer).setBigUint64(16, 2n ** 40n, true); // metadata_kv_count
+      return b;
+    });
+    expect(kv.tensor).toBe('metadata_kv_count');
+    expect(kv.message).toMatch(/metadata_kv_count: 1099511627776 metadata entries .*cannot fit/);
+  });
+
+  it('refuses a header over GGUF_MAX_HEADER_BYTES before reading or allocating it', async () => {
+    // A sparse file past the limit whose "test.words" claims more u8 items than the limit: each fits the
+    // file, but as a JS array they would take 8 bytes each of heap.
+    const array = join(dir, 'huge-array.gguf');
+    const b = bytes.slice();
+    const at = find('test.words') + 'test.words'.length;
+    new DataView(b.buffer).setUint32(at + 4, 0, true); // item type u8
+    new DataView(b.buffer).setBigUint64(at + 8, BigInt(GGUF_MAX_HEADER_BYTES + 1), true);
+    await writeFile(array, b);
+    await truncate(array, GGUF_MAX_HEADER_BYTES + (4 << 20));
+    const started = performance.now();
+    const error = await GgufFile.open(array).then(
+      () => undefined,
+      (e: unknown) => e as CheckpointError,
+    );
+    expect(error).toBeInstanceOf(CheckpointError);
+    expect(error?.tensor).toBe('test.words');
+    expect(error?.message).toMatch(
+      /array of \d+ u8 values runs past the 67108864 bytes a GGUF header may take/,
+    );
+    // A string as long: refused at its length, before the bytes are read.
+    const string = join(dir, 'huge-string.gguf');
+    new DataView(b.buffer).setUint32(at + 4, 8, true); // item type string
+    new DataView(b.buffer).setBigUint64(at + 8, 1n, true);
+    new DataView(b.buffer).setBigUint64(at + 16, BigInt(GGUF_MAX_HEADER_BYTES), true);
+    await writeFile(string, b);
+    await truncate(string, GGUF_MAX_HEADER_BYTES + (4 << 20));
+    const long = await GgufFile.open(string).then(
+      () => undefined,
+      (e: unknown) => e as CheckpointError,
+    );
+    expect(long?.message).toMatch(
+      /test\.words\[0\]: needs 67108864 bytes at byte \d+, past the 67108864 bytes/,
+    );
+    expect(performance.now() - started).toBeLessThan(5_000);
   });
 });

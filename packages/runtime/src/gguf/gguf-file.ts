@@ -32,6 +32,12 @@ export interface GgufTensorInfo {
 const MAX_DIMS = 4;
 /** Nesting limit of array values (GGUF allows arrays of arrays; real files do not nest). */
 const MAX_ARRAY_DEPTH = 4;
+/**
+ * Largest GGUF header accepted (metadata and tensor infos), in bytes. Real headers take a few MiB (a 256K-token
+ * vocabulary with its merges is about 10 MiB); the header is held in memory and its arrays become JS arrays of
+ * up to 8 bytes an item, so a larger one is refused before it is read rather than exhausting the heap.
+ */
+export const GGUF_MAX_HEADER_BYTES = 64 << 20;
 /** First read of the header region; doubled until the header fits. */
 const FIRST_HEADER_READ = 1 << 22;
 const READ_CHUNK_BYTES = 1 << 30;
@@ -59,13 +65,23 @@ class Cursor {
     this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
-  /** Checks `n` more bytes exist in the file (else a typed error about `field`) and have been read. */
+  /**
+   * Checks `n` more bytes exist in the file and within {@link GGUF_MAX_HEADER_BYTES} (else a typed error about
+   * `field`) and have been read.
+   */
   need(n: number, field: string): void {
     if (this.position + n > this.fileSize) {
       fail(
         this.path,
         field,
         `needs ${n} bytes at byte ${this.position}, but the file ends at byte ${this.fileSize} (truncated, or not a GGUF file?)`,
+      );
+    }
+    if (this.position + n > GGUF_MAX_HEADER_BYTES) {
+      fail(
+        this.path,
+        field,
+        `needs ${n} bytes at byte ${this.position}, past the ${GGUF_MAX_HEADER_BYTES} bytes a GGUF header may take`,
       );
     }
     if (this.position + n > this.#bytes.byteLength) throw new NeedMoreBytes();
@@ -156,6 +172,13 @@ class Cursor {
     if (length * minimum > this.fileSize - this.position) {
       fail(this.path, field, `array of ${length} ${itemType} values cannot fit in the rest of the file`);
     }
+    if (length * minimum > GGUF_MAX_HEADER_BYTES - this.position) {
+      fail(
+        this.path,
+        field,
+        `array of ${length} ${itemType} values runs past the ${GGUF_MAX_HEADER_BYTES} bytes a GGUF header may take`,
+      );
+    }
     const items: unknown[] = new Array(length);
     for (let i = 0; i < length; i++) {
       items[i] =
@@ -186,12 +209,21 @@ function parseHeader(cursor: Cursor, path: string): ParsedHeader {
   }
   const tensorCount = cursor.count('tensor_count');
   const kvCount = cursor.count('metadata_kv_count');
-  // A tensor info takes at least 8 + 4 + 8 + 4 + 8 bytes; a key-value pair at least 8 + 4 + 1.
-  if (tensorCount * 32 + kvCount * 13 > cursor.fileSize) {
+  // A tensor info takes at least 8 + 4 + 8 + 4 + 8 bytes; a key-value pair at least 8 + 4 + 1. Each count is
+  // checked alone first, so the error names the one that lies.
+  const room = Math.min(cursor.fileSize, GGUF_MAX_HEADER_BYTES);
+  const fits = (field: string, count: number, minimum: number, what: string) => {
+    if (count * minimum > room) {
+      fail(path, field, `${count} ${what} of at least ${minimum} bytes each cannot fit in ${room} bytes`);
+    }
+  };
+  fits('tensor_count', tensorCount, 32, 'tensor infos');
+  fits('metadata_kv_count', kvCount, 13, 'metadata entries');
+  if (tensorCount * 32 + kvCount * 13 > room) {
     fail(
       path,
-      'tensor_count',
-      `${tensorCount} tensors and ${kvCount} metadata entries cannot fit in ${cursor.fileSize} bytes`,
+      'tensor_count, metadata_kv_count',
+      `${tensorCount} tensors and ${kvCount} metadata entries cannot fit in ${room} bytes`,
     );
   }
 
@@ -337,7 +369,8 @@ export class GgufFile {
     try {
       const stat = await handle.stat();
       if (!stat.isFile()) fail(path, 'file', 'expected a GGUF file, found a directory or special file');
-      let want = Math.min(stat.size, FIRST_HEADER_READ);
+      const most = Math.min(stat.size, GGUF_MAX_HEADER_BYTES);
+      let want = Math.min(most, FIRST_HEADER_READ);
       for (;;) {
         const bytes = new Uint8Array(want);
         await readFully(handle, bytes, 0, path, 'header');
@@ -346,7 +379,7 @@ export class GgufFile {
           return new GgufFile(path, handle, stat.size, header);
         } catch (error) {
           if (!(error instanceof NeedMoreBytes)) throw error;
-          want = Math.min(stat.size, want * 2);
+          want = Math.min(most, want * 2);
         }
       }
     } catch (error) {
