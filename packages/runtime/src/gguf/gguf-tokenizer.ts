@@ -208,7 +208,8 @@ export function tokenizerFromGguf(file: GgufFile): HfTokenizerFiles {
   }
   const merges = array('tokenizer.ggml.merges', 'string') as readonly string[];
 
-  const vocab: Record<string, number> = {};
+  // No prototype: a token spelled `__proto__` (or `constructor`) is a key like any other.
+  const vocab: Record<string, number> = Object.create(null);
   const added: Json[] = [];
   for (let i = 0; i < tokens.length; i++) {
     const type = types[i];
