@@ -6,6 +6,13 @@
 //
 // Usage (after `pnpm build`; the ids are the ones llama-cpp.mjs feeds for the same --positions and --seed):
 //   node tools/peers/indexer-margins.mjs --model /tmp/small --positions 2048 --queries 256:2048 --show 12
+// On held-out text: the ids llama-cpp.mjs --text wrote (--out DIR/ids.json, one array per window) and the
+// positions where top-1 differed (DIR/disagreements.json); --at reports, for each of those positions, the
+// smallest relative gap at it and at any earlier position of its window (a selection differing anywhere
+// before changes the cache every later position reads):
+//   node tools/peers/indexer-margins.mjs --model packages/demo-model --ids DIR/ids.json --window 0 \
+//     --at DIR/disagreements.json
+import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createBackend } from '../../packages/backend/dist/index.js';
@@ -21,6 +28,9 @@ const { values: flags } = parseArgs({
     queries: { type: 'string' },
     show: { type: 'string', default: '12' },
     backend: { type: 'string', default: 'cpu' },
+    ids: { type: 'string' },
+    window: { type: 'string', default: '0' },
+    at: { type: 'string' },
   },
 });
 if (!flags.model) {
@@ -31,12 +41,14 @@ if (!flags.model) {
 }
 const log = (line) => process.stderr.write(`${line}\n`);
 
+const window = Number(flags.window);
+const givenIds = flags.ids ? JSON.parse(fs.readFileSync(flags.ids, 'utf8'))[window] : undefined;
+const positions = givenIds ? givenIds.length : Number(flags.positions);
 const backend = await createBackend({ backend: flags.backend });
-const model = await DeepseekModel.load(backend, flags.model, { cacheTokens: Number(flags.positions) + 64 });
+const model = await DeepseekModel.load(backend, flags.model, { cacheTokens: positions + 64 });
 const config = model.config;
 if (!config.indexer) throw new Error(`${flags.model} has no indexer`);
-const positions = Number(flags.positions);
-const ids = randomIds(positions, Math.min(config.vocabSize, 1000), Number(flags.seed));
+const ids = givenIds ?? randomIds(positions, Math.min(config.vocabSize, 1000), Number(flags.seed));
 const sequence = model.cache.createSequence();
 const { hidden } = await model.forward([{ sequence, tokens: ids }], { captureHidden: true });
 model.cache.release(sequence);
@@ -192,6 +204,12 @@ const median = (xs) => [...xs].sort((u, v) => u - v)[Math.floor(xs.length / 2)];
 log(
   `median relative gap (k-th vs k+1-th score) over ${rows.length} (query, layer) pairs: ${median(rows.map((row) => row.relative)).toExponential(2)}`,
 );
+// An exact tie at the boundary (gap 0): which of the tied positions a top-k keeps is the engine's choice.
+const exactTies = rows.filter((row) => row.gap === 0);
+const zeroTies = exactTies.filter((row) => row.kth === 0);
+log(
+  `exact ties at the k-th score: ${exactTies.length} of ${rows.length} (query, layer) pairs (${zeroTies.length} at score 0: fewer than k positions with a positive score); first at position ${exactTies.length > 0 ? Math.min(...exactTies.map((row) => row.position)) : '-'}`,
+);
 log('smallest gaps (a relative gap near 1e-7 is within f32 rounding of the score sums):');
 for (const row of byGap.slice(0, Number(flags.show))) {
   log(
@@ -203,12 +221,47 @@ for (const row of rows) {
   const current = firstPerPosition.get(row.position);
   if (current === undefined || row.relative < current.relative) firstPerPosition.set(row.position, row);
 }
+/** For each --at position: the smallest relative gap at it and at any earlier position (both over layers). */
+const at = !flags.at
+  ? []
+  : (fs.existsSync(flags.at)
+      ? JSON.parse(fs.readFileSync(flags.at, 'utf8'))
+          .filter((d) => d.sequence === window)
+          .map((d) => d.position)
+      : flags.at.split(',').map(Number)
+    ).map((position) => {
+      const here = rows.filter((row) => row.position === position);
+      const before = rows.filter((row) => row.position <= position);
+      const smallest = (list) =>
+        list.reduce((m, row) => (m === null || row.relative < m.relative ? row : m), null);
+      const [h, b] = [smallest(here), smallest(before)];
+      return {
+        position,
+        exact_ties_up_to_here: before.filter((row) => row.gap === 0).length,
+        here: h && { layer: h.layer, relative: h.relative, tied: h.tied },
+        up_to_here: b && { position: b.position, layer: b.layer, relative: b.relative, tied: b.tied },
+      };
+    });
+for (const a of at) {
+  log(
+    `  position ${a.position}: smallest relative gap here ${a.here ? `${a.here.relative.toExponential(2)} (layer ${a.here.layer})` : '- (dense)'}, up to here ${a.up_to_here ? `${a.up_to_here.relative.toExponential(2)} (position ${a.up_to_here.position}, layer ${a.up_to_here.layer})` : '-'}, exact ties up to here ${a.exact_ties_up_to_here}`,
+  );
+}
 process.stdout.write(
   `${JSON.stringify({
+    at,
     model: path.basename(path.resolve(flags.model)),
     positions,
     queries: `${from}-${to - 1}`,
     median_relative_gap: median(rows.map((row) => row.relative)),
+    exact_ties: exactTies.length,
+    exact_ties_at_zero: zeroTies.length,
+    pairs: rows.length,
+    first_exact_tie: exactTies.length > 0 ? Math.min(...exactTies.map((row) => row.position)) : null,
+    exact_ties_per_layer: Array.from(
+      { length: config.nLayers },
+      (_, layer) => exactTies.filter((row) => row.layer === layer).length,
+    ),
     smallest: byGap.slice(0, Number(flags.show)),
     near_ties_below_1e_6: [...firstPerPosition.values()]
       .filter((row) => row.relative < 1e-6)

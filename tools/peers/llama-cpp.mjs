@@ -1,11 +1,14 @@
 // dsa side by side with node-llama-cpp (llama.cpp v0.5.0, `deepseek32`) on the same weights: our checkpoint
 // and its GGUF export.
 //
-// Agreement: both engines are fed the same random ids (teacher forcing) and their logits compared at every
-// position (max_abs_diff, top1_agree, median |diff| per window), plus greedy continuations; and our engine on
-// the GGUF export against our engine on the checkpoint.
-// Speed: prefill tok/s and decode ms/token at the given depths (their KV filled by a real prefill; ours by
-// `dsa bench --cache prefill`), same threads.
+// Agreement: both engines are fed the same ids (teacher forcing) and their logits compared at every
+// position (max_abs_diff, top1_agree, median |diff| per position range), plus greedy continuations; and our
+// engine on the GGUF export against our engine on the checkpoint. The ids are random (--seed), or with
+// --text FILE the file's tokens cut into windows of --context (each window a fresh sequence; both
+// tokenizers must give the same ids, checked first), and then both engines' perplexity too.
+// Speed: prefill tok/s and decode ms/token at the given depths (their KV filled by a real prefill of `depth`
+// tokens in 512-token batches; ours by `dsa bench --cache prefill`, the same 512-token chunks: its fill_tok_s
+// is our pp_tok_s here), same threads; --ours gguf benches our engine on the GGUF instead of the checkpoint.
 //
 // node-llama-cpp is installed on demand into tools/peers/llama-cpp/ from its package-lock.json (outside the
 // pnpm workspace; the Quick start and CI never install it). Needs `pnpm build` first.
@@ -13,8 +16,12 @@
 // Usage:
 //   node tools/peers/llama-cpp.mjs --model /tmp/small --tokenizer fixtures/tiny-chat --part agreement --positions 512
 //   node tools/peers/llama-cpp.mjs --model /tmp/small --tokenizer fixtures/tiny-chat --part speed --depths 1024,4096
+//   node tools/peers/llama-cpp.mjs --model packages/demo-model --type f32 --text fixtures/demo-model/heldout.txt \
+//     --context 2048 --positions 4096 --out /tmp/peers-demo
 // Output: one JSON line per measurement on stdout (dsa bench's keys plus engine, threads, max_abs_diff,
-// top1_agree, n_positions), a table on stderr, and with --out DIR: results.jsonl and decode.svg there.
+// top1_agree, n_positions), a table on stderr, and with --out DIR: results.jsonl (--append: added to the
+// rows already there), decode.svg of all speed rows there, and for agreement the ids fed (ids.json) and the
+// positions where top-1 differs (disagreements.json) for tools/peers/indexer-margins.mjs --ids / --at.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -22,7 +29,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createBackend } from '../../packages/backend/dist/index.js';
-import { convertToGguf, DeepseekModel } from '../../packages/runtime/dist/index.js';
+import { convertToGguf, DeepseekModel, Tokenizer } from '../../packages/runtime/dist/index.js';
+import { argmax, compareLogits, perplexity } from './compare-logits.mjs';
+import { decodePlot } from './decode-plot.mjs';
 import { randomIds } from './random-ids.mjs';
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
@@ -38,6 +47,8 @@ const { values: flags } = parseArgs({
     part: { type: 'string', default: 'agreement' },
     positions: { type: 'string', default: '512' },
     windows: { type: 'string', default: '' },
+    text: { type: 'string' },
+    context: { type: 'string' },
     greedy: { type: 'string', default: '16' },
     seed: { type: 'string', default: '1' },
     threads: { type: 'string', default: String(os.availableParallelism()) },
@@ -47,8 +58,11 @@ const { values: flags } = parseArgs({
     depths: { type: 'string', default: '1024,4096,16384,32768' },
     steps: { type: 'string', default: '16' },
     backend: { type: 'string', default: 'cpu' },
+    ours: { type: 'string', default: 'checkpoint' },
+    engines: { type: 'string', default: 'llama.cpp,dsa' },
     preset: { type: 'string', default: '' },
     out: { type: 'string' },
+    append: { type: 'boolean', default: false },
   },
 });
 if (!flags.model) {
@@ -59,6 +73,11 @@ if (!flags.model) {
 }
 const threads = Number(flags.threads);
 const parts = new Set(flags.part.split(','));
+const engines = new Set(flags.engines.split(','));
+if (flags.ours !== 'checkpoint' && flags.ours !== 'gguf') {
+  process.stderr.write(`--ours: "${flags.ours}" must be checkpoint or gguf\n`);
+  process.exit(2);
+}
 const log = (line) => process.stderr.write(`${line}\n`);
 const results = [];
 const emit = (row) => {
@@ -107,24 +126,29 @@ function peer(request) {
     .map((l) => JSON.parse(l));
 }
 
-function argmax(row) {
-  let best = 0;
-  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
-  return best;
-}
-
-/** Our engine's teacher-forced logits [S, V] and greedy continuation. */
-async function ours(modelPath, ids, greedy) {
+/**
+ * Our engine's teacher-forced logits [Σ lengths, V] of `sequences` (each a fresh cache sequence, logits back to
+ * back) and the greedy continuation of the last one.
+ */
+async function ours(modelPath, sequences, greedy) {
   const backend = await createBackend({ backend: flags.backend, threads });
-  const model = await DeepseekModel.load(backend, modelPath, { cacheTokens: ids.length + greedy + 64 });
+  const longest = Math.max(...sequences.map((ids) => ids.length));
+  const model = await DeepseekModel.load(backend, modelPath, { cacheTokens: longest + greedy + 64 });
   try {
     const v = model.config.vocabSize;
-    const sequence = model.cache.createSequence();
-    const result = await model.forward([{ sequence, tokens: ids }], { logits: 'all' });
-    const logits = new Float32Array(ids.length * v);
-    await backend.download(result.logits, logits);
+    const total = sequences.reduce((sum, ids) => sum + ids.length, 0);
+    const logits = new Float32Array(total * v);
+    let offset = 0;
+    let sequence = null;
+    for (const ids of sequences) {
+      if (sequence !== null) model.cache.release(sequence);
+      sequence = model.cache.createSequence();
+      const result = await model.forward([{ sequence, tokens: ids }], { logits: 'all' });
+      await backend.download(result.logits, logits.subarray(offset * v, (offset + ids.length) * v));
+      offset += ids.length;
+    }
     const tokens = [];
-    let next = argmax(logits.subarray((ids.length - 1) * v));
+    let next = argmax(logits.subarray((total - 1) * v));
     for (let i = 0; i < greedy; i++) {
       tokens.push(next);
       const step = await model.forward([{ sequence, tokens: [next] }]);
@@ -138,44 +162,6 @@ async function ours(modelPath, ids, greedy) {
     model.dispose();
     backend.dispose();
   }
-}
-
-/** max|a-b|, top-1 agreement, and per-window medians of the per-position max |diff|. */
-function compare(a, b, vocab, positions, windows) {
-  const perPosition = new Float64Array(positions);
-  let agree = 0;
-  for (let p = 0; p < positions; p++) {
-    const ra = a.subarray(p * vocab, (p + 1) * vocab);
-    const rb = b.subarray(p * vocab, (p + 1) * vocab);
-    let m = 0;
-    for (let i = 0; i < vocab; i++) m = Math.max(m, Math.abs(ra[i] - rb[i]));
-    perPosition[p] = m;
-    if (argmax(ra) === argmax(rb)) agree++;
-  }
-  const median = (xs) => {
-    const s = [...xs].sort((x, y) => x - y);
-    return s.length === 0 ? Number.NaN : s[Math.floor(s.length / 2)];
-  };
-  const byWindow = windows.map(([from, to]) => {
-    let windowAgree = 0;
-    for (let p = from; p < Math.min(to, positions); p++) {
-      if (argmax(a.subarray(p * vocab, (p + 1) * vocab)) === argmax(b.subarray(p * vocab, (p + 1) * vocab)))
-        windowAgree++;
-    }
-    return {
-      window: `${from}-${to - 1}`,
-      median_abs_diff: median(perPosition.subarray(from, Math.min(to, positions))),
-      max_abs_diff: Math.max(...perPosition.subarray(from, Math.min(to, positions))),
-      top1_agree: windowAgree / Math.max(1, Math.min(to, positions) - from),
-    };
-  });
-  return {
-    max_abs_diff: Math.max(...perPosition),
-    top1_agree: agree / positions,
-    n_positions: positions,
-    firstDiffOver: (t) => perPosition.findIndex((d) => d > t),
-    windows: byWindow,
-  };
 }
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dsa-peers-'));
@@ -199,24 +185,76 @@ const common = {
 };
 const preset = flags.preset || path.basename(path.resolve(flags.model));
 
-if (parts.has('agreement')) {
+/** Consecutive [from, to) ranges between the sorted distinct `bounds` that lie in [0, context]. */
+function rangesFrom(bounds, context) {
+  const cuts = [...new Set(bounds.filter((b) => b >= 0 && b <= context))].sort((a, b) => a - b);
+  return cuts.slice(1).map((to, i) => [cuts[i], to]);
+}
+
+/** The ids both engines are fed: windows of --text's tokens (checked against llama.cpp's), or random ids. */
+async function agreementIds(config) {
   const positions = Number(flags.positions);
+  if (!flags.text) {
+    return {
+      sequences: [randomIds(positions, Math.min(config.vocab_size, 1000), Number(flags.seed))],
+      context: positions,
+    };
+  }
+  const context = Number(flags.context ?? Math.min(2048, config.max_position_embeddings));
+  const tokenizer = await Tokenizer.fromFolder(flags.tokenizer ?? flags.model);
+  const text = fs.readFileSync(flags.text, 'utf8');
+  const ids = tokenizer.encode(text);
+  const idsFile = path.join(tmp, 'llama-ids.json');
+  peer({ ...common, task: 'tokenize', textFile: path.resolve(flags.text), idsFile });
+  const theirs = JSON.parse(fs.readFileSync(idsFile, 'utf8'));
+  const first = ids.findIndex((id, i) => id !== theirs[i]);
+  const same = first < 0 && ids.length === theirs.length;
+  emit({
+    engine: 'node-llama-cpp vs dsa tokenizer',
+    text: flags.text,
+    chars: text.length,
+    n_tokens_dsa: ids.length,
+    n_tokens_llama_cpp: theirs.length,
+    identical: same,
+    first_difference: same ? null : first < 0 ? Math.min(ids.length, theirs.length) : first,
+  });
+  if (!same)
+    throw new Error(`${flags.text}: the two tokenizers part at token ${first}; fix the GGUF tokenizer`);
+  const count = Math.max(1, Math.floor(positions / context));
+  if (count * context > ids.length)
+    throw new Error(`${flags.text} has ${ids.length} tokens, fewer than ${count} windows of ${context}`);
+  return {
+    sequences: Array.from({ length: count }, (_, w) => ids.slice(w * context, (w + 1) * context)),
+    context,
+  };
+}
+
+if (parts.has('agreement')) {
   const greedy = Number(flags.greedy);
   const config = JSON.parse(fs.readFileSync(path.join(flags.model, 'config.json'), 'utf8'));
-  const ids = randomIds(positions, Math.min(config.vocab_size, 1000), Number(flags.seed));
+  const { sequences, context } = await agreementIds(config);
+  const ids = sequences.flat();
+  const positions = ids.length;
+  const k = config.index_topk ?? 0;
   const windows = flags.windows
     ? flags.windows.split(',').map((w) => w.split(':').map(Number))
-    : positions > 320
-      ? [
-          [0, 320],
-          [320, positions],
-        ]
-      : [[0, positions]];
-  log(`agreement: ${positions} teacher-forced positions, ${greedy} greedy tokens, ${threads} threads`);
+    : flags.text
+      ? rangesFrom([0, k, 512, 1024, 1536, context], context)
+      : positions > 320
+        ? [
+            [0, 320],
+            [320, positions],
+          ]
+        : [[0, positions]];
+  log(
+    `agreement: ${sequences.length} × ${context} teacher-forced positions, ${greedy} greedy tokens, ${threads} threads`,
+  );
   const logitsFile = path.join(tmp, 'llama-logits.f32');
-  const [theirs] = peer({ ...common, task: 'logits', ids, logitsFile, greedy });
+  const [theirs] = peer({ ...common, task: 'logits', sequences, logitsFile, greedy });
   const theirLogits = new Float32Array(fs.readFileSync(logitsFile).buffer.slice(0));
-  const fromCheckpoint = await ours(flags.model, ids, greedy);
+  fs.rmSync(logitsFile);
+  // --ours gguf: our engine on the same GGUF as llama.cpp (identical weights), else on the checkpoint.
+  const fromCheckpoint = await ours(flags.ours === 'gguf' ? gguf : flags.model, sequences, greedy);
   const base = {
     backend: fromCheckpoint.backend,
     device: fromCheckpoint.device,
@@ -225,31 +263,75 @@ if (parts.has('agreement')) {
     batch: 1,
     depth: 0,
     threads,
+    ...(flags.text ? { text: flags.text, context, windows_of_text: sequences.length } : {}),
   };
-  const versus = compare(fromCheckpoint.logits, theirLogits, theirs.vocab, positions, windows);
+  const perplexities = (logits) =>
+    flags.text
+      ? {
+          ppl: perplexity(logits, fromCheckpoint.vocab, ids, context),
+          ...(k > 0 && k < context - 1
+            ? { [`ppl_from_${k}`]: perplexity(logits, fromCheckpoint.vocab, ids, context, k) }
+            : {}),
+        }
+      : {};
+  const versus = compareLogits(fromCheckpoint.logits, theirLogits, theirs.vocab, positions, context, windows);
   emit({
     ...base,
-    engine: 'node-llama-cpp vs dsa (checkpoint)',
+    engine: `node-llama-cpp vs dsa (${flags.ours === 'gguf' ? 'GGUF import' : 'checkpoint'})`,
     flash_attention: common.flashAttention,
     kv: common.kv,
     max_abs_diff: versus.max_abs_diff,
+    median_abs_diff: versus.median_abs_diff,
     top1_agree: versus.top1_agree,
     n_positions: positions,
     first_position_over_1e_4: versus.firstDiffOver(1e-4),
     windows: versus.windows,
+    disagreements: versus.disagreements.length,
+    ...(flags.text
+      ? {
+          dsa: perplexities(fromCheckpoint.logits),
+          llama_cpp: perplexities(theirLogits),
+        }
+      : {}),
     greedy_dsa: fromCheckpoint.greedy,
     greedy_llama_cpp: theirs.greedy,
     greedy_agree: fromCheckpoint.greedy.every((t, i) => t === theirs.greedy[i]),
   });
-  if (flags.self === 'on') {
-    const fromGguf = await ours(gguf, ids, greedy);
-    const self = compare(fromCheckpoint.logits, fromGguf.logits, fromCheckpoint.vocab, positions, windows);
+  if (flags.out) {
+    fs.mkdirSync(flags.out, { recursive: true });
+    fs.writeFileSync(path.join(flags.out, 'ids.json'), JSON.stringify(sequences));
+    fs.writeFileSync(
+      path.join(flags.out, 'disagreements.json'),
+      JSON.stringify(
+        versus.disagreements.map((d) => ({ ...d, dsa_top1: d.top1_a, llama_cpp_top1: d.top1_b })),
+        null,
+        1,
+      ),
+    );
+  }
+  for (const d of versus.disagreements.slice(0, 40)) {
+    log(
+      `  top-1 differs: window ${d.sequence} position ${d.position}: dsa ${d.top1_a} (margin ${d.margin_a.toExponential(2)}), llama.cpp ${d.top1_b} (margin ${d.margin_b.toExponential(2)}), max |Δ| ${d.max_abs_diff.toExponential(2)}`,
+    );
+  }
+  if (flags.self === 'on' && flags.ours === 'checkpoint') {
+    const fromGguf = await ours(gguf, sequences, greedy);
+    const self = compareLogits(
+      fromCheckpoint.logits,
+      fromGguf.logits,
+      fromCheckpoint.vocab,
+      positions,
+      context,
+      windows,
+    );
     emit({
       ...base,
       engine: 'dsa (GGUF export) vs dsa (checkpoint)',
       max_abs_diff: self.max_abs_diff,
+      median_abs_diff: self.median_abs_diff,
       top1_agree: self.top1_agree,
       n_positions: positions,
+      ...(flags.text ? { dsa_gguf: perplexities(fromGguf.logits) } : {}),
       greedy_agree: fromCheckpoint.greedy.every((t, i) => t === fromGguf.greedy[i]),
     });
   }
@@ -260,55 +342,70 @@ if (parts.has('speed')) {
   const steps = Number(flags.steps);
   log(`speed: depths ${depths.join(', ')}, ${steps} decode steps, ${threads} threads`);
   const config = JSON.parse(fs.readFileSync(path.join(flags.model, 'config.json'), 'utf8'));
-  for (const row of peer({
-    ...common,
-    task: 'speed',
-    depths,
-    steps,
-    seed: Number(flags.seed),
-    idRange: Math.min(config.vocab_size, 1000),
-  })) {
-    emit({
-      engine: 'node-llama-cpp',
-      backend: 'llama.cpp',
-      device: 'cpu',
-      preset,
-      dtype: flags.type,
-      batch: 1,
-      threads,
-      ...row,
-    });
+  if (engines.has('llama.cpp')) {
+    for (const row of peer({
+      ...common,
+      task: 'speed',
+      depths,
+      steps,
+      seed: Number(flags.seed),
+      idRange: Math.min(config.vocab_size, 1000),
+    })) {
+      emit({
+        engine: 'node-llama-cpp',
+        backend: 'llama.cpp',
+        device: 'cpu',
+        preset,
+        dtype: flags.type,
+        batch: 1,
+        threads,
+        ...row,
+      });
+    }
   }
-  const bench = spawnSync(
-    process.execPath,
-    [
-      path.join(REPO, 'apps/cli/dist/bin.js'),
-      'bench',
-      '--model',
-      flags.model,
-      '--backend',
-      flags.backend,
-      '--depth',
-      depths.join(','),
-      '--cache',
-      'prefill',
-      '--repeat',
-      String(steps),
-      '--json',
-    ],
-    {
-      encoding: 'utf8',
-      env: { ...process.env, DSA_CONFIG: writeConfig({ backend: flags.backend, threads }) },
-      maxBuffer: 1 << 26,
-    },
-  );
-  if (bench.status !== 0) throw new Error(`dsa bench failed:\n${bench.stderr}`);
-  for (const line of bench.stdout
-    .trim()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))) {
-    const row = JSON.parse(line);
-    emit({ engine: 'dsa', threads, ...row, preset });
+  if (engines.has('dsa')) {
+    const benched = flags.ours === 'gguf' ? gguf : flags.model;
+    const bench = spawnSync(
+      process.execPath,
+      [
+        path.join(REPO, 'apps/cli/dist/bin.js'),
+        'bench',
+        '--model',
+        benched,
+        '--backend',
+        flags.backend,
+        '--depth',
+        depths.join(','),
+        '--cache',
+        'prefill',
+        '--repeat',
+        String(steps),
+        '--json',
+      ],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, DSA_CONFIG: writeConfig({ backend: flags.backend, threads }) },
+        maxBuffer: 1 << 26,
+      },
+    );
+    if (bench.status !== 0) throw new Error(`dsa bench failed:\n${bench.stderr}`);
+    for (const line of bench.stdout
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))) {
+      const row = JSON.parse(line);
+      // Like for like with llama.cpp's prefill of `depth` tokens in 512-token batches: our fill of the same
+      // depth in 512-token chunks. dsa bench's own pp (--prompt tokens from position 0) stays as pp512_tok_s.
+      emit({
+        engine: 'dsa',
+        threads,
+        ...row,
+        dtype: flags.ours === 'gguf' ? `${flags.type} (GGUF import)` : row.dtype,
+        pp_tok_s: row.fill_tok_s,
+        pp512_tok_s: row.pp_tok_s,
+        preset,
+      });
+    }
   }
 }
 
@@ -326,63 +423,28 @@ for (const r of agreement) {
   }
 }
 if (speed.length > 0) {
-  log(`${'engine'.padEnd(16)}${'depth'.padStart(8)}${'pp tok/s'.padStart(12)}${'tg ms'.padStart(10)}`);
+  log(`${'engine'.padEnd(36)}${'depth'.padStart(8)}${'pp tok/s'.padStart(12)}${'tg ms'.padStart(10)}`);
   for (const r of speed) {
     log(
-      `${r.engine.padEnd(16)}${String(r.depth).padStart(8)}${r.pp_tok_s.toFixed(1).padStart(12)}${r.tg_ms_median.toFixed(2).padStart(10)}`,
+      `${`${r.engine} ${r.dtype}`.padEnd(36)}${String(r.depth).padStart(8)}${r.pp_tok_s.toFixed(1).padStart(12)}${r.tg_ms_median.toFixed(2).padStart(10)}`,
     );
   }
 }
 if (flags.out) {
   fs.mkdirSync(flags.out, { recursive: true });
-  fs.writeFileSync(
-    path.join(flags.out, 'results.jsonl'),
-    results.map((r) => JSON.stringify(r)).join('\n') + '\n',
-  );
-  if (speed.length > 0) fs.writeFileSync(path.join(flags.out, 'decode.svg'), plot(speed));
-  log(`wrote ${flags.out}/results.jsonl${speed.length > 0 ? ' and decode.svg' : ''}`);
+  const file = path.join(flags.out, 'results.jsonl');
+  const earlier =
+    flags.append && fs.existsSync(file)
+      ? fs
+          .readFileSync(file, 'utf8')
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .map((l) => JSON.parse(l))
+      : [];
+  const all = [...earlier, ...results];
+  fs.writeFileSync(file, `${all.map((r) => JSON.stringify(r)).join('\n')}\n`);
+  const allSpeed = all.filter((r) => r.tg_ms_median !== undefined);
+  if (allSpeed.length > 0) fs.writeFileSync(path.join(flags.out, 'decode.svg'), decodePlot(allSpeed));
+  log(`wrote ${file}${allSpeed.length > 0 ? ' and decode.svg' : ''}`);
 }
 fs.rmSync(tmp, { recursive: true, force: true });
-
-/** An SVG line plot of decode ms/token against depth (log2 x axis), one line per engine. */
-function plot(rows) {
-  const width = 640;
-  const height = 400;
-  const margin = { left: 60, right: 160, top: 30, bottom: 50 };
-  const engines = [...new Set(rows.map((r) => r.engine))];
-  const depthsAll = rows.map((r) => Math.max(1, r.depth));
-  const [x0, x1] = [Math.log2(Math.min(...depthsAll)), Math.log2(Math.max(...depthsAll))];
-  const yMax = Math.max(...rows.map((r) => r.tg_ms_median)) * 1.1;
-  const x = (d) =>
-    margin.left +
-    ((Math.log2(Math.max(1, d)) - x0) / Math.max(1e-9, x1 - x0)) * (width - margin.left - margin.right);
-  const y = (v) => height - margin.bottom - (v / yMax) * (height - margin.top - margin.bottom);
-  const colors = ['#d62728', '#1f77b4', '#2ca02c', '#9467bd'];
-  const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
-    `<text x="${width / 2 - 80}" y="18">decode ms/token vs depth (${rows[0].preset}, ${rows[0].threads} threads)</text>`,
-    `<line x1="${margin.left}" y1="${y(0)}" x2="${width - margin.right}" y2="${y(0)}" stroke="black"/>`,
-    `<line x1="${margin.left}" y1="${y(0)}" x2="${margin.left}" y2="${margin.top}" stroke="black"/>`,
-  ];
-  for (const d of [...new Set(depthsAll)])
-    parts.push(`<text x="${x(d) - 12}" y="${height - margin.bottom + 16}">${d}</text>`);
-  for (let i = 0; i <= 4; i++) {
-    const v = (yMax * i) / 4;
-    parts.push(`<text x="8" y="${y(v) + 4}">${v.toFixed(1)}</text>`);
-  }
-  parts.push(`<text x="${width / 2 - 40}" y="${height - 12}">depth (tokens)</text>`);
-  engines.forEach((engine, i) => {
-    const points = rows.filter((r) => r.engine === engine).sort((a, b) => a.depth - b.depth);
-    const color = colors[i % colors.length];
-    parts.push(
-      `<polyline fill="none" stroke="${color}" stroke-width="2" points="${points.map((r) => `${x(r.depth)},${y(r.tg_ms_median)}`).join(' ')}"/>`,
-    );
-    for (const r of points)
-      parts.push(`<circle cx="${x(r.depth)}" cy="${y(r.tg_ms_median)}" r="3" fill="${color}"/>`);
-    parts.push(
-      `<text x="${width - margin.right + 10}" y="${margin.top + 20 * i + 10}" fill="${color}">${engine}</text>`,
-    );
-  });
-  parts.push('</svg>');
-  return parts.join('\n');
-}

@@ -1,7 +1,9 @@
 // The node-llama-cpp side of tools/peers/llama-cpp.mjs, run as a child process (a GGML_ASSERT in llama.cpp
 // aborts the process; the parent reports it instead of dying). One JSON request in argv[2]; results as JSON
 // on stdout (one line), logits as raw little-endian f32 into request.logitsFile.
-//   {"task":"logits","gguf":F,"ids":[...],"threads":2,"flashAttention":false,"kv":"F32","logitsFile":F,"greedy":N}
+//   {"task":"logits","gguf":F,"sequences":[[...],...],"threads":2,"flashAttention":false,"kv":"F32","logitsFile":F,"greedy":N}
+//     (each sequence on a fresh context; logits of all sequences back to back; greedy continues the last one)
+//   {"task":"tokenize","gguf":F,"textFile":F,"idsFile":F} (ids as a JSON array into idsFile, special tokens as text)
 //   {"task":"speed","gguf":F,"depths":[1024],"steps":16,"threads":2,"flashAttention":false,"kv":"F32","seed":1}
 import fs from 'node:fs';
 import { getLlama, LlamaLogLevel } from 'node-llama-cpp';
@@ -40,34 +42,49 @@ function argmax(row) {
 }
 
 if (request.task === 'logits') {
-  const { ids } = request;
-  const context = await newContext(ids.length + (request.greedy ?? 0) + 8);
-  const sequence = context.getSequence();
-  // In chunks, so only one chunk's logits Maps (a full vocabulary each) are alive at a time.
+  const sequences = request.sequences;
+  const greedyCount = request.greedy ?? 0;
   const started = performance.now();
   const fd = fs.openSync(request.logitsFile, 'w');
   let n = 0;
   let last = null;
-  for (let from = 0; from < ids.length; from += 128) {
-    const chunk = ids.slice(from, from + 128);
-    const out = await sequence.controlledEvaluate(chunk.map((t) => [t, { generateNext: { logits: true } }]));
-    n = out[0].next.logits.size; // every vocabulary entry
-    for (const item of out) {
-      last = dense(item.next.logits, n);
-      fs.writeSync(fd, new Uint8Array(last.buffer));
+  let context = null;
+  let sequence = null;
+  for (const [index, ids] of sequences.entries()) {
+    const lastOne = index === sequences.length - 1;
+    context = await newContext(ids.length + (lastOne ? greedyCount : 0) + 8);
+    sequence = context.getSequence();
+    // In chunks, so only one chunk's logits Maps (a full vocabulary each) are alive at a time.
+    for (let from = 0; from < ids.length; from += 128) {
+      const chunk = ids.slice(from, from + 128);
+      const out = await sequence.controlledEvaluate(
+        chunk.map((t) => [t, { generateNext: { logits: true } }]),
+      );
+      n = out[0].next.logits.size; // every vocabulary entry
+      for (const item of out) {
+        last = dense(item.next.logits, n);
+        fs.writeSync(fd, new Uint8Array(last.buffer));
+      }
     }
+    if (!lastOne) await context.dispose();
   }
   fs.closeSync(fd);
   const seconds = (performance.now() - started) / 1000;
-  // Greedy continuation, one token at a time on the same sequence.
+  // Greedy continuation of the last sequence, one token at a time.
   const greedy = [];
-  for (let i = 0; i < (request.greedy ?? 0); i++) {
+  for (let i = 0; i < greedyCount; i++) {
     const token = argmax(last);
     greedy.push(token);
     const [step] = await sequence.controlledEvaluate([[token, { generateNext: { logits: true } }]]);
     last = dense(step.next.logits, n);
   }
-  process.stdout.write(`${JSON.stringify({ vocab: n, positions: ids.length, seconds, greedy })}\n`);
+  await context.dispose();
+  const positions = sequences.reduce((sum, ids) => sum + ids.length, 0);
+  process.stdout.write(`${JSON.stringify({ vocab: n, positions, seconds, greedy })}\n`);
+} else if (request.task === 'tokenize') {
+  const ids = model.tokenize(fs.readFileSync(request.textFile, 'utf8'), false);
+  fs.writeFileSync(request.idsFile, JSON.stringify(Array.from(ids)));
+  process.stdout.write(`${JSON.stringify({ count: ids.length })}\n`);
 } else if (request.task === 'speed') {
   let state = request.seed >>> 0 || 1;
   const random = () => {

@@ -67,13 +67,38 @@ function looksSpecial(token: string): boolean {
 }
 
 /**
+ * Whether a `tokenizer.json` pre-tokenizer splits text as DeepSeek-V3's does: the same `Split` regexes in the
+ * same order (isolated, not inverted) followed by a `ByteLevel` step that applies no regex of its own. That is
+ * the only pre-tokenizer {@link tokenizerToGguf} can name (`deepseek-v3`), so llama.cpp tokenizes like we do.
+ */
+export function isDeepseekV3PreTokenizer(pre: unknown): boolean {
+  const steps = (pre as Json | null)?.pretokenizers;
+  const want = DEEPSEEK_V3_PRE_TOKENIZER.pretokenizers;
+  if ((pre as Json | null)?.type !== 'Sequence' || !Array.isArray(steps) || steps.length !== want.length) {
+    return false;
+  }
+  return want.every((w, i) => {
+    const step = steps[i] as Json;
+    if (step?.type !== w.type) return false;
+    if (w.type === 'ByteLevel') return step.use_regex === false;
+    const pattern = step.pattern as Json | undefined;
+    return (
+      pattern?.Regex === (w as { pattern: { Regex: string } }).pattern.Regex &&
+      step.behavior === 'Isolated' &&
+      step.invert !== true
+    );
+  });
+}
+
+/**
  * The GGUF tokenizer metadata of a Hugging Face byte-level BPE tokenizer, as llama.cpp's converter writes it
  * (`tokenizer.ggml.model` `gpt2`, pre-tokenizer `deepseek-v3`, one token string and type per id up to
  * `vocabSize` with `[PAD{i}]` for ids the tokenizer lacks, the merges, BOS/EOS/padding ids, `add_bos_token`,
  * `add_eos_token`, and the chat template when the config has one).
  *
- * @throws CheckpointError naming the file and field when the tokenizer is not byte-level BPE, or it has
- *   more ids than the model's vocabulary.
+ * @throws CheckpointError naming the file and field when the tokenizer is not byte-level BPE, its
+ *   pre-tokenizer is not DeepSeek-V3's ({@link isDeepseekV3PreTokenizer}: llama.cpp would split text
+ *   differently), or it has more ids than the model's vocabulary.
  */
 export function tokenizerToGguf(
   tokenizerJson: Record<string, unknown>,
@@ -93,6 +118,12 @@ export function tokenizerToGguf(
     throw new CheckpointError(
       `${file}: field "decoder": expected a ByteLevel decoder (byte-level BPE), found ${JSON.stringify(decoder?.type)}`,
       { file, tensor: 'decoder' },
+    );
+  }
+  if (!isDeepseekV3PreTokenizer(tokenizerJson.pre_tokenizer)) {
+    throw new CheckpointError(
+      `${file}: field "pre_tokenizer": not DeepSeek-V3's split (the only pre-tokenizer this writer names, "${DEEPSEEK_V3_PRE}"); llama.cpp would tokenize differently`,
+      { file, tensor: 'pre_tokenizer' },
     );
   }
   const tokens: (string | undefined)[] = new Array(vocabSize);
