@@ -24,12 +24,13 @@ export interface AscendBackendSettings {
   /** Receives the backend's one-time notes (fallbacks, host steps); default `console.warn`. */
   readonly log?: (line: string) => void;
   /**
-   * Use Huawei's DSA operators for the fused kernels: `indexerTopK` through aclnnLightningIndexer and
+   * Use Huawei's DSA operators for the fused kernels: `indexerTopk` through aclnnLightningIndexer and
    * `mlaAttention` through aclnnSparseFlashAttention (libcust_opapi.so), `moeRoute` through aclnnMoeGatingTopK and
    * `moeExperts` through aclnnMoeInitRoutingV2 + aclnnGroupedMatmulV4. `true` enables all, a list only those
-   * named. Off by default: LightningIndexer and SparseFlashAttention compute in bf16.
+   * named (`'indexerTopK'`, the former spelling, still names `indexerTopk`). Off by default:
+   * LightningIndexer and SparseFlashAttention compute in bf16.
    */
-  readonly fusedOperators?: boolean | readonly FusedKernelName[];
+  readonly fusedOperators?: boolean | readonly (FusedKernelName | 'indexerTopK')[];
   /**
    * Linear layers: `'bf16'` (default; bf16 activations on the bf16 cube units, the speed setting)
    * or `'exact'` (f32 activations, bf16 weights upcast per call: the f32 contract's numerics).
@@ -80,16 +81,17 @@ export class AscendBackend implements Backend {
     this.fused = {};
     const wanted = (name: FusedKernelName) =>
       settings.fusedOperators === true ||
-      (Array.isArray(settings.fusedOperators) && settings.fusedOperators.includes(name));
-    if (wanted('indexerTopK') || wanted('mlaAttention')) {
+      (Array.isArray(settings.fusedOperators) &&
+        settings.fusedOperators.some((n) => (n === 'indexerTopK' ? 'indexerTopk' : n) === name));
+    if (wanted('indexerTopk') || wanted('mlaAttention')) {
       const ops = rt.api.operators;
       if (ops.LightningIndexer && ops.SparseFlashAttention) {
         const dsa = createAscendFused(rt, log);
-        if (wanted('indexerTopK')) this.fused.indexerTopK = dsa.indexerTopK!;
+        if (wanted('indexerTopk')) this.fused.indexerTopk = dsa.indexerTopk!;
         if (wanted('mlaAttention')) this.fused.mlaAttention = dsa.mlaAttention!;
       } else
         log(
-          'ascend: aclnnLightningIndexer/aclnnSparseFlashAttention not found (no libcust_opapi.so); indexerTopK and mlaAttention use the composite fallbacks',
+          'ascend: aclnnLightningIndexer/aclnnSparseFlashAttention not found (no libcust_opapi.so); indexerTopk and mlaAttention use the composite fallbacks',
         );
     }
     if (wanted('moeRoute') || wanted('moeExperts')) {

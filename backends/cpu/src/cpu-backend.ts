@@ -72,7 +72,7 @@ export const CPU_FUSED_KERNELS: readonly FusedKernelName[] = [
   'addRmsNorm',
   'swiglu',
   'mlaAttention',
-  'indexerTopK',
+  'indexerTopk',
   'moeRoute',
   'moeExperts',
 ];
@@ -382,10 +382,10 @@ export class CpuBackend implements Backend {
       },
       softmax: (x, options = {}) =>
         this.call('softmax', addon.softmax, (a) => a.tensor(x, 'x').number(options.scale ?? 1)),
-      topK: (indices, values, x, k) => {
+      topk: (indices, values, x, k) => {
         if (!Number.isInteger(k) || k < 1)
-          throw new KernelArgumentError('topK', `k = ${k} must be a positive integer`);
-        this.call('topK', addon.topK, (a) =>
+          throw new KernelArgumentError('topk', `k = ${k} must be a positive integer`);
+        this.call('topk', addon.topK, (a) =>
           a.tensor(indices, 'indices').tensor(values, 'values').tensor(x, 'x').number(k),
         );
       },
@@ -485,12 +485,12 @@ export class CpuBackend implements Backend {
               .number(batch.blockSize),
           ...host(batch),
         ),
-      indexerTopK: (indices, q, weights, keys: IndexerKeyCache, batch, k) => {
+      indexerTopk: (indices, q, weights, keys: IndexerKeyCache, batch, k) => {
         if (!Number.isInteger(k) || k < 1) {
-          throw new KernelArgumentError('indexerTopK', `k = ${k} must be a positive integer`);
+          throw new KernelArgumentError('indexerTopk', `k = ${k} must be a positive integer`);
         }
         this.call(
-          'indexerTopK',
+          'indexerTopk',
           addon.indexerTopK,
           (a) =>
             a
