@@ -39,6 +39,21 @@ export interface AscendBackendSettings {
   readonly precision?: AscendPrecision;
 }
 
+/**
+ * The bytes of `host`, the other side of a transfer of the device view `view` (`upload` writes the view,
+ * `download` reads it): the view must be contiguous and as long as `host`.
+ */
+function hostBytes(kernel: 'upload' | 'download', view: TensorView, host: ArrayBufferView): Uint8Array {
+  const [viewName, hostName] = kernel === 'upload' ? ['destination', 'source'] : ['source', 'destination'];
+  if (!isContiguous(view)) throw new KernelArgumentError(kernel, `${viewName} must be contiguous`);
+  if (host.byteLength !== viewByteLength(view))
+    throw new KernelArgumentError(
+      kernel,
+      `${hostName} has ${host.byteLength} bytes, the view ${viewByteLength(view)}`,
+    );
+  return new Uint8Array(host.buffer, host.byteOffset, host.byteLength);
+}
+
 /** The Ascend backend: device memory and streams from the CANN runtime, kernels from aclnn operators. */
 export class AscendBackend implements Backend {
   /** Contract version. */
@@ -131,32 +146,13 @@ export class AscendBackend implements Backend {
 
   /** Staged through pinned memory and `aclrtMemcpyAsync`. */
   upload(destination: TensorView, source: ArrayBufferView, stream?: Stream): void {
-    if (!isContiguous(destination)) throw new KernelArgumentError('upload', 'destination must be contiguous');
-    if (source.byteLength !== viewByteLength(destination))
-      throw new KernelArgumentError(
-        'upload',
-        `source has ${source.byteLength} bytes, the view ${viewByteLength(destination)}`,
-      );
-    this.rt.upload(
-      destination,
-      new Uint8Array(source.buffer, source.byteOffset, source.byteLength),
-      this.stream(stream),
-    );
+    this.rt.upload(destination, hostBytes('upload', destination, source), this.stream(stream));
   }
 
   /** Waits for queued work, then `aclrtMemcpy` device → host. */
   async download(source: TensorView, destination: ArrayBufferView, stream?: Stream): Promise<void> {
     this.stream(stream);
-    if (!isContiguous(source)) throw new KernelArgumentError('download', 'source must be contiguous');
-    if (destination.byteLength !== viewByteLength(source))
-      throw new KernelArgumentError(
-        'download',
-        `destination has ${destination.byteLength} bytes, the view ${viewByteLength(source)}`,
-      );
-    this.rt.readNow(
-      source,
-      new Uint8Array(destination.buffer, destination.byteOffset, destination.byteLength),
-    );
+    this.rt.readNow(source, hostBytes('download', source, destination));
   }
 
   /** `aclnnInplaceCopy` (any strides). */

@@ -4,6 +4,7 @@ import {
   type Backend,
   type BackendOptions,
   type BufferUsage,
+  backendBuffer,
   binaryOpCode,
   type Capabilities,
   type ComputeInfo,
@@ -304,14 +305,7 @@ export class CpuBackend implements Backend {
   }
 
   private hostTransferBuffer(kernel: string, view: TensorView): CpuBuffer {
-    const buffer = view.buffer;
-    if (!(buffer instanceof CpuBuffer)) {
-      throw new KernelArgumentError(
-        kernel,
-        `tensor lives on device "${buffer.device}", not on the cpu backend`,
-      );
-    }
-    if (buffer.isDisposed) throw new KernelArgumentError(kernel, 'tensor buffer was disposed');
+    const buffer = backendBuffer(kernel, view, CpuBuffer, 'cpu');
     if (!isContiguous(view)) {
       throw new KernelArgumentError(
         kernel,

@@ -16,6 +16,7 @@ export {
   SPECIFICATION_VERSION,
   type Stream,
 } from './backend.js';
+export { backendBuffer } from './backend-buffer.js';
 export { closestNames } from './closest-names.js';
 export { addRmsNorm, compositeAddRmsNorm } from './composite/add-rms-norm.js';
 export { causalMask } from './composite/causal-mask.js';

@@ -30,7 +30,9 @@ export async function generateCommand(flags: GenerateFlags): Promise<void> {
     ? parseIds(flags.ids!)
     : flags.chat
       ? // the rendered conversation carries its own BOS
-        tokenizer.encode(renderChatPrompt(tokenizer, [{ role: 'user', content: flags.prompt! }], { thinking: 'chat' }))
+        tokenizer.encode(
+          renderChatPrompt(tokenizer, [{ role: 'user', content: flags.prompt! }], { thinking: 'chat' }),
+        )
       : tokenizer.encode(flags.prompt!, { addSpecialTokens: true });
   const { model, backend } = await loadModel(flags);
   const engine = new Engine(model, tokenizer ? { tokenizer } : {});

@@ -2,7 +2,7 @@ import { broadcastTo, narrow, reshape, splitDim, type TensorView, unsqueeze } fr
 import type { AttentionBatch } from '../attention-batch.js';
 import type { FusedKernels, IndexerKeyCache } from '../fused-kernels.js';
 import { causalMask } from './causal-mask.js';
-import type { CompositeHost, Scratch } from './composite-host.js';
+import { type CompositeHost, fusedOrComposite, type Scratch } from './composite-host.js';
 import { gatherSequenceRows, SCORE_BUDGET, type SequenceRun, sequenceRuns } from './sequence-runs.js';
 
 /**
@@ -28,14 +28,7 @@ export function compositeIndexerTopk(
  * Lightning-indexer scores and top-k selection: the backend's fused `indexerTopk` when it has one,
  * else {@link compositeIndexerTopk}. Shapes as there.
  */
-export function indexerTopk(
-  backend: CompositeHost,
-  workspace: Scratch,
-  ...args: Parameters<FusedKernels['indexerTopk']>
-): void {
-  if (backend.fused.indexerTopk) backend.fused.indexerTopk(...args);
-  else compositeIndexerTopk(backend, workspace, ...args);
-}
+export const indexerTopk = fusedOrComposite('indexerTopk', compositeIndexerTopk);
 
 /**
  * The lightning-indexer scores of one run of query rows over positions 0 ..= run.maxPosition, with

@@ -1,7 +1,7 @@
 import { broadcastTo, reshape, splitDim, unsqueeze } from '@dsa/tensor';
 import { KernelArgumentError } from '../errors/kernel-argument-error.js';
 import type { FusedKernels } from '../fused-kernels.js';
-import type { CompositeHost, Scratch } from './composite-host.js';
+import { type CompositeHost, fusedOrComposite, type Scratch } from './composite-host.js';
 
 /**
  * The definition of the fused `moeRoute` (DeepSeek's `noaux_tc` router) in primitive kernels (see
@@ -69,11 +69,4 @@ export function compositeMoeRoute(
  * DeepSeek's `noaux_tc` router: the backend's fused `moeRoute`, else {@link compositeMoeRoute}.
  * Shapes as there.
  */
-export function moeRoute(
-  backend: CompositeHost,
-  workspace: Scratch,
-  ...args: Parameters<FusedKernels['moeRoute']>
-): void {
-  if (backend.fused.moeRoute) backend.fused.moeRoute(...args);
-  else compositeMoeRoute(backend, workspace, ...args);
-}
+export const moeRoute = fusedOrComposite('moeRoute', compositeMoeRoute);
