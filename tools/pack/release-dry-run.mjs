@@ -26,7 +26,9 @@ try {
     if (!changelog.includes(`## ${pkg.version}`))
       throw new Error(`${pkg.name}: CHANGELOG.md has no section for ${pkg.version}`);
     versions.add(pkg.version);
-    fs.cpSync(path.join(root, dir, 'dist'), path.join(scratch, dir, 'dist'), { recursive: true });
+    // Built packages carry dist/; the demo model ships its files at the package root.
+    const dist = path.join(root, dir, 'dist');
+    if (fs.existsSync(dist)) fs.cpSync(dist, path.join(scratch, dir, 'dist'), { recursive: true });
     fs.symlinkSync(path.join(root, dir, 'node_modules'), path.join(scratch, dir, 'node_modules'));
     run('pnpm', ['pack', '--pack-destination', scratch], path.join(scratch, dir));
   }

@@ -6,12 +6,12 @@ import { KernelArgumentError } from './errors/kernel-argument-error.js';
  * that backend's buffer class `type` and not disposed, else a {@link KernelArgumentError} names the device it
  * lives on or says it was disposed.
  */
-export function backendBuffer<B extends { readonly isDisposed: boolean }>(
-  kernel: string,
-  view: TensorView,
-  type: abstract new (...args: never[]) => B,
-  backend: string,
-): B {
+export function backendBuffer<
+  B extends {
+    /** True once the buffer was disposed. */
+    readonly isDisposed: boolean;
+  },
+>(kernel: string, view: TensorView, type: abstract new (...args: never[]) => B, backend: string): B {
   const buffer = view.buffer;
   if (!(buffer instanceof type)) {
     throw new KernelArgumentError(
