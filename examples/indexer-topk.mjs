@@ -1,7 +1,7 @@
 // Use the lightning indexer's kernel on its own: score 40 cached keys for 3 queries and keep the top 8,
-// with nothing but the contract (@dsa/backend, where indexerTopK and its composite are defined) and a
+// with nothing but the contract (@dsa/backend, where indexerTopk and its composite are defined) and a
 // backend. Checks the result against plain JavaScript.
-import { indexerTopK, uploadTensor, Workspace } from '@dsa/backend';
+import { indexerTopk, uploadTensor, Workspace } from '@dsa/backend';
 import referenceBackendFactory from '@dsa/backend-reference';
 
 const backend = await referenceBackendFactory.create();
@@ -39,7 +39,7 @@ const keyCache = {
     [...keys, ...new Array((blockSize - keysCount) * dim).fill(0)],
   ),
 };
-indexerTopK(
+indexerTopk(
   backend,
   new Workspace(backend),
   indices,

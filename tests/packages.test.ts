@@ -4,16 +4,17 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
+/** Runs tools/pack/`script` with node and returns what it printed. */
+function runPackTool(script: string): string {
+  return execFileSync('node', [path.resolve(import.meta.dirname, '../tools/pack', script)], {
+    encoding: 'utf8',
+    timeout: 280_000,
+  });
+}
+
 describe('packages as users install them', () => {
   it('pack cleanly (publint, attw) and work from tarballs in fresh npm projects', () => {
-    const output = execFileSync(
-      'node',
-      [path.resolve(import.meta.dirname, '../tools/pack/check-packages.mjs')],
-      {
-        encoding: 'utf8',
-        timeout: 280_000,
-      },
-    );
+    const output = runPackTool('check-packages.mjs');
     console.log(output);
     expect(output).toContain('consumer runtime: installed');
     expect(output).toContain(
@@ -24,14 +25,7 @@ describe('packages as users install them', () => {
   }, 300_000);
 
   it('release dry run: changeset version writes changelogs, bumps all packages together, and they pack', () => {
-    const output = execFileSync(
-      'node',
-      [path.resolve(import.meta.dirname, '../tools/pack/release-dry-run.mjs')],
-      {
-        encoding: 'utf8',
-        timeout: 280_000,
-      },
-    );
+    const output = runPackTool('release-dry-run.mjs');
     expect(output).toMatch(
       /release dry run: \d+ changesets -> version \d+\.\d+\.\d+ for \d+ packages, changelogs written, all packed/,
     );

@@ -17,17 +17,12 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { Random } from '../../packages/tensor/dist/index.js';
 
-/** A small seeded PRNG (mulberry32), so a run's request mix is reproducible. */
+/** A seeded PRNG (the tensor package's mulberry32), so a run's request mix is reproducible. */
 function random(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Random(seed);
+  return () => r.next();
 }
 
 const WORDS = ['alpha', 'beta', 'gamma', 'delta', 'the', 'cache', 'token', 'sparse', 'attention', 'model'];

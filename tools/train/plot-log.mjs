@@ -39,27 +39,24 @@ for (const r of records) {
 }
 const dedupe = (p) => [...new Map(p.map(([x, y]) => [x, y])).entries()].sort((a, b) => a[0] - b[0]);
 const phases = [...offsets.keys()].join(' → ');
+/** A panel over all phases; `series` as [legend, key of `points`]. */
+const panel = (title, yLabel, series) => ({
+  title,
+  xLabel: 'step (all phases)',
+  yLabel,
+  series: series.map(([name, key]) => ({ name, points: dedupe(points[key]) })),
+});
 const svg = renderTwoPanels(
   `training: ${phases}`,
-  {
-    title: 'Answer accuracy',
-    xLabel: 'step (all phases)',
-    yLabel: 'accuracy',
-    series: [
-      { name: 'training batch', points: dedupe(points.acc) },
-      { name: 'held-out dense', points: dedupe(points.dense) },
-      { name: 'held-out sparse (top-k)', points: dedupe(points.sparse) },
-    ],
-  },
-  {
-    title: 'Indexer',
-    xLabel: 'step (all phases)',
-    yLabel: 'recall of the dense attention mass / KL (capped at 3)',
-    series: [
-      { name: 'selection recall (held-out)', points: dedupe(points.recall) },
-      { name: 'KL(p ‖ softmax(I)) (B, C)', points: dedupe(points.kl) },
-    ],
-  },
+  panel('Answer accuracy', 'accuracy', [
+    ['training batch', 'acc'],
+    ['held-out dense', 'dense'],
+    ['held-out sparse (top-k)', 'sparse'],
+  ]),
+  panel('Indexer', 'recall of the dense attention mass / KL (capped at 3)', [
+    ['selection recall (held-out)', 'recall'],
+    ['KL(p ‖ softmax(I)) (B, C)', 'kl'],
+  ]),
 );
 fs.writeFileSync(output, svg);
 console.error(`wrote ${output}: ${records.length} records, ${offsets.size} phases`);

@@ -86,50 +86,23 @@ describe('dsa CLI', () => {
     expect(report.model.kv_cache_bytes_per_token.latent_f32).toBe(40 * 4 * 4);
   });
 
-  it('exit code 2 for usage errors, naming the flag', async () => {
-    const bad = await capture([
-      'generate',
-      '--model',
-      path.join(FIXTURES, 'tiny'),
-      '--ids',
-      '1,x',
-      '--max-tokens',
-      '2',
-    ]);
-    expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('--ids: "x" is not a non-negative integer');
-    const missing = await capture(['forward', '--model', path.join(FIXTURES, 'tiny'), '--ids', '1']);
-    expect(missing.code).toBe(2);
-    expect(missing.stderr).toContain('--out');
-    const range = await capture(['generate', '--model', 'x', '--ids', '1', '--max-tokens', '0']);
-    expect(range.code).toBe(2);
-  });
-
-  it('exit code 1 for runtime errors, naming what is wrong', async () => {
-    const noModel = await capture([
-      'forward',
-      '--model',
-      '/nonexistent/model',
-      '--ids',
-      '1',
-      '--out',
-      '/tmp/x.safetensors',
-      '-q',
-    ]);
-    expect(noModel.code).toBe(1);
-    expect(noModel.stderr).toContain('/nonexistent/model');
-    const vocab = await capture([
-      'generate',
-      '--model',
-      path.join(FIXTURES, 'tiny'),
-      '--ids',
-      '5000',
-      '--max-tokens',
-      '1',
-      '-q',
-    ]);
-    expect(vocab.code).toBe(1);
-    expect(vocab.stderr).toContain('token id 5000 is outside the vocabulary of 1024');
+  // Exit code 2 for usage errors (naming the flag), 1 for runtime errors (naming what is wrong).
+  it.each([
+    ['generate --model <tiny> --ids 1,x --max-tokens 2', 2, '--ids: "x" is not a non-negative integer'],
+    ['forward --model <tiny> --ids 1', 2, '--out'],
+    ['generate --model x --ids 1 --max-tokens 0', 2, ''],
+    ['forward --model /nonexistent/model --ids 1 --out /tmp/x.safetensors -q', 1, '/nonexistent/model'],
+    [
+      'generate --model <tiny> --ids 5000 --max-tokens 1 -q',
+      1,
+      'token id 5000 is outside the vocabulary of 1024',
+    ],
+  ] as const)('dsa %s: exit code %i', async (line, code, message) => {
+    const result = await capture(
+      line.split(' ').map((a) => (a === '<tiny>' ? path.join(FIXTURES, 'tiny') : a)),
+    );
+    expect(result.code).toBe(code);
+    expect(result.stderr).toContain(message);
   });
 });
 

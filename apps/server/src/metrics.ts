@@ -30,28 +30,15 @@ export function prometheusMetrics(
     ['_total', stats.prefixCacheHitTokens],
   ]);
   metric('vllm:generation_tokens', 'counter', 'Generated tokens.', [['_total', stats.generatedTokens]]);
-  lines.push(
-    '# HELP vllm:time_to_first_token_seconds Time to first token.',
-    '# TYPE vllm:time_to_first_token_seconds summary',
-  );
-  lines.push(
-    `vllm:time_to_first_token_seconds{${label},quantile="0.5"} ${stats.timeToFirstTokenMs.p50 / 1000}`,
-  );
-  lines.push(
-    `vllm:time_to_first_token_seconds{${label},quantile="0.99"} ${stats.timeToFirstTokenMs.p99 / 1000}`,
-  );
-  lines.push(`vllm:time_to_first_token_seconds_count{${label}} ${stats.timeToFirstTokenMs.count}`);
-  lines.push(
-    '# HELP vllm:inter_token_latency_seconds Time between tokens of a stream.',
-    '# TYPE vllm:inter_token_latency_seconds summary',
-  );
-  lines.push(
-    `vllm:inter_token_latency_seconds{${label},quantile="0.5"} ${stats.interTokenLatencyMs.p50 / 1000}`,
-  );
-  lines.push(
-    `vllm:inter_token_latency_seconds{${label},quantile="0.99"} ${stats.interTokenLatencyMs.p99 / 1000}`,
-  );
-  lines.push(`vllm:inter_token_latency_seconds_count{${label}} ${stats.interTokenLatencyMs.count}`);
+  // Latency summaries in seconds: the median, the 99th percentile and the count (values as they are).
+  const summary = (name: string, help: string, ms: EngineStats['timeToFirstTokenMs']) => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} summary`);
+    lines.push(`${name}{${label},quantile="0.5"} ${ms.p50 / 1000}`);
+    lines.push(`${name}{${label},quantile="0.99"} ${ms.p99 / 1000}`);
+    lines.push(`${name}_count{${label}} ${ms.count}`);
+  };
+  summary('vllm:time_to_first_token_seconds', 'Time to first token.', stats.timeToFirstTokenMs);
+  summary('vllm:inter_token_latency_seconds', 'Time between tokens of a stream.', stats.interTokenLatencyMs);
   metric('dsa_cache_blocks_used', 'gauge', 'KV-cache blocks held by sequences.', [
     ['', stats.cacheBlocksUsed],
   ]);

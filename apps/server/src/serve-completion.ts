@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { GenerateRequest } from '@dsa/runtime';
-import type { FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { encodeCollected } from './collect-encoder.js';
 import { completionEvents } from './completion-events.js';
 import type { CompletionProtocol } from './completion-protocol.js';
-import { startGeneration } from './generation.js';
+import { type SamplingFields, startGeneration, toGenerateRequest } from './generation.js';
 import type { ServerContext } from './server-context.js';
 import { encodeSse } from './sse-encoder.js';
 
@@ -51,4 +51,37 @@ export async function serveCompletion<Piece>(
     return undefined;
   }
   return body;
+}
+
+/** What a completion route makes of its request body. */
+export interface CompletionInput<Piece> {
+  /** The wire format of the answer. */
+  readonly protocol: CompletionProtocol<Piece>;
+  /** The prompt's token ids. */
+  readonly prompt: number[];
+  /** Alternatives per token for logprobs, or undefined for none. */
+  readonly top: number | undefined;
+}
+
+/**
+ * Registers the completion route POST `path`: the body is validated against `schema`, its model checked,
+ * `prepare` gives the protocol and prompt, and {@link serveCompletion} answers.
+ */
+export function completionRoute<Body extends SamplingFields, Piece>(
+  app: FastifyInstance,
+  context: ServerContext,
+  path: string,
+  schema: object,
+  prepare: (body: Body) => CompletionInput<Piece>,
+): void {
+  app.post(path, { schema: { body: schema } }, async (request: FastifyRequest, reply: FastifyReply) => {
+    const body = request.body as Body;
+    context.checkModel(body.model);
+    const { protocol, prompt, top } = prepare(body);
+    return serveCompletion(context, reply, protocol, {
+      request: toGenerateRequest(body, prompt, context.defaults, top),
+      stream: body.stream === true,
+      includeUsage: body.stream_options?.include_usage === true,
+    });
+  });
 }

@@ -31,6 +31,16 @@ const raw = (route: string, init: RequestInit = {}) =>
     headers: { authorization: 'Bearer secret', 'content-type': 'application/json', ...init.headers },
   });
 
+/** A greedy chat request to the tiny model: one user message, at most `maxTokens` tokens. */
+function greedyChat(content: string, maxTokens: number) {
+  return {
+    model: 'tiny',
+    messages: [{ role: 'user' as const, content }],
+    max_tokens: maxTokens,
+    temperature: 0,
+  };
+}
+
 describe('OpenAI-compatible server with the openai client', () => {
   it('lists the model and answers health without a key', async () => {
     const models = await client.models.list();
@@ -39,12 +49,7 @@ describe('OpenAI-compatible server with the openai client', () => {
   });
 
   it('chat completion: greedy answer, usage, finish reason, seed reproducibility', async () => {
-    const request = {
-      model: 'tiny',
-      messages: [{ role: 'user' as const, content: 'hello there' }],
-      max_tokens: 6,
-      temperature: 0,
-    };
+    const request = greedyChat('hello there', 6);
     const a = await client.chat.completions.create(request);
     const b = await client.chat.completions.create(request);
     expect(a.choices[0]!.message.content).toBe(b.choices[0]!.message.content);
@@ -58,12 +63,7 @@ describe('OpenAI-compatible server with the openai client', () => {
   });
 
   it('streaming chat matches the non-streamed text and reports usage', async () => {
-    const request = {
-      model: 'tiny',
-      messages: [{ role: 'user' as const, content: 'count with me' }],
-      max_tokens: 8,
-      temperature: 0,
-    };
+    const request = greedyChat('count with me', 8);
     const whole = await client.chat.completions.create(request);
     const stream = await client.chat.completions.create({
       ...request,
@@ -127,10 +127,7 @@ describe('OpenAI-compatible server with the openai client', () => {
 
   it('chat logprobs with top alternatives', async () => {
     const r = await client.chat.completions.create({
-      model: 'tiny',
-      messages: [{ role: 'user', content: 'hi' }],
-      max_tokens: 3,
-      temperature: 0,
+      ...greedyChat('hi', 3),
       logprobs: true,
       top_logprobs: 3,
     });
@@ -182,10 +179,7 @@ describe('OpenAI-compatible server with the openai client', () => {
     });
     expect(r.choices[0]!.finish_reason).toMatch(/length|stop|tool_calls/);
     const thinking = await client.chat.completions.create({
-      model: 'tiny',
-      messages: [{ role: 'user', content: 'think' }],
-      max_tokens: 4,
-      temperature: 0,
+      ...greedyChat('think', 4),
       reasoning: true,
     } as never);
     expect(

@@ -3,6 +3,11 @@ import type { LibraryLookup } from './library-paths.js';
 
 type Fn = (...args: unknown[]) => unknown;
 
+/** Parameters of the unary aclnn operators. */
+const UNARY = ['void* self', 'void* out'] as const;
+/** Parameters of the binary aclnn operators without `alpha`. */
+const BINARY = ['void* self', 'void* other', 'void* out'] as const;
+
 /**
  * Parameters of each aclnn operator's `aclnnXxxGetWorkspaceSize`, before the trailing
  * `uint64_t* workspaceSize, aclOpExecutor** executor` (handles are `void*`). Checked against the
@@ -14,27 +19,27 @@ export const ACLNN_OPERATORS = {
   InplaceCopy: ['void* selfRef', 'void* src'],
   Add: ['void* self', 'void* other', 'void* alpha', 'void* out'],
   Sub: ['void* self', 'void* other', 'void* alpha', 'void* out'],
-  Mul: ['void* self', 'void* other', 'void* out'],
-  Div: ['void* self', 'void* other', 'void* out'],
-  Maximum: ['void* self', 'void* other', 'void* out'],
-  Minimum: ['void* self', 'void* other', 'void* out'],
-  Muls: ['void* self', 'void* other', 'void* out'],
-  Divs: ['void* self', 'void* other', 'void* out'],
+  Mul: BINARY,
+  Div: BINARY,
+  Maximum: BINARY,
+  Minimum: BINARY,
+  Muls: BINARY,
+  Divs: BINARY,
   Clamp: ['void* self', 'void* clipValueMin', 'void* clipValueMax', 'void* out'],
   PowScalarTensor: ['void* self', 'void* exponent', 'void* out'],
   NanToNum: ['void* self', 'float nan', 'float posinf', 'float neginf', 'void* out'],
-  Silu: ['void* self', 'void* out'],
-  Relu: ['void* self', 'void* out'],
-  Exp: ['void* self', 'void* out'],
-  Sigmoid: ['void* self', 'void* out'],
-  Neg: ['void* self', 'void* out'],
-  Sqrt: ['void* self', 'void* out'],
-  Reciprocal: ['void* self', 'void* out'],
-  Abs: ['void* self', 'void* out'],
-  Cos: ['void* self', 'void* out'],
-  Sin: ['void* self', 'void* out'],
-  Log2: ['void* self', 'void* out'],
-  Ceil: ['void* self', 'void* out'],
+  Silu: UNARY,
+  Relu: UNARY,
+  Exp: UNARY,
+  Sigmoid: UNARY,
+  Neg: UNARY,
+  Sqrt: UNARY,
+  Reciprocal: UNARY,
+  Abs: UNARY,
+  Cos: UNARY,
+  Sin: UNARY,
+  Log2: UNARY,
+  Ceil: UNARY,
   Matmul: ['void* self', 'void* mat2', 'void* out', 'int8_t cubeMathType'],
   BatchMatMul: ['void* self', 'void* mat2', 'void* out', 'int8_t cubeMathType'],
   RmsNorm: ['void* x', 'void* gamma', 'double epsilon', 'void* yOut', 'void* rstdOut'],

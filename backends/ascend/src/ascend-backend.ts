@@ -24,18 +24,34 @@ export interface AscendBackendSettings {
   /** Receives the backend's one-time notes (fallbacks, host steps); default `console.warn`. */
   readonly log?: (line: string) => void;
   /**
-   * Use Huawei's DSA operators for the fused kernels: `indexerTopK` through aclnnLightningIndexer and
+   * Use Huawei's DSA operators for the fused kernels: `indexerTopk` through aclnnLightningIndexer and
    * `mlaAttention` through aclnnSparseFlashAttention (libcust_opapi.so), `moeRoute` through aclnnMoeGatingTopK and
    * `moeExperts` through aclnnMoeInitRoutingV2 + aclnnGroupedMatmulV4. `true` enables all, a list only those
-   * named. Off by default: LightningIndexer and SparseFlashAttention compute in bf16.
+   * named (`'indexerTopK'`, the former spelling, still names `indexerTopk`). Off by default:
+   * LightningIndexer and SparseFlashAttention compute in bf16.
    */
-  readonly fusedOperators?: boolean | readonly FusedKernelName[];
+  readonly fusedOperators?: boolean | readonly (FusedKernelName | 'indexerTopK')[];
   /**
    * Linear layers: `'bf16'` (default; bf16 activations on the bf16 cube units, the speed setting)
    * or `'exact'` (f32 activations, bf16 weights upcast per call: the f32 contract's numerics).
    * Weights are stored in bf16 either way (fp8 checkpoints dequantized to bf16 once).
    */
   readonly precision?: AscendPrecision;
+}
+
+/**
+ * The bytes of `host`, the other side of a transfer of the device view `view` (`upload` writes the view,
+ * `download` reads it): the view must be contiguous and as long as `host`.
+ */
+function hostBytes(kernel: 'upload' | 'download', view: TensorView, host: ArrayBufferView): Uint8Array {
+  const [viewName, hostName] = kernel === 'upload' ? ['destination', 'source'] : ['source', 'destination'];
+  if (!isContiguous(view)) throw new KernelArgumentError(kernel, `${viewName} must be contiguous`);
+  if (host.byteLength !== viewByteLength(view))
+    throw new KernelArgumentError(
+      kernel,
+      `${hostName} has ${host.byteLength} bytes, the view ${viewByteLength(view)}`,
+    );
+  return new Uint8Array(host.buffer, host.byteOffset, host.byteLength);
 }
 
 /** The Ascend backend: device memory and streams from the CANN runtime, kernels from aclnn operators. */
@@ -80,16 +96,17 @@ export class AscendBackend implements Backend {
     this.fused = {};
     const wanted = (name: FusedKernelName) =>
       settings.fusedOperators === true ||
-      (Array.isArray(settings.fusedOperators) && settings.fusedOperators.includes(name));
-    if (wanted('indexerTopK') || wanted('mlaAttention')) {
+      (Array.isArray(settings.fusedOperators) &&
+        settings.fusedOperators.some((n) => (n === 'indexerTopK' ? 'indexerTopk' : n) === name));
+    if (wanted('indexerTopk') || wanted('mlaAttention')) {
       const ops = rt.api.operators;
       if (ops.LightningIndexer && ops.SparseFlashAttention) {
         const dsa = createAscendFused(rt, log);
-        if (wanted('indexerTopK')) this.fused.indexerTopK = dsa.indexerTopK!;
+        if (wanted('indexerTopk')) this.fused.indexerTopk = dsa.indexerTopk!;
         if (wanted('mlaAttention')) this.fused.mlaAttention = dsa.mlaAttention!;
       } else
         log(
-          'ascend: aclnnLightningIndexer/aclnnSparseFlashAttention not found (no libcust_opapi.so); indexerTopK and mlaAttention use the composite fallbacks',
+          'ascend: aclnnLightningIndexer/aclnnSparseFlashAttention not found (no libcust_opapi.so); indexerTopk and mlaAttention use the composite fallbacks',
         );
     }
     if (wanted('moeRoute') || wanted('moeExperts')) {
@@ -129,32 +146,13 @@ export class AscendBackend implements Backend {
 
   /** Staged through pinned memory and `aclrtMemcpyAsync`. */
   upload(destination: TensorView, source: ArrayBufferView, stream?: Stream): void {
-    if (!isContiguous(destination)) throw new KernelArgumentError('upload', 'destination must be contiguous');
-    if (source.byteLength !== viewByteLength(destination))
-      throw new KernelArgumentError(
-        'upload',
-        `source has ${source.byteLength} bytes, the view ${viewByteLength(destination)}`,
-      );
-    this.rt.upload(
-      destination,
-      new Uint8Array(source.buffer, source.byteOffset, source.byteLength),
-      this.stream(stream),
-    );
+    this.rt.upload(destination, hostBytes('upload', destination, source), this.stream(stream));
   }
 
   /** Waits for queued work, then `aclrtMemcpy` device → host. */
   async download(source: TensorView, destination: ArrayBufferView, stream?: Stream): Promise<void> {
     this.stream(stream);
-    if (!isContiguous(source)) throw new KernelArgumentError('download', 'source must be contiguous');
-    if (destination.byteLength !== viewByteLength(source))
-      throw new KernelArgumentError(
-        'download',
-        `destination has ${destination.byteLength} bytes, the view ${viewByteLength(source)}`,
-      );
-    this.rt.readNow(
-      source,
-      new Uint8Array(destination.buffer, destination.byteOffset, destination.byteLength),
-    );
+    this.rt.readNow(source, hostBytes('download', source, destination));
   }
 
   /** `aclnnInplaceCopy` (any strides). */

@@ -26,7 +26,7 @@ export const LIGHTNING_INDEXER_MAX_K = 2048;
 
 /**
  * The fused kernels backed by Huawei's DSA operators (opt-in, `settings.fusedOperators`):
- * `indexerTopK` through `aclnnLightningIndexer` and `mlaAttention` through
+ * `indexerTopk` through `aclnnLightningIndexer` and `mlaAttention` through
  * `aclnnSparseFlashAttention` (TND queries, PA_BSND caches with a block table, sparse_mode 3). The
  * operators take BF16/FP16 tensors, so q and the caches are cast to bf16 copies (fp8 keys are
  * dequantized with their per-token scale first) and attention comes back in bf16: results differ
@@ -41,8 +41,8 @@ export function createAscendFused(rt: AclRuntime, log: (line: string) => void): 
     return view;
   };
   return {
-    indexerTopK(indices, q, weights, keys, batch, k) {
-      const kernel = 'indexerTopK';
+    indexerTopk(indices, q, weights, keys, batch, k) {
+      const kernel = 'indexerTopk';
       const [s, heads, width] = q.shape as [number, number, number];
       if (k < 1 || k > LIGHTNING_INDEXER_MAX_K)
         throw new KernelArgumentError(
@@ -56,7 +56,7 @@ export function createAscendFused(rt: AclRuntime, log: (line: string) => void): 
       if (!noted) {
         noted = true;
         log(
-          'ascend: indexerTopK runs aclnnLightningIndexer on bf16 copies of q and keys; indices are reordered ascending on the host',
+          'ascend: indexerTopk runs aclnnLightningIndexer on bf16 copies of q and keys; indices are reordered ascending on the host',
         );
       }
       // Runs of consecutive positions of one sequence become the operator's batch entries (TND).

@@ -327,13 +327,13 @@ export function createAscendKernels(
       run('NanToNum', x, 0, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, x);
     },
 
-    topK(indices, values, x, k) {
+    topk(indices, values, x, k) {
       const [rows, n] = x.shape as [number, number];
-      expectShape('topK', 'indices', indices, [rows, k]);
-      if (values) expectShape('topK', 'values', values, [rows, k]);
+      expectShape('topk', 'indices', indices, [rows, k]);
+      if (values) expectShape('topk', 'values', values, [rows, k]);
       const kk = Math.min(k, n);
       once(
-        'ascend: topK reorders aclnnTopk results on the host (ascending indices, -inf/NaN dropped, -1 padding)',
+        'ascend: topk reorders aclnnTopk results on the host (ascending indices, -inf/NaN dropped, -1 padding)',
       );
       const v = temp('f32', [rows, kk]);
       const i64 = temp('i64', [rows, kk]);

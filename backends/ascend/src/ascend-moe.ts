@@ -17,7 +17,7 @@ const SLAB_BYTES = 256 * 1024 * 1024;
 const GATING_EPS = 1e-20;
 
 /** Whether aclnnMoeGatingTopK can run these options on `experts` experts (its published constraints). */
-export function gatingTopKSupports(experts: number, options: MoeRouteOptions): boolean {
+export function gatingTopkSupports(experts: number, options: MoeRouteOptions): boolean {
   const perGroup = experts / options.nGroup;
   return (
     experts <= 2048 &&
@@ -71,7 +71,7 @@ export function createAscendMoe(
     moeRoute(indices, weights, logits, bias, options) {
       const [n, e] = logits.shape as [number, number];
       const k = options.topk;
-      if (!gatingTopKSupports(e, options)) {
+      if (!gatingTopkSupports(e, options)) {
         once(
           `ascend: aclnnMoeGatingTopK cannot route ${e} experts in ${options.nGroup} groups (it needs more than 2 experts per group, at most 2048); moeRoute composes primitive kernels for these options`,
         );

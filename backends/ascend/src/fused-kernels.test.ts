@@ -1,4 +1,4 @@
-// The opt-in fused indexerTopK (aclnnLightningIndexer) and mlaAttention (aclnnSparseFlashAttention),
+// The opt-in fused indexerTopk (aclnnLightningIndexer) and mlaAttention (aclnnSparseFlashAttention),
 // on the emulator's libcust_opapi.so, against
 // the contract's formula evaluated on the host, with inputs exactly representable in bf16 so the
 // operator's bf16 copies change nothing: a paged batch of two sequences (block size 16), a prefill
@@ -61,13 +61,13 @@ function expected(q: number[], w: number[], keys: number[], scales: number[] | n
 const small = (random: Random, n: number, scale: number) =>
   Array.from({ length: n }, () => Math.round(random.normal() * 2) / scale);
 
-describe('fused indexerTopK through aclnnLightningIndexer (CANN emulator)', async () => {
+describe('fused indexerTopk through aclnnLightningIndexer (CANN emulator)', async () => {
   const backend = await ascendBackendFactory.create({ settings: { log: () => {}, fusedOperators: true } });
   const plain = await ascendBackendFactory.create({ settings: { log: () => {} } });
 
   it('is opt-in: absent from the default backend', () => {
     expect(plain.capabilities.fused.size).toBe(0);
-    expect(backend.capabilities.fused.has('indexerTopK')).toBe(true);
+    expect(backend.capabilities.fused.has('indexerTopk')).toBe(true);
     expect(backend.capabilities.fused.has('mlaAttention')).toBe(true);
   });
 
@@ -80,7 +80,7 @@ describe('fused indexerTopK through aclnnLightningIndexer (CANN emulator)', asyn
       const scales = mode === 'fp8' ? Array.from({ length: SLOTS }, () => 2 ** -(3 + random.int(4))) : null;
       const k = 24;
       const indices = uploadTensor(backend, 'i32', [S, k], new Array(S * k).fill(7));
-      backend.fused.indexerTopK!(
+      backend.fused.indexerTopk!(
         indices,
         uploadTensor(backend, 'f32', [S, HEADS, WIDTH], q),
         uploadTensor(backend, 'f32', [S, HEADS], w),
@@ -156,7 +156,7 @@ describe('fused indexerTopK through aclnnLightningIndexer (CANN emulator)', asyn
 
   it('surfaces the operator constraints: a head dim other than 128 is refused by aclnnLightningIndexer', () => {
     expect(() =>
-      backend.fused.indexerTopK!(
+      backend.fused.indexerTopk!(
         uploadTensor(backend, 'i32', [S, 8], new Array(S * 8).fill(0)),
         uploadTensor(backend, 'f32', [S, HEADS, 64], new Array(S * HEADS * 64).fill(0)),
         uploadTensor(backend, 'f32', [S, HEADS], new Array(S * HEADS).fill(0)),
@@ -170,7 +170,7 @@ describe('fused indexerTopK through aclnnLightningIndexer (CANN emulator)', asyn
   it('rejects k beyond the operator limit', () => {
     const t = uploadTensor(backend, 'f32', [S, HEADS, WIDTH], new Array(S * HEADS * WIDTH).fill(0));
     expect(() =>
-      backend.fused.indexerTopK!(
+      backend.fused.indexerTopk!(
         uploadTensor(backend, 'i32', [S, 4096], new Array(S * 4096).fill(0)),
         t,
         uploadTensor(backend, 'f32', [S, HEADS], new Array(S * HEADS).fill(0)),

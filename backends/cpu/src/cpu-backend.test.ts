@@ -35,7 +35,7 @@ describe('cpu backend factory', () => {
     expect(backend.device.description).toMatch(/2 threads/);
     expect([...backend.capabilities.fused].sort()).toEqual([
       'addRmsNorm',
-      'indexerTopK',
+      'indexerTopk',
       'mlaAttention',
       'moeExperts',
       'moeRoute',

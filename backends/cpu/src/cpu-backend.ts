@@ -4,6 +4,7 @@ import {
   type Backend,
   type BackendOptions,
   type BufferUsage,
+  backendBuffer,
   binaryOpCode,
   type Capabilities,
   type ComputeInfo,
@@ -72,7 +73,7 @@ export const CPU_FUSED_KERNELS: readonly FusedKernelName[] = [
   'addRmsNorm',
   'swiglu',
   'mlaAttention',
-  'indexerTopK',
+  'indexerTopk',
   'moeRoute',
   'moeExperts',
 ];
@@ -304,14 +305,7 @@ export class CpuBackend implements Backend {
   }
 
   private hostTransferBuffer(kernel: string, view: TensorView): CpuBuffer {
-    const buffer = view.buffer;
-    if (!(buffer instanceof CpuBuffer)) {
-      throw new KernelArgumentError(
-        kernel,
-        `tensor lives on device "${buffer.device}", not on the cpu backend`,
-      );
-    }
-    if (buffer.isDisposed) throw new KernelArgumentError(kernel, 'tensor buffer was disposed');
+    const buffer = backendBuffer(kernel, view, CpuBuffer, 'cpu');
     if (!isContiguous(view)) {
       throw new KernelArgumentError(
         kernel,
@@ -382,10 +376,10 @@ export class CpuBackend implements Backend {
       },
       softmax: (x, options = {}) =>
         this.call('softmax', addon.softmax, (a) => a.tensor(x, 'x').number(options.scale ?? 1)),
-      topK: (indices, values, x, k) => {
+      topk: (indices, values, x, k) => {
         if (!Number.isInteger(k) || k < 1)
-          throw new KernelArgumentError('topK', `k = ${k} must be a positive integer`);
-        this.call('topK', addon.topK, (a) =>
+          throw new KernelArgumentError('topk', `k = ${k} must be a positive integer`);
+        this.call('topk', addon.topK, (a) =>
           a.tensor(indices, 'indices').tensor(values, 'values').tensor(x, 'x').number(k),
         );
       },
@@ -485,12 +479,12 @@ export class CpuBackend implements Backend {
               .number(batch.blockSize),
           ...host(batch),
         ),
-      indexerTopK: (indices, q, weights, keys: IndexerKeyCache, batch, k) => {
+      indexerTopk: (indices, q, weights, keys: IndexerKeyCache, batch, k) => {
         if (!Number.isInteger(k) || k < 1) {
-          throw new KernelArgumentError('indexerTopK', `k = ${k} must be a positive integer`);
+          throw new KernelArgumentError('indexerTopk', `k = ${k} must be a positive integer`);
         }
         this.call(
-          'indexerTopK',
+          'indexerTopk',
           addon.indexerTopK,
           (a) =>
             a

@@ -6,7 +6,7 @@ import {
   type Backend,
   downloadTensor,
   type IndexerKeyCache,
-  indexerTopK,
+  indexerTopk,
   uploadTensor,
   Workspace,
 } from '@dsa/backend';
@@ -49,7 +49,7 @@ const CASES: [string, number, number, number, number][] = [
 ];
 
 for (const isa of ISAS) {
-  describe(`indexerTopK on the cpu backend (${isa}), long rows`, () => {
+  describe(`indexerTopk on the cpu backend (${isa}), long rows`, () => {
     const cpu = new CpuBackend(native.addon, { threads: 2, settings: { isa } });
     const reference = new ReferenceBackend();
     const workspace = new Workspace(reference);
@@ -74,8 +74,8 @@ for (const isa of ISAS) {
             const wv = uploadTensor(backend, 'f32', [1, heads], weights);
             const out = tensorView(backend.allocate(k * 4, 'activations'), 'i32', [1, k]);
             const batch = batchOn(backend, depth);
-            if (fused) backend.fused.indexerTopK!(out, qv, wv, cache, batch, k);
-            else indexerTopK(backend, workspace, out, qv, wv, cache, batch, k);
+            if (fused) backend.fused.indexerTopk!(out, qv, wv, cache, batch, k);
+            else indexerTopk(backend, workspace, out, qv, wv, cache, batch, k);
             return Array.from(await downloadTensor(backend, out));
           };
           const got = await run(cpu, true);

@@ -2,7 +2,7 @@ import { type AttentionBatch, type FusedKernels, KernelArgumentError, type Linea
 import { dtypeBytes, type TensorView } from '@dsa/tensor';
 import { dequantizeWeight } from './matmul.js';
 import { expectDType, expectRank, expectShape, read, write } from './strided.js';
-import { selectTopK } from './top-k.js';
+import { selectTopk } from './top-k.js';
 
 /**
  * The batch as the device sees it: positions, sequence ids and block table read from the *device*
@@ -52,11 +52,11 @@ function row(view: TensorView, slot: number, kernel: string): Float64Array {
   );
 }
 
-/** `FusedKernels.indexerTopK` in plain TypeScript (f64 scores, exact top-k). */
-function indexerTopK(
-  ...[indices, q, weights, keys, batch, k]: Parameters<FusedKernels['indexerTopK']>
+/** `FusedKernels.indexerTopk` in plain TypeScript (f64 scores, exact top-k). */
+function indexerTopk(
+  ...[indices, q, weights, keys, batch, k]: Parameters<FusedKernels['indexerTopk']>
 ): void {
-  const kernel = 'indexerTopK';
+  const kernel = 'indexerTopk';
   const [s, heads, width] = expectRank(kernel, 'q', q, 3) as [number, number, number];
   expectShape(kernel, 'weights', weights, [s, heads]);
   expectShape(kernel, 'indices', indices, [s, k]);
@@ -82,7 +82,7 @@ function indexerTopK(
       }
       scores[t] = score;
     }
-    selectTopK(scores, k).forEach((t, j) => {
+    selectTopk(scores, k).forEach((t, j) => {
       out[i * k + j] = t;
     });
   }
@@ -187,13 +187,13 @@ function moeExperts(...[out, x, indices, weights, experts]: Parameters<FusedKern
 }
 
 /**
- * Plain-TypeScript versions of the fused kernels a captured decode graph needs (`indexerTopK`,
+ * Plain-TypeScript versions of the fused kernels a captured decode graph needs (`indexerTopk`,
  * `mlaAttention`, `moeExperts`): they read the batch and the routing from device tensors when they
  * run, never from host copies, so the reference backend can replay them from a graph. Opt-in
  * (`new ReferenceBackend({ fused: true })`): by default the model runs on the composites.
  */
-export const REFERENCE_FUSED_KERNELS: Pick<FusedKernels, 'indexerTopK' | 'mlaAttention' | 'moeExperts'> = {
-  indexerTopK,
+export const REFERENCE_FUSED_KERNELS: Pick<FusedKernels, 'indexerTopk' | 'mlaAttention' | 'moeExperts'> = {
+  indexerTopk,
   mlaAttention,
   moeExperts,
 };

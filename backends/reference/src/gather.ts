@@ -60,27 +60,39 @@ export function indexAdd(out: TensorView, rows: TensorView, indices: TensorView,
   }
 }
 
-export function gatherColumns(out: TensorView, x: TensorView, indices: TensorView, fill = 0): void {
-  const k = 'gatherColumns';
-  expectRank(k, 'x', x, 2);
+/** Checks `indices` i32 [rows, j] against `wide` [rows, n] (the argument `name` of kernel `k`): [rows, n, j]. */
+function columnShape(
+  k: string,
+  name: string,
+  wide: TensorView,
+  indices: TensorView,
+): [number, number, number] {
+  expectRank(k, name, wide, 2);
   expectDType(k, 'indices', indices, 'i32');
-  const [rows, n] = x.shape as [number, number];
+  const [rows, n] = wide.shape as [number, number];
   const j = indices.shape[1]!;
   expectShape(k, 'indices', indices, [rows, j]);
+  return [rows, n, j];
+}
+
+/** `col`, the index of row `r`, when it is -1 (none) or in [0, n); else a KernelArgumentError. */
+function checkColumn(k: string, col: number, r: number, n: number): number {
+  if (col !== -1 && (col < 0 || col >= n))
+    throw new KernelArgumentError(k, `index ${col} in row ${r} is outside [0, ${n})`);
+  return col;
+}
+
+export function gatherColumns(out: TensorView, x: TensorView, indices: TensorView, fill = 0): void {
+  const k = 'gatherColumns';
+  const [rows, n, j] = columnShape(k, 'x', x, indices);
   expectShape(k, 'out', out, [rows, j]);
   const idx = read(indices, k);
   const values = read(x, k);
   const result = new Float64Array(rows * j);
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < j; c++) {
-      const col = idx[r * j + c]!;
-      if (col === -1) {
-        result[r * j + c] = fill;
-        continue;
-      }
-      if (col < 0 || col >= n)
-        throw new KernelArgumentError(k, `index ${col} in row ${r} is outside [0, ${n})`);
-      result[r * j + c] = values[r * n + col]!;
+      const col = checkColumn(k, idx[r * j + c]!, r, n);
+      result[r * j + c] = col === -1 ? fill : values[r * n + col]!;
     }
   }
   write(out, result, k);
@@ -88,21 +100,15 @@ export function gatherColumns(out: TensorView, x: TensorView, indices: TensorVie
 
 export function scatterColumns(out: TensorView, indices: TensorView, values: TensorView | number): void {
   const k = 'scatterColumns';
-  expectRank(k, 'out', out, 2);
-  expectDType(k, 'indices', indices, 'i32');
-  const [rows, n] = out.shape as [number, number];
-  const j = indices.shape[1]!;
-  expectShape(k, 'indices', indices, [rows, j]);
+  const [rows, n, j] = columnShape(k, 'out', out, indices);
   if (typeof values !== 'number') expectShape(k, 'values', values, [rows, j]);
   const idx = read(indices, k);
   const v = typeof values === 'number' ? null : read(values, k);
   const all = read(out, k);
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < j; c++) {
-      const col = idx[r * j + c]!;
+      const col = checkColumn(k, idx[r * j + c]!, r, n);
       if (col === -1) continue;
-      if (col < 0 || col >= n)
-        throw new KernelArgumentError(k, `index ${col} in row ${r} is outside [0, ${n})`);
       all[r * n + col] = v ? v[r * j + c]! : (values as number);
     }
   }

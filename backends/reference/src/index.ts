@@ -6,7 +6,7 @@ export { ue8m0Scale } from './fp8-quant.js';
 export { REFERENCE_FUSED_KERNELS } from './fused-kernels.js';
 export { ReferenceBackend, type ReferenceBackendOptions } from './reference-backend.js';
 export { ReferenceBuffer } from './reference-buffer.js';
-export { selectTopK } from './top-k.js';
+export { selectTopK, selectTopk } from './top-k.js';
 
 /** The reference backend factory: always usable, lowest priority for `auto`. */
 const referenceBackendFactory: BackendFactory = {

@@ -26,12 +26,12 @@ import { rope } from './rope.js';
 import { sample } from './sample.js';
 import { softmax } from './softmax.js';
 import { bufferOf, read, write } from './strided.js';
-import { topK } from './top-k.js';
+import { topk } from './top-k.js';
 
 /** Options of {@link ReferenceBackend}. */
 export interface ReferenceBackendOptions {
   /**
-   * Also offer the plain-TypeScript fused kernels a captured decode graph needs (`indexerTopK`,
+   * Also offer the plain-TypeScript fused kernels a captured decode graph needs (`indexerTopk`,
    * `mlaAttention`, `moeExperts`; default false, so the model runs on the composites).
    */
   readonly fused?: boolean;
@@ -207,7 +207,7 @@ const KERNELS: Kernels = {
   layerNorm,
   rope,
   softmax,
-  topK,
+  topk,
   reduceSum,
   gatherColumns,
   scatterColumns,

@@ -1,4 +1,4 @@
-import { KernelArgumentError } from '@dsa/backend';
+import { backendBuffer, KernelArgumentError } from '@dsa/backend';
 import {
   bf16ToFloat,
   dtypeBytes,
@@ -16,15 +16,7 @@ import { ReferenceBuffer } from './reference-buffer.js';
 
 /** The reference buffer behind a view, checked. */
 export function bufferOf(view: TensorView, kernel: string): ReferenceBuffer {
-  const buffer = view.buffer;
-  if (!(buffer instanceof ReferenceBuffer)) {
-    throw new KernelArgumentError(
-      kernel,
-      `tensor lives on device "${buffer.device}", not on the reference backend`,
-    );
-  }
-  if (buffer.isDisposed) throw new KernelArgumentError(kernel, 'tensor buffer was disposed');
-  return buffer;
+  return backendBuffer(kernel, view, ReferenceBuffer, 'reference');
 }
 
 /** Element offsets (in units of the dtype) of every element of `view`, in row-major order. */
@@ -110,15 +102,25 @@ function setter(
   view: TensorView,
   kernel: string,
 ): (offset: number, value: number) => void {
+  // Dtypes stored as they are: a plain store into the typed view converts.
+  const plain: Partial<
+    Record<string, Float32Array | Float64Array | Int32Array | Int16Array | Int8Array | Uint8Array>
+  > = {
+    f32: buffer.f32,
+    f64: buffer.f64,
+    i32: buffer.i32,
+    i16: buffer.i16,
+    i8: buffer.i8,
+    u8: buffer.bytes,
+    bool: buffer.bytes,
+  };
+  const store = plain[view.dtype];
+  if (store !== undefined) {
+    return (o, v) => {
+      store[o] = v;
+    };
+  }
   switch (view.dtype) {
-    case 'f32':
-      return (o, v) => {
-        buffer.f32[o] = v;
-      };
-    case 'f64':
-      return (o, v) => {
-        buffer.f64[o] = v;
-      };
     case 'bf16':
       return (o, v) => {
         buffer.u16[o] = floatToBf16(v);
@@ -130,23 +132,6 @@ function setter(
     case 'f8_e4m3':
       return (o, v) => {
         buffer.bytes[o] = floatToFp8E4m3(v);
-      };
-    case 'i32':
-      return (o, v) => {
-        buffer.i32[o] = v;
-      };
-    case 'i16':
-      return (o, v) => {
-        buffer.i16[o] = v;
-      };
-    case 'i8':
-      return (o, v) => {
-        buffer.i8[o] = v;
-      };
-    case 'u8':
-    case 'bool':
-      return (o, v) => {
-        buffer.bytes[o] = v;
       };
     case 'i64':
       return (o, v) => {

@@ -3,7 +3,7 @@ import type { TensorView } from '@dsa/tensor';
 import { expectDType, expectRank, expectShape, read, write } from './strided.js';
 
 /** Indices of the k best entries of `row` (value desc, index asc), then sorted by index; -inf/NaN excluded. */
-export function selectTopK(row: ArrayLike<number>, k: number): number[] {
+export function selectTopk(row: ArrayLike<number>, k: number): number[] {
   const candidates: number[] = [];
   for (let i = 0; i < row.length; i++) {
     const v = row[i]!;
@@ -13,8 +13,11 @@ export function selectTopK(row: ArrayLike<number>, k: number): number[] {
   return candidates.slice(0, k).sort((a, b) => a - b);
 }
 
-export function topK(indices: TensorView, values: TensorView | null, x: TensorView, k: number): void {
-  const kernel = 'topK';
+/** @deprecated Renamed {@link selectTopk} (one spelling of top-k); this alias goes in a later minor release. */
+export const selectTopK = selectTopk;
+
+export function topk(indices: TensorView, values: TensorView | null, x: TensorView, k: number): void {
+  const kernel = 'topk';
   expectRank(kernel, 'x', x, 2);
   expectDType(kernel, 'indices', indices, 'i32');
   const [rows, n] = x.shape as [number, number];
@@ -27,7 +30,7 @@ export function topK(indices: TensorView, values: TensorView | null, x: TensorVi
   const outValues = new Float64Array(rows * k).fill(Number.NEGATIVE_INFINITY);
   for (let r = 0; r < rows; r++) {
     const row = v.subarray(r * n, (r + 1) * n);
-    selectTopK(row, k).forEach((col, j) => {
+    selectTopk(row, k).forEach((col, j) => {
       outIndices[r * k + j] = col;
       outValues[r * k + j] = row[col]!;
     });

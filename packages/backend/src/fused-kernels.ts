@@ -33,7 +33,7 @@ export interface MoeRouteOptions {
  * Optional fused kernels: each is one DSA hot path whose meaning is defined by its composite of
  * primitive {@link Kernels} beside this contract (`COMPOSITE_KERNELS`, e.g. `compositeMlaAttention`).
  * A backend lists the ones it implements in `capabilities.fused`; absent means the caller runs the
- * composite (the dispatchers `addRmsNorm`, `swiglu`, `indexerTopK`, `mlaAttention`, `moeRoute` and
+ * composite (the dispatchers `addRmsNorm`, `swiglu`, `indexerTopk`, `mlaAttention`, `moeRoute` and
  * `moeExperts` of this package pick one or the other). The conformance kit checks every backend's
  * fused kernels against the composites (`fusedCases` of `@dsa/backend/testing`).
  */
@@ -50,7 +50,7 @@ export interface FusedKernels {
    * then `indices[s, :]` = the `k` best positions (ascending, -1 padded), ties to the lower position.
    * `q` [S, Hi, Di] f32 (fp8 mode passes dequantized q, exact); `weights` [S, Hi] f32; `indices` i32 [S, k].
    */
-  indexerTopK(
+  indexerTopk(
     indices: TensorView,
     q: TensorView,
     weights: TensorView,
@@ -106,7 +106,7 @@ export type FusedKernelName = keyof FusedKernels;
 export const FUSED_KERNEL_NAMES: readonly FusedKernelName[] = [
   'addRmsNorm',
   'swiglu',
-  'indexerTopK',
+  'indexerTopk',
   'mlaAttention',
   'moeRoute',
   'moeExperts',

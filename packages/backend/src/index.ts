@@ -16,12 +16,19 @@ export {
   SPECIFICATION_VERSION,
   type Stream,
 } from './backend.js';
+export { backendBuffer } from './backend-buffer.js';
 export { closestNames } from './closest-names.js';
 export { addRmsNorm, compositeAddRmsNorm } from './composite/add-rms-norm.js';
 export { causalMask } from './composite/causal-mask.js';
 export type { CompositeHost, Scratch } from './composite/composite-host.js';
 export { COMPOSITE_KERNELS, type CompositeKernels } from './composite/composite-kernels.js';
-export { compositeIndexerTopK, indexerRunScores, indexerTopK } from './composite/indexer-top-k.js';
+export {
+  compositeIndexerTopK,
+  compositeIndexerTopk,
+  indexerRunScores,
+  indexerTopK,
+  indexerTopk,
+} from './composite/indexer-top-k.js';
 export { compositeMlaAttention, mlaAttention } from './composite/mla-attention.js';
 export { compositeMoeExperts, moeExperts } from './composite/moe-experts.js';
 export { compositeMoeRoute, moeRoute } from './composite/moe-route.js';

@@ -87,7 +87,7 @@ export interface Kernels {
    * never selected. Results are listed in ascending index order, and rows with fewer than k
    * selectable entries are padded with index -1 (value -inf). `indices` i32 [R, k]; `values` f32 [R, k] or omitted.
    */
-  topK(indices: TensorView, values: TensorView | null, x: TensorView, k: number): void;
+  topk(indices: TensorView, values: TensorView | null, x: TensorView, k: number): void;
 
   /** out[r] = Σ_n x[r, n]. `x` [R, N]; `out` [R]. */
   reduceSum(out: TensorView, x: TensorView): void;

@@ -3,7 +3,7 @@ import {
   type Backend,
   type IndexerKeyCache,
   indexerRunScores,
-  indexerTopK,
+  indexerTopk,
   type RotaryTable,
   SCORE_BUDGET,
   sequenceRuns,
@@ -35,7 +35,7 @@ export class Indexer {
   /**
    * Computes this step's keys from `x` [S, D] (the attention-norm output) into `keyCache` at
    * `writeSlots`, then selects, for each query (from `qr` [S, qLora]), the top-`k` cached positions
-   * (`k` defaults to the checkpoint's `index_topk`). Returns `indices` i32 [S, k]. With `selectTopK`
+   * (`k` defaults to the checkpoint's `index_topk`). Returns `indices` i32 [S, k]. With `selectTopk`
    * false only the key cache is written (the caller attends densely because every causal position fits).
    */
   forward(
@@ -47,14 +47,14 @@ export class Indexer {
     keyCache: IndexerKeyCache,
     writeSlots: TensorView,
     batch: AttentionBatch,
-    selectTopK: boolean,
+    selectTopk: boolean,
     k: number = this.dims.indexTopk,
   ): TensorView | null {
     this.storeKeys(workspace, x, positions, rotary, keyCache, writeSlots);
-    if (!selectTopK) return null;
+    if (!selectTopk) return null;
     const { qHeads, weights } = this.queries(workspace, x, qr, positions, rotary);
     const indices = workspace.tensor('i32', [x.shape[0]!, k]);
-    indexerTopK(this.backend, workspace, indices, qHeads, weights, keyCache, batch, k);
+    indexerTopk(this.backend, workspace, indices, qHeads, weights, keyCache, batch, k);
     return indices;
   }
 
@@ -90,7 +90,7 @@ export class Indexer {
       const mark = workspace.mark();
       const score = indexerRunScores(this.backend, workspace, qHeads, weights, keyCache, batch, run);
       const runIndices = narrow(indices, 0, run.start, run.count);
-      this.backend.kernels.topK(runIndices, null, score, k);
+      this.backend.kernels.topk(runIndices, null, score, k);
       const t = score.shape[1]!;
       const hostScores = new Float32Array(run.count * t);
       const hostIndices = new Int32Array(run.count * k);

@@ -2,11 +2,14 @@
 // compatibility and go in a later minor release.
 import {
   indexerRunScores as contractIndexerRunScores,
-  indexerTopK as contractIndexerTopK,
+  indexerTopk as contractIndexerTopk,
 } from '@dsa/backend';
 
-/** @deprecated Import `indexerTopK` from `@dsa/backend`, where the kernel and its composite are defined. */
-export const indexerTopK = contractIndexerTopK;
+/**
+ * @deprecated Import `indexerTopk` (the one spelling of top-k) from `@dsa/backend`, where the kernel and its
+ * composite are defined.
+ */
+export const indexerTopK = contractIndexerTopk;
 
 /** @deprecated Import `indexerRunScores` from `@dsa/backend`. */
 export const indexerRunScores = contractIndexerRunScores;

@@ -134,27 +134,13 @@ function scaleMinK4(src: Uint8Array, scales: number, j: number): [number, number
   return [(b & 0x0f) | ((src[scales + j - 4]! >> 6) << 4), (b >> 4) | ((src[scales + j]! >> 6) << 4)];
 }
 
-const q4_k: BlockDecoder = (src, at, out, o) => {
-  // d, dmin, scales[12], qs[128]
+/**
+ * A Q4_K or Q5_K block: d, dmin, scales[12], then for Q5_K qh[32] (the fifth bits, at `qh`; -1 for Q4_K),
+ * then qs[128] at `qs`; 8 sub-blocks of 32 values d·scale·q − dmin·min.
+ */
+function decodeK4K5(src: Uint8Array, at: number, out: Float32Array, o: number, qh: number, qs: number): void {
   const d = half(src, at);
   const dmin = half(src, at + 2);
-  const qs = at + 4 + 12;
-  for (let j = 0; j < 8; j++) {
-    const [sc, m] = scaleMinK4(src, at + 4, j);
-    const dl = d * sc;
-    const ml = dmin * m;
-    const base = qs + (j >> 1) * 32;
-    const shift = (j & 1) * 4;
-    for (let l = 0; l < 32; l++) out[o + j * 32 + l] = dl * ((src[base + l]! >> shift) & 0x0f) - ml;
-  }
-};
-
-const q5_k: BlockDecoder = (src, at, out, o) => {
-  // d, dmin, scales[12], qh[32], qs[128]
-  const d = half(src, at);
-  const dmin = half(src, at + 2);
-  const qh = at + 4 + 12;
-  const qs = qh + QK_K / 8;
   for (let j = 0; j < 8; j++) {
     const [sc, m] = scaleMinK4(src, at + 4, j);
     const dl = d * sc;
@@ -162,11 +148,17 @@ const q5_k: BlockDecoder = (src, at, out, o) => {
     const base = qs + (j >> 1) * 32;
     const shift = (j & 1) * 4;
     for (let l = 0; l < 32; l++) {
-      const q = ((src[base + l]! >> shift) & 0x0f) | (((src[qh + l]! >> j) & 1) << 4);
+      let q = (src[base + l]! >> shift) & 0x0f;
+      if (qh >= 0) q |= ((src[qh + l]! >> j) & 1) << 4;
       out[o + j * 32 + l] = dl * q - ml;
     }
   }
-};
+}
+
+const q4_k: BlockDecoder = (src, at, out, o) => decodeK4K5(src, at, out, o, -1, at + 4 + 12);
+
+const q5_k: BlockDecoder = (src, at, out, o) =>
+  decodeK4K5(src, at, out, o, at + 4 + 12, at + 4 + 12 + QK_K / 8);
 
 const q6_k: BlockDecoder = (src, at, out, o) => {
   // ql[128], qh[64], scales[16] (int8), d

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
-import { convertToGguf, GGUF_OUTPUT_TYPES, type GgufOutputType } from '@dsa/runtime';
+import { convertToGguf, GGUF_OUTPUT_TYPES } from '@dsa/runtime';
 import cliProgress from 'cli-progress';
-import { UsageError } from '../usage-error.js';
+import { parseChoice, UsageError } from '../usage-error.js';
 
 /** `dsa convert`: a checkpoint folder → a GGUF file llama.cpp loads as deepseek32 / deepseek2. */
 export async function convertCommand(flags: {
@@ -12,9 +12,7 @@ export async function convertCommand(flags: {
   name?: string;
   quiet?: boolean;
 }): Promise<void> {
-  if (!GGUF_OUTPUT_TYPES.includes(flags.type as GgufOutputType)) {
-    throw new UsageError(`--type: "${flags.type}" must be one of ${GGUF_OUTPUT_TYPES.join(', ')}`);
-  }
+  const type = parseChoice(flags.type, '--type', GGUF_OUTPUT_TYPES);
   if (!flags.to.toLowerCase().endsWith('.gguf')) {
     throw new UsageError(`--to: "${flags.to}" must name a .gguf file`);
   }
@@ -41,7 +39,7 @@ export async function convertCommand(flags: {
   const mb = (b: number) => Math.round(b / 1e6);
   try {
     const summary = await convertToGguf(flags.model, flags.to, {
-      type: flags.type as GgufOutputType,
+      type,
       ...(flags.tokenizer !== undefined ? { tokenizerDir: flags.tokenizer } : {}),
       ...(flags.name !== undefined ? { name: flags.name } : {}),
       log,

@@ -53,6 +53,31 @@ function argmax(row: Float32Array): number {
   return best;
 }
 
+/**
+ * {@link scoreSequences} under `setting`'s selection; `logitsOf(i, j)` is the logits of scored row `j` of
+ * sequence `i`.
+ */
+async function scoreSetting(
+  model: DeepseekModel,
+  sequences: readonly (readonly number[])[],
+  rows: readonly (readonly number[])[],
+  probes: readonly (readonly number[])[],
+  setting: EvalSetting,
+  seed: number,
+) {
+  const scored = await scoreSequences(
+    model,
+    sequences,
+    rows,
+    probes,
+    selectionOf(setting, seed),
+    EVAL_STEP_TOKENS,
+  );
+  const vocab = model.config.vocabSize;
+  const logitsOf = (i: number, j: number) => scored[i]!.logits.subarray(j * vocab, (j + 1) * vocab);
+  return { scored, logitsOf };
+}
+
 /** Recall accuracy of one setting: the share of answers whose greedy prediction at `position - 1` is right. */
 export async function evalRecall(
   model: DeepseekModel,
@@ -62,20 +87,12 @@ export async function evalRecall(
 ): Promise<EvalRow> {
   const sequences = data.map((s) => s.ids);
   const rows = data.map((s) => s.answers.map(([position]) => position - 1));
-  const scored = await scoreSequences(
-    model,
-    sequences,
-    rows,
-    rows,
-    selectionOf(setting, seed),
-    EVAL_STEP_TOKENS,
-  );
-  const vocab = model.config.vocabSize;
+  const { scored, logitsOf } = await scoreSetting(model, sequences, rows, rows, setting, seed);
   let right = 0;
   let n = 0;
-  scored.forEach((s, i) => {
-    data[i]!.answers.forEach(([, token], j) => {
-      if (argmax(s.logits.subarray(j * vocab, (j + 1) * vocab)) === token) right++;
+  data.forEach((sequence, i) => {
+    sequence.answers.forEach(([, token], j) => {
+      if (argmax(logitsOf(i, j)) === token) right++;
       n++;
     });
   });
@@ -122,25 +139,24 @@ export async function evalPerplexity(
     { length: probes },
     (_, i) => scoredRows[probes === 1 ? 0 : Math.round((i * (scoredRows.length - 1)) / (probes - 1))]!,
   );
-  const scored = await scoreSequences(
+  const { scored, logitsOf } = await scoreSetting(
     model,
     windows,
     windows.map(() => scoredRows),
     windows.map(() => probeRows),
-    selectionOf(setting, seed),
-    EVAL_STEP_TOKENS,
+    setting,
+    seed,
   );
-  const vocab = model.config.vocabSize;
   let nll = 0;
   let n = 0;
-  scored.forEach((s, w) => {
+  windows.forEach((window, w) => {
     scoredRows.forEach((row, j) => {
-      const logits = s.logits.subarray(j * vocab, (j + 1) * vocab);
+      const logits = logitsOf(w, j);
       let max = Number.NEGATIVE_INFINITY;
       for (const v of logits) if (v > max) max = v;
       let z = 0;
       for (const v of logits) z += Math.exp(v - max);
-      nll += Math.log(z) + max - logits[windows[w]![row + 1]!]!;
+      nll += Math.log(z) + max - logits[window[row + 1]!]!;
       n++;
     });
   });

@@ -91,36 +91,27 @@ export function drawLineChart(spec: LineChartSpec, x: number, y: number, size: C
     right: size.width - MARGIN.right,
     bottom: size.height - bottom,
   };
-  const {
-    scale: sx,
-    format: xSpecifier,
-    base: xBase,
-  } = axisScale(
-    points.map((p) => p[0]),
-    spec.logX === true,
-    [plot.left, plot.right],
-    `chart "${spec.title}": x`,
-  );
-  const {
-    scale: sy,
-    format: ySpecifier,
-    base: yBase,
-  } = axisScale(
-    points.map((p) => p[1]),
-    spec.logY === true,
-    [plot.bottom, plot.top],
-    `chart "${spec.title}": y`,
-  );
+  const axis = (i: 0 | 1, log: boolean, range: [number, number]) =>
+    axisScale(
+      points.map((p) => p[i]),
+      log,
+      range,
+      `chart "${spec.title}": ${i === 0 ? 'x' : 'y'}`,
+    );
+  const xAxis = axis(0, spec.logX === true, [plot.left, plot.right]);
+  const yAxis = axis(1, spec.logY === true, [plot.bottom, plot.top]);
+  const sx = xAxis.scale;
+  const sy = yAxis.scale;
   const out: string[] = [`<g class="chart" transform="translate(${x},${y})">`];
   out.push(
     `<text class="title" x="${size.width / 2}" y="20" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(spec.title)}</text>`,
   );
   const xTicks = sx.ticks(spec.logX ? 8 : 6);
   const yTicks = sy.ticks(6);
-  const xFormat = sx.tickFormat(spec.logX ? 8 : 6, xSpecifier);
-  const yFormat = sy.tickFormat(6, ySpecifier);
-  const visibleX = xBase ? thinLogTicks(xTicks, xBase) : xTicks;
-  const visibleY = yBase ? thinLogTicks(yTicks, yBase) : yTicks;
+  const xFormat = sx.tickFormat(spec.logX ? 8 : 6, xAxis.format);
+  const yFormat = sy.tickFormat(6, yAxis.format);
+  const visibleX = xAxis.base ? thinLogTicks(xTicks, xAxis.base) : xTicks;
+  const visibleY = yAxis.base ? thinLogTicks(yTicks, yAxis.base) : yTicks;
   for (const t of visibleX) {
     const px = coordinate(sx(t));
     out.push(

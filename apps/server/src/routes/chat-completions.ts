@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { type ChatMessage, ChatOutput, renderChatPrompt, type ThinkingMode } from '@dsa/runtime';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { CompletionProtocol, DoneEvent, TokenEvent } from '../completion-protocol.js';
-import { type SamplingFields, toGenerateRequest, tokenLogprob } from '../generation.js';
+import { type SamplingFields, tokenLogprob } from '../generation.js';
 import { OpenAIError } from '../openai-error.js';
 import { chatCompletionSchema } from '../request-schemas.js';
-import { serveCompletion } from '../serve-completion.js';
+import { completionRoute } from '../serve-completion.js';
 import type { ServerContext } from '../server-context.js';
 
 interface ChatBody extends SamplingFields {
@@ -159,22 +159,12 @@ class ChatProtocol implements CompletionProtocol<ChatPiece> {
 
 /** POST /v1/chat/completions */
 export function chatCompletionsRoute(app: FastifyInstance, context: ServerContext): void {
-  app.post(
-    '/v1/chat/completions',
-    { schema: { body: chatCompletionSchema } },
-    async (request: FastifyRequest, reply: FastifyReply) => {
-      const body = request.body as ChatBody;
-      context.checkModel(body.model);
-      const mode = thinkingMode(body);
-      const prompt = context.tokenizer.encode(renderPrompt(context, body, mode));
-      const top = body.logprobs ? (body.top_logprobs ?? 0) : undefined;
-      return serveCompletion(context, reply, new ChatProtocol(context, mode, top), {
-        request: toGenerateRequest(body, prompt, context.defaults, top),
-        stream: body.stream === true,
-        includeUsage: body.stream_options?.include_usage === true,
-      });
-    },
-  );
+  completionRoute(app, context, '/v1/chat/completions', chatCompletionSchema, (body: ChatBody) => {
+    const mode = thinkingMode(body);
+    const prompt = context.tokenizer.encode(renderPrompt(context, body, mode));
+    const top = body.logprobs ? (body.top_logprobs ?? 0) : undefined;
+    return { protocol: new ChatProtocol(context, mode, top), prompt, top };
+  });
 }
 
 function logprobEntry(

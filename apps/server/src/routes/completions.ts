@@ -1,8 +1,8 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { CompletionProtocol, DoneEvent, TokenEvent } from '../completion-protocol.js';
-import { type SamplingFields, toGenerateRequest } from '../generation.js';
+import type { SamplingFields } from '../generation.js';
 import { completionSchema } from '../request-schemas.js';
-import { serveCompletion } from '../serve-completion.js';
+import { completionRoute } from '../serve-completion.js';
 import type { ServerContext } from '../server-context.js';
 
 interface CompletionBody extends SamplingFields {
@@ -100,23 +100,13 @@ class TextProtocol implements CompletionProtocol<TextPiece> {
 
 /** POST /v1/completions: plain text (or token ids) in, text out. */
 export function completionsRoute(app: FastifyInstance, context: ServerContext): void {
-  app.post(
-    '/v1/completions',
-    { schema: { body: completionSchema } },
-    async (request: FastifyRequest, reply: FastifyReply) => {
-      const body = request.body as CompletionBody;
-      context.checkModel(body.model);
-      const prompt =
-        typeof body.prompt === 'string'
-          ? context.tokenizer.encode(body.prompt, { addSpecialTokens: true })
-          : body.prompt;
-      const top = body.logprobs ?? undefined;
-      const echo = body.echo && typeof body.prompt === 'string' ? body.prompt : '';
-      return serveCompletion(context, reply, new TextProtocol(context, echo, top), {
-        request: toGenerateRequest(body, prompt, context.defaults, top),
-        stream: body.stream === true,
-        includeUsage: body.stream_options?.include_usage === true,
-      });
-    },
-  );
+  completionRoute(app, context, '/v1/completions', completionSchema, (body: CompletionBody) => {
+    const prompt =
+      typeof body.prompt === 'string'
+        ? context.tokenizer.encode(body.prompt, { addSpecialTokens: true })
+        : body.prompt;
+    const top = body.logprobs ?? undefined;
+    const echo = body.echo && typeof body.prompt === 'string' ? body.prompt : '';
+    return { protocol: new TextProtocol(context, echo, top), prompt, top };
+  });
 }

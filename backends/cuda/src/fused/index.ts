@@ -1,7 +1,7 @@
 import type { FusedKernels } from '@dsa/backend';
 import { addRmsNorm } from './add-rms-norm.js';
 import type { FusedKernelHost } from './fused-host.js';
-import { indexerTopK } from './indexer-top-k.js';
+import { indexerTopk } from './indexer-top-k.js';
 import { mlaAttention } from './mla-attention.js';
 import { moeExperts } from './moe-experts.js';
 import { moeRoute } from './moe-route.js';
@@ -18,8 +18,8 @@ export function fusedKernels(backend: FusedKernelHost): Partial<FusedKernels> {
   return {
     addRmsNorm: (out, residual, x, weight, eps) => addRmsNorm(backend, out, residual, x, weight, eps),
     swiglu: (out, gate, up) => swiglu(backend, out, gate, up),
-    indexerTopK: (indices, q, weights, keys, batch, k) =>
-      indexerTopK(backend, indices, q, weights, keys, batch, k),
+    indexerTopk: (indices, q, weights, keys, batch, k) =>
+      indexerTopk(backend, indices, q, weights, keys, batch, k),
     mlaAttention: (out, q, cache, batch, indices, scale) =>
       mlaAttention(backend, out, q, cache, batch, indices, scale),
     moeRoute: (indices, weights, logits, bias, options) =>

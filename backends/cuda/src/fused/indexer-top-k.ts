@@ -11,7 +11,7 @@ import {
   pointerArg,
 } from './fused-args.js';
 import type { FusedKernelHost } from './fused-host.js';
-import { launchTopKRows, TOP_K_MAX_ROW } from './top-k-rows.js';
+import { launchTopkRows, TOP_K_MAX_ROW } from './top-k-rows.js';
 
 const KERNEL = 'dsa_fused_indexer_scores';
 /**
@@ -26,16 +26,16 @@ const KEYS_PER_CTA = 64;
 const SCORE_BUDGET_BYTES = 256 * 1024 * 1024;
 
 /**
- * FusedKernels.indexerTopK: lightning-indexer scores (kernels/fused/indexer-scores.cu) into a workspace
+ * FusedKernels.indexerTopk: lightning-indexer scores (kernels/fused/indexer-scores.cu) into a workspace
  * row per query, then the radix top-k (top-k.cu) over each row's causal length.
  * `indices` i32 [S, k]; `q` [S, Hi, Di] f32; `weights` [S, Hi] f32; keys f32 or f8_e4m3 [slots, Di]
  * (+ `scales` f32 [slots]).
  */
-export function indexerTopK(
+export function indexerTopk(
   host: FusedKernelHost,
-  ...[indices, q, weights, keys, batch, k]: Parameters<FusedKernels['indexerTopK']>
+  ...[indices, q, weights, keys, batch, k]: Parameters<FusedKernels['indexerTopk']>
 ): void {
-  const name = 'indexerTopK';
+  const name = 'indexerTopk';
   const [s, heads, width] = dims(name, 'q', q, '[S, Hi, Di]') as [number, number, number];
   expectDType(name, 'q', q, ['f32']);
   expectDType(name, 'weights', weights, ['f32']);
@@ -112,7 +112,7 @@ export function indexerTopK(
           ],
         );
       }
-      launchTopKRows(
+      launchTopkRows(
         host,
         scores,
         stride,

@@ -14,7 +14,7 @@ const SHARED_WORDS = 12288 - 64;
 /** Histogram bins of the first digit (kHistBins). */
 const HIST_BINS = 2048;
 
-/** The longest row {@link launchTopKRows} accepts (its bitmap and histogram must fit 48 KiB). */
+/** The longest row {@link launchTopkRows} accepts (its bitmap and histogram must fit 48 KiB). */
 export const TOP_K_MAX_ROW = (SHARED_WORDS - HIST_BINS) * 32;
 
 /**
@@ -22,7 +22,7 @@ export const TOP_K_MAX_ROW = (SHARED_WORDS - HIST_BINS) * 32;
  * elements, length `n`, or min(n, positions[r] + 1) when `positions` is a device pointer): the k best
  * indices of each row, ascending, ties to the lower index, -1 padded, into i32 `out` [rows, k].
  */
-export function launchTopKRows(
+export function launchTopkRows(
   host: FusedKernelHost,
   scores: LaunchArg,
   rowStride: number,
@@ -34,7 +34,7 @@ export function launchTopKRows(
 ): void {
   if (n > TOP_K_MAX_ROW) {
     throw new KernelArgumentError(
-      'topK',
+      'topk',
       `rows of ${n} entries exceed the ${TOP_K_MAX_ROW} the top-k kernel holds`,
     );
   }

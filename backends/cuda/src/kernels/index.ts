@@ -8,7 +8,7 @@ import { matmulKernels } from './matmul.js';
 import { normKernels } from './norm.js';
 import { ropeKernels } from './rope.js';
 import { sampleKernels } from './sample.js';
-import { topKKernels } from './top-k.js';
+import { topkKernels } from './top-k.js';
 
 export { stridedCopy } from './elementwise.js';
 export type { KernelContext } from './kernel-context.js';
@@ -23,7 +23,7 @@ export function createKernels(context: KernelContext): Kernels {
     ...matmulKernels(context),
     ...normKernels(context),
     ...ropeKernels(context),
-    ...topKKernels(context),
+    ...topkKernels(context),
     ...fp8QuantKernels(context),
     ...sampleKernels(context),
   };

@@ -5,11 +5,11 @@ import { expectDType, expectRank, expectShape, type KernelContext, rowGrid } fro
 /** Threads per row of dsa_top_k (kTopKThreads). */
 export const TOP_K_THREADS = 512;
 
-/** topK: one block per row, radix select then an index-ordered compaction. */
-export function topKKernels(context: KernelContext): Pick<Kernels, 'topK'> {
+/** topk: one block per row, radix select then an index-ordered compaction. */
+export function topkKernels(context: KernelContext): Pick<Kernels, 'topk'> {
   return {
-    topK(indices, values, x, k) {
-      const name = 'topK';
+    topk(indices, values, x, k) {
+      const name = 'topk';
       if (!Number.isInteger(k) || k < 1)
         throw new KernelArgumentError(name, `k = ${k} must be a positive integer`);
       expectRank(name, 'x', x, 2);

@@ -1,4 +1,5 @@
 import type { Backend } from '../backend.js';
+import type { FusedKernels } from '../fused-kernels.js';
 import type { Workspace } from '../workspace.js';
 
 /**
@@ -13,3 +14,18 @@ export type CompositeHost = Pick<Backend, 'kernels' | 'fused' | 'copy' | 'upload
  * Every {@link Workspace} is one.
  */
 export type Scratch = Pick<Workspace, 'tensor' | 'mark' | 'rewind'>;
+
+/**
+ * The dispatcher of fused kernel `name`: the backend's fused kernel when it has one, else `composite`
+ * (the one rule `indexerTopk`, `mlaAttention` and `moeRoute` follow).
+ */
+export function fusedOrComposite<K extends 'indexerTopk' | 'mlaAttention' | 'moeRoute'>(
+  name: K,
+  composite: (backend: CompositeHost, workspace: Scratch, ...args: Parameters<FusedKernels[K]>) => void,
+): (backend: CompositeHost, workspace: Scratch, ...args: Parameters<FusedKernels[K]>) => void {
+  return (backend, workspace, ...args) => {
+    const fused = backend.fused[name] as ((...fusedArgs: Parameters<FusedKernels[K]>) => void) | undefined;
+    if (fused) fused.apply(backend.fused, args);
+    else composite(backend, workspace, ...args);
+  };
+}

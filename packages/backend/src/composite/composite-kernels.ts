@@ -1,7 +1,7 @@
 import type { FusedKernelName, FusedKernels } from '../fused-kernels.js';
 import { compositeAddRmsNorm } from './add-rms-norm.js';
 import type { CompositeHost, Scratch } from './composite-host.js';
-import { compositeIndexerTopK } from './indexer-top-k.js';
+import { compositeIndexerTopk } from './indexer-top-k.js';
 import { compositeMlaAttention } from './mla-attention.js';
 import { compositeMoeExperts } from './moe-experts.js';
 import { compositeMoeRoute } from './moe-route.js';
@@ -26,7 +26,7 @@ export type CompositeKernels = {
 export const COMPOSITE_KERNELS: CompositeKernels = {
   addRmsNorm: (backend, _workspace, ...args) => compositeAddRmsNorm(backend, ...args),
   swiglu: (backend, _workspace, ...args) => compositeSwiglu(backend, ...args),
-  indexerTopK: compositeIndexerTopK,
+  indexerTopk: compositeIndexerTopk,
   mlaAttention: compositeMlaAttention,
   moeRoute: compositeMoeRoute,
   moeExperts: compositeMoeExperts,

@@ -2,40 +2,33 @@ import { broadcastTo, narrow, reshape, splitDim, type TensorView, unsqueeze } fr
 import type { AttentionBatch } from '../attention-batch.js';
 import type { FusedKernels, IndexerKeyCache } from '../fused-kernels.js';
 import { causalMask } from './causal-mask.js';
-import type { CompositeHost, Scratch } from './composite-host.js';
+import { type CompositeHost, fusedOrComposite, type Scratch } from './composite-host.js';
 import { gatherSequenceRows, SCORE_BUDGET, type SequenceRun, sequenceRuns } from './sequence-runs.js';
 
 /**
- * The definition of the fused `indexerTopK` in primitive kernels (see `FusedKernels.indexerTopK`): per
- * run of one sequence's queries, the scores of {@link indexerRunScores}, then `topK`.
+ * The definition of the fused `indexerTopk` in primitive kernels (see `FusedKernels.indexerTopk`): per
+ * run of one sequence's queries, the scores of {@link indexerRunScores}, then `topk`.
  * `indices` i32 [S, k] (ascending positions, -1 padded); `q` [S, Hi, Di] f32; `weights` [S, Hi] f32.
  */
-export function compositeIndexerTopK(
+export function compositeIndexerTopk(
   backend: CompositeHost,
   workspace: Scratch,
-  ...[indices, q, weights, keys, batch, k]: Parameters<FusedKernels['indexerTopK']>
+  ...[indices, q, weights, keys, batch, k]: Parameters<FusedKernels['indexerTopk']>
 ): void {
   const heads = q.shape[1]!;
   for (const run of sequenceRuns(batch, heads, SCORE_BUDGET)) {
     const mark = workspace.mark();
     const score = indexerRunScores(backend, workspace, q, weights, keys, batch, run);
-    backend.kernels.topK(narrow(indices, 0, run.start, run.count), null, score, k);
+    backend.kernels.topk(narrow(indices, 0, run.start, run.count), null, score, k);
     workspace.rewind(mark);
   }
 }
 
 /**
- * Lightning-indexer scores and top-k selection: the backend's fused `indexerTopK` when it has one,
- * else {@link compositeIndexerTopK}. Shapes as there.
+ * Lightning-indexer scores and top-k selection: the backend's fused `indexerTopk` when it has one,
+ * else {@link compositeIndexerTopk}. Shapes as there.
  */
-export function indexerTopK(
-  backend: CompositeHost,
-  workspace: Scratch,
-  ...args: Parameters<FusedKernels['indexerTopK']>
-): void {
-  if (backend.fused.indexerTopK) backend.fused.indexerTopK(...args);
-  else compositeIndexerTopK(backend, workspace, ...args);
-}
+export const indexerTopk = fusedOrComposite('indexerTopk', compositeIndexerTopk);
 
 /**
  * The lightning-indexer scores of one run of query rows over positions 0 ..= run.maxPosition, with
@@ -83,3 +76,9 @@ export function indexerRunScores(
   kernels.binary(score2, score2, mask, 'add');
   return score2;
 }
+
+/** @deprecated Renamed {@link compositeIndexerTopk} (one spelling of top-k); this alias goes in a later minor release. */
+export const compositeIndexerTopK = compositeIndexerTopk;
+
+/** @deprecated Renamed {@link indexerTopk} (one spelling of top-k); this alias goes in a later minor release. */
+export const indexerTopK = indexerTopk;

@@ -1,7 +1,7 @@
 import { broadcastTo, narrow, reshape, unsqueeze } from '@dsa/tensor';
 import type { FusedKernels } from '../fused-kernels.js';
 import { causalMask } from './causal-mask.js';
-import type { CompositeHost, Scratch } from './composite-host.js';
+import { type CompositeHost, fusedOrComposite, type Scratch } from './composite-host.js';
 import { gatherSequenceRows, SCORE_BUDGET, sequenceRuns } from './sequence-runs.js';
 
 /**
@@ -50,11 +50,4 @@ export function compositeMlaAttention(
  * Absorbed MLA attention over the latent cache: the backend's fused `mlaAttention` when it has one,
  * else {@link compositeMlaAttention}. Shapes as there.
  */
-export function mlaAttention(
-  backend: CompositeHost,
-  workspace: Scratch,
-  ...args: Parameters<FusedKernels['mlaAttention']>
-): void {
-  if (backend.fused.mlaAttention) backend.fused.mlaAttention(...args);
-  else compositeMlaAttention(backend, workspace, ...args);
-}
+export const mlaAttention = fusedOrComposite('mlaAttention', compositeMlaAttention);

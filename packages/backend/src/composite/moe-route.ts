@@ -1,7 +1,7 @@
 import { broadcastTo, reshape, splitDim, unsqueeze } from '@dsa/tensor';
 import { KernelArgumentError } from '../errors/kernel-argument-error.js';
 import type { FusedKernels } from '../fused-kernels.js';
-import type { CompositeHost, Scratch } from './composite-host.js';
+import { type CompositeHost, fusedOrComposite, type Scratch } from './composite-host.js';
 
 /**
  * The definition of the fused `moeRoute` (DeepSeek's `noaux_tc` router) in primitive kernels (see
@@ -38,19 +38,19 @@ export function compositeMoeRoute(
     const best = bias ? Math.min(2, perGroup) : 1;
     const groupTop = workspace.tensor('f32', [n * g, best]);
     const groupTopIndex = workspace.tensor('i32', [n * g, best]);
-    k.topK(groupTopIndex, groupTop, reshape(choice, [n * g, perGroup]), best);
+    k.topk(groupTopIndex, groupTop, reshape(choice, [n * g, perGroup]), best);
     const groupScore = workspace.tensor('f32', [n * g]);
     k.reduceSum(groupScore, groupTop);
     // keep the best `topkGroup` groups; experts of the others get -inf.
     const kept = workspace.tensor('i32', [n, options.topkGroup]);
-    k.topK(kept, null, reshape(groupScore, [n, g]), options.topkGroup);
+    k.topk(kept, null, reshape(groupScore, [n, g]), options.topkGroup);
     const groupMask = workspace.tensor('f32', [n, g]);
     k.fill(groupMask, Number.NEGATIVE_INFINITY);
     k.scatterColumns(groupMask, kept, 0);
     const choice3 = splitDim(choice, 1, [g, perGroup]);
     k.binary(choice3, choice3, broadcastTo(unsqueeze(groupMask, 2), [n, g, perGroup]), 'add');
   }
-  k.topK(indices, null, choice, options.topk);
+  k.topk(indices, null, choice, options.topk);
   k.gatherColumns(weights, scores, indices);
   if (options.normalize) {
     const sum = workspace.tensor('f32', [n, 1]);
@@ -69,11 +69,4 @@ export function compositeMoeRoute(
  * DeepSeek's `noaux_tc` router: the backend's fused `moeRoute`, else {@link compositeMoeRoute}.
  * Shapes as there.
  */
-export function moeRoute(
-  backend: CompositeHost,
-  workspace: Scratch,
-  ...args: Parameters<FusedKernels['moeRoute']>
-): void {
-  if (backend.fused.moeRoute) backend.fused.moeRoute(...args);
-  else compositeMoeRoute(backend, workspace, ...args);
-}
+export const moeRoute = fusedOrComposite('moeRoute', compositeMoeRoute);

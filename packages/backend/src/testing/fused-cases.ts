@@ -363,7 +363,7 @@ export function fusedCases(options: FusedCaseOptions = {}): FusedCase[] {
     },
   });
 
-  /** An indexerTopK case: 4 heads of width `width` over f32 or fp8 (per-token scaled) keys; indices exact. */
+  /** An indexerTopk case: 4 heads of width `width` over f32 or fp8 (per-token scaled) keys; indices exact. */
   const indexer = (
     what: string,
     keyMode: 'f32' | 'fp8',
@@ -373,7 +373,7 @@ export function fusedCases(options: FusedCaseOptions = {}): FusedCase[] {
     width = 32,
   ) =>
     compared(
-      'indexerTopK',
+      'indexerTopk',
       `${what} (exact indices)`,
       0,
       seed,
@@ -396,7 +396,7 @@ export function fusedCases(options: FusedCaseOptions = {}): FusedCase[] {
           const out = emptyTensor(backend, 'i32', [rows, k]);
           const qv = uploadTensor(backend, 'f32', [rows, heads, width], q);
           const wv = uploadTensor(backend, 'f32', [rows, heads], weights);
-          await apply(backend, how, 'indexerTopK', out, qv, wv, cache, uploadBatch(backend, layout), k);
+          await apply(backend, how, 'indexerTopk', out, qv, wv, cache, uploadBatch(backend, layout), k);
           return [await downloadTensor(backend, out)];
         };
       },

@@ -205,13 +205,13 @@ export function primitiveCases(): ConformanceCase[] {
       b.kernels.softmax(x, { scale: 0.7 });
       return [await f32(b, x)];
     }),
-    simple('topK with ties, -inf, k larger than the candidates', 'topK', 0, async (b, r) => {
+    simple('topk with ties, -inf, k larger than the candidates', 'topk', 0, async (b, r) => {
       const values = r.normals(3 * 40).map((v) => Math.round(v * 4) / 4); // many ties
       for (let i = 80; i < 120; i++) values[i] = i < 85 ? 1 : Number.NEGATIVE_INFINITY;
       const x = up(b, 'f32', [3, 40], values);
       const indices = empty(b, 'i32', [3, 9]);
       const top = empty(b, 'f32', [3, 9]);
-      b.kernels.topK(indices, top, x, 9);
+      b.kernels.topk(indices, top, x, 9);
       return [await f32(b, indices), await f32(b, top)];
     }),
     simple('reduceSum over rows', 'reduceSum', F32_TOLERANCE, async (b, r) => {

@@ -1,3 +1,4 @@
+import { Random } from '@dsa/tensor';
 import { describe, expect, it } from 'vitest';
 import type { ParsedAssistantMessage, ParsedToolCall, ThinkingMode } from './chat-message.js';
 import { PARSE_CASES } from './dsv32-parse-cases.js';
@@ -84,16 +85,10 @@ function expectConsistent(r: Run, expected: ParsedAssistantMessage): void {
   expect(r.toolCalls).toEqual(expected.tool_calls);
 }
 
-/** A small deterministic PRNG (mulberry32) for the mutation tests. */
+/** A small deterministic PRNG (the tensor package's mulberry32) for the mutation tests. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Random(seed);
+  return () => r.next();
 }
 
 describe('CompletionStreamParser on the fixture parse cases', () => {

@@ -1,15 +1,9 @@
-import { beforeAll, describe, expect, it } from 'vitest';
-import { DEEPSEEK_V3_TOKENIZER_DIR, readTokenizerFixture } from '../tokenizer/test-tokenizer.js';
-import { Tokenizer } from '../tokenizer/tokenizer.js';
+import { describe, expect, it } from 'vitest';
+import { loadDeepseekV3Tokenizer, readTokenizerFixture } from '../tokenizer/test-tokenizer.js';
 import { ChatTemplate, renderChatTemplate } from './jinja-template.js';
 
 const fixture = await readTokenizerFixture();
-const modelDir = DEEPSEEK_V3_TOKENIZER_DIR;
-
-let tok: Tokenizer;
-beforeAll(async () => {
-  tok = await Tokenizer.fromFolder(modelDir);
-});
+const tok = await loadDeepseekV3Tokenizer();
 
 describe('ChatTemplate with the DeepSeek-V3 tokenizer_config.json template', () => {
   it('has 6 fixture renderings', () => {

@@ -129,38 +129,37 @@ class Parser {
     }
   }
 
-  #array(): PyJsonValue[] {
+  /** Reads `[` or `{`, then items (each read by `item`) separated by commas, up to `close`. */
+  #items(close: ']' | '}', item: () => void): void {
     this.#i++;
-    const out: PyJsonValue[] = [];
     this.#ws();
-    if (this.#s[this.#i] === ']') {
+    if (this.#s[this.#i] === close) {
       this.#i++;
-      return out;
+      return;
     }
     for (;;) {
       this.#ws();
-      out.push(this.#value());
+      item();
       this.#ws();
       const c = this.#s[this.#i];
-      if (c === ']') {
+      if (c === close) {
         this.#i++;
-        return out;
+        return;
       }
       if (c !== ',') throw new PyJsonDecodeError("Expecting ',' delimiter", this.#i);
       this.#i++;
     }
   }
 
+  #array(): PyJsonValue[] {
+    const out: PyJsonValue[] = [];
+    this.#items(']', () => out.push(this.#value()));
+    return out;
+  }
+
   #object(): Map<string, PyJsonValue> {
-    this.#i++;
     const out = new Map<string, PyJsonValue>();
-    this.#ws();
-    if (this.#s[this.#i] === '}') {
-      this.#i++;
-      return out;
-    }
-    for (;;) {
-      this.#ws();
+    this.#items('}', () => {
       if (this.#s[this.#i] !== '"') {
         throw new PyJsonDecodeError('Expecting property name enclosed in double quotes', this.#i);
       }
@@ -171,15 +170,8 @@ class Parser {
       this.#ws();
       // A repeated key keeps its first position and takes the last value, as in a Python dict.
       out.set(key, this.#value());
-      this.#ws();
-      const c = this.#s[this.#i];
-      if (c === '}') {
-        this.#i++;
-        return out;
-      }
-      if (c !== ',') throw new PyJsonDecodeError("Expecting ',' delimiter", this.#i);
-      this.#i++;
-    }
+    });
+    return out;
   }
 }
 

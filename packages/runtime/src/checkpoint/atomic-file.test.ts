@@ -14,6 +14,12 @@ function leftovers(dir: string, finals: string[]): string[] {
   return fs.readdirSync(dir).filter((f) => !finals.includes(f));
 }
 
+/** `file` holds `contents` and nothing else is left in its folder. */
+function expectOnly(file: string, contents: string): void {
+  expect(fs.readFileSync(file, 'utf8')).toBe(contents);
+  expect(leftovers(path.dirname(file), [path.basename(file)])).toEqual([]);
+}
+
 describe('withAtomicFile', () => {
   it('replaces the target only once the write has finished', async () => {
     const dir = fs.mkdtempSync(path.join(tmp, 'ok-'));
@@ -24,8 +30,7 @@ describe('withAtomicFile', () => {
       expect(fs.readFileSync(file, 'utf8')).toBe('old');
       expect(path.dirname(temporary)).toBe(dir);
     });
-    expect(fs.readFileSync(file, 'utf8')).toBe('new contents');
-    expect(leftovers(dir, ['config.json'])).toEqual([]);
+    expectOnly(file, 'new contents');
     expect(process.listenerCount('SIGINT')).toBe(0);
   });
 
@@ -46,8 +51,7 @@ describe('withAtomicFile', () => {
     }).catch((e: unknown) => e);
     expect(written).toBe(4 << 16);
     expect(error).toBe(full);
-    expect(fs.readFileSync(file, 'utf8')).toBe('the old model');
-    expect(leftovers(dir, ['model.safetensors'])).toEqual([]);
+    expectOnly(file, 'the old model');
     expect(process.listenerCount('SIGINT')).toBe(0);
   });
 
@@ -112,8 +116,7 @@ describe.skipIf(!fs.existsSync(built))('withAtomicFile in a process interrupted 
       );
       child.kill(signal);
       expect(await exited).toEqual([null, signal]);
-      expect(fs.readFileSync(file, 'utf8')).toBe('the old model');
-      expect(leftovers(dir, ['model.safetensors'])).toEqual([]);
+      expectOnly(file, 'the old model');
     }, 30_000);
   }
 });

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CHECKPOINT_INDEX_FILE, Checkpoint } from './checkpoint.js';
 import { CheckpointError } from './checkpoint-error.js';
 import { writeSafetensors } from './safetensors-writer.js';
+import { expectOpenError } from './test-open-error.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../../../../fixtures');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dsa-checkpoint-'));
@@ -42,19 +43,8 @@ async function shardedFolder(): Promise<string> {
   return dir;
 }
 
-async function openError(dir: string, ...fragments: string[]): Promise<CheckpointError> {
-  let error: unknown;
-  try {
-    const ckpt = await Checkpoint.open(dir);
-    await ckpt.close();
-  } catch (e) {
-    error = e;
-  }
-  expect(error).toBeInstanceOf(CheckpointError);
-  const e = error as CheckpointError;
-  expect(e.code).toBe('checkpoint_invalid');
-  for (const fragment of fragments) expect(e.message).toContain(fragment);
-  return e;
+function openError(dir: string, ...fragments: string[]): Promise<CheckpointError> {
+  return expectOpenError(() => Checkpoint.open(dir), ...fragments);
 }
 
 describe('Checkpoint with model.safetensors.index.json', () => {
@@ -90,32 +80,26 @@ describe('Checkpoint with model.safetensors.index.json', () => {
     }
   });
 
-  it('rejects a mapped tensor missing from its shard, naming tensor, shard and index file', async () => {
-    const dir = await shardedFolder();
-    writeIndex(dir, { a: 'model-00001-of-00002.safetensors', c: 'model-00001-of-00002.safetensors' });
-    const e = await openError(
-      dir,
-      '"c"',
+  // [what, the tensor mapped, its shard, the reason, whether the error's file is the index]
+  it.each([
+    [
+      'a mapped tensor missing from its shard',
+      'c',
       'model-00001-of-00002.safetensors',
-      CHECKPOINT_INDEX_FILE,
       'no such tensor',
-    );
-    expect(e.tensor).toBe('c');
-    expect(e.file).toBe(path.join(dir, CHECKPOINT_INDEX_FILE));
-  });
-
-  it('rejects a shard that does not exist', async () => {
-    const dir = await shardedFolder();
-    writeIndex(dir, { a: 'model-00001-of-00002.safetensors', z: 'model-00009-of-00009.safetensors' });
-    const e = await openError(
-      dir,
-      'model-00009-of-00009.safetensors',
-      CHECKPOINT_INDEX_FILE,
-      '"z"',
-      'does not exist',
-    );
-    expect(e.tensor).toBe('z');
-  });
+      true,
+    ],
+    ['a shard that does not exist', 'z', 'model-00009-of-00009.safetensors', 'does not exist', false],
+  ] as const)(
+    'rejects %s, naming tensor, shard and index file',
+    async (_, tensor, shard, reason, inIndex) => {
+      const dir = await shardedFolder();
+      writeIndex(dir, { a: 'model-00001-of-00002.safetensors', [tensor]: shard });
+      const e = await openError(dir, `"${tensor}"`, shard, CHECKPOINT_INDEX_FILE, reason);
+      expect(e.tensor).toBe(tensor);
+      if (inIndex) expect(e.file).toBe(path.join(dir, CHECKPOINT_INDEX_FILE));
+    },
+  );
 
   it('rejects shard names that escape the folder', async () => {
     const dir = await shardedFolder();

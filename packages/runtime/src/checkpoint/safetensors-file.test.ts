@@ -15,6 +15,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CheckpointError } from './checkpoint-error.js';
 import { MAX_HEADER_BYTES, SafetensorsFile } from './safetensors-file.js';
 import { writeSafetensors } from './safetensors-writer.js';
+import { expectOpenError } from './test-open-error.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../../../../fixtures');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dsa-safetensors-'));
@@ -45,23 +46,12 @@ async function openError(
   tensor: string | undefined,
   ...fragments: string[]
 ): Promise<CheckpointError> {
-  let error: unknown;
-  try {
-    const opened = await SafetensorsFile.open(file);
-    await opened.close();
-  } catch (e) {
-    error = e;
-  }
-  expect(error).toBeInstanceOf(CheckpointError);
-  const e = error as CheckpointError;
-  expect(e.code).toBe('checkpoint_invalid');
+  const e = await expectOpenError(() => SafetensorsFile.open(file), file, ...fragments);
   expect(e.file).toBe(file);
-  expect(e.message).toContain(file);
   if (tensor !== undefined) {
     expect(e.tensor).toBe(tensor);
     expect(e.message).toContain(tensor);
   }
-  for (const fragment of fragments) expect(e.message).toContain(fragment);
   return e;
 }
 

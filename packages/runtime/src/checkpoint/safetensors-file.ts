@@ -1,4 +1,4 @@
-import { type FileHandle, open as openFile } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import {
   DTYPES,
   type DType,
@@ -9,6 +9,7 @@ import {
   numel,
 } from '@dsa/tensor';
 import { CheckpointError } from './checkpoint-error.js';
+import { openCheckpointFile } from './open-checkpoint-file.js';
 
 /** Where one tensor lives on disk and what it holds, as read from a safetensors header. */
 export interface TensorInfo {
@@ -141,14 +142,7 @@ export class SafetensorsFile {
    *   file and the tensor or field.
    */
   static async open(path: string): Promise<SafetensorsFile> {
-    let handle: FileHandle;
-    try {
-      handle = await openFile(path, 'r');
-    } catch (cause) {
-      const reason = (cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : String(cause);
-      throw new CheckpointError(`${path}: cannot open safetensors file: ${reason}`, { file: path, cause });
-    }
-    try {
+    return openCheckpointFile(path, 'safetensors', async (handle) => {
       const stat = await handle.stat();
       if (!stat.isFile()) {
         throw new CheckpointError(`${path}: expected a safetensors file, found a directory or special file`, {
@@ -186,14 +180,7 @@ export class SafetensorsFile {
       const dataStart = 8 + headerLength;
       const { tensors, metadata } = validateHeader(path, header, dataStart, size);
       return new SafetensorsFile(path, handle, size, dataStart, tensors, metadata);
-    } catch (error) {
-      await handle.close().catch(() => {});
-      if (error instanceof CheckpointError) throw error;
-      throw new CheckpointError(`${path}: cannot read safetensors header: ${String(error)}`, {
-        file: path,
-        cause: error,
-      });
-    }
+    });
   }
 
   /** True when the file holds a tensor called `name`. */

@@ -1,3 +1,4 @@
+import type { MlaDims } from '@dsa/mla';
 import { ConfigError } from './config-error.js';
 
 /** RoPE settings, from `rope_parameters` or the published `rope_theta` + `rope_scaling` form. */
@@ -38,15 +39,19 @@ export interface QuantizationConfig {
 
 /**
  * The architecture of a DeepSeek-V3 / V3.2 (DSA) checkpoint, with DeepSeek's names camel-cased.
- * Parsed from the Hugging Face `config.json` by {@link parseModelConfig}.
+ * Parsed from the Hugging Face `config.json` by {@link parseModelConfig}. The attention sizes (`dim` =
+ * hidden_size, `nHeads`, `qLoraRank`, `kvLoraRank`, `qkNopeHeadDim`, `qkRopeHeadDim`, `vHeadDim`) are those of
+ * `MlaDims` of `@dsa/mla`, named once.
  */
-export interface ModelConfig {
+export interface ModelConfig
+  extends Pick<
+    MlaDims,
+    'dim' | 'nHeads' | 'qLoraRank' | 'kvLoraRank' | 'qkNopeHeadDim' | 'qkRopeHeadDim' | 'vHeadDim'
+  > {
   /** `model_type`; `deepseek_v32` has the DSA indexer. */
   readonly modelType: 'deepseek_v32' | 'deepseek_v3';
   /** vocab_size (V). */
   readonly vocabSize: number;
-  /** hidden_size */
-  readonly dim: number;
   /** intermediate_size: width of the dense SwiGLU layers. */
   readonly interDim: number;
   /** moe_intermediate_size: width of one expert. */
@@ -55,18 +60,6 @@ export interface ModelConfig {
   readonly nLayers: number;
   /** Per layer: true where the feed-forward block is a dense MLP, false for MoE. */
   readonly denseLayers: readonly boolean[];
-  /** num_attention_heads (H). */
-  readonly nHeads: number;
-  /** null when queries are projected directly (no low-rank q). */
-  readonly qLoraRank: number | null;
-  /** kv_lora_rank (C). */
-  readonly kvLoraRank: number;
-  /** qk_nope_head_dim (Dn). */
-  readonly qkNopeHeadDim: number;
-  /** qk_rope_head_dim (R). */
-  readonly qkRopeHeadDim: number;
-  /** v_head_dim (Dv). */
-  readonly vHeadDim: number;
   /** n_routed_experts (E). */
   readonly nRoutedExperts: number;
   /** n_shared_experts. */

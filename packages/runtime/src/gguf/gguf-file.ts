@@ -1,6 +1,7 @@
-import { type FileHandle, open as openFile } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { formatShape, type GgmlTypeInfo, ggmlTypeInfo } from '@dsa/tensor';
 import { CheckpointError } from '../checkpoint/checkpoint-error.js';
+import { openCheckpointFile } from '../checkpoint/open-checkpoint-file.js';
 import {
   GGUF_DEFAULT_ALIGNMENT,
   GGUF_MAGIC,
@@ -48,6 +49,20 @@ class NeedMoreBytes extends Error {}
 function fail(path: string, field: string, message: string): never {
   throw new CheckpointError(`${path}: ${field}: ${message}`, { file: path, tensor: field });
 }
+
+/** Readers of GGUF's number types at a byte offset (little-endian). */
+const NUMBER_READERS: Partial<Record<GgufValueType, (v: DataView, at: number) => number | bigint>> = {
+  u8: (v, at) => v.getUint8(at),
+  i8: (v, at) => v.getInt8(at),
+  u16: (v, at) => v.getUint16(at, true),
+  i16: (v, at) => v.getInt16(at, true),
+  u32: (v, at) => v.getUint32(at, true),
+  i32: (v, at) => v.getInt32(at, true),
+  f32: (v, at) => v.getFloat32(at, true),
+  f64: (v, at) => v.getFloat64(at, true),
+  u64: (v, at) => v.getBigUint64(at, true),
+  i64: (v, at) => v.getBigInt64(at, true),
+};
 
 /** A bounds-checked little-endian reader over the header bytes read so far. */
 class Cursor {
@@ -122,35 +137,12 @@ class Cursor {
     const at = this.position;
     this.position += size;
     const v = this.#view;
-    switch (type) {
-      case 'u8':
-        return v.getUint8(at);
-      case 'i8':
-        return v.getInt8(at);
-      case 'u16':
-        return v.getUint16(at, true);
-      case 'i16':
-        return v.getInt16(at, true);
-      case 'u32':
-        return v.getUint32(at, true);
-      case 'i32':
-        return v.getInt32(at, true);
-      case 'f32':
-        return v.getFloat32(at, true);
-      case 'f64':
-        return v.getFloat64(at, true);
-      case 'u64':
-        return v.getBigUint64(at, true);
-      case 'i64':
-        return v.getBigInt64(at, true);
-      case 'bool': {
-        const b = v.getUint8(at);
-        if (b > 1) fail(this.path, field, `expected a bool (0 or 1), found ${b}`);
-        return b === 1;
-      }
-      default:
-        return fail(this.path, field, `unexpected value type ${type}`);
-    }
+    const read = NUMBER_READERS[type];
+    if (read !== undefined) return read(v, at);
+    if (type !== 'bool') return fail(this.path, field, `unexpected value type ${type}`);
+    const b = v.getUint8(at);
+    if (b > 1) fail(this.path, field, `expected a bool (0 or 1), found ${b}`);
+    return b === 1;
   }
 
   valueType(field: string): GgufValueType {
@@ -359,14 +351,7 @@ export class GgufFile {
    * @throws CheckpointError when the file cannot be read or its header is malformed.
    */
   static async open(path: string): Promise<GgufFile> {
-    let handle: FileHandle;
-    try {
-      handle = await openFile(path, 'r');
-    } catch (cause) {
-      const reason = (cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : String(cause);
-      throw new CheckpointError(`${path}: cannot open GGUF file: ${reason}`, { file: path, cause });
-    }
-    try {
+    return openCheckpointFile(path, 'GGUF', async (handle) => {
       const stat = await handle.stat();
       if (!stat.isFile()) fail(path, 'file', 'expected a GGUF file, found a directory or special file');
       const most = Math.min(stat.size, GGUF_MAX_HEADER_BYTES);
@@ -382,14 +367,7 @@ export class GgufFile {
           want = Math.min(most, want * 2);
         }
       }
-    } catch (error) {
-      await handle.close().catch(() => {});
-      if (error instanceof CheckpointError) throw error;
-      throw new CheckpointError(`${path}: cannot read GGUF header: ${String(error)}`, {
-        file: path,
-        cause: error,
-      });
-    }
+    });
   }
 
   /** The value of metadata key `key`, or undefined. */

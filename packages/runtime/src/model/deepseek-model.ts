@@ -259,7 +259,7 @@ export class DeepseekModel {
 
   /**
    * Whether decode steps can be captured: the backend captures graphs and has every fused kernel that
-   * keeps a step free of host work (mlaAttention, moeExperts, indexerTopK for sparse attention).
+   * keeps a step free of host work (mlaAttention, moeExperts, indexerTopk for sparse attention).
    */
   private graphsUsable(options: ModelOptions): boolean {
     const backend = this.backend;
@@ -270,7 +270,7 @@ export class DeepseekModel {
     if (!backend.captureGraph || !backend.capabilities.graphCapture) return false;
     if (!backend.fused.mlaAttention) return false;
     if (this.feedForward.some((f) => f instanceof Moe && !f.recordable)) return false;
-    if (this.attention === 'sparse' && this.indexers.some((i) => i) && !backend.fused.indexerTopK)
+    if (this.attention === 'sparse' && this.indexers.some((i) => i) && !backend.fused.indexerTopk)
       return false;
     return true;
   }
@@ -400,7 +400,7 @@ export class DeepseekModel {
     // every causal position is selected and attention is exactly dense (spec §4.6), but the indexer
     // key cache is still written.
     const sparse = selection.attention === 'sparse' && config.indexer !== null;
-    const selectTopK = (sparse || probe !== null) && plan.maxContext > selection.indexTopk;
+    const selectTopk = (sparse || probe !== null) && plan.maxContext > selection.indexTopk;
 
     const h = ws.tensor('f32', [s, d]); // residual stream
     k.gatherRows(h, this.weights.embed_tokens, inputs.tokens);
@@ -419,7 +419,7 @@ export class DeepseekModel {
       const mla = this.mla[layer]!;
       const latent = this.cache.latent[layer]!;
       const projection = mla.project(ws, x, batch.positions, this.rotary, latent, inputs.writeSlots);
-      let indices = yield* this.selectPositions(plan, layer, x, projection.qr ?? x, selectTopK);
+      let indices = yield* this.selectPositions(plan, layer, x, projection.qr ?? x, selectTopk);
       if (probe) yield this.probeLayer(probe, layer, projection.q, latent, batch, indices, sparse);
       if (!sparse) indices = null;
       const attention = mla.attend(ws, projection, latent, batch, indices);
@@ -448,7 +448,7 @@ export class DeepseekModel {
   }
 
   /**
-   * A layer's indexer: writes this step's keys into its key cache and, when `selectTopK`, selects the
+   * A layer's indexer: writes this step's keys into its key cache and, when `selectTopk`, selects the
    * positions each query attends to (i32 [S, K], or null), as the step's selection says; records them
    * into `plan.topk` when asked. Null for layers without an indexer.
    */
@@ -457,7 +457,7 @@ export class DeepseekModel {
     layer: number,
     x: TensorView,
     qr: TensorView,
-    selectTopK: boolean,
+    selectTopk: boolean,
   ): StepProgram<TensorView | null> {
     const indexer = this.indexers[layer];
     if (!indexer) return null;
@@ -477,7 +477,7 @@ export class DeepseekModel {
       batch,
     ] as const;
     let indices: TensorView | null = null;
-    if (!selectTopK) {
+    if (!selectTopk) {
       indexer.forward(...args, false);
     } else if (selection.selector !== 'indexer') {
       indexer.forward(...args, false);
@@ -567,7 +567,7 @@ export class DeepseekModel {
     const inputs = layout.inputs;
     this.backend.upload(inputs.all, inputs.packed);
     const maxContext = layout.maxContext;
-    const selectTopK = this.attention === 'sparse' && maxContext > this.selection.indexTopk;
+    const selectTopk = this.attention === 'sparse' && maxContext > this.selection.indexTopk;
     // Kernels may size their launches from the host positions (the cuda indexer's grid and score rows):
     // give them a bound, a power of two at least one block, that the graph of this key never outgrows.
     const bound = Math.min(width * bs, Math.max(bs, 2 ** Math.ceil(Math.log2(maxContext))));
@@ -583,7 +583,7 @@ export class DeepseekModel {
       probe: null,
     };
     this.workspace.reset();
-    const logits = graphs.run(`${bucket}/${bound}/${selectTopK ? 'sparse' : 'dense'}`, () =>
+    const logits = graphs.run(`${bucket}/${bound}/${selectTopk ? 'sparse' : 'dense'}`, () =>
       runRecorded(this.step(plan)),
     );
     return { logits: narrow(logits, 0, 0, n) };

@@ -20,6 +20,28 @@ const COMMON: HfConfig = {
   use_cache: true,
 };
 
+/** The `config.json` fields a preset sets beyond {@link COMMON}, in the order they are written. */
+// biome-ignore format: the header of PRESET_VALUES
+const PRESET_FIELDS = [
+  'vocab_size', 'hidden_size', 'intermediate_size', 'moe_intermediate_size', 'num_hidden_layers',
+  'first_k_dense_replace', 'num_attention_heads', 'num_key_value_heads', 'q_lora_rank', 'kv_lora_rank',
+  'qk_nope_head_dim', 'qk_rope_head_dim', 'v_head_dim', 'n_routed_experts', 'n_shared_experts',
+  'num_experts_per_tok', 'n_group', 'topk_group', 'routed_scaling_factor', 'index_n_heads', 'index_head_dim',
+  'index_topk', 'max_position_embeddings', 'rope_theta',
+] as const;
+
+/**
+ * Each preset's values of {@link PRESET_FIELDS} (`num_hidden_layers` is the default), then its YaRN factor and
+ * original context.
+ */
+// biome-ignore format: a table, one preset a row
+const PRESET_VALUES: Record<PresetName, readonly number[]> = {
+  //          vocab   hidden inter  moe   layers dense heads kv-heads q-lora kv-lora nope rope v    experts shared active groups topk-groups scale index-heads index-dim index-topk positions theta  yarn original
+  tiny:       [1024,   128,   256,   32,   4,     1,    4,    4,       64,    32,     16,  8,   16,  16,     1,     4,     4,     2,          2.5,  8,          16,       32,        256,      10000, 4,   64],
+  small:      [32000,  1024,  2816,  96,   8,     1,    16,   16,      384,   128,    64,  32,  64,  32,     1,     4,     4,     2,          2.5,  8,          64,       256,       65536,    10000, 16,  4096],
+  'v32-dims': [129280, 7168,  18432, 2048, 2,     1,    128,  128,     1536,  512,    128, 64,  128, 16,     1,     8,     8,     4,          2.5,  64,         128,      2048,      163840,   10000, 40,  4096],
+};
+
 /**
  * The model presets, as `config.json` objects (see docs/presets.md for the table).
  * - `tiny`: the fixtures' architecture (4 layers, hidden 128, top-k 32).
@@ -27,119 +49,22 @@ const COMMON: HfConfig = {
  * - `v32-dims`: DeepSeek-V3.2's per-layer sizes exactly, with 16 routed experts in 8 groups; `layers` defaults to 2.
  */
 export function presetConfig(name: PresetName, layers?: number): HfConfig {
-  switch (name) {
-    case 'tiny':
-      return {
-        ...COMMON,
-        vocab_size: 1024,
-        hidden_size: 128,
-        intermediate_size: 256,
-        moe_intermediate_size: 32,
-        num_hidden_layers: layers ?? 4,
-        first_k_dense_replace: 1,
-        num_attention_heads: 4,
-        num_key_value_heads: 4,
-        q_lora_rank: 64,
-        kv_lora_rank: 32,
-        qk_nope_head_dim: 16,
-        qk_rope_head_dim: 8,
-        v_head_dim: 16,
-        n_routed_experts: 16,
-        n_shared_experts: 1,
-        num_experts_per_tok: 4,
-        n_group: 4,
-        topk_group: 2,
-        routed_scaling_factor: 2.5,
-        index_n_heads: 8,
-        index_head_dim: 16,
-        index_topk: 32,
-        max_position_embeddings: 256,
-        rope_theta: 10000,
-        rope_scaling: {
-          type: 'yarn',
-          factor: 4,
-          original_max_position_embeddings: 64,
-          beta_fast: 32,
-          beta_slow: 1,
-          mscale: 1,
-          mscale_all_dim: 1,
-        },
-      };
-    case 'small':
-      return {
-        ...COMMON,
-        vocab_size: 32000,
-        hidden_size: 1024,
-        intermediate_size: 2816,
-        moe_intermediate_size: 96,
-        num_hidden_layers: layers ?? 8,
-        first_k_dense_replace: 1,
-        num_attention_heads: 16,
-        num_key_value_heads: 16,
-        q_lora_rank: 384,
-        kv_lora_rank: 128,
-        qk_nope_head_dim: 64,
-        qk_rope_head_dim: 32,
-        v_head_dim: 64,
-        n_routed_experts: 32,
-        n_shared_experts: 1,
-        num_experts_per_tok: 4,
-        n_group: 4,
-        topk_group: 2,
-        routed_scaling_factor: 2.5,
-        index_n_heads: 8,
-        index_head_dim: 64,
-        index_topk: 256,
-        max_position_embeddings: 65536,
-        rope_theta: 10000,
-        rope_scaling: {
-          type: 'yarn',
-          factor: 16,
-          original_max_position_embeddings: 4096,
-          beta_fast: 32,
-          beta_slow: 1,
-          mscale: 1,
-          mscale_all_dim: 1,
-        },
-      };
-    case 'v32-dims':
-      return {
-        ...COMMON,
-        vocab_size: 129280,
-        hidden_size: 7168,
-        intermediate_size: 18432,
-        moe_intermediate_size: 2048,
-        num_hidden_layers: layers ?? 2,
-        first_k_dense_replace: 1,
-        num_attention_heads: 128,
-        num_key_value_heads: 128,
-        q_lora_rank: 1536,
-        kv_lora_rank: 512,
-        qk_nope_head_dim: 128,
-        qk_rope_head_dim: 64,
-        v_head_dim: 128,
-        n_routed_experts: 16,
-        n_shared_experts: 1,
-        num_experts_per_tok: 8,
-        n_group: 8,
-        topk_group: 4,
-        routed_scaling_factor: 2.5,
-        index_n_heads: 64,
-        index_head_dim: 128,
-        index_topk: 2048,
-        max_position_embeddings: 163840,
-        rope_theta: 10000,
-        rope_scaling: {
-          type: 'yarn',
-          factor: 40,
-          original_max_position_embeddings: 4096,
-          beta_fast: 32,
-          beta_slow: 1,
-          mscale: 1,
-          mscale_all_dim: 1,
-        },
-      };
-  }
+  const values = PRESET_VALUES[name];
+  const config: HfConfig = { ...COMMON };
+  PRESET_FIELDS.forEach((field, i) => {
+    config[field] = field === 'num_hidden_layers' ? (layers ?? values[i]!) : values[i]!;
+  });
+  const [factor, original] = values.slice(PRESET_FIELDS.length);
+  config.rope_scaling = {
+    type: 'yarn',
+    factor,
+    original_max_position_embeddings: original,
+    beta_fast: 32,
+    beta_slow: 1,
+    mscale: 1,
+    mscale_all_dim: 1,
+  };
+  return config;
 }
 
 /** Every preset name. */

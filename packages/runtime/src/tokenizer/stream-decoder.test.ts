@@ -1,15 +1,9 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { StreamDecoder } from './stream-decoder.js';
-import { DEEPSEEK_V3_TOKENIZER_DIR, readTokenizerFixture } from './test-tokenizer.js';
-import { Tokenizer } from './tokenizer.js';
+import { loadDeepseekV3Tokenizer, readTokenizerFixture } from './test-tokenizer.js';
 
 const fixture = await readTokenizerFixture();
-const modelDir = DEEPSEEK_V3_TOKENIZER_DIR;
-
-let tok: Tokenizer;
-beforeAll(async () => {
-  tok = await Tokenizer.fromFolder(modelDir);
-});
+const tok = await loadDeepseekV3Tokenizer();
 
 /** Is this byte string complete UTF-8 on its own? */
 function completeUtf8(bytes: Uint8Array): boolean {

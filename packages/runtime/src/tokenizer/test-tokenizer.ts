@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { Tokenizer } from './tokenizer.js';
 
 /** The folder holding the DeepSeek-V3 `tokenizer.json` and `tokenizer_config.json`. */
 export const DEEPSEEK_V3_TOKENIZER_DIR = dirname(
@@ -21,4 +22,9 @@ export async function readTokenizerFixture(): Promise<TokenizerFixture> {
   return JSON.parse(
     await readFile(join(import.meta.dirname, '../../../../fixtures/tokenizer/deepseek-v3.json'), 'utf8'),
   ) as TokenizerFixture;
+}
+
+/** The DeepSeek-V3 tokenizer of {@link DEEPSEEK_V3_TOKENIZER_DIR}. */
+export function loadDeepseekV3Tokenizer(): Promise<Tokenizer> {
+  return Tokenizer.fromFolder(DEEPSEEK_V3_TOKENIZER_DIR);
 }

@@ -2,17 +2,17 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEEPSEEK_V3_TOKENIZER_DIR, readTokenizerFixture } from './test-tokenizer.js';
+import {
+  DEEPSEEK_V3_TOKENIZER_DIR,
+  loadDeepseekV3Tokenizer,
+  readTokenizerFixture,
+} from './test-tokenizer.js';
 import { Tokenizer } from './tokenizer.js';
 import { TokenizerError } from './tokenizer-error.js';
 
 const fixture = await readTokenizerFixture();
 const modelDir = DEEPSEEK_V3_TOKENIZER_DIR;
-
-let tok: Tokenizer;
-beforeAll(async () => {
-  tok = await Tokenizer.fromFolder(modelDir);
-});
+const tok = await loadDeepseekV3Tokenizer();
 
 describe('Tokenizer on the DeepSeek-V3 fixture', () => {
   it('has 28 encode cases and 6 chat cases', () => {
