@@ -20,6 +20,7 @@ export function decodePlot(rows) {
   const colors = ['#d62728', '#1f77b4', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<title>decode ms/token vs depth (${rows[0].preset}, ${rows[0].threads} threads)</title>`,
     `<text x="${width / 2 - 80}" y="18">decode ms/token vs depth (${rows[0].preset}, ${rows[0].threads} threads)</text>`,
     `<line x1="${margin.left}" y1="${y(0)}" x2="${width - margin.right}" y2="${y(0)}" stroke="black"/>`,
     `<line x1="${margin.left}" y1="${y(0)}" x2="${margin.left}" y2="${margin.top}" stroke="black"/>`,
