@@ -31,8 +31,25 @@ import { parseArgs } from 'node:util';
 import { createBackend } from '../../packages/backend/dist/index.js';
 import { convertToGguf, DeepseekModel, Tokenizer } from '../../packages/runtime/dist/index.js';
 import { argmax, compareLogits, perplexity } from './compare-logits.mjs';
-import { decodePlot } from './decode-plot.mjs';
+import { benchPlot } from '../../apps/cli/dist/plot/index.js';
 import { randomIds } from './random-ids.mjs';
+
+/**
+ * `dsa bench --plot`'s two panels (decode ms/token and prefill tok/s against depth) over the speed rows of both
+ * engines: one line per engine · dtype (the prefill panel: `pp_tok_s`, the fill of each depth on both sides).
+ */
+function peerPlot(rows) {
+  return benchPlot(
+    rows.map((r) => ({
+      ...r,
+      backend: r.engine === 'dsa' ? 'dsa (cpu)' : r.engine,
+      attention: r.attention ?? 'sparse',
+      indexer: r.indexer ?? 'fp32',
+      batch: r.batch ?? 1,
+      fill_tok_s: r.pp_tok_s, // both engines' pp_tok_s is the fill of that depth
+    })),
+  );
+}
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
 const PEER = path.join(HERE, 'llama-cpp');
@@ -444,7 +461,7 @@ if (flags.out) {
   const all = [...earlier, ...results];
   fs.writeFileSync(file, `${all.map((r) => JSON.stringify(r)).join('\n')}\n`);
   const allSpeed = all.filter((r) => r.tg_ms_median !== undefined);
-  if (allSpeed.length > 0) fs.writeFileSync(path.join(flags.out, 'decode.svg'), decodePlot(allSpeed));
+  if (allSpeed.length > 0) fs.writeFileSync(path.join(flags.out, 'decode.svg'), peerPlot(allSpeed));
   log(`wrote ${file}${allSpeed.length > 0 ? ' and decode.svg' : ''}`);
 }
 fs.rmSync(tmp, { recursive: true, force: true });
