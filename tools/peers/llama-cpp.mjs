@@ -28,10 +28,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { benchPlot } from '../../apps/cli/dist/plot/index.js';
 import { createBackend } from '../../packages/backend/dist/index.js';
 import { convertToGguf, DeepseekModel, Tokenizer } from '../../packages/runtime/dist/index.js';
 import { argmax, compareLogits, perplexity } from './compare-logits.mjs';
-import { benchPlot } from '../../apps/cli/dist/plot/index.js';
 import { randomIds } from './random-ids.mjs';
 
 /**
