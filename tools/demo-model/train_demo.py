@@ -40,6 +40,9 @@ from dsa_train.model import DeepseekV32  # noqa: E402
 from dsa_train.recipe import Phase, Trainer  # noqa: E402
 from dsa_train.selftest import check_fused_attention, check_phase_steps, check_rope_switch  # noqa: E402
 from dsa_train.shapes import SHAPES, YARN_2X  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from chat_format import ASSISTANT, BOS, THINK_END, USER  # noqa: E402
 from dsa_train.toydata import make_toy_data  # noqa: E402
 
 CHAT_PROMPTS = [
@@ -60,7 +63,8 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 
 
 def chat_format(question: str) -> str:
-    return f"<｜begin▁of▁sentence｜><｜User｜>{question}<｜Assistant｜></think>"
+    """A one-question chat prompt, up to where the answer starts (chat_format.py renders training conversations)."""
+    return f"{BOS}{USER}{question}{ASSISTANT}{THINK_END}"
 
 
 def load_tokenizer(data_dir: str):

@@ -58,31 +58,38 @@ def batches(batch: int, length: int, pairs: tuple[int, int], queries, key_pool: 
     return lambda rng, progress: make_batch(rng, batch, length, pairs, queries, key_pool)
 
 
-def plan(scale: float) -> list[Phase]:
-    """The default plan; `scale` multiplies step counts (the CI smoke test runs a tiny fraction)."""
-    n = lambda steps: max(2, int(steps * scale))  # noqa: E731
-    return [
-        Phase("A1-L32", "A", n(2200), 1e-3, batches(64, 32, (4, 4), None), warmup=50),
-        Phase("A2-L64", "A", n(500), 1e-3, batches(32, 64, (4, 12), None), warmup=20),
-        Phase("A3-L128", "A", n(250), 1e-3, batches(16, 128, (4, 16), None), warmup=20),
-        Phase("A4-L256", "A", n(200), 1e-3, batches(16, 256, (4, 16), 4), warmup=20),
-        Phase("A5-L512", "A", n(200), 5e-4, batches(8, 512, (4, 16), 4), warmup=20),
-        Phase("B-L512", "B", n(200), 0.0, batches(8, 512, (4, 16), 4), indexer_lr=1e-3, warmup=20, decay_from=1.0),
-        Phase("C-L512", "C", n(300), 1e-4, batches(8, 512, (4, 16), 4), indexer_lr=3e-4, warmup=20),
-    ]
+# One row per phase: name, kind, steps, peak lr, batch, L, (P min, P max), Q (None: Q = P), warmup, indexer lr.
+PLAN_CPU = [
+    ("A1-L32", "A", 2200, 1e-3, 64, 32, (4, 4), None, 50, None),
+    ("A2-L64", "A", 500, 1e-3, 32, 64, (4, 12), None, 20, None),
+    ("A3-L128", "A", 250, 1e-3, 16, 128, (4, 16), None, 20, None),
+    ("A4-L256", "A", 200, 1e-3, 16, 256, (4, 16), 4, 20, None),
+    ("A5-L512", "A", 200, 5e-4, 8, 512, (4, 16), 4, 20, None),
+    ("B-L512", "B", 200, 0.0, 8, 512, (4, 16), 4, 20, 1e-3),
+    ("C-L512", "C", 300, 1e-4, 8, 512, (4, 16), 4, 20, 3e-4),
+]
+# The same recipe with the step counts a GPU affords (about 5 minutes on one H200 at this size).
+PLAN_GPU = [
+    ("A1-L64", "A", 5000, 1e-3, 128, 64, (4, 16), None, 100, None),
+    ("A2-L128", "A", 1200, 1e-3, 64, 128, (4, 16), None, 20, None),
+    ("A3-L256", "A", 800, 1e-3, 32, 256, (4, 16), None, 20, None),
+    ("A4-L512", "A", 800, 5e-4, 32, 512, (4, 16), 4, 20, None),
+    ("B-L512", "B", 400, 0.0, 32, 512, (4, 16), 4, 20, 1e-3),
+    ("C-L512", "C", 600, 1e-4, 32, 512, (4, 16), 4, 20, 3e-4),
+]
 
 
-def plan_gpu(scale: float) -> list[Phase]:
-    """The same recipe with the step counts a GPU affords (about 5 minutes on one H200 at this size)."""
-    n = lambda steps: max(2, int(steps * scale))  # noqa: E731
-    return [
-        Phase("A1-L64", "A", n(5000), 1e-3, batches(128, 64, (4, 16), None), warmup=100),
-        Phase("A2-L128", "A", n(1200), 1e-3, batches(64, 128, (4, 16), None), warmup=20),
-        Phase("A3-L256", "A", n(800), 1e-3, batches(32, 256, (4, 16), None), warmup=20),
-        Phase("A4-L512", "A", n(800), 5e-4, batches(32, 512, (4, 16), 4), warmup=20),
-        Phase("B-L512", "B", n(400), 0.0, batches(32, 512, (4, 16), 4), indexer_lr=1e-3, warmup=20, decay_from=1.0),
-        Phase("C-L512", "C", n(600), 1e-4, batches(32, 512, (4, 16), 4), indexer_lr=3e-4, warmup=20),
-    ]
+def plan(scale: float, rows: list[tuple] = PLAN_CPU) -> list[Phase]:
+    """The phases of a plan table; `scale` multiplies step counts (the CI smoke test runs a tiny fraction)."""
+    phases = []
+    for name, kind, steps, lr, batch, length, pairs, queries, warmup, indexer_lr in rows:
+        extra = {} if indexer_lr is None else {"indexer_lr": indexer_lr}
+        if kind == "B":
+            extra["decay_from"] = 1.0  # constant lr after warm-up
+        phases.append(
+            Phase(name, kind, max(2, int(steps * scale)), lr, batches(batch, length, pairs, queries), warmup=warmup, **extra)
+        )
+    return phases
 
 
 def held_out(length: int, seed: int, n: int = 64):
@@ -120,7 +127,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--device", default="cpu", help="cpu or cuda (the same recipe runs unchanged on a GPU)")
-    ap.add_argument("--gpu-plan", action="store_true", help="the longer plan a GPU affords (plan_gpu)")
+    ap.add_argument("--gpu-plan", action="store_true", help="the longer plan a GPU affords (PLAN_GPU)")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every phase's step count")
     ap.add_argument("--only", help="run phases up to and including this one")
     ap.add_argument("--export-from", help="skip training: export the model of this checkpoint.pt to --out")
@@ -151,7 +158,7 @@ def main() -> None:
         model.load_state_dict(torch.load(args.export_from, map_location="cpu")["model"])
     model.to(args.device)
     trainer = Trainer(model, args.run_dir, args.seed, log)
-    phases = plan_gpu(args.scale) if args.gpu_plan else plan(args.scale)
+    phases = plan(args.scale, PLAN_GPU if args.gpu_plan else PLAN_CPU)
     if args.dense_pairs:
         phases[0] = Phase("A1-L64", "A", 3000, 1e-3, batches(32, 64, (8, 16), None), warmup=50)
     if args.key_curriculum:

@@ -27,9 +27,15 @@ def topk_lower_first(x: torch.Tensor, k: int) -> torch.Tensor:
     return torch.sort(x, dim=-1, descending=True, stable=True).indices[..., :k]
 
 
+# torch >= 2.1 has scaled_dot_product_attention with `scale=` (Debian's CPU torch 1.13 does not); asked once.
+_FUSED_ATTENTION = hasattr(F, "scaled_dot_product_attention") and tuple(
+    int(v) for v in torch.__version__.split("+")[0].split(".")[:2]
+) >= (2, 1)
+
+
 def fused_attention_available() -> bool:
-    """torch >= 2.1 has scaled_dot_product_attention with `scale=` (Debian's CPU torch 1.13 does not)."""
-    return hasattr(F, "scaled_dot_product_attention") and tuple(int(v) for v in torch.__version__.split(".")[:2]) >= (2, 1)
+    """Whether the dense phases can use the fused causal kernel (scaled_dot_product_attention with `scale=`)."""
+    return _FUSED_ATTENTION
 
 
 class RMSNorm(nn.Module):

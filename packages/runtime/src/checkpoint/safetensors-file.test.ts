@@ -15,6 +15,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CheckpointError } from './checkpoint-error.js';
 import { MAX_HEADER_BYTES, SafetensorsFile } from './safetensors-file.js';
 import { writeSafetensors } from './safetensors-writer.js';
+import { seededBytes } from './test-fuzz-files.js';
 import { expectOpenError } from './test-open-error.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../../../../fixtures');
@@ -59,23 +60,11 @@ function f32(shape: number[], begin = 0) {
   return { dtype: 'F32', shape, data_offsets: [begin, begin + numel(shape) * 4] };
 }
 
-function randomBytes(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = s & 0xff;
-  }
-  return out;
-}
-
 describe('SafetensorsFile round trip', () => {
   it('writes, opens and reads back every dtype byte for byte', async () => {
     const shape = [3, 5];
     const tensors = DTYPES.map((dtype, i) => {
-      const bytes = randomBytes(numel(shape) * dtypeBytes(dtype), i + 1);
+      const bytes = seededBytes(numel(shape) * dtypeBytes(dtype), i + 1);
       if (dtype === 'bool') for (let j = 0; j < bytes.length; j++) bytes[j]! &= 1;
       return { name: `t.${dtype}`, dtype, shape, data: bytes };
     });
@@ -177,7 +166,7 @@ describe('SafetensorsFile round trip', () => {
       name: `layer.${i}.weight`,
       dtype: 'u8' as DType,
       shape: [1000 + i * 37],
-      data: randomBytes(1000 + i * 37, 1000 + i),
+      data: seededBytes(1000 + i * 37, 1000 + i),
     }));
     await writeSafetensors(file, tensors);
     const st = await SafetensorsFile.open(file);

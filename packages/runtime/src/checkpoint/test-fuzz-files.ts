@@ -52,3 +52,16 @@ export function expectFileError(error: unknown, file: string): CheckpointError {
   expect(e.message.length).toBeGreaterThan(file.length + 8);
   return e;
 }
+
+/** Deterministic bytes of any pattern (xorshift32 from `seed`; NaN bit patterns included) for tensor data. */
+export function seededBytes(length: number, seed: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = s & 0xff;
+  }
+  return out;
+}

@@ -5,7 +5,7 @@ import { fuzzCorpus, fuzzSettings } from '@dsa/backend/testing';
 import { type GgmlTypeInfo, ggmlTypeByName, ggmlTypeInfo } from '@dsa/tensor';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { expectFileError, u64Lie } from '../checkpoint/test-fuzz-files.js';
+import { expectFileError, seededBytes, u64Lie } from '../checkpoint/test-fuzz-files.js';
 import { GgufFile } from './gguf-file.js';
 import { GGUF_VALUE_TYPES, type GgufScalarType, type GgufValue, ggufScalarBytes } from './gguf-value.js';
 import { writeGguf } from './gguf-writer.js';
@@ -81,19 +81,6 @@ interface FileSpec {
   readonly alignment: number;
 }
 
-/** Bytes a seeded generator fills a tensor with (any pattern, NaNs included: they must round-trip). */
-function noise(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed | 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
 const tensorSpec = fc
   .record({
     name: fc.string({ unit: 'binary', minLength: 1, maxLength: 8 }),
@@ -105,7 +92,7 @@ const tensorSpec = fc
   .map(({ name, type, outer, blocks, seed }): TensorSpec => {
     const shape = [...outer, blocks * type.blockSize];
     const elements = shape.reduce((a, b) => a * b, 1);
-    return { name, type, shape, bytes: noise((elements / type.blockSize) * type.typeSize, seed) };
+    return { name, type, shape, bytes: seededBytes((elements / type.blockSize) * type.typeSize, seed) };
   });
 
 const fileSpec: fc.Arbitrary<FileSpec> = fc
