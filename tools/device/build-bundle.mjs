@@ -69,6 +69,23 @@ const banner = {
   js: "import { createRequire as __dsaCreateRequire } from 'node:module'; const require = __dsaCreateRequire(import.meta.url);",
 };
 
+// `createRequire(import.meta.url)('../x.json')` resolves beside the source file, which a bundle leaves behind
+// (the 2026-12-05 run lost a call to `Cannot find module '../dsa.config.schema.json'`): inline such JSON.
+const REQUIRED_JSON = /createRequire\(import\.meta\.url\)\((['"])(\.{1,2}\/[^'"]+\.json)\1\)/g;
+const inlineRequiredJson = {
+  name: 'inline-required-json',
+  setup(build) {
+    build.onLoad({ filter: /packages\/.*\.ts$/ }, (args) => {
+      const source = fs.readFileSync(args.path, 'utf8');
+      if (!REQUIRED_JSON.test(source)) return undefined;
+      const contents = source.replace(REQUIRED_JSON, (_, _q, rel) =>
+        `(${fs.readFileSync(path.resolve(path.dirname(args.path), rel), 'utf8').trim()})`,
+      );
+      return { contents, loader: 'ts' };
+    });
+  },
+};
+
 async function bundle(entry, outfile) {
   await esbuild.build({
     entryPoints: [path.join(root, entry)],
@@ -80,6 +97,7 @@ async function bundle(entry, outfile) {
     conditions: ['@dsa/source'],
     external: ['@koromix/*', '*.node', '@dsa/backend-cuda', '@dsa/backend-cpu', '@dsa/backend-ascend'],
     banner,
+    plugins: [inlineRequiredJson],
     sourcemap: false,
     minify: false,
     logLevel: 'warning',
@@ -150,6 +168,13 @@ fs.writeFileSync(
   `${JSON.stringify({ builtAt: new Date().toISOString(), revision, node: NODE_VERSION, bytes: total, kernels: JSON.parse(fs.readFileSync(path.join(out, 'kernels/dsa-kernels.json'), 'utf8')).archs }, null, 2)}\n`,
 );
 log(`.device/ is ${(total / 1024 / 1024).toFixed(1)} MiB`);
+// Smoke test here (a device call costs minutes): the CLI bundle must start and run a step on the reference backend.
+log('smoke: dsa.mjs bench --backend reference --preset tiny');
+execFileSync(process.execPath, [path.join(out, 'dsa.mjs'), 'bench', '--backend', 'reference', '--preset', 'tiny', '--depth', '8', '--repeat', '1', '--json'], {
+  cwd: out,
+  stdio: ['ignore', 'ignore', 'inherit'],
+  timeout: 120_000,
+});
 if (total > LIMIT) {
   console.error(`.device/ is ${(total / 1024 / 1024).toFixed(1)} MiB, above the 60 MiB limit`);
   process.exit(1);

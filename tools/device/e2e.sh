@@ -8,7 +8,8 @@
 #   long:             v32-dims fp8 at 8K–128K, sparse and dense, batch 1 and 16 (graphs); per-kernel
 #                     tables at 32K and 128K (eager) for the attention + indexer share; a 128K prefill.
 # Generates the random v32-dims checkpoints in the background from the start, gives every step a timeout
-# and skips what no longer fits in BUDGET_SECONDS (default 560). DSA_CUDA_PROFILE=1 throughout: graph
+# and skips what no longer fits in BUDGET_SECONDS (default 560). E2E_DEV_PROGRAMS="topk gemv sparse-mla" picks the
+# dev/ programs (default topk gemv); E2E_SKIP_PEER=1 skips transformers. DSA_CUDA_PROFILE=1 throughout: graph
 # runs report tg_gpu_ms / host_fraction, eager runs print per-kernel tables (profile.log).
 # Eager runs set DSA_CUDA_PROFILE_LEAD_MS so their per-kernel tables time kernels, not launch gaps.
 # Works in $TMPDIR/e2e-out and copies to $OUT (the device tool returns at most 8 files): bench.jsonl (every
@@ -40,10 +41,11 @@ make_checkpoint fp8
 
 if [ "$PART" != long ]; then
   DEV=$HERE/dev
+  DEV_PROGRAMS=${E2E_DEV_PROGRAMS:-topk gemv}
   NVCC_PIDS=
   if [ -d "$DEV" ] && command -v nvcc >/dev/null && [ "${E2E_SKIP_DEV:-0}" != 1 ]; then
     mkdir -p "$TMP/dev-build"
-    for p in topk gemv; do
+    for p in $DEV_PROGRAMS; do
       nvcc -arch=sm_90a -O3 -std=c++17 -o "$TMP/dev-build/$p" "$DEV/$p.cu" >"$TMP/dev-build/$p.build.log" 2>&1 &
       NVCC_PIDS="$NVCC_PIDS $!"
     done
@@ -58,7 +60,7 @@ if [ "$PART" != long ]; then
   [ -n "$NVCC_PIDS" ] && wait $NVCC_PIDS
   if [ "${E2E_SKIP_DEV:-0}" != 1 ]; then
     : >"$OUT/dev-kernels.jsonl"
-    for p in topk gemv; do
+    for p in $DEV_PROGRAMS; do
       [ -x "$TMP/dev-build/$p" ] || { log "dev/$p did not build: $(tail -3 "$TMP/dev-build/$p.build.log" 2>/dev/null)"; continue; }
       log "dev/$p"
       timeout 60 "$TMP/dev-build/$p" >"$TMP/dev-$p.out" 2>&1
@@ -75,7 +77,9 @@ if [ "$PART" != long ]; then
   wait_for "$TMP/dsa-bench-v32-dims-bf16/config.json"
   bench 120 --preset v32-dims --dtype bf16 --depth 4096 --repeat 20
   # 5. transformers on the same bf16 checkpoint.
-  if [ "$(left)" -gt 120 ]; then
+  if [ "${E2E_SKIP_PEER:-0}" = 1 ]; then
+    log "skipped (E2E_SKIP_PEER=1): peer.sh"
+  elif [ "$(left)" -gt 120 ]; then
     log "peer.sh (transformers)"
     timeout $(($(left) - 5)) bash "$HERE/peer.sh" "$TMP/dsa-bench-v32-dims-bf16" >>"$LOG" 2>&1
     log "peer.sh exit $?"

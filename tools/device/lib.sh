@@ -2,13 +2,20 @@
 # Expects HERE (the .device folder), OUT (work folder), TMP, NODE, START (epoch seconds), BUDGET (seconds), LOG.
 log() { echo "[$(basename "$0" .sh) $(($(date +%s) - START))s] $*" | tee -a "$LOG"; }
 left() { echo $((BUDGET - ($(date +%s) - START))); }
-wait_for() { while [ ! -s "$1" ] && [ "$(left)" -gt 30 ]; do sleep 2; done; }
+# wait_for FILE: until FILE exists, the budget runs out, or its maker failed (DIR.failed beside DIR/config.json).
+wait_for() {
+  local failed
+  failed="$(dirname "$1").failed"
+  while [ ! -s "$1" ] && [ ! -e "$failed" ] && [ "$(left)" -gt 30 ]; do sleep 2; done
+  [ -e "$failed" ] && log "$(dirname "$1") was not made: $(tail -2 "$failed")"
+  return 0
+}
 
 # make_checkpoint DTYPE: the random v32-dims checkpoint in $TMP/dsa-bench-v32-dims-DTYPE, in the background.
 make_checkpoint() {
   local dir=$TMP/dsa-bench-v32-dims-$1
   [ -s "$dir/config.json" ] || (cd "$HERE" && "$NODE" dsa.mjs make-model --preset v32-dims --dtype "$1" --seed 1 \
-    --out "$dir.part" >"$OUT/make-$1.log" 2>&1 && mv "$dir.part" "$dir") &
+    --out "$dir.part" >"$OUT/make-$1.log" 2>&1 && mv "$dir.part" "$dir" || cp "$OUT/make-$1.log" "$dir.failed") &
 }
 
 # bench TIMEOUT ARGS...: `dsa bench --backend cuda --json ARGS` within what is left of the budget. The JSON

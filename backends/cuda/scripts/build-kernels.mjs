@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds kernels/**/*.cu and dev/kernels/*.cu into one fatbin (build/dsa-kernels.fatbin) with nvcc:
+// Builds kernels/**/*.cu into one fatbin (build/dsa-kernels.fatbin) with nvcc:
 // every file is compiled as relocatable device code for each target architecture, then device-linked
 // into one image per architecture, so that one cuModuleLoadData sees every kernel. Incremental: a .cu is recompiled
 // only when it (or any .cuh) is newer than its object, and nothing runs when the fatbin is newer
@@ -14,10 +14,6 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const kernelsDir = path.join(root, 'kernels');
-// The kernel versions the host no longer launches (it routes every op to the winner): their sources
-// live in the dev/ workbench, and are still linked into the fatbin until a GPU run re-verifies one
-// built without them.
-const devKernelsDir = path.join(root, 'dev', 'kernels');
 const outDir = path.join(root, 'build');
 const fatbin = path.join(outDir, 'dsa-kernels.fatbin');
 const manifest = path.join(outDir, 'dsa-kernels.json');
@@ -52,7 +48,8 @@ function walk(dir, out = []) {
 
 const mtime = (file) => (fs.existsSync(file) ? fs.statSync(file).mtimeMs : -1);
 
-const files = [...walk(kernelsDir), ...walk(devKernelsDir)];
+// Only kernels/: the versions the winners beat live in dev/kernels as workbenches, never in the fatbin.
+const files = walk(kernelsDir);
 const sources = files.filter((f) => f.endsWith('.cu')).sort();
 const headers = files.filter((f) => f.endsWith('.cuh'));
 const newestHeader = Math.max(0, ...headers.map(mtime));
@@ -135,7 +132,7 @@ function newestInput(source, object) {
     .readFileSync(depfile, 'utf8')
     .replace(/\\\n/g, ' ')
     .split(/\s+/)
-    .filter((t) => t.startsWith(kernelsDir) || t.startsWith(devKernelsDir));
+    .filter((t) => t.startsWith(kernelsDir));
   return Math.max(
     mtime(source),
     ...deps.map((d) => (fs.existsSync(d) ? mtime(d) : Number.POSITIVE_INFINITY)),
