@@ -107,6 +107,49 @@ for (const mode of ['dense', 'sparse'] as const) {
   });
 }
 
+// The tensor-core MLA kernel at DeepSeek's shape (576 wide, 512 out, mma.sync v2): q and P are rounded to bf16,
+// so the bound is bf16's, against the f32 reference on the same cache.
+for (const mode of ['dense', 'sparse'] as const) {
+  checks.push({
+    name: `fused mlaAttention: tensor cores on a bf16 cache, 576/512, 130 heads, ${mode}${mode === 'sparse' ? ' top-2048 with -1 entries' : ''} (5000 and 3001 tokens)`,
+    tolerance: 2e-2,
+    run: async (cuda, reference) => {
+      const random = new Random(mode === 'dense' ? 31 : 32);
+      const l = longPagedLayout(random);
+      const [heads, c, r] = [130, 512, 64];
+      const s = l.positions.length;
+      const q = random.normals(s * heads * (c + r));
+      const cache = random.normals(l.slots * (c + r));
+      const k = 2048;
+      const indices =
+        mode === 'sparse' ? sparseIndices(random, l, k).map((v, i) => (i % 97 === 5 ? -1 : v)) : null;
+      const scale = 1 / Math.sqrt(192);
+      const workspace = new Workspace(reference);
+      const run = async (backend: Backend, tensorCores: boolean) => {
+        const qv = uploadTensor(backend, 'f32', [s, heads, c + r], q);
+        const cv = uploadTensor(backend, 'bf16', [l.slots, c + r], cache);
+        const iv = indices ? uploadTensor(backend, 'i32', [s, k], indices) : null;
+        const out = emptyTensor(backend, 'f32', [s, heads, c]);
+        const batch = uploadBatch(backend, l);
+        if (tensorCores) {
+          const host = backend as CudaBackend;
+          cudaMlaAttention(
+            { ...cudaHost(host), settings: { ...host.settings, mlaTensorCores: 'on' } },
+            out,
+            qv,
+            cv,
+            batch,
+            iv,
+            scale,
+          );
+        } else mlaAttention(backend, workspace, out, qv, cv, batch, iv, scale);
+        return downloadTensor(backend, out);
+      };
+      return { error: relativeError(await run(cuda, true), await run(reference, false)) };
+    },
+  });
+}
+
 function linearWeight(
   backend: Backend,
   dtype: DType,
