@@ -97,6 +97,7 @@ int64_t check_fp8_cache(const LatentCache& cache, int64_t W) {
   expect_rank("latentCache.nope", nope, 2);
   expect_dtype("latentCache.nope", nope, DType::f8_e4m3);
   const int64_t slots = nope.shape[0], C = nope.shape[1];
+  if (C > W) fail("latentCache.nope " + nope.describe() + " is wider than q's rows of " + std::to_string(W));
   const int64_t blocks = (C + kFp8LatentBlock - 1) / kFp8LatentBlock;
   expect_dtype("latentCache.scales", cache.scales, DType::f32);
   expect_shape("latentCache.scales", cache.scales, {slots, blocks});
