@@ -7,12 +7,12 @@ import {
   DeepseekModel,
   type ForwardEntry,
   fillSyntheticCache,
+  type LatentCacheFormat,
   makeModel,
   type PresetName,
   presetConfig,
   summarizeModel,
 } from '@dsa/runtime';
-import { viewByteLength } from '@dsa/tensor';
 import { forwardFlops } from '../bench/flops.js';
 import { lastLevelCacheBytes, type RooflineBasis, rooflineBasis } from '../bench/llc.js';
 import { decodeTraffic, jsReadBandwidth, rowBytes, stats } from '../bench/metrics.js';
@@ -35,8 +35,8 @@ export interface BenchFlags {
   readonly cache: 'synthetic' | 'prefill';
   /** Layers of the `--preset` checkpoint (default: the preset's). */
   readonly layers?: number;
-  /** Element type of the MLA latent cache (default f32). */
-  readonly latentCache?: 'f32' | 'bf16';
+  /** How the MLA latent cache stores rows: f32 (default), bf16 or fp8 (DeepSeek's 656-byte layout). */
+  readonly latentCache?: LatentCacheFormat;
   readonly prompt: number;
   readonly repeat: number;
   readonly json?: boolean;
@@ -57,8 +57,10 @@ export interface BenchResult {
   attention: 'sparse' | 'dense';
   /** Indexer precision (`fp32` or `fp8`; reported for dense runs too: it sizes the cache). */
   indexer: 'fp32' | 'fp8';
-  /** Element type of the MLA latent cache. */
-  latent_cache: string;
+  /** How the MLA latent cache stores rows: `f32`, `bf16` or `fp8` (DeepSeek's 656-byte layout). */
+  latent_cache: LatentCacheFormat;
+  /** Bytes of one token's latent row per layer (C + R values in `latent_cache`; 656 for fp8 at 512 + 64). */
+  latent_row_bytes: number;
   cache: 'synthetic' | 'prefill';
   pp_tok_s: number;
   /** Prefill GFLOP/s: {@link forwardFlops} of the pp forward over its time. */
@@ -162,7 +164,15 @@ async function measure(
   flags: BenchFlags,
   base: Pick<
     BenchResult,
-    'backend' | 'device' | 'preset' | 'dtype' | 'indexer' | 'latent_cache' | 'peak_gflops' | 'llc_bytes'
+    | 'backend'
+    | 'device'
+    | 'preset'
+    | 'dtype'
+    | 'indexer'
+    | 'latent_cache'
+    | 'latent_row_bytes'
+    | 'peak_gflops'
+    | 'llc_bytes'
   >,
   weightBytes: number,
   emit: (result: BenchResult) => void,
@@ -170,13 +180,10 @@ async function measure(
   const { config, cache } = model;
   const vocab = config.vocabSize;
   const summary = summarizeModel(config);
-  const latentRowBytes = rowBytes(cache.latent[0]!);
+  const latentRowBytes = cache.latentRowBytes;
   const ix = cache.indexerKeys[0];
   const indexerRowBytes = ix ? rowBytes(ix.keys) + (ix.scales ? rowBytes(ix.scales) : 0) : 0;
-  let cacheBytes = 0;
-  for (const latent of cache.latent) cacheBytes += viewByteLength(latent);
-  for (const keys of cache.indexerKeys)
-    cacheBytes += viewByteLength(keys.keys) + (keys.scales ? viewByteLength(keys.scales) : 0);
+  const cacheBytes = cache.byteLength;
   const ppFlops = forwardFlops({
     config,
     summary,
@@ -282,6 +289,7 @@ async function measure(
           attention: model.attention,
           indexer: base.indexer,
           latent_cache: base.latent_cache,
+          latent_row_bytes: base.latent_row_bytes,
           cache: flags.cache,
           pp_tok_s: flags.prompt / ppSeconds,
           pp_gflops: ppFlops / ppSeconds / 1e9,
@@ -427,7 +435,8 @@ export async function benchCommand(flags: BenchFlags): Promise<BenchResult[]> {
             preset: flags.preset ?? path.basename(path.resolve(dir)),
             dtype: model.config.quantization ? 'fp8' : 'bf16',
             indexer,
-            latent_cache: model.cache.latent[0]!.dtype,
+            latent_cache: model.cache.latentFormat,
+            latent_row_bytes: model.cache.latentRowBytes,
             peak_gflops: peak?.gflops ?? null,
             llc_bytes: llcBytes,
           };
