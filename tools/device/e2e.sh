@@ -76,6 +76,8 @@ if [ "$PART" != long ]; then
   DSA_GRAPHS=0 DSA_CUDA_PROFILE_LEAD_MS=50 bench 60 --preset v32-dims --dtype fp8 --depth 4096 --repeat 5
   wait_for "$TMP/dsa-bench-v32-dims-bf16/config.json"
   bench 120 --preset v32-dims --dtype bf16 --depth 4096 --repeat 20
+  # 4b. the fp8 latent cache (DeepSeek's 656-byte rows) against the f32 one at the same depth, b1 and b64
+  bench 90 --preset v32-dims --dtype fp8 --depth 4096 --batch 1,64 --latent-cache fp8 --repeat 10
   # 5. transformers on the same bf16 checkpoint.
   if [ "${E2E_SKIP_PEER:-0}" = 1 ]; then
     log "skipped (E2E_SKIP_PEER=1): peer.sh"
@@ -92,6 +94,7 @@ if [ "$PART" != decode ]; then
   wait_for "$TMP/dsa-bench-v32-dims-fp8/config.json"
   # 6. Long context with graphs: b1 at 8K–128K, b16 at 32K and 128K, sparse and dense.
   bench 150 --preset v32-dims --dtype fp8 --depth 8192,32768,65536,131072 --attention sparse,dense --repeat 5
+  bench 90 --preset v32-dims --dtype fp8 --depth 4096,131072 --latent-cache fp8 --repeat 5
   bench 120 --preset v32-dims --dtype fp8 --depth 32768,131072 --batch 16 --attention sparse,dense --repeat 3
   # 7. Per-kernel tables (eager) at 32K and 128K, b1: the attention + indexer share of a step.
   DSA_GRAPHS=0 DSA_CUDA_PROFILE_LEAD_MS=100 bench 90 --preset v32-dims --dtype fp8 --depth 32768,131072 --attention sparse,dense --repeat 3
