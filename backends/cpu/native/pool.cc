@@ -20,6 +20,8 @@ namespace dsa {
 
 namespace {
 thread_local bool in_pool_worker = false;
+// ThreadPool::Hot guards alive on this thread: its jobs may skip the wake-up (see ThreadPool::run).
+thread_local int hot_here = 0;
 constexpr auto kSpin = std::chrono::microseconds(100);
 }  // namespace
 
@@ -32,6 +34,8 @@ struct ThreadPool::State {
   std::atomic<uint64_t> state{0};
   std::atomic<int64_t> next{0};
   std::atomic<int> pending{0};
+  // Live ThreadPool::Hot guards: workers do not sleep while it is above 0 (changed under `sleep`).
+  std::atomic<int> hot{0};
   void (*call)(void*, int64_t) = nullptr;
   void* context = nullptr;
   int64_t tasks = 0;
@@ -57,17 +61,18 @@ struct ThreadPool::State {
     in_pool_worker = true;
     uint64_t seen = state.load(std::memory_order_acquire);
     for (;;) {
-      uint64_t current = state.load(std::memory_order_acquire);
-      if (current == seen) {
-        auto start = std::chrono::steady_clock::now();
-        int spins = 0;
-        while ((current = state.load(std::memory_order_acquire)) == seen) {
-          DSA_PAUSE();
-          if (++spins % 256 == 0 && std::chrono::steady_clock::now() - start > kSpin) {
-            std::unique_lock<std::mutex> lock(sleep);
-            wake.wait(lock, [&] { return (current = state.load(std::memory_order_acquire)) != seen; });
-            break;
-          }
+      uint64_t current;
+      auto start = std::chrono::steady_clock::now();
+      int spins = 0;
+      while ((current = state.load(std::memory_order_acquire)) == seen) {
+        DSA_PAUSE();
+        if (++spins % 256 == 0 && hot.load(std::memory_order_relaxed) == 0 &&
+            std::chrono::steady_clock::now() - start > kSpin) {
+          std::unique_lock<std::mutex> lock(sleep);
+          wake.wait(lock, [&] {
+            return state.load(std::memory_order_acquire) != seen || hot.load(std::memory_order_relaxed) > 0;
+          });
+          start = std::chrono::steady_clock::now();
         }
       }
       seen = current;
@@ -128,11 +133,18 @@ void ThreadPool::run(int threads, int64_t tasks, void (*call)(void*, int64_t), v
   s.next.store(0, std::memory_order_relaxed);
   s.pending.store(participants, std::memory_order_relaxed);
   uint64_t generation = (s.state.load(std::memory_order_relaxed) >> 16) + 1;
-  {
-    std::lock_guard<std::mutex> lock(s.sleep);
-    s.state.store((generation << 16) | static_cast<uint64_t>(participants), std::memory_order_release);
+  const uint64_t next_state = (generation << 16) | static_cast<uint64_t>(participants);
+  if (hot_here > 0) {
+    // This thread holds a Hot guard, so no worker sleeps until it ends (the guard raised the count
+    // under `sleep` and woke them): the store alone hands out the job.
+    s.state.store(next_state, std::memory_order_release);
+  } else {
+    {
+      std::lock_guard<std::mutex> lock(s.sleep);
+      s.state.store(next_state, std::memory_order_release);
+    }
+    s.wake.notify_all();
   }
-  s.wake.notify_all();
   in_pool_worker = true;  // nested parallel_for inside the caller's tasks runs serially
   s.work();
   in_pool_worker = false;
@@ -146,6 +158,23 @@ void ThreadPool::run(int threads, int64_t tasks, void (*call)(void*, int64_t), v
     s.error = nullptr;
     std::rethrow_exception(error);
   }
+}
+
+ThreadPool::Hot::Hot() {
+  ThreadPool::State& s = *ThreadPool::get().state_;
+  {
+    std::lock_guard<std::mutex> lock(s.sleep);
+    s.hot.fetch_add(1, std::memory_order_relaxed);
+  }
+  s.wake.notify_all();
+  hot_here++;
+}
+
+ThreadPool::Hot::~Hot() {
+  hot_here--;
+  ThreadPool::State& s = *ThreadPool::get().state_;
+  std::lock_guard<std::mutex> lock(s.sleep);
+  s.hot.fetch_sub(1, std::memory_order_relaxed);
 }
 
 }  // namespace dsa
