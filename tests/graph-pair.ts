@@ -1,9 +1,26 @@
 // Eager decode against captured decode graphs: the same greedy workload on two models of one
 // checkpoint, one loaded with `graphs: false`, compared bit for bit after every step. Shared by the
 // runtime's graph tests (reference backend) and the cpu backend's replay tests.
-import type { CacheSequence, DeepseekModel, ForwardEntry } from '@dsa/runtime';
+import type { TensorView } from '@dsa/tensor';
 import { expect } from 'vitest';
 import { argmax } from './golden-helpers.js';
+
+/** A cached sequence as the pair reads it (`CacheSequence`). */
+export interface PairSequence {
+  readonly length: number;
+  readonly tokens: readonly number[];
+}
+
+/**
+ * What the pair needs of a model: `DeepseekModel`, typed structurally so that the runtime's own tests
+ * (its sources) and the other packages' (its build) can both pass theirs.
+ */
+export interface PairModel<S extends PairSequence = PairSequence> {
+  readonly config: { readonly vocabSize: number };
+  readonly cache: { createSequence(): S };
+  readonly backend: { download(source: TensorView, destination: ArrayBufferView): Promise<void> };
+  forward(entries: readonly { sequence: S; tokens: ArrayLike<number> }[]): Promise<{ logits: TensorView }>;
+}
 
 /** Deterministic prompt token ids below `vocab` (default 1000, inside the tiny fixtures' 1024). */
 export function prompt(length: number, seed: number, vocab = 1000): number[] {
@@ -18,7 +35,10 @@ export function argmaxRows(logits: Float32Array, vocab: number): number[] {
 }
 
 /** The logits of one forward step of `model`, downloaded. */
-export async function logitsOf(model: DeepseekModel, entries: ForwardEntry[]): Promise<Float32Array> {
+export async function logitsOf<S extends PairSequence>(
+  model: PairModel<S>,
+  entries: readonly { sequence: S; tokens: ArrayLike<number> }[],
+): Promise<Float32Array> {
   const result = await model.forward(entries);
   const host = new Float32Array(result.logits.shape[0]! * result.logits.shape[1]!);
   await model.backend.download(result.logits, host);
@@ -26,24 +46,21 @@ export async function logitsOf(model: DeepseekModel, entries: ForwardEntry[]): P
 }
 
 /** The same workload on an eager model and a graph model, step by step. */
-export class GraphPair {
-  readonly sequences: [CacheSequence, CacheSequence][] = [];
+export class GraphPair<M extends PairModel<S>, S extends PairSequence = PairSequence> {
+  readonly sequences: [S, S][] = [];
   /** The next token of each sequence (the eager model's greedy choice). */
   readonly next: number[] = [];
   /** Every decode step's greedy tokens, one array per step. */
   readonly tokens: number[][] = [];
 
   constructor(
-    readonly eager: DeepseekModel,
-    readonly graphs: DeepseekModel,
+    readonly eager: M,
+    readonly graphs: M,
   ) {}
 
   /** Prefills a new sequence on both models (an eager multi-token step); the logits must be equal. */
   async add(tokens: number[]): Promise<void> {
-    const pair: [CacheSequence, CacheSequence] = [
-      this.eager.cache.createSequence(),
-      this.graphs.cache.createSequence(),
-    ];
+    const pair: [S, S] = [this.eager.cache.createSequence(), this.graphs.cache.createSequence()];
     const a = await logitsOf(this.eager, [{ sequence: pair[0], tokens }]);
     const b = await logitsOf(this.graphs, [{ sequence: pair[1], tokens }]);
     expect(b).toEqual(a);

@@ -66,8 +66,12 @@ struct ThreadPool::State {
       int spins = 0;
       while ((current = state.load(std::memory_order_acquire)) == seen) {
         DSA_PAUSE();
-        if (++spins % 256 == 0 && hot.load(std::memory_order_relaxed) == 0 &&
-            std::chrono::steady_clock::now() - start > kSpin) {
+        if (++spins % 256 != 0) continue;
+        if (hot.load(std::memory_order_relaxed) > 0) {
+          // Hot: never sleep, but let a thread waiting for this core run (the executor, when the
+          // machine is oversubscribed); on an idle core yield returns at once.
+          std::this_thread::yield();
+        } else if (std::chrono::steady_clock::now() - start > kSpin) {
           std::unique_lock<std::mutex> lock(sleep);
           wake.wait(lock, [&] {
             return state.load(std::memory_order_acquire) != seen || hot.load(std::memory_order_relaxed) > 0;

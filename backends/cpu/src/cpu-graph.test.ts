@@ -11,6 +11,7 @@ import {
 import type { TensorView } from '@dsa/tensor';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CpuBackend } from './cpu-backend.js';
+import type { CpuBuffer } from './cpu-buffer.js';
 import type { CpuGraph } from './cpu-graph.js';
 import { loadNative } from './native.js';
 
@@ -19,7 +20,7 @@ if ('error' in native) throw native.error;
 const addon = native.addon;
 const STREAM = { id: 0 };
 
-function sameBits(a: Float32Array | Int32Array, b: Float32Array | Int32Array): boolean {
+function sameBits(a: ArrayBufferView, b: ArrayBufferView): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(
     Buffer.from(b.buffer, b.byteOffset, b.byteLength),
   );
@@ -40,7 +41,7 @@ describe('CpuBackend.captureGraph', () => {
   function sequence(backend: CpuBackend, random: Random) {
     const [m, k, n] = [3, 256, 192];
     const x = uploadTensor(backend, 'f32', [m, k], random.normals(m * k));
-    const weight = uploadLinearWeight(backend, 'bf16', [2 * n, k], random.normals(2 * n * k, 0.05));
+    const weight = uploadLinearWeight(backend, 'bf16', [2 * n, k], random.normals(2 * n * k, 0.05), () => []);
     const norm = uploadTensor(backend, 'f32', [2 * n], random.normals(2 * n));
     const projected = emptyTensor(backend, 'f32', [m, 2 * n]);
     const out = emptyTensor(backend, 'f32', [m, n]);
@@ -65,7 +66,7 @@ describe('CpuBackend.captureGraph', () => {
     const { x, out, run, m, k } = sequence(backend, random);
     const inputs = [random.normals(m * k), random.normals(m * k)];
 
-    const eager: Float32Array[] = [];
+    const eager: ArrayBufferView[] = [];
     for (const input of inputs) {
       backend.upload(x, Float32Array.from(input));
       run();
@@ -104,7 +105,7 @@ describe('CpuBackend.captureGraph', () => {
     const indices = emptyTensor(backend, 'i32', [s, 4]);
     const batch = uploadBatch(backend, layout);
     const run = (b: AttentionBatch) => () => {
-      backend.fused.indexerTopk!(indices, iq, iw, { keys, scales: null }, b, 4);
+      backend.fused.indexerTopk!(indices, iq, iw, { keys }, b, 4);
       backend.fused.mlaAttention!(out, q, cache, b, null, 0.3);
     };
     // Eager at other positions (each query a few tokens back), with host copies to match.
@@ -164,8 +165,8 @@ describe('CpuBackend.captureGraph', () => {
     const backend = create();
     const source = uploadTensor(backend, 'f32', [4], [1, 2, 3, 4]);
     const target = emptyTensor(backend, 'f32', [4]);
-    const graph = backend.captureGraph(STREAM, () => backend.copy(target, source));
-    source.buffer.dispose(); // retired, but the program still holds its memory
+    const graph = backend.captureGraph(STREAM, () => backend.copy(target, source)) as CpuGraph;
+    (source.buffer as CpuBuffer).dispose(); // retired, but the program still holds its memory
     graph.replay();
     expect(await downloadTensor(backend, target)).toEqual(Float32Array.from([1, 2, 3, 4]));
     backend.dispose();

@@ -1,6 +1,11 @@
 import { type CapturedGraph, KernelArgumentError } from '@dsa/backend';
 import type { NativeAddon } from './native.js';
 
+/** Frees the programs of graphs dropped without `dispose()`. */
+const finalizer = new FinalizationRegistry<{ addon: NativeAddon; program: number }>(({ addon, program }) =>
+  addon.freeProgram(program),
+);
+
 /**
  * A kernel sequence the cpu backend recorded (`CpuBackend.captureGraph`): a native program of
  * decoded, checked kernel calls (resolved pointers, shapes, strides, scalars) held by the addon.
@@ -21,6 +26,7 @@ export class CpuGraph implements CapturedGraph {
     private readonly onDispose: (graph: CpuGraph) => void,
   ) {
     this.program = program;
+    finalizer.register(this, { addon, program }, this);
   }
 
   /** Names of the recorded kernels, in order. */
@@ -42,6 +48,7 @@ export class CpuGraph implements CapturedGraph {
   /** Frees the program (queued replays still run); the graph must not be replayed afterwards. */
   dispose(): void {
     if (this.program < 0) return;
+    finalizer.unregister(this);
     this.addon.freeProgram(this.program);
     this.program = -1;
     this.onDispose(this);
