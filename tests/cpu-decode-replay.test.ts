@@ -1,6 +1,6 @@
 // The cpu backend's native decode step: decode steps captured once per batch bucket into a native
 // program and replayed with one call give the same logits, bit for bit, and the same greedy tokens
-// as eager steps, on the fixtures and on a 2-layer `small` checkpoint; `graphs: false` and
+// as eager steps, on the fixtures (f32, bf16 and fp8 latent caches) and on a 2-layer `small` checkpoint; `graphs: false` and
 // DSA_GRAPHS=0 keep every step eager.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -54,6 +54,7 @@ describe('cpu backend: replayed decode steps equal eager ones', () => {
     ['tiny-fp8, fp8 indexer', 'tiny-fp8', { indexer: 'fp8' }],
     ['tiny, dense attention', 'tiny', { attention: 'dense' }],
     ['tiny, bf16 latent cache', 'tiny', { latentCache: 'bf16' }],
+    ["tiny, fp8 latent cache (DeepSeek's 656-byte row layout)", 'tiny', { latentCache: 'fp8' }],
   ] as const)(
     '%s',
     async (_name, fixture, options) => {

@@ -78,8 +78,9 @@ const inlineRequiredJson = {
     build.onLoad({ filter: /packages\/.*\.ts$/ }, (args) => {
       const source = fs.readFileSync(args.path, 'utf8');
       if (!REQUIRED_JSON.test(source)) return undefined;
-      const contents = source.replace(REQUIRED_JSON, (_, _q, rel) =>
-        `(${fs.readFileSync(path.resolve(path.dirname(args.path), rel), 'utf8').trim()})`,
+      const contents = source.replace(
+        REQUIRED_JSON,
+        (_, _q, rel) => `(${fs.readFileSync(path.resolve(path.dirname(args.path), rel), 'utf8').trim()})`,
       );
       return { contents, loader: 'ts' };
     });
@@ -121,6 +122,9 @@ fs.mkdirSync(path.join(out, 'kernels'));
 log(`xz of the fatbin (${(fs.statSync(fatbin).size / 1e6).toFixed(1)} MB)`);
 execFileSync('sh', ['-c', `xz -6 -T2 -c "${fatbin}" > "${path.join(out, 'kernels/dsa-kernels.fatbin.xz')}"`]);
 fs.copyFileSync(fatbin.replace(/\.fatbin$/, '.json'), path.join(out, 'kernels/dsa-kernels.json'));
+// Architecture-specific modules (kernels/sm90a, built without -rdc) travel as they are: they are small.
+for (const m of JSON.parse(fs.readFileSync(fatbin.replace(/\.fatbin$/, '.json'), 'utf8')).modules ?? [])
+  fs.copyFileSync(path.join(path.dirname(fatbin), m.file), path.join(out, 'kernels', m.file));
 
 log('esbuild: device suite, dsa CLI, @dsa/backend-cuda');
 await bundle('backends/cuda/check/device-suite.ts', path.join(out, 'device-suite.mjs'));
@@ -154,7 +158,7 @@ fs.copyFileSync(path.join(here, 'e2e.sh'), path.join(out, 'e2e.sh'));
 fs.copyFileSync(path.join(here, 'profile.sh'), path.join(out, 'profile.sh'));
 fs.copyFileSync(path.join(here, 'lib.sh'), path.join(out, 'lib.sh'));
 // The standalone kernel programs (backends/cuda/dev) and the kernel sources they include, for e2e.sh.
-for (const folder of ['dev', 'kernels/fused']) {
+for (const folder of ['dev', 'kernels/fused', 'kernels/sm90a']) {
   fs.cpSync(path.join(root, 'backends/cuda', folder), path.join(out, folder), { recursive: true });
 }
 fs.copyFileSync(path.join(root, 'tools/reference/hf_v32_peer.py'), path.join(out, 'hf_v32_peer.py'));
@@ -170,11 +174,27 @@ fs.writeFileSync(
 log(`.device/ is ${(total / 1024 / 1024).toFixed(1)} MiB`);
 // Smoke test here (a device call costs minutes): the CLI bundle must start and run a step on the reference backend.
 log('smoke: dsa.mjs bench --backend reference --preset tiny');
-execFileSync(process.execPath, [path.join(out, 'dsa.mjs'), 'bench', '--backend', 'reference', '--preset', 'tiny', '--depth', '8', '--repeat', '1', '--json'], {
-  cwd: out,
-  stdio: ['ignore', 'ignore', 'inherit'],
-  timeout: 120_000,
-});
+execFileSync(
+  process.execPath,
+  [
+    path.join(out, 'dsa.mjs'),
+    'bench',
+    '--backend',
+    'reference',
+    '--preset',
+    'tiny',
+    '--depth',
+    '8',
+    '--repeat',
+    '1',
+    '--json',
+  ],
+  {
+    cwd: out,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    timeout: 120_000,
+  },
+);
 if (total > LIMIT) {
   console.error(`.device/ is ${(total / 1024 / 1024).toFixed(1)} MiB, above the 60 MiB limit`);
   process.exit(1);

@@ -46,7 +46,7 @@ if [ "$PART" != long ]; then
   if [ -d "$DEV" ] && command -v nvcc >/dev/null && [ "${E2E_SKIP_DEV:-0}" != 1 ]; then
     mkdir -p "$TMP/dev-build"
     for p in $DEV_PROGRAMS; do
-      nvcc -arch=sm_90a -O3 -std=c++17 -o "$TMP/dev-build/$p" "$DEV/$p.cu" >"$TMP/dev-build/$p.build.log" 2>&1 &
+      nvcc -gencode=arch=compute_90a,code=sm_90a -O3 -std=c++17 -o "$TMP/dev-build/$p" "$DEV/$p.cu" >"$TMP/dev-build/$p.build.log" 2>&1 &
       NVCC_PIDS="$NVCC_PIDS $!"
     done
   fi

@@ -20,6 +20,7 @@ if [ ! -s "$KERNELS/dsa-kernels.fatbin" ]; then
   mkdir -p "$KERNELS"
   xz -dc "$HERE/kernels/dsa-kernels.fatbin.xz" > "$KERNELS/dsa-kernels.fatbin" || { echo "cannot unpack the fatbin"; exit 3; }
   cp "$HERE/kernels/dsa-kernels.json" "$KERNELS/"
+  cp "$HERE"/kernels/*.sm90a.fatbin "$KERNELS/" 2>/dev/null || true  # whole-program Hopper modules (manifest `modules`)
 fi
 export DSA_CUDA_FATBIN="$KERNELS/dsa-kernels.fatbin"
 export DSA_FIXTURES="$HERE/fixtures"

@@ -14,6 +14,7 @@ const KEYS = [
   'attention',
   'indexer',
   'latent_cache',
+  'latent_row_bytes',
   'cache',
   'graphs',
   'pp_tok_s',
@@ -63,6 +64,7 @@ describe('dsa bench', () => {
         attention: 'sparse',
         indexer: 'fp32',
         latent_cache: 'f32',
+        latent_row_bytes: (32 + 8) * 4, // tiny: C = 32, R = 8
         cache: 'synthetic',
         graphs: false, // the reference backend does not capture without its opt-in fused kernels
         peak_gflops: null, // the reference backend has no cpu kernel set
@@ -146,11 +148,32 @@ describe('dsa bench', () => {
     expect(line.depth).toBe(40);
   }, 60_000);
 
+  it('runs on the fp8 latent cache and reports its 656-byte-layout rows (C + 4 + 2·R = 52 B for tiny)', async () => {
+    const { code, stdout, stderr } = await tinyBench(
+      '--depth 40 --repeat 1 --prompt 8 --latent-cache fp8 --attention sparse,dense',
+      'cpu',
+    );
+    expect(stderr).not.toMatch(/error/);
+    expect(code).toBe(0);
+    const lines = stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.map((l) => l.attention)).toEqual(['sparse', 'dense']);
+    for (const line of lines) {
+      expect(line).toMatchObject({ latent_cache: 'fp8', latent_row_bytes: 32 + 4 + 2 * 8 });
+      expect(line.tg_tok_s as number).toBeGreaterThan(0);
+    }
+  }, 60_000);
+
   it('refuses bad flags with exit code 2', async () => {
     expect((await capture(['bench', '--preset', 'tiny', '--depth', 'x'])).code).toBe(2);
     expect((await capture(['bench', '--preset', 'tiny', '--attention', 'both'])).code).toBe(2);
     expect((await capture(['bench', '--preset', 'tiny', '--indexer', 'int8'])).code).toBe(2);
     expect((await capture(['bench', '--preset', 'tiny', '--graphs', 'maybe'])).code).toBe(2);
+    const latent = await capture(['bench', '--preset', 'tiny', '--latent-cache', 'fp16']);
+    expect(latent.code).toBe(2);
+    expect(latent.stderr).toMatch(/--latent-cache.*fp16/);
     expect((await capture(['bench', '--backend', 'reference'])).code).toBe(2);
   });
 });

@@ -18,6 +18,10 @@ export const CLI_SETTING_SPECS = {
    * the profile behind host_fraction; backends that profile only on request print theirs anyway).
    */
   benchKernels: { kind: 'flag', env: 'DSA_BENCH_KERNELS' },
+  /** `HF_ENDPOINT`: the hub `dsa pull` downloads from (default https://huggingface.co), as the hub's own tools read it. */
+  hubEndpoint: { kind: 'string', env: 'HF_ENDPOINT' },
+  /** `HF_TOKEN`: the access token `dsa pull` sends when `--token` is not given (private or gated models). */
+  hubToken: { kind: 'string', env: 'HF_TOKEN' },
 } as const;
 
 /** The CLI's environment settings; absent fields take the command's default. */

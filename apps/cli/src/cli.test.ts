@@ -76,14 +76,34 @@ describe('dsa CLI', () => {
     expect(JSON.parse(result.stdout)).toEqual({ tokens: expected });
   });
 
+  it('generate --latent-cache fp8 decodes over the 656-byte-layout cache', async () => {
+    const result = await capture([
+      'generate',
+      '--model',
+      path.join(FIXTURES, 'tiny'),
+      '--ids',
+      '1,2,3',
+      '--max-tokens',
+      '4',
+      '--latent-cache',
+      'fp8',
+      '--json',
+      '-q',
+    ]);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout).tokens).toHaveLength(4);
+  });
+
   it('inspect reports parameters and cache bytes', async () => {
     const result = await capture(['inspect', '--model', path.join(FIXTURES, 'tiny'), '--json']);
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout);
     expect(report.model.layers).toBe(4);
     expect(report.model.params_active_per_token).toBeLessThan(report.model.params_total);
-    // latent (32 + 8) f32 values per layer and token
+    // latent (32 + 8) f32 values per layer and token; bf16; fp8 rows of 32 e4m3 + 1 f32 scale + 8 bf16
     expect(report.model.kv_cache_bytes_per_token.latent_f32).toBe(40 * 4 * 4);
+    expect(report.model.kv_cache_bytes_per_token.latent_bf16).toBe(40 * 2 * 4);
+    expect(report.model.kv_cache_bytes_per_token.latent_fp8).toBe((32 + 4 + 16) * 4);
   });
 
   // Exit code 2 for usage errors (naming the flag), 1 for runtime errors (naming what is wrong).
@@ -96,6 +116,11 @@ describe('dsa CLI', () => {
       'generate --model <tiny> --ids 5000 --max-tokens 1 -q',
       1,
       'token id 5000 is outside the vocabulary of 1024',
+    ],
+    [
+      'generate --model <tiny> --ids 1 --max-tokens 1 --latent-cache fp16',
+      2,
+      "option '--latent-cache <format>' argument 'fp16' is invalid. Allowed choices are f32, bf16, fp8.",
     ],
   ] as const)('dsa %s: exit code %i', async (line, code, message) => {
     const result = await capture(

@@ -1,3 +1,4 @@
+import { LATENT_CACHE_FORMATS } from '@dsa/runtime';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { cliSetting } from './cli-settings.js';
 import { benchCommand } from './commands/bench.js';
@@ -56,7 +57,16 @@ function modelOptions(command: Command): Command {
     .option('--kv-cache-memory <bytes>', 'KV cache pool size in bytes (accepts 512MB, 8GiB)', (v: string) =>
       wrap(() => parseBytes(v, '--kv-cache-memory')),
     )
+    .addOption(latentCacheOption())
     .option('-q, --quiet', 'print only the result');
+}
+
+/** `--latent-cache`: how the MLA latent cache stores rows (DeepseekModel's `latentCache`). */
+function latentCacheOption(): Option {
+  return new Option(
+    '--latent-cache <format>',
+    "MLA latent cache rows: f32, bf16 or fp8 (DeepSeek's 656-byte layout: e4m3 + power-of-two scales, bf16 RoPE; default f32)",
+  ).choices(LATENT_CACHE_FORMATS);
 }
 
 /** The `dsa` program. */
@@ -248,9 +258,7 @@ export function buildProgram(): Command {
       "layers of the --preset checkpoint (default: the preset's)",
       asInt('--layers', 1, 256),
     )
-    .addOption(
-      new Option('--latent-cache <dtype>', 'element type of the MLA latent cache').choices(['f32', 'bf16']),
-    )
+    .addOption(latentCacheOption())
     .option('--prompt <n>', 'prefill length of the pp measurement', asInt('--prompt', 1, 1 << 20), 512)
     .option('--repeat <n>', 'timed decode steps per measurement', asInt('--repeat', 1, 1 << 16), 5)
     .option('--json', 'one JSON line per measurement')
@@ -273,6 +281,7 @@ export function buildProgram(): Command {
     .addOption(
       new Option('--indexer <precision>', 'indexer score precision').choices(['fp32', 'fp8']).default('fp32'),
     )
+    .addOption(latentCacheOption())
     .addOption(
       new Option('--task <task>', 'what to measure').choices(['recall', 'perplexity']).default('recall'),
     )

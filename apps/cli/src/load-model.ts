@@ -1,5 +1,11 @@
 import { type Backend, createBackend } from '@dsa/backend';
-import { DeepseekModel, type ModelOptions, parseTopkPolicy, type TopkPolicy } from '@dsa/runtime';
+import {
+  DeepseekModel,
+  type LatentCacheFormat,
+  type ModelOptions,
+  parseTopkPolicy,
+  type TopkPolicy,
+} from '@dsa/runtime';
 import cliProgress from 'cli-progress';
 import { UsageError } from './usage-error.js';
 
@@ -16,6 +22,8 @@ export interface ModelFlags {
   readonly indexTopk?: number;
   /** Adaptive top-k policy text (`fixed`, `mass:P`, `entropy:C`). */
   readonly topkPolicy?: string;
+  /** How the MLA latent cache stores rows (`--latent-cache`; default f32). */
+  readonly latentCache?: LatentCacheFormat;
 }
 
 /** Creates the backend and loads the model, with a progress bar on stderr when it is a terminal. */
@@ -44,6 +52,7 @@ export async function loadModel(flags: ModelFlags): Promise<{ backend: Backend; 
     ...(flags.kvCacheMemory ? { kvCacheMemory: flags.kvCacheMemory } : {}),
     ...(flags.indexTopk ? { indexTopk: flags.indexTopk } : {}),
     ...(flags.topkPolicy ? { topkPolicy: policyFlag(flags.topkPolicy) } : {}),
+    ...(flags.latentCache ? { latentCache: flags.latentCache } : {}),
     log,
     onProgress: (p) => {
       if (!bar) return;

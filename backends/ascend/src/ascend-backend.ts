@@ -101,7 +101,7 @@ export class AscendBackend implements Backend {
     if (wanted('indexerTopk') || wanted('mlaAttention')) {
       const ops = rt.api.operators;
       if (ops.LightningIndexer && ops.SparseFlashAttention) {
-        const dsa = createAscendFused(rt, log);
+        const dsa = createAscendFused(rt, this.kernels, log);
         if (wanted('indexerTopk')) this.fused.indexerTopk = dsa.indexerTopk!;
         if (wanted('mlaAttention')) this.fused.mlaAttention = dsa.mlaAttention!;
       } else

@@ -1,4 +1,13 @@
-import { type AttentionBatch, type FusedKernels, KernelArgumentError } from '@dsa/backend';
+import {
+  type AttentionBatch,
+  FP8_LATENT_BLOCK,
+  type FusedKernels,
+  isFp8LatentCache,
+  KernelArgumentError,
+  type Kernels,
+  type LatentCache,
+  latentCacheShape,
+} from '@dsa/backend';
 import { isContiguous, narrow, type TensorView } from '@dsa/tensor';
 import type { AclRuntime } from './acl-runtime.js';
 import { ACL_DTYPES } from './dtype-codes.js';
@@ -29,16 +38,37 @@ export const LIGHTNING_INDEXER_MAX_K = 2048;
  * `indexerTopk` through `aclnnLightningIndexer` and `mlaAttention` through
  * `aclnnSparseFlashAttention` (TND queries, PA_BSND caches with a block table, sparse_mode 3). The
  * operators take BF16/FP16 tensors, so q and the caches are cast to bf16 copies (fp8 keys are
- * dequantized with their per-token scale first) and attention comes back in bf16: results differ
+ * dequantized with their per-token scale first, an fp8 latent cache by `kernels` into the same bf16
+ * copy, exactly: e4m3 × a power of two fits bf16) and attention comes back in bf16: results differ
  * from the f32 composites (top-k near ties, attention by bf16 rounding), so this path is opt-in.
  */
-export function createAscendFused(rt: AclRuntime, log: (line: string) => void): Partial<FusedKernels> {
+export function createAscendFused(
+  rt: AclRuntime,
+  kernels: Kernels,
+  log: (line: string) => void,
+): Partial<FusedKernels> {
   let noted = false;
   let notedAttention = false;
   const upload = (values: Int32Array): TensorView => {
     const view = rt.temp('i32', [values.length]);
     rt.upload(view, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
     return view;
+  };
+  /** The latent rows as a bf16 [slots, C+R] copy (fp8 rows dequantized by the primitive kernels). */
+  const bf16Cache = (latentCache: LatentCache, slots: number, full: number): TensorView => {
+    const cache = rt.temp('bf16', [slots, full]);
+    if (!isFp8LatentCache(latentCache)) {
+      rt.run('Cast', [latentCache, ACL_DTYPES.bf16, cache]);
+      return cache;
+    }
+    const { kvLoraRank: c, qkRopeHeadDim: r } = latentCache;
+    const rows = rt.temp('f32', [slots, full]);
+    kernels.dequantizeFp8(narrow(rows, 1, 0, c), latentCache.nope, latentCache.scales, {
+      blockSize: FP8_LATENT_BLOCK,
+    });
+    kernels.cast(narrow(rows, 1, c, r), latentCache.rope);
+    rt.run('Cast', [rows, ACL_DTYPES.bf16, cache]);
+    return cache;
   };
   return {
     indexerTopk(indices, q, weights, keys, batch, k) {
@@ -117,7 +147,7 @@ export function createAscendFused(rt: AclRuntime, log: (line: string) => void): 
       const [s, heads, full] = q.shape as [number, number, number];
       const c = out.shape[2]!;
       const r = full - c;
-      const slots = latentCache.shape[0]!;
+      const slots = latentCacheShape(latentCache)[0];
       const bs = batch.blockSize;
       if (slots % bs !== 0)
         throw new KernelArgumentError('mlaAttention', `${slots} cache slots are not whole blocks of ${bs}`);
@@ -149,8 +179,7 @@ export function createAscendFused(rt: AclRuntime, log: (line: string) => void): 
       rt.run('Cast', [narrow(q, 2, 0, c), ACL_DTYPES.bf16, queryLatent]);
       const queryRope = rt.temp('bf16', [s, heads, r]);
       rt.run('Cast', [narrow(q, 2, c, r), ACL_DTYPES.bf16, queryRope]);
-      const cache = rt.temp('bf16', [slots, full]);
-      rt.run('Cast', [latentCache, ACL_DTYPES.bf16, cache]);
+      const cache = bf16Cache(latentCache, slots, full);
       const paged = (offset: number, size: number): TensorView => ({
         ...cache,
         byteOffset: cache.byteOffset + offset * 2,

@@ -3,7 +3,17 @@
 // the contract's formula evaluated on the host, with inputs exactly representable in bf16 so the
 // operator's bf16 copies change nothing: a paged batch of two sequences (block size 16), a prefill
 // chunk, a decode token and a second chunk, f32 and fp8 (per-token scaled) key caches.
-import { type AttentionBatch, type Backend, downloadTensor, uploadTensor } from '@dsa/backend';
+import {
+  type AttentionBatch,
+  type Backend,
+  downloadTensor,
+  fp8LatentCache,
+  fp8LatentRowBytes,
+  gatherLatentRows,
+  scatterLatentRows,
+  uploadTensor,
+  Workspace,
+} from '@dsa/backend';
 import { type PagedLayout, Random, uploadBatch } from '@dsa/backend/testing';
 import { describe, expect, it } from 'vitest';
 import { buildEmulator } from '../emulator/build-emulator.js';
@@ -153,6 +163,27 @@ describe('fused indexerTopk through aclnnLightningIndexer (CANN emulator)', asyn
       expect(got.some((v) => Math.abs(v) > 0.05)).toBe(true);
     });
   }
+
+  it('mlaAttention over an fp8 latent cache (656-byte rows) gives the bits of the f32 cache holding its dequantized rows', async () => {
+    // The fp8 rows become the operator's bf16 copy exactly (e4m3 × a power of two fits bf16).
+    const random = new Random(23);
+    const [c, r, h] = [512, 64, 2];
+    const workspace = new Workspace(backend);
+    const cache = fp8LatentCache(backend.allocate(SLOTS * fp8LatentRowBytes(c, r), 'kv-cache'), SLOTS, c, r);
+    const slots = uploadTensor(backend, 'i32', [SLOTS], [...Array(SLOTS).keys()]);
+    const values = uploadTensor(backend, 'f32', [SLOTS, c + r], small(random, SLOTS * (c + r), 8));
+    scatterLatentRows(backend, workspace, cache, values, slots);
+    const dequantized = gatherLatentRows(backend, workspace, cache, slots);
+    const q = uploadTensor(backend, 'f32', [S, h, c + r], small(random, S * h * (c + r), 8));
+    const run = async (latent: typeof dequantized | typeof cache) => {
+      const out = uploadTensor(backend, 'f32', [S, h, c], new Array(S * h * c).fill(0));
+      backend.fused.mlaAttention!(out, q, latent, batchOn(backend), null, 0.1352338);
+      return downloadTensor(backend, out);
+    };
+    const fp8 = await run(cache);
+    expect(fp8.some((v) => Math.abs(v) > 0.05)).toBe(true);
+    expect(fp8).toEqual(await run(dequantized));
+  });
 
   it('surfaces the operator constraints: a head dim other than 128 is refused by aclnnLightningIndexer', () => {
     expect(() =>

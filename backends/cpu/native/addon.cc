@@ -694,12 +694,18 @@ Task Sample(Reader& r, const Napi::CallbackInfo&) {
     sample(c, out, logits, rows, outputs);
   };
 }
-// mlaAttention(args, positions, sequenceIds, blockTable): see read_batch.
+// mlaAttention(args, positions, sequenceIds, blockTable): out, q, latentCache (or the fp8 cache's nope),
+// scales | none, rope | none (both present for an fp8 cache), indices | none, scale, then the batch (see
+// read_batch).
 Task MlaAttention(Reader& r, const Napi::CallbackInfo& info) {
-  Tensor out = r.tensor("out"), q = r.tensor("q"), cache = r.tensor("latentCache"), indices;
+  Tensor out = r.tensor("out"), q = r.tensor("q"), indices;
+  LatentCache cache;
+  cache.rows = r.tensor("latentCache");
+  cache.fp8 = r.optional(cache.scales, "latentCache.scales");
+  if (r.optional(cache.rope, "latentCache.rope") != cache.fp8) fail("latentCache: give both scales and rope, or neither");
   bool sparse = r.optional(indices, "indices");
   double scale = r.number();
-  DeviceBatch batch = read_batch(r, info, 1, q, cache, !sparse);
+  DeviceBatch batch = read_batch(r, info, 1, q, cache.rows, !sparse);
   return [=](const Context& c) { mla_attention(c, out, q, cache, batch.view(), sparse ? &indices : nullptr, scale); };
 }
 // indexerTopK(args, positions, sequenceIds, blockTable): see read_batch.

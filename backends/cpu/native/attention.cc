@@ -5,6 +5,9 @@
 // over t in indices[s, :] (sparse, -1 ignored) or 0 ..= positions[s] (dense). A query with no
 // position gets zeros. Queries run in parallel when there are enough of them; otherwise each query
 // splits its positions (scores), heads (softmax) and value columns across the pool.
+// An fp8 cache (DeepSeek's 656-byte rows) is read as stored, dequantized inside the GEMMs: the scores are
+// q[:, :C] · e4m3ᵀ with each row's block scales (the dot kernels' block-scaled f8 path) plus q[:, C:] · bf16
+// ropeᵀ; the values, per 128-column block b, (p · scale_b of each row) · e4m3 (exact: scales are powers of two).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -28,20 +31,31 @@ int64_t BatchHost::slot(int64_t sequence, int64_t position) const {
 
 namespace {
 
-struct Query {
-  std::vector<const uint8_t*> rows;  // cache rows attended, in order
+// The cache rows one query attends to, in order: row pointers into `rows` (the whole row, or an fp8 cache's
+// NoPE bytes) and, for an fp8 cache, each row's block scales and RoPE values.
+struct QueryRows {
+  std::vector<const uint8_t*> rows;
+  std::vector<const float*> scales;
+  std::vector<const uint8_t*> rope;
+  int64_t size() const { return static_cast<int64_t>(rows.size()); }
 };
 
 // The cache rows query s attends to (validated: every slot mapped and inside the cache).
-void gather_rows_of(const BatchHost& batch, const Tensor& cache, const Tensor* indices, int64_t s,
-                    std::vector<const uint8_t*>& rows) {
-  rows.clear();
+void gather_rows_of(const BatchHost& batch, const LatentCache& cache, const Tensor* indices, int64_t s,
+                    QueryRows& out) {
+  out.rows.clear();
+  out.scales.clear();
+  out.rope.clear();
   const int64_t sequence = batch.sequence_ids[s];
-  const int64_t slots = cache.shape[0];
+  const int64_t slots = cache.rows.shape[0];
   auto add = [&](int64_t t) {
     int64_t slot = batch.slot(sequence, t);
     if (slot >= slots) fail("slot " + std::to_string(slot) + " is outside the cache of " + std::to_string(slots));
-    rows.push_back(cache.at(slot * cache.strides[0]));
+    out.rows.push_back(cache.rows.at(slot * cache.rows.strides[0]));
+    if (cache.fp8) {
+      out.scales.push_back(reinterpret_cast<const float*>(cache.scales.at(slot * cache.scales.strides[0])));
+      out.rope.push_back(cache.rope.at(slot * cache.rope.strides[0]));
+    }
   };
   if (indices != nullptr) {
     const int32_t* p = indices->ptr<int32_t>() + s * indices->strides[0];
@@ -75,17 +89,48 @@ void softmax_row(float* row, int64_t n, float scale) {
 
 }  // namespace
 
-void mla_attention(const Context& ctx, const Tensor& out, const Tensor& q, const Tensor& cache, const BatchHost& batch,
-                   const Tensor* indices, double scale) {
+namespace {
+
+// Checks an fp8 cache's three views against each other and q's width W; returns C (the NoPE width).
+int64_t check_fp8_cache(const LatentCache& cache, int64_t W) {
+  const Tensor& nope = cache.rows;
+  expect_rank("latentCache.nope", nope, 2);
+  expect_dtype("latentCache.nope", nope, DType::f8_e4m3);
+  const int64_t slots = nope.shape[0], C = nope.shape[1];
+  if (C > W) fail("latentCache.nope " + nope.describe() + " is wider than q's rows of " + std::to_string(W));
+  const int64_t blocks = (C + kFp8LatentBlock - 1) / kFp8LatentBlock;
+  expect_dtype("latentCache.scales", cache.scales, DType::f32);
+  expect_shape("latentCache.scales", cache.scales, {slots, blocks});
+  expect_dtype("latentCache.rope", cache.rope, DType::bf16);
+  expect_shape("latentCache.rope", cache.rope, {slots, W - C});
+  expect_dense_rows("latentCache.nope", nope);
+  expect_dense_rows("latentCache.scales", cache.scales);
+  expect_dense_rows("latentCache.rope", cache.rope);
+  return C;
+}
+
+}  // namespace
+
+void mla_attention(const Context& ctx, const Tensor& out, const Tensor& q, const LatentCache& cache,
+                   const BatchHost& batch, const Tensor* indices, double scale) {
   expect_rank("q", q, 3);
-  expect_rank("latentCache", cache, 2);
   const int64_t S = q.shape[0], H = q.shape[1], W = q.shape[2];
-  if (cache.shape[1] != W) fail("q " + q.describe() + " and latentCache " + cache.describe() + " differ in width");
   expect_rank("out", out, 3);
   const int64_t C = out.shape[2];
   expect_shape("out", out, {S, H, C});
   if (C > W) fail("out width " + std::to_string(C) + " exceeds the cache width " + std::to_string(W));
-  expect_dense_rows("latentCache", cache);
+  // Cn: the width of the rows' first part (the whole row, or the fp8 NoPE part).
+  int64_t Cn = W;
+  if (cache.fp8) {
+    Cn = check_fp8_cache(cache, W);
+    if (C > Cn) fail("out width " + std::to_string(C) + " exceeds the fp8 cache's NoPE width " + std::to_string(Cn));
+  } else {
+    expect_rank("latentCache", cache.rows, 2);
+    if (cache.rows.shape[1] != W)
+      fail("q " + q.describe() + " and latentCache " + cache.rows.describe() + " differ in width");
+    expect_dense_rows("latentCache", cache.rows);
+  }
+  const int64_t R = W - Cn;  // fp8: the bf16 RoPE part; else 0
   if (batch.count != S) fail("batch has " + std::to_string(batch.count) + " queries, q has " + std::to_string(S));
   if (indices != nullptr) {
     expect_dtype("indices", *indices, DType::i32);
@@ -95,7 +140,7 @@ void mla_attention(const Context& ctx, const Tensor& out, const Tensor& q, const
   if (S == 0 || H == 0) return;
   // Validate every query's rows up front so no task throws half-way.
   {
-    std::vector<const uint8_t*> rows;
+    QueryRows rows;
     for (int64_t s = 0; s < S; s++) gather_rows_of(batch, cache, indices, s, rows);
   }
   const GemmKernels& kernels = gemm_for(ctx.isa);
@@ -104,9 +149,9 @@ void mla_attention(const Context& ctx, const Tensor& out, const Tensor& q, const
   const bool out_direct = out.dtype == DType::f32 && out.strides[2] == 1;
 
   auto run_query = [&](const Context& inner, int64_t s) {
-    std::vector<const uint8_t*> rows;
+    QueryRows rows;
     gather_rows_of(batch, cache, indices, s, rows);
-    const int64_t T = static_cast<int64_t>(rows.size());
+    const int64_t T = rows.size();
     // q[s] as dense f32 rows, out[s] as dense f32 rows.
     std::vector<float> q_packed, out_packed;
     const float* qp;
@@ -136,20 +181,36 @@ void mla_attention(const Context& ctx, const Tensor& out, const Tensor& q, const
         for (int64_t c = 0; c < C; c++) op[h * ldo + c] = 0;
     } else {
       std::vector<float> logits(static_cast<size_t>(H * T));
+      // fp8: logits = q[:, :C] · (e4m3 · scale)ᵀ + q[:, C:] · ropeᵀ, the second part into rope_logits
+      std::vector<float> rope_logits(cache.fp8 ? static_cast<size_t>(H * T) : 0);
       DotGemm scores{};
       scores.x = qp;
       scores.ldx = ldq;
       scores.M = H;
-      scores.K = W;
-      scores.w = rows.data();
-      scores.wdtype = cache.dtype;
-      scores.wscale = nullptr;
-      scores.bk = W;
+      scores.K = Cn;
+      scores.w = rows.rows.data();
+      scores.wdtype = cache.rows.dtype;
+      scores.wscale = cache.fp8 ? rows.scales.data() : nullptr;
+      scores.bk = cache.fp8 ? kFp8LatentBlock : Cn;
       scores.out = logits.data();
       scores.ldo = T;
       scores.alpha = 1.0f;
+      DotGemm rope_scores = scores;
+      rope_scores.x = qp + Cn;
+      rope_scores.K = R;
+      rope_scores.w = rows.rope.data();
+      rope_scores.wdtype = DType::bf16;
+      rope_scores.wscale = nullptr;
+      rope_scores.bk = R;
+      rope_scores.out = rope_logits.data();
       parallel_for_aligned(inner, T, 16, std::max<int64_t>(16, 65536 / std::max<int64_t>(1, H * W)),
-                           [&](int64_t n0, int64_t n1) { kernels.dot(scores, n0, n1); });
+                           [&](int64_t n0, int64_t n1) {
+                             kernels.dot(scores, n0, n1);
+                             if (!cache.fp8 || R == 0) return;
+                             kernels.dot(rope_scores, n0, n1);
+                             for (int64_t h = 0; h < H; h++)
+                               for (int64_t n = n0; n < n1; n++) logits[h * T + n] += rope_logits[h * T + n];
+                           });
       parallel_for(inner, H, std::max<int64_t>(1, 16384 / T), [&](int64_t h0, int64_t h1) {
         for (int64_t h = h0; h < h1; h++) softmax_row(logits.data() + h * T, T, fscale);
       });
@@ -158,13 +219,30 @@ void mla_attention(const Context& ctx, const Tensor& out, const Tensor& q, const
       values.lda = T;
       values.M = H;
       values.K = T;
-      values.b = rows.data();
-      values.bdtype = cache.dtype;
+      values.b = rows.rows.data();
+      values.bdtype = cache.rows.dtype;
       values.out = op;
       values.ldo = ldo;
       values.alpha = 1.0f;
-      parallel_for_aligned(inner, C, 64, std::max<int64_t>(64, 65536 / std::max<int64_t>(1, H * T)),
-                           [&](int64_t n0, int64_t n1) { kernels.axpy(values, n0, n1); });
+      if (!cache.fp8) {
+        parallel_for_aligned(inner, C, 64, std::max<int64_t>(64, 65536 / std::max<int64_t>(1, H * T)),
+                             [&](int64_t n0, int64_t n1) { kernels.axpy(values, n0, n1); });
+      } else {
+        // Per scale block b of the columns: out[:, block] = (p · scale_b of each row) · e4m3[:, block].
+        parallel_for_aligned(
+            inner, C, kFp8LatentBlock, std::max<int64_t>(kFp8LatentBlock, 65536 / std::max<int64_t>(1, H * T)),
+            [&](int64_t n0, int64_t n1) {
+              float* scaled = scratch<float, 1>(H * T);
+              for (int64_t b0 = n0; b0 < n1; b0 += kFp8LatentBlock) {
+                const int64_t block = b0 / kFp8LatentBlock;
+                for (int64_t h = 0; h < H; h++)
+                  for (int64_t t = 0; t < T; t++) scaled[h * T + t] = logits[h * T + t] * rows.scales[t][block];
+                AxpyGemm part = values;
+                part.a = scaled;
+                kernels.axpy(part, b0, std::min(n1, b0 + kFp8LatentBlock));
+              }
+            });
+      }
     }
     if (!out_direct)
       for (int64_t h = 0; h < H; h++)

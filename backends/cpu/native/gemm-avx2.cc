@@ -243,7 +243,8 @@ void axpy_tile(const AxpyGemm& g, int64_t m0, int64_t n) {
       acc[i][1] = _mm256_fmadd_ps(av, b1, acc[i][1]);
     }
   }
-  __m256 alpha = _mm256_set1_ps(g.alpha);
+  // Fp8 loads widen to value · 2^-8: the 256 goes into alpha (exact).
+  __m256 alpha = _mm256_set1_ps(L::kFp8 ? g.alpha * 256.0f : g.alpha);
   for (int i = 0; i < MR; i++) {
     float* o = g.out + (m0 + i) * g.ldo + n;
     _mm256_storeu_ps(o, _mm256_mul_ps(acc[i][0], alpha));
@@ -282,6 +283,8 @@ void axpy_avx2(const AxpyGemm& g, int64_t n0, int64_t n1) {
       return axpy_driver<Bf16>(g, n0, n1);
     case DType::f16:
       return axpy_driver<F16>(g, n0, n1);
+    case DType::f8_e4m3:
+      return axpy_driver<Fp8>(g, n0, n1);
     default:
       gemm_portable().axpy(g, n0, n1);
   }

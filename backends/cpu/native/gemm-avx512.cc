@@ -418,7 +418,8 @@ void axpy_tile(const AxpyGemm& g, int64_t m0, int64_t n, __mmask16 last) {
       for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
     }
   }
-  __m512 alpha = _mm512_set1_ps(g.alpha);
+  // Fp8 loads widen to value · 2^-8: the 256 goes into alpha (exact).
+  __m512 alpha = _mm512_set1_ps(L::kFp8 ? g.alpha * 256.0f : g.alpha);
   for (int i = 0; i < MR; i++) {
     float* o = g.out + (m0 + i) * g.ldo + n;
     for (int v = 0; v < NV; v++) {
@@ -484,6 +485,8 @@ void axpy_avx512(const AxpyGemm& g, int64_t n0, int64_t n1) {
       return axpy_driver<Bf16>(g, n0, n1);
     case DType::f16:
       return axpy_driver<F16>(g, n0, n1);
+    case DType::f8_e4m3:
+      return axpy_driver<Fp8>(g, n0, n1);
     default:
       gemm_portable().axpy(g, n0, n1);
   }

@@ -30,7 +30,7 @@ struct DotGemm {
 
 // "Axpy" form, B given as rows of length N (matmul b [K, N], attention values):
 //   out[m, n] = alpha · Σ_k a[m, k] · b[k][n]   for m in [0, M), n in [n0, n1).
-// a is f32 with row stride lda; b[k] points at row k (dtype bdtype: f32, bf16 or f16).
+// a is f32 with row stride lda; b[k] points at row k (dtype bdtype: f32, bf16, f16 or f8_e4m3).
 struct AxpyGemm {
   const float* a;
   int64_t lda;

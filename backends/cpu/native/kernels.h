@@ -109,8 +109,20 @@ void sample(const Context& ctx, const Tensor& out, const Tensor& logits, const s
 double rng_uniform(uint32_t seed, uint32_t step, uint32_t index);
 
 // attention.cc
-void mla_attention(const Context& ctx, const Tensor& out, const Tensor& q, const Tensor& cache, const BatchHost& batch,
-                   const Tensor* indices, double scale);
+// The MLA latent cache of one layer (LatentCache of @dsa/backend): one [slots, C+R] f32/bf16/f16 tensor
+// `rows`, or DeepSeek's fp8 rows (Fp8LatentCache, `fp8` set): `rows` the e4m3 NoPE view [slots, C], `scales`
+// its f32 block scales [slots, ceil(C / 128)] (powers of two), `rope` the bf16 RoPE view [slots, R]; the
+// three views interleave in one buffer (row strides = the row's bytes).
+struct LatentCache {
+  Tensor rows;
+  bool fp8 = false;
+  Tensor scales;
+  Tensor rope;
+};
+// NoPE values per scale block of an fp8 latent row (FP8_LATENT_BLOCK).
+constexpr int64_t kFp8LatentBlock = 128;
+void mla_attention(const Context& ctx, const Tensor& out, const Tensor& q, const LatentCache& cache,
+                   const BatchHost& batch, const Tensor* indices, double scale);
 // indexer.cc
 void indexer_top_k(const Context& ctx, const Tensor& indices, const Tensor& q, const Tensor& weights,
                    const Tensor& keys, const Tensor* key_scales, const BatchHost& batch, int64_t k);

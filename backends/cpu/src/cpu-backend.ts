@@ -14,6 +14,7 @@ import {
   type FusedKernelName,
   type FusedKernels,
   type IndexerKeyCache,
+  isFp8LatentCache,
   KernelArgumentError,
   type KernelProfile,
   type Kernels,
@@ -531,16 +532,27 @@ export class CpuBackend implements Backend {
         ),
       swiglu: (out, gate, up) =>
         this.call('swiglu', addon.swiglu, (a) => a.tensor(out, 'out').tensor(gate, 'gate').tensor(up, 'up')),
+      // An fp8 cache goes as its three views (nope, scales, rope); the kernel reads the rows as stored.
       mlaAttention: (out, q, latentCache, batch, indices, scale) =>
         this.call(
           'mlaAttention',
           addon.mlaAttention,
           (a) =>
             writeBatch(
-              a
-                .tensor(out, 'out')
-                .tensor(q, 'q')
-                .tensor(latentCache, 'latentCache')
+              (isFp8LatentCache(latentCache)
+                ? a
+                    .tensor(out, 'out')
+                    .tensor(q, 'q')
+                    .tensor(latentCache.nope, 'latentCache.nope')
+                    .tensor(latentCache.scales, 'latentCache.scales')
+                    .tensor(latentCache.rope, 'latentCache.rope')
+                : a
+                    .tensor(out, 'out')
+                    .tensor(q, 'q')
+                    .tensor(latentCache, 'latentCache')
+                    .tensor(null, 'latentCache.scales')
+                    .tensor(null, 'latentCache.rope')
+              )
                 .tensor(indices, 'indices')
                 .number(scale),
               batch,

@@ -60,6 +60,50 @@ const checks: FusedCheck[] = fusedCases({ long: true })
     run: (cuda, reference) => c.check(cuda, reference),
   }));
 
+/**
+ * A long MLA attention problem (5000 and 3001 tokens, 512 + 64 wide, seeded): `run(backend, settings)` runs the
+ * cuda host's kernel with those settings over, or (settings null) the fused dispatcher, on a cache of `cacheDtype`.
+ */
+function longMla(
+  seed: number,
+  heads: number,
+  mode: 'dense' | 'sparse',
+  cacheDtype: 'f32' | 'bf16',
+  scale: number,
+  dropEvery = 0,
+) {
+  const random = new Random(seed);
+  const l = longPagedLayout(random);
+  const [c, r, k] = [512, 64, 2048];
+  const s = l.positions.length;
+  const q = random.normals(s * heads * (c + r));
+  const cache = random.normals(l.slots * (c + r));
+  const indices =
+    mode === 'sparse'
+      ? sparseIndices(random, l, k).map((v, i) => (dropEvery > 0 && i % dropEvery === 5 ? -1 : v))
+      : null;
+  return async (backend: Backend, settings: Partial<CudaBackend['settings']> | null) => {
+    const qv = uploadTensor(backend, 'f32', [s, heads, c + r], q);
+    const cv = uploadTensor(backend, cacheDtype, [l.slots, c + r], cache);
+    const iv = indices ? uploadTensor(backend, 'i32', [s, k], indices) : null;
+    const out = emptyTensor(backend, 'f32', [s, heads, c]);
+    const batch = uploadBatch(backend, l);
+    if (settings) {
+      const host = backend as CudaBackend;
+      cudaMlaAttention(
+        { ...cudaHost(host), settings: { ...host.settings, ...settings } },
+        out,
+        qv,
+        cv,
+        batch,
+        iv,
+        scale,
+      );
+    } else mlaAttention(backend, new Workspace(backend), out, qv, cv, batch, iv, scale);
+    return downloadTensor(backend, out);
+  };
+}
+
 // The f32 kernel splits a query's keys over CTAs when the batch is small (the setting mlaSplit forces it):
 // the split launch + combine and the one-CTA merge must give the same bits, and match the reference.
 for (const mode of ['dense', 'sparse'] as const) {
@@ -67,42 +111,26 @@ for (const mode of ['dense', 'sparse'] as const) {
     name: `fused mlaAttention: ${mode} keys split over CTAs and merged in one CTA give identical bits (5000 and 3001 tokens${mode === 'sparse' ? ', top-2048' : ''})`,
     tolerance: 1e-5,
     run: async (cuda, reference) => {
-      const random = new Random(mode === 'dense' ? 21 : 22);
-      const l = longPagedLayout(random);
-      const [heads, c, r] = [20, 512, 64];
-      const s = l.positions.length;
-      const q = random.normals(s * heads * (c + r));
-      const cache = random.normals(l.slots * (c + r));
-      const k = 2048;
-      const indices = mode === 'sparse' ? sparseIndices(random, l, k) : null;
-      const scale = 1 / Math.sqrt(c + r);
-      const workspace = new Workspace(reference);
-      const run = async (backend: Backend, split: 'on' | 'off' | null) => {
-        const qv = uploadTensor(backend, 'f32', [s, heads, c + r], q);
-        const cv = uploadTensor(backend, 'f32', [l.slots, c + r], cache);
-        const iv = indices ? uploadTensor(backend, 'i32', [s, k], indices) : null;
-        const out = emptyTensor(backend, 'f32', [s, heads, c]);
-        const batch = uploadBatch(backend, l);
-        if (split) {
-          const host = backend as CudaBackend;
-          cudaMlaAttention(
-            { ...cudaHost(host), settings: { ...host.settings, mlaSplit: split } },
-            out,
-            qv,
-            cv,
-            batch,
-            iv,
-            scale,
-          );
-        } else mlaAttention(backend, workspace, out, qv, cv, batch, iv, scale);
-        return downloadTensor(backend, out);
-      };
-      const split = await run(cuda, 'on');
-      const merged = await run(cuda, 'off');
+      const run = longMla(mode === 'dense' ? 21 : 22, 20, mode, 'f32', 1 / Math.sqrt(576));
+      const split = await run(cuda, { mlaSplit: 'on' });
+      const merged = await run(cuda, { mlaSplit: 'off' });
       const same = mismatches(split, merged);
       if (same.error !== 0)
         return { error: Number.POSITIVE_INFINITY, detail: `split vs one-CTA merge: ${same.detail}` };
       return { error: relativeError(split, await run(reference, null)) };
+    },
+  });
+}
+
+// The tensor-core MLA kernel at DeepSeek's shape (576 wide, 512 out, mma.sync v2): q and P are rounded to bf16,
+// so the bound is bf16's, against the f32 reference on the same cache.
+for (const mode of ['dense', 'sparse'] as const) {
+  checks.push({
+    name: `fused mlaAttention: tensor cores on a bf16 cache, 576/512, 130 heads, ${mode}${mode === 'sparse' ? ' top-2048 with -1 entries' : ''} (5000 and 3001 tokens)`,
+    tolerance: 2e-2,
+    run: async (cuda, reference) => {
+      const run = longMla(mode === 'dense' ? 31 : 32, 130, mode, 'bf16', 1 / Math.sqrt(192), 97);
+      return { error: relativeError(await run(cuda, { mlaTensorCores: 'on' }), await run(reference, null)) };
     },
   });
 }

@@ -49,11 +49,21 @@ function walk(dir, out = []) {
 const mtime = (file) => (fs.existsSync(file) ? fs.statSync(file).mtimeMs : -1);
 
 // Only kernels/: the versions the winners beat live in dev/kernels as workbenches, never in the fatbin.
+// kernels/sm90a/: Hopper-only kernels (wgmma, setmaxnreg) built whole-program, without -rdc (relocatable code
+// makes ptxas ignore setmaxnreg and serialize wgmma), each into its own module `dsa-kernels.<name>.sm90a.fatbin`
+// that the backend loads beside the main one on compute capability 9.0 (the manifest's `modules`).
+const sm90aDir = path.join(kernelsDir, 'sm90a');
 const files = walk(kernelsDir);
-const sources = files.filter((f) => f.endsWith('.cu')).sort();
+const sources = files.filter((f) => f.endsWith('.cu') && !f.startsWith(sm90aDir)).sort();
+const sm90aSources = files.filter((f) => f.endsWith('.cu') && f.startsWith(sm90aDir)).sort();
 const headers = files.filter((f) => f.endsWith('.cuh'));
 const newestHeader = Math.max(0, ...headers.map(mtime));
-const newestSource = Math.max(newestHeader, ...sources.map(mtime), mtime(fileURLToPath(import.meta.url)));
+const newestSource = Math.max(
+  newestHeader,
+  ...sources.map(mtime),
+  ...sm90aSources.map(mtime),
+  mtime(fileURLToPath(import.meta.url)),
+);
 
 const nvcc = findNvcc();
 if (!nvcc) {
@@ -163,9 +173,40 @@ async function worker() {
     console.log(`  ${path.relative(root, job.source)} ${((Date.now() - t) / 1000).toFixed(1)} s`);
   }
 }
+// Hopper modules: only when sm_90a is among the targets.
+const modules = archs.includes('sm_90a')
+  ? sm90aSources.map((source) => {
+      const name = path.basename(source, '.cu');
+      return { source, name, file: path.join(outDir, `dsa-kernels.${name}.sm90a.fatbin`) };
+    })
+  : [];
+for (const stale of fs.readdirSync(outDir).filter((f) => f.endsWith('.sm90a.fatbin')))
+  if (!modules.some((m) => path.basename(m.file) === stale)) fs.rmSync(path.join(outDir, stale));
 try {
   await Promise.all(Array.from({ length: jobs }, worker));
   await run(['-dlink', '-fatbin', ...gencode, ...objects.map((o) => o.object), '-o', fatbin], 'device link');
+  for (const m of modules) {
+    const t = Date.now();
+    await run(
+      [
+        '-std=c++17',
+        '-O3',
+        '--expt-relaxed-constexpr',
+        '-gencode',
+        'arch=compute_90a,code=sm_90a',
+        '-I',
+        kernelsDir,
+        '-fatbin',
+        m.source,
+        '-o',
+        m.file,
+      ],
+      path.relative(root, m.source),
+    );
+    console.log(
+      `  ${path.relative(root, m.source)} (sm_90a module) ${((Date.now() - t) / 1000).toFixed(1)} s`,
+    );
+  }
 } catch (error) {
   console.error(error.message);
   process.exit(1);
@@ -174,13 +215,21 @@ try {
 // The kernel names the fatbin holds, for error messages ("unknown kernel ...; known: ..."): the
 // extern "C" symbols of its cubins (our kernels are all named dsa_*), so macro-generated families
 // (dsa_fused_gemv2_bf16_m1 ...) are listed too.
-const image = fs.readFileSync(fatbin).toString('latin1');
-const kernels = [...new Set(image.match(/dsa_[A-Za-z0-9_]+/g) ?? [])].filter((name) =>
-  image.includes(`.text.${name}\0`),
-);
+function kernelNames(file) {
+  const image = fs.readFileSync(file).toString('latin1');
+  return [...new Set(image.match(/dsa_[A-Za-z0-9_]+/g) ?? [])]
+    .filter((name) => image.includes(`.text.${name}\0`))
+    .sort();
+}
+const kernels = kernelNames(fatbin);
+const moduleEntries = modules.map((m) => ({
+  file: path.basename(m.file),
+  arch: 'sm_90a',
+  kernels: kernelNames(m.file),
+}));
 fs.writeFileSync(
   manifest,
-  `${JSON.stringify({ archs, nvcc: execFileSync(nvcc, ['--version'], { encoding: 'utf8' }).trim().split('\n').pop(), builtAt: new Date().toISOString(), kernels: kernels.sort() }, null, 2)}\n`,
+  `${JSON.stringify({ archs, nvcc: execFileSync(nvcc, ['--version'], { encoding: 'utf8' }).trim().split('\n').pop(), builtAt: new Date().toISOString(), kernels, modules: moduleEntries }, null, 2)}\n`,
 );
 console.log(
   `built ${path.relative(process.cwd(), fatbin)} (${(fs.statSync(fatbin).size / 1e6).toFixed(1)} MB, ${kernels.length} kernels, ${archs.join(' ')}) in ${((Date.now() - started) / 1000).toFixed(1)} s`,

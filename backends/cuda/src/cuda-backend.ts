@@ -136,7 +136,15 @@ export class CudaBackend implements Backend {
     driver.call('cuStreamCreate', stream, CU_STREAM_NON_BLOCKING);
     this.computeStream = stream[0]!;
     this.streams.set(0, this.computeStream);
-    this.module = new CudaModule(driver, binary.image, binary.kernels, this.computeStream);
+    // Architecture-specific modules (kernels/sm90a → `sm_90a`) load only on their own compute capability.
+    const arch = `sm_${this.computeCapability[0]}${this.computeCapability[1]}${this.computeCapability[0] === 9 ? 'a' : ''}`;
+    this.module = new CudaModule(
+      driver,
+      binary.image,
+      binary.kernels,
+      this.computeStream,
+      binary.modules.filter((m) => m.arch === arch),
+    );
     this.launcher = this.module;
     this.module.syncEachLaunch = settings.syncLaunches;
     this.kernelProfile = settings.profile ? new KernelProfile(driver, settings.profileLeadMs) : null;

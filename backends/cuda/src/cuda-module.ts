@@ -33,6 +33,8 @@ export class CudaModule implements KernelLauncher {
   profile: KernelProfile | null = null;
   private readonly driver: CudaDriver;
   private readonly module: bigint;
+  /** Architecture-specific modules loaded beside the fatbin, and the kernels each holds. */
+  private readonly extraModules: { readonly module: bigint; readonly kernels: ReadonlySet<string> }[] = [];
   private readonly functions = new Map<string, bigint>();
   private readonly sharedOptIn = new Map<bigint, number>();
   private readonly staticShared = new Map<bigint, number>();
@@ -45,13 +47,25 @@ export class CudaModule implements KernelLauncher {
   private readonly pointersAddress: bigint;
   private readonly layouts = new Map<bigint, { offset: number; size: number }[] | null>();
 
-  constructor(driver: CudaDriver, image: Uint8Array, kernelNames: readonly string[], stream: bigint) {
+  constructor(
+    driver: CudaDriver,
+    image: Uint8Array,
+    kernelNames: readonly string[],
+    stream: bigint,
+    /** Modules for this device's architecture beside the fatbin (KernelBinary.modules, already filtered). */
+    extras: readonly { readonly image: Uint8Array; readonly kernels: readonly string[] }[] = [],
+  ) {
     this.driver = driver;
-    this.kernelNames = kernelNames;
+    this.kernelNames = [...kernelNames, ...extras.flatMap((e) => e.kernels)];
     this.stream = stream;
     const module = out64();
     driver.call('cuModuleLoadData', module, image);
     this.module = module[0]!;
+    for (const extra of extras) {
+      const handle = out64();
+      driver.call('cuModuleLoadData', handle, extra.image);
+      this.extraModules.push({ module: handle[0]!, kernels: new Set(extra.kernels) });
+    }
     // [0, 4096): parameter buffer; [4096, 4104): its size; [4104, 4144): the `extra` array.
     this.allocation = koffi.alloc('uint8_t', PARAM_BYTES + 64 + 8 * MAX_PARAMS);
     this.native = koffi.address(this.allocation);
@@ -74,7 +88,8 @@ export class CudaModule implements KernelLauncher {
     const cached = this.functions.get(kernel);
     if (cached !== undefined) return cached;
     const handle = out64();
-    const result = this.driver.raw('cuModuleGetFunction', handle, this.module, kernel);
+    const owner = this.extraModules.find((m) => m.kernels.has(kernel))?.module ?? this.module;
+    const result = this.driver.raw('cuModuleGetFunction', handle, owner, kernel);
     if (result !== 0) {
       throw new CudaError(
         'cuModuleGetFunction',
@@ -85,6 +100,11 @@ export class CudaModule implements KernelLauncher {
     }
     this.functions.set(kernel, handle[0]!);
     return handle[0]!;
+  }
+
+  /** Whether `kernel` is loaded (an architecture-specific kernel is absent on other devices): asked, not assumed. */
+  has(kernel: string): boolean {
+    return this.kernelNames.includes(kernel);
   }
 
   launch(kernel: string, grid: Dim3, block: Dim3, args: readonly LaunchArg[], sharedBytes = 0): void {

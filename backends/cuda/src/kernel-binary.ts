@@ -12,6 +12,23 @@ export interface KernelBinary {
   readonly kernels: readonly string[];
   /** Target architectures the fatbin holds, e.g. `["sm_80", "sm_90a"]`. */
   readonly archs: readonly string[];
+  /**
+   * Architecture-specific modules beside the fatbin (the manifest's `modules`, e.g. the whole-program
+   * sm_90a kernels of `kernels/sm90a/`): loaded only on a device of that architecture.
+   */
+  readonly modules: readonly KernelModuleImage[];
+}
+
+/** One architecture-specific module of a {@link KernelBinary}. */
+export interface KernelModuleImage {
+  /** Path of the module's fatbin. */
+  readonly path: string;
+  /** The one architecture it holds, e.g. `sm_90a`. */
+  readonly arch: string;
+  /** Its bytes (handed to cuModuleLoadData). */
+  readonly image: Uint8Array;
+  /** Kernel names it holds. */
+  readonly kernels: readonly string[];
 }
 
 /**
@@ -40,11 +57,30 @@ export function readKernelBinary(fatbin?: string): KernelBinary | KernelBinaryMi
   const image = new Uint8Array(fs.readFileSync(file));
   let kernels: string[] = [];
   let archs: string[] = [];
+  const modules: KernelModuleImage[] = [];
   const manifest = file.replace(/\.fatbin$/, '.json');
   if (fs.existsSync(manifest)) {
-    const json = JSON.parse(fs.readFileSync(manifest, 'utf8')) as { kernels?: string[]; archs?: string[] };
+    const json = JSON.parse(fs.readFileSync(manifest, 'utf8')) as {
+      kernels?: string[];
+      archs?: string[];
+      modules?: { file: string; arch: string; kernels: string[] }[];
+    };
     kernels = json.kernels ?? [];
     archs = json.archs ?? [];
+    for (const m of json.modules ?? []) {
+      const modulePath = path.join(path.dirname(file), m.file);
+      if (!fs.existsSync(modulePath)) {
+        return {
+          error: `CUDA kernels incomplete: ${modulePath} (listed in ${manifest}) is missing; ${BUILD_HINT}`,
+        };
+      }
+      modules.push({
+        path: modulePath,
+        arch: m.arch,
+        image: new Uint8Array(fs.readFileSync(modulePath)),
+        kernels: m.kernels,
+      });
+    }
   }
-  return { path: file, image, kernels, archs };
+  return { path: file, image, kernels, archs, modules };
 }

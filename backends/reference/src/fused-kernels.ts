@@ -1,4 +1,13 @@
-import { type AttentionBatch, type FusedKernels, KernelArgumentError, type LinearWeight } from '@dsa/backend';
+import {
+  type AttentionBatch,
+  FP8_LATENT_BLOCK,
+  type FusedKernels,
+  isFp8LatentCache,
+  KernelArgumentError,
+  type LatentCache,
+  type LinearWeight,
+  latentCacheShape,
+} from '@dsa/backend';
 import { dtypeBytes, type TensorView } from '@dsa/tensor';
 import { dequantizeWeight } from './matmul.js';
 import { expectDType, expectRank, expectShape, read, write } from './strided.js';
@@ -52,6 +61,21 @@ function row(view: TensorView, slot: number, kernel: string): Float64Array {
   );
 }
 
+/**
+ * One cached latent row `[C | R]` as f64: read from an f32/bf16 cache, or dequantized from an fp8 cache
+ * (e4m3 × its block's scale, then the bf16 RoPE values).
+ */
+function latentRow(cache: LatentCache, slot: number, kernel: string): Float64Array {
+  if (!isFp8LatentCache(cache)) return row(cache, slot, kernel);
+  const { kvLoraRank: c, qkRopeHeadDim: r } = cache;
+  const out = new Float64Array(c + r);
+  const nope = row(cache.nope, slot, kernel);
+  const scales = row(cache.scales, slot, kernel);
+  for (let i = 0; i < c; i++) out[i] = nope[i]! * scales[Math.floor(i / FP8_LATENT_BLOCK)]!;
+  out.set(row(cache.rope, slot, kernel), c);
+  return out;
+}
+
 /** `FusedKernels.indexerTopk` in plain TypeScript (f64 scores, exact top-k). */
 function indexerTopk(
   ...[indices, q, weights, keys, batch, k]: Parameters<FusedKernels['indexerTopk']>
@@ -95,7 +119,10 @@ function mlaAttention(
 ): void {
   const kernel = 'mlaAttention';
   const [s, heads, width] = expectRank(kernel, 'q', q, 3) as [number, number, number];
-  expectShape(kernel, 'latentCache', latentCache, [-1, width]);
+  const [slots, cacheWidth] = latentCacheShape(latentCache);
+  if (cacheWidth !== width) {
+    throw new KernelArgumentError(kernel, `latentCache rows hold ${cacheWidth} values, q has ${width}`);
+  }
   expectRank(kernel, 'out', out, 3);
   const columns = out.shape[2]!;
   expectShape(kernel, 'out', out, [s, heads, columns]);
@@ -111,7 +138,12 @@ function mlaAttention(
     } else {
       for (let t = 0; t <= b.positions[i]!; t++) positions.push(t);
     }
-    const rows = positions.map((t) => row(latentCache, b.slotOf(i, t), kernel));
+    const rows = positions.map((t) => {
+      const slot = b.slotOf(i, t);
+      if (slot >= slots)
+        throw new KernelArgumentError(kernel, `slot ${slot} is outside the cache of ${slots}`);
+      return latentRow(latentCache, slot, kernel);
+    });
     for (let h = 0; h < heads; h++) {
       const base = (i * heads + h) * width;
       const logits = rows.map((r) => {

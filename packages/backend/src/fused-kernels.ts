@@ -1,5 +1,6 @@
 import type { TensorView } from '@dsa/tensor';
 import type { AttentionBatch } from './attention-batch.js';
+import type { LatentCache } from './latent-cache.js';
 import type { ExpertWeights } from './linear-weight.js';
 
 /**
@@ -64,12 +65,15 @@ export interface FusedKernels {
    * values = the first C columns). For each query s and head h:
    * logit[t] = scale · q[s, h, :] · cache[slot(t), :] over t in `indices[s, :]` (sparse, -1 ignored) or
    * over every t ≤ positions[s] (dense, `indices` null); out[s, h, :] = softmax(logit) · cache[slot(t), :C].
-   * A query with no valid position gets zeros. `q` [S, H, C+R]; `latentCache` [slots, C+R]; `out` [S, H, C].
+   * A query with no valid position gets zeros. `q` [S, H, C+R]; `out` [S, H, C].
+   * `latentCache` is either a [slots, C+R] f32 or bf16 view, or an `Fp8LatentCache` (DeepSeek's
+   * 656-byte rows: e4m3 NoPE × power-of-two block scales, bf16 RoPE), whose `cache[slot, :]` means the
+   * dequantized row `[e4m3 · scale | bf16]`; the kernel reads the fp8 rows as stored (see {@link LatentCache}).
    */
   mlaAttention(
     out: TensorView,
     q: TensorView,
-    latentCache: TensorView,
+    latentCache: LatentCache,
     batch: AttentionBatch,
     indices: TensorView | null,
     scale: number,

@@ -29,6 +29,7 @@ export {
   indexerTopK,
   indexerTopk,
 } from './composite/indexer-top-k.js';
+export { gatherLatentRows, scatterLatentRows } from './composite/latent-rows.js';
 export { compositeMlaAttention, mlaAttention } from './composite/mla-attention.js';
 export { compositeMoeExperts, moeExperts } from './composite/moe-experts.js';
 export { compositeMoeRoute, moeRoute } from './composite/moe-route.js';
@@ -48,6 +49,12 @@ export { InvalidSettingError } from './errors/invalid-setting-error.js';
 export { KernelArgumentError } from './errors/kernel-argument-error.js';
 export { UnsupportedError } from './errors/unsupported-error.js';
 export {
+  FP8_LATENT_BLOCK,
+  type Fp8LatentCache,
+  fp8LatentCache,
+  fp8LatentRowBytes,
+} from './fp8-latent-cache.js';
+export {
   FUSED_KERNEL_NAMES,
   type FusedKernelName,
   type FusedKernels,
@@ -57,6 +64,7 @@ export {
 export { type HostSample, logSoftmax, processLogits, sampleOnHost, sampleRow } from './host-sampling.js';
 export { downloadTensor, encodeHost, uploadTensor } from './host-tensor.js';
 export type { BinaryOp, KernelName, Kernels, RopeLayout, UnaryOp } from './kernels.js';
+export { isFp8LatentCache, type LatentCache, latentCacheShape } from './latent-cache.js';
 export type { ExpertWeights, LinearWeight } from './linear-weight.js';
 export { BINARY_OPS, binaryOpCode, UNARY_OPS, unaryOpCode } from './op-codes.js';
 export type { RotaryTable } from './rotary-table.js';

@@ -1,18 +1,24 @@
-import { type AttentionBatch, type Backend, gatherSequenceRows, type Workspace } from '@dsa/backend';
+import {
+  type AttentionBatch,
+  type Backend,
+  gatherSequenceRows,
+  type LatentCache,
+  type Workspace,
+} from '@dsa/backend';
 import { narrow, reshape, type TensorView, unsqueeze } from '@dsa/tensor';
 
 /**
  * The dense attention distribution of chosen query rows, for studies of sparse attention (how much of
  * it a selection keeps): for each row in `rows`, softmax(scale · q[row, h] · cache[t]) over every causal
  * position t ≤ positions[row], summed over heads and L1-normalised (as DSA's indexer warm-up target is).
- * `q` [S, H, C+R] absorbed queries; `latentCache` [slots, C+R]. Returns one f32 [positions[row] + 1]
+ * `q` [S, H, C+R] absorbed queries; `latentCache` [slots, C+R] (f32/bf16, or fp8 rows, dequantized). Returns one f32 [positions[row] + 1]
  * array per row. Reads back to the host: not for the decode hot path.
  */
 export async function denseAttentionRows(
   backend: Backend,
   workspace: Workspace,
   q: TensorView,
-  latentCache: TensorView,
+  latentCache: LatentCache,
   batch: AttentionBatch,
   rows: readonly number[],
   scale: number,

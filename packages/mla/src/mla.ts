@@ -1,8 +1,10 @@
 import {
   type AttentionBatch,
   type Backend,
+  type LatentCache,
   mlaAttention,
   type RotaryTable,
+  scatterLatentRows,
   type Workspace,
 } from '@dsa/backend';
 import { narrow, permute, reshape, splitDim, type TensorView } from '@dsa/tensor';
@@ -32,14 +34,15 @@ export class Mla {
 
   /**
    * Projects the normed hidden states `x` [S, D] of the step: writes each token's latent row into
-   * `latentCache` [slots, C+R] at `writeSlots` i32 [S] and returns the absorbed queries.
+   * `latentCache` ([slots, C+R] f32/bf16, or fp8 rows quantized on write) at `writeSlots` i32 [S] and
+   * returns the absorbed queries.
    */
   project(
     workspace: Workspace,
     x: TensorView,
     positions: TensorView,
     rotary: RotaryTable,
-    latentCache: TensorView,
+    latentCache: LatentCache,
     writeSlots: TensorView,
   ): MlaProjection {
     const k = this.backend.kernels;
@@ -73,7 +76,7 @@ export class Mla {
       layout: 'interleaved',
       scale: rotary.attentionFactor,
     });
-    k.scatterRows(latentCache, kv, writeSlots);
+    scatterLatentRows(this.backend, workspace, latentCache, kv, writeSlots);
 
     // absorbed q [S, H, C+R]: q_nope [H, S, Dn] · W_UK [H, Dn, C] → [H, S, C]; then the rope part.
     const qAbsorbed = workspace.tensor('f32', [s, h, c + r]);
@@ -94,7 +97,7 @@ export class Mla {
   attend(
     workspace: Workspace,
     projection: MlaProjection,
-    latentCache: TensorView,
+    latentCache: LatentCache,
     batch: AttentionBatch,
     indices: TensorView | null,
   ): TensorView {

@@ -39,6 +39,12 @@ export {
   type PagedKvCacheOptions,
   type PrefixCacheStats,
 } from './model/kv-cache.js';
+export {
+  LATENT_CACHE_FORMATS,
+  type LatentCacheFormat,
+  latentRowBytes,
+  parseLatentCacheFormat,
+} from './model/latent-cache-format.js';
 export { type ModelSummary, summarizeModel } from './model/model-summary.js';
 export {
   type LayerWeights,

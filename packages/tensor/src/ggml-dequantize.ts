@@ -1,202 +1,63 @@
 import { bf16ToFloat } from './bf16.js';
 import { f16ToFloat, floatToF16 } from './f16.js';
-import { type GgmlTypeInfo, QK_K } from './ggml-type.js';
+import type { BlockDecoder } from './ggml-block-bits.js';
+import { FP4_DECODERS } from './ggml-decode-fp4.js';
+import { IQ_DECODERS } from './ggml-decode-iq.js';
+import { Q_DECODERS } from './ggml-decode-q.js';
+import { TQ_DECODERS } from './ggml-decode-tq.js';
+import { type GgmlTypeInfo, ggmlTypeByName } from './ggml-type.js';
 
-/** Names of the GGML types {@link dequantizeGgml} can decode. */
-export const DEQUANTIZABLE_GGML_TYPES: readonly string[] = [
-  'F32',
-  'F16',
-  'BF16',
-  'F64',
-  'Q4_0',
-  'Q4_1',
-  'Q5_0',
-  'Q5_1',
-  'Q8_0',
-  'Q2_K',
-  'Q3_K',
-  'Q4_K',
-  'Q5_K',
-  'Q6_K',
-];
-
-type BlockDecoder = (src: Uint8Array, at: number, out: Float32Array, o: number) => void;
-
-/** f16 at byte `at` (little-endian). */
-function half(src: Uint8Array, at: number): number {
-  return f16ToFloat(src[at]! | (src[at + 1]! << 8));
-}
-
-function int8(byte: number): number {
-  return byte >= 128 ? byte - 256 : byte;
-}
-
-// Each decoder follows gguf-py's `quants.py` (and ggml-quants.c `dequantize_row_*`): the products it forms
-// are exact in float32, and storing into the Float32Array rounds the final value once, as numpy does.
-
-const q4_0: BlockDecoder = (src, at, out, o) => {
-  const d = half(src, at);
-  for (let j = 0; j < 16; j++) {
-    const b = src[at + 2 + j]!;
-    out[o + j] = d * ((b & 0x0f) - 8);
-    out[o + j + 16] = d * ((b >> 4) - 8);
-  }
+/** The block-quantized types, each checked bit for bit against gguf-py (testdata/make-ggml-blocks.py). */
+const DECODERS: Readonly<Record<string, BlockDecoder>> = {
+  ...Q_DECODERS,
+  ...IQ_DECODERS,
+  ...TQ_DECODERS,
+  ...FP4_DECODERS,
 };
 
-const q4_1: BlockDecoder = (src, at, out, o) => {
-  const d = half(src, at);
-  const m = half(src, at + 2);
-  for (let j = 0; j < 16; j++) {
-    const b = src[at + 4 + j]!;
-    out[o + j] = d * (b & 0x0f) + m;
-    out[o + j + 16] = d * (b >> 4) + m;
-  }
+/** Types stored one value per element, decoded without blocks. */
+const PLAIN = ['F32', 'F16', 'BF16', 'F64'];
+
+const NO_REFERENCE = 'gguf-py (the reference our decoders are checked against) cannot dequantize it';
+const INTEGER = 'an integer type, not quantized weights';
+
+/** Why a type ggml knows is not decoded (any other: {@link NO_REFERENCE}). */
+const REFUSED: Readonly<Record<string, string>> = {
+  Q8_1: `an activation type of ggml's dot products; ${NO_REFERENCE}`,
+  Q8_K: `an activation type of ggml's dot products; ${NO_REFERENCE}`,
+  I8: INTEGER,
+  I16: INTEGER,
+  I32: INTEGER,
+  I64: INTEGER,
 };
-
-function highBits(src: Uint8Array, at: number): number {
-  return (src[at]! | (src[at + 1]! << 8) | (src[at + 2]! << 16) | (src[at + 3]! << 24)) >>> 0;
-}
-
-const q5_0: BlockDecoder = (src, at, out, o) => {
-  const d = half(src, at);
-  const qh = highBits(src, at + 2);
-  for (let j = 0; j < 16; j++) {
-    const b = src[at + 6 + j]!;
-    const lo = (b & 0x0f) | (((qh >>> j) & 1) << 4);
-    const hi = (b >> 4) | (((qh >>> (j + 16)) & 1) << 4);
-    out[o + j] = d * (lo - 16);
-    out[o + j + 16] = d * (hi - 16);
-  }
-};
-
-const q5_1: BlockDecoder = (src, at, out, o) => {
-  const d = half(src, at);
-  const m = half(src, at + 2);
-  const qh = highBits(src, at + 4);
-  for (let j = 0; j < 16; j++) {
-    const b = src[at + 8 + j]!;
-    const lo = (b & 0x0f) | (((qh >>> j) & 1) << 4);
-    const hi = (b >> 4) | (((qh >>> (j + 16)) & 1) << 4);
-    out[o + j] = d * lo + m;
-    out[o + j + 16] = d * hi + m;
-  }
-};
-
-const q8_0: BlockDecoder = (src, at, out, o) => {
-  const d = half(src, at);
-  for (let j = 0; j < 32; j++) out[o + j] = d * int8(src[at + 2 + j]!);
-};
-
-const q2_k: BlockDecoder = (src, at, out, o) => {
-  // scales[16], qs[64], d, dmin
-  const scales = at;
-  const qs = at + QK_K / 16;
-  const d = half(src, at + QK_K / 16 + QK_K / 4);
-  const dmin = half(src, at + QK_K / 16 + QK_K / 4 + 2);
-  // Element e: half n = e / 128, shift s = (e % 128) / 32, l = e % 32, q = (qs[n*32 + l] >> 2s) & 3,
-  // scale index (e / 16).
-  for (let e = 0; e < QK_K; e++) {
-    const n = e >> 7;
-    const shift = ((e & 127) >> 5) * 2;
-    const l = e & 31;
-    const q = (src[qs + n * 32 + l]! >> shift) & 3;
-    const sc = src[scales + (e >> 4)]!;
-    out[o + e] = d * (sc & 0x0f) * q - dmin * (sc >> 4);
-  }
-};
-
-const q3_k: BlockDecoder = (src, at, out, o) => {
-  // hmask[32], qs[64], scales[12], d
-  const hmask = at;
-  const qs = at + QK_K / 8;
-  const sc = at + QK_K / 8 + QK_K / 4;
-  const d = half(src, sc + 12);
-  const scale = new Int8Array(16);
-  for (let i = 0; i < 16; i++) {
-    const low = (src[sc + (i & 7)]! >> (4 * (i >> 3))) & 0x0f;
-    const high = (src[sc + 8 + (i & 3)]! >> (2 * (i >> 2))) & 0x03;
-    scale[i] = (low | (high << 4)) - 32;
-  }
-  for (let e = 0; e < QK_K; e++) {
-    const n = e >> 7;
-    const shift = ((e & 127) >> 5) * 2;
-    const l = e & 31;
-    const ql = (src[qs + n * 32 + l]! >> shift) & 3;
-    const hbit = (src[hmask + l]! >> (e >> 5)) & 1;
-    out[o + e] = d * scale[e >> 4]! * (ql - (hbit ? 0 : 4));
-  }
-};
-
-/** The 6-bit scale and min of sub-block `j` (0..7) of a Q4_K/Q5_K block (`get_scale_min_k4`). */
-function scaleMinK4(src: Uint8Array, scales: number, j: number): [number, number] {
-  if (j < 4) return [src[scales + j]! & 63, src[scales + j + 4]! & 63];
-  const b = src[scales + j + 4]!;
-  return [(b & 0x0f) | ((src[scales + j - 4]! >> 6) << 4), (b >> 4) | ((src[scales + j]! >> 6) << 4)];
-}
 
 /**
- * A Q4_K or Q5_K block: d, dmin, scales[12], then for Q5_K qh[32] (the fifth bits, at `qh`; -1 for Q4_K),
- * then qs[128] at `qs`; 8 sub-blocks of 32 values d·scale·q − dmin·min.
+ * Names of the GGML types {@link dequantizeGgml} can decode, sorted by ggml's type number: F32, F16, BF16, F64,
+ * the legacy quants Q4_0 .. Q8_0, the K-quants Q2_K .. Q6_K, the i-quants (IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS,
+ * IQ2_S, IQ3_XXS, IQ3_S, IQ4_NL, IQ4_XS), the ternary TQ1_0 and TQ2_0, and MXFP4 and NVFP4: every type
+ * gguf-py's `quants.py` can dequantize.
  */
-function decodeK4K5(src: Uint8Array, at: number, out: Float32Array, o: number, qh: number, qs: number): void {
-  const d = half(src, at);
-  const dmin = half(src, at + 2);
-  for (let j = 0; j < 8; j++) {
-    const [sc, m] = scaleMinK4(src, at + 4, j);
-    const dl = d * sc;
-    const ml = dmin * m;
-    const base = qs + (j >> 1) * 32;
-    const shift = (j & 1) * 4;
-    for (let l = 0; l < 32; l++) {
-      let q = (src[base + l]! >> shift) & 0x0f;
-      if (qh >= 0) q |= ((src[qh + l]! >> j) & 1) << 4;
-      out[o + j * 32 + l] = dl * q - ml;
-    }
-  }
+export const DEQUANTIZABLE_GGML_TYPES: readonly string[] = [...PLAIN, ...Object.keys(DECODERS)].sort(
+  (a, b) => ggmlTypeByName(a)!.id - ggmlTypeByName(b)!.id,
+);
+
+/**
+ * Why {@link dequantizeGgml} refuses GGML type `type` (`cannot dequantize GGML type Q8_K: ...; supported:
+ * ...`), or undefined when it decodes it: lets a loader refuse a file before reading any tensor.
+ */
+export function ggmlDequantizeRefusal(type: GgmlTypeInfo): string | undefined {
+  if (PLAIN.includes(type.name) || DECODERS[type.name] !== undefined) return undefined;
+  const why = REFUSED[type.name] ?? NO_REFERENCE;
+  return `cannot dequantize GGML type ${type.name}: ${why}; supported: ${DEQUANTIZABLE_GGML_TYPES.join(', ')}`;
 }
-
-const q4_k: BlockDecoder = (src, at, out, o) => decodeK4K5(src, at, out, o, -1, at + 4 + 12);
-
-const q5_k: BlockDecoder = (src, at, out, o) =>
-  decodeK4K5(src, at, out, o, at + 4 + 12, at + 4 + 12 + QK_K / 8);
-
-const q6_k: BlockDecoder = (src, at, out, o) => {
-  // ql[128], qh[64], scales[16] (int8), d
-  const ql = at;
-  const qh = at + QK_K / 2;
-  const scales = qh + QK_K / 4;
-  const d = half(src, scales + QK_K / 16);
-  for (let e = 0; e < QK_K; e++) {
-    const n = e >> 7; // which 128-half
-    const r = e & 127;
-    const l = r & 63;
-    const low = (src[ql + n * 64 + l]! >> ((r >> 6) * 4)) & 0x0f;
-    const high = (src[qh + n * 32 + (r & 31)]! >> ((r >> 5) * 2)) & 0x03;
-    const q = (low | (high << 4)) - 32;
-    out[o + e] = d * int8(src[scales + (e >> 4)]!) * q;
-  }
-};
-
-const DECODERS: Readonly<Record<string, BlockDecoder>> = {
-  Q4_0: q4_0,
-  Q4_1: q4_1,
-  Q5_0: q5_0,
-  Q5_1: q5_1,
-  Q8_0: q8_0,
-  Q2_K: q2_k,
-  Q3_K: q3_k,
-  Q4_K: q4_k,
-  Q5_K: q5_k,
-  Q6_K: q6_k,
-};
 
 /**
  * Decodes `elements` values of GGML type `type` from `source` (raw little-endian bytes, as a GGUF file
  * stores them) into `destination` (float32, at least `elements` long). `elements` must be a multiple of the
  * type's block size. The results equal gguf-py's `quants.dequantize` bit for bit.
  *
- * @throws Error naming the type when it is not one of {@link DEQUANTIZABLE_GGML_TYPES}, or when the
- *   sizes do not fit.
+ * @throws Error naming the type when it is not one of {@link DEQUANTIZABLE_GGML_TYPES} (the message of
+ *   {@link ggmlDequantizeRefusal}), or when the sizes do not fit.
  */
 export function dequantizeGgml(
   type: GgmlTypeInfo,
@@ -234,11 +95,7 @@ export function dequantizeGgml(
       return;
   }
   const decode = DECODERS[type.name];
-  if (decode === undefined) {
-    throw new Error(
-      `cannot dequantize GGML type ${type.name}; supported: ${DEQUANTIZABLE_GGML_TYPES.join(', ')}`,
-    );
-  }
+  if (decode === undefined) throw new Error(ggmlDequantizeRefusal(type));
   for (let b = 0; b < blocks; b++) decode(source, b * type.typeSize, destination, b * type.blockSize);
 }
 

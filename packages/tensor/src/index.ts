@@ -15,7 +15,12 @@ export {
   floatToFp8E4m3,
   fp8E4m3ToFloat,
 } from './fp8.js';
-export { DEQUANTIZABLE_GGML_TYPES, dequantizeGgml, quantizeQ8_0 } from './ggml-dequantize.js';
+export {
+  DEQUANTIZABLE_GGML_TYPES,
+  dequantizeGgml,
+  ggmlDequantizeRefusal,
+  quantizeQ8_0,
+} from './ggml-dequantize.js';
 export { type GgmlTypeInfo, ggmlRowBytes, ggmlTypeByName, ggmlTypeInfo, QK_K } from './ggml-type.js';
 export { Random } from './random.js';
 export { contiguousStrides, formatShape, numel, type Shape, sameShape } from './shape.js';

@@ -7,12 +7,12 @@ import {
   DeepseekModel,
   type ForwardEntry,
   fillSyntheticCache,
+  type LatentCacheFormat,
   makeModel,
   type PresetName,
   presetConfig,
   summarizeModel,
 } from '@dsa/runtime';
-import { viewByteLength } from '@dsa/tensor';
 import { forwardFlops } from '../bench/flops.js';
 import { lastLevelCacheBytes, type RooflineBasis, rooflineBasis } from '../bench/llc.js';
 import { decodeTraffic, jsReadBandwidth, rowBytes, stats } from '../bench/metrics.js';
@@ -40,8 +40,8 @@ export interface BenchFlags {
   readonly graphs?: readonly ('on' | 'off')[];
   /** Layers of the `--preset` checkpoint (default: the preset's). */
   readonly layers?: number;
-  /** Element type of the MLA latent cache (default f32). */
-  readonly latentCache?: 'f32' | 'bf16';
+  /** How the MLA latent cache stores rows: f32 (default), bf16 or fp8 (DeepSeek's 656-byte layout). */
+  readonly latentCache?: LatentCacheFormat;
   readonly prompt: number;
   readonly repeat: number;
   readonly json?: boolean;
@@ -62,8 +62,10 @@ export interface BenchResult {
   attention: 'sparse' | 'dense';
   /** Indexer precision (`fp32` or `fp8`; reported for dense runs too: it sizes the cache). */
   indexer: 'fp32' | 'fp8';
-  /** Element type of the MLA latent cache. */
-  latent_cache: string;
+  /** How the MLA latent cache stores rows: `f32`, `bf16` or `fp8` (DeepSeek's 656-byte layout). */
+  latent_cache: LatentCacheFormat;
+  /** Bytes of one token's latent row per layer (C + R values in `latent_cache`; 656 for fp8 at 512 + 64). */
+  latent_row_bytes: number;
   cache: 'synthetic' | 'prefill';
   /** Whether decode steps replayed captured graphs (false: every step ran eagerly). */
   graphs: boolean;
@@ -209,7 +211,15 @@ async function measure(
   flags: BenchFlags,
   base: Pick<
     BenchResult,
-    'backend' | 'device' | 'preset' | 'dtype' | 'indexer' | 'latent_cache' | 'peak_gflops' | 'llc_bytes'
+    | 'backend'
+    | 'device'
+    | 'preset'
+    | 'dtype'
+    | 'indexer'
+    | 'latent_cache'
+    | 'latent_row_bytes'
+    | 'peak_gflops'
+    | 'llc_bytes'
   >,
   weightBytes: number,
   emit: (result: BenchResult) => void,
@@ -217,13 +227,10 @@ async function measure(
   const { config, cache: firstCache, attention, backend } = variants[0]!.model;
   const vocab = config.vocabSize;
   const summary = summarizeModel(config);
-  const latentRowBytes = rowBytes(firstCache.latent[0]!);
+  const latentRowBytes = firstCache.latentRowBytes;
   const ix = firstCache.indexerKeys[0];
   const indexerRowBytes = ix ? rowBytes(ix.keys) + (ix.scales ? rowBytes(ix.scales) : 0) : 0;
-  let cacheBytes = 0;
-  for (const latent of firstCache.latent) cacheBytes += viewByteLength(latent);
-  for (const keys of firstCache.indexerKeys)
-    cacheBytes += viewByteLength(keys.keys) + (keys.scales ? viewByteLength(keys.scales) : 0);
+  const cacheBytes = firstCache.byteLength;
   const ppFlops = forwardFlops({ config, summary, attention, start: 0, tokens: flags.prompt });
   // Warm-up (not timed): first-use allocations of the workspace and the kernels.
   for (const { model } of variants) {
@@ -338,6 +345,7 @@ async function measure(
             attention,
             indexer: base.indexer,
             latent_cache: base.latent_cache,
+            latent_row_bytes: base.latent_row_bytes,
             cache: flags.cache,
             graphs: variant.graphs,
             pp_tok_s: flags.prompt / run.ppSeconds,
@@ -501,7 +509,8 @@ export async function benchCommand(flags: BenchFlags): Promise<BenchResult[]> {
             preset: flags.preset ?? path.basename(path.resolve(dir)),
             dtype: model.config.quantization ? 'fp8' : 'bf16',
             indexer,
-            latent_cache: model.cache.latent[0]!.dtype,
+            latent_cache: model.cache.latentFormat,
+            latent_row_bytes: model.cache.latentRowBytes,
             peak_gflops: peak?.gflops ?? null,
             llc_bytes: llcBytes,
           };

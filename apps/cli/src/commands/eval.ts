@@ -1,5 +1,11 @@
 import { readFile } from 'node:fs/promises';
-import { type AttentionMode, type Selector, Tokenizer, writeFileAtomic } from '@dsa/runtime';
+import {
+  type AttentionMode,
+  type LatentCacheFormat,
+  type Selector,
+  Tokenizer,
+  writeFileAtomic,
+} from '@dsa/runtime';
 import { type EvalRow, expandSettings } from '../eval/eval-settings.js';
 import { evalPerplexity, evalRecall } from '../eval/evaluate.js';
 import { generateRecall, parseRecallJsonl, recallJsonl } from '../eval/recall-data.js';
@@ -12,6 +18,8 @@ export interface EvalFlags {
   readonly model?: string;
   readonly backend?: string;
   readonly indexer?: 'fp32' | 'fp8';
+  /** How the MLA latent cache stores rows (`--latent-cache`; default f32). */
+  readonly latentCache?: LatentCacheFormat;
   readonly task: 'recall' | 'perplexity';
   readonly data?: string;
   readonly generate?: string;
@@ -66,6 +74,7 @@ export async function evalCommand(flags: EvalFlags): Promise<void> {
     model: flags.model,
     ...(flags.backend ? { backend: flags.backend } : {}),
     ...(flags.indexer ? { indexer: flags.indexer } : {}),
+    ...(flags.latentCache ? { latentCache: flags.latentCache } : {}),
     quiet: Boolean(flags.quiet || flags.json),
     cacheTokens: 1 << 16,
   });

@@ -1,5 +1,12 @@
 import { listBackends } from '@dsa/backend';
-import { Checkpoint, GgufCheckpoint, isGgufPath, parseModelConfig, summarizeModel } from '@dsa/runtime';
+import {
+  Checkpoint,
+  GgufCheckpoint,
+  isGgufPath,
+  latentRowBytes,
+  parseModelConfig,
+  summarizeModel,
+} from '@dsa/runtime';
 
 const GB = 1e9;
 
@@ -22,7 +29,16 @@ export async function inspectCommand(flags: {
         checkpoint instanceof GgufCheckpoint
           ? checkpoint.config
           : parseModelConfig(await checkpoint.readJson('config.json'), `${flags.model}/config.json`);
-      const summary = summarizeModel(config, { latentBytes: 4 });
+      const summary = summarizeModel(config, { latentCache: 'f32' });
+      // Latent bytes per token over all layers in the bf16 and fp8 (656-byte) layouts; null where the
+      // config cannot use fp8 rows (kv_lora_rank not a multiple of 4, odd qk_rope_head_dim).
+      const latentBytes = (format: 'bf16' | 'fp8') => {
+        try {
+          return latentRowBytes(format, config.kvLoraRank, config.qkRopeHeadDim) * config.nLayers;
+        } catch {
+          return null;
+        }
+      };
       const dtypes: Record<string, { tensors: number; bytes: number }> = {};
       let skipped = 0;
       // A GGUF file reports its GGML types (Q8_0, Q4_K, ...) as stored, not as loaded.
@@ -84,6 +100,8 @@ export async function inspectCommand(flags: {
         weight_bytes: weightBytes,
         kv_cache_bytes_per_token: {
           latent_f32: summary.latentCacheBytesPerToken,
+          latent_bf16: latentBytes('bf16'),
+          latent_fp8: latentBytes('fp8'),
           indexer_fp32: summary.indexerCacheBytesPerToken,
         },
         memory_needed_bytes: { context, total: weightBytes + perToken * context },
@@ -123,7 +141,7 @@ export async function inspectCommand(flags: {
       `  dtypes: ${Object.entries(m.dtypes as Record<string, { tensors: number; bytes: number }>)
         .map(([d, v]) => `${d} ${v.tensors} tensors ${(v.bytes / GB).toFixed(3)} GB`)
         .join(', ')}${m.mtp_tensors_skipped ? ` (${m.mtp_tensors_skipped} MTP tensors skipped)` : ''}`,
-      `  KV cache per token: latent ${m.kv_cache_bytes_per_token.latent_f32} B (f32), indexer ${m.kv_cache_bytes_per_token.indexer_fp32} B (fp32 keys)`,
+      `  KV cache per token: latent ${m.kv_cache_bytes_per_token.latent_f32} B (f32; ${m.kv_cache_bytes_per_token.latent_bf16} B bf16, ${m.kv_cache_bytes_per_token.latent_fp8 ?? '-'} B fp8), indexer ${m.kv_cache_bytes_per_token.indexer_fp32} B (fp32 keys)`,
       `  memory needed: ${(m.weight_bytes / GB).toFixed(3)} GB weights + cache at ${m.memory_needed_bytes.context} tokens = ${(m.memory_needed_bytes.total / GB).toFixed(3)} GB`,
     );
   }

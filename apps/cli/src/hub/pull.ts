@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { type ListFileEntry, listFiles, modelInfo } from '@huggingface/hub';
 import picomatch from 'picomatch';
+import { cliSetting } from '../cli-settings.js';
 import { type BlobChecksum, downloadBlob } from './download-blob.js';
 import { COMMIT_HASH, hubCacheDir, repoCacheDir } from './hub-cache.js';
 import type { ModelRef } from './model-ref.js';
@@ -84,8 +85,8 @@ function hubError(error: unknown, ref: ModelRef, endpoint: string, token: string
  */
 export async function pullModel(options: PullOptions): Promise<PullResult> {
   const { ref } = options;
-  const endpoint = (options.endpoint ?? process.env.HF_ENDPOINT ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
-  const token = options.token ?? (process.env.HF_TOKEN || undefined);
+  const endpoint = (options.endpoint ?? (cliSetting('hubEndpoint') || DEFAULT_ENDPOINT)).replace(/\/+$/, '');
+  const token = options.token ?? (cliSetting('hubToken') || undefined);
   const credentials = token ? { accessToken: token } : {};
   const common = { hubUrl: endpoint, ...credentials, ...(options.fetch ? { fetch: options.fetch } : {}) };
   const storage = repoCacheDir(ref.repo, options.cacheDir ?? hubCacheDir());

@@ -14,6 +14,7 @@
 #pragma once
 #include <cuda_bf16.h>
 #include "../../kernels/fused/gemv-core.cuh"
+#include "../../kernels/fused/mma-common.cuh"
 
 namespace dsa_fused {
 
@@ -27,21 +28,6 @@ __host__ __device__ inline int gemv4_slices(int n, int k) {
   int s = 1;
   while (s < kGemvWarps && groups * s < 4096 && 4 * s <= steps) s *= 2;
   return s;
-}
-
-__device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {
-  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-  uint32_t u;
-  memcpy(&u, &v, 4);
-  return u;
-}
-
-__device__ __forceinline__ void mma_bf16_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-      "{%0, %1, %2, %3};"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
 // A fragments (hi, and lo for f32 x) of k = base .. base + 3 for rows g (xa) and g + 8 (xb); null = zero row.
@@ -58,10 +44,10 @@ __device__ __forceinline__ void load_a(const void* xa, const void* xb, int base,
         p1 = v.y;
       } else {
         const float4 v = __ldg(reinterpret_cast<const float4*>(static_cast<const float*>(rows[h]) + base));
-        p0 = pack_bf16x2(v.x, v.y);
-        p1 = pack_bf16x2(v.z, v.w);
-        q0 = pack_bf16x2(v.x - bf16_bits_to_f32(p0 & 0xffffu), v.y - bf16_bits_to_f32(p0 >> 16));
-        q1 = pack_bf16x2(v.z - bf16_bits_to_f32(p1 & 0xffffu), v.w - bf16_bits_to_f32(p1 >> 16));
+        p0 = bf16x2(v.x, v.y);
+        p1 = bf16x2(v.z, v.w);
+        q0 = bf16x2(v.x - bf16_bits_to_f32(p0 & 0xffffu), v.y - bf16_bits_to_f32(p0 >> 16));
+        q1 = bf16x2(v.z - bf16_bits_to_f32(p1 & 0xffffu), v.w - bf16_bits_to_f32(p1 >> 16));
       }
     }
     // a0 = (row g, k 0-1), a1 = (row g+8, k 0-1), a2 = (row g, k 2-3), a3 = (row g+8, k 2-3)
@@ -76,8 +62,8 @@ __device__ __forceinline__ void load_a(const void* xa, const void* xb, int base,
 __device__ __forceinline__ void fp8x4_to_bf16_pairs(uint32_t v, uint32_t& b0, uint32_t& b1) {
   float w[4];
   fp8x4_to_f32(v, w);
-  b0 = pack_bf16x2(w[0], w[1]);
-  b1 = pack_bf16x2(w[2], w[3]);
+  b0 = bf16x2(w[0], w[1]);
+  b1 = bf16x2(w[2], w[3]);
 }
 
 template <int WT, int XT>
@@ -92,8 +78,8 @@ __device__ __forceinline__ void gemv4_step(float (&acc)[4], const uint4 (&raw)[4
         uint32_t hi[4], lo[4];
         load_a<XT>(xa, xb, k0 + 32 * u + 8 * t + 4 * j, hi, lo);
         const uint32_t b0 = quad_word(raw[u], 2 * j), b1 = quad_word(raw[u], 2 * j + 1);
-        mma_bf16_16816(acc, hi, b0, b1);
-        if (kSplitX) mma_bf16_16816(acc, lo, b0, b1);
+        mma_m16n8k16_bf16(acc, hi, b0, b1);
+        if (kSplitX) mma_m16n8k16_bf16(acc, lo, b0, b1);
       }
   } else {
     float d[4] = {0.0f, 0.0f, 0.0f, 0.0f};
@@ -105,8 +91,8 @@ __device__ __forceinline__ void gemv4_step(float (&acc)[4], const uint4 (&raw)[4
         load_a<XT>(xa, xb, k0 + 64 * u + 16 * t + 4 * j, hi, lo);
         uint32_t b0, b1;
         fp8x4_to_bf16_pairs(quad_word(raw[u], j), b0, b1);
-        mma_bf16_16816(d, hi, b0, b1);
-        if (kSplitX) mma_bf16_16816(d, lo, b0, b1);
+        mma_m16n8k16_bf16(d, hi, b0, b1);
+        if (kSplitX) mma_m16n8k16_bf16(d, lo, b0, b1);
       }
 #pragma unroll
     for (int i = 0; i < 4; i++) acc[i] = fmaf(d[i], scale, acc[i]);

@@ -53,28 +53,6 @@ __device__ uint32_t rank_key(int count, uint32_t r, KeyOf key_of, uint32_t* hist
   return prefix;
 }
 
-// Ascending indices of the set bits of bitmap[0, words) into out[0, k), -1 padding (v1's compaction).
-__device__ __forceinline__ void compact_bitmap(const uint32_t* bitmap, int words, int k, int32_t* __restrict__ out,
-                                               TopKShared& sh) {
-  const int tid = threadIdx.x, T = blockDim.x;
-  const int per = (words + T - 1) / T;
-  const int w0 = tid * per;
-  uint32_t count = 0;
-  for (int w = w0; w < w0 + per && w < words; w++) count += __popc(bitmap[w]);
-  uint32_t chosen;
-  uint32_t at = block_exclusive_scan(count, sh, &chosen);
-  for (int w = w0; w < w0 + per && w < words; w++) {
-    uint32_t bits = bitmap[w];
-    while (bits != 0) {
-      const int b = __ffs(bits) - 1;
-      bits &= bits - 1;
-      if (at < static_cast<uint32_t>(k)) out[at] = w * 32 + b;
-      at++;
-    }
-  }
-  for (uint32_t j = chosen + tid; j < static_cast<uint32_t>(k); j += T) out[j] = -1;
-}
-
 // Top-k of row[0, n) into out (smem/cap as radix_top_k_row).
 __device__ inline void filter_top_k_row(const float* __restrict__ row, int n, int k, int32_t* __restrict__ out,
                                         uint32_t* smem, int cap, TopKShared& sh) {

@@ -298,6 +298,28 @@ __device__ __forceinline__ void gemv_warp_reduce(float (&acc)[TM][kGemvCols]) {
     for (int c = 0; c < kGemvCols; c++) acc[r][c] = warp_sum(acc[r][c]);
 }
 
+// One warp's slice of a column group, summed over the warp, into `red_row` (lane 0 writes TM · kGemvCols
+// totals, row-major [TM][kGemvCols]): the step every GEMV-shaped kernel ends with before the CTA sums slices.
+template <int TM, int WT, int XT>
+__device__ __forceinline__ void gemv_warp_to_shared(float* red_row, const void* const (&wrow)[kGemvCols],
+                                                    const float* const (&srow)[kGemvCols], int block_k,
+                                                    const void* const (&xrow)[TM], int K, int slice, int slices,
+                                                    int lane) {
+  float acc[TM][kGemvCols];
+#pragma unroll
+  for (int r = 0; r < TM; r++)
+#pragma unroll
+    for (int c = 0; c < kGemvCols; c++) acc[r][c] = 0.0f;
+  gemv_warp<TM, WT, XT>(acc, wrow, srow, block_k, xrow, K, slice, slices, lane);
+  gemv_warp_reduce<TM>(acc);
+  if (lane == 0) {
+#pragma unroll
+    for (int r = 0; r < TM; r++)
+#pragma unroll
+      for (int c = 0; c < kGemvCols; c++) red_row[r * kGemvCols + c] = acc[r][c];
+  }
+}
+
 // K slices per output column group for an [N, K] weight: a function of the shape only (determinism).
 __host__ __device__ inline int gemv_slices(int n, int k) {
   const int steps = (k + kGemvStep - 1) / kGemvStep, groups = (n + kGemvCols - 1) / kGemvCols;

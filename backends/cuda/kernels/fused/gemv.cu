@@ -84,19 +84,7 @@ __device__ __forceinline__ void gemv2_body(void* out, int out_dtype, const void*
 #pragma unroll
   for (int r = 0; r < TM; r++)
     xrow[r] = static_cast<const char*>(x) + static_cast<int64_t>(r < m ? r : 0) * k * xbytes;
-  float acc[TM][kGemvCols];
-#pragma unroll
-  for (int r = 0; r < TM; r++)
-#pragma unroll
-    for (int c = 0; c < kGemvCols; c++) acc[r][c] = 0.0f;
-  gemv_warp<TM, WT, XT>(acc, wrow, srow, block_k, xrow, k, slice, slices, lane);
-  gemv_warp_reduce<TM>(acc);
-  if (lane == 0) {
-#pragma unroll
-    for (int r = 0; r < TM; r++)
-#pragma unroll
-      for (int c = 0; c < kGemvCols; c++) red[warp][r * kGemvCols + c] = acc[r][c];
-  }
+  gemv_warp_to_shared<TM, WT, XT>(red[warp], wrow, srow, block_k, xrow, k, slice, slices, lane);
   __syncthreads();
   for (int i = threadIdx.x; i < groups_per_cta * TM * kGemvCols; i += blockDim.x) {
     const int g = i / (TM * kGemvCols), j = i % (TM * kGemvCols), r = j / kGemvCols;

@@ -5,7 +5,7 @@
 // min(n, positions[s] + 1) entries). Grid (ceil(maxLength / 64), S), 256 threads: a CTA computes the
 // [64 heads × 64 keys] logits of one query with 4×4 register tiles over Di chunks of 32, f32 FMA
 // (d-major shared tiles: two 16-byte loads per 16 FMA). v2 (tensor cores) is at the end of the file.
-#include "fused-common.cuh"
+#include "mma-common.cuh"
 
 using namespace dsa_fused;
 
@@ -99,18 +99,6 @@ extern "C" __global__ void __launch_bounds__(256)
 namespace {
 constexpr int kIxKeys = 64, kIxTiles = 4, kIxWidth = 128, kIxRow = kIxWidth + 8;
 
-__device__ __forceinline__ uint32_t ix_bf16_pair(float lo, float hi) {
-  return static_cast<uint32_t>(f32_to_bf16_bits(lo)) | (static_cast<uint32_t>(f32_to_bf16_bits(hi)) << 16);
-}
-
-__device__ __forceinline__ void ix_mma(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-      "{%0, %1, %2, %3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
 // bf16 bits of an e4m3 byte (exact: e4m3 ⊂ bf16), via f32 (e4m3 bits scaled by 2^-120, times 2^120).
 __device__ __forceinline__ uint32_t ix_fp8_to_bf16(uint32_t b) {
   const float f = __uint_as_float(((b & 0x7fu) << 20) | ((b & 0x80u) << 24)) * 0x1p120f;
@@ -145,8 +133,8 @@ extern "C" __global__ void __launch_bounds__(256, 2)
       float2 v = make_float2(0.0f, 0.0f);
       if (h < heads) v = *reinterpret_cast<const float2*>(qrow + static_cast<int64_t>(h) * width + d);
       const float h0 = bf16_bits_to_f32(f32_to_bf16_bits(v.x)), h1 = bf16_bits_to_f32(f32_to_bf16_bits(v.y));
-      ahi[kk][i] = ix_bf16_pair(v.x, v.y);
-      alo[kk][i] = ix_bf16_pair(v.x - h0, v.y - h1);
+      ahi[kk][i] = bf16x2(v.x, v.y);
+      alo[kk][i] = bf16x2(v.x - h0, v.y - h1);
     }
   const int h_a = wm * 16 + r, h_b = h_a + 8;
   const float w_a = h_a < heads ? weights[static_cast<int64_t>(s) * heads + h_a] : 0.0f;
@@ -223,8 +211,8 @@ extern "C" __global__ void __launch_bounds__(256, 2)
         const int key = wn * 32 + nt * 8 + r;
         const uint32_t b0 = *reinterpret_cast<const uint32_t*>(&ks[key][kk * 16 + c]);
         const uint32_t b1 = *reinterpret_cast<const uint32_t*>(&ks[key][kk * 16 + c + 8]);
-        ix_mma(acc[nt], ahi[kk], b0, b1);
-        ix_mma(acc[nt], alo[kk], b0, b1);
+        mma_m16n8k16_bf16(acc[nt], ahi[kk], b0, b1);
+        mma_m16n8k16_bf16(acc[nt], alo[kk], b0, b1);
       }
     // acc[nt][j]: head h_a, key nt·8 + c + j; acc[nt][2 + j]: head h_b, same key
 #pragma unroll

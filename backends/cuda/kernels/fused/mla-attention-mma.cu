@@ -8,25 +8,13 @@
 //   O [16 heads, C] += P · K[:, :C]: warp w owns column tiles w, w+8, ... of 8 columns
 // q [S, H, W] f32 or bf16 (rounded to bf16), cache [slots, W] bf16, out [S, H, C] f32 or bf16;
 // W % 16 == 0, W ≤ 640, C % 8 == 0, C ≤ 512. Dynamic shared memory: 16 · (W + 8) · 2 bytes.
-#include "fused-common.cuh"
+#include "mma-common.cuh"
 
 using namespace dsa_fused;
 
 namespace {
 constexpr int kMmaHeads = 16, kMmaKeys = 16, kMmaWarps = 8, kMaxKSteps = 5, kMaxColumnTiles = 8, kPPad = 24;
 constexpr int kMaxTileChunks = 5;  // 16-byte chunks per thread per tile: W ≤ 5 · 256 · 8 / 16 = 640
-
-__device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {
-  return static_cast<uint32_t>(f32_to_bf16_bits(lo)) | (static_cast<uint32_t>(f32_to_bf16_bits(hi)) << 16);
-}
-
-__device__ __forceinline__ void mma_m16n8k16_bf16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-      "{%0, %1, %2, %3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
 }  // namespace
 
 extern "C" __global__ void __launch_bounds__(256)
@@ -61,7 +49,7 @@ extern "C" __global__ void __launch_bounds__(256)
         lo = load_f32(q, q_dtype, at);
         hi = load_f32(q, q_dtype, at + 1);
       }
-      qa[i][r] = pack_bf16x2(lo, hi);
+      qa[i][r] = bf16x2(lo, hi);
     }
   }
   float o[kMaxColumnTiles][4] = {};
@@ -214,23 +202,6 @@ constexpr int kMla2PartialBytes = 8 * 16 * kMla2Keys * 4;
 }  // namespace
 [[maybe_unused]] constexpr int kMla2SmemBytes = kMla2QBytes + 2 * kMla2KBytes + kMla2PartialBytes;
 
-namespace {
-__device__ __forceinline__ void mla2_cp_async16(void* smem, const void* global, bool valid) {
-  const uint32_t dst = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
-  const int bytes = valid ? 16 : 0;
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(global), "r"(bytes));
-}
-__device__ __forceinline__ void mla2_cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-__device__ __forceinline__ void mla2_cp_async_wait_1() { asm volatile("cp.async.wait_group 1;\n" ::); }
-
-__device__ __forceinline__ void mla2_ldmatrix_x4_trans(uint32_t (&r)[4], const void* smem) {
-  const uint32_t a = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(a));
-}
-}  // namespace
-
 extern "C" __global__ void __launch_bounds__(256, 1)
     dsa_fused_mla_attention_mma2(void* out, int out_dtype, const void* q, int q_dtype, const uint16_t* cache,
                                  const int32_t* indices, int index_count, const int32_t* positions,
@@ -263,7 +234,7 @@ extern "C" __global__ void __launch_bounds__(256, 1)
       lo = load_f32(q, q_dtype, at);
       hi = load_f32(q, q_dtype, at + 1);
     }
-    *reinterpret_cast<uint32_t*>(qs + h * kMla2Row + d) = pack_bf16x2(lo, hi);
+    *reinterpret_cast<uint32_t*>(qs + h * kMla2Row + d) = bf16x2(lo, hi);
   }
   if (tid < kMla2Keys) {
     tslot[0][tid] = slot_for(tid);
@@ -278,11 +249,11 @@ extern "C" __global__ void __launch_bounds__(256, 1)
       const int key = e / kChunks, c = e % kChunks;
       const int64_t slot = sl[key];
       const uint16_t* src = cache + (slot >= 0 ? slot : 0) * kMla2Width + c * 8;
-      mla2_cp_async16(dst + key * kMla2Row + c * 8, src, slot >= 0);
+      cp_async16(dst + key * kMla2Row + c * 8, src, slot >= 0);
     }
   };
   if (tiles > 0) issue(0);
-  mla2_cp_async_commit();
+  cp_async_commit();
 
   float o[32][4];
 #pragma unroll
@@ -295,8 +266,8 @@ extern "C" __global__ void __launch_bounds__(256, 1)
 
   for (int tile = 0; tile < tiles; tile++) {
     if (tile + 1 < tiles) issue(tile + 1);
-    mla2_cp_async_commit();
-    mla2_cp_async_wait_1();
+    cp_async_commit();
+    cp_async_wait<1>();
     __syncthreads();
     if (tid < kMla2Keys) tslot[(tile + 2) % 3][tid] = slot_for((tile + 2) * kMla2Keys + tid);
     const uint16_t* ks = kbuf + (tile & 1) * kMla2Keys * kMla2Row;
@@ -368,8 +339,8 @@ extern "C" __global__ void __launch_bounds__(256, 1)
       sum_lo += p[0] + p[1];
       sum_hi += p[2] + p[3];
       // n-tile nt = k-step nt >> 1, columns (nt & 1) · 8 of it
-      pa[nt >> 1][(nt & 1) * 2 + 0] = pack_bf16x2(p[0], p[1]);
-      pa[nt >> 1][(nt & 1) * 2 + 1] = pack_bf16x2(p[2], p[3]);
+      pa[nt >> 1][(nt & 1) * 2 + 0] = bf16x2(p[0], p[1]);
+      pa[nt >> 1][(nt & 1) * 2 + 1] = bf16x2(p[2], p[3]);
     }
     sum_lo += __shfl_xor_sync(0xffffffffu, sum_lo, 1);
     sum_lo += __shfl_xor_sync(0xffffffffu, sum_lo, 2);
@@ -395,7 +366,7 @@ extern "C" __global__ void __launch_bounds__(256, 1)
         const int col = half * 256 + np * 16 + (mat >> 1) * 8;
         const int key = kk * 16 + (mat & 1) * 8 + mrow;
         uint32_t b[4];
-        mla2_ldmatrix_x4_trans(b, ks + key * kMla2Row + col);
+        ldmatrix_x4_trans(b, ks + key * kMla2Row + col);
         mma_m16n8k16_bf16(o[2 * np], pa[kk], b[0], b[1]);
         mma_m16n8k16_bf16(o[2 * np + 1], pa[kk], b[2], b[3]);
       }

@@ -5,7 +5,12 @@
 // One CTA (256 threads) per (query, group of 16 heads[, split]); keys in tiles of 32 with an online
 // softmax, all in f32: q of the group in shared memory, each warp scores 4 keys of the tile (lanes stride
 // the row, a 16-way transpose reduction), each thread then accumulates 16 heads × C/256 value columns.
-// q [S, H, W] and cache [slots, W] f32 or bf16; out [S, H, C] f32 or bf16; C ≤ 512; dense rows.
+// q [S, H, W] f32 or bf16; out [S, H, C] f32 or bf16; C ≤ 512; dense rows. The cache rows come in one of
+// two formats, each an entry point over the one templated body (mla_attention_body):
+//   dsa_fused_mla_attention      cache [slots, W] f32 or bf16 (DenseRows)
+//   dsa_fused_mla_attention_fp8  DeepSeek's fp8 rows of nope + 4·⌈nope/128⌉ + 2·(W − nope) bytes (656 for
+//                                512 + 64): e4m3 NoPE, f32 power-of-two scales per 128 values, bf16 RoPE
+//                                (Fp8Rows: dequantized as loaded, e4m3 · scale exact in f32); C ≤ nope.
 // Dynamic shared memory: 16 · W · 4 bytes.
 //
 // Splits (flash-decoding): a query's `count` candidate keys are cut into chunks of mla_chunk(count) keys
@@ -29,6 +34,33 @@ __device__ __forceinline__ float cache_at(const void* cache, int dtype, int64_t 
   return dtype == kF32 ? static_cast<const float*>(cache)[i]
                        : bf16_bits_to_f32(static_cast<const uint16_t*>(cache)[i]);
 }
+
+// Cache rows [slots, width] of f32 or bf16 values: at(slot, c) is cache[slot · width + c] as f32.
+struct DenseRows {
+  const void* cache;
+  int dtype, width;
+  __device__ __forceinline__ float at(int64_t slot, int c) const {
+    return cache_at(cache, dtype, slot * width + c);
+  }
+};
+
+// DeepSeek's fp8 latent rows (Fp8LatentCache): per slot `row_bytes` = nope + 4·⌈nope/128⌉ + 2·(width − nope)
+// bytes: e4m3 NoPE values, their f32 block scales (one per 128, powers of two), bf16 RoPE values.
+// at(slot, c) is e4m3 · scale for c < nope, the bf16 value after that.
+struct Fp8Rows {
+  static constexpr int kBlock = 128;  // FP8_LATENT_BLOCK
+  const uint8_t* cache;
+  int nope, row_bytes, rope_offset;
+  __device__ Fp8Rows(const uint8_t* rows, int nope_width, int width)
+      : cache(rows), nope(nope_width), rope_offset(nope_width + 4 * ((nope_width + kBlock - 1) / kBlock)) {
+    row_bytes = rope_offset + 2 * (width - nope_width);
+  }
+  __device__ __forceinline__ float at(int64_t slot, int c) const {
+    const uint8_t* row = cache + slot * row_bytes;
+    if (c < nope) return fp8_e4m3_to_f32(row[c]) * reinterpret_cast<const float*>(row + nope)[c / kBlock];
+    return bf16_bits_to_f32(reinterpret_cast<const uint16_t*>(row + rope_offset)[c - nope]);
+  }
+};
 
 // Keys per chunk for a query with `count` candidates: a multiple of kTile, ≥ kMinChunk, ≤ kMaxSplits chunks.
 __device__ __forceinline__ int mla_chunk(int count) {
@@ -55,11 +87,13 @@ __device__ __forceinline__ float mla_blend(float running, float old_factor, floa
 }
 }  // namespace
 
-extern "C" __global__ void __launch_bounds__(kThreads, 2)
-    dsa_fused_mla_attention(void* out, int out_dtype, const void* q, int q_dtype, const void* cache, int cache_dtype,
-                            const int32_t* indices, int index_count, const int32_t* positions,
-                            const int32_t* sequence_ids, const int32_t* block_table, int max_blocks, int block_size,
-                            int heads, int width, int columns, float scale, float* part, float* part_ml) {
+// The kernel body over cache rows `rows` (DenseRows or Fp8Rows): see the file comment.
+template <class Rows>
+__device__ __forceinline__ void mla_attention_body(void* out, int out_dtype, const void* q, int q_dtype, const Rows rows,
+                                                   const int32_t* indices, int index_count, const int32_t* positions,
+                                                   const int32_t* sequence_ids, const int32_t* block_table,
+                                                   int max_blocks, int block_size, int heads, int width, int columns,
+                                                   float scale, float* part, float* part_ml) {
   extern __shared__ float qs[];  // [kGroup][width]
   __shared__ float logits[kGroup][kTile];
   __shared__ float running_max[kGroup], running_sum[kGroup], rescale[kGroup];
@@ -112,14 +146,13 @@ extern "C" __global__ void __launch_bounds__(kThreads, 2)
           continue;
         }
         float v[kGroup] = {};
-        const int64_t base = slot * width;
         // the lane's share of the row in groups of kLoadGroup independent loads, then their FMAs
         for (int c0 = lane; c0 < width; c0 += 32 * kLoadGroup) {
           float row[kLoadGroup];
 #pragma unroll
           for (int i = 0; i < kLoadGroup; i++) {
             const int c = c0 + 32 * i;
-            row[i] = c < width ? cache_at(cache, cache_dtype, base + c) : 0.0f;
+            row[i] = c < width ? rows.at(slot, c) : 0.0f;
           }
 #pragma unroll
           for (int i = 0; i < kLoadGroup; i++) {
@@ -197,7 +230,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 2)
 #pragma unroll
         for (int x = 0; x < kMaxCols; x++) {
           const int c = tid + kThreads * x;
-          val[x] = c < columns ? cache_at(cache, cache_dtype, slot * width + c) : 0.0f;
+          val[x] = c < columns ? rows.at(slot, c) : 0.0f;
         }
 #pragma unroll
         for (int h = 0; h < kGroup; h++) {
@@ -258,6 +291,27 @@ extern "C" __global__ void __launch_bounds__(kThreads, 2)
                   __fmul_rn(merged[h][x], inv));
     }
   }
+}
+
+extern "C" __global__ void __launch_bounds__(kThreads, 2)
+    dsa_fused_mla_attention(void* out, int out_dtype, const void* q, int q_dtype, const void* cache, int cache_dtype,
+                            const int32_t* indices, int index_count, const int32_t* positions,
+                            const int32_t* sequence_ids, const int32_t* block_table, int max_blocks, int block_size,
+                            int heads, int width, int columns, float scale, float* part, float* part_ml) {
+  mla_attention_body(out, out_dtype, q, q_dtype, DenseRows{cache, cache_dtype, width}, indices, index_count,
+                     positions, sequence_ids, block_table, max_blocks, block_size, heads, width, columns, scale, part,
+                     part_ml);
+}
+
+// The same over fp8 latent rows (`cache` u8 [slots, row bytes], `nope` NoPE values per row; C ≤ nope).
+extern "C" __global__ void __launch_bounds__(kThreads, 2)
+    dsa_fused_mla_attention_fp8(void* out, int out_dtype, const void* q, int q_dtype, const uint8_t* cache, int nope,
+                                const int32_t* indices, int index_count, const int32_t* positions,
+                                const int32_t* sequence_ids, const int32_t* block_table, int max_blocks,
+                                int block_size, int heads, int width, int columns, float scale, float* part,
+                                float* part_ml) {
+  mla_attention_body(out, out_dtype, q, q_dtype, Fp8Rows(cache, nope, width), indices, index_count, positions,
+                     sequence_ids, block_table, max_blocks, block_size, heads, width, columns, scale, part, part_ml);
 }
 
 // Merges the chunk states a split dsa_fused_mla_attention wrote (grid (S, H), kCombineThreads threads):

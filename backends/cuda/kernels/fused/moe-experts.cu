@@ -235,19 +235,7 @@ __device__ void gate_up_tile2(float* h, const void* x, const int32_t* order, int
     const int64_t token = order[start + (r < rows ? r : 0)] / topk;
     xrow[r] = static_cast<const char*>(x) + token * hidden * xbytes;
   }
-  float acc[TM][kGemvCols];
-#pragma unroll
-  for (int r = 0; r < TM; r++)
-#pragma unroll
-    for (int c = 0; c < kGemvCols; c++) acc[r][c] = 0.0f;
-  gemv_warp<TM, WT, XT>(acc, wrow, srow, block_k, xrow, hidden, slice, kMoeGateUpSlices, lane);
-  gemv_warp_reduce<TM>(acc);
-  if (lane == 0) {
-#pragma unroll
-    for (int r = 0; r < TM; r++)
-#pragma unroll
-      for (int c = 0; c < kGemvCols; c++) red[warp][r * kGemvCols + c] = acc[r][c];
-  }
+  gemv_warp_to_shared<TM, WT, XT>(red[warp], wrow, srow, block_k, xrow, hidden, slice, kMoeGateUpSlices, lane);
   __syncthreads();
   for (int e = threadIdx.x; e < kGroups * TM * 2; e += blockDim.x) {
     const int g = e / (TM * 2), r = (e % (TM * 2)) / 2, p = e % 2;
@@ -283,19 +271,7 @@ __device__ void down_tile2(float* y, const float* h, const int32_t* order, int s
   const void* xrow[TM];
 #pragma unroll
   for (int r = 0; r < TM; r++) xrow[r] = h + static_cast<int64_t>(start + (r < rows ? r : 0)) * inter;
-  float acc[TM][kGemvCols];
-#pragma unroll
-  for (int r = 0; r < TM; r++)
-#pragma unroll
-    for (int c = 0; c < kGemvCols; c++) acc[r][c] = 0.0f;
-  gemv_warp<TM, WT, kF32>(acc, wrow, srow, block_k, xrow, inter, slice, kMoeDownSlices, lane);
-  gemv_warp_reduce<TM>(acc);
-  if (lane == 0) {
-#pragma unroll
-    for (int r = 0; r < TM; r++)
-#pragma unroll
-      for (int c = 0; c < kGemvCols; c++) red[warp][r * kGemvCols + c] = acc[r][c];
-  }
+  gemv_warp_to_shared<TM, WT, kF32>(red[warp], wrow, srow, block_k, xrow, inter, slice, kMoeDownSlices, lane);
   __syncthreads();
   for (int e = threadIdx.x; e < kGroups * TM * kGemvCols; e += blockDim.x) {
     const int g = e / (TM * kGemvCols), j = e % (TM * kGemvCols), r = j / kGemvCols;

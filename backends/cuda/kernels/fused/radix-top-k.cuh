@@ -121,6 +121,28 @@ __device__ __forceinline__ void mark4(uint32_t* bitmap, int e0, uint32_t nibble)
   if ((lane & 7) == 0 && word != 0) bitmap[e0 >> 5] |= word;
 }
 
+// Ascending indices of the set bits of bitmap[0, words) into out[0, k), -1 padding (the radix select's last step).
+__device__ __forceinline__ void compact_bitmap(const uint32_t* bitmap, int words, int k, int32_t* __restrict__ out,
+                                               TopKShared& sh) {
+  const int tid = threadIdx.x, T = blockDim.x;
+  const int per = (words + T - 1) / T;
+  const int w0 = tid * per;
+  uint32_t count = 0;
+  for (int w = w0; w < w0 + per && w < words; w++) count += __popc(bitmap[w]);
+  uint32_t chosen;
+  uint32_t at = block_exclusive_scan(count, sh, &chosen);
+  for (int w = w0; w < w0 + per && w < words; w++) {
+    uint32_t bits = bitmap[w];
+    while (bits != 0) {
+      const int b = __ffs(bits) - 1;
+      bits &= bits - 1;
+      if (at < static_cast<uint32_t>(k)) out[at] = w * 32 + b;
+      at++;
+    }
+  }
+  for (uint32_t j = chosen + tid; j < static_cast<uint32_t>(k); j += T) out[j] = -1;
+}
+
 // Top-k of row[0, n): writes k indices to out. smem as described above; cap = candidate capacity.
 __device__ inline void radix_top_k_row(const float* __restrict__ row, int n, int k, int32_t* __restrict__ out,
                                 uint32_t* smem, int cap, TopKShared& sh) {
@@ -277,22 +299,7 @@ __device__ inline void radix_top_k_row(const float* __restrict__ row, int n, int
   }
   __syncthreads();
   // compaction: consecutive words per thread, block scan of popcounts.
-  const int per = (words + T - 1) / T;
-  const int w0 = tid * per;
-  uint32_t count = 0;
-  for (int w = w0; w < w0 + per && w < words; w++) count += __popc(bitmap[w]);
-  uint32_t chosen;
-  uint32_t at = block_exclusive_scan(count, sh, &chosen);
-  for (int w = w0; w < w0 + per && w < words; w++) {
-    uint32_t bits = bitmap[w];
-    while (bits != 0) {
-      const int b = __ffs(bits) - 1;
-      bits &= bits - 1;
-      if (at < static_cast<uint32_t>(k)) out[at] = w * 32 + b;
-      at++;
-    }
-  }
-  for (uint32_t j = chosen + tid; j < static_cast<uint32_t>(k); j += T) out[j] = -1;
+  compact_bitmap(bitmap, words, k, out, sh);
 }
 
 }  // namespace dsa_fused

@@ -1,11 +1,20 @@
-import { type FusedKernels, KernelArgumentError } from '@dsa/backend';
+import {
+  type FusedKernels,
+  isFp8LatentCache,
+  KernelArgumentError,
+  type LatentCache,
+  latentCacheShape,
+} from '@dsa/backend';
 import type { TensorView } from '@dsa/tensor';
 import { CUDA_DEFAULT_SETTINGS, type CudaSettings } from '../cuda-settings.js';
+import type { LaunchArg } from '../launch.js';
 import { batchArgs, checkBatch } from './batch-check.js';
 import { dims, dtypeArg, expectDType, expectShape, NULL_POINTER, pointerArg } from './fused-args.js';
 import type { FusedKernelHost } from './fused-host.js';
 
 const KERNEL = 'dsa_fused_mla_attention';
+/** The same f32 kernel body over DeepSeek's fp8 latent rows (656 bytes at 512 + 64). */
+const FP8_KERNEL = 'dsa_fused_mla_attention_fp8';
 /** Merges the chunk states of a split launch (same arithmetic and order as the unsplit kernel). */
 const COMBINE_KERNEL = 'dsa_fused_mla_combine';
 /** Threads of the combine kernel (kCombineThreads). */
@@ -79,10 +88,82 @@ function useMma(
 }
 
 /**
+ * The kernel one mlaAttention call runs, with the cache arguments it takes: `mma` the bf16 tensor-core
+ * kernels (mla-attention-mma.cu: v2 with 64 heads per CTA for width 576 / 512 columns, else 16), `cores`
+ * the f32 CUDA-core body of mla-attention.cu through the entry point of the cache's row format.
+ */
+type MlaKernel =
+  | {
+      readonly kind: 'mma';
+      readonly kernel: string;
+      /** Heads per CTA. */
+      readonly heads: number;
+      /** Dynamic shared memory bytes. */
+      readonly shared: number;
+      /** The cache pointer. */
+      readonly cache: LaunchArg;
+    }
+  | {
+      readonly kind: 'cores';
+      readonly kernel: string;
+      /** The cache's (pointer, format) arguments: a dtype code for f32/bf16 rows, the NoPE width for fp8 rows. */
+      readonly cache: readonly LaunchArg[];
+    };
+
+/**
+ * Picks the kernel by the cache's row format (the one place that does; a kernel for another format, e.g.
+ * tensor cores over fp8 rows, is one more branch here): fp8 rows (`Fp8LatentCache`) go to
+ * dsa_fused_mla_attention_fp8; bf16 rows to the tensor-core kernels when {@link useMma} says so; f32 and
+ * bf16 rows otherwise to dsa_fused_mla_attention.
+ */
+function mlaKernelFor(
+  settings: Pick<CudaSettings, 'mlaTensorCores'>,
+  q: TensorView,
+  latentCache: LatentCache,
+  width: number,
+  columns: number,
+): MlaKernel {
+  if (isFp8LatentCache(latentCache)) {
+    if (columns > latentCache.kvLoraRank) {
+      throw new KernelArgumentError(
+        'mlaAttention',
+        `out width ${columns} exceeds the fp8 cache's NoPE width ${latentCache.kvLoraRank}`,
+      );
+    }
+    return {
+      kind: 'cores',
+      kernel: FP8_KERNEL,
+      cache: [
+        pointerArg(FP8_KERNEL, 'latentCache.packed', latentCache.packed),
+        { i32: latentCache.kvLoraRank },
+      ],
+    };
+  }
+  const pointer = pointerArg(KERNEL, 'latentCache', latentCache) as { ptr: bigint };
+  if (useMma(settings.mlaTensorCores, q, latentCache, width, columns, pointer.ptr)) {
+    // 64 heads per CTA for the DeepSeek shape (576 wide, 512 out); 16 heads per CTA for other shapes
+    const v2 = width === MMA2_WIDTH && columns === MMA2_COLUMNS;
+    return {
+      kind: 'mma',
+      kernel: v2 ? MMA2_KERNEL : MMA_KERNEL,
+      heads: v2 ? MMA2_HEADS : GROUP,
+      shared: v2 ? MMA2_SHARED_BYTES : GROUP * (width + 8) * 2,
+      cache: pointer,
+    };
+  }
+  return {
+    kind: 'cores',
+    kernel: KERNEL,
+    cache: [pointer, dtypeArg(KERNEL, 'latentCache', latentCache, ['f32', 'bf16'])],
+  };
+}
+
+/**
  * FusedKernels.mlaAttention (kernels/fused/mla-attention.cu, f32 on CUDA cores, or mla-attention-mma.cu,
- * bf16 tensor cores, see {@link useMma}): absorbed MLA attention over the paged latent cache, sparse
+ * bf16 tensor cores; {@link mlaKernelFor} picks): absorbed MLA attention over the paged latent cache, sparse
  * over `indices` [S, K] i32 (entries < 0 ignored) or dense causal when null.
- * `q` [S, H, C+R] and `latentCache` [slots, C+R] f32 or bf16; `out` [S, H, C] f32 or bf16, C ≤ 512.
+ * `q` [S, H, C+R] f32 or bf16; `latentCache` [slots, C+R] f32 or bf16, or an `Fp8LatentCache` (e4m3 NoPE ×
+ * power-of-two block scales, bf16 RoPE, read as stored); `out` [S, H, C] f32 or bf16, C ≤ 512.
  */
 export function mlaAttention(
   host: FusedKernelHost,
@@ -90,7 +171,10 @@ export function mlaAttention(
 ): void {
   const name = 'mlaAttention';
   const [s, heads, width] = dims(name, 'q', q, '[S, H, C+R]') as [number, number, number];
-  expectShape(name, 'latentCache', latentCache, [-1, width]);
+  const [slots, cacheWidth] = latentCacheShape(latentCache);
+  if (cacheWidth !== width) {
+    throw new KernelArgumentError(name, `latentCache rows hold ${cacheWidth} values, q has ${width}`);
+  }
   const columns = dims(name, 'out', out, '[S, H, C]')[2]!;
   expectShape(name, 'out', out, [s, heads, columns]);
   if (columns > width)
@@ -104,24 +188,21 @@ export function mlaAttention(
     expectDType(name, 'indices', indices, ['i32']);
     expectShape(name, 'indices', indices, [s, -1]);
   }
-  checkBatch(name, batch, s, latentCache.shape[0]!, indices === null);
+  checkBatch(name, batch, s, slots, indices === null);
   if (s === 0 || heads === 0) return;
-  const cachePointer = pointerArg(KERNEL, 'latentCache', latentCache) as { ptr: bigint };
   const settings = host.settings ?? CUDA_DEFAULT_SETTINGS;
-  if (useMma(settings.mlaTensorCores, q, latentCache, width, columns, cachePointer.ptr)) {
-    // 64 heads per CTA for the DeepSeek shape (576 wide, 512 out); 16 heads per CTA for other shapes
-    const v2 = width === MMA2_WIDTH && columns === MMA2_COLUMNS;
-    const kernel = v2 ? MMA2_KERNEL : MMA_KERNEL;
+  const choice = mlaKernelFor(settings, q, latentCache, width, columns);
+  if (choice.kind === 'mma') {
     host.launcher.launch(
-      kernel,
-      [s, Math.ceil(heads / (v2 ? MMA2_HEADS : GROUP)), 1],
+      choice.kernel,
+      [s, Math.ceil(heads / choice.heads), 1],
       [256, 1, 1],
       [
         pointerArg(MMA_KERNEL, 'out', out),
         dtypeArg(MMA_KERNEL, 'out', out, ['f32', 'bf16']),
         pointerArg(MMA_KERNEL, 'q', q),
         dtypeArg(MMA_KERNEL, 'q', q, ['f32', 'bf16']),
-        cachePointer,
+        choice.cache,
         indices ? pointerArg(MMA_KERNEL, 'indices', indices) : NULL_POINTER,
         { i32: indices ? indices.shape[1]! : 0 },
         ...batchArgs(MMA_KERNEL, batch),
@@ -130,10 +211,11 @@ export function mlaAttention(
         { i32: columns },
         { f32: scale },
       ],
-      v2 ? MMA2_SHARED_BYTES : GROUP * (width + 8) * 2,
+      choice.shared,
     );
     return;
   }
+  const kernel = choice.kernel;
   const groups = Math.ceil(heads / GROUP);
   const indexCount = indices ? indices.shape[1]! : 0;
   // The most candidate keys of any query: the host positions bound the dense rows.
@@ -144,26 +226,25 @@ export function mlaAttention(
   try {
     const part = zs > 1 ? host.workspace.tensor('f32', [s * heads * zs, columns]) : null;
     const partMl = zs > 1 ? host.workspace.tensor('f32', [s * heads * zs, 2]) : null;
-    const outArgs = [pointerArg(KERNEL, 'out', out), dtypeArg(KERNEL, 'out', out, ['f32', 'bf16'])];
+    const outArgs = [pointerArg(kernel, 'out', out), dtypeArg(kernel, 'out', out, ['f32', 'bf16'])];
     host.launcher.launch(
-      KERNEL,
+      kernel,
       [s, groups, zs],
       [256, 1, 1],
       [
         ...outArgs,
-        pointerArg(KERNEL, 'q', q),
-        dtypeArg(KERNEL, 'q', q, ['f32', 'bf16']),
-        cachePointer,
-        dtypeArg(KERNEL, 'latentCache', latentCache, ['f32', 'bf16']),
-        indices ? pointerArg(KERNEL, 'indices', indices) : NULL_POINTER,
+        pointerArg(kernel, 'q', q),
+        dtypeArg(kernel, 'q', q, ['f32', 'bf16']),
+        ...choice.cache,
+        indices ? pointerArg(kernel, 'indices', indices) : NULL_POINTER,
         { i32: indexCount },
-        ...batchArgs(KERNEL, batch),
+        ...batchArgs(kernel, batch),
         { i32: heads },
         { i32: width },
         { i32: columns },
         { f32: scale },
-        part ? pointerArg(KERNEL, 'part', part) : NULL_POINTER,
-        partMl ? pointerArg(KERNEL, 'partMl', partMl) : NULL_POINTER,
+        part ? pointerArg(kernel, 'part', part) : NULL_POINTER,
+        partMl ? pointerArg(kernel, 'partMl', partMl) : NULL_POINTER,
       ],
       shared,
     );

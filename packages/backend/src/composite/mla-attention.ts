@@ -6,9 +6,10 @@ import { gatherSequenceRows, SCORE_BUDGET, sequenceRuns } from './sequence-runs.
 
 /**
  * The definition of the fused `mlaAttention` in primitive kernels (see `FusedKernels.mlaAttention`):
- * per run of one sequence's queries, gather the latents, q · kvᵀ, mask (sparse indices or causal),
- * softmax, P · kv[:, :C]. `out` [S, H, C]; `q` [S, H, C+R] (contiguous); `latentCache` [slots, C+R];
- * `indices` i32 [S, K] or null (dense).
+ * per run of one sequence's queries, gather the latents (dequantizing the rows read from an fp8 cache),
+ * q · kvᵀ, mask (sparse indices or causal), softmax, P · kv[:, :C]. `out` [S, H, C]; `q` [S, H, C+R]
+ * (contiguous); `latentCache` [slots, C+R] f32/bf16 or an fp8 latent cache; `indices` i32 [S, K] or
+ * null (dense).
  */
 export function compositeMlaAttention(
   backend: CompositeHost,
@@ -22,7 +23,7 @@ export function compositeMlaAttention(
     const mark = workspace.mark();
     const s = run.count;
     const t = run.maxPosition + 1;
-    // kv [T, C+R]: the sequence's cached latents in logical order.
+    // kv [T, C+R] f32: the sequence's cached latents in logical order.
     const kv = gatherSequenceRows(backend, workspace, latentCache, batch, run.sequence, t);
     // scores [1, s·H, T] = q · kvᵀ
     const qRun = reshape(narrow(q, 0, run.start, s), [1, s * heads, width]);

@@ -1,6 +1,8 @@
 import type { TensorView } from '@dsa/tensor';
 import { type AttentionBatch, slotOf } from '../attention-batch.js';
+import type { LatentCache } from '../latent-cache.js';
 import type { CompositeHost, Scratch } from './composite-host.js';
+import { gatherLatentRows } from './latent-rows.js';
 
 /** Most score elements one composite step materializes (queries × heads × positions). */
 export const SCORE_BUDGET = 1 << 24;
@@ -50,19 +52,18 @@ export function slotMap(batch: AttentionBatch, sequence: number, count: number):
 
 /**
  * The cached rows of positions 0 .. count-1 of the run's sequence, gathered from the paged `cache`
- * [slots, W] into a workspace tensor [count, W] in logical order (converted to f32).
+ * ([slots, W] of any float dtype, or an fp8 latent cache, W = C + R) into a workspace tensor f32
+ * [count, W] in logical order (converted, or dequantized: see {@link gatherLatentRows}).
  */
 export function gatherSequenceRows(
   backend: CompositeHost,
   workspace: Scratch,
-  cache: TensorView,
+  cache: LatentCache,
   batch: AttentionBatch,
   sequence: number,
   count: number,
 ): TensorView {
   const slots = workspace.tensor('i32', [count]);
   backend.upload(slots, slotMap(batch, sequence, count));
-  const rows = workspace.tensor('f32', [count, cache.shape[1]!]);
-  backend.kernels.gatherRows(rows, cache, slots);
-  return rows;
+  return gatherLatentRows(backend, workspace, cache, slots);
 }

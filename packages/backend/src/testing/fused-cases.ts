@@ -1,8 +1,11 @@
 import { type DType, Random } from '@dsa/tensor';
 import type { Backend } from '../backend.js';
 import { COMPOSITE_KERNELS } from '../composite/composite-kernels.js';
+import { scatterLatentRows } from '../composite/latent-rows.js';
+import { fp8LatentCache, fp8LatentRowBytes } from '../fp8-latent-cache.js';
 import type { FusedKernelName, FusedKernels, IndexerKeyCache } from '../fused-kernels.js';
 import { downloadTensor, uploadTensor } from '../host-tensor.js';
+import type { LatentCache } from '../latent-cache.js';
 import type { ExpertWeights } from '../linear-weight.js';
 import { Workspace } from '../workspace.js';
 import { uploadLinearWeight } from './linear-weights.js';
@@ -173,13 +176,16 @@ export function fusedCases(options: FusedCaseOptions = {}): FusedCase[] {
   const cases: FusedCase[] = [];
   const tolerance = (kernel: FusedKernelName, fallback: number) => options.tolerances?.[kernel] ?? fallback;
 
-  /** A case comparing the candidate's fused kernel with the composite on the oracle. */
+  /**
+   * A case comparing the candidate's fused kernel with the composite on the oracle. `prepare` may use the
+   * oracle to make inputs every backend then gets as the same bytes (fp8 latent rows).
+   */
   const compared = (
     kernel: FusedKernelName,
     what: string,
     limit: number,
     seed: number,
-    prepare: (random: Random) => Run,
+    prepare: (random: Random, oracle: Backend) => Run | Promise<Run>,
     exact: readonly number[] = [],
   ): void => {
     cases.push({
@@ -187,7 +193,7 @@ export function fusedCases(options: FusedCaseOptions = {}): FusedCase[] {
       kernel,
       tolerance: tolerance(kernel, limit),
       async check(candidate, oracle) {
-        const run = prepare(new Random(seed));
+        const run = await prepare(new Random(seed), oracle);
         const got = await run(candidate, 'fused');
         if (options.exactOnCandidate?.includes(kernel)) {
           const all = got.map((_, i) => i);
@@ -237,14 +243,26 @@ export function fusedCases(options: FusedCaseOptions = {}): FusedCase[] {
     };
   });
 
-  /** An mlaAttention case: heads × (c + r) queries over a paged latent cache, dense or top-`k` sparse. */
+  /**
+   * An mlaAttention case: heads × (c + r) queries over a paged latent cache, dense or top-`k` sparse. The
+   * cache holds f32 or bf16 rows, or `fp8` rows (DeepSeek's layout) quantized once by the oracle's write
+   * path (scatterLatentRows) and uploaded as the same bytes to every backend.
+   */
   const mla = (
     what: string,
     layoutOf: (random: Random) => PagedLayout,
-    dims: { heads: number; c: number; r: number; k: number | null; seed: number; cache: DType; q?: DType },
+    dims: {
+      heads: number;
+      c: number;
+      r: number;
+      k: number | null;
+      seed: number;
+      cache: 'f32' | 'bf16' | 'fp8';
+      q?: DType;
+    },
     limit = 1e-5,
   ) =>
-    compared('mlaAttention', what, limit, dims.seed, (random) => {
+    compared('mlaAttention', what, limit, dims.seed, async (random, oracle) => {
       const layout = layoutOf(random);
       const { heads, c, r, k } = dims;
       const s = layout.positions.length;
@@ -252,6 +270,18 @@ export function fusedCases(options: FusedCaseOptions = {}): FusedCase[] {
       const cache = random.normals(layout.slots * (c + r));
       const indices = k === null ? null : sparseIndices(random, layout, k);
       const scale = 1 / Math.sqrt(c + r);
+      const rows = dims.cache === 'fp8' ? await fp8LatentBytes(oracle, layout.slots, c, r, cache) : null;
+      const latentOf = (backend: Backend): LatentCache => {
+        if (!rows) return uploadTensor(backend, dims.cache as DType, [layout.slots, c + r], cache);
+        const packed = uploadTensor(
+          backend,
+          'u8',
+          [layout.slots, rows.length / layout.slots],
+          rows,
+          'kv-cache',
+        );
+        return fp8LatentCache(packed.buffer, layout.slots, c, r);
+      };
       return async (backend, how) => {
         const out = emptyTensor(backend, 'f32', [s, heads, c]);
         await apply(
@@ -260,7 +290,7 @@ export function fusedCases(options: FusedCaseOptions = {}): FusedCase[] {
           'mlaAttention',
           out,
           uploadTensor(backend, dims.q ?? 'f32', [s, heads, c + r], q),
-          uploadTensor(backend, dims.cache, [layout.slots, c + r], cache),
+          latentOf(backend),
           uploadBatch(backend, layout),
           indices ? uploadTensor(backend, 'i32', [s, k!], indices) : null,
           scale,
@@ -270,7 +300,7 @@ export function fusedCases(options: FusedCaseOptions = {}): FusedCase[] {
     });
 
   for (const mode of ['dense', 'sparse'] as const) {
-    for (const cache of ['f32', 'bf16'] as const) {
+    for (const cache of ['f32', 'bf16', 'fp8'] as const) {
       mla(`${mode} over a paged ${cache} latent cache`, () => SMALL_PAGED_LAYOUT, {
         heads: 4,
         c: 32,
@@ -280,6 +310,15 @@ export function fusedCases(options: FusedCaseOptions = {}): FusedCase[] {
         cache,
       });
     }
+    // fp8 rows with several scale blocks and a partial last one (C = 200: 128 + 72), R = 6.
+    mla(`${mode} over a paged fp8 latent cache, two scale blocks (C = 200)`, () => SMALL_PAGED_LAYOUT, {
+      heads: 3,
+      c: 200,
+      r: 6,
+      k: mode === 'sparse' ? 5 : null,
+      seed: mode === 'dense' ? 15 : 16,
+      cache: 'fp8',
+    });
   }
   if (options.long) {
     const v32 = { heads: 20, c: 512, r: 64, cache: 'bf16' } as const;
@@ -308,6 +347,19 @@ export function fusedCases(options: FusedCaseOptions = {}): FusedCase[] {
         seed: 14,
         q: 'bf16',
       },
+      1e-2,
+    );
+    // DeepSeek's 656-byte fp8 rows at the V3.2 shape (the layout FlashMLA's sparse decode reads).
+    mla('sparse decode shape, fp8 656-byte cache, top-160 over 5000 and 3001 tokens', longPagedLayout, {
+      ...v32,
+      cache: 'fp8',
+      k: 160,
+      seed: 17,
+    });
+    mla(
+      'dense, bf16 q + fp8 656-byte cache',
+      () => SMALL_PAGED_LAYOUT,
+      { ...v32, cache: 'fp8', k: null, seed: 18, q: 'bf16' },
       1e-2,
     );
   }
@@ -545,4 +597,31 @@ export function fusedCases(options: FusedCaseOptions = {}): FusedCase[] {
     },
   });
   return cases;
+}
+
+/**
+ * The bytes of an fp8 latent cache of `slots` rows holding `values` [slots, C+R], written on `oracle` by
+ * the write path every backend runs (scatterLatentRows: quantizeFp8 with UE8M0 scales, scatterRows into
+ * the strided views): [slots · rowBytes] u8.
+ */
+async function fp8LatentBytes(
+  oracle: Backend,
+  slots: number,
+  c: number,
+  r: number,
+  values: readonly number[],
+): Promise<number[]> {
+  const rowBytes = fp8LatentRowBytes(c, r);
+  const cache = fp8LatentCache(oracle.allocate(slots * rowBytes, 'kv-cache'), slots, c, r);
+  const rows = uploadTensor(oracle, 'f32', [slots, c + r], values);
+  const all = uploadTensor(
+    oracle,
+    'i32',
+    [slots],
+    Array.from({ length: slots }, (_, i) => i),
+  );
+  scatterLatentRows(oracle, new Workspace(oracle), cache, rows, all);
+  const bytes = new Uint8Array(slots * rowBytes);
+  await oracle.download(cache.packed, bytes);
+  return Array.from(bytes);
 }

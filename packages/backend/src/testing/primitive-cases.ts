@@ -10,8 +10,11 @@ import {
   unsqueeze,
 } from '@dsa/tensor';
 import type { Backend } from '../backend.js';
+import { gatherLatentRows, scatterLatentRows } from '../composite/latent-rows.js';
+import { fp8LatentCache, fp8LatentRowBytes } from '../fp8-latent-cache.js';
 import { downloadTensor, uploadTensor } from '../host-tensor.js';
 import type { BinaryOp, UnaryOp } from '../kernels.js';
+import { Workspace } from '../workspace.js';
 import type { ConformanceCase } from './conformance-case.js';
 import { uploadLinearWeight } from './linear-weights.js';
 
@@ -285,6 +288,30 @@ export function primitiveCases(): ConformanceCase[] {
       }),
     );
   }
+  cases.push(
+    simple(
+      "fp8 latent rows (DeepSeek's 656-byte layout): quantizeFp8 + scatterRows into its strided views, gathered back",
+      'scatterRows',
+      0,
+      async (b, r) => {
+        // 5 rows of 512 + 64 into 12 slots (one skipped); row 1 has a zero block, row 3 large values.
+        const [slots, c, rope] = [12, 512, 64];
+        const rowBytes = fp8LatentRowBytes(c, rope);
+        const values = r.normals(5 * (c + rope), 3);
+        values.fill(0, c + rope, c + rope + 128);
+        for (let i = 3 * (c + rope); i < 4 * (c + rope); i++) values[i]! *= 1000;
+        const cache = fp8LatentCache(b.allocate(slots * rowBytes, 'kv-cache'), slots, c, rope);
+        b.upload(cache.packed, new Uint8Array(slots * rowBytes));
+        const workspace = new Workspace(b);
+        const rows = up(b, 'f32', [5, c + rope], values);
+        scatterLatentRows(b, workspace, cache, rows, up(b, 'i32', [5], [7, -1, 0, 11, 3]));
+        const bytes = new Uint8Array(slots * rowBytes);
+        await b.download(cache.packed, bytes);
+        const all = up(b, 'i32', [slots], [...Array(slots).keys()]);
+        return [bytes, await f32(b, gatherLatentRows(b, workspace, cache, all))];
+      },
+    ),
+  );
   cases.push(
     simple('sample: greedy, temperature, top-k, top-p, min-p, seeds', 'sample', 0, async (b, r) => {
       const logits = up(b, 'f32', [6, 300], r.normals(1800, 2));

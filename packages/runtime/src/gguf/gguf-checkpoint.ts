@@ -1,4 +1,11 @@
-import { type DType, dequantizeGgml, encodeBf16, f16ToFloat, type GgmlTypeInfo } from '@dsa/tensor';
+import {
+  type DType,
+  dequantizeGgml,
+  encodeBf16,
+  f16ToFloat,
+  type GgmlTypeInfo,
+  ggmlDequantizeRefusal,
+} from '@dsa/tensor';
 import { CheckpointError } from '../checkpoint/checkpoint-error.js';
 import type { SourceTensorInfo, TensorSource } from '../checkpoint/tensor-source.js';
 import { type ModelConfig, parseModelConfig } from '../config/model-config.js';
@@ -17,6 +24,9 @@ import { type HfTokenizerFiles, tokenizerFromGguf } from './gguf-tokenizer.js';
 /** GGML types the model uses as they are; every other type is dequantized to f32 at load. */
 const NATIVE: Readonly<Record<string, DType>> = { F32: 'f32', F16: 'f16', BF16: 'bf16' };
 
+/** Tensor names the dequantization log line lists per GGML type before "and N more". */
+const LOGGED_NAMES = 3;
+
 /** How one checkpoint-named tensor is produced from the GGUF file. */
 interface Entry {
   readonly info: SourceTensorInfo;
@@ -31,8 +41,9 @@ function dtypeBytes(dtype: DType): number {
  * A `deepseek32` / `deepseek2` GGUF file seen as a checkpoint: tensors under their Hugging Face names
  * (`attn_k_b` + `attn_v_b` joined back into `kv_b_proj`, stacked experts split per expert), the config
  * rebuilt from the architecture metadata, and the tokenizer from the vocabulary metadata. F32, F16 and
- * BF16 tensors are passed through; other GGML types (Q8_0, Q4_K, Q6_K, ...) are dequantized to f32 when
- * read, with one log line per type. Tensors our exporter stored as F32 only by llama.cpp's convention
+ * BF16 tensors are passed through; every other type `dequantizeGgml` decodes (Q8_0, the K-quants, the
+ * i-quants such as IQ1_S and IQ2_XXS, TQ1_0, MXFP4, ...) is dequantized to f32 when read, with one log line
+ * per type naming its tensors. Tensors our exporter stored as F32 only by llama.cpp's convention
  * (listed in `dsa.bf16_tensors`) are read back as the bf16 they were.
  */
 export class GgufCheckpoint implements TensorSource {
@@ -160,17 +171,34 @@ export class GgufCheckpoint implements TensorSource {
     return cached;
   }
 
-  /** Logs, once per GGML type, how many of the file's tensors of that type are dequantized at load. */
+  /**
+   * Logs, once per GGML type, which of the file's tensors of that type are dequantized at load (the count and
+   * the first few names), and to what.
+   */
   #note(type: GgmlTypeInfo): void {
     if (NATIVE[type.name] !== undefined || this.#logged.has(type.name)) return;
     this.#logged.add(type.name);
-    const count = this.#dequantized.get(type.name)?.size ?? 0;
-    this.#log(`${this.file.path}: ${count} ${type.name} tensor(s) dequantized to f32 at load`);
+    const names = [...(this.#dequantized.get(type.name) ?? [])];
+    const shown = names.slice(0, LOGGED_NAMES).join(', ');
+    const more = names.length > LOGGED_NAMES ? ` and ${names.length - LOGGED_NAMES} more` : '';
+    this.#log(
+      `${this.file.path}: ${names.length} ${type.name} tensor(s) dequantized to f32 at load: ${shown}${more}`,
+    );
   }
 
-  /** Records that GGUF tensor `t` will be dequantized (for {@link GgufCheckpoint.#note}). */
+  /**
+   * Records that GGUF tensor `t` will be dequantized (for {@link GgufCheckpoint.#note}).
+   * @throws CheckpointError naming the tensor when its type cannot be dequantized, before any data is read.
+   */
   #willDequantize(t: GgufTensorInfo): void {
     if (NATIVE[t.type.name] !== undefined) return;
+    const refusal = ggmlDequantizeRefusal(t.type);
+    if (refusal !== undefined) {
+      throw new CheckpointError(`${this.file.path}: tensor "${t.name}": ${refusal}`, {
+        file: this.file.path,
+        tensor: t.name,
+      });
+    }
     const names = this.#dequantized.get(t.type.name) ?? new Set<string>();
     names.add(t.name);
     this.#dequantized.set(t.type.name, names);

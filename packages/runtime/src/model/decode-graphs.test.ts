@@ -77,6 +77,7 @@ describe('captured decode graphs (reference backend, recorded closures)', () => 
   it.each([
     ['fp8 indexer keys on fp8 weights (tiny-fp8)', { indexer: 'fp8' }, 'tiny-fp8'],
     ['dense attention', { attention: 'dense' }, 'tiny'],
+    ["the fp8 latent cache (DeepSeek's row layout, quantized on write)", { latentCache: 'fp8' }, 'tiny'],
   ] as const)(
     '%s: equal to eager',
     async (_name, model, fixture) => {

@@ -1,4 +1,4 @@
-import type { AttentionBatch, Backend, RotaryTable } from '@dsa/backend';
+import type { AttentionBatch, Backend, LatentCache, RotaryTable } from '@dsa/backend';
 import { addRmsNorm, Workspace } from '@dsa/backend';
 import { FIXED_TOPK, Indexer, type IndexerPrecision, type TopkPolicy } from '@dsa/indexer';
 import { denseAttentionRows, Mla } from '@dsa/mla';
@@ -12,6 +12,7 @@ import { isGgufPath } from '../gguf/gguf-path.js';
 import { runtimeSettings } from '../runtime-settings.js';
 import { type DecodeGraphStats, DecodeGraphs } from './decode-graphs.js';
 import { PagedKvCache } from './kv-cache.js';
+import { type LatentCacheFormat, parseLatentCacheFormat } from './latent-cache-format.js';
 import { summarizeModel } from './model-summary.js';
 import { type LoadProgress, loadModelWeights, type ModelWeights } from './model-weights.js';
 import { Sampler } from './sampler.js';
@@ -51,10 +52,12 @@ export interface ModelOptions {
    */
   readonly graphs?: boolean;
   /**
-   * Element type of the MLA latent cache: `f32` (default, exact against the fixtures) or `bf16` (half
-   * the memory and bytes read per attended token; what GPU engines keep).
+   * How the MLA latent cache stores each token's `[C | R]` row: `f32` (default, exact against the
+   * fixtures), `bf16` (half the memory and bytes read per attended token), or `fp8`, DeepSeek's 656-byte
+   * layout (e4m3 NoPE with a power-of-two scale per 128 values, bf16 RoPE: 0.28× the f32 bytes at
+   * 512 + 64; what FlashMLA's sparse decode and vLLM keep). See docs/benchmarks.md for its accuracy.
    */
-  readonly latentCache?: 'f32' | 'bf16';
+  readonly latentCache?: LatentCacheFormat;
   /** How many positions the indexer selects per query (default: the checkpoint's `index_topk`). */
   readonly indexTopk?: number;
   /** Adaptive top-k: how much of the selection each query attends to (default `fixed`: all of it). */
@@ -184,14 +187,8 @@ export class DeepseekModel {
     }
     this.workspace = new Workspace(backend);
     this.sampler = new Sampler(backend, this.workspace);
-    const latentDtype = options.latentCache ?? 'f32';
-    if (latentDtype !== 'f32' && latentDtype !== 'bf16') {
-      throw new RangeError(`latentCache must be "f32" or "bf16", got ${JSON.stringify(latentDtype)}`);
-    }
-    const summary = summarizeModel(config, {
-      latentBytes: latentDtype === 'bf16' ? 2 : 4,
-      indexerPrecision: this.indexerPrecision,
-    });
+    const latentCache = parseLatentCacheFormat(options.latentCache ?? 'f32');
+    const summary = summarizeModel(config, { latentCache, indexerPrecision: this.indexerPrecision });
     const bytesPerToken = summary.latentCacheBytesPerToken + summary.indexerCacheBytesPerToken;
     const tokens =
       options.cacheTokens ??
@@ -208,7 +205,7 @@ export class DeepseekModel {
     this.cache = new PagedKvCache(backend, config, {
       tokens,
       indexerPrecision: this.indexerPrecision,
-      latentDtype,
+      latentCache,
     });
     const { invFreq, attentionFactor } = ropeFrequencies(config.rope, config.qkRopeHeadDim);
     const freqBuffer = backend.allocate(invFreq.byteLength, 'weights');
@@ -505,7 +502,7 @@ export class DeepseekModel {
     probe: AttentionProbe,
     layer: number,
     q: TensorView,
-    latent: TensorView,
+    latent: LatentCache,
     batch: AttentionBatch,
     indices: TensorView | null,
     sparse: boolean,

@@ -1,7 +1,15 @@
 import { createHash } from 'node:crypto';
-import { type Backend, type DeviceBuffer, DsaError, type IndexerKeyCache } from '@dsa/backend';
-import { type DType, dtypeBytes, type TensorView, tensorView } from '@dsa/tensor';
+import {
+  type Backend,
+  type DeviceBuffer,
+  DsaError,
+  fp8LatentCache,
+  type IndexerKeyCache,
+  type LatentCache,
+} from '@dsa/backend';
+import { type DType, dtypeBytes, tensorView } from '@dsa/tensor';
 import type { ModelConfig } from '../config/model-config.js';
+import { type LatentCacheFormat, latentRowBytes } from './latent-cache-format.js';
 
 /** The cache has no free block for a sequence that needs one. */
 export class CacheFullError extends DsaError {
@@ -61,8 +69,8 @@ export interface PagedKvCacheOptions {
   readonly blockSize?: number;
   /** Indexer key precision: `fp32` keys, or e4m3 keys with one f32 scale per token (132 B/token at Di = 128). */
   readonly indexerPrecision: 'fp32' | 'fp8';
-  /** dtype of the latent cache (default f32). */
-  readonly latentDtype?: DType;
+  /** How the latent cache stores each row: `f32` (default), `bf16` or DeepSeek's `fp8` layout. */
+  readonly latentCache?: LatentCacheFormat;
 }
 
 /**
@@ -75,8 +83,15 @@ export class PagedKvCache {
   readonly blockSize: number;
   /** Blocks in the pool. */
   readonly numBlocks: number;
-  /** Per layer: [slots, C+R] (the pool's blocks and the scratch block). */
-  readonly latent: TensorView[] = [];
+  /**
+   * Per layer: the latent rows of every slot (the pool's blocks and the scratch block), a [slots, C+R]
+   * f32 or bf16 view, or an `Fp8LatentCache` (see {@link PagedKvCache.latentFormat}).
+   */
+  readonly latent: LatentCache[] = [];
+  /** How {@link PagedKvCache.latent} stores each row. */
+  readonly latentFormat: LatentCacheFormat;
+  /** Bytes of one token's latent row in one layer (656 for fp8 at C = 512, R = 64). */
+  readonly latentRowBytes: number;
   /** Per layer: the indexer keys (empty for dense models). */
   readonly indexerKeys: IndexerKeyCache[] = [];
   private readonly buffers: DeviceBuffer[] = [];
@@ -100,15 +115,21 @@ export class PagedKvCache {
     this.blockSize = options.blockSize ?? 64;
     this.numBlocks = Math.max(1, Math.ceil(options.tokens / this.blockSize));
     const slots = (this.numBlocks + 1) * this.blockSize; // + the scratch block
-    const latentDtype = options.latentDtype ?? 'f32';
-    const width = config.kvLoraRank + config.qkRopeHeadDim;
+    this.latentFormat = options.latentCache ?? 'f32';
+    const { kvLoraRank: c, qkRopeHeadDim: r } = config;
+    this.latentRowBytes = latentRowBytes(this.latentFormat, c, r);
     const allocate = (dtype: DType, shape: number[]) => {
       const buffer = backend.allocate(shape.reduce((a, b) => a * b, 1) * dtypeBytes(dtype), 'kv-cache');
       this.buffers.push(buffer);
       return tensorView(buffer, dtype, shape);
     };
     for (let layer = 0; layer < config.nLayers; layer++) {
-      this.latent.push(allocate(latentDtype, [slots, width]));
+      if (this.latentFormat === 'fp8') {
+        // [slots, C + 4·⌈C/128⌉ + 2·R] bytes: e4m3 NoPE | f32 block scales | bf16 RoPE
+        this.latent.push(fp8LatentCache(allocate('u8', [slots, this.latentRowBytes]).buffer, slots, c, r));
+      } else {
+        this.latent.push(allocate(this.latentFormat, [slots, c + r]));
+      }
       if (config.indexer) {
         const di = config.indexer.indexHeadDim;
         this.indexerKeys.push(
@@ -125,6 +146,11 @@ export class PagedKvCache {
   /** Tokens the pool can hold. */
   get capacityTokens(): number {
     return this.numBlocks * this.blockSize;
+  }
+
+  /** Bytes of the pool's buffers: the latent and indexer caches of every layer, scratch block included. */
+  get byteLength(): number {
+    return this.buffers.reduce((sum, buffer) => sum + buffer.byteLength, 0);
   }
 
   /** Blocks not held by any sequence (empty, or cached and evictable). */

@@ -1,4 +1,5 @@
 import type { ModelConfig } from '../config/model-config.js';
+import { type LatentCacheFormat, latentRowBytes } from './latent-cache-format.js';
 
 /** Sizes derived from a config: what `dsa inspect` prints and what benchmarks divide by. */
 export interface ModelSummary {
@@ -21,16 +22,19 @@ export interface ModelSummary {
       number
     >
   >;
-  /** KV-cache bytes per token over all layers: MLA latent (C + R values) at `latentBytes` each. */
+  /**
+   * KV-cache bytes per token over all layers: the MLA latent row (C + R values) in the `latentCache`
+   * format, (C + R) · 4 bytes for f32, · 2 for bf16, C + 4·⌈C/128⌉ + 2·R for fp8 (656 at 512 + 64).
+   */
   readonly latentCacheBytesPerToken: number;
   /** Indexer key-cache bytes per token over all layers (Di keys at `indexerKeyBytes` + one f32 scale in fp8 mode). */
   readonly indexerCacheBytesPerToken: number;
 }
 
-/** Counts parameters and cache bytes for `config`. */
+/** Counts parameters and cache bytes for `config` (latent cache `f32` and fp32 indexer keys by default). */
 export function summarizeModel(
   config: ModelConfig,
-  options: { latentBytes?: number; indexerPrecision?: 'fp32' | 'fp8' } = {},
+  options: { latentCache?: LatentCacheFormat; indexerPrecision?: 'fp32' | 'fp8' } = {},
 ): ModelSummary {
   const {
     dim,
@@ -77,7 +81,7 @@ export function summarizeModel(
     paramsTotal,
     paramsActive,
     breakdown,
-    latentCacheBytesPerToken: (c + r) * (options.latentBytes ?? 4) * nLayers,
+    latentCacheBytesPerToken: latentRowBytes(options.latentCache ?? 'f32', c, r) * nLayers,
     indexerCacheBytesPerToken: ix ? (fp8 ? ix.indexHeadDim + 4 : ix.indexHeadDim * 4) * nLayers : 0,
   };
 }

@@ -1,7 +1,7 @@
 import path from 'node:path';
-import { downloadTensor, UnsupportedError } from '@dsa/backend';
+import { downloadTensor, gatherLatentRows, UnsupportedError, uploadTensor } from '@dsa/backend';
 import { ReferenceBackend } from '@dsa/backend-reference';
-import { narrow, tensorView } from '@dsa/tensor';
+import { narrow, type TensorView, tensorView } from '@dsa/tensor';
 import { describe, expect, it } from 'vitest';
 import { DeepseekModel } from '../model/deepseek-model.js';
 import { PagedKvCache } from '../model/kv-cache.js';
@@ -19,7 +19,7 @@ describe('fillSyntheticCache', () => {
       fillSyntheticCache(backend, cache, sequences, 70, 100);
       const rows = await downloadTensor(
         backend,
-        narrow(cache.latent[0]!, 0, sequences[1]!.blocks[0]! * cache.blockSize, 2),
+        narrow(cache.latent[0] as TensorView, 0, sequences[1]!.blocks[0]! * cache.blockSize, 2),
       );
       const scales = cache.indexerKeys[0]?.scales;
       const scaleRows = scales ? await downloadTensor(backend, narrow(scales, 0, 0, cache.blockSize)) : null;
@@ -37,6 +37,26 @@ describe('fillSyntheticCache', () => {
     expect(first.rows.every((v) => Math.abs(v) <= 0.5)).toBe(true);
     if (first.scaleRows) expect(first.scaleRows.every((v) => v >= 0.01 && v <= 0.02)).toBe(true);
     expect((await fill()).rows).toEqual(first.rows);
+  });
+
+  it('fills an fp8 latent cache with valid 656-layout rows (finite e4m3, scale 1/4, bf16 RoPE) a decode step reads', async () => {
+    const backend = new ReferenceBackend();
+    const model = await DeepseekModel.load(backend, dir, { cacheTokens: 256, latentCache: 'fp8' });
+    const { cache } = model;
+    const [sequence] = [cache.createSequence()];
+    fillSyntheticCache(backend, cache, [sequence!], 70, 100);
+    const first = sequence!.blocks[0]! * cache.blockSize;
+    const slots = uploadTensor(backend, 'i32', [4], [first, first + 1, first + 2, first + 3]);
+    const rows = await downloadTensor(
+      backend,
+      gatherLatentRows(backend, model.workspace, cache.latent[0]!, slots),
+    );
+    expect(rows.some((v) => v !== 0)).toBe(true);
+    expect(rows.every((v) => Number.isFinite(v) && Math.abs(v) <= 0.5)).toBe(true);
+    const result = await model.forward([{ sequence: sequence!, tokens: [5] }]);
+    const logits = await downloadTensor(backend, result.logits);
+    expect(logits.every(Number.isFinite)).toBe(true);
+    model.dispose();
   });
 
   it('refuses a sequence that holds tokens, and a cache dtype it cannot fill', async () => {

@@ -1,4 +1,10 @@
-import { type Backend, DsaError, UnsupportedError } from '@dsa/backend';
+import {
+  type Backend,
+  DsaError,
+  type Fp8LatentCache,
+  isFp8LatentCache,
+  UnsupportedError,
+} from '@dsa/backend';
 import { narrow, type TensorView } from '@dsa/tensor';
 import type { CacheSequence, PagedKvCache } from '../model/kv-cache.js';
 
@@ -47,6 +53,26 @@ function randomBytes(dtype: string, count: number, seed: number): Uint8Array {
   }
 }
 
+/**
+ * `rows` seeded rows of an fp8 latent cache's layout ([rows, rowBytes] bytes): e4m3 NoPE values of
+ * magnitude at most 1.875 (never NaN) with block scales 1/4 (so values as small as the f32 cache's), and
+ * bf16 RoPE values.
+ */
+function randomFp8LatentRows(cache: Fp8LatentCache, rows: number, seed: number): Uint8Array {
+  const { kvLoraRank: c, qkRopeHeadDim: r, rowBytes } = cache;
+  const blocks = cache.scales.shape[1]!;
+  const nope = randomBytes('f8_e4m3', rows * c, seed);
+  const rope = randomBytes('bf16', rows * r, seed + 1);
+  const scales = new Uint8Array(new Float32Array(blocks).fill(0.25).buffer);
+  const out = new Uint8Array(rows * rowBytes);
+  for (let i = 0; i < rows; i++) {
+    out.set(nope.subarray(i * c, (i + 1) * c), i * rowBytes);
+    out.set(scales, i * rowBytes + c);
+    out.set(rope.subarray(i * 2 * r, (i + 1) * 2 * r), i * rowBytes + c + 4 * blocks);
+  }
+  return out;
+}
+
 /** Distinct random blocks to cycle through (generating one per block would dominate the setup time). */
 const VARIANTS = 7;
 
@@ -54,7 +80,7 @@ const VARIANTS = 7;
  * Fills `sequences` (empty, of `cache`) to `depth` tokens without running the prefill, for decode
  * benchmarks at depth (`dsa bench --cache synthetic`): appends `depth` dummy tokens (ids below
  * `vocabSize`, so the next step's positions are right) and uploads seeded random rows into every
- * layer's latent [slots, C+R] and indexer-key [slots, Di] (+ scales [slots]) caches. The
+ * layer's latent ([slots, C+R], or fp8 rows) and indexer-key [slots, Di] (+ scales [slots]) caches. The
  * values are the same on every run; attention over them is meaningless, its cost is real.
  */
 export function fillSyntheticCache(
@@ -66,7 +92,11 @@ export function fillSyntheticCache(
 ): void {
   const rows = cache.blockSize;
   const tensors: TensorView[] = [];
-  for (const latent of cache.latent) tensors.push(latent);
+  const fp8Latents: Fp8LatentCache[] = [];
+  for (const latent of cache.latent) {
+    if (isFp8LatentCache(latent)) fp8Latents.push(latent);
+    else tensors.push(latent);
+  }
   for (const keys of cache.indexerKeys) {
     tensors.push(keys.keys);
     if (keys.scales) tensors.push(keys.scales);
@@ -91,6 +121,11 @@ export function fillSyntheticCache(
     }
     return list[variant]!;
   };
+  const fp8Patterns: Uint8Array[] = [];
+  const fp8PatternOf = (latent: Fp8LatentCache, variant: number): Uint8Array => {
+    fp8Patterns[variant] ??= randomFp8LatentRows(latent, rows, 1 + variant * 7919 + latent.rowBytes);
+    return fp8Patterns[variant]!;
+  };
   let counter = 0;
   for (const sequence of sequences) {
     if (sequence.length !== 0)
@@ -105,6 +140,12 @@ export function fillSyntheticCache(
     for (const block of sequence.blocks) {
       for (const view of tensors) {
         backend.upload(narrow(view, 0, block * rows, rows), patternOf(view, counter % VARIANTS));
+      }
+      for (const latent of fp8Latents) {
+        backend.upload(
+          narrow(latent.packed, 0, block * rows, rows),
+          fp8PatternOf(latent, counter % VARIANTS),
+        );
       }
       counter++;
     }

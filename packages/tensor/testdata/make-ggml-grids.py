@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""Writes src/ggml-iq-grids.ts: the lookup tables of ggml's i-quants and fp4 types, taken from gguf-py's
+gguf/quants.py (the grids it unpacks with init_grid, IQ2_XXS.ksigns, IQ4_NL.kvalues, MXFP4.kvalues) and,
+when llama.cpp's C source sits beside gguf-py, checked entry for entry against ggml/src/ggml-common.h.
+
+Usage (from packages/tensor):
+  python3 testdata/make-ggml-grids.py GGUF_PY_DIR > src/ggml-iq-grids.ts && pnpm exec biome format src/ggml-iq-grids.ts
+(the output is already in biome's format; the second command should report nothing to change).
+
+GGUF_PY_DIR is llama.cpp's gguf-py folder. The one these tables came from is the llama.cpp that node-llama-cpp
+3.22.1 bundles (release tag v0.5.0; gguf-py 0.19.0, ggml 0.25.1):
+  (cd tools/peers/llama-cpp && npm install --omit=optional --ignore-scripts)   # the locked node-llama-cpp
+  git clone tools/peers/llama-cpp/node_modules/node-llama-cpp/llama/gitRelease.bundle /tmp/llama-src
+  python3 testdata/make-ggml-grids.py /tmp/llama-src/gguf-py > src/ggml-iq-grids.ts
+Needs numpy only.
+"""
+import os
+import re
+import sys
+
+import numpy as np
+
+GGUF_PY = os.path.abspath(sys.argv[1])
+sys.path.insert(0, GGUF_PY)
+from gguf import quants  # noqa: E402
+from gguf.constants import GGMLQuantizationType as T  # noqa: E402
+
+SOURCE = "node-llama-cpp 3.22.1's llama.cpp (release tag v0.5.0; gguf-py 0.19.0, ggml 0.25.1)"
+HEX_PER_LINE = 96  # 48 bytes: keeps each line within biome's 110 columns
+
+# (export name, ggml table name, gguf-py class, values per row, rows, typed array, what the values are)
+GRIDS = [
+    ("IQ2XXS_GRID", "iq2xxs_grid", T.IQ2_XXS, 8, 256, "Uint8Array", "magnitudes 8, 25 or 43"),
+    ("IQ2XS_GRID", "iq2xs_grid", T.IQ2_XS, 8, 512, "Uint8Array", "magnitudes 8, 25 or 43"),
+    ("IQ2S_GRID", "iq2s_grid", T.IQ2_S, 8, 1024, "Uint8Array", "magnitudes 8, 25 or 43"),
+    ("IQ3XXS_GRID", "iq3xxs_grid", T.IQ3_XXS, 4, 256, "Uint8Array", "magnitudes 4, 12, ..., 52, 62"),
+    ("IQ3S_GRID", "iq3s_grid", T.IQ3_S, 4, 512, "Uint8Array", "odd magnitudes 1 to 15"),
+    ("IQ1S_GRID", "iq1s_grid", T.IQ1_S, 8, 2048, "Int8Array", "-1, 0 or 1 (IQ1_S and IQ1_M)"),
+]
+
+
+def grid_of(qtype):
+    cls = quants._type_traits[qtype]
+    cls.init_grid()
+    grid = np.asarray(cls.grid).reshape(cls.grid_shape)
+    values = grid.astype(np.int64)
+    assert (values == grid).all(), qtype.name  # whole numbers
+    return values
+
+
+def c_table(name):
+    """The entries of GGML_TABLE_BEGIN(type, name, n) in ggml-common.h as bytes in memory order, or None."""
+    path = os.path.join(GGUF_PY, "..", "ggml", "src", "ggml-common.h")
+    if not os.path.exists(path):
+        return None
+    text = open(path).read()
+    m = re.search(r"GGML_TABLE_BEGIN\((\w+), " + name + r", \w+\)(.*?)GGML_TABLE_END\(\)", text, re.S)
+    width = {"uint64_t": 8, "uint32_t": 4, "uint8_t": 1, "int8_t": 1}[m.group(1)]
+    body = re.sub(r"//[^\n]*", "", m.group(2))
+    numbers = [int(v, 0) for v in re.findall(r"-?(?:0x[0-9a-fA-F]+|\d+)", body)]
+    data = b"".join((v % (1 << (8 * width))).to_bytes(width, "little") for v in numbers)
+    return np.frombuffer(data, dtype=np.uint8)
+
+
+def check_against_c(name, values):
+    table = c_table(name)
+    if table is None:
+        print(f"note: ggml-common.h not found beside {GGUF_PY}; {name} not cross-checked", file=sys.stderr)
+        return
+    assert np.array_equal(table, values.astype(np.int8).view(np.uint8).reshape(-1)), name
+
+
+def hex_lines(values):
+    h = values.astype(np.int8).view(np.uint8).reshape(-1).tobytes().hex()
+    return [h[i:i + HEX_PER_LINE] for i in range(0, len(h), HEX_PER_LINE)]
+
+
+def emit_bytes(name, ctor, doc, values):
+    lines = [f"/** {doc} */", f"export const {name}: {ctor} = {ctor[:-5].lower()}Bytes(["]
+    lines += [f"  '{line}'," for line in hex_lines(values)]
+    lines.append("]);")
+    return "\n".join(lines)
+
+
+def emit_list(name, ctor, doc, values):
+    """A typed array from a number list, filled into lines the way biome prints number arrays."""
+    lines, line = [], ""
+    for v in (str(int(v)) for v in values):
+        item = f"{line} {v}," if line else f"  {v},"
+        if line and len(item) > 110:
+            lines.append(line)
+            item = f"  {v},"
+        line = item
+    lines.append(line)
+    return "\n".join([f"/** {doc} */", f"export const {name}: {ctor} = {ctor}.from([", *lines, "]);"])
+
+
+ksigns = np.frombuffer(quants._type_traits[T.IQ2_XXS].ksigns, dtype=np.uint8)
+kvalues_iq4nl = np.array(quants._type_traits[T.IQ4_NL].kvalues, dtype=np.int8)
+kvalues_fp4 = np.array(quants._type_traits[T.MXFP4].kvalues, dtype=np.int8)
+assert tuple(quants._type_traits[T.NVFP4].kvalues) == tuple(kvalues_fp4)
+assert quants._type_traits[T.IQ1_S].delta == quants._type_traits[T.IQ1_M].delta == np.float32(0.125)
+assert (grid_of(T.IQ1_M) == grid_of(T.IQ1_S)).all()
+check_against_c("ksigns_iq2xs", ksigns)
+check_against_c("kvalues_iq4nl", kvalues_iq4nl)
+check_against_c("kvalues_fp4", kvalues_fp4)
+
+parts = [
+    f"""// Generated by packages/tensor/testdata/make-ggml-grids.py from gguf-py's gguf/quants.py in
+// {SOURCE},
+// checked entry for entry against its ggml/src/ggml-common.h. Do not edit; rerun the script (see its docstring).
+//
+// The tables are llama.cpp's: MIT License, Copyright (c) 2023-2026 The ggml authors
+// (https://github.com/ggml-org/llama.cpp/blob/master/LICENSE).
+//
+// Each grid is `rows × values per row` entries, row-major: row i holds the values ggml packs into
+// `<name>[i]` (a uint64_t or uint32_t constant whose bytes, little-endian, are the values in order).
+
+function uint8Bytes(hex: readonly string[]): Uint8Array {{
+  const s = hex.join('');
+  const out = new Uint8Array(s.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(s.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}}
+
+function int8Bytes(hex: readonly string[]): Int8Array {{
+  const bytes = uint8Bytes(hex);
+  return new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}}""",
+    emit_list(
+        "KSIGNS_IQ2XS",
+        "Uint8Array",
+        "`ksigns_iq2xs`: 7-bit index → 8 sign bits (bit 7 keeps the parity even; bit j set: value j < 0).",
+        ksigns,
+    ),
+    emit_list("KVALUES_IQ4NL", "Int8Array", "`kvalues_iq4nl`: the 16 levels of IQ4_NL and IQ4_XS.", kvalues_iq4nl),
+    emit_list(
+        "KVALUES_FP4",
+        "Int8Array",
+        "`kvalues_fp4` (`kvalues_mxfp4`): the 16 e2m1 values doubled, by 4-bit code (MXFP4 and NVFP4).",
+        kvalues_fp4,
+    ),
+    "/** `IQ1S_DELTA` = `IQ1M_DELTA`: the offset added to every IQ1_S / IQ1_M grid value (sign per group). */\n"
+    "export const IQ1S_DELTA = 0.125;",
+]
+for name, cname, qtype, per_row, rows, ctor, what in GRIDS:
+    values = grid_of(qtype)
+    assert values.shape == (rows, per_row), (name, values.shape)
+    check_against_c(cname, values)
+    doc = f"`{cname}`: {rows} rows of {per_row} values, {what}."
+    parts.append(emit_bytes(name, ctor, doc, values))
+
+sys.stdout.write("\n\n".join(parts) + "\n")
