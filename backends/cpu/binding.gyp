@@ -28,6 +28,7 @@
         "native/moe-experts.cc",
         "native/norm.cc",
         "native/pool.cc",
+        "native/program.cc",
         "native/queue.cc",
         "native/reduce.cc",
         "native/rope.cc",

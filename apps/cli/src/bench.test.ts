@@ -16,6 +16,7 @@ const KEYS = [
   'latent_cache',
   'latent_row_bytes',
   'cache',
+  'graphs',
   'pp_tok_s',
   'pp_gflops',
   'peak_gflops',
@@ -65,6 +66,7 @@ describe('dsa bench', () => {
         latent_cache: 'f32',
         latent_row_bytes: (32 + 8) * 4, // tiny: C = 32, R = 8
         cache: 'synthetic',
+        graphs: false, // the reference backend does not capture without its opt-in fused kernels
         peak_gflops: null, // the reference backend has no cpu kernel set
         fill_tok_s: null, // synthetic cache: nothing was prefilled
         tg_gpu_ms: null, // no kernel profile on the reference backend
@@ -72,7 +74,7 @@ describe('dsa bench', () => {
       });
       expect(line.device).toMatch(/JS probe/);
       for (const key of KEYS.slice(4)) {
-        if (typeof line[key] === 'string' || line[key] === null) continue;
+        if (typeof line[key] !== 'number') continue;
         expect(line[key], key).toBeGreaterThan(0);
         expect(Number.isFinite(line[key]), key).toBe(true);
       }
@@ -114,6 +116,29 @@ describe('dsa bench', () => {
     }
   }, 60_000);
 
+  it('measures decode graphs on and off side by side with --graphs on,off', async () => {
+    const { code, stdout, stderr } = await tinyBench(
+      '--depth 64 --batch 1 --repeat 4 --prompt 16 --graphs on,off',
+      'cpu',
+    );
+    expect(stderr).not.toMatch(/error/);
+    expect(code).toBe(0);
+    const lines = stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, number | string | boolean | null>);
+    expect(lines.map((l) => l.graphs)).toEqual([true, false]);
+    // Each variant timed its own steps, after two warm-up steps (the second captures the graph).
+    expect(stderr).toMatch(/graphs after depth 64 batch 1: captured 1, replayed 5, eager 1/);
+    for (const line of lines) {
+      expect(Object.keys(line)).toEqual(KEYS);
+      expect(line.tg_ms_median as number).toBeGreaterThan(0);
+      expect(line.host_fraction as number).toBeGreaterThanOrEqual(0);
+      expect(line.host_fraction as number).toBeLessThanOrEqual(1);
+    }
+    expect((await tinyBench('--graphs on,on', 'cpu')).code).toBe(2);
+  }, 60_000);
+
   it('times the fill with --cache prefill', async () => {
     const { code, stdout } = await tinyBench('--depth 40 --cache prefill --repeat 1 --prompt 8');
     expect(code).toBe(0);
@@ -145,6 +170,7 @@ describe('dsa bench', () => {
     expect((await capture(['bench', '--preset', 'tiny', '--depth', 'x'])).code).toBe(2);
     expect((await capture(['bench', '--preset', 'tiny', '--attention', 'both'])).code).toBe(2);
     expect((await capture(['bench', '--preset', 'tiny', '--indexer', 'int8'])).code).toBe(2);
+    expect((await capture(['bench', '--preset', 'tiny', '--graphs', 'maybe'])).code).toBe(2);
     const latent = await capture(['bench', '--preset', 'tiny', '--latent-cache', 'fp16']);
     expect(latent.code).toBe(2);
     expect(latent.stderr).toMatch(/--latent-cache.*fp16/);

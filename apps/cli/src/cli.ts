@@ -243,6 +243,11 @@ export function buildProgram(): Command {
       asChoiceList('--indexer', ['fp32', 'fp8'] as const),
       ['fp32'],
     )
+    .option(
+      '--graphs <list>',
+      "decode through captured graphs (on) and/or eagerly (off), comma-separated; with both, one model each, timed steps interleaved (default: the runtime's choice)",
+      asChoiceList('--graphs', ['on', 'off'] as const),
+    )
     .addOption(
       new Option('--cache <mode>', 'fill the cache with random rows (synthetic) or by running the prefill')
         .choices(['synthetic', 'prefill'])
@@ -261,7 +266,7 @@ export function buildProgram(): Command {
     .addHelpText(
       'after',
       '\nRoofline: roofline_fraction = bytes_per_token · tg_tok_s / bandwidth_gbs. llc_bytes is the last-level cache of the cores the process runs on (Linux sysfs; null elsewhere and on GPUs); roofline_basis is dram when bytes_per_token ≥ 4 × llc_bytes, else cache (the caches hold much of a step: not a memory figure; the table marks it "(cache)").\nhost_fraction = 1 − tg_gpu_ms / the mean step time, the share of a decode step outside kernel bodies: cpu always (tg_gpu_ms is then the executor\'s time inside kernels), cuda with DSA_CUDA_PROFILE=1, else null. DSA_BENCH_KERNELS=1 prints the cpu per-kernel table to stderr.\n' +
-        '\nExamples:\n  dsa bench --preset small --dtype bf16 --backend cpu --depth 1024,32768 --batch 1,8\n  dsa bench --preset small --depth 1024,4096,16384 --attention sparse,dense --plot bench.svg\n  dsa bench --model fixtures/tiny --backend reference --depth 64 --attention sparse,dense --json',
+        '\nExamples:\n  dsa bench --preset small --dtype bf16 --backend cpu --depth 1024,32768 --batch 1,8\n  dsa bench --preset small --depth 1024,4096,16384 --attention sparse,dense --plot bench.svg\n  dsa bench --model fixtures/tiny --backend reference --depth 64 --attention sparse,dense --json\n  dsa bench --preset small --backend cpu --graphs on,off --repeat 50 --json',
     )
     .action(async (options) => {
       await benchCommand(options);

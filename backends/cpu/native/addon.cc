@@ -7,7 +7,9 @@
 // for "none"). The call decodes and checks the block on the JavaScript thread (buffers alive,
 // views inside them), takes a reference on every buffer, and enqueues the kernel on the backend's
 // command queue (queue.h), whose executor thread runs it with the thread pool; queue -1 runs it
-// at once on the calling thread instead (see docs/backends/cpu.md).
+// at once on the calling thread instead (see docs/backends/cpu.md). While the queue captures
+// (beginCapture … endCapture), the decoded kernel is appended to a program (program.h) instead,
+// which replay() later runs in one queued command.
 #include <napi.h>
 
 #include <cstring>
@@ -25,6 +27,7 @@
 #include "gemm.h"
 #include "kernels.h"
 #include "pool.h"
+#include "program.h"
 #include "queue.h"
 
 namespace dsa {
@@ -125,41 +128,95 @@ class Reader {
 };
 
 
-// A copy of an Int32Array argument (the caller may reuse its array once the call returns).
-std::vector<int32_t> host_ints(const Napi::CallbackInfo& info, size_t index, const char* name) {
-  if (info.Length() <= index || !info[index].IsTypedArray()) fail(std::string(name) + " must be an Int32Array");
-  Napi::TypedArray array = info[index].As<Napi::TypedArray>();
-  if (array.TypedArrayType() != napi_int32_array) fail(std::string(name) + " must be an Int32Array");
-  Napi::Int32Array ints = array.As<Napi::Int32Array>();
-  return std::vector<int32_t>(ints.Data(), ints.Data() + ints.ElementLength());
-}
-
-// The host side of an AttentionBatch, owned by the queued command.
-struct OwnedBatch {
-  std::vector<int32_t> positions, sequence_ids, block_table;
+// The AttentionBatch of an attention kernel. The kernel reads the batch's device tensors when it runs,
+// as a device kernel would, so a recorded program replays with whatever each step uploaded into
+// them; the host copies are only checked at the call (their positions may be a bound of the device
+// ones, as in a captured decode step: see DeepseekModel.forwardDecode).
+struct DeviceBatch {
+  Tensor positions, sequence_ids, block_table;
   int64_t max_blocks = 0, block_size = 0;
   BatchHost view() const {
     BatchHost batch{};
-    batch.positions = positions.data();
-    batch.sequence_ids = sequence_ids.data();
-    batch.block_table = block_table.data();
-    batch.count = static_cast<int64_t>(positions.size());
-    batch.table_length = static_cast<int64_t>(block_table.size());
+    batch.positions = positions.ptr<const int32_t>();
+    batch.sequence_ids = sequence_ids.ptr<const int32_t>();
+    batch.block_table = block_table.ptr<const int32_t>();
+    batch.count = positions.numel();
+    batch.table_length = block_table.numel();
     batch.max_blocks = max_blocks;
     batch.block_size = block_size;
     return batch;
   }
 };
 
-OwnedBatch read_batch(Reader& r, const Napi::CallbackInfo& info, size_t first) {
-  OwnedBatch batch;
-  batch.positions = host_ints(info, first, "positions");
-  batch.sequence_ids = host_ints(info, first + 1, "sequenceIds");
-  batch.block_table = host_ints(info, first + 2, "blockTable");
+// A dense i32 vector or matrix argument.
+void expect_dense_i32(const char* name, const Tensor& t, int rank) {
+  expect_rank(name, t, rank);
+  expect_dtype(name, t, DType::i32);
+  if (t.numel() > 0 && (t.strides[rank - 1] != 1 || (rank == 2 && t.strides[0] != t.shape[1])))
+    fail(std::string(name) + " must be contiguous");
+}
+
+// An Int32Array call argument, in place (read during the call only).
+std::pair<const int32_t*, size_t> host_ints(const Napi::CallbackInfo& info, size_t index, const char* name) {
+  if (info.Length() <= index || !info[index].IsTypedArray()) fail(std::string(name) + " must be an Int32Array");
+  Napi::TypedArray array = info[index].As<Napi::TypedArray>();
+  if (array.TypedArrayType() != napi_int32_array) fail(std::string(name) + " must be an Int32Array");
+  Napi::Int32Array ints = array.As<Napi::Int32Array>();
+  return {ints.Data(), ints.ElementLength()};
+}
+
+// Checks the host copies (call arguments first..first+2: positions, sequenceIds, blockTable) for
+// `queries` queries against a cache of `slots` rows, as the composites' slotOf would fail: every
+// mapped block inside the cache and, when `dense`, every block of positions 0..=positions[s] mapped.
+void check_host_batch(const Napi::CallbackInfo& info, size_t first, const DeviceBatch& batch, int64_t queries,
+                      int64_t slots, bool dense) {
+  auto [positions, count] = host_ints(info, first, "positions");
+  auto [sequence_ids, ids] = host_ints(info, first + 1, "sequenceIds");
+  auto [table, cells] = host_ints(info, first + 2, "blockTable");
+  const int64_t bs = batch.block_size, width = batch.max_blocks;
+  if (static_cast<int64_t>(count) != queries || static_cast<int64_t>(ids) != queries)
+    fail("batch has " + std::to_string(count) + " positions and " + std::to_string(ids) + " sequence ids for " +
+         std::to_string(queries) + " queries");
+  for (size_t i = 0; i < cells; i++)
+    if (table[i] >= 0 && (static_cast<int64_t>(table[i]) + 1) * bs > slots)
+      fail("block " + std::to_string(table[i]) + " of the block table is outside the cache of " +
+           std::to_string(slots) + " slots");
+  for (int64_t s = 0; s < queries; s++) {
+    const int64_t sequence = sequence_ids[s];
+    if (sequence < 0 || sequence * width >= static_cast<int64_t>(cells))
+      fail("query " + std::to_string(s) + " names sequence " + std::to_string(sequence) + ", outside the block table");
+    if (!dense) continue;
+    for (int64_t t = 0; t <= positions[s]; t += bs) {
+      const int64_t b = t / bs;
+      if (b >= width || table[sequence * width + b] < 0)
+        fail("sequence " + std::to_string(sequence) + " has no cache block for position " + std::to_string(t));
+    }
+  }
+}
+
+// Block: maxBlocks, blockSize, then the positions, sequenceIds and blockTable tensors; the host
+// copies follow as call arguments `first`..`first + 2` (checked now, see check_host_batch). `q` gives
+// the query count, `cache` the slots; `dense`: every causal position is read (no index list).
+DeviceBatch read_batch(Reader& r, const Napi::CallbackInfo& info, size_t first, const Tensor& q, const Tensor& cache,
+                       bool dense) {
+  DeviceBatch batch;
   batch.max_blocks = static_cast<int64_t>(r.number());
   batch.block_size = static_cast<int64_t>(r.number());
-  if (batch.sequence_ids.size() != batch.positions.size()) fail("positions and sequenceIds differ in length");
+  batch.positions = r.tensor("batch.positions");
+  batch.sequence_ids = r.tensor("batch.sequenceIds");
+  batch.block_table = r.tensor("batch.blockTable");
   if (batch.block_size < 1 || batch.max_blocks < 0) fail("bad block size or block table width");
+  expect_dense_i32("batch.positions", batch.positions, 1);
+  expect_dense_i32("batch.sequenceIds", batch.sequence_ids, 1);
+  expect_dense_i32("batch.blockTable", batch.block_table, 2);
+  if (batch.block_table.shape[1] != batch.max_blocks)
+    fail("batch.blockTable has " + std::to_string(batch.block_table.shape[1]) + " columns, maxBlocks is " +
+         std::to_string(batch.max_blocks));
+  if (q.rank < 1) fail("q has rank 0");
+  if (batch.positions.shape[0] != q.shape[0] || batch.sequence_ids.shape[0] != q.shape[0])
+    fail("batch has " + std::to_string(batch.positions.shape[0]) + " positions and " +
+         std::to_string(batch.sequence_ids.shape[0]) + " sequence ids for " + std::to_string(q.shape[0]) + " queries");
+  check_host_batch(info, first, batch, q.shape[0], cache.rank > 0 ? cache.shape[0] : 0, dense);
   return batch;
 }
 
@@ -183,11 +240,9 @@ Napi::Value guarded(const Napi::CallbackInfo& info) {
   }
 }
 
-// A decoded kernel call: owns copies of its tensors and host arrays, runs with the call's context.
-using Task = std::function<void(const Context&)>;
-
 // A kernel entry point: decodes and checks the block now, then enqueues the work on the backend's
-// queue (or runs it now for queue -1). The kernel name comes as the function's data.
+// queue (or runs it now for queue -1), or appends it to the program the queue is capturing. The
+// kernel name comes as the function's data. (Task, the decoded call, is defined in program.h.)
 template <Task (*K)(Reader&, const Napi::CallbackInfo&)>
 Napi::Value kernel(const Napi::CallbackInfo& info) {
   Reader reader(info);
@@ -197,8 +252,13 @@ Napi::Value kernel(const Napi::CallbackInfo& info) {
     task(reader.context());
     return info.Env().Undefined();
   }
+  const char* name = static_cast<const char*>(info.Data());
+  if (Program* program = queue->capturing()) {
+    program->append(name, reader.context(), std::move(task), reader.take_buffers());
+    return info.Env().Undefined();
+  }
   Command command;
-  command.name = static_cast<const char*>(info.Data());
+  command.name = name;
   command.context = reader.context();
   command.run = std::move(task);
   command.buffers = reader.take_buffers();
@@ -211,6 +271,7 @@ Napi::Value kernel(const Napi::CallbackInfo& info) {
 template <void (*K)(Reader&, const Napi::CallbackInfo&)>
 Napi::Value kernel(const Napi::CallbackInfo& info) {
   Reader reader(info);
+  if (reader.queue() != nullptr && reader.queue()->capturing()) fail("cannot run while a graph is being captured");
   if (reader.queue() != nullptr) reader.queue()->wait_idle();
   K(reader, info);
   return info.Env().Undefined();
@@ -369,6 +430,78 @@ Napi::Value KernelTimes(const Napi::CallbackInfo& info) {
 Napi::Value QueueIdle(const Napi::CallbackInfo& info) {
   Queue* queue = queue_lookup(info[0].As<Napi::Number>().DoubleValue());
   return Napi::Boolean::New(info.Env(), queue == nullptr || queue->idle());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recorded programs (program.h): handles into a table.
+
+std::mutex program_mutex;
+std::vector<std::shared_ptr<Program>> programs;
+
+std::shared_ptr<Program> program_lookup(double id) {
+  std::lock_guard<std::mutex> lock(program_mutex);
+  if (!(id >= 0) || id >= static_cast<double>(programs.size()) || !programs[static_cast<size_t>(id)])
+    fail("the captured graph was disposed");
+  return programs[static_cast<size_t>(id)];
+}
+
+// beginCapture(queue): later kernel calls on the queue are recorded instead of run.
+Napi::Value BeginCapture(const Napi::CallbackInfo& info) {
+  Queue* queue = queue_lookup(info[0].As<Napi::Number>().DoubleValue());
+  if (queue == nullptr) fail("graphs are captured on a queue (execution: queued)");
+  if (!queue->begin_capture()) fail("a capture is already in progress");
+  return info.Env().Undefined();
+}
+
+// endCapture(queue): ends the capture; returns the program's handle.
+Napi::Value EndCapture(const Napi::CallbackInfo& info) {
+  Queue* queue = queue_lookup(info[0].As<Napi::Number>().DoubleValue());
+  std::shared_ptr<Program> program = queue == nullptr ? nullptr : queue->end_capture();
+  if (!program) fail("no capture is in progress");
+  std::lock_guard<std::mutex> lock(program_mutex);
+  for (size_t i = 0; i < programs.size(); i++)
+    if (!programs[i]) {
+      programs[i] = std::move(program);
+      return Napi::Number::New(info.Env(), static_cast<double>(i));
+    }
+  programs.push_back(std::move(program));
+  return Napi::Number::New(info.Env(), static_cast<double>(programs.size() - 1));
+}
+
+// replay(queue, program): enqueues one command that runs the program's ops in order.
+Napi::Value Replay(const Napi::CallbackInfo& info) {
+  Queue* queue = queue_lookup(info[0].As<Napi::Number>().DoubleValue());
+  if (queue == nullptr) fail("graphs are replayed on a queue (execution: queued)");
+  if (queue->capturing()) fail("cannot replay a graph while one is being captured");
+  std::shared_ptr<const Program> program = program_lookup(info[1].As<Napi::Number>().DoubleValue());
+  Command command;
+  command.name = "graph";
+  command.replay = true;
+  command.run = [queue, program](const Context&) {
+    thread_local std::vector<double> op_ns;
+    const bool timed = queue->timing();
+    program->run(timed ? &op_ns : nullptr);
+    if (timed) queue->add_body_times(*program, op_ns);
+  };
+  queue->enqueue(std::move(command));
+  return info.Env().Undefined();
+}
+
+// freeProgram(program): drops the handle; the ops' buffer references go with the last queued replay.
+Napi::Value FreeProgram(const Napi::CallbackInfo& info) {
+  double id = info[0].As<Napi::Number>().DoubleValue();
+  std::shared_ptr<Program> program;  // destroyed after the lock is released
+  std::lock_guard<std::mutex> lock(program_mutex);
+  if (id >= 0 && id < static_cast<double>(programs.size())) std::swap(program, programs[static_cast<size_t>(id)]);
+  return info.Env().Undefined();
+}
+
+// programOps(program): [name, ...] of its ops in order (tests, diagnostics).
+Napi::Value ProgramOps(const Napi::CallbackInfo& info) {
+  std::shared_ptr<Program> program = program_lookup(info[0].As<Napi::Number>().DoubleValue());
+  Napi::Array names = Napi::Array::New(info.Env(), program->size());
+  for (size_t i = 0; i < program->size(); i++) names.Set(static_cast<uint32_t>(i), program->name(i));
+  return names;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -562,7 +695,8 @@ Task Sample(Reader& r, const Napi::CallbackInfo&) {
   };
 }
 // mlaAttention(args, positions, sequenceIds, blockTable): out, q, latentCache (or the fp8 cache's nope),
-// scales | none, rope | none (both present for an fp8 cache), indices | none, scale, maxBlocks, blockSize
+// scales | none, rope | none (both present for an fp8 cache), indices | none, scale, then the batch (see
+// read_batch).
 Task MlaAttention(Reader& r, const Napi::CallbackInfo& info) {
   Tensor out = r.tensor("out"), q = r.tensor("q"), indices;
   LatentCache cache;
@@ -571,18 +705,18 @@ Task MlaAttention(Reader& r, const Napi::CallbackInfo& info) {
   if (r.optional(cache.rope, "latentCache.rope") != cache.fp8) fail("latentCache: give both scales and rope, or neither");
   bool sparse = r.optional(indices, "indices");
   double scale = r.number();
-  auto batch = std::make_shared<const OwnedBatch>(read_batch(r, info, 1));
-  return [=](const Context& c) { mla_attention(c, out, q, cache, batch->view(), sparse ? &indices : nullptr, scale); };
+  DeviceBatch batch = read_batch(r, info, 1, q, cache.rows, !sparse);
+  return [=](const Context& c) { mla_attention(c, out, q, cache, batch.view(), sparse ? &indices : nullptr, scale); };
 }
-// indexerTopK(args, positions, sequenceIds, blockTable)
+// indexerTopK(args, positions, sequenceIds, blockTable): see read_batch.
 Task IndexerTopK(Reader& r, const Napi::CallbackInfo& info) {
   Tensor indices = r.tensor("indices"), q = r.tensor("q"), weights = r.tensor("weights"), keys = r.tensor("keys"),
          scales;
   bool has_scales = r.optional(scales, "scales");
   int64_t k = static_cast<int64_t>(r.number());
-  auto batch = std::make_shared<const OwnedBatch>(read_batch(r, info, 1));
+  DeviceBatch batch = read_batch(r, info, 1, q, keys, true);
   return [=](const Context& c) {
-    indexer_top_k(c, indices, q, weights, keys, has_scales ? &scales : nullptr, batch->view(), k);
+    indexer_top_k(c, indices, q, weights, keys, has_scales ? &scales : nullptr, batch.view(), k);
   };
 }
 
@@ -656,6 +790,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   add("resetKernelTimes", guarded<ResetKernelTimes>);
   add("kernelTimes", guarded<KernelTimes>);
   add("queueIdle", guarded<QueueIdle>);
+  add("beginCapture", guarded<BeginCapture>);
+  add("endCapture", guarded<EndCapture>);
+  add("replay", guarded<Replay>);
+  add("freeProgram", guarded<FreeProgram>);
+  add("programOps", guarded<ProgramOps>);
   add("info", guarded<Info>);
   add("reserveThreads", guarded<ReserveThreads>);
   add("memoryReadBandwidth", guarded<MemoryReadBandwidth>);

@@ -20,6 +20,8 @@ namespace dsa {
 
 namespace {
 thread_local bool in_pool_worker = false;
+// ThreadPool::Hot guards alive on this thread: its jobs may skip the wake-up (see ThreadPool::run).
+thread_local int hot_here = 0;
 constexpr auto kSpin = std::chrono::microseconds(100);
 }  // namespace
 
@@ -31,7 +33,14 @@ struct ThreadPool::State {
   // generation << 16 | participating workers: read in one load so a worker never mixes two jobs.
   std::atomic<uint64_t> state{0};
   std::atomic<int64_t> next{0};
-  std::atomic<int> pending{0};
+  // Who helps with the current job: generation << 17 | closed << 16 | workers joined. A worker joins
+  // (one CAS) only while the generation is its job's and the job is open; the caller closes the job
+  // once every task is claimed and waits for the joined workers alone (`finished`), so a worker the
+  // OS has descheduled before it joined never holds the caller up (oversubscribed machines).
+  std::atomic<uint64_t> joined{0};
+  std::atomic<int> finished{0};
+  // Live ThreadPool::Hot guards: workers do not sleep while it is above 0 (changed under `sleep`).
+  std::atomic<int> hot{0};
   void (*call)(void*, int64_t) = nullptr;
   void* context = nullptr;
   int64_t tasks = 0;
@@ -57,24 +66,40 @@ struct ThreadPool::State {
     in_pool_worker = true;
     uint64_t seen = state.load(std::memory_order_acquire);
     for (;;) {
-      uint64_t current = state.load(std::memory_order_acquire);
-      if (current == seen) {
-        auto start = std::chrono::steady_clock::now();
-        int spins = 0;
-        while ((current = state.load(std::memory_order_acquire)) == seen) {
-          DSA_PAUSE();
-          if (++spins % 256 == 0 && std::chrono::steady_clock::now() - start > kSpin) {
-            std::unique_lock<std::mutex> lock(sleep);
-            wake.wait(lock, [&] { return (current = state.load(std::memory_order_acquire)) != seen; });
-            break;
-          }
+      uint64_t current;
+      auto start = std::chrono::steady_clock::now();
+      int spins = 0;
+      while ((current = state.load(std::memory_order_acquire)) == seen) {
+        DSA_PAUSE();
+        if (++spins % 256 != 0) continue;
+        if (hot.load(std::memory_order_relaxed) > 0) {
+          // Hot: never sleep, but let a thread waiting for this core run (the executor, when the
+          // machine is oversubscribed); on an idle core yield returns at once.
+          std::this_thread::yield();
+        } else if (std::chrono::steady_clock::now() - start > kSpin) {
+          std::unique_lock<std::mutex> lock(sleep);
+          wake.wait(lock, [&] {
+            return state.load(std::memory_order_acquire) != seen || hot.load(std::memory_order_relaxed) > 0;
+          });
+          start = std::chrono::steady_clock::now();
         }
       }
       seen = current;
       int participants = static_cast<int>(current & 0xffff);
-      if (index >= participants) continue;
+      if (index >= participants || !join(current >> 16)) continue;
       work();
-      pending.fetch_sub(1, std::memory_order_acq_rel);
+      finished.fetch_add(1, std::memory_order_release);
+    }
+  }
+
+  static constexpr uint64_t kClosed = uint64_t{1} << 16;
+
+  // Joins job `generation` if it is still the current one and open.
+  bool join(uint64_t generation) {
+    uint64_t j = joined.load(std::memory_order_acquire);
+    for (;;) {
+      if ((j >> 17) != (generation & (~uint64_t{0} >> 17)) || (j & kClosed) != 0) return false;
+      if (joined.compare_exchange_weak(j, j + 1, std::memory_order_acq_rel, std::memory_order_acquire)) return true;
     }
   }
 };
@@ -126,18 +151,28 @@ void ThreadPool::run(int threads, int64_t tasks, void (*call)(void*, int64_t), v
   s.error = nullptr;
   s.tasks = tasks;
   s.next.store(0, std::memory_order_relaxed);
-  s.pending.store(participants, std::memory_order_relaxed);
   uint64_t generation = (s.state.load(std::memory_order_relaxed) >> 16) + 1;
-  {
-    std::lock_guard<std::mutex> lock(s.sleep);
-    s.state.store((generation << 16) | static_cast<uint64_t>(participants), std::memory_order_release);
+  s.finished.store(0, std::memory_order_relaxed);
+  s.joined.store((generation & (~uint64_t{0} >> 17)) << 17, std::memory_order_relaxed);
+  const uint64_t next_state = (generation << 16) | static_cast<uint64_t>(participants);
+  if (hot_here > 0) {
+    // This thread holds a Hot guard, so no worker sleeps until it ends (the guard raised the count
+    // under `sleep` and woke them): the store alone hands out the job.
+    s.state.store(next_state, std::memory_order_release);
+  } else {
+    {
+      std::lock_guard<std::mutex> lock(s.sleep);
+      s.state.store(next_state, std::memory_order_release);
+    }
+    s.wake.notify_all();
   }
-  s.wake.notify_all();
   in_pool_worker = true;  // nested parallel_for inside the caller's tasks runs serially
   s.work();
   in_pool_worker = false;
-  // Wait for the workers; yield now and then so a preempted worker sharing our core can finish.
-  for (int spins = 1; s.pending.load(std::memory_order_acquire) != 0; spins++) {
+  // Every task is claimed: close the job and wait for the workers that joined it (those that did not
+  // never will); yield now and then so a preempted worker sharing our core can finish its task.
+  const int helpers = static_cast<int>(s.joined.fetch_or(State::kClosed, std::memory_order_acq_rel) & 0xffff);
+  for (int spins = 1; s.finished.load(std::memory_order_acquire) != helpers; spins++) {
     DSA_PAUSE();
     if (spins % 1024 == 0) std::this_thread::yield();
   }
@@ -146,6 +181,23 @@ void ThreadPool::run(int threads, int64_t tasks, void (*call)(void*, int64_t), v
     s.error = nullptr;
     std::rethrow_exception(error);
   }
+}
+
+ThreadPool::Hot::Hot() {
+  ThreadPool::State& s = *ThreadPool::get().state_;
+  {
+    std::lock_guard<std::mutex> lock(s.sleep);
+    s.hot.fetch_add(1, std::memory_order_relaxed);
+  }
+  s.wake.notify_all();
+  hot_here++;
+}
+
+ThreadPool::Hot::~Hot() {
+  hot_here--;
+  ThreadPool::State& s = *ThreadPool::get().state_;
+  std::lock_guard<std::mutex> lock(s.sleep);
+  s.hot.fetch_sub(1, std::memory_order_relaxed);
 }
 
 }  // namespace dsa

@@ -1,6 +1,8 @@
 // A persistent thread pool: workers are started once and reused by every kernel call (no thread per
 // call). The calling thread takes part in every job; workers spin briefly after a job (kernels come
-// back to back during a forward pass) and then sleep on a condition variable.
+// back to back during a forward pass) and then sleep on a condition variable. While a ThreadPool::Hot
+// is alive (a recorded program's replay) they never sleep: each job is picked up by spinning workers,
+// with no wake-up call per kernel.
 #pragma once
 
 #include <algorithm>
@@ -21,6 +23,17 @@ class ThreadPool {
   // Runs call(context, task) for every task in [0, tasks) on up to `threads` threads; returns when all
   // are done. Runs serially when threads <= 1, tasks <= 1 or when called from a pool worker.
   void run(int threads, int64_t tasks, void (*call)(void*, int64_t), void* context);
+
+  // Keeps the workers spinning between jobs for its lifetime (no sleep, no wake-up per job); wakes
+  // sleeping workers when it starts. Nestable; for stretches of back-to-back jobs only (they burn
+  // their cores while waiting).
+  class Hot {
+   public:
+    Hot();
+    ~Hot();
+    Hot(const Hot&) = delete;
+    Hot& operator=(const Hot&) = delete;
+  };
 
  private:
   ThreadPool() = default;

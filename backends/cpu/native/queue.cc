@@ -209,11 +209,27 @@ std::vector<Queue::KernelTime> Queue::kernel_times() {
   return times;
 }
 
+void Queue::add_body_times(const Program& program, const std::vector<double>& op_ns) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (size_t i = 0; i < op_ns.size(); i++) {
+    BodyTime& time = body_times_[program.name(i)];
+    time.calls++;
+    time.ns += op_ns[i];
+  }
+}
+
+bool Queue::begin_capture() {
+  if (capture_) return false;
+  capture_ = std::make_shared<Program>();
+  return true;
+}
+
 void Queue::execute(Command& command) {
   std::string failure;
   // Body time only: the queue hand-off, the fence and the JavaScript side (argument checks and
-  // packing) count as host time. Pool threads woken inside a body count as body time.
-  const bool timed = command.run && timing_.load(std::memory_order_relaxed);
+  // packing) count as host time. Pool threads woken inside a body count as body time. A replay
+  // times each of its ops (the steps between them are host time).
+  const bool timed = command.run && !command.replay && timing_.load(std::memory_order_relaxed);
   std::chrono::steady_clock::time_point started;
   if (timed) started = std::chrono::steady_clock::now();
   try {
@@ -239,7 +255,7 @@ void Queue::execute(Command& command) {
   }
   if (!failure.empty()) {
     if (error_.empty())
-      error_ = std::string(command.name) + ": " + failure;
+      error_ = command.replay ? failure : std::string(command.name) + ": " + failure;
     else
       more_errors_++;
   }

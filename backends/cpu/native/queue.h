@@ -14,12 +14,14 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "program.h"
 #include "tensor.h"
 
 namespace dsa {
@@ -30,6 +32,9 @@ struct Command {
   std::function<void(const Context&)> run;  // the work, owning copies of everything it reads from JS
   std::vector<uint32_t> buffers;    // buffer references (buffer_acquire) released after `run`
   int64_t fence = 0;                // > 0: settle the promise of this fence after `run`
+  // A program replay: `run` reports its ops' body times itself (Queue::add_body_times) instead of
+  // being timed as one body, and its failures already read "kernel: detail".
+  bool replay = false;
 };
 
 // A JavaScript Error for a failure message "kernel: detail", with `kernel` and `detail` properties.
@@ -67,6 +72,18 @@ class Queue {
   void reset_kernel_times();
   // JavaScript thread: waits until idle, then returns the body times since the last reset, by name.
   std::vector<KernelTime> kernel_times();
+  // Executor: whether command bodies are being timed.
+  bool timing() const { return timing_.load(std::memory_order_relaxed); }
+  // Executor: adds the body times `op_ns` of `program`'s ops (a replay command times its ops itself).
+  void add_body_times(const Program& program, const std::vector<double>& op_ns);
+
+  // JavaScript thread: from now on kernel calls on this queue are appended to a new program
+  // instead of running (see program.h); false when a capture is already in progress.
+  bool begin_capture();
+  // JavaScript thread: the program being recorded, or null.
+  Program* capturing() const { return capture_.get(); }
+  // JavaScript thread: ends the capture and returns its program.
+  std::shared_ptr<Program> end_capture() { return std::move(capture_); }
 
  private:
   struct Completion {
@@ -108,6 +125,7 @@ class Queue {
   std::atomic<uint64_t> queued_{0};  // commands_ size, read by the spinning executor
 
   // JavaScript thread only.
+  std::shared_ptr<Program> capture_;
   int64_t next_fence_ = 1;
   std::unordered_map<int64_t, Waiter> waiters_;
   Napi::ThreadSafeFunction tsfn_;

@@ -7,6 +7,7 @@ import {
   backendBuffer,
   binaryOpCode,
   type Capabilities,
+  type CapturedGraph,
   type ComputeInfo,
   type DeviceInfo,
   type ExpertWeights,
@@ -30,6 +31,7 @@ import {
 import { formatShape, isContiguous, sameShape, type TensorView, viewByteLength } from '@dsa/tensor';
 import { ArgumentBlock } from './arguments.js';
 import { CpuBuffer } from './cpu-buffer.js';
+import { CpuGraph } from './cpu-graph.js';
 import { type CpuBackendSettings, cpuSettings } from './cpu-settings.js';
 import type { NativeAddon, NativeInfo, NativeKernel } from './native.js';
 
@@ -95,7 +97,8 @@ const DISPOSED_QUEUE = -2;
  * free during a forward pass. `download` and `synchronize` return promises settled once every
  * earlier call has run; a kernel that fails on the executor (a check that needs the data, such as
  * an index out of range) rejects the next `download` / `synchronize` with its name. Every stream
- * maps to the one queue, so all work is ordered.
+ * maps to the one queue, so all work is ordered. {@link CpuBackend.captureGraph} records a kernel
+ * sequence (a decode step) as a native program that one call replays.
  */
 export class CpuBackend implements Backend {
   readonly specificationVersion = SPECIFICATION_VERSION;
@@ -133,6 +136,9 @@ export class CpuBackend implements Backend {
   private queue: number;
   private readonly args = new ArgumentBlock();
   private readonly buffers = new Set<CpuBuffer>();
+  private readonly graphs = new Set<CpuGraph>();
+  /** True while {@link CpuBackend.captureGraph} runs its `record`. */
+  private capturing = false;
   private nextStream = 1;
 
   constructor(addon: NativeAddon, options: BackendOptions = {}) {
@@ -163,7 +169,7 @@ export class CpuBackend implements Backend {
     this.capabilities = {
       dtypes: new Set(['f32', 'f64', 'bf16', 'f16', 'f8_e4m3', 'i32', 'i64', 'i16', 'i8', 'u8']),
       linearWeightDtypes: new Set(['f32', 'bf16', 'f16', 'f8_e4m3', 'i8']),
-      graphCapture: false,
+      graphCapture: execution === 'queued',
       asyncCopy: execution === 'queued',
       fused: new Set(CPU_FUSED_KERNELS),
     };
@@ -209,6 +215,7 @@ export class CpuBackend implements Backend {
 
   upload(destination: TensorView, source: ArrayBufferView): void {
     const buffer = this.hostTransferBuffer('upload', destination);
+    this.notCapturing('upload', 'upload before capture: a replay reads the tensors it was captured with');
     const bytes = viewByteLength(destination);
     if (source.byteLength !== bytes) {
       throw new KernelArgumentError(
@@ -228,6 +235,7 @@ export class CpuBackend implements Backend {
 
   async download(source: TensorView, destination: ArrayBufferView): Promise<void> {
     const buffer = this.hostTransferBuffer('download', source);
+    this.notCapturing('download', 'download after the replay');
     const bytes = viewByteLength(source);
     if (destination.byteLength !== bytes) {
       throw new KernelArgumentError(
@@ -261,8 +269,50 @@ export class CpuBackend implements Backend {
   }
 
   async synchronize(): Promise<void> {
+    this.notCapturing('synchronize', 'synchronize after the replay');
     const wait = this.native('synchronize', () => this.addon.synchronize(this.queue));
     if (wait !== undefined) await settle('synchronize', wait);
+  }
+
+  /**
+   * Records the kernels `record` calls into a native program instead of running them (queued execution
+   * only) and returns it as a graph: `replay()` enqueues the whole sequence with one call, run on the
+   * executor with the thread pool held hot, each kernel with the arguments resolved at capture. Kernels
+   * read their tensors when they run, so inputs uploaded between replays (a decode step's token ids,
+   * positions, block table) are seen: `mlaAttention` and `indexerTopk` always read the batch's device
+   * tensors (its host copies are only checked at the call). `upload`, `download` and `synchronize`
+   * throw inside `record`. The
+   * stream is ignored (one queue). Results equal the same calls run eagerly, bit for bit.
+   */
+  captureGraph(_stream: Stream, record: () => void): CapturedGraph {
+    if (this.queue < 0) {
+      throw new KernelArgumentError(
+        'captureGraph',
+        this.queue === DISPOSED_QUEUE
+          ? 'the cpu backend was disposed'
+          : 'graphs need queued execution (settings.execution is synchronous)',
+      );
+    }
+    if (this.capturing) throw new KernelArgumentError('captureGraph', 'a capture is already in progress');
+    this.native('captureGraph', () => this.addon.beginCapture(this.queue));
+    this.capturing = true;
+    try {
+      record();
+    } catch (error) {
+      this.capturing = false;
+      this.addon.freeProgram(this.addon.endCapture(this.queue));
+      throw error;
+    }
+    this.capturing = false;
+    const program = this.addon.endCapture(this.queue);
+    const graph = new CpuGraph(
+      this.addon,
+      () => this.queue,
+      program,
+      (g) => this.graphs.delete(g),
+    );
+    this.graphs.add(graph);
+    return graph;
   }
 
   /** Whether every call made so far has finished running (always true in synchronous mode). */
@@ -275,6 +325,7 @@ export class CpuBackend implements Backend {
    * freed after it) and pending `download` / `synchronize` promises still settle; later calls throw.
    */
   dispose(): void {
+    for (const graph of [...this.graphs]) graph.dispose();
     for (const buffer of [...this.buffers]) buffer.dispose();
     this.buffers.clear();
     if (this.queue >= 0) {
@@ -302,6 +353,13 @@ export class CpuBackend implements Backend {
     } catch (error) {
       if (error instanceof KernelArgumentError) throw error;
       throw new KernelArgumentError(kernel, (error as Error).message);
+    }
+  }
+
+  /** Throws while a graph is being captured: `kernel` moves data to or from the host now. */
+  private notCapturing(kernel: string, advice: string): void {
+    if (this.capturing) {
+      throw new KernelArgumentError(kernel, `cannot ${kernel} while a graph is being captured; ${advice}`);
     }
   }
 
@@ -448,6 +506,15 @@ export class CpuBackend implements Backend {
 
   private createFused(): Partial<FusedKernels> {
     const addon = this.addon;
+    // The batch ends the block (width, block size, device tensors: what the kernel reads when it runs);
+    // its host copies follow as call arguments, checked at the call (coverage, as slotOf would fail).
+    const writeBatch = (a: ArgumentBlock, batch: AttentionBatch) =>
+      a
+        .number(batch.host.maxBlocks)
+        .number(batch.blockSize)
+        .tensor(batch.positions, 'positions')
+        .tensor(batch.sequenceIds, 'sequenceIds')
+        .tensor(batch.blockTable, 'blockTable');
     const host = (batch: AttentionBatch) => [
       batch.host.positions,
       batch.host.sequenceIds,
@@ -471,24 +538,25 @@ export class CpuBackend implements Backend {
           'mlaAttention',
           addon.mlaAttention,
           (a) =>
-            (isFp8LatentCache(latentCache)
-              ? a
-                  .tensor(out, 'out')
-                  .tensor(q, 'q')
-                  .tensor(latentCache.nope, 'latentCache.nope')
-                  .tensor(latentCache.scales, 'latentCache.scales')
-                  .tensor(latentCache.rope, 'latentCache.rope')
-              : a
-                  .tensor(out, 'out')
-                  .tensor(q, 'q')
-                  .tensor(latentCache, 'latentCache')
-                  .tensor(null, 'latentCache.scales')
-                  .tensor(null, 'latentCache.rope')
-            )
-              .tensor(indices, 'indices')
-              .number(scale)
-              .number(batch.host.maxBlocks)
-              .number(batch.blockSize),
+            writeBatch(
+              (isFp8LatentCache(latentCache)
+                ? a
+                    .tensor(out, 'out')
+                    .tensor(q, 'q')
+                    .tensor(latentCache.nope, 'latentCache.nope')
+                    .tensor(latentCache.scales, 'latentCache.scales')
+                    .tensor(latentCache.rope, 'latentCache.rope')
+                : a
+                    .tensor(out, 'out')
+                    .tensor(q, 'q')
+                    .tensor(latentCache, 'latentCache')
+                    .tensor(null, 'latentCache.scales')
+                    .tensor(null, 'latentCache.rope')
+              )
+                .tensor(indices, 'indices')
+                .number(scale),
+              batch,
+            ),
           ...host(batch),
         ),
       indexerTopk: (indices, q, weights, keys: IndexerKeyCache, batch, k) => {
@@ -499,15 +567,16 @@ export class CpuBackend implements Backend {
           'indexerTopk',
           addon.indexerTopK,
           (a) =>
-            a
-              .tensor(indices, 'indices')
-              .tensor(q, 'q')
-              .tensor(weights, 'weights')
-              .tensor(keys.keys, 'keys')
-              .tensor(keys.scales, 'scales')
-              .number(k)
-              .number(batch.host.maxBlocks)
-              .number(batch.blockSize),
+            writeBatch(
+              a
+                .tensor(indices, 'indices')
+                .tensor(q, 'q')
+                .tensor(weights, 'weights')
+                .tensor(keys.keys, 'keys')
+                .tensor(keys.scales, 'scales')
+                .number(k),
+              batch,
+            ),
           ...host(batch),
         );
       },

@@ -5,6 +5,7 @@ import { loadNative } from './native.js';
 export { ArgumentBlock, DTYPE_CODES } from './arguments.js';
 export { CPU_FUSED_KERNELS, CpuBackend } from './cpu-backend.js';
 export { CpuBuffer } from './cpu-buffer.js';
+export { CpuGraph } from './cpu-graph.js';
 export { CPU_SETTING_SPECS, type CpuBackendSettings, cpuSettings } from './cpu-settings.js';
 export {
   loadNative,

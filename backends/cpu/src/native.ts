@@ -19,8 +19,10 @@ export interface NativeInfo {
 }
 
 /**
- * A kernel entry point: the argument block (see arguments.ts), plus host arrays for attention
- * kernels (copied by the call). It checks the arguments and enqueues the kernel on the block's queue.
+ * A kernel entry point: the argument block (see arguments.ts), plus the host copies of an attention
+ * batch (checked by the call; the kernel reads the batch's device tensors when it runs). It checks
+ * the arguments and enqueues the kernel on the block's queue, or appends it to the program the queue
+ * is capturing.
  */
 export type NativeKernel = (args: Float64Array, ...host: Int32Array[]) => void;
 
@@ -43,6 +45,16 @@ export interface NativeAddon {
   closeQueue(queue: number): void;
   /** Whether nothing is queued or running on `queue`. */
   queueIdle(queue: number): boolean;
+  /** From now on kernel calls on `queue` are recorded into a program instead of run. */
+  beginCapture(queue: number): void;
+  /** Ends `queue`'s capture; returns the program's handle. */
+  endCapture(queue: number): number;
+  /** Enqueues one command on `queue` that runs `program`'s kernels in order, the pool kept hot. */
+  replay(queue: number, program: number): void;
+  /** Frees a program handle (replays already queued still run). */
+  freeProgram(program: number): void;
+  /** Names of `program`'s kernels, in order. */
+  programOps(program: number): string[];
   /** Forgets `queue`'s command body times and starts timing them (off until the first call). */
   resetKernelTimes(queue: number): void;
   /** Once `queue` is idle: executor wall time inside command bodies since the last reset, by name. */

@@ -33,6 +33,11 @@ export interface BenchFlags {
   /** Indexer key cache and scores: `fp32` or `fp8` (e4m3 keys + per-token scale); default fp32. */
   readonly indexer?: readonly ('fp32' | 'fp8')[];
   readonly cache: 'synthetic' | 'prefill';
+  /**
+   * Decode through captured graphs (`on`) and/or eagerly (`off`); with both, one model each, their
+   * timed steps interleaved. Absent: the runtime's default (graphs where the backend captures them).
+   */
+  readonly graphs?: readonly ('on' | 'off')[];
   /** Layers of the `--preset` checkpoint (default: the preset's). */
   readonly layers?: number;
   /** How the MLA latent cache stores rows: f32 (default), bf16 or fp8 (DeepSeek's 656-byte layout). */
@@ -62,6 +67,8 @@ export interface BenchResult {
   /** Bytes of one token's latent row per layer (C + R values in `latent_cache`; 656 for fp8 at 512 + 64). */
   latent_row_bytes: number;
   cache: 'synthetic' | 'prefill';
+  /** Whether decode steps replayed captured graphs (false: every step ran eagerly). */
+  graphs: boolean;
   pp_tok_s: number;
   /** Prefill GFLOP/s: {@link forwardFlops} of the pp forward over its time. */
   pp_gflops: number;
@@ -158,9 +165,49 @@ async function step(
   await model.backend.download(result.logits, logits);
 }
 
-/** Runs every (attention, depth, batch) measurement on one loaded model. */
+/** A model under test: the checkpoint loaded once per graphs setting (decode graphs on or off). */
+interface Variant {
+  readonly model: DeepseekModel;
+  /** Whether its decode steps go through captured graphs (model.graphStats is not null). */
+  readonly graphs: boolean;
+}
+
+/** Per-step kernel times of one variant, summed by kernel name over the timed steps. */
+class KernelTotals {
+  readonly byName = new Map<string, { count: number; ms: number }>();
+  add(times: readonly { name: string; count: number; ms: number }[]): void {
+    for (const t of times) {
+      const entry = this.byName.get(t.name) ?? { count: 0, ms: 0 };
+      entry.count += t.count;
+      entry.ms += t.ms;
+      this.byName.set(t.name, entry);
+    }
+  }
+  get ms(): number {
+    let total = 0;
+    for (const entry of this.byName.values()) total += entry.ms;
+    return total;
+  }
+  /** The per-kernel table: µs and launches per step, most time first. */
+  table(steps: number): string {
+    return [...this.byName.entries()]
+      .sort((a, b) => b[1].ms - a[1].ms)
+      .slice(0, 40)
+      .map(
+        ([name, k]) =>
+          `  ${((k.ms * 1000) / steps).toFixed(1).padStart(9)}  ${String(k.count / steps).padStart(6)}×  ${name}`,
+      )
+      .join('\n');
+  }
+}
+
+/**
+ * Runs every (depth, batch) measurement on the loaded variants of one checkpoint (same backend, same
+ * cache geometry). With several variants, each is prefilled and warmed up, then their timed decode
+ * steps alternate (the order flipped every round), so a shared machine's load falls on all alike.
+ */
 async function measure(
-  model: DeepseekModel,
+  variants: readonly Variant[],
   flags: BenchFlags,
   base: Pick<
     BenchResult,
@@ -177,142 +224,153 @@ async function measure(
   weightBytes: number,
   emit: (result: BenchResult) => void,
 ): Promise<void> {
-  const { config, cache } = model;
+  const { config, cache: firstCache, attention, backend } = variants[0]!.model;
   const vocab = config.vocabSize;
   const summary = summarizeModel(config);
-  const latentRowBytes = cache.latentRowBytes;
-  const ix = cache.indexerKeys[0];
+  const latentRowBytes = firstCache.latentRowBytes;
+  const ix = firstCache.indexerKeys[0];
   const indexerRowBytes = ix ? rowBytes(ix.keys) + (ix.scales ? rowBytes(ix.scales) : 0) : 0;
-  const cacheBytes = cache.byteLength;
-  const ppFlops = forwardFlops({
-    config,
-    summary,
-    attention: model.attention,
-    start: 0,
-    tokens: flags.prompt,
-  });
+  const cacheBytes = firstCache.byteLength;
+  const ppFlops = forwardFlops({ config, summary, attention, start: 0, tokens: flags.prompt });
   // Warm-up (not timed): first-use allocations of the workspace and the kernels.
-  const warm = cache.createSequence();
-  await step(model, [{ sequence: warm, tokens: tokensFor(flags.prompt, vocab, 0) }], new Float32Array(vocab));
-  cache.release(warm);
+  for (const { model } of variants) {
+    const warm = model.cache.createSequence();
+    await step(
+      model,
+      [{ sequence: warm, tokens: tokensFor(flags.prompt, vocab, 0) }],
+      new Float32Array(vocab),
+    );
+    model.cache.release(warm);
+  }
+  const profile = backend.kernelProfile ?? null;
   for (const depth of flags.depth) {
     for (const batch of flags.batch) {
-      // pp: one forward of --prompt tokens for a fresh sequence.
-      const fresh = cache.createSequence();
-      const ppLogits = new Float32Array(vocab);
-      const ppStarted = performance.now();
-      await step(model, [{ sequence: fresh, tokens: tokensFor(flags.prompt, vocab, 1) }], ppLogits);
-      const ppSeconds = (performance.now() - ppStarted) / 1000;
-      cache.release(fresh);
-
-      // tg: `batch` sequences at `depth` tokens, then `repeat` timed decode steps.
-      const sequences: CacheSequence[] = Array.from({ length: batch }, () => cache.createSequence());
+      const runs = variants.map(({ model }) => ({
+        model,
+        sequences: [] as CacheSequence[],
+        ppSeconds: 0,
+        fillTokS: null as number | null,
+        times: [] as number[],
+        kernels: new KernelTotals(),
+      }));
       try {
-        let fillTokS: number | null = null;
-        if (flags.cache === 'synthetic') {
-          fillSyntheticCache(model.backend, cache, sequences, depth, vocab);
-        } else {
-          const fillStarted = performance.now();
-          const prompts = sequences.map((_, s) => tokensFor(depth, vocab, s + 2));
-          const chunkLogits = new Float32Array(batch * vocab);
-          for (let start = 0; start < depth; start += PREFILL_CHUNK) {
-            const end = Math.min(depth, start + PREFILL_CHUNK);
-            await step(
-              model,
-              sequences.map((sequence, s) => ({ sequence, tokens: prompts[s]!.slice(start, end) })),
-              chunkLogits,
-            );
-          }
-          fillTokS = (batch * depth) / ((performance.now() - fillStarted) / 1000);
-        }
         const logits = new Float32Array(batch * vocab);
-        const decode = (t: number) =>
+        const decode = (run: (typeof runs)[number], t: number) =>
           step(
-            model,
-            sequences.map((sequence, s) => ({ sequence, tokens: [(t * 31 + s * 17 + 5) % vocab] })),
+            run.model,
+            run.sequences.map((sequence, s) => ({ sequence, tokens: [(t * 31 + s * 17 + 5) % vocab] })),
             logits,
           );
-        await decode(0); // warm-up, not timed
-        const profile = model.backend.kernelProfile ?? null;
-        profile?.reset(); // (the cpu backend starts timing here)
-        const times: number[] = [];
+        for (const run of runs) {
+          const { model } = run;
+          const cache = model.cache;
+          // pp: one forward of --prompt tokens for a fresh sequence.
+          const fresh = cache.createSequence();
+          const ppLogits = new Float32Array(vocab);
+          const ppStarted = performance.now();
+          await step(model, [{ sequence: fresh, tokens: tokensFor(flags.prompt, vocab, 1) }], ppLogits);
+          run.ppSeconds = (performance.now() - ppStarted) / 1000;
+          cache.release(fresh);
+
+          // tg: `batch` sequences at `depth` tokens, then `repeat` timed decode steps.
+          run.sequences = Array.from({ length: batch }, () => cache.createSequence());
+          if (flags.cache === 'synthetic') {
+            fillSyntheticCache(backend, cache, run.sequences, depth, vocab);
+          } else {
+            const fillStarted = performance.now();
+            const prompts = run.sequences.map((_, s) => tokensFor(depth, vocab, s + 2));
+            const chunkLogits = new Float32Array(batch * vocab);
+            for (let start = 0; start < depth; start += PREFILL_CHUNK) {
+              const end = Math.min(depth, start + PREFILL_CHUNK);
+              await step(
+                model,
+                run.sequences.map((sequence, s) => ({ sequence, tokens: prompts[s]!.slice(start, end) })),
+                chunkLogits,
+              );
+            }
+            run.fillTokS = (batch * depth) / ((performance.now() - fillStarted) / 1000);
+          }
+          // Warm-up, not timed: with graphs, the first step of a batch bucket runs eagerly and the
+          // second captures its graph.
+          await decode(run, 0);
+          await decode(run, 1);
+        }
         for (let r = 0; r < flags.repeat; r++) {
-          const started = performance.now();
-          await decode(r + 1);
-          times.push(performance.now() - started);
+          for (const run of r % 2 === 0 ? runs : [...runs].reverse()) {
+            profile?.reset(); // (the cpu backend starts timing here)
+            const started = performance.now();
+            await decode(run, r + 2);
+            run.times.push(performance.now() - started);
+            if (profile) run.kernels.add(profile.read());
+          }
         }
-        const t = stats(times);
-        const meanMs = times.reduce((sum, ms) => sum + ms, 0) / times.length;
-        let gpuMs: number | null = null;
-        if (profile) {
-          const kernels = profile.read();
-          gpuMs = kernels.reduce((sum, k) => sum + k.ms, 0) / flags.repeat;
+        runs.forEach((run, v) => {
+          const t = stats(run.times);
+          const meanMs = run.times.reduce((sum, ms) => sum + ms, 0) / run.times.length;
+          const gpuMs = profile ? run.kernels.ms / flags.repeat : null;
+          const variant = variants[v]!;
+          const label = variants.length > 1 ? ` graphs ${variant.graphs ? 'on' : 'off'}` : '';
           // The cpu backend always profiles (for host_fraction): its table only with DSA_BENCH_KERNELS=1.
-          if (model.backend.name !== 'cpu' || cliSetting('benchKernels'))
+          if (profile && (backend.name !== 'cpu' || cliSetting('benchKernels')))
             process.stderr.write(
-              `kernel profile, depth ${depth} batch ${batch} (${flags.repeat} steps; µs per step):\n${kernels
-                .slice(0, 40)
-                .map(
-                  (k) =>
-                    `  ${((k.ms * 1000) / flags.repeat).toFixed(1).padStart(9)}  ${String(k.count / flags.repeat).padStart(6)}×  ${k.name}`,
-                )
-                .join('\n')}\n`,
+              `kernel profile, depth ${depth} batch ${batch}${label} (${flags.repeat} steps; µs per step):\n${run.kernels.table(flags.repeat)}\n`,
             );
-        }
-        const graphs = model.graphStats;
-        if (graphs) {
-          process.stderr.write(
-            `graphs after depth ${depth} batch ${batch}: captured ${graphs.captured}, replayed ${graphs.replayed}, eager ${graphs.eager}, invalidations ${graphs.invalidations}, failures ${graphs.failures}${graphs.lastFailure ? ` (${graphs.lastFailure})` : ''}\n`,
-          );
-        }
-        const tgTokS = batch / (t.median / 1000);
-        const traffic = decodeTraffic({
-          config,
-          summary,
-          weightBytesTotal: weightBytes,
-          attention: model.attention,
-          depth,
-          batch,
-          latentRowBytes,
-          indexerRowBytes,
-        });
-        const bytesPerToken = Math.round(traffic.weightBytes + traffic.cacheBytes);
-        emit({
-          backend: base.backend,
-          device: base.device,
-          preset: base.preset,
-          dtype: base.dtype,
-          params_total: summary.paramsTotal,
-          params_active: summary.paramsActive,
-          batch,
-          depth,
-          attention: model.attention,
-          indexer: base.indexer,
-          latent_cache: base.latent_cache,
-          latent_row_bytes: base.latent_row_bytes,
-          cache: flags.cache,
-          pp_tok_s: flags.prompt / ppSeconds,
-          pp_gflops: ppFlops / ppSeconds / 1e9,
-          peak_gflops: base.peak_gflops,
-          tg_tok_s: tgTokS,
-          tg_ms_median: t.median,
-          tg_ms_min: t.min,
-          tg_ms_max: t.max,
-          bytes_per_token: bytesPerToken,
-          bandwidth_gbs: 0, // filled in after the bandwidth probe
-          roofline_fraction: 0,
-          llc_bytes: base.llc_bytes,
-          roofline_basis: rooflineBasis(bytesPerToken, base.llc_bytes),
-          weights_bytes: weightBytes,
-          cache_bytes: cacheBytes,
-          peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
-          fill_tok_s: fillTokS,
-          tg_gpu_ms: gpuMs,
-          // Mean over mean (the same steps): a median step beside a mean kernel time reads 0 after one slow step.
-          host_fraction: gpuMs === null ? null : Math.max(0, 1 - gpuMs / meanMs),
+          const graphs = run.model.graphStats;
+          if (graphs) {
+            process.stderr.write(
+              `graphs after depth ${depth} batch ${batch}: captured ${graphs.captured}, replayed ${graphs.replayed}, eager ${graphs.eager}, invalidations ${graphs.invalidations}, failures ${graphs.failures}${graphs.lastFailure ? ` (${graphs.lastFailure})` : ''}\n`,
+            );
+          }
+          const tgTokS = batch / (t.median / 1000);
+          const traffic = decodeTraffic({
+            config,
+            summary,
+            weightBytesTotal: weightBytes,
+            attention,
+            depth,
+            batch,
+            latentRowBytes,
+            indexerRowBytes,
+          });
+          const bytesPerToken = Math.round(traffic.weightBytes + traffic.cacheBytes);
+          emit({
+            backend: base.backend,
+            device: base.device,
+            preset: base.preset,
+            dtype: base.dtype,
+            params_total: summary.paramsTotal,
+            params_active: summary.paramsActive,
+            batch,
+            depth,
+            attention,
+            indexer: base.indexer,
+            latent_cache: base.latent_cache,
+            latent_row_bytes: base.latent_row_bytes,
+            cache: flags.cache,
+            graphs: variant.graphs,
+            pp_tok_s: flags.prompt / run.ppSeconds,
+            pp_gflops: ppFlops / run.ppSeconds / 1e9,
+            peak_gflops: base.peak_gflops,
+            tg_tok_s: tgTokS,
+            tg_ms_median: t.median,
+            tg_ms_min: t.min,
+            tg_ms_max: t.max,
+            bytes_per_token: bytesPerToken,
+            bandwidth_gbs: 0, // filled in after the bandwidth probe
+            roofline_fraction: 0,
+            llc_bytes: base.llc_bytes,
+            roofline_basis: rooflineBasis(bytesPerToken, base.llc_bytes),
+            weights_bytes: weightBytes,
+            cache_bytes: cacheBytes,
+            peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
+            fill_tok_s: run.fillTokS,
+            tg_gpu_ms: gpuMs,
+            // Mean over mean (the same steps): a median step beside a mean kernel time reads 0 after one slow step.
+            host_fraction: gpuMs === null ? null : Math.max(0, 1 - gpuMs / meanMs),
+          });
         });
       } finally {
-        for (const sequence of sequences) cache.release(sequence);
+        for (const run of runs) for (const sequence of run.sequences) run.model.cache.release(sequence);
       }
     }
   }
@@ -346,6 +404,7 @@ const HEADER = [
   'attention',
   'indexer',
   'cache',
+  'graphs',
   'batch',
   'depth',
   'pp t/s',
@@ -366,6 +425,7 @@ function tableRow(r: BenchResult): string[] {
     r.attention,
     r.indexer,
     r.cache,
+    r.graphs ? 'on' : 'off',
     String(r.batch),
     String(r.depth),
     r.pp_tok_s.toFixed(1),
@@ -413,18 +473,32 @@ export async function benchCommand(flags: BenchFlags): Promise<BenchResult[]> {
     const peak = backend.compute ? peakFlops(backend.compute.isa, backend.compute.threads) : null;
     // The host's caches matter to backends that run on its cores.
     const llcBytes = backend.name === 'cpu' || backend.name === 'reference' ? lastLevelCacheBytes() : null;
+    if (flags.graphs && new Set(flags.graphs).size !== flags.graphs.length) {
+      throw new UsageError('--graphs lists each of on and off at most once');
+    }
     const maxBatch = Math.max(...flags.batch);
     const maxDepth = Math.max(...flags.depth);
     const cacheTokens = maxBatch * (maxDepth + flags.prompt + flags.repeat + 8) + 64;
     for (const indexer of flags.indexer ?? ['fp32']) {
       for (const attention of flags.attention) {
-        const model = await DeepseekModel.load(backend, dir, {
-          attention,
-          indexer,
-          cacheTokens,
-          ...(flags.latentCache ? { latentCache: flags.latentCache } : {}),
-        });
+        const variants: Variant[] = [];
         try {
+          for (const graphs of flags.graphs ?? [null]) {
+            const model = await DeepseekModel.load(backend, dir, {
+              attention,
+              indexer,
+              cacheTokens,
+              ...(flags.latentCache ? { latentCache: flags.latentCache } : {}),
+              ...(graphs === null ? {} : { graphs: graphs === 'on' }),
+            });
+            variants.push({ model, graphs: model.graphStats !== null });
+            if (graphs === 'on' && !model.graphStats) {
+              log(
+                `--graphs on: the ${backend.name} backend does not capture decode graphs here (DSA_GRAPHS=0?)`,
+              );
+            }
+          }
+          const model = variants[0]!.model;
           if (attention === 'sparse' && !model.config.indexer) {
             log(`skipping --attention sparse: ${dir} has no indexer (dense model)`);
             continue;
@@ -440,9 +514,9 @@ export async function benchCommand(flags: BenchFlags): Promise<BenchResult[]> {
             peak_gflops: peak?.gflops ?? null,
             llc_bytes: llcBytes,
           };
-          await measure(model, flags, base, model.weights.bytes, (result) => results.push(result));
+          await measure(variants, flags, base, model.weights.bytes, (result) => results.push(result));
         } finally {
-          model.dispose();
+          for (const { model } of variants) model.dispose();
         }
       }
     }

@@ -2,72 +2,10 @@ import path from 'node:path';
 import type { Backend } from '@dsa/backend';
 import { ReferenceBackend } from '@dsa/backend-reference';
 import { afterEach, describe, expect, it } from 'vitest';
+import { argmaxRows, logitsOf, GraphPair as Pair, prompt } from '../../../../tests/graph-pair.js';
 import { DeepseekModel, type ModelOptions } from './deepseek-model.js';
-import type { CacheSequence } from './kv-cache.js';
-import type { ForwardEntry } from './step-inputs.js';
 
 const dir = path.resolve(import.meta.dirname, '../../../../fixtures/tiny');
-
-/** Deterministic prompt token ids (vocab 1024). */
-function prompt(length: number, seed: number): number[] {
-  return Array.from({ length }, (_, i) => (seed * 131 + i * 37 + 5) % 1000);
-}
-
-function argmaxRows(logits: Float32Array, vocab: number): number[] {
-  const out: number[] = [];
-  for (let r = 0; r < logits.length / vocab; r++) {
-    let best = 0;
-    for (let v = 1; v < vocab; v++) if (logits[r * vocab + v]! > logits[r * vocab + best]!) best = v;
-    out.push(best);
-  }
-  return out;
-}
-
-async function logitsOf(model: DeepseekModel, entries: ForwardEntry[]): Promise<Float32Array> {
-  const result = await model.forward(entries);
-  const host = new Float32Array(result.logits.shape[0]! * result.logits.shape[1]!);
-  await model.backend.download(result.logits, host);
-  return host;
-}
-
-/** The same workload on an eager model and a graph model, step by step. */
-class Pair {
-  readonly sequences: [CacheSequence, CacheSequence][] = [];
-  readonly next: number[] = [];
-  constructor(
-    readonly eager: DeepseekModel,
-    readonly graphs: DeepseekModel,
-  ) {}
-
-  /** Prefills a new sequence on both models (an eager multi-token step) and returns its row. */
-  async add(tokens: number[]): Promise<void> {
-    const pair: [CacheSequence, CacheSequence] = [
-      this.eager.cache.createSequence(),
-      this.graphs.cache.createSequence(),
-    ];
-    const a = await logitsOf(this.eager, [{ sequence: pair[0], tokens }]);
-    const b = await logitsOf(this.graphs, [{ sequence: pair[1], tokens }]);
-    expect(b).toEqual(a);
-    this.sequences.push(pair);
-    this.next.push(argmaxRows(a, this.eager.config.vocabSize)[0]!);
-  }
-
-  /** One greedy decode step of every sequence on both models; logits must match bit for bit. */
-  async decode(): Promise<void> {
-    const entries = (m: 0 | 1) => this.sequences.map((s, i) => ({ sequence: s[m], tokens: [this.next[i]!] }));
-    const a = await logitsOf(this.eager, entries(0));
-    const b = await logitsOf(this.graphs, entries(1));
-    expect(b.length).toBe(a.length);
-    expect(Buffer.from(b.buffer).equals(Buffer.from(a.buffer))).toBe(true);
-    argmaxRows(a, this.eager.config.vocabSize).forEach((t, i) => {
-      this.next[i] = t;
-    });
-    this.sequences.forEach(([x, y]) => {
-      expect(y.length).toBe(x.length);
-      expect(y.tokens).toEqual(x.tokens);
-    });
-  }
-}
 
 describe('captured decode graphs (reference backend, recorded closures)', () => {
   const backends: Backend[] = [];
