@@ -16,6 +16,7 @@
 #include "gemm.h"
 #include "indexer-avx512.h"
 #include "kernels.h"
+#include "pool.h"
 #include "segments.h"
 
 namespace dsa {
@@ -154,9 +155,12 @@ void indexer_top_k(const Context& ctx, const Tensor& indices, const Tensor& q, c
   if (S >= 2 && ctx.threads > 1 && S >= ctx.threads) {
     Context serial = ctx;
     serial.threads = 1;
-    parallel_for(ctx, S, 1, [&](int64_t b, int64_t e) {
-      for (int64_t s = b; s < e; s++) run_query(serial, s);
-    });
+    // One task per query, the latest positions (the most rows in a causal prefill) first.
+    std::vector<int64_t> order(static_cast<size_t>(S));
+    for (int64_t s = 0; s < S; s++) order[s] = s;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int64_t a, int64_t b) { return batch.positions[a] > batch.positions[b]; });
+    parallel_each(ctx, S, order.data(), [&](int64_t s) { run_query(serial, s); });
   } else {
     for (int64_t s = 0; s < S; s++) run_query(ctx, s);
   }

@@ -75,6 +75,25 @@ void parallel_for(const Context& ctx, int64_t n, int64_t grain, Body&& body) {
 
 // Same, for items that must be split on multiples of `align` (GEMM tiles): body(begin, end) gets
 // begin a multiple of align.
+// Runs body(order[i]) for every i in [0, n), one task each, claimed in the order given (list the
+// costliest first: a worker that finishes early takes the next, so uneven tasks balance, as causal
+// prefill queries do).
+template <class Body>
+void parallel_each(const Context& ctx, int64_t n, const int64_t* order, Body&& body) {
+  if (n <= 0) return;
+  struct Job {
+    Body* body;
+    const int64_t* order;
+  } job{&body, order};
+  ThreadPool::get().run(
+      static_cast<int>(std::min<int64_t>(ctx.threads, n)), n,
+      [](void* context, int64_t task) {
+        Job* j = static_cast<Job*>(context);
+        (*j->body)(j->order[task]);
+      },
+      &job);
+}
+
 template <class Body>
 void parallel_for_aligned(const Context& ctx, int64_t n, int64_t align, int64_t grain, Body&& body) {
   int64_t units = (n + align - 1) / align;
