@@ -41,18 +41,23 @@ const KEYS = [
 const tinyBench = (flags: string, backend = 'reference') =>
   capture(['bench', '--preset', 'tiny', '--backend', backend, '--json', ...flags.split(' ')]);
 
+/** The JSON lines of a `dsa bench --json` run that succeeded with nothing on stderr matching "error". */
+function benchLines(run: { code: number; stdout: string; stderr: string }): Record<string, unknown>[] {
+  expect(run.stderr).not.toMatch(/error/);
+  expect(run.code).toBe(0);
+  return run.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
 /** The last-level cache of this machine's cores (null where sysfs does not say). */
 const LLC = lastLevelCacheBytes();
 
 describe('dsa bench', () => {
   it('prints one JSON line per (depth, batch) with every key and sane values', async () => {
-    const { code, stdout, stderr } = await tinyBench('--depth 64 --batch 1,2 --repeat 2 --prompt 32');
-    expect(stderr).not.toMatch(/error/);
-    expect(code).toBe(0);
-    const lines = stdout
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const run = await tinyBench('--depth 64 --batch 1,2 --repeat 2 --prompt 32');
+    const lines = benchLines(run);
     expect(lines.map((l) => l.batch)).toEqual([1, 2]);
     for (const line of lines) {
       expect(Object.keys(line)).toEqual(KEYS);
@@ -117,16 +122,9 @@ describe('dsa bench', () => {
   }, 60_000);
 
   it('measures decode graphs on and off side by side with --graphs on,off', async () => {
-    const { code, stdout, stderr } = await tinyBench(
-      '--depth 64 --batch 1 --repeat 4 --prompt 16 --graphs on,off',
-      'cpu',
-    );
-    expect(stderr).not.toMatch(/error/);
-    expect(code).toBe(0);
-    const lines = stdout
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line) as Record<string, number | string | boolean | null>);
+    const run = await tinyBench('--depth 64 --batch 1 --repeat 4 --prompt 16 --graphs on,off', 'cpu');
+    const { stderr } = run;
+    const lines = benchLines(run);
     expect(lines.map((l) => l.graphs)).toEqual([true, false]);
     // Each variant timed its own steps, after two warm-up steps (the second captures the graph).
     expect(stderr).toMatch(/graphs after depth 64 batch 1: captured 1, replayed 5, eager 1/);
@@ -149,16 +147,11 @@ describe('dsa bench', () => {
   }, 60_000);
 
   it('runs on the fp8 latent cache and reports its 656-byte-layout rows (C + 4 + 2·R = 52 B for tiny)', async () => {
-    const { code, stdout, stderr } = await tinyBench(
+    const run = await tinyBench(
       '--depth 40 --repeat 1 --prompt 8 --latent-cache fp8 --attention sparse,dense',
       'cpu',
     );
-    expect(stderr).not.toMatch(/error/);
-    expect(code).toBe(0);
-    const lines = stdout
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const lines = benchLines(run);
     expect(lines.map((l) => l.attention)).toEqual(['sparse', 'dense']);
     for (const line of lines) {
       expect(line).toMatchObject({ latent_cache: 'fp8', latent_row_bytes: 32 + 4 + 2 * 8 });
