@@ -13,6 +13,7 @@
         "native/convert.cc",
         "native/cpu-features.cc",
         "native/elementwise.cc",
+        "native/fma-peak.cc",
         "native/fp8.cc",
         "native/gather.cc",
         "native/gemm-avx2.cc",

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "bandwidth.h"
+#include "fma-peak.h"
 #include "buffer.h"
 #include "convert.h"
 #include "cpu-features.h"
@@ -527,6 +528,13 @@ Napi::Value MemoryReadBandwidth(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), memory_read_bandwidth(static_cast<int64_t>(bytes), threads));
 }
 
+Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
+  int isa = info[0].As<Napi::Number>().Int32Value();
+  int threads = info[1].As<Napi::Number>().Int32Value();
+  if (isa < kPortable || isa > kAvx512Bf16) fail("fmaPeak: isa must be 0..3, got " + std::to_string(isa));
+  return Napi::Number::New(info.Env(), fma_peak_gflops(isa, threads));
+}
+
 Napi::Value ReserveThreads(const Napi::CallbackInfo& info) {
   int threads = info[0].As<Napi::Number>().Int32Value();
   ThreadPool::get().reserve(std::max(1, threads));
@@ -798,6 +806,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   add("info", guarded<Info>);
   add("reserveThreads", guarded<ReserveThreads>);
   add("memoryReadBandwidth", guarded<MemoryReadBandwidth>);
+  add("fmaPeak", guarded<FmaPeak>);
   add("debugMath", guarded<DebugMath>);
   add("fill", guarded<kernel<Fill>>);
   add("cast", guarded<kernel<Cast>>);

@@ -61,6 +61,28 @@ describe('cpu backend factory', () => {
   });
 });
 
+describe('FMA peak probe', () => {
+  it('measures each kernel set: scalar below 16-lane AVX-512, both within what a core can issue', () => {
+    const rate = (isa: 'portable' | 'avx512') => {
+      const backend = new CpuBackend(native.addon, { threads: 1, settings: { isa } });
+      try {
+        return backend.fmaPeak();
+      } finally {
+        backend.dispose();
+      }
+    };
+    const scalar = rate('portable');
+    expect(scalar).toBeGreaterThan(0.5);
+    // one core: at most 4 scalar FP ops and 2 FMA pipes of 16 lanes per cycle, at most 6 GHz
+    expect(scalar).toBeLessThan(4 * 6);
+    if (native.addon.info().isa >= 2) {
+      const wide = rate('avx512');
+      expect(wide).toBeGreaterThan(4 * scalar);
+      expect(wide).toBeLessThan(2 * 16 * 2 * 6);
+    }
+  });
+});
+
 describe('memory read bandwidth probe', () => {
   it('returns a positive GB/s and rejects bad sizes', () => {
     const backend = new CpuBackend(native.addon, { threads: 2 });

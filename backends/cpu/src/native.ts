@@ -63,6 +63,8 @@ export interface NativeAddon {
   reserveThreads(threads: number): number;
   /** Sums a fresh buffer of `bytes` bytes with up to `threads` pool threads; best read GB/s of 3 passes. */
   memoryReadBandwidth(bytes: number, threads: number): number;
+  /** Best f32 FMA GFLOP/s of `threads` pool threads with kernel set `isa`'s widest FMA (native/fma-peak.h). */
+  fmaPeak(isa: number, threads: number): number;
   /** Test hook: fdlibm `log` / `exp` or rngUniform(input[i], i % 7, i) over `input`. */
   debugMath(which: 'log' | 'exp' | 'rng', input: Float64Array, output: Float64Array): void;
   fill: NativeKernel;

@@ -101,6 +101,11 @@ export interface BackendDiagnostics {
    * backend documents what it counts: a read sweep on CPUs, read + written bytes of a copy on GPUs).
    */
   memoryReadBandwidth?(bytes: number): number;
+  /**
+   * Peak f32 FMA rate in GFLOP/s (an FMA is two FLOPs) the backend measures with its kernels' widest FMA on its
+   * threads (synchronous): what prefill and batched-decode GFLOP/s are a fraction of.
+   */
+  fmaPeak?(): number;
   /** Per-kernel device times, when the backend was created to collect them (null otherwise). */
   readonly kernelProfile?: KernelProfile | null;
   /** The CPU kernel set and threads, for CPU backends. */

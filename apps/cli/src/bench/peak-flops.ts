@@ -1,7 +1,8 @@
 import fs from 'node:fs';
+import type { BackendDiagnostics } from '@dsa/backend';
 import { cliSetting } from '../cli-settings.js';
 
-/** The machine's peak f32 FMA rate for the cpu backend's kernel set, and how it was derived. */
+/** The machine's peak f32 FMA rate for the cpu backend's kernel set, and how it was found. */
 export interface PeakFlops {
   /** cores · GHz · FMA lanes · 2 · FMA units, in GFLOP/s. */
   readonly gflops: number;
@@ -20,6 +21,27 @@ const LANES: Record<string, number> = { 'AVX-512': 16, avx512: 16, AVX2: 8, avx2
  * the clock is unknown (no /proc/cpuinfo) or the kernel set is not a cpu one.
  */
 export function peakFlops(isa: string, cores: number): PeakFlops | null {
+  return formulaPeak(isa, cores);
+}
+
+/**
+ * The peak a backend measures ({@link BackendDiagnostics.fmaPeak}: its widest FMA on its threads), else
+ * {@link peakFlops}'s formula. `DSA_BENCH_CPU_GHZ` / `DSA_BENCH_FMA_UNITS` ask for the formula.
+ */
+export function backendPeakFlops(backend: Pick<BackendDiagnostics, 'fmaPeak' | 'compute'>): PeakFlops | null {
+  const formulaAsked = cliSetting('benchCpuGhz') !== undefined || cliSetting('benchFmaUnits') !== undefined;
+  if (backend.fmaPeak && !formulaAsked) {
+    const gflops = backend.fmaPeak();
+    const threads = backend.compute?.threads;
+    return {
+      gflops,
+      formula: `measured: ${threads ?? '?'} threads × independent ${backend.compute?.isa ?? ''} FMA chains, best of 3`,
+    };
+  }
+  return backend.compute ? peakFlops(backend.compute.isa, backend.compute.threads) : null;
+}
+
+function formulaPeak(isa: string, cores: number): PeakFlops | null {
   const lanes = LANES[isa];
   if (lanes === undefined) return null;
   let ghz = cliSetting('benchCpuGhz') ?? Number.NaN;

@@ -16,7 +16,7 @@ import {
 import { forwardFlops } from '../bench/flops.js';
 import { lastLevelCacheBytes, type RooflineBasis, rooflineBasis } from '../bench/llc.js';
 import { decodeTraffic, jsReadBandwidth, rowBytes, stats } from '../bench/metrics.js';
-import { peakFlops } from '../bench/peak-flops.js';
+import { backendPeakFlops } from '../bench/peak-flops.js';
 import { cliSetting } from '../cli-settings.js';
 import { benchPlot, checkPlotFile, writePlot } from '../plot/index.js';
 import { UsageError } from '../usage-error.js';
@@ -72,7 +72,7 @@ export interface BenchResult {
   pp_tok_s: number;
   /** Prefill GFLOP/s: {@link forwardFlops} of the pp forward over its time. */
   pp_gflops: number;
-  /** Peak f32 GFLOP/s of the cores and kernel set in use ({@link peakFlops}); null when unknown. */
+  /** Peak f32 GFLOP/s of the cores and kernel set in use, measured by the backend where it can ({@link backendPeakFlops}); null when unknown. */
   peak_gflops: number | null;
   tg_tok_s: number;
   tg_ms_median: number;
@@ -470,7 +470,7 @@ export async function benchCommand(flags: BenchFlags): Promise<BenchResult[]> {
   const backend = await createBackend({ ...(flags.backend ? { backend: flags.backend } : {}) });
   const results: BenchResult[] = [];
   try {
-    const peak = backend.compute ? peakFlops(backend.compute.isa, backend.compute.threads) : null;
+    const peak = backendPeakFlops(backend);
     // The host's caches matter to backends that run on its cores.
     const llcBytes = backend.name === 'cpu' || backend.name === 'reference' ? lastLevelCacheBytes() : null;
     if (flags.graphs && new Set(flags.graphs).size !== flags.graphs.length) {

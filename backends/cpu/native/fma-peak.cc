@@ -1,0 +1,97 @@
+// An FMA throughput probe. A formula (cores × GHz × lanes × 2 × FMA units) gets both factors it cannot see
+// wrong on some machines: the clock /proc/cpuinfo reports on a VM is the nominal one (2.6 GHz where the cores
+// run at ~3.7), and Zen 4 issues one 512-bit FMA per cycle (its two 256-bit pipes together), not two. So the
+// peak is measured: kChains independent FMA chains per task (FMA latency × issue width needs at least 8),
+// tasks spread over the pool, the best of 3 passes.
+#include "fma-peak.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+#include "dtype.h"
+#include "pool.h"
+
+namespace dsa {
+namespace {
+
+constexpr int kChains = 12;
+constexpr int64_t kIterations = 1 << 21;  // per task: 25M FMAs, a few ms on one core
+
+__attribute__((target("avx512f"))) float chains_avx512(int64_t iterations) {
+  __m512 a[kChains];
+  for (int i = 0; i < kChains; i++) a[i] = _mm512_set1_ps(1.0f + 1e-3f * static_cast<float>(i));
+  const __m512 m = _mm512_set1_ps(0.9999999f), c = _mm512_set1_ps(1e-7f);
+  for (int64_t n = 0; n < iterations; n++) {
+#pragma GCC unroll 12
+    for (int i = 0; i < kChains; i++) a[i] = _mm512_fmadd_ps(a[i], m, c);
+  }
+  for (int i = 1; i < kChains; i++) a[0] = _mm512_add_ps(a[0], a[i]);
+  return _mm512_reduce_add_ps(a[0]);
+}
+
+__attribute__((target("avx2,fma"))) float chains_avx2(int64_t iterations) {
+  __m256 a[kChains];
+  for (int i = 0; i < kChains; i++) a[i] = _mm256_set1_ps(1.0f + 1e-3f * static_cast<float>(i));
+  const __m256 m = _mm256_set1_ps(0.9999999f), c = _mm256_set1_ps(1e-7f);
+  for (int64_t n = 0; n < iterations; n++) {
+#pragma GCC unroll 12
+    for (int i = 0; i < kChains; i++) a[i] = _mm256_fmadd_ps(a[i], m, c);
+  }
+  for (int i = 1; i < kChains; i++) a[0] = _mm256_add_ps(a[0], a[i]);
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, a[0]);
+  float s = 0;
+  for (float v : lanes) s += v;
+  return s;
+}
+
+// The portable kernels multiply and add separately (no FMA in baseline x86-64): two FLOPs per pair, scalar
+// (the empty asm keeps each chain a scalar register the compiler can neither vectorize nor fold away).
+float chains_portable(int64_t iterations) {
+  float a[kChains];
+  for (int i = 0; i < kChains; i++) a[i] = 1.0f + 1e-3f * static_cast<float>(i);
+  for (int64_t n = 0; n < iterations; n++) {
+#pragma GCC unroll 12
+    for (int i = 0; i < kChains; i++) {
+      a[i] = a[i] * 0.9999999f + 1e-7f;
+      asm volatile("" : "+x"(a[i]));
+    }
+  }
+  float s = 0;
+  for (float v : a) s += v;
+  return s;
+}
+
+}  // namespace
+
+double fma_peak_gflops(int isa, int threads) {
+  const int lanes = isa >= kAvx512 ? 16 : isa == kAvx2 ? 8 : 1;
+  Context ctx;
+  ctx.threads = std::max(1, threads);
+  ThreadPool::get().reserve(ctx.threads);
+  const int64_t tasks = static_cast<int64_t>(ctx.threads) * 4;  // parallel_for's chunks per thread
+  const int64_t iterations = isa >= kAvx2 ? kIterations : kIterations / 4;
+  std::vector<float> sinks(static_cast<size_t>(tasks), 0.0f);
+  double best = 0;
+  for (int pass = 0; pass < 3; pass++) {
+    const auto start = std::chrono::steady_clock::now();
+    parallel_for(ctx, tasks, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; t++)
+        sinks[static_cast<size_t>(t)] = isa >= kAvx512 ? chains_avx512(iterations)
+                                        : isa == kAvx2 ? chains_avx2(iterations)
+                                                       : chains_portable(iterations);
+    });
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double flops = static_cast<double>(tasks) * static_cast<double>(iterations) * kChains * lanes * 2.0;
+    if (seconds > 0) best = std::max(best, flops / seconds / 1e9);
+  }
+  volatile float sink = 0;
+  for (float s : sinks) sink = sink + s;
+  return best;
+}
+
+}  // namespace dsa
