@@ -35,7 +35,9 @@ describe('CpuBackend.kernelProfile', () => {
       const byName = new Map(times.map((t) => [t.name, t]));
       expect(byName.get('matmul')?.count).toBe(3);
       expect(byName.get('binary')?.count).toBe(2);
-      expect(byName.get('download')?.count).toBe(1);
+      // The download is a queued command (timed) when the queue is still busy, else a memcpy on the calling thread
+      // (host time, not timed): which one depends on how fast the kernels drained.
+      expect(byName.get('download')?.count ?? 0).toBeLessThanOrEqual(1);
       expect(times.map((t) => t.ms)).toEqual([...times.map((t) => t.ms)].sort((x, y) => y - x));
       // 3 × 33.5 MFLOP of matmul outweigh two 64K-element elementwise passes.
       expect(byName.get('matmul')!.ms).toBeGreaterThan(byName.get('binary')!.ms);
