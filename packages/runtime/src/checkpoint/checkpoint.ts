@@ -277,6 +277,16 @@ export class Checkpoint {
   }
 
   /**
+   * Reads `target.byteLength` bytes of tensor `name` from `byteOffset` bytes into it.
+   *
+   * @throws CheckpointError when the tensor does not exist, the range leaves it, or the read fails.
+   */
+  async readRange(name: string, byteOffset: number, target: Uint8Array): Promise<void> {
+    const { file } = this.#entry(name);
+    return file.readRange(name, byteOffset, target);
+  }
+
+  /**
    * Reads and parses a JSON file of the checkpoint folder, such as `config.json`.
    *
    * @throws CheckpointError when the name leaves the folder, or the file is missing or not valid JSON.

@@ -90,6 +90,15 @@ describe('SafetensorsFile round trip', () => {
         expect(bytes.byteOffset).toBe(0);
         expect(bytes.buffer.byteLength).toBe(bytes.byteLength);
         expect(bytes).toEqual(t.data);
+        // a range inside the tensor reads exactly those bytes; one that leaves it names the tensor
+        if (t.data.byteLength >= 3) {
+          const part = new Uint8Array(t.data.byteLength - 2);
+          await st.readRange(t.name, 1, part);
+          expect(part).toEqual(t.data.subarray(1, t.data.byteLength - 1));
+        }
+        await expect(st.readRange(t.name, 1, new Uint8Array(t.data.byteLength))).rejects.toThrow(
+          new RegExp(`tensor "${t.name}": bytes 1\\.\\.${t.data.byteLength + 1} leave its`),
+        );
       }
     } finally {
       await st.close();

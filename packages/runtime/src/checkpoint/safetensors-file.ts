@@ -247,6 +247,33 @@ export class SafetensorsFile {
     await readFully(handle, target, 0, info.byteLength, info.byteOffset, this.path, name);
   }
 
+  /**
+   * Reads `target.byteLength` bytes of tensor `name` from `byteOffset` bytes into it.
+   *
+   * @throws CheckpointError when the tensor does not exist, the range leaves it, the file was closed, or the
+   *   read fails.
+   */
+  async readRange(name: string, byteOffset: number, target: Uint8Array): Promise<void> {
+    const info = this.info(name);
+    if (
+      !(Number.isInteger(byteOffset) && byteOffset >= 0 && byteOffset + target.byteLength <= info.byteLength)
+    ) {
+      throw new CheckpointError(
+        `${this.path}: tensor "${name}": bytes ${byteOffset}..${byteOffset + target.byteLength} leave its ` +
+          `${info.byteLength} bytes`,
+        { file: this.path, tensor: name },
+      );
+    }
+    const handle = this.#handle;
+    if (handle === undefined) {
+      throw new CheckpointError(`${this.path}: tensor "${name}": cannot read, the file has been closed`, {
+        file: this.path,
+        tensor: name,
+      });
+    }
+    await readFully(handle, target, 0, target.byteLength, info.byteOffset + byteOffset, this.path, name);
+  }
+
   /** True once {@link SafetensorsFile.close} was called. */
   get closed(): boolean {
     return this.#handle === undefined;

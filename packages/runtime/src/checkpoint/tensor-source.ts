@@ -25,4 +25,9 @@ export interface TensorSource {
   info(name: string): SourceTensorInfo;
   /** The bytes of tensor `name` in a fresh buffer (offset 0). */
   read(name: string): Promise<Uint8Array>;
+  /**
+   * Optional: reads `target.byteLength` bytes of tensor `name` starting `byteOffset` bytes into it, so a loader can
+   * stream a large tensor in slices instead of holding all of it in host memory.
+   */
+  readRange?(name: string, byteOffset: number, target: Uint8Array): Promise<void>;
 }

@@ -2,7 +2,7 @@ import type { Backend, DeviceBuffer, ExpertWeights, LinearWeight } from '@dsa/ba
 import type { IndexerWeights } from '@dsa/indexer';
 import type { MlaWeights } from '@dsa/mla';
 import type { MoeWeights } from '@dsa/moe';
-import { FP8_E4M3_TABLE, formatShape, type Shape, type TensorView, tensorView } from '@dsa/tensor';
+import { FP8_E4M3_TABLE, formatShape, narrow, type Shape, type TensorView, tensorView } from '@dsa/tensor';
 import { CheckpointError } from '../checkpoint/checkpoint-error.js';
 import type { TensorSource } from '../checkpoint/tensor-source.js';
 import type { ModelConfig } from '../config/model-config.js';
@@ -61,11 +61,16 @@ const Q8_0_BLOCK = [1, 32] as const;
  * config, and uploads it to `backend`. Tensors stay in their checkpoint dtype (fp8 keeps its block
  * scales), except `kv_b_proj` of fp8 checkpoints, dequantized to f32 for the absorbed attention.
  */
+/** Tensors above this size upload in row slices of at most this many bytes (when the source reads ranges). */
+const UPLOAD_SLICE_BYTES = 64 * 1024 * 1024;
+
 export async function loadModelWeights(
   backend: Backend,
   checkpoint: TensorSource,
   config: ModelConfig,
   onProgress?: (progress: LoadProgress) => void,
+  /** Row-slice size for large tensors (default 64 MiB; tests use small ones). */
+  sliceBytes: number = UPLOAD_SLICE_BYTES,
 ): Promise<ModelWeights> {
   const plan = planNames(config);
   const bytesTotal = plan.reduce(
@@ -99,12 +104,24 @@ export async function loadModelWeights(
     dtypes: readonly string[] = FLOAT_DTYPES,
   ): Promise<TensorView> => {
     const info = expectInfo(name, shape, dtypes);
-    const bytes = await checkpoint.read(name);
-    const buffer = backend.allocate(bytes.byteLength, 'weights');
+    const buffer = backend.allocate(info.byteLength, 'weights');
     buffers.push(buffer);
     const view = tensorView(buffer, info.dtype, shape);
-    backend.upload(view, bytes);
-    bytesDone += bytes.byteLength;
+    const rowBytes = shape.length > 1 ? info.byteLength / shape[0]! : info.byteLength;
+    if (checkpoint.readRange && info.byteLength > sliceBytes && rowBytes <= sliceBytes) {
+      // Large tensors (the 1.85 GB embedding and lm_head of V3.2) stream in row slices: the host holds one
+      // slice at a time instead of the whole tensor (a fresh buffer per slice: uploads may be enqueued).
+      const rows = Math.floor(sliceBytes / rowBytes);
+      for (let r = 0; r < shape[0]!; r += rows) {
+        const n = Math.min(rows, shape[0]! - r);
+        const slice = new Uint8Array(n * rowBytes);
+        await checkpoint.readRange(name, r * rowBytes, slice);
+        backend.upload(narrow(view, 0, r, n), slice);
+      }
+    } else {
+      backend.upload(view, await checkpoint.read(name));
+    }
+    bytesDone += info.byteLength;
     tensorsDone++;
     report();
     return view;
