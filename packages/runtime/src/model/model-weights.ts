@@ -56,14 +56,14 @@ const FLOAT_DTYPES = ['f32', 'bf16', 'f16'];
 /** Block of an i8 (GGUF Q8_0) weight's scales: one per 32 values of a row. */
 const Q8_0_BLOCK = [1, 32] as const;
 
+/** Tensors above this size upload in row slices of at most this many bytes (when the source reads ranges). */
+const UPLOAD_SLICE_BYTES = 64 * 1024 * 1024;
+
 /**
  * Reads every tensor the model needs from `checkpoint` (a safetensors folder or a GGUF file), checks its dtype and shape against the
  * config, and uploads it to `backend`. Tensors stay in their checkpoint dtype (fp8 keeps its block
  * scales), except `kv_b_proj` of fp8 checkpoints, dequantized to f32 for the absorbed attention.
  */
-/** Tensors above this size upload in row slices of at most this many bytes (when the source reads ranges). */
-const UPLOAD_SLICE_BYTES = 64 * 1024 * 1024;
-
 export async function loadModelWeights(
   backend: Backend,
   checkpoint: TensorSource,
