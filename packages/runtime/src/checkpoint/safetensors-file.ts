@@ -237,14 +237,7 @@ export class SafetensorsFile {
         { file: this.path, tensor: name },
       );
     }
-    const handle = this.#handle;
-    if (handle === undefined) {
-      throw new CheckpointError(`${this.path}: tensor "${name}": cannot read, the file has been closed`, {
-        file: this.path,
-        tensor: name,
-      });
-    }
-    await readFully(handle, target, 0, info.byteLength, info.byteOffset, this.path, name);
+    await this.readRange(name, 0, target);
   }
 
   /**
