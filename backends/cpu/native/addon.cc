@@ -38,8 +38,8 @@ namespace {
 // Arguments
 
 // Command queues by handle (one per backend); -1 is "none" (run on the calling thread).
-std::mutex queue_mutex;
-std::vector<Queue*> queues;
+std::mutex& queue_mutex = *new std::mutex;  // never destroyed (see `programs`)
+std::vector<Queue*>& queues = *new std::vector<Queue*>;
 
 Queue* queue_lookup(double id) {
   if (id == -1) return nullptr;
@@ -436,8 +436,10 @@ Napi::Value QueueIdle(const Napi::CallbackInfo& info) {
 // ---------------------------------------------------------------------------------------------
 // Recorded programs (program.h): handles into a table.
 
-std::mutex program_mutex;
-std::vector<std::shared_ptr<Program>> programs;
+// Never destroyed: a program alive at exit (a graph never disposed nor collected) keeps its ops and
+// buffer references; running its destructor from exit handlers would race the executor threads.
+std::mutex& program_mutex = *new std::mutex;
+std::vector<std::shared_ptr<Program>>& programs = *new std::vector<std::shared_ptr<Program>>;
 
 std::shared_ptr<Program> program_lookup(double id) {
   std::lock_guard<std::mutex> lock(program_mutex);

@@ -22,9 +22,12 @@ struct Entry {
   bool retired = false;     // freed by JavaScript while referenced: no longer looked up
 };
 
-std::mutex table_mutex;
-std::vector<Entry> table;
-std::vector<uint32_t> free_ids;
+// The table is never destroyed: programs and queued commands still alive when the process exits
+// release their buffer references from static destructors (Program::~Program via addon.cc's
+// program table), which may run after this file's statics would have been destroyed.
+std::mutex& table_mutex = *new std::mutex;
+std::vector<Entry>& table = *new std::vector<Entry>;
+std::vector<uint32_t>& free_ids = *new std::vector<uint32_t>;
 
 // The live entry behind `id` (table_mutex held); throws when there is none.
 Entry& live(double id) {

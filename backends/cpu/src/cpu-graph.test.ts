@@ -1,5 +1,9 @@
 // CpuBackend.captureGraph: kernel calls recorded into a native program and replayed with one call,
 // bit for bit equal to the same calls run eagerly, reading inputs uploaded between replays.
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type AttentionBatch, downloadTensor, uploadTensor } from '@dsa/backend';
 import {
   emptyTensor,
@@ -190,5 +194,27 @@ describe('CpuBackend.captureGraph', () => {
     const backend = create({ execution: 'synchronous' });
     expect(backend.capabilities.graphCapture).toBe(false);
     expect(() => backend.captureGraph(STREAM, () => {})).toThrow(/queued execution/);
+  });
+
+  it('lets the process exit with a graph neither disposed nor collected', () => {
+    // The exit handlers once destroyed the buffer table before the program table, whose programs then
+    // released their buffer references into freed memory (an ASan heap-use-after-free at exit). The
+    // child inherits the sanitizer step's LD_PRELOAD and prebuild, so there it runs sanitized.
+    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+    const loader = createRequire(import.meta.url).resolve('node-gyp-build');
+    // Raw addon calls (argument block as in execution.test.ts): fill recorded into a program, replayed once.
+    const script = `
+      const addon = require(${JSON.stringify(loader)})(${JSON.stringify(root)});
+      const queue = addon.createQueue();
+      const id = addon.allocate(1024 * 4, true);
+      addon.beginCapture(queue);
+      addon.fill(Float64Array.from([queue, 1, 0, id, 0, 1, 1, 1024, 1, 3]));
+      const program = addon.endCapture(queue);
+      addon.replay(queue, program);
+      addon.free(id);
+    `;
+    const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(child.stderr).toBe('');
+    expect(child.status).toBe(0);
   });
 });
