@@ -8,6 +8,40 @@ using namespace dsa_fused;
 using namespace dsa_route;
 
 namespace {
+// picked[0, count) into ascending expert order (insertion sort of ≤ kMaxTopK entries), then -1 padding up to k.
+__device__ __forceinline__ void sort_and_pad(int* picked, int count, int k) {
+  for (int a = 1; a < count; a++) {
+    const int v = picked[a];
+    int b = a - 1;
+    while (b >= 0 && picked[b] > v) {
+      picked[b + 1] = picked[b];
+      b--;
+    }
+    picked[b + 1] = v;
+  }
+  for (int j = count; j < k; j++) picked[j] = -1;
+}
+
+// Token n's outputs from its picked experts: weights = their scores, divided by their f32 sum (formed in f64
+// in pick order) when normalizing, times routed_scale.
+__device__ __forceinline__ void write_token(int32_t* indices, float* weights, int n, const int* picked,
+                                            const float* scores, int topk, float routed_scale, int normalize) {
+  float w[kMaxTopK];
+  for (int j = 0; j < topk; j++) w[j] = picked[j] >= 0 ? scores[picked[j]] : 0.0f;
+  if (normalize) {
+    double sum = 0;
+    for (int j = 0; j < topk; j++) sum += w[j];
+    const float total = static_cast<float>(sum);
+    for (int j = 0; j < topk; j++) w[j] = w[j] / total;
+  }
+  if (routed_scale != 1.0f)
+    for (int j = 0; j < topk; j++) w[j] = w[j] * routed_scale;
+  for (int j = 0; j < topk; j++) {
+    indices[static_cast<int64_t>(n) * topk + j] = picked[j];
+    weights[static_cast<int64_t>(n) * topk + j] = w[j];
+  }
+}
+
 // The k best of values[0, n) (ascending indices, -1 padded) into picked; `taken` is scratch of n bits.
 __device__ void select_best(const float* values, int n, int k, int* picked, uint32_t* taken) {
   for (int i = 0; i < (n + 31) / 32; i++) taken[i] = 0;
@@ -23,17 +57,7 @@ __device__ void select_best(const float* values, int n, int k, int* picked, uint
     taken[best >> 5] |= 1u << (best & 31);
     picked[count++] = best;
   }
-  // ascending expert order (insertion sort of ≤ kMaxTopK entries), then -1 padding
-  for (int a = 1; a < count; a++) {
-    const int v = picked[a];
-    int b = a - 1;
-    while (b >= 0 && picked[b] > v) {
-      picked[b + 1] = picked[b];
-      b--;
-    }
-    picked[b + 1] = v;
-  }
-  for (int j = count; j < k; j++) picked[j] = -1;
+  sort_and_pad(picked, count, k);
 }
 }  // namespace
 
@@ -75,20 +99,7 @@ extern "C" __global__ void dsa_fused_moe_route(int32_t* indices, float* weights,
     }
   }
   select_best(choice, experts, topk, picked, taken);
-  float w[kMaxTopK];
-  for (int j = 0; j < topk; j++) w[j] = picked[j] >= 0 ? scores[picked[j]] : 0.0f;
-  if (normalize) {
-    double sum = 0;
-    for (int j = 0; j < topk; j++) sum += w[j];
-    const float total = static_cast<float>(sum);
-    for (int j = 0; j < topk; j++) w[j] = w[j] / total;
-  }
-  if (routed_scale != 1.0f)
-    for (int j = 0; j < topk; j++) w[j] = w[j] * routed_scale;
-  for (int j = 0; j < topk; j++) {
-    indices[static_cast<int64_t>(n) * topk + j] = picked[j];
-    weights[static_cast<int64_t>(n) * topk + j] = w[j];
-  }
+  write_token(indices, weights, n, picked, scores, topk, routed_scale, normalize);
 }
 
 // ---- v2: dsa_fused_moe_route2 (same arguments): one warp per token, kRouteWarps tokens per CTA ----
@@ -104,12 +115,7 @@ __device__ __forceinline__ int warp_best(const float* values, int n, int lane) {
   int i = -1;
   for (int j = lane; j < n; j += 32)
     if (values[j] > -INFINITY) better_of(v, i, values[j], j);
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) {
-    const float ov = __shfl_xor_sync(0xffffffffu, v, o);
-    const int oi = __shfl_xor_sync(0xffffffffu, i, o);
-    better_of(v, i, ov, oi);
-  }
+  warp_best_of(v, i);
   return i;
 }
 
@@ -128,18 +134,7 @@ __device__ __forceinline__ void warp_select(float* values, int n, int k, int* pi
     count++;
     __syncwarp();
   }
-  if (lane == 0) {
-    for (int a = 1; a < count; a++) {
-      const int v = picked[a];
-      int b = a - 1;
-      while (b >= 0 && picked[b] > v) {
-        picked[b + 1] = picked[b];
-        b--;
-      }
-      picked[b + 1] = v;
-    }
-    for (int j = count; j < k; j++) picked[j] = -1;
-  }
+  if (lane == 0) sort_and_pad(picked, count, k);
   __syncwarp();
 }
 }  // namespace
@@ -182,24 +177,8 @@ extern "C" __global__ void __launch_bounds__(32 * kRouteWarps)
   if (groups > 1) {
     const int per_group = experts / groups;
     const int best = bias != nullptr ? min(2, per_group) : 1;
-    for (int g = lane; g < groups; g += 32) {
-      const float* part = choice + g * per_group;
-      int b1 = -1, b2 = -1;
-      for (int i = 0; i < per_group; i++) {
-        const float v = part[i];
-        if (!(v > -INFINITY)) continue;
-        if (b1 < 0 || beats(v, i, part[b1], b1)) {
-          b2 = b1;
-          b1 = i;
-        } else if (b2 < 0 || beats(v, i, part[b2], b2)) {
-          b2 = i;
-        }
-      }
-      // v1 adds the chosen entries in ascending index order; a two-term f64 sum is order-free anyway
-      double sum = b1 >= 0 ? static_cast<double>(part[b1]) : -INFINITY;
-      if (best == 2) sum += b2 >= 0 ? static_cast<double>(part[b2]) : -INFINITY;
-      group_score[g] = static_cast<float>(sum);
-    }
+    for (int g = lane; g < groups; g += 32)
+      group_score[g] = group_score_scan(choice + g * per_group, per_group, best);
     __syncwarp();
     warp_select(group_score, groups, topk_groups, picked, lane);
     for (int g = 0; g < groups; g++) {
@@ -211,20 +190,5 @@ extern "C" __global__ void __launch_bounds__(32 * kRouteWarps)
     __syncwarp();
   }
   warp_select(choice, experts, topk, picked, lane);
-  if (lane == 0) {
-    float w[kMaxTopK];
-    for (int j = 0; j < topk; j++) w[j] = picked[j] >= 0 ? scores[picked[j]] : 0.0f;
-    if (normalize) {
-      double sum = 0;
-      for (int j = 0; j < topk; j++) sum += w[j];
-      const float total = static_cast<float>(sum);
-      for (int j = 0; j < topk; j++) w[j] = w[j] / total;
-    }
-    if (routed_scale != 1.0f)
-      for (int j = 0; j < topk; j++) w[j] = w[j] * routed_scale;
-    for (int j = 0; j < topk; j++) {
-      indices[static_cast<int64_t>(n) * topk + j] = picked[j];
-      weights[static_cast<int64_t>(n) * topk + j] = w[j];
-    }
-  }
+  if (lane == 0) write_token(indices, weights, n, picked, scores, topk, routed_scale, normalize);
 }

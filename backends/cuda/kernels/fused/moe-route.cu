@@ -124,23 +124,8 @@ extern "C" __global__ void __launch_bounds__(32 * kRouteWarps)
         }
       }
     } else {
-      for (int g = lane; g < groups; g += 32) {
-        const float* part = choice + g * per_group;
-        int b1 = -1, b2 = -1;
-        for (int i = 0; i < per_group; i++) {
-          const float v = part[i];
-          if (!(v > -INFINITY)) continue;
-          if (b1 < 0 || beats(v, i, part[b1], b1)) {
-            b2 = b1;
-            b1 = i;
-          } else if (b2 < 0 || beats(v, i, part[b2], b2)) {
-            b2 = i;
-          }
-        }
-        double sum = b1 >= 0 ? static_cast<double>(part[b1]) : -INFINITY;
-        if (best == 2) sum += b2 >= 0 ? static_cast<double>(part[b2]) : -INFINITY;
-        group_score[g] = static_cast<float>(sum);
-      }
+      for (int g = lane; g < groups; g += 32)
+        group_score[g] = group_score_scan(choice + g * per_group, per_group, best);
     }
     __syncwarp();
     // group g is kept iff it is valid and fewer than topk_groups groups beat it (lane g decides)
@@ -175,12 +160,7 @@ extern "C" __global__ void __launch_bounds__(32 * kRouteWarps)
   for (int t = 0; t < topk; t++) {
     float v = lv;
     int i = li;
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) {
-      const float ov = __shfl_xor_sync(0xffffffffu, v, o);
-      const int oi = __shfl_xor_sync(0xffffffffu, i, o);
-      better_of(v, i, ov, oi);
-    }
+    warp_best_of(v, i);
     if (i < 0) break;
     if (lane == 0) picked[count] = i;
     count++;
