@@ -1,5 +1,5 @@
 // Shared device helpers of the fused kernels: dtype codes, element loads/stores in f32, warp
-// reductions and the order-preserving key of an f32 score. Header-only; every fused .cu includes it.
+// reductions, the online-softmax step and the order-preserving key of an f32 score. Header-only; every fused .cu includes it.
 #pragma once
 #include <cuda_fp16.h>
 #include <stdint.h>
@@ -73,6 +73,32 @@ __device__ __forceinline__ float warp_max(float v) {
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
   return v;
+}
+
+// One head's online-softmax update for a tile of scores (flash attention): `max` = the new running max
+// (old_max and the tile's max), p = the weight of score x under it and alpha = the factor that rescales the
+// old (sum, acc); -inf marks "nothing yet" (p = 0 for a -inf score, alpha = 0 for an empty old state).
+struct OnlineSoftmax {
+  float max, p, alpha;
+};
+__device__ __forceinline__ OnlineSoftmax online_softmax(float x, float old_max, float tile_max) {
+  OnlineSoftmax s;
+  s.max = fmaxf(old_max, tile_max);
+  s.p = 0;
+  s.alpha = 1;
+  if (s.max != -INFINITY) {
+    s.p = x == -INFINITY ? 0.0f : expf(x - s.max);
+    s.alpha = old_max == -INFINITY ? 0.0f : expf(old_max - s.max);
+  }
+  return s;
+}
+// Stores the head's new running state (one lane, once the tile's sum of p is known): the max,
+// running_sum · alpha + sum, and alpha for rescaling the accumulators.
+__device__ __forceinline__ void online_softmax_commit(const OnlineSoftmax& s, float sum, float& running_max,
+                                                      float& running_sum, float& rescale) {
+  running_max = s.max;
+  running_sum = running_sum * s.alpha + sum;
+  rescale = s.alpha;
 }
 
 // Order-preserving unsigned key of an f32: a > b  <=>  key(a) > key(b) for non-NaN a, b.

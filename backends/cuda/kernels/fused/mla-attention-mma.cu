@@ -121,23 +121,13 @@ extern "C" __global__ void __launch_bounds__(256)
       float m = x;
 #pragma unroll
       for (int off = 8; off > 0; off >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, off));
-      const float old_max = running_max[row];
-      const float new_max = fmaxf(old_max, m);
-      float p = 0, alpha = 1;
-      if (new_max != -INFINITY) {
-        p = x == -INFINITY ? 0.0f : expf(x - new_max);
-        alpha = old_max == -INFINITY ? 0.0f : expf(old_max - new_max);
-      }
-      float sum = p;
+      const OnlineSoftmax step = online_softmax(x, running_max[row], m);
+      float sum = step.p;
 #pragma unroll
       for (int off = 8; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
-      probs[row][col] = f32_to_bf16_bits(p);
+      probs[row][col] = f32_to_bf16_bits(step.p);
       __syncwarp();
-      if (col == 0) {
-        running_max[row] = new_max;
-        running_sum[row] = running_sum[row] * alpha + sum;
-        rescale[row] = alpha;
-      }
+      if (col == 0) online_softmax_commit(step, sum, running_max[row], running_sum[row], rescale[row]);
     }
     __syncthreads();
     // O += P · V over this warp's column tiles.

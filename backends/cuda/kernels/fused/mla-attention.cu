@@ -85,6 +85,19 @@ __device__ __forceinline__ MergeWeights mla_merge(float running, float m) {
 __device__ __forceinline__ float mla_blend(float running, float old_factor, float chunk, float new_factor) {
   return __fmaf_rn(chunk, new_factor, __fmul_rn(running, old_factor));
 }
+
+// One step of the scores' transpose reduction: v[0, 2·kHalf) of the lane's partial sums become v[0, kHalf),
+// lanes with bit 2·kHalf set keeping the upper half of the heads and adding their xor partner's.
+template <int kHalf>
+__device__ __forceinline__ void transpose_halve(float (&v)[kGroup], int lane) {
+#pragma unroll
+  for (int i = 0; i < kHalf; i++) {
+    const bool upper = lane & (2 * kHalf);
+    const float send = upper ? v[i] : v[i + kHalf];
+    const float keep = upper ? v[i + kHalf] : v[i];
+    v[i] = keep + __shfl_xor_sync(0xffffffffu, send, 2 * kHalf);
+  }
+}
 }  // namespace
 
 // The kernel body over cache rows `rows` (DenseRows or Fp8Rows): see the file comment.
@@ -163,33 +176,10 @@ __device__ __forceinline__ void mla_attention_body(void* out, int out_dtype, con
           }
         }
         // transpose reduction: after it, lane holds the sum of head (b4 b3 b2 b1) of its lane bits.
-#pragma unroll
-        for (int i = 0; i < 8; i++) {
-          const bool upper = lane & 16;
-          const float send = upper ? v[i] : v[i + 8];
-          const float keep = upper ? v[i + 8] : v[i];
-          v[i] = keep + __shfl_xor_sync(0xffffffffu, send, 16);
-        }
-#pragma unroll
-        for (int i = 0; i < 4; i++) {
-          const bool upper = lane & 8;
-          const float send = upper ? v[i] : v[i + 4];
-          const float keep = upper ? v[i + 4] : v[i];
-          v[i] = keep + __shfl_xor_sync(0xffffffffu, send, 8);
-        }
-#pragma unroll
-        for (int i = 0; i < 2; i++) {
-          const bool upper = lane & 4;
-          const float send = upper ? v[i] : v[i + 2];
-          const float keep = upper ? v[i + 2] : v[i];
-          v[i] = keep + __shfl_xor_sync(0xffffffffu, send, 4);
-        }
-        {
-          const bool upper = lane & 2;
-          const float send = upper ? v[0] : v[1];
-          const float keep = upper ? v[1] : v[0];
-          v[0] = keep + __shfl_xor_sync(0xffffffffu, send, 2);
-        }
+        transpose_halve<8>(v, lane);
+        transpose_halve<4>(v, lane);
+        transpose_halve<2>(v, lane);
+        transpose_halve<1>(v, lane);
         v[0] += __shfl_xor_sync(0xffffffffu, v[0], 1);
         const int head = ((lane >> 4) & 1) * 8 + ((lane >> 3) & 1) * 4 + ((lane >> 2) & 1) * 2 + ((lane >> 1) & 1);
         if ((lane & 1) == 0) logits[head][jj] = v[0] * scale;
@@ -198,21 +188,11 @@ __device__ __forceinline__ void mla_attention_body(void* out, int out_dtype, con
       // online softmax: warp w updates heads 2w, 2w + 1; lane = key of the tile.
       for (int h = warp * 2; h < warp * 2 + 2; h++) {
         const float x = logits[h][lane];
-        const float old_max = running_max[h];
-        const float new_max = fmaxf(old_max, warp_max(x));
-        float p = 0, alpha = 1;
-        if (new_max != -INFINITY) {
-          p = x == -INFINITY ? 0.0f : expf(x - new_max);
-          alpha = old_max == -INFINITY ? 0.0f : expf(old_max - new_max);
-        }
-        const float sum = warp_sum(p);
-        logits[h][lane] = p;
+        const OnlineSoftmax step = online_softmax(x, running_max[h], warp_max(x));
+        const float sum = warp_sum(step.p);
+        logits[h][lane] = step.p;
         __syncwarp();
-        if (lane == 0) {
-          running_max[h] = new_max;
-          running_sum[h] = running_sum[h] * alpha + sum;
-          rescale[h] = alpha;
-        }
+        if (lane == 0) online_softmax_commit(step, sum, running_max[h], running_sum[h], rescale[h]);
       }
       __syncthreads();
       // values: thread owns columns tid + 256 · x.
