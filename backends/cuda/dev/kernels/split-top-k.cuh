@@ -179,26 +179,8 @@ extern "C" __global__ void __launch_bounds__(dsa_fused::kTopKThreads)
   }
   __syncthreads();
   // exact select: K = k-th largest key; the `need` lowest-index ties at K
-  uint32_t above, ties;
-  const uint32_t K = rank_key(
-      count, static_cast<uint32_t>(k),
-      [&](int j, uint32_t* key) {
-        *key = keys[j];
-        return true;
-      },
-      hist, sh, &above, 3, &ties);
-  const uint32_t need = static_cast<uint32_t>(k) - above;
-  uint32_t last_tie = 0xffffffffu;  // every tie at K when need == ties
-  if (need < ties) {
-    uint32_t unused;
-    last_tie = ~rank_key(
-        count, need,
-        [&](int j, uint32_t* key) {
-          *key = ~list[j];
-          return keys[j] == K;
-        },
-        hist, sh, &unused);
-  }
+  uint32_t last_tie;
+  const uint32_t K = select_kth_key(count, k, list, [&](int j) { return keys[j]; }, hist, sh, &last_tie);
   // ordered compaction of the (ascending) list
   const int per = (count + T - 1) / T, j0 = tid * per, j1 = min(count, j0 + per);
   uint32_t wins = 0;

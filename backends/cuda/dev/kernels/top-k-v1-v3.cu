@@ -7,16 +7,7 @@
 
 using namespace dsa_fused;
 
-extern "C" __global__ void __launch_bounds__(kTopKThreads)
-    dsa_fused_top_k_rows(const float* scores, int64_t row_stride, const int32_t* positions, int n, int k,
-                         int32_t* out, int cap) {
-  extern __shared__ uint32_t smem[];
-  __shared__ TopKShared sh;
-  const int64_t r = blockIdx.x;
-  int length = n;
-  if (positions != nullptr) length = min(n, max(0, positions[r] + 1));
-  radix_top_k_row(scores + r * row_stride, length, k, out + r * static_cast<int64_t>(k), smem, cap, sh);
-}
+DSA_TOP_K_ROWS_KERNEL(dsa_fused_top_k_rows, radix_top_k_row)
 
 // v3 for few long rows (split-top-k.cuh): dsa_fused_top_k_split_filter (grid (kSplitCtas, rows), 512
 // threads) then dsa_fused_top_k_split_select (grid rows, v1/v2 block and shared memory), arguments

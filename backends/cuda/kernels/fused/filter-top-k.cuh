@@ -53,6 +53,36 @@ __device__ uint32_t rank_key(int count, uint32_t r, KeyOf key_of, uint32_t* hist
   return prefix;
 }
 
+// The exact select over `count` listed entries (index list[j], key key_at(j)): returns K, the k-th largest
+// key (1 ≤ k ≤ count), and sets *last_tie so that exactly k entries win: key > K, or key == K and
+// index ≤ *last_tie (the `need` lowest-index ties at K). All threads must call it.
+template <class KeyAt>
+__device__ __forceinline__ uint32_t select_kth_key(int count, int k, const uint32_t* list, KeyAt key_at,
+                                                   uint32_t* hist, TopKShared& sh, uint32_t* last_tie) {
+  uint32_t above, ties;
+  const uint32_t K = rank_key(
+      count, static_cast<uint32_t>(k),
+      [&](int j, uint32_t* key) {
+        *key = key_at(j);
+        return true;
+      },
+      hist, sh, &above, 3, &ties);
+  const uint32_t need = static_cast<uint32_t>(k) - above;  // ≥ 1 ties at K to take
+  // the need-th smallest index among ties = the need-th largest ~index; all of them when need == ties
+  *last_tie = 0xffffffffu;
+  if (need < ties) {
+    uint32_t unused;
+    *last_tie = ~rank_key(
+        count, need,
+        [&](int j, uint32_t* key) {
+          *key = ~list[j];
+          return key_at(j) == K;
+        },
+        hist, sh, &unused);
+  }
+  return K;
+}
+
 // Top-k of row[0, n) into out (smem/cap as radix_top_k_row).
 __device__ inline void filter_top_k_row(const float* __restrict__ row, int n, int k, int32_t* __restrict__ out,
                                         uint32_t* smem, int cap, TopKShared& sh) {
@@ -143,27 +173,9 @@ __device__ inline void filter_top_k_row(const float* __restrict__ row, int n, in
   }
   const int count = static_cast<int>(listed);
   // 3. select: K = k-th largest key of the list; ties at K by lowest index
-  uint32_t above, ties;
-  const uint32_t K = rank_key(
-      count, static_cast<uint32_t>(k),
-      [&](int j, uint32_t* key) {
-        *key = canonical_key(row[list[j]]);
-        return true;
-      },
-      hist, sh, &above, 3, &ties);
-  const uint32_t need = static_cast<uint32_t>(k) - above;  // ≥ 1 ties at K to take
-  // the need-th smallest index among ties = the need-th largest ~index; all of them when need == ties
-  uint32_t last_tie = 0xffffffffu;
-  if (need < ties) {
-    uint32_t unused2;
-    last_tie = ~rank_key(
-        count, need,
-        [&](int j, uint32_t* key) {
-          *key = ~list[j];
-          return canonical_key(row[list[j]]) == K;
-        },
-        hist, sh, &unused2);
-  }
+  uint32_t last_tie;
+  const uint32_t K = select_kth_key(
+      count, k, list, [&](int j) { return canonical_key(row[list[j]]); }, hist, sh, &last_tie);
   // 4. winners → bitmap → ascending indices
   for (int i = tid; i < words; i += T) bitmap[i] = 0;
   __syncthreads();

@@ -1,5 +1,6 @@
 // Shared device helpers of the fused kernels: dtype codes, element loads/stores in f32, warp
-// reductions, the online-softmax step and the order-preserving key of an f32 score. Header-only; every fused .cu includes it.
+// reductions, the online-softmax step and the order-preserving key of an f32 score. Header-only; every
+// fused .cu includes it.
 #pragma once
 #include <cuda_fp16.h>
 #include <stdint.h>

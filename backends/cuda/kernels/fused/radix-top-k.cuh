@@ -303,3 +303,18 @@ __device__ inline void radix_top_k_row(const float* __restrict__ row, int n, int
 }
 
 }  // namespace dsa_fused
+
+// A one-CTA-per-row top-k kernel NAME (kTopKThreads threads) over SELECT_ROW (radix_top_k_row or
+// filter_top_k_row): row r of scores [rows, row_stride] (its first min(n, positions[r] + 1) entries when
+// `positions` is given) into out[r, 0:k]. Dynamic shared memory: 4 · (top_k_fixed_words(n) + cap) bytes.
+#define DSA_TOP_K_ROWS_KERNEL(NAME, SELECT_ROW)                                                                 \
+  extern "C" __global__ void __launch_bounds__(dsa_fused::kTopKThreads)                                         \
+      NAME(const float* scores, int64_t row_stride, const int32_t* positions, int n, int k, int32_t* out,        \
+           int cap) {                                                                                           \
+    extern __shared__ uint32_t smem[];                                                                          \
+    __shared__ dsa_fused::TopKShared sh;                                                                        \
+    const int64_t r = blockIdx.x;                                                                               \
+    int length = n;                                                                                             \
+    if (positions != nullptr) length = min(n, max(0, positions[r] + 1));                                       \
+    SELECT_ROW(scores + r * row_stride, length, k, out + r * static_cast<int64_t>(k), smem, cap, sh);            \
+  }

@@ -11,13 +11,4 @@ using namespace dsa_fused;
 // radix-only kernel and the row-split v3 it beat are in backends/cuda/dev/kernels/top-k-v1-v3.cu.
 #include "filter-top-k.cuh"
 
-extern "C" __global__ void __launch_bounds__(kTopKThreads)
-    dsa_fused_top_k_rows2(const float* scores, int64_t row_stride, const int32_t* positions, int n, int k,
-                          int32_t* out, int cap) {
-  extern __shared__ uint32_t smem[];
-  __shared__ TopKShared sh;
-  const int64_t r = blockIdx.x;
-  int length = n;
-  if (positions != nullptr) length = min(n, max(0, positions[r] + 1));
-  filter_top_k_row(scores + r * row_stride, length, k, out + r * static_cast<int64_t>(k), smem, cap, sh);
-}
+DSA_TOP_K_ROWS_KERNEL(dsa_fused_top_k_rows2, filter_top_k_row)
