@@ -27,10 +27,10 @@ __device__ __forceinline__ int64_t numel(const Tensor& t) {
   return n;
 }
 
-// Element offset of the row-major linear index `i` (over all dimensions).
-__device__ __forceinline__ int64_t offset_of(const Tensor& t, int64_t i) {
+// Element offset of the row-major linear index `i` over dimensions [0, last] (those after `last` at 0).
+__device__ __forceinline__ int64_t offset_over(const Tensor& t, int64_t i, int last) {
   int64_t off = 0;
-  for (int d = static_cast<int>(t.rank) - 1; d >= 0; d--) {
+  for (int d = last; d >= 0; d--) {
     const int64_t s = t.shape[d];
     off += (i % s) * t.strides[d];
     i /= s;
@@ -38,15 +38,14 @@ __device__ __forceinline__ int64_t offset_of(const Tensor& t, int64_t i) {
   return off;
 }
 
+// Element offset of the row-major linear index `i` (over all dimensions).
+__device__ __forceinline__ int64_t offset_of(const Tensor& t, int64_t i) {
+  return offset_over(t, i, static_cast<int>(t.rank) - 1);
+}
+
 // Element offset of row `r` when the tensor is read as [rows, last dim] (every leading dim is a row).
 __device__ __forceinline__ int64_t row_offset(const Tensor& t, int64_t r) {
-  int64_t off = 0;
-  for (int d = static_cast<int>(t.rank) - 2; d >= 0; d--) {
-    const int64_t s = t.shape[d];
-    off += (r % s) * t.strides[d];
-    r /= s;
-  }
-  return off;
+  return offset_over(t, r, static_cast<int>(t.rank) - 2);
 }
 
 __device__ __forceinline__ int64_t last_dim(const Tensor& t) { return t.rank == 0 ? 1 : t.shape[t.rank - 1]; }

@@ -16,30 +16,30 @@ constexpr int kLinearWarps = 8;
 template <int WD>
 struct Chunk;
 
+// A 16-byte chunk as kPairs pairs of type Pair, widened pairwise: w[2j], w[2j + 1] = widen(pair j).
+template <class Pair, int kPairs, class Widen>
+__device__ __forceinline__ void decode_pairs(const uint4& raw, float* w, Widen widen) {
+  const Pair* p = reinterpret_cast<const Pair*>(&raw);
+#pragma unroll
+  for (int j = 0; j < kPairs; j++) {
+    const float2 f = widen(p[j]);
+    w[2 * j] = f.x;
+    w[2 * j + 1] = f.y;
+  }
+}
+
 template <>
 struct Chunk<BF16> {
   static constexpr int kElements = 8;
   __device__ static void decode(const uint4& raw, float* w) {
-    const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&raw);
-#pragma unroll
-    for (int j = 0; j < 4; j++) {
-      const float2 f = __bfloat1622float2(h[j]);
-      w[2 * j] = f.x;
-      w[2 * j + 1] = f.y;
-    }
+    decode_pairs<__nv_bfloat162, 4>(raw, w, [](__nv_bfloat162 h) { return __bfloat1622float2(h); });
   }
 };
 template <>
 struct Chunk<F16> {
   static constexpr int kElements = 8;
   __device__ static void decode(const uint4& raw, float* w) {
-    const __half2* h = reinterpret_cast<const __half2*>(&raw);
-#pragma unroll
-    for (int j = 0; j < 4; j++) {
-      const float2 f = __half22float2(h[j]);
-      w[2 * j] = f.x;
-      w[2 * j + 1] = f.y;
-    }
+    decode_pairs<__half2, 4>(raw, w, [](__half2 h) { return __half22float2(h); });
   }
 };
 template <>
@@ -56,14 +56,10 @@ template <>
 struct Chunk<F8E4M3> {
   static constexpr int kElements = 16;
   __device__ static void decode(const uint4& raw, float* w) {
-    const __nv_fp8x2_storage_t* p = reinterpret_cast<const __nv_fp8x2_storage_t*>(&raw);
-#pragma unroll
-    for (int j = 0; j < 8; j++) {
-      const __half2_raw h = __nv_cvt_fp8x2_to_halfraw2(p[j], __NV_E4M3);
-      const float2 f = __half22float2(*reinterpret_cast<const __half2*>(&h));
-      w[2 * j] = f.x;
-      w[2 * j + 1] = f.y;
-    }
+    decode_pairs<__nv_fp8x2_storage_t, 8>(raw, w, [](__nv_fp8x2_storage_t p) {
+      const __half2_raw h = __nv_cvt_fp8x2_to_halfraw2(p, __NV_E4M3);
+      return __half22float2(*reinterpret_cast<const __half2*>(&h));
+    });
   }
 };
 
@@ -133,19 +129,13 @@ __device__ void linear_tile(const Tensor& out, const Tensor& x, const Tensor& we
 
 }  // namespace
 
-extern "C" __global__ void __launch_bounds__(32 * kLinearWarps)
-    dsa_linear_bf16(Tensor out, Tensor x, Tensor weight, Tensor scale, int32_t blockN, int32_t blockK, int32_t vectorized) {
-  linear_tile<BF16>(out, x, weight, scale, blockN, blockK, vectorized);
-}
-extern "C" __global__ void __launch_bounds__(32 * kLinearWarps)
-    dsa_linear_f16(Tensor out, Tensor x, Tensor weight, Tensor scale, int32_t blockN, int32_t blockK, int32_t vectorized) {
-  linear_tile<F16>(out, x, weight, scale, blockN, blockK, vectorized);
-}
-extern "C" __global__ void __launch_bounds__(32 * kLinearWarps)
-    dsa_linear_f32(Tensor out, Tensor x, Tensor weight, Tensor scale, int32_t blockN, int32_t blockK, int32_t vectorized) {
-  linear_tile<F32>(out, x, weight, scale, blockN, blockK, vectorized);
-}
-extern "C" __global__ void __launch_bounds__(32 * kLinearWarps)
-    dsa_linear_f8_e4m3(Tensor out, Tensor x, Tensor weight, Tensor scale, int32_t blockN, int32_t blockK, int32_t vectorized) {
-  linear_tile<F8E4M3>(out, x, weight, scale, blockN, blockK, vectorized);
-}
+// dsa_linear_<weight dtype>(out, x, weight, scale, blockN, blockK, vectorized): one kernel per weight dtype.
+#define DSA_LINEAR(NAME, WD)                                                                                       \
+  extern "C" __global__ void __launch_bounds__(32 * kLinearWarps) dsa_linear_##NAME(                               \
+      Tensor out, Tensor x, Tensor weight, Tensor scale, int32_t blockN, int32_t blockK, int32_t vectorized) {     \
+    linear_tile<WD>(out, x, weight, scale, blockN, blockK, vectorized);                                            \
+  }
+DSA_LINEAR(bf16, BF16)
+DSA_LINEAR(f16, F16)
+DSA_LINEAR(f32, F32)
+DSA_LINEAR(f8_e4m3, F8E4M3)
