@@ -146,14 +146,9 @@ __device__ __forceinline__ void gemv4_body(void* out, int out_dtype, const void*
   red[warp][(g + 8) * kMmaCols + 2 * t] = acc[2];
   red[warp][(g + 8) * kMmaCols + 2 * t + 1] = acc[3];
   __syncthreads();
-  for (int i = threadIdx.x; i < groups_per_cta * kMmaRows * kMmaCols; i += blockDim.x) {
-    const int gi = i / (kMmaRows * kMmaCols), j = i % (kMmaRows * kMmaCols), r = j / kMmaCols;
-    const int col = (blockIdx.x * groups_per_cta + gi) * kMmaCols + j % kMmaCols;
-    if (r >= m || col >= n) continue;
-    float v = red[gi * slices][j];
-    for (int s = 1; s < slices; s++) v += red[gi * slices + s][j];
+  sum_slices<kMmaRows, kMmaCols>(red, groups_per_cta, slices, m, n, [&](int r, int col, float v) {
     store_f32(out, out_dtype, static_cast<int64_t>(r) * n + col, v);
-  }
+  });
 }
 
 }  // namespace dsa_fused

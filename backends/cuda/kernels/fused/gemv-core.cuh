@@ -96,6 +96,14 @@ __device__ __forceinline__ float4 load_x4(const void* row, int k) {
                      __uint_as_float(v.y & 0xffff0000u));
 }
 
+// acc + w · x over 4 consecutive k, as an fmaf chain in k order.
+__device__ __forceinline__ float fma4(const float (&w)[4], float4 x, float acc) {
+  acc = fmaf(w[0], x.x, acc);
+  acc = fmaf(w[1], x.y, acc);
+  acc = fmaf(w[2], x.z, acc);
+  return fmaf(w[3], x.w, acc);
+}
+
 template <int TM, int WT, int XT>
 __device__ __forceinline__ void gemv_step_compute(float (&acc)[TM][kGemvCols], const Raw16<WT> (&raw)[kGemvCols],
                                                   const Fp8Scale (&scale)[kGemvCols], const void* const (&xrow)[TM],
@@ -109,12 +117,7 @@ __device__ __forceinline__ void gemv_step_compute(float (&acc)[TM][kGemvCols], c
     for (int r = 0; r < TM; r++) {
       const float4 x = load_x4<XT>(xrow[r], k + 4 * q);
 #pragma unroll
-      for (int c = 0; c < kGemvCols; c++) {
-        acc[r][c] = fmaf(w[c][0], x.x, acc[r][c]);
-        acc[r][c] = fmaf(w[c][1], x.y, acc[r][c]);
-        acc[r][c] = fmaf(w[c][2], x.z, acc[r][c]);
-        acc[r][c] = fmaf(w[c][3], x.w, acc[r][c]);
-      }
+      for (int c = 0; c < kGemvCols; c++) acc[r][c] = fma4(w[c], x, acc[r][c]);
     }
   }
 }
@@ -223,12 +226,7 @@ __device__ __forceinline__ void f8v3_step(float (&acc)[TM][kGemvCols], const uin
       for (int r = 0; r < RB; r++) {
         const float4 x = load_x4<XT>(xrow[r0 + r], k + 4 * q);
 #pragma unroll
-        for (int c = 0; c < kGemvCols; c++) {
-          p[r][c] = fmaf(w[c][0], x.x, p[r][c]);
-          p[r][c] = fmaf(w[c][1], x.y, p[r][c]);
-          p[r][c] = fmaf(w[c][2], x.z, p[r][c]);
-          p[r][c] = fmaf(w[c][3], x.w, p[r][c]);
-        }
+        for (int c = 0; c < kGemvCols; c++) p[r][c] = fma4(w[c], x, p[r][c]);
       }
     }
 #pragma unroll
@@ -317,6 +315,23 @@ __device__ __forceinline__ void gemv_warp_to_shared(float* red_row, const void* 
     for (int r = 0; r < TM; r++)
 #pragma unroll
       for (int c = 0; c < kGemvCols; c++) red_row[r * kGemvCols + c] = acc[r][c];
+  }
+}
+
+// The CTA's sum over K slices once every warp has written its totals (gemv_warp_to_shared or alike): for each
+// of the groups_per_cta · kRows · kCols results (group g, j = row r · kCols + column c), the slices' values
+// red[g · slices + s][j] added in slice order, passed to store(r, column, v) unless r ≥ m or column ≥ n
+// (column = (blockIdx.x · groups_per_cta + g) · kCols + c). Call after a __syncthreads.
+template <int kRows, int kCols, class Store>
+__device__ __forceinline__ void sum_slices(const float (*red)[kRows * kCols], int groups_per_cta, int slices, int m,
+                                           int n, Store store) {
+  for (int i = threadIdx.x; i < groups_per_cta * kRows * kCols; i += blockDim.x) {
+    const int g = i / (kRows * kCols), j = i % (kRows * kCols), r = j / kCols;
+    const int col = (blockIdx.x * groups_per_cta + g) * kCols + j % kCols;
+    if (r >= m || col >= n) continue;
+    float v = red[g * slices][j];
+    for (int s = 1; s < slices; s++) v += red[g * slices + s][j];
+    store(r, col, v);
   }
 }
 

@@ -21,14 +21,11 @@ __device__ __forceinline__ void gemv_body(void* out, int out_dtype, const void* 
   const float* srow = WT == kF8E4M3 ? scales + static_cast<int64_t>((active ? column : 0) / block_n) * scale_cols : nullptr;
   const int xbytes = x_dtype == kF32 ? 4 : 2;
   float acc[TM] = {};
-  for (int k0 = 0; k0 < k; k0 += kChunkK) {
-    const int length = min(kChunkK, k - k0);
-    __syncthreads();
-    stage_rows<TM>(xs, [&](int r) { return static_cast<const char*>(x) + static_cast<int64_t>(r) * k * xbytes; },
-                   x_dtype, m, k0, length);
-    __syncthreads();
-    if (active) row_dot_chunk<TM, WT>(acc, row, srow, block_k, xs, k0, length, lane);
-  }
+  for_each_staged_chunk<TM>(
+      xs, [&](int r) { return static_cast<const char*>(x) + static_cast<int64_t>(r) * k * xbytes; }, x_dtype, m, k,
+      [&](int k0, int length) {
+        if (active) row_dot_chunk<TM, WT>(acc, row, srow, block_k, xs, k0, length, lane);
+      });
   warp_reduce_rows<TM>(acc);
   if (active && lane == 0) {
 #pragma unroll
@@ -43,16 +40,12 @@ __device__ __forceinline__ void gemv_body(void* out, int out_dtype, const void* 
       int block_k, int scale_cols, int m, int n, int k) {                                                         \
     gemv_body<TM, WT>(out, out_dtype, x, x_dtype, weight, scales, block_n, block_k, scale_cols, m, n, k);        \
   }
-#define DSA_GEMV_ALL(NAME, WT) \
-  DSA_GEMV(NAME, WT, 1)        \
-  DSA_GEMV(NAME, WT, 2)        \
-  DSA_GEMV(NAME, WT, 4)        \
-  DSA_GEMV(NAME, WT, 8)        \
-  DSA_GEMV(NAME, WT, 16)
+// X(ARGS..., TM) for every row tile TM ∈ {1, 2, 4, 8, 16}: the kernels of one family.
+#define DSA_EACH_TM(X, ...) X(__VA_ARGS__, 1) X(__VA_ARGS__, 2) X(__VA_ARGS__, 4) X(__VA_ARGS__, 8) X(__VA_ARGS__, 16)
 
-DSA_GEMV_ALL(f32, kF32)
-DSA_GEMV_ALL(bf16, kBF16)
-DSA_GEMV_ALL(f8, kF8E4M3)
+DSA_EACH_TM(DSA_GEMV, f32, kF32)
+DSA_EACH_TM(DSA_GEMV, bf16, kBF16)
+DSA_EACH_TM(DSA_GEMV, f8, kF8E4M3)
 
 // ---- v2 (gemv-core.cuh): 4 columns per warp, 16-byte streaming loads, K split `slices` ways ----
 // dsa_fused_gemv2_<bf16|f8>_m<TM>(out, out_dtype, x, x_dtype, weight, scales, block_n, block_k,
@@ -86,14 +79,9 @@ __device__ __forceinline__ void gemv2_body(void* out, int out_dtype, const void*
     xrow[r] = static_cast<const char*>(x) + static_cast<int64_t>(r < m ? r : 0) * k * xbytes;
   gemv_warp_to_shared<TM, WT, XT>(red[warp], wrow, srow, block_k, xrow, k, slice, slices, lane);
   __syncthreads();
-  for (int i = threadIdx.x; i < groups_per_cta * TM * kGemvCols; i += blockDim.x) {
-    const int g = i / (TM * kGemvCols), j = i % (TM * kGemvCols), r = j / kGemvCols;
-    const int col = (blockIdx.x * groups_per_cta + g) * kGemvCols + j % kGemvCols;
-    if (r >= m || col >= n) continue;
-    float v = red[g * slices][j];
-    for (int s = 1; s < slices; s++) v += red[g * slices + s][j];
+  sum_slices<TM, kGemvCols>(red, groups_per_cta, slices, m, n, [&](int r, int col, float v) {
     store_f32(out, out_dtype, static_cast<int64_t>(r) * n + col, v);
-  }
+  });
 }
 
 #define DSA_GEMV2(NAME, WT, TM) DSA_GEMV2_V(gemv2, NAME, WT, TM)
@@ -106,21 +94,10 @@ __device__ __forceinline__ void gemv2_body(void* out, int out_dtype, const void*
     else                                                                                                           \
       gemv2_body<TM, WT, kBF16>(out, out_dtype, x, weight, scales, block_n, block_k, scale_cols, m, n, k, slices); \
   }
-#define DSA_GEMV2_ALL(NAME, WT) \
-  DSA_GEMV2(NAME, WT, 1)        \
-  DSA_GEMV2(NAME, WT, 2)        \
-  DSA_GEMV2(NAME, WT, 4)        \
-  DSA_GEMV2(NAME, WT, 8)        \
-  DSA_GEMV2(NAME, WT, 16)
-
-DSA_GEMV2_ALL(bf16, kBF16)
-DSA_GEMV2_ALL(f8, kF8E4M3)
+DSA_EACH_TM(DSA_GEMV2, bf16, kBF16)
+DSA_EACH_TM(DSA_GEMV2, f8, kF8E4M3)
 
 // ---- v3 (fp8 only; gemv-core.cuh gemv_warp_f8v3): same grid, arguments and slices as v2 ----
 // dsa_fused_gemv3_f8_m<TM>: hardware e4m3x2 → f16x2 widening (sm_89+), the block scale applied once per 16
 // weights, the next steps' loads issued before the current ones are computed.
-DSA_GEMV2_V(gemv3, f8, kF8V3, 1)
-DSA_GEMV2_V(gemv3, f8, kF8V3, 2)
-DSA_GEMV2_V(gemv3, f8, kF8V3, 4)
-DSA_GEMV2_V(gemv3, f8, kF8V3, 8)
-DSA_GEMV2_V(gemv3, f8, kF8V3, 16)
+DSA_EACH_TM(DSA_GEMV2_V, gemv3, f8, kF8V3)

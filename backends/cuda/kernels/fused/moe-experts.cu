@@ -95,22 +95,19 @@ __device__ void gate_up_tile(float* xs, float* h, const void* x, int x_dtype, co
   const float* us = WT == kF8E4M3 ? ep.up_scales + static_cast<int64_t>(c / block_n) * scale_cols : nullptr;
   const int xbytes = x_dtype == kF32 ? 4 : 2;
   float g[TM] = {}, u[TM] = {};
-  for (int k0 = 0; k0 < hidden; k0 += kChunkK) {
-    const int length = min(kChunkK, hidden - k0);
-    __syncthreads();
-    stage_rows<TM>(
-        xs,
-        [&](int r) {
-          const int64_t token = order[start + r] / topk;
-          return static_cast<const char*>(x) + token * hidden * xbytes;
-        },
-        x_dtype, rows, k0, length);
-    __syncthreads();
-    if (active) {
-      row_dot_chunk<TM, WT>(g, grow, gs, block_k, xs, k0, length, lane);
-      row_dot_chunk<TM, WT>(u, urow, us, block_k, xs, k0, length, lane);
-    }
-  }
+  for_each_staged_chunk<TM>(
+      xs,
+      [&](int r) {
+        const int64_t token = order[start + r] / topk;
+        return static_cast<const char*>(x) + token * hidden * xbytes;
+      },
+      x_dtype, rows, hidden,
+      [&](int k0, int length) {
+        if (active) {
+          row_dot_chunk<TM, WT>(g, grow, gs, block_k, xs, k0, length, lane);
+          row_dot_chunk<TM, WT>(u, urow, us, block_k, xs, k0, length, lane);
+        }
+      });
   warp_reduce_rows<TM>(g);
   warp_reduce_rows<TM>(u);
   if (active && lane == 0) {
@@ -131,14 +128,11 @@ __device__ void down_tile(float* xs, float* y, const float* h, const int32_t* or
   const void* drow = weight_row<WT>(ep.down, c, inter);
   const float* ds = WT == kF8E4M3 ? ep.down_scales + static_cast<int64_t>(c / block_n) * scale_cols : nullptr;
   float acc[TM] = {};
-  for (int k0 = 0; k0 < inter; k0 += kChunkK) {
-    const int length = min(kChunkK, inter - k0);
-    __syncthreads();
-    stage_rows<TM>(xs, [&](int r) { return static_cast<const void*>(h + static_cast<int64_t>(start + r) * inter); },
-                   kF32, rows, k0, length);
-    __syncthreads();
-    if (active) row_dot_chunk<TM, WT>(acc, drow, ds, block_k, xs, k0, length, lane);
-  }
+  for_each_staged_chunk<TM>(
+      xs, [&](int r) { return static_cast<const void*>(h + static_cast<int64_t>(start + r) * inter); }, kF32, rows,
+      inter, [&](int k0, int length) {
+        if (active) row_dot_chunk<TM, WT>(acc, drow, ds, block_k, xs, k0, length, lane);
+      });
   warp_reduce_rows<TM>(acc);
   if (active && lane == 0) {
 #pragma unroll
@@ -273,14 +267,9 @@ __device__ void down_tile2(float* y, const float* h, const int32_t* order, int s
   for (int r = 0; r < TM; r++) xrow[r] = h + static_cast<int64_t>(start + (r < rows ? r : 0)) * inter;
   gemv_warp_to_shared<TM, WT, kF32>(red[warp], wrow, srow, block_k, xrow, inter, slice, kMoeDownSlices, lane);
   __syncthreads();
-  for (int e = threadIdx.x; e < kGroups * TM * kGemvCols; e += blockDim.x) {
-    const int g = e / (TM * kGemvCols), j = e % (TM * kGemvCols), r = j / kGemvCols;
-    const int col = (blockIdx.x * kGroups + g) * kGemvCols + j % kGemvCols;
-    if (r >= rows || col >= hidden) continue;
-    float v = red[g * kMoeDownSlices][j];
-    for (int s = 1; s < kMoeDownSlices; s++) v += red[g * kMoeDownSlices + s][j];
+  sum_slices<TM, kGemvCols>(red, kGroups, kMoeDownSlices, rows, hidden, [&](int r, int col, float v) {
     y[static_cast<int64_t>(order[start + r]) * hidden + col] = v;
-  }
+  });
 }
 }  // namespace
 

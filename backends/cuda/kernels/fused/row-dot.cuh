@@ -84,6 +84,19 @@ __device__ __forceinline__ void stage_rows(float* xs, RowPtr row_ptr, int x_dtyp
   }
 }
 
+// Walks K in kChunkK chunks: the CTA stages each chunk of activation rows [0, rows) into xs (stage_rows),
+// then `use(k0, length)` consumes it. All threads must call it.
+template <int TM, class RowPtr, class Use>
+__device__ __forceinline__ void for_each_staged_chunk(float* xs, RowPtr row_ptr, int x_dtype, int rows, int K, Use use) {
+  for (int k0 = 0; k0 < K; k0 += kChunkK) {
+    const int length = min(kChunkK, K - k0);
+    __syncthreads();
+    stage_rows<TM>(xs, row_ptr, x_dtype, rows, k0, length);
+    __syncthreads();
+    use(k0, length);
+  }
+}
+
 template <int TM>
 __device__ __forceinline__ void warp_reduce_rows(float (&acc)[TM]) {
 #pragma unroll
