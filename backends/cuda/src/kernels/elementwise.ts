@@ -1,6 +1,6 @@
 import { binaryOpCode, type Kernels, unaryOpCode } from '@dsa/backend';
 import { dtypeBytes, type TensorView } from '@dsa/tensor';
-import { f64Arg } from '../launch.js';
+import { f64Arg, type LaunchArg } from '../launch.js';
 import { tensorArgs } from '../tensor-args.js';
 import {
   count,
@@ -23,51 +23,59 @@ export function stridedCopy(context: KernelContext, out: TensorView, x: TensorVi
   ]);
 }
 
+/**
+ * Launches `kernel` with one thread per element of `out` (grid-stride): arguments out, the named
+ * `operands` in order, then `extra`. Nothing runs for an empty `out`.
+ */
+function pointwise(
+  context: KernelContext,
+  kernel: string,
+  op: string,
+  out: TensorView,
+  operands: readonly (readonly [string, TensorView])[],
+  extra: readonly LaunchArg[],
+): void {
+  const n = count(out);
+  if (n === 0) return;
+  context.launch(kernel, gridFor(context, n), BLOCK, [
+    ...tensorArgs(op, 'out', out),
+    ...operands.flatMap(([name, view]) => tensorArgs(op, name, view)),
+    ...extra,
+  ]);
+}
+
 /** fill, cast, unary and binary. */
 export function elementwiseKernels(
   context: KernelContext,
 ): Pick<Kernels, 'fill' | 'cast' | 'unary' | 'binary'> {
   return {
     fill(out, value) {
-      const n = count(out);
-      if (n === 0) return;
-      context.launch('dsa_fill', gridFor(context, n), BLOCK, [
-        ...tensorArgs('fill', 'out', out),
-        f64Arg(value),
-      ]);
+      pointwise(context, 'dsa_fill', 'fill', out, [], [f64Arg(value)]);
     },
     cast(out, x) {
       expectSameShape('cast', 'out and x', out, x);
-      const n = count(out);
-      if (n === 0) return;
-      context.launch('dsa_cast', gridFor(context, n), BLOCK, [
-        ...tensorArgs('cast', 'out', out),
-        ...tensorArgs('cast', 'x', x),
-      ]);
+      pointwise(context, 'dsa_cast', 'cast', out, [['x', x]], []);
     },
     unary(out, x, op) {
       const code = unaryOpCode(op); // the op codes of kernels/primitives/elementwise.cu
       expectSameShape('unary', 'out and x', out, x);
-      const n = count(out);
-      if (n === 0) return;
-      context.launch('dsa_unary', gridFor(context, n), BLOCK, [
-        ...tensorArgs('unary', 'out', out),
-        ...tensorArgs('unary', 'x', x),
-        { i32: code },
-      ]);
+      pointwise(context, 'dsa_unary', 'unary', out, [['x', x]], [{ i32: code }]);
     },
     binary(out, a, b, op) {
       const code = binaryOpCode(op);
       expectSameShape('binary', 'out and a (broadcast a to out first)', out, a);
       expectSameShape('binary', 'out and b (broadcast b to out first)', out, b);
-      const n = count(out);
-      if (n === 0) return;
-      context.launch('dsa_binary', gridFor(context, n), BLOCK, [
-        ...tensorArgs('binary', 'out', out),
-        ...tensorArgs('binary', 'a', a),
-        ...tensorArgs('binary', 'b', b),
-        { i32: code },
-      ]);
+      pointwise(
+        context,
+        'dsa_binary',
+        'binary',
+        out,
+        [
+          ['a', a],
+          ['b', b],
+        ],
+        [{ i32: code }],
+      );
     },
   };
 }

@@ -27,32 +27,55 @@ function expectRows(
   expectShape(k, rowsName, rows, [-1, table.shape[1]!]);
 }
 
+/**
+ * gatherRows (`rows` = out ← table[indices]) / scatterRows (table[indices] ← `rows`): checks the views
+ * ({@link expectRows}), then one thread per element of `rows`, arguments (destination, source, indices).
+ */
+function copyRows(
+  context: KernelContext,
+  k: string,
+  kernel: string,
+  table: [string, TensorView],
+  rows: [string, TensorView],
+  indices: TensorView,
+  direction: 'gather' | 'scatter',
+): void {
+  expectRows(k, table, rows, indices);
+  const n = rows[1].shape[0]! * rows[1].shape[1]!;
+  if (n === 0) return;
+  const [destination, source] = direction === 'gather' ? [rows, table] : [table, rows];
+  context.launch(kernel, gridFor(context, n), BLOCK, [
+    ...tensorArgs(k, ...destination),
+    ...tensorArgs(k, ...source),
+    ...tensorArgs(k, 'indices', indices),
+  ]);
+}
+
+/** Checks a column kernel's views: `matrix` [R, C] (with its name) and `indices` i32 [R, K]. */
+function expectColumns(k: string, name: string, matrix: TensorView, indices: TensorView): void {
+  expectRank(k, name, matrix, 2);
+  expectDType(k, 'indices', indices, 'i32');
+  expectShape(k, 'indices', indices, [matrix.shape[0]!, -1]);
+}
+
 /** gatherRows, scatterRows, indexAdd, gatherColumns, scatterColumns. */
 export function gatherKernels(
   context: KernelContext,
 ): Pick<Kernels, 'gatherRows' | 'scatterRows' | 'indexAdd' | 'gatherColumns' | 'scatterColumns'> {
   return {
     gatherRows(out, table, indices) {
-      const k = 'gatherRows';
-      expectRows(k, ['table', table], ['out', out], indices);
-      const n = out.shape[0]! * out.shape[1]!;
-      if (n === 0) return;
-      context.launch('dsa_gather_rows', gridFor(context, n), BLOCK, [
-        ...tensorArgs(k, 'out', out),
-        ...tensorArgs(k, 'table', table),
-        ...tensorArgs(k, 'indices', indices),
-      ]);
+      copyRows(context, 'gatherRows', 'dsa_gather_rows', ['table', table], ['out', out], indices, 'gather');
     },
     scatterRows(table, rows, indices) {
-      const k = 'scatterRows';
-      expectRows(k, ['table', table], ['rows', rows], indices);
-      const n = rows.shape[0]! * rows.shape[1]!;
-      if (n === 0) return;
-      context.launch('dsa_scatter_rows', gridFor(context, n), BLOCK, [
-        ...tensorArgs(k, 'table', table),
-        ...tensorArgs(k, 'rows', rows),
-        ...tensorArgs(k, 'indices', indices),
-      ]);
+      copyRows(
+        context,
+        'scatterRows',
+        'dsa_scatter_rows',
+        ['table', table],
+        ['rows', rows],
+        indices,
+        'scatter',
+      );
     },
     indexAdd(out, rows, indices, weights) {
       const k = 'indexAdd';
@@ -70,9 +93,7 @@ export function gatherKernels(
     },
     gatherColumns(out, x, indices, fill = 0) {
       const k = 'gatherColumns';
-      expectRank(k, 'x', x, 2);
-      expectDType(k, 'indices', indices, 'i32');
-      expectShape(k, 'indices', indices, [x.shape[0]!, -1]);
+      expectColumns(k, 'x', x, indices);
       expectShape(k, 'out', out, indices.shape);
       const n = out.shape[0]! * out.shape[1]!;
       if (n === 0) return;
@@ -85,9 +106,7 @@ export function gatherKernels(
     },
     scatterColumns(out, indices, values) {
       const k = 'scatterColumns';
-      expectRank(k, 'out', out, 2);
-      expectDType(k, 'indices', indices, 'i32');
-      expectShape(k, 'indices', indices, [out.shape[0]!, -1]);
+      expectColumns(k, 'out', out, indices);
       const tensor = typeof values === 'number' ? null : values;
       if (tensor) expectShape(k, 'values', tensor, indices.shape);
       else if (typeof values !== 'number')

@@ -24,6 +24,28 @@ import type { KernelContext } from './kernel-context.js';
 // on the device by check/gemm-checks.ts.
 const BASE = 1n << 32n;
 
+/**
+ * The largest |got(b, i, j) − alpha · Σ_k term(b, i, j, k)| over a [batches, rows, cols] result, the
+ * reference summed in k order.
+ */
+function worstError(
+  [batches, rows, cols]: readonly [number, number, number],
+  depth: number,
+  term: (b: number, i: number, j: number, k: number) => number,
+  got: (b: number, i: number, j: number) => number,
+  alpha = 1,
+): number {
+  let worst = 0;
+  for (let b = 0; b < batches; b++)
+    for (let i = 0; i < rows; i++)
+      for (let j = 0; j < cols; j++) {
+        let want = 0;
+        for (let k = 0; k < depth; k++) want += term(b, i, j, k);
+        worst = Math.max(worst, Math.abs(got(b, i, j) - alpha * want));
+      }
+  return worst;
+}
+
 class HostDevice {
   readonly heap = new DataView(new ArrayBuffer(64 << 20));
   private top = 0;
@@ -247,16 +269,15 @@ describe('prefill GEMM operand mapping (host-emulated cuBLASLt)', () => {
       const chunksM = staging ? Math.ceil(m / Math.floor(staging / (k * (dtype === 'bf16' ? 6 : 4)))) : 1;
       const chunksN = staging && dtype === 'f8_e4m3' ? 2 : 1;
       expect(calls.length).toBe((dtype === 'bf16' ? 3 : 1) * chunksM * chunksN);
-      let worst = 0;
-      for (let r = 0; r < m; r++)
-        for (let c = 0; c < n; c++) {
-          let want = 0;
-          for (let j = 0; j < k; j++) {
-            const scale = dtype === 'f8_e4m3' ? scales[Math.floor(c / 128) * 2 + Math.floor(j / 128)]! : 1;
-            want += x.values[r * xLd + j]! * w.values[c * k + j]! * scale;
-          }
-          worst = Math.max(worst, Math.abs(dev.read(out.address, CUDA_R.f32, r * n + c) - want));
-        }
+      const worst = worstError(
+        [1, m, n],
+        k,
+        (_, r, c, j) => {
+          const scale = dtype === 'f8_e4m3' ? scales[Math.floor(c / 128) * 2 + Math.floor(j / 128)]! : 1;
+          return x.values[r * xLd + j]! * w.values[c * k + j]! * scale;
+        },
+        (_, r, c) => dev.read(out.address, CUDA_R.f32, r * n + c),
+      );
       expect(worst).toBeLessThan(1e-3);
     });
   }
@@ -278,16 +299,13 @@ describe('prefill GEMM operand mapping (host-emulated cuBLASLt)', () => {
       0.5,
     );
     expect(ok).toBe(true);
-    let worst = 0;
-    for (let hh = 0; hh < h; hh++)
-      for (let i = 0; i < s; i++)
-        for (let j = 0; j < c; j++) {
-          let want = 0;
-          for (let k = 0; k < d; k++)
-            want += a.values[(i * h + hh) * d + k]! * b.values[(hh * d + k) * c + j]!;
-          const got = dev.read(out.address, CUDA_R.f32, (i * h + hh) * c + j);
-          worst = Math.max(worst, Math.abs(got - 0.5 * want));
-        }
+    const worst = worstError(
+      [h, s, c],
+      d,
+      (hh, i, j, k) => a.values[(i * h + hh) * d + k]! * b.values[(hh * d + k) * c + j]!,
+      (hh, i, j) => dev.read(out.address, CUDA_R.f32, (i * h + hh) * c + j),
+      0.5,
+    );
     expect(worst).toBeLessThan(1e-4);
 
     // scores [H, S, T] = q [H, S, C] · kv [T, H, C] viewed [H, T, C], transposed
@@ -306,18 +324,13 @@ describe('prefill GEMM operand mapping (host-emulated cuBLASLt)', () => {
         1,
       ),
     ).toBe(true);
-    worst = 0;
-    for (let hh = 0; hh < h; hh++)
-      for (let i = 0; i < s; i++)
-        for (let j = 0; j < t; j++) {
-          let want = 0;
-          for (let k = 0; k < c; k++)
-            want += q.values[(hh * s + i) * c + k]! * kv.values[(j * h + hh) * c + k]!;
-          worst = Math.max(
-            worst,
-            Math.abs(dev.read(scores.address, CUDA_R.f32, (hh * s + i) * t + j) - want),
-          );
-        }
-    expect(worst).toBeLessThan(1e-4);
+    expect(
+      worstError(
+        [h, s, t],
+        c,
+        (hh, i, j, k) => q.values[(hh * s + i) * c + k]! * kv.values[(j * h + hh) * c + k]!,
+        (hh, i, j) => dev.read(scores.address, CUDA_R.f32, (hh * s + i) * t + j),
+      ),
+    ).toBeLessThan(1e-4);
   });
 });

@@ -1,4 +1,5 @@
 import { KernelArgumentError, type Kernels } from '@dsa/backend';
+import type { TensorView } from '@dsa/tensor';
 import { f64Arg } from '../launch.js';
 import { tensorArgs } from '../tensor-args.js';
 import {
@@ -16,42 +17,59 @@ const BLOCK = [ROW_THREADS, 1, 1] as const;
 /** Largest hadamard width: D doubles must fit the 48 KiB of default shared memory. */
 export const MAX_HADAMARD_DIM = 4096;
 
+/** Checks a row-wise kernel's `out` and `x`: the same shape, both with a dense last dim. */
+function expectDenseRows(k: string, out: TensorView, x: TensorView): void {
+  expectSameShape(k, 'out and x', out, x);
+  expectDenseLast(k, 'x', x);
+  expectDenseLast(k, 'out', out);
+}
+
+/**
+ * rmsNorm / layerNorm: checks `out` and `x` ({@link expectDenseRows}) and each named per-column parameter
+ * ([D], D = the last dim of x), then launches `kernel` with one block per row: out, x, the parameters, eps.
+ */
+function normalizeRows(
+  context: KernelContext,
+  k: string,
+  kernel: string,
+  out: TensorView,
+  x: TensorView,
+  params: readonly (readonly [string, TensorView])[],
+  eps: number,
+): void {
+  expectDenseRows(k, out, x);
+  for (const [name, view] of params) expectShape(k, name, view, [x.shape.at(-1)!]);
+  const rows = rowsOf(x);
+  if (rows === 0) return;
+  context.launch(kernel, rowGrid(rows), BLOCK, [
+    ...tensorArgs(k, 'out', out),
+    ...tensorArgs(k, 'x', x),
+    ...params.flatMap(([name, view]) => tensorArgs(k, name, view)),
+    f64Arg(eps),
+  ]);
+}
+
 /** rmsNorm, layerNorm, softmax, reduceSum, hadamard: one block per row, fixed reduction tree. */
 export function normKernels(
   context: KernelContext,
 ): Pick<Kernels, 'rmsNorm' | 'layerNorm' | 'softmax' | 'reduceSum' | 'hadamard'> {
   return {
     rmsNorm(out, x, weight, eps) {
-      const k = 'rmsNorm';
-      expectSameShape(k, 'out and x', out, x);
-      expectDenseLast(k, 'x', x);
-      expectDenseLast(k, 'out', out);
-      expectShape(k, 'weight', weight, [x.shape.at(-1)!]);
-      const rows = rowsOf(x);
-      if (rows === 0) return;
-      context.launch('dsa_rms_norm', rowGrid(rows), BLOCK, [
-        ...tensorArgs(k, 'out', out),
-        ...tensorArgs(k, 'x', x),
-        ...tensorArgs(k, 'weight', weight),
-        f64Arg(eps),
-      ]);
+      normalizeRows(context, 'rmsNorm', 'dsa_rms_norm', out, x, [['weight', weight]], eps);
     },
     layerNorm(out, x, weight, bias, eps) {
-      const k = 'layerNorm';
-      expectSameShape(k, 'out and x', out, x);
-      expectDenseLast(k, 'x', x);
-      expectDenseLast(k, 'out', out);
-      expectShape(k, 'weight', weight, [x.shape.at(-1)!]);
-      expectShape(k, 'bias', bias, [x.shape.at(-1)!]);
-      const rows = rowsOf(x);
-      if (rows === 0) return;
-      context.launch('dsa_layer_norm', rowGrid(rows), BLOCK, [
-        ...tensorArgs(k, 'out', out),
-        ...tensorArgs(k, 'x', x),
-        ...tensorArgs(k, 'weight', weight),
-        ...tensorArgs(k, 'bias', bias),
-        f64Arg(eps),
-      ]);
+      normalizeRows(
+        context,
+        'layerNorm',
+        'dsa_layer_norm',
+        out,
+        x,
+        [
+          ['weight', weight],
+          ['bias', bias],
+        ],
+        eps,
+      );
     },
     softmax(x, options = {}) {
       expectDenseLast('softmax', 'x', x);
@@ -76,9 +94,7 @@ export function normKernels(
     },
     hadamard(out, x) {
       const k = 'hadamard';
-      expectSameShape(k, 'out and x', out, x);
-      expectDenseLast(k, 'x', x);
-      expectDenseLast(k, 'out', out);
+      expectDenseRows(k, out, x);
       const d = x.shape.at(-1) ?? 1;
       if (d < 1 || (d & (d - 1)) !== 0)
         throw new KernelArgumentError(k, `last dim ${d} is not a power of two`);
