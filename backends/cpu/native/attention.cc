@@ -250,18 +250,7 @@ void mla_attention(const Context& ctx, const Tensor& out, const Tensor& q, const
         store_row_f32(out.at(s * out.strides[0] + h * out.strides[1]), out.dtype, out.strides[2], op + h * C, C);
   };
 
-  if (S >= 2 && ctx.threads > 1 && S >= ctx.threads) {
-    Context serial = ctx;
-    serial.threads = 1;
-    // One task per query, the latest positions (the most rows in a causal prefill) first.
-    std::vector<int64_t> order(static_cast<size_t>(S));
-    for (int64_t s = 0; s < S; s++) order[s] = s;
-    std::stable_sort(order.begin(), order.end(),
-                     [&](int64_t a, int64_t b) { return batch.positions[a] > batch.positions[b]; });
-    parallel_each(ctx, S, order.data(), [&](int64_t s) { run_query(serial, s); });
-  } else {
-    for (int64_t s = 0; s < S; s++) run_query(ctx, s);
-  }
+  for_each_query(ctx, S, batch.positions, run_query);
 }
 
 }  // namespace dsa

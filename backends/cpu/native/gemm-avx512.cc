@@ -22,56 +22,10 @@
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq")
 
+#include "gemm-tiles.h"
+
 namespace dsa {
 namespace {
-
-struct F32 {
-  static constexpr int kBytes = 4;
-  static constexpr bool kFp8 = false;
-  static __m512 load(const uint8_t* p) { return _mm512_loadu_ps(reinterpret_cast<const float*>(p)); }
-  static __m512 load(const uint8_t* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
-};
-struct Bf16 {
-  static constexpr int kBytes = 2;
-  static constexpr bool kFp8 = false;
-  static __m512 widen(__m256i v) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16)); }
-  static __m512 load(const uint8_t* p) { return widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
-  static __m512 load(const uint8_t* p, __mmask16 m) { return widen(_mm256_maskz_loadu_epi16(m, p)); }
-};
-struct F16 {
-  static constexpr int kBytes = 2;
-  static constexpr bool kFp8 = false;
-  static __m512 load(const uint8_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
-  static __m512 load(const uint8_t* p, __mmask16 m) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); }
-};
-// e4m3 bits s.eeee.mmm -> f16 bits s.0eeee.mmm0000000, an f16 worth value · 2^-8 (subnormals too):
-// shift the byte to the top of a 16-bit lane, shift right arithmetically by one (the sign lands on
-// bits 15 and 14) and clear bit 14. The NaN code 0x7f widens to 480 · 2^-8 (checkpoints hold no NaN).
-struct Fp8 {
-  static constexpr int kBytes = 1;
-  static constexpr bool kFp8 = true;
-  static __m512 widen(__m128i bytes) {
-    __m256i w = _mm256_slli_epi16(_mm256_cvtepu8_epi16(bytes), 8);
-    return _mm512_cvtph_ps(_mm256_and_si256(_mm256_srai_epi16(w, 1), _mm256_set1_epi16(static_cast<short>(0xbfff))));
-  }
-  static __m512 load(const uint8_t* p) { return widen(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
-  static __m512 load(const uint8_t* p, __mmask16 m) { return widen(_mm_maskz_loadu_epi8(m, p)); }
-};
-
-// i8 (GGUF Q8_0 quants; the f16 block scale of every 32 is applied as a block scale): sign-extended to
-// 32 bits and converted, exact.
-struct I8 {
-  static constexpr int kBytes = 1;
-  static constexpr bool kFp8 = false;
-  static __m512 load(const uint8_t* p) {
-    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
-  }
-  static __m512 load(const uint8_t* p, __mmask16 m) {
-    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, p)));
-  }
-};
-
-inline __mmask16 tail_mask(int64_t n) { return static_cast<__mmask16>((1u << n) - 1u); }
 
 // Horizontal sums of 16 vectors at once: lane l of the result is _mm512_reduce_add_ps(v[(l % 4) * 4 + l / 4])
 // bit for bit (the same pairwise tree: halves, then quarters, then the pairs of each quarter, then
@@ -91,76 +45,97 @@ inline __m512 reduce16(const __m512* v) {
                        _mm512_shuffle_ps(z[0], z[1], _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
-// out[(m0 + i) · ldo + n0 + j] = alpha · Σ lanes of acc[i][j]. A 4 x 4 tile reduces all 16 at once, with
-// the same bits as one reduction per accumulator: a result does not depend on the tile it falls in.
-template <int MR, int NR>
-inline void store_tile(const __m512 (&acc)[MR][NR], float alpha, float* out, int64_t ldo, int64_t m0, int64_t n0) {
-  if constexpr (MR == 4 && NR == 4) {
-    __m512 v[16];
-    for (int k = 0; k < 16; k++) v[k] = acc[k % 4][k / 4];
-    const __m512 r = _mm512_mul_ps(_mm512_set1_ps(alpha), reduce16(v));
-    _mm_storeu_ps(out + (m0 + 0) * ldo + n0, _mm512_extractf32x4_ps(r, 0));
-    _mm_storeu_ps(out + (m0 + 1) * ldo + n0, _mm512_extractf32x4_ps(r, 1));
-    _mm_storeu_ps(out + (m0 + 2) * ldo + n0, _mm512_extractf32x4_ps(r, 2));
-    _mm_storeu_ps(out + (m0 + 3) * ldo + n0, _mm512_extractf32x4_ps(r, 3));
-  } else {
-    for (int i = 0; i < MR; i++)
-      for (int j = 0; j < NR; j++) out[(m0 + i) * ldo + n0 + j] = alpha * _mm512_reduce_add_ps(acc[i][j]);
+// 16 f32 lanes, 32 registers: tiles of up to 4 rows of x; K and N tails by masked loads and stores.
+struct Avx512 {
+  using Vec = __m512;
+  static constexpr int kLanes = 16;
+  static constexpr bool kMasked = true;
+  static constexpr int kTileRows = 4;
+  static constexpr int kAxpyVectors = 4;
+  static __mmask16 mask(int64_t n) { return static_cast<__mmask16>((1u << n) - 1u); }
+  static Vec zero() { return _mm512_setzero_ps(); }
+  static Vec loadu(const float* p) { return _mm512_loadu_ps(p); }
+  static Vec loadu(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+  static void storeu(float* p, Vec v) { _mm512_storeu_ps(p, v); }
+  static void storeu(float* p, __mmask16 m, Vec v) { _mm512_mask_storeu_ps(p, m, v); }
+  static Vec set1(float s) { return _mm512_set1_ps(s); }
+  static Vec mul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
+  static Vec fmadd(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
+  static float hsum(Vec v) { return _mm512_reduce_add_ps(v); }
+  // A 4 x 4 tile reduces all 16 accumulators at once, with the same bits as one reduction per
+  // accumulator: a result does not depend on the tile it falls in.
+  template <int MR, int NR>
+  static void store_tile(const Vec (&acc)[MR][NR], float alpha, float* out, int64_t ldo, int64_t m0, int64_t n0) {
+    if constexpr (MR == 4 && NR == 4) {
+      __m512 v[16];
+      for (int k = 0; k < 16; k++) v[k] = acc[k % 4][k / 4];
+      const __m512 r = _mm512_mul_ps(_mm512_set1_ps(alpha), reduce16(v));
+      _mm_storeu_ps(out + (m0 + 0) * ldo + n0, _mm512_extractf32x4_ps(r, 0));
+      _mm_storeu_ps(out + (m0 + 1) * ldo + n0, _mm512_extractf32x4_ps(r, 1));
+      _mm_storeu_ps(out + (m0 + 2) * ldo + n0, _mm512_extractf32x4_ps(r, 2));
+      _mm_storeu_ps(out + (m0 + 3) * ldo + n0, _mm512_extractf32x4_ps(r, 3));
+    } else {
+      store_sums<Avx512, MR, NR>(acc, alpha, out, ldo, m0, n0);
+    }
   }
-}
+};
 
-// One MR x NR tile of the dot form: acc[i][j] = Σ_k x[m0 + i, k] · W(n0 + j, k).
-template <int MR, int NR, class L, bool Scaled>
-void dot_tile(const DotGemm& g, int64_t m0, int64_t n0) {
-  __m512 acc[MR][NR];
-#pragma GCC unroll 4
-  for (int i = 0; i < MR; i++)
-#pragma GCC unroll 4
-    for (int j = 0; j < NR; j++) acc[i][j] = _mm512_setzero_ps();
-  const uint8_t* w[NR];
-  for (int j = 0; j < NR; j++) w[j] = g.w[n0 + j];
-  const float* x[MR];
-  for (int i = 0; i < MR; i++) x[i] = g.x + (m0 + i) * g.ldx;
-  const int64_t K = g.K;
-  const int64_t segment = (Scaled && g.wscale != nullptr) ? g.bk : K;
-  for (int64_t k0 = 0; k0 < K; k0 += segment) {
-    const int64_t k1 = k0 + segment < K ? k0 + segment : K;
-    __m512 c[NR];
-    if (Scaled) {
-      for (int j = 0; j < NR; j++) {
-        float s = g.wscale != nullptr ? g.wscale[n0 + j][k0 / g.bk] : 1.0f;
-        c[j] = _mm512_set1_ps(L::kFp8 ? s * 256.0f : s);
-      }
-    }
-    int64_t k = k0;
-    for (; k + 16 <= k1; k += 16) {
-      __m512 wv[NR];
-#pragma GCC unroll 4
-      for (int j = 0; j < NR; j++) {
-        wv[j] = L::load(w[j] + k * L::kBytes);
-        if (Scaled) wv[j] = _mm512_mul_ps(wv[j], c[j]);
-      }
-#pragma GCC unroll 4
-      for (int i = 0; i < MR; i++) {
-        __m512 xv = _mm512_loadu_ps(x[i] + k);
-#pragma GCC unroll 4
-        for (int j = 0; j < NR; j++) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
-      }
-    }
-    if (k < k1) {
-      __mmask16 m = tail_mask(k1 - k);
-      __m512 wv[NR];
-      for (int j = 0; j < NR; j++) {
-        wv[j] = L::load(w[j] + k * L::kBytes, m);
-        if (Scaled) wv[j] = _mm512_mul_ps(wv[j], c[j]);
-      }
-      for (int i = 0; i < MR; i++) {
-        __m512 xv = _mm512_maskz_loadu_ps(m, x[i] + k);
-        for (int j = 0; j < NR; j++) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
-      }
-    }
+struct F32 : Avx512 {
+  static constexpr int kBytes = 4;
+  static constexpr bool kFp8 = false;
+  static __m512 load(const uint8_t* p) { return _mm512_loadu_ps(reinterpret_cast<const float*>(p)); }
+  static __m512 load(const uint8_t* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+};
+struct Bf16 : Avx512 {
+  static constexpr int kBytes = 2;
+  static constexpr bool kFp8 = false;
+  static __m512 widen(__m256i v) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16)); }
+  static __m512 load(const uint8_t* p) { return widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+  static __m512 load(const uint8_t* p, __mmask16 m) { return widen(_mm256_maskz_loadu_epi16(m, p)); }
+};
+struct F16 : Avx512 {
+  static constexpr int kBytes = 2;
+  static constexpr bool kFp8 = false;
+  static __m512 load(const uint8_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+  static __m512 load(const uint8_t* p, __mmask16 m) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); }
+};
+// e4m3 bits s.eeee.mmm -> f16 bits s.0eeee.mmm0000000, an f16 worth value · 2^-8 (subnormals too):
+// shift the byte to the top of a 16-bit lane, shift right arithmetically by one (the sign lands on
+// bits 15 and 14) and clear bit 14. The NaN code 0x7f widens to 480 · 2^-8 (checkpoints hold no NaN).
+struct Fp8 : Avx512 {
+  static constexpr int kBytes = 1;
+  static constexpr bool kFp8 = true;
+  static __m512 widen(__m128i bytes) {
+    __m256i w = _mm256_slli_epi16(_mm256_cvtepu8_epi16(bytes), 8);
+    return _mm512_cvtph_ps(_mm256_and_si256(_mm256_srai_epi16(w, 1), _mm256_set1_epi16(static_cast<short>(0xbfff))));
   }
-  store_tile<MR, NR>(acc, g.alpha, g.out, g.ldo, m0, n0);
+  static __m512 load(const uint8_t* p) { return widen(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  static __m512 load(const uint8_t* p, __mmask16 m) { return widen(_mm_maskz_loadu_epi8(m, p)); }
+};
+
+// i8 (GGUF Q8_0 quants; the f16 block scale of every 32 is applied as a block scale): sign-extended to
+// 32 bits and converted, exact.
+struct I8 : Avx512 {
+  static constexpr int kBytes = 1;
+  static constexpr bool kFp8 = false;
+  static __m512 load(const uint8_t* p) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+  }
+  static __m512 load(const uint8_t* p, __mmask16 m) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, p)));
+  }
+};
+
+// g over the rows [mb, me) of x, those rows copied by pack (row stride K) into this thread's buffer.
+DotGemm packed_rows(const DotGemm& g, int64_t mb, int64_t me, void (*pack)(const DotGemm&, int64_t, int64_t, float*)) {
+  thread_local std::vector<float> packed;
+  if (packed.size() < static_cast<size_t>((me - mb) * g.K)) packed.resize(static_cast<size_t>((me - mb) * g.K));
+  pack(g, mb, me, packed.data());
+  DotGemm block = g;
+  block.x = packed.data();
+  block.ldx = g.K;
+  block.out = g.out + mb * g.ldo;
+  return block;
 }
 
 #pragma GCC push_options
@@ -183,23 +158,18 @@ void pack_fp8(const DotGemm& g, int64_t m0, int64_t m1, float* packed) {
 // f8_e4m3 tile (x packed by pack_fp8): within a scale block the exact weights are accumulated, and the
 // block's scale is applied once per block to the accumulators. The same code for every MR.
 template <int MR, int NR>
-void dot_tile_fp8(const DotGemm& g, const Fp8Table& t, int64_t m0, int64_t n0) {
+[[gnu::noinline]] void dot_tile_fp8(const DotGemm& g, const Fp8Table& t, int64_t m0, int64_t n0) {
   __m512 total[MR][NR], part[MR][NR];
-  for (int i = 0; i < MR; i++)
-    for (int j = 0; j < NR; j++) total[i][j] = _mm512_setzero_ps();
-  const uint8_t* w[NR];
-  for (int j = 0; j < NR; j++) w[j] = g.w[n0 + j];
+  zero_tile<Avx512>(total);
   const float* x[MR];
-  for (int i = 0; i < MR; i++) x[i] = g.x + (m0 + i) * g.ldx;
+  const uint8_t* w[NR];
+  dot_operands(g, m0, n0, x, w);
   const int64_t K = g.K;
   const int64_t segment = g.wscale != nullptr ? g.bk : K;
   const int64_t full = K - K % 64;
   for (int64_t k0 = 0; k0 < K; k0 += segment) {
     const int64_t k1 = k0 + segment < K ? k0 + segment : K;
-#pragma GCC unroll 4
-    for (int i = 0; i < MR; i++)
-#pragma GCC unroll 4
-      for (int j = 0; j < NR; j++) part[i][j] = _mm512_setzero_ps();
+    zero_tile<Avx512>(part);
     int64_t k = k0;
     for (; k + 64 <= k1 && k + 64 <= full; k += 64) {
       __m512 f[NR][4];
@@ -221,47 +191,28 @@ void dot_tile_fp8(const DotGemm& g, const Fp8Table& t, int64_t m0, int64_t n0) {
     const __m512 c256 = _mm512_set1_ps(256.0f);
     for (; k < k1; k += 16) {
       const int64_t rest = k1 - k < 16 ? k1 - k : 16;
-      __mmask16 m = tail_mask(rest);
       __m512 wv[NR];
-      for (int j = 0; j < NR; j++) wv[j] = _mm512_mul_ps(Fp8::load(w[j] + k, m), c256);
-      for (int i = 0; i < MR; i++) {
-        __m512 xv = _mm512_maskz_loadu_ps(m, x[i] + k);
-        for (int j = 0; j < NR; j++) part[i][j] = _mm512_fmadd_ps(xv, wv[j], part[i][j]);
-      }
+      for (int j = 0; j < NR; j++) wv[j] = _mm512_mul_ps(load_part<Fp8>(w[j] + k, rest), c256);
+      fma_part<Fp8>(part, x, k, rest, wv);
     }
     for (int j = 0; j < NR; j++) {
       __m512 c = _mm512_set1_ps(g.wscale != nullptr ? g.wscale[n0 + j][k0 / g.bk] : 1.0f);
       for (int i = 0; i < MR; i++) total[i][j] = _mm512_fmadd_ps(part[i][j], c, total[i][j]);
     }
   }
-  store_tile<MR, NR>(total, g.alpha, g.out, g.ldo, m0, n0);
-}
-
-template <int NR>
-void dot_rows_fp8(const DotGemm& g, const Fp8Table& t, int64_t m, int64_t rows, int64_t n) {
-  for (; m + 2 <= rows; m += 2) dot_tile_fp8<2, NR>(g, t, m, n);
-  if (m < rows) dot_tile_fp8<1, NR>(g, t, m, n);
+  Avx512::store_tile<MR, NR>(total, g.alpha, g.out, g.ldo, m0, n0);
 }
 
 void dot_driver_fp8(const DotGemm& g, int64_t n0, int64_t n1) {
   static const Fp8Table table;
-  constexpr int64_t kRowBlock = 32;
-  thread_local std::vector<float> packed;
-  for (int64_t mb = 0; mb < g.M; mb += kRowBlock) {
-    const int64_t me = mb + kRowBlock < g.M ? mb + kRowBlock : g.M;
-    if (packed.size() < static_cast<size_t>((me - mb) * g.K)) packed.resize(static_cast<size_t>((me - mb) * g.K));
-    pack_fp8(g, mb, me, packed.data());
-    DotGemm block = g;
-    block.x = packed.data();
-    block.ldx = g.K;
-    block.out = g.out + mb * g.ldo;
+  row_blocks(g.M, [&](int64_t mb, int64_t me) {
+    const DotGemm block = packed_rows(g, mb, me, pack_fp8);
     // Pairs of rows of x against 4 weight rows at a time; every output is computed by the same
     // sequence of operations whatever the tile, so results do not depend on M.
-    const int64_t rows = me - mb;
-    int64_t n = n0;
-    for (; n + 4 <= n1; n += 4) dot_rows_fp8<4>(block, table, 0, rows, n);
-    for (; n < n1; n++) dot_rows_fp8<1>(block, table, 0, rows, n);
-  }
+    col_tiles(n0, n1, [&](auto nr, int64_t n) {
+      row_tiles<2>(0, me - mb, [&](auto mr, int64_t m) { dot_tile_fp8<mr, nr>(block, table, m, n); });
+    });
+  });
 }
 
 #pragma GCC pop_options
@@ -271,16 +222,12 @@ void dot_driver_fp8(const DotGemm& g, int64_t n0, int64_t n1) {
 // pack_pairs): its 16 even elements, then its 16 odd ones. The per-row summation order is the same
 // for every MR, so results do not depend on how many rows are computed together.
 template <int MR, int NR>
-void dot_tile_bf16_pairs(const DotGemm& g, int64_t m0, int64_t n0) {
+[[gnu::noinline]] void dot_tile_bf16_pairs(const DotGemm& g, int64_t m0, int64_t n0) {
   __m512 acc[MR][NR];
-#pragma GCC unroll 4
-  for (int i = 0; i < MR; i++)
-#pragma GCC unroll 4
-    for (int j = 0; j < NR; j++) acc[i][j] = _mm512_setzero_ps();
-  const uint8_t* w[NR];
-  for (int j = 0; j < NR; j++) w[j] = g.w[n0 + j];
+  zero_tile<Avx512>(acc);
   const float* x[MR];
-  for (int i = 0; i < MR; i++) x[i] = g.x + (m0 + i) * g.ldx;
+  const uint8_t* w[NR];
+  dot_operands(g, m0, n0, x, w);
   const int64_t K = g.K;
   const __m512i high = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
   int64_t k = 0;
@@ -294,24 +241,15 @@ void dot_tile_bf16_pairs(const DotGemm& g, int64_t m0, int64_t n0) {
       even[j] = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
       odd[j] = _mm512_castsi512_ps(_mm512_and_si512(v, high));
     }
-#pragma GCC unroll 4
-    for (int i = 0; i < MR; i++) {
-      __m512 xe = _mm512_loadu_ps(x[i] + k), xo = _mm512_loadu_ps(x[i] + k + 16);
-#pragma GCC unroll 4
-      for (int j = 0; j < NR; j++) acc[i][j] = _mm512_fmadd_ps(xo, odd[j], _mm512_fmadd_ps(xe, even[j], acc[i][j]));
-    }
+    fma_two<Avx512>(acc, x, k, even, odd);
   }
   for (; k < K; k += 16) {
     const int64_t rest = K - k < 16 ? K - k : 16;
-    __mmask16 m = tail_mask(rest);
     __m512 wv[NR];
-    for (int j = 0; j < NR; j++) wv[j] = Bf16::load(w[j] + k * 2, m);
-    for (int i = 0; i < MR; i++) {
-      __m512 xv = _mm512_maskz_loadu_ps(m, x[i] + k);
-      for (int j = 0; j < NR; j++) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
-    }
+    for (int j = 0; j < NR; j++) wv[j] = load_part<Bf16>(w[j] + k * 2, rest);
+    fma_part<Bf16>(acc, x, k, rest, wv);
   }
-  store_tile<MR, NR>(acc, g.alpha, g.out, g.ldo, m0, n0);
+  Avx512::store_tile<MR, NR>(acc, g.alpha, g.out, g.ldo, m0, n0);
 }
 
 // Rows [m0, m1) of x into `packed` (row stride K): each full 32-block as its 16 even then its 16 odd
@@ -332,197 +270,21 @@ void pack_pairs(const DotGemm& g, int64_t m0, int64_t m1, float* packed) {
   }
 }
 
-template <int NR>
-void dot_rows_bf16_pairs(const DotGemm& g, int64_t rows, int64_t n) {
-  int64_t m = 0;
-  for (; m + 4 <= rows; m += 4) dot_tile_bf16_pairs<4, NR>(g, m, n);
-  switch (rows - m) {
-    case 3:
-      dot_tile_bf16_pairs<3, NR>(g, m, n);
-      break;
-    case 2:
-      dot_tile_bf16_pairs<2, NR>(g, m, n);
-      break;
-    case 1:
-      dot_tile_bf16_pairs<1, NR>(g, m, n);
-      break;
-    default:
-      break;
-  }
-}
-
 void dot_driver_bf16_pairs(const DotGemm& g, int64_t n0, int64_t n1) {
-  constexpr int64_t kRowBlock = 32;
-  thread_local std::vector<float> packed;
-  for (int64_t mb = 0; mb < g.M; mb += kRowBlock) {
-    const int64_t me = mb + kRowBlock < g.M ? mb + kRowBlock : g.M;
-    if (packed.size() < static_cast<size_t>((me - mb) * g.K)) packed.resize(static_cast<size_t>((me - mb) * g.K));
-    pack_pairs(g, mb, me, packed.data());
-    DotGemm block = g;
-    block.x = packed.data();
-    block.ldx = g.K;
-    block.out = g.out + mb * g.ldo;
-    int64_t n = n0;
-    for (; n + 4 <= n1; n += 4) dot_rows_bf16_pairs<4>(block, me - mb, n);
-    for (; n < n1; n++) dot_rows_bf16_pairs<1>(block, me - mb, n);
-  }
+  row_blocks(g.M, [&](int64_t mb, int64_t me) {
+    const DotGemm block = packed_rows(g, mb, me, pack_pairs);
+    col_tiles(n0, n1, [&](auto nr, int64_t n) {
+      row_tiles<4>(0, me - mb, [&](auto mr, int64_t m) { dot_tile_bf16_pairs<mr, nr>(block, m, n); });
+    });
+  });
 }
 
-template <int NR, class L, bool Scaled>
-void dot_rows(const DotGemm& g, int64_t m0, int64_t m1, int64_t n) {
-  int64_t m = m0;
-  for (; m + 4 <= m1; m += 4) dot_tile<4, NR, L, Scaled>(g, m, n);
-  switch (m1 - m) {
-    case 3:
-      dot_tile<3, NR, L, Scaled>(g, m, n);
-      break;
-    case 2:
-      dot_tile<2, NR, L, Scaled>(g, m, n);
-      break;
-    case 1:
-      dot_tile<1, NR, L, Scaled>(g, m, n);
-      break;
-    default:
-      break;
+// f8_e4m3: the table path needs scale blocks of whole 64-blocks (checkpoints use 128) and AVX512-VBMI.
+void dot_fp8(const DotGemm& g, int64_t n0, int64_t n1) {
+  if (g.wscale == nullptr || g.bk % 64 == 0 || g.bk >= g.K) {
+    if (__builtin_cpu_supports("avx512vbmi")) return dot_driver_fp8(g, n0, n1);
   }
-}
-
-template <class L, bool Scaled>
-void dot_driver(const DotGemm& g, int64_t n0, int64_t n1) {
-  // Blocks of 32 rows of x stay in L2 while the weight tiles stream past them.
-  constexpr int64_t kRowBlock = 32;
-  for (int64_t mb = 0; mb < g.M; mb += kRowBlock) {
-    int64_t me = mb + kRowBlock < g.M ? mb + kRowBlock : g.M;
-    int64_t n = n0;
-    for (; n + 4 <= n1; n += 4) dot_rows<4, L, Scaled>(g, mb, me, n);
-    for (; n < n1; n++) dot_rows<1, L, Scaled>(g, mb, me, n);
-  }
-}
-
-void dot_avx512(const DotGemm& g, int64_t n0, int64_t n1) {
-  bool scaled = g.wscale != nullptr;
-  if (scaled && g.bk % 16 != 0 && g.bk < g.K) {
-    gemm_portable().dot(g, n0, n1);
-    return;
-  }
-  switch (g.wdtype) {
-    case DType::f32:
-      return scaled ? dot_driver<F32, true>(g, n0, n1) : dot_driver<F32, false>(g, n0, n1);
-    case DType::bf16:
-      return scaled ? dot_driver<Bf16, true>(g, n0, n1) : dot_driver_bf16_pairs(g, n0, n1);
-    case DType::f16:
-      return scaled ? dot_driver<F16, true>(g, n0, n1) : dot_driver<F16, false>(g, n0, n1);
-    case DType::f8_e4m3:
-      // The table path needs scale blocks of whole 64-blocks (checkpoints use 128) and AVX512-VBMI.
-      if (g.wscale == nullptr || g.bk % 64 == 0 || g.bk >= g.K) {
-        if (__builtin_cpu_supports("avx512vbmi")) return dot_driver_fp8(g, n0, n1);
-      }
-      return dot_driver<Fp8, true>(g, n0, n1);
-    case DType::i8:
-      if (!scaled) break;
-      return dot_driver<I8, true>(g, n0, n1);
-    default:
-      break;
-  }
-  gemm_portable().dot(g, n0, n1);
-}
-
-// One MR x (16·NV) tile of the axpy form; the last vector is masked with `last`.
-template <int MR, int NV, class L>
-void axpy_tile(const AxpyGemm& g, int64_t m0, int64_t n, __mmask16 last) {
-  __m512 acc[MR][NV];
-#pragma GCC unroll 4
-  for (int i = 0; i < MR; i++)
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
-  const float* a[MR];
-  for (int i = 0; i < MR; i++) a[i] = g.a + (m0 + i) * g.lda;
-  const bool full = last == static_cast<__mmask16>(0xffff);
-  for (int64_t k = 0; k < g.K; k++) {
-    const uint8_t* row = g.b[k] + n * L::kBytes;
-    __m512 bv[NV];
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; v++)
-      bv[v] = (v == NV - 1 && !full) ? L::load(row + v * 16 * L::kBytes, last) : L::load(row + v * 16 * L::kBytes);
-#pragma GCC unroll 4
-    for (int i = 0; i < MR; i++) {
-      __m512 av = _mm512_set1_ps(a[i][k]);
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
-    }
-  }
-  // Fp8 loads widen to value · 2^-8: the 256 goes into alpha (exact).
-  __m512 alpha = _mm512_set1_ps(L::kFp8 ? g.alpha * 256.0f : g.alpha);
-  for (int i = 0; i < MR; i++) {
-    float* o = g.out + (m0 + i) * g.ldo + n;
-    for (int v = 0; v < NV; v++) {
-      __m512 r = _mm512_mul_ps(acc[i][v], alpha);
-      if (v == NV - 1 && !full)
-        _mm512_mask_storeu_ps(o + v * 16, last, r);
-      else
-        _mm512_storeu_ps(o + v * 16, r);
-    }
-  }
-}
-
-template <int NV, class L>
-void axpy_rows(const AxpyGemm& g, int64_t n, __mmask16 last) {
-  int64_t m = 0;
-  for (; m + 4 <= g.M; m += 4) axpy_tile<4, NV, L>(g, m, n, last);
-  switch (g.M - m) {
-    case 3:
-      axpy_tile<3, NV, L>(g, m, n, last);
-      break;
-    case 2:
-      axpy_tile<2, NV, L>(g, m, n, last);
-      break;
-    case 1:
-      axpy_tile<1, NV, L>(g, m, n, last);
-      break;
-    default:
-      break;
-  }
-}
-
-template <class L>
-void axpy_driver(const AxpyGemm& g, int64_t n0, int64_t n1) {
-  int64_t n = n0;
-  const __mmask16 full = 0xffff;
-  for (; n + 64 <= n1; n += 64) axpy_rows<4, L>(g, n, full);
-  int64_t rest = n1 - n;
-  if (rest <= 0) return;
-  int64_t vectors = (rest + 15) / 16;
-  __mmask16 last = tail_mask(rest - (vectors - 1) * 16);
-  if (rest % 16 == 0) last = full;
-  switch (vectors) {
-    case 4:
-      axpy_rows<4, L>(g, n, last);
-      break;
-    case 3:
-      axpy_rows<3, L>(g, n, last);
-      break;
-    case 2:
-      axpy_rows<2, L>(g, n, last);
-      break;
-    default:
-      axpy_rows<1, L>(g, n, last);
-      break;
-  }
-}
-
-void axpy_avx512(const AxpyGemm& g, int64_t n0, int64_t n1) {
-  switch (g.bdtype) {
-    case DType::f32:
-      return axpy_driver<F32>(g, n0, n1);
-    case DType::bf16:
-      return axpy_driver<Bf16>(g, n0, n1);
-    case DType::f16:
-      return axpy_driver<F16>(g, n0, n1);
-    case DType::f8_e4m3:
-      return axpy_driver<Fp8>(g, n0, n1);
-    default:
-      gemm_portable().axpy(g, n0, n1);
-  }
+  dot_driver<Fp8, true>(g, n0, n1);
 }
 
 }  // namespace
@@ -532,7 +294,8 @@ void axpy_avx512(const AxpyGemm& g, int64_t n0, int64_t n1) {
 
 namespace dsa {
 const GemmKernels& gemm_avx512() {
-  static const GemmKernels kernels{"avx512", dot_avx512, axpy_avx512};
+  static const GemmKernels kernels{"avx512", dot_by_dtype<F32, Bf16, F16, I8, dot_driver_bf16_pairs, dot_fp8>,
+                                          axpy_by_dtype<F32, Bf16, F16, Fp8>};
   return kernels;
 }
 }  // namespace dsa

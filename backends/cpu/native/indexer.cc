@@ -152,18 +152,7 @@ void indexer_top_k(const Context& ctx, const Tensor& indices, const Tensor& q, c
     for (int64_t j = 0; j < k; j++) out[j * indices.strides[1]] = chosen[j];
   };
 
-  if (S >= 2 && ctx.threads > 1 && S >= ctx.threads) {
-    Context serial = ctx;
-    serial.threads = 1;
-    // One task per query, the latest positions (the most rows in a causal prefill) first.
-    std::vector<int64_t> order(static_cast<size_t>(S));
-    for (int64_t s = 0; s < S; s++) order[s] = s;
-    std::stable_sort(order.begin(), order.end(),
-                     [&](int64_t a, int64_t b) { return batch.positions[a] > batch.positions[b]; });
-    parallel_each(ctx, S, order.data(), [&](int64_t s) { run_query(serial, s); });
-  } else {
-    for (int64_t s = 0; s < S; s++) run_query(ctx, s);
-  }
+  for_each_query(ctx, S, batch.positions, run_query);
 }
 
 }  // namespace dsa

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #include "tensor.h"
 
@@ -73,8 +74,6 @@ void parallel_for(const Context& ctx, int64_t n, int64_t grain, Body&& body) {
       &job);
 }
 
-// Same, for items that must be split on multiples of `align` (GEMM tiles): body(begin, end) gets
-// begin a multiple of align.
 // Runs body(order[i]) for every i in [0, n), one task each, claimed in the order given (list the
 // costliest first: a worker that finishes early takes the next, so uneven tasks balance, as causal
 // prefill queries do).
@@ -94,6 +93,26 @@ void parallel_each(const Context& ctx, int64_t n, const int64_t* order, Body&& b
       &job);
 }
 
+// query(ctx_q, s) for every query s in [0, S) of a batch at these positions: with two or more threads
+// and at least as many queries, one single-threaded task per query, the latest positions (the most
+// rows in a causal prefill) first; else the queries in order, each with the whole pool.
+template <class Query>
+void for_each_query(const Context& ctx, int64_t S, const int32_t* positions, Query&& query) {
+  if (S >= 2 && ctx.threads > 1 && S >= ctx.threads) {
+    Context serial = ctx;
+    serial.threads = 1;
+    std::vector<int64_t> order(static_cast<size_t>(S));
+    for (int64_t s = 0; s < S; s++) order[s] = s;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int64_t a, int64_t b) { return positions[a] > positions[b]; });
+    parallel_each(ctx, S, order.data(), [&](int64_t s) { query(serial, s); });
+  } else {
+    for (int64_t s = 0; s < S; s++) query(ctx, s);
+  }
+}
+
+// parallel_for, for items that must be split on multiples of `align` (GEMM tiles): body(begin, end) gets
+// begin a multiple of align.
 template <class Body>
 void parallel_for_aligned(const Context& ctx, int64_t n, int64_t align, int64_t grain, Body&& body) {
   int64_t units = (n + align - 1) / align;

@@ -1,0 +1,309 @@
+// The GEMM tiles and drivers that gemm-avx2.cc and gemm-avx512.cc share, written once over a load
+// trait L: an ISA's vector traits (its register type Vec, kLanes f32 lanes, zero / loadu / set1 / mul /
+// fmadd / storeu / hsum, masked loads and stores where kMasked, kTileRows rows of x per dot tile,
+// kAxpyVectors vectors of columns per axpy tile, and store_tile) plus how one weight dtype widens
+// into a register (kBytes, kFp8, load). Each ISA file includes this header inside its
+// `#pragma GCC target` region, so every instantiation is compiled for its own ISA; everything here is in an anonymous namespace so that the files share no
+// instantiation (the linker must never pick the AVX-512 copy for the AVX2 path).
+#pragma once
+
+#include <cstdint>
+#include <type_traits>
+
+#include "gemm.h"
+
+namespace dsa {
+namespace {
+
+template <int N>
+using Int = std::integral_constant<int, N>;
+
+// f(Int<n>{}) for a count n in [1, Max] known only at run time (n < 1 is taken as 1).
+template <int Max, class F>
+inline void with_count(int64_t n, F&& f) {
+  if constexpr (Max > 1) {
+    if (n == Max) return f(Int<Max>{});
+    return with_count<Max - 1>(n, f);
+  } else {
+    f(Int<1>{});
+  }
+}
+
+// tile(Int<MR>{}, m) over the rows [m0, m1): tiles of R rows, then one tile of the rest.
+template <int R, class Tile>
+inline void row_tiles(int64_t m0, int64_t m1, Tile&& tile) {
+  int64_t m = m0;
+  for (; m + R <= m1; m += R) tile(Int<R>{}, m);
+  if (m < m1) with_count<R - 1>(m1 - m, [&](auto rows) { tile(rows, m); });
+}
+
+// tile(Int<NR>{}, n) over the columns [n0, n1): 4 weight rows at a time, then single ones.
+template <class Tile>
+inline void col_tiles(int64_t n0, int64_t n1, Tile&& tile) {
+  int64_t n = n0;
+  for (; n + 4 <= n1; n += 4) tile(Int<4>{}, n);
+  for (; n < n1; n++) tile(Int<1>{}, n);
+}
+
+// block(mb, me) over blocks of 32 rows of x: a block stays in L2 while the weight tiles stream past it.
+template <class Block>
+inline void row_blocks(int64_t M, Block&& block) {
+  constexpr int64_t kRowBlock = 32;
+  for (int64_t mb = 0; mb < M; mb += kRowBlock) block(mb, mb + kRowBlock < M ? mb + kRowBlock : M);
+}
+
+// The first `rest` lanes of one vector (the others zero): masked where the ISA masks, else through a
+// zero-padded copy.
+template <class L>
+inline typename L::Vec load_part(const uint8_t* p, int64_t rest) {
+  if constexpr (L::kMasked) {
+    return L::load(p, L::mask(rest));
+  } else {
+    alignas(64) uint8_t pad[L::kLanes * L::kBytes] = {};
+    __builtin_memcpy(pad, p, rest * L::kBytes);
+    return L::load(pad);
+  }
+}
+template <class L>
+inline typename L::Vec loadx_part(const float* p, int64_t rest) {
+  if constexpr (L::kMasked) {
+    return L::loadu(p, L::mask(rest));
+  } else {
+    alignas(64) float pad[L::kLanes] = {};
+    __builtin_memcpy(pad, p, rest * 4);
+    return L::loadu(pad);
+  }
+}
+template <class L>
+inline void store_part(float* p, int64_t rest, typename L::Vec v) {
+  if constexpr (L::kMasked) {
+    L::storeu(p, L::mask(rest), v);
+  } else {
+    alignas(64) float pad[L::kLanes];
+    L::storeu(pad, v);
+    __builtin_memcpy(p, pad, rest * 4);
+  }
+}
+
+// acc[i][j] = 0 over a whole tile of accumulators.
+template <class L, int R, int C>
+inline void zero_tile(typename L::Vec (&acc)[R][C]) {
+#pragma GCC unroll 4
+  for (int i = 0; i < R; i++)
+#pragma GCC unroll 4
+    for (int j = 0; j < C; j++) acc[i][j] = L::zero();
+}
+
+// rows[i] = base + (m0 + i) · ld: the rows [m0, m0 + R) of a row-major f32 operand.
+template <int R>
+inline void tile_rows(const float* (&rows)[R], const float* base, int64_t ld, int64_t m0) {
+  for (int i = 0; i < R; i++) rows[i] = base + (m0 + i) * ld;
+}
+
+// The operand rows of an MR x NR dot tile at (m0, n0): x[i] = row m0 + i of x, w[j] = weight row n0 + j.
+template <int MR, int NR>
+inline void dot_operands(const DotGemm& g, int64_t m0, int64_t n0, const float* (&x)[MR], const uint8_t* (&w)[NR]) {
+  tile_rows(x, g.x, g.ldx, m0);
+  for (int j = 0; j < NR; j++) w[j] = g.w[n0 + j];
+}
+
+// acc[i][j] += x[i][k, k + kLanes) · lo[j] + x[i][k + kLanes, k + 2 · kLanes) · hi[j], in that order: one
+// step over two vectors of weights per row.
+template <class L, int MR, int NR>
+inline void fma_two(typename L::Vec (&acc)[MR][NR], const float* const (&x)[MR], int64_t k,
+                    const typename L::Vec (&lo)[NR], const typename L::Vec (&hi)[NR]) {
+#pragma GCC unroll 4
+  for (int i = 0; i < MR; i++) {
+    const typename L::Vec x0 = L::loadu(x[i] + k), x1 = L::loadu(x[i] + k + L::kLanes);
+#pragma GCC unroll 4
+    for (int j = 0; j < NR; j++) acc[i][j] = L::fmadd(x1, hi[j], L::fmadd(x0, lo[j], acc[i][j]));
+  }
+}
+
+// acc[i][j] += x[i][k, k + rest) · wv[j] (the first `rest` lanes, the others zero): a K tail.
+template <class L, int MR, int NR>
+inline void fma_part(typename L::Vec (&acc)[MR][NR], const float* const (&x)[MR], int64_t k, int64_t rest,
+                     const typename L::Vec (&wv)[NR]) {
+  for (int i = 0; i < MR; i++) {
+    const typename L::Vec xv = loadx_part<L>(x[i] + k, rest);
+    for (int j = 0; j < NR; j++) acc[i][j] = L::fmadd(xv, wv[j], acc[i][j]);
+  }
+}
+
+// out[(m0 + i) · ldo + n0 + j] = alpha · Σ lanes of acc[i][j], one horizontal sum per accumulator
+// (the general case of L::store_tile).
+template <class L, int MR, int NR>
+inline void store_sums(const typename L::Vec (&acc)[MR][NR], float alpha, float* out, int64_t ldo, int64_t m0,
+                       int64_t n0) {
+  for (int i = 0; i < MR; i++)
+    for (int j = 0; j < NR; j++) out[(m0 + i) * ldo + n0 + j] = alpha * L::hsum(acc[i][j]);
+}
+
+// One MR x NR tile of the dot form: acc[i][j] = Σ_k x[m0 + i, k] · W(n0 + j, k). Scaled: each weight
+// vector is multiplied by its block scale (· 256 for f8_e4m3, whose loads are worth value · 2^-8).
+// Tiles are never inlined into the drivers: each gets the whole register file for its inner loop.
+template <int MR, int NR, class L, bool Scaled>
+[[gnu::noinline]] void dot_tile(const DotGemm& g, int64_t m0, int64_t n0) {
+  using Vec = typename L::Vec;
+  constexpr int kLanes = L::kLanes;
+  Vec acc[MR][NR];
+  zero_tile<L>(acc);
+  const float* x[MR];
+  const uint8_t* w[NR];
+  dot_operands(g, m0, n0, x, w);
+  const int64_t K = g.K;
+  const int64_t segment = (Scaled && g.wscale != nullptr) ? g.bk : K;
+  for (int64_t k0 = 0; k0 < K; k0 += segment) {
+    const int64_t k1 = k0 + segment < K ? k0 + segment : K;
+    Vec c[NR];
+    if (Scaled) {
+      for (int j = 0; j < NR; j++) {
+        float s = g.wscale != nullptr ? g.wscale[n0 + j][k0 / g.bk] : 1.0f;
+        c[j] = L::set1(L::kFp8 ? s * 256.0f : s);
+      }
+    }
+    int64_t k = k0;
+    for (; k + kLanes <= k1; k += kLanes) {
+      Vec wv[NR];
+#pragma GCC unroll 4
+      for (int j = 0; j < NR; j++) {
+        wv[j] = L::load(w[j] + k * L::kBytes);
+        if (Scaled) wv[j] = L::mul(wv[j], c[j]);
+      }
+#pragma GCC unroll 4
+      for (int i = 0; i < MR; i++) {
+        Vec xv = L::loadu(x[i] + k);
+#pragma GCC unroll 4
+        for (int j = 0; j < NR; j++) acc[i][j] = L::fmadd(xv, wv[j], acc[i][j]);
+      }
+    }
+    if (k < k1) {
+      Vec wv[NR];
+      for (int j = 0; j < NR; j++) {
+        wv[j] = load_part<L>(w[j] + k * L::kBytes, k1 - k);
+        if (Scaled) wv[j] = L::mul(wv[j], c[j]);
+      }
+      fma_part<L>(acc, x, k, k1 - k, wv);
+    }
+  }
+  L::template store_tile<MR, NR>(acc, g.alpha, g.out, g.ldo, m0, n0);
+}
+
+// The dot form by dot_tile: tiles of L::kTileRows rows of x against 4 weight rows at a time.
+template <class L, bool Scaled>
+void dot_driver(const DotGemm& g, int64_t n0, int64_t n1) {
+  row_blocks(g.M, [&](int64_t mb, int64_t me) {
+    col_tiles(n0, n1, [&](auto nr, int64_t n) {
+      row_tiles<L::kTileRows>(mb, me, [&](auto mr, int64_t m) { dot_tile<mr, nr, L, Scaled>(g, m, n); });
+    });
+  });
+}
+
+using DotKernel = void (*)(const DotGemm& g, int64_t n0, int64_t n1);
+
+// The dot form by the weights' dtype, on an ISA's load traits of each and its own kernels for unscaled
+// bf16 and for f8_e4m3; the portable kernel where a scale block ends inside a vector, for unscaled i8
+// and for other dtypes.
+template <class F32, class Bf16, class F16, class I8, DotKernel kBf16Unscaled, DotKernel kFp8>
+void dot_by_dtype(const DotGemm& g, int64_t n0, int64_t n1) {
+  const bool scaled = g.wscale != nullptr;
+  if (scaled && g.bk % F32::kLanes != 0 && g.bk < g.K) return gemm_portable().dot(g, n0, n1);
+  switch (g.wdtype) {
+    case DType::f32:
+      return scaled ? dot_driver<F32, true>(g, n0, n1) : dot_driver<F32, false>(g, n0, n1);
+    case DType::bf16:
+      return scaled ? dot_driver<Bf16, true>(g, n0, n1) : kBf16Unscaled(g, n0, n1);
+    case DType::f16:
+      return scaled ? dot_driver<F16, true>(g, n0, n1) : dot_driver<F16, false>(g, n0, n1);
+    case DType::f8_e4m3:
+      return kFp8(g, n0, n1);
+    case DType::i8:
+      if (!scaled) break;
+      return dot_driver<I8, true>(g, n0, n1);
+    default:
+      break;
+  }
+  gemm_portable().dot(g, n0, n1);
+}
+
+// One MR x (NV · kLanes) tile of the axpy form at column n; the last vector holds `last` lanes
+// (L::kLanes: all; fewer only where the ISA masks).
+template <int MR, int NV, class L>
+[[gnu::noinline]] void axpy_tile(const AxpyGemm& g, int64_t m0, int64_t n, int64_t last) {
+  using Vec = typename L::Vec;
+  constexpr int kLanes = L::kLanes;
+  Vec acc[MR][NV];
+  zero_tile<L>(acc);
+  const float* a[MR];
+  tile_rows(a, g.a, g.lda, m0);
+  const bool full = !L::kMasked || last == kLanes;
+  for (int64_t k = 0; k < g.K; k++) {
+    const uint8_t* row = g.b[k] + n * L::kBytes;
+    Vec bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++)
+      bv[v] = (v == NV - 1 && !full) ? load_part<L>(row + v * kLanes * L::kBytes, last)
+                                     : L::load(row + v * kLanes * L::kBytes);
+#pragma GCC unroll 4
+    for (int i = 0; i < MR; i++) {
+      Vec av = L::set1(a[i][k]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++) acc[i][v] = L::fmadd(av, bv[v], acc[i][v]);
+    }
+  }
+  // Fp8 loads widen to value · 2^-8: the 256 goes into alpha (exact).
+  Vec alpha = L::set1(L::kFp8 ? g.alpha * 256.0f : g.alpha);
+  for (int i = 0; i < MR; i++) {
+    float* o = g.out + (m0 + i) * g.ldo + n;
+    for (int v = 0; v < NV; v++) {
+      Vec r = L::mul(acc[i][v], alpha);
+      if (v == NV - 1 && !full)
+        store_part<L>(o + v * kLanes, last, r);
+      else
+        L::storeu(o + v * kLanes, r);
+    }
+  }
+}
+
+// Every row of a, 4 at a time, against NV vectors of b's columns from n.
+template <int NV, class L>
+void axpy_rows(const AxpyGemm& g, int64_t n, int64_t last) {
+  row_tiles<4>(0, g.M, [&](auto mr, int64_t m) { axpy_tile<mr, NV, L>(g, m, n, last); });
+}
+
+// The axpy form: tiles of L::kAxpyVectors vectors of columns, then the N tail in one tile with its
+// last vector masked where the ISA masks, else on the portable kernel.
+template <class L>
+void axpy_driver(const AxpyGemm& g, int64_t n0, int64_t n1) {
+  constexpr int kVectors = L::kAxpyVectors;
+  int64_t n = n0;
+  for (; n + kVectors * L::kLanes <= n1; n += kVectors * L::kLanes) axpy_rows<kVectors, L>(g, n, L::kLanes);
+  const int64_t rest = n1 - n;
+  if (rest <= 0) return;
+  if constexpr (L::kMasked) {
+    const int64_t vectors = (rest + L::kLanes - 1) / L::kLanes;
+    with_count<kVectors>(vectors, [&](auto nv) { axpy_rows<nv, L>(g, n, rest - (vectors - 1) * L::kLanes); });
+  } else {
+    gemm_portable().axpy(g, n, n1);
+  }
+}
+
+// The axpy form by b's dtype, on an ISA's load traits of each; the portable kernel for other dtypes.
+template <class F32, class Bf16, class F16, class Fp8>
+void axpy_by_dtype(const AxpyGemm& g, int64_t n0, int64_t n1) {
+  switch (g.bdtype) {
+    case DType::f32:
+      return axpy_driver<F32>(g, n0, n1);
+    case DType::bf16:
+      return axpy_driver<Bf16>(g, n0, n1);
+    case DType::f16:
+      return axpy_driver<F16>(g, n0, n1);
+    case DType::f8_e4m3:
+      return axpy_driver<Fp8>(g, n0, n1);
+    default:
+      gemm_portable().axpy(g, n0, n1);
+  }
+}
+
+}  // namespace
+}  // namespace dsa
