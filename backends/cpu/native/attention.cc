@@ -110,6 +110,18 @@ int64_t check_fp8_cache(const LatentCache& cache, int64_t W) {
   return C;
 }
 
+// Query s of t [S, H, X] as H f32 rows of row stride `ld`: t's own memory when `direct` (f32, unit column
+// stride), else `packed` resized to [H, X] (the caller fills it, or copies it back).
+float* query_rows(const Tensor& t, int64_t s, bool direct, std::vector<float>& packed, int64_t& ld) {
+  if (direct) {
+    ld = t.strides[1];
+    return t.ptr<float>() + s * t.strides[0];
+  }
+  packed.resize(static_cast<size_t>(t.shape[1] * t.shape[2]));
+  ld = t.shape[2];
+  return packed.data();
+}
+
 }  // namespace
 
 void mla_attention(const Context& ctx, const Tensor& out, const Tensor& q, const LatentCache& cache,
@@ -155,28 +167,12 @@ void mla_attention(const Context& ctx, const Tensor& out, const Tensor& q, const
     const int64_t T = rows.size();
     // q[s] as dense f32 rows, out[s] as dense f32 rows.
     std::vector<float> q_packed, out_packed;
-    const float* qp;
-    int64_t ldq;
-    if (q_direct) {
-      qp = q.ptr<float>() + s * q.strides[0];
-      ldq = q.strides[1];
-    } else {
-      q_packed.resize(static_cast<size_t>(H * W));
+    int64_t ldq, ldo;
+    const float* qp = query_rows(q, s, q_direct, q_packed, ldq);
+    float* op = query_rows(out, s, out_direct, out_packed, ldo);
+    if (!q_direct)
       for (int64_t h = 0; h < H; h++)
         load_row_f32(q_packed.data() + h * W, q.at(s * q.strides[0] + h * q.strides[1]), q.dtype, W, q.strides[2]);
-      qp = q_packed.data();
-      ldq = W;
-    }
-    float* op;
-    int64_t ldo;
-    if (out_direct) {
-      op = out.ptr<float>() + s * out.strides[0];
-      ldo = out.strides[1];
-    } else {
-      out_packed.resize(static_cast<size_t>(H * C));
-      op = out_packed.data();
-      ldo = C;
-    }
     if (T == 0) {
       for (int64_t h = 0; h < H; h++)
         for (int64_t c = 0; c < C; c++) op[h * ldo + c] = 0;

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 namespace dsa {
 
@@ -175,11 +176,14 @@ void store_f64(uint8_t* p, DType dtype, double value) {
   }
 }
 
-void load_row_f32(float* dst, const uint8_t* src, DType dtype, int64_t n, int64_t stride) {
+namespace {
+// load_row_f32 / load_row_f64: every value converts exactly to T (a float or a double).
+template <class T>
+void load_row(T* dst, const uint8_t* src, DType dtype, int64_t n, int64_t stride) {
   switch (dtype) {
     case DType::f32: {
       const float* s = reinterpret_cast<const float*>(src);
-      if (stride == 1) {
+      if (std::is_same<T, float>::value && stride == 1) {
         std::memcpy(dst, s, n * 4);
       } else {
         for (int64_t i = 0; i < n; i++) dst[i] = s[i * stride];
@@ -201,28 +205,18 @@ void load_row_f32(float* dst, const uint8_t* src, DType dtype, int64_t n, int64_
       return;
     default: {
       int size = dtype_bytes(dtype);
-      for (int64_t i = 0; i < n; i++) dst[i] = static_cast<float>(load_f64(src + i * stride * size, dtype));
+      for (int64_t i = 0; i < n; i++) dst[i] = static_cast<T>(load_f64(src + i * stride * size, dtype));
     }
   }
 }
+}  // namespace
+
+void load_row_f32(float* dst, const uint8_t* src, DType dtype, int64_t n, int64_t stride) {
+  load_row(dst, src, dtype, n, stride);
+}
 
 void load_row_f64(double* dst, const uint8_t* src, DType dtype, int64_t n, int64_t stride) {
-  switch (dtype) {
-    case DType::f32: {
-      const float* s = reinterpret_cast<const float*>(src);
-      for (int64_t i = 0; i < n; i++) dst[i] = s[i * stride];
-      return;
-    }
-    case DType::bf16: {
-      const uint16_t* s = reinterpret_cast<const uint16_t*>(src);
-      for (int64_t i = 0; i < n; i++) dst[i] = bf16_to_f32(s[i * stride]);
-      return;
-    }
-    default: {
-      int size = dtype_bytes(dtype);
-      for (int64_t i = 0; i < n; i++) dst[i] = load_f64(src + i * stride * size, dtype);
-    }
-  }
+  load_row(dst, src, dtype, n, stride);
 }
 
 void store_row_f32(uint8_t* dst, DType dtype, int64_t stride, const float* src, int64_t n) {

@@ -56,46 +56,33 @@ uint8_t f64_to_fp8(double value);
 uint32_t js_to_uint32(double value);
 inline int32_t js_to_int32(double value) { return static_cast<int32_t>(js_to_uint32(value)); }
 
+// A T stored at p (any alignment).
+template <class T>
+inline T load_unaligned(const uint8_t* p) {
+  T v;
+  std::memcpy(&v, p, sizeof(T));
+  return v;
+}
+
 // One element of any dtype, as the reference reads it (a double).
 inline double load_f64(const uint8_t* p, DType dtype) {
   switch (dtype) {
-    case DType::f32: {
-      float v;
-      std::memcpy(&v, p, 4);
-      return v;
-    }
-    case DType::f64: {
-      double v;
-      std::memcpy(&v, p, 8);
-      return v;
-    }
-    case DType::bf16: {
-      uint16_t v;
-      std::memcpy(&v, p, 2);
-      return bf16_to_f32(v);
-    }
-    case DType::f16: {
-      uint16_t v;
-      std::memcpy(&v, p, 2);
-      return f16_to_f32(v);
-    }
+    case DType::f32:
+      return load_unaligned<float>(p);
+    case DType::f64:
+      return load_unaligned<double>(p);
+    case DType::bf16:
+      return bf16_to_f32(load_unaligned<uint16_t>(p));
+    case DType::f16:
+      return f16_to_f32(load_unaligned<uint16_t>(p));
     case DType::f8_e4m3:
       return fp8_to_f32(*p);
-    case DType::i32: {
-      int32_t v;
-      std::memcpy(&v, p, 4);
-      return v;
-    }
-    case DType::i64: {
-      int64_t v;
-      std::memcpy(&v, p, 8);
-      return static_cast<double>(v);
-    }
-    case DType::i16: {
-      int16_t v;
-      std::memcpy(&v, p, 2);
-      return v;
-    }
+    case DType::i32:
+      return load_unaligned<int32_t>(p);
+    case DType::i64:
+      return static_cast<double>(load_unaligned<int64_t>(p));
+    case DType::i16:
+      return load_unaligned<int16_t>(p);
     case DType::i8:
       return static_cast<int8_t>(*p);
     case DType::u8:

@@ -203,12 +203,13 @@ void unary(const Context& ctx, const Tensor& out_, const Tensor& x_, UnaryOp op)
   });
 }
 
-void binary(const Context& ctx, const Tensor& out_, const Tensor& a_, const Tensor& b_, BinaryOp op) {
-  if (!out_.same_shape(a_) || !out_.same_shape(b_))
-    fail("operands must be broadcast to out's shape: out " + out_.describe() + ", a " + a_.describe() + ", b " +
-         b_.describe());
-  if (out_.numel() == 0) return;
-  Tensor out = out_, a = a_, b = b_;
+// The walk of an elementwise op with two inputs of out's shape: coalesced, split into row segments
+// across the pool. When all three are f32, `f32_row(o, so, a, sa, b, sb, n)` gets the segment's float
+// pointers and strides; otherwise `f64_row(x, y, n)` gets its rows of a and b widened to f64 and leaves
+// the result in x, which is stored in out's dtype.
+template <class F32Row, class F64Row>
+void two_input_rows(const Context& ctx, Tensor out, Tensor a, Tensor b, F32Row f32_row, F64Row f64_row) {
+  if (out.numel() == 0) return;
   Tensor* ts[] = {&out, &a, &b};
   coalesce(ts, 3);
   const int64_t so = out.col_stride(), sa = a.col_stride(), sb = b.col_stride();
@@ -218,67 +219,61 @@ void binary(const Context& ctx, const Tensor& out_, const Tensor& a_, const Tens
     uint8_t* o = out.at(out.row_offset(r) + c0 * so);
     const uint8_t* pa = a.at(a.row_offset(r) + c0 * sa);
     const uint8_t* pb = b.at(b.row_offset(r) + c0 * sb);
-    if (f32) {
-      float* fo = reinterpret_cast<float*>(o);
-      const float* fa = reinterpret_cast<const float*>(pa);
-      const float* fb = reinterpret_cast<const float*>(pb);
-      switch (op) {
-        case BinaryOp::add:
-          return binary_f32_row<BinaryOp::add>(fo, so, fa, sa, fb, sb, n);
-        case BinaryOp::sub:
-          return binary_f32_row<BinaryOp::sub>(fo, so, fa, sa, fb, sb, n);
-        case BinaryOp::mul:
-          return binary_f32_row<BinaryOp::mul>(fo, so, fa, sa, fb, sb, n);
-        case BinaryOp::div:
-          return binary_f32_row<BinaryOp::div>(fo, so, fa, sa, fb, sb, n);
-        case BinaryOp::max:
-          return binary_f32_row<BinaryOp::max>(fo, so, fa, sa, fb, sb, n);
-        case BinaryOp::min:
-          return binary_f32_row<BinaryOp::min>(fo, so, fa, sa, fb, sb, n);
-      }
-    }
+    if (f32)
+      return f32_row(reinterpret_cast<float*>(o), so, reinterpret_cast<const float*>(pa), sa,
+                     reinterpret_cast<const float*>(pb), sb, n);
     double* x = scratch<double, 0>(n);
     double* y = scratch<double, 1>(n);
     load_row_f64(x, pa, a.dtype, n, sa);
     load_row_f64(y, pb, b.dtype, n, sb);
-    for (int64_t i = 0; i < n; i++) x[i] = binary_op(op, x[i], y[i]);
+    f64_row(x, y, n);
     store_row_f64(o, out.dtype, so, x, n);
   });
 }
 
-void swiglu(const Context& ctx, const Tensor& out_, const Tensor& gate_, const Tensor& up_) {
-  if (!out_.same_shape(gate_) || !out_.same_shape(up_))
-    fail("out " + out_.describe() + ", gate " + gate_.describe() + " and up " + up_.describe() + " differ");
-  if (out_.numel() == 0) return;
-  Tensor out = out_, gate = gate_, up = up_;
-  Tensor* ts[] = {&out, &gate, &up};
-  coalesce(ts, 3);
-  const int64_t so = out.col_stride(), sg = gate.col_stride(), su = up.col_stride();
-  const bool f32 = out.dtype == DType::f32 && gate.dtype == DType::f32 && up.dtype == DType::f32;
-  for_each_segment(ctx, out.rows(), out.cols(), [&](int64_t r, int64_t c0, int64_t c1) {
-    int64_t n = c1 - c0;
-    uint8_t* o = out.at(out.row_offset(r) + c0 * so);
-    const uint8_t* pg = gate.at(gate.row_offset(r) + c0 * sg);
-    const uint8_t* pu = up.at(up.row_offset(r) + c0 * su);
-    // As the composite computes it: silu rounded to f32, then an f32 product.
-    if (f32) {
-      float* fo = reinterpret_cast<float*>(o);
-      const float* fg = reinterpret_cast<const float*>(pg);
-      const float* fu = reinterpret_cast<const float*>(pu);
-      for (int64_t i = 0; i < n; i++) {
-        double g = fg[i * sg];
-        float s = static_cast<float>(g / (1 + std::exp(-g)));
-        fo[i * so] = s * fu[i * su];
-      }
-      return;
-    }
-    double* x = scratch<double, 0>(n);
-    double* y = scratch<double, 1>(n);
-    load_row_f64(x, pg, gate.dtype, n, sg);
-    load_row_f64(y, pu, up.dtype, n, su);
-    for (int64_t i = 0; i < n; i++) x[i] = static_cast<float>(x[i] / (1 + std::exp(-x[i]))) * y[i];
-    store_row_f64(o, out.dtype, so, x, n);
-  });
+void binary(const Context& ctx, const Tensor& out, const Tensor& a, const Tensor& b, BinaryOp op) {
+  if (!out.same_shape(a) || !out.same_shape(b))
+    fail("operands must be broadcast to out's shape: out " + out.describe() + ", a " + a.describe() + ", b " +
+         b.describe());
+  two_input_rows(
+      ctx, out, a, b,
+      [op](float* fo, int64_t so, const float* fa, int64_t sa, const float* fb, int64_t sb, int64_t n) {
+        switch (op) {
+          case BinaryOp::add:
+            return binary_f32_row<BinaryOp::add>(fo, so, fa, sa, fb, sb, n);
+          case BinaryOp::sub:
+            return binary_f32_row<BinaryOp::sub>(fo, so, fa, sa, fb, sb, n);
+          case BinaryOp::mul:
+            return binary_f32_row<BinaryOp::mul>(fo, so, fa, sa, fb, sb, n);
+          case BinaryOp::div:
+            return binary_f32_row<BinaryOp::div>(fo, so, fa, sa, fb, sb, n);
+          case BinaryOp::max:
+            return binary_f32_row<BinaryOp::max>(fo, so, fa, sa, fb, sb, n);
+          case BinaryOp::min:
+            return binary_f32_row<BinaryOp::min>(fo, so, fa, sa, fb, sb, n);
+        }
+      },
+      [op](double* x, const double* y, int64_t n) {
+        for (int64_t i = 0; i < n; i++) x[i] = binary_op(op, x[i], y[i]);
+      });
+}
+
+void swiglu(const Context& ctx, const Tensor& out, const Tensor& gate, const Tensor& up) {
+  if (!out.same_shape(gate) || !out.same_shape(up))
+    fail("out " + out.describe() + ", gate " + gate.describe() + " and up " + up.describe() + " differ");
+  // As the composite computes it: silu rounded to f32, then an f32 product.
+  two_input_rows(
+      ctx, out, gate, up,
+      [](float* fo, int64_t so, const float* fg, int64_t sg, const float* fu, int64_t su, int64_t n) {
+        for (int64_t i = 0; i < n; i++) {
+          double g = fg[i * sg];
+          float s = static_cast<float>(g / (1 + std::exp(-g)));
+          fo[i * so] = s * fu[i * su];
+        }
+      },
+      [](double* x, const double* y, int64_t n) {
+        for (int64_t i = 0; i < n; i++) x[i] = static_cast<float>(x[i] / (1 + std::exp(-x[i]))) * y[i];
+      });
 }
 
 }  // namespace dsa

@@ -1,6 +1,7 @@
 // quantizeFp8 (DeepSeek act_quant) and dequantizeFp8, bit-exact with backends/reference/src/fp8-quant.ts:
 // amax = max(|x|, 1e-4) in double per block; scale = f32(amax / 448) or, for ue8m0, 2^ceil(log2)
 // of that f32 read from its bit pattern; q = e4m3(clamp(f32(x / scale), ±448)) rounding to nearest even.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -20,33 +21,44 @@ double ue8m0_scale(double amax) {
   return std::ldexp(1.0, exponent);
 }
 
+// The row walk of both kernels: checks blockSize and the shapes of `other` [rows, d] and `scale`
+// [rows, blocks] against the rank-2 `source` [rows, d], then calls row(r, v, d, blocks) for every row r
+// with v its values widened to f64 (thread-local scratch).
+template <class Row>
+void for_each_scaled_row(const Context& ctx, const Tensor& source, const char* other_name, const Tensor& other,
+                         const Tensor& scale, int64_t block_size, Row row) {
+  if (block_size < 1) fail("blockSize " + std::to_string(block_size) + " must be positive");
+  const int64_t rows = source.shape[0], d = source.shape[1];
+  const int64_t blocks = (d + block_size - 1) / block_size;
+  expect_shape(other_name, other, {rows, d});
+  expect_shape("scale", scale, {rows, blocks});
+  parallel_for(ctx, rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, d)), [&](int64_t b, int64_t e) {
+    double* v = scratch<double>(d);
+    for (int64_t r = b; r < e; r++) {
+      load_row_f64(v, source.at(r * source.strides[0]), source.dtype, d, source.strides[1]);
+      row(r, v, d, blocks);
+    }
+  });
+}
+
 }  // namespace
 
 void quantize_fp8(const Context& ctx, const Tensor& q, const Tensor& scale, const Tensor& x, int64_t block_size,
                   bool ue8m0) {
   expect_rank("x", x, 2);
   expect_dtype("q", q, DType::f8_e4m3);
-  if (block_size < 1) fail("blockSize " + std::to_string(block_size) + " must be positive");
-  const int64_t rows = x.shape[0], d = x.shape[1];
-  const int64_t blocks = (d + block_size - 1) / block_size;
-  expect_shape("q", q, {rows, d});
-  expect_shape("scale", scale, {rows, blocks});
-  parallel_for(ctx, rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, d)), [&](int64_t b, int64_t e) {
-    double* v = scratch<double>(d);
-    for (int64_t r = b; r < e; r++) {
-      load_row_f64(v, x.at(r * x.strides[0]), x.dtype, d, x.strides[1]);
-      uint8_t* qrow = q.at(r * q.strides[0]);
-      for (int64_t blk = 0; blk < blocks; blk++) {
-        int64_t start = blk * block_size, end = std::min(d, start + block_size);
-        double amax = 1e-4;
-        for (int64_t i = start; i < end; i++) amax = std::max(amax, std::fabs(v[i]));
-        double s = ue8m0 ? ue8m0_scale(amax) : static_cast<double>(static_cast<float>(amax / 448.0));
-        store_f64(scale.at(r * scale.strides[0] + blk * scale.strides[1]), scale.dtype, s);
-        for (int64_t i = start; i < end; i++) {
-          double y = static_cast<float>(v[i] / s);
-          if (!std::isnan(y)) y = std::min(448.0, std::max(-448.0, y));
-          qrow[i * q.strides[1]] = f64_to_fp8(y);
-        }
+  for_each_scaled_row(ctx, x, "q", q, scale, block_size, [&](int64_t r, double* v, int64_t d, int64_t blocks) {
+    uint8_t* qrow = q.at(r * q.strides[0]);
+    for (int64_t blk = 0; blk < blocks; blk++) {
+      int64_t start = blk * block_size, end = std::min(d, start + block_size);
+      double amax = 1e-4;
+      for (int64_t i = start; i < end; i++) amax = std::max(amax, std::fabs(v[i]));
+      double s = ue8m0 ? ue8m0_scale(amax) : static_cast<double>(static_cast<float>(amax / 448.0));
+      store_f64(scale.at(r * scale.strides[0] + blk * scale.strides[1]), scale.dtype, s);
+      for (int64_t i = start; i < end; i++) {
+        double y = static_cast<float>(v[i] / s);
+        if (!std::isnan(y)) y = std::min(448.0, std::max(-448.0, y));
+        qrow[i * q.strides[1]] = f64_to_fp8(y);
       }
     }
   });
@@ -54,19 +66,10 @@ void quantize_fp8(const Context& ctx, const Tensor& q, const Tensor& scale, cons
 
 void dequantize_fp8(const Context& ctx, const Tensor& out, const Tensor& q, const Tensor& scale, int64_t block_size) {
   expect_rank("q", q, 2);
-  if (block_size < 1) fail("blockSize " + std::to_string(block_size) + " must be positive");
-  const int64_t rows = q.shape[0], d = q.shape[1];
-  const int64_t blocks = (d + block_size - 1) / block_size;
-  expect_shape("out", out, {rows, d});
-  expect_shape("scale", scale, {rows, blocks});
-  parallel_for(ctx, rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, d)), [&](int64_t b, int64_t e) {
-    double* v = scratch<double>(d);
-    for (int64_t r = b; r < e; r++) {
-      load_row_f64(v, q.at(r * q.strides[0]), q.dtype, d, q.strides[1]);
-      for (int64_t i = 0; i < d; i++)
-        v[i] *= load_f64(scale.at(r * scale.strides[0] + (i / block_size) * scale.strides[1]), scale.dtype);
-      store_row_f64(out.at(r * out.strides[0]), out.dtype, out.strides[1], v, d);
-    }
+  for_each_scaled_row(ctx, q, "out", out, scale, block_size, [&](int64_t r, double* v, int64_t d, int64_t) {
+    for (int64_t i = 0; i < d; i++)
+      v[i] *= load_f64(scale.at(r * scale.strides[0] + (i / block_size) * scale.strides[1]), scale.dtype);
+    store_row_f64(out.at(r * out.strides[0]), out.dtype, out.strides[1], v, d);
   });
 }
 

@@ -81,14 +81,22 @@ std::vector<int32_t> read_column_indices(const Tensor& indices, int64_t rows, in
   return out;
 }
 
+// The indices of a row gather or scatter between `table` [V, W] and `rows` [N, W], read and checked
+// (each -1 or in [0, V)).
+std::vector<int32_t> table_row_indices(const Tensor& table, const char* rows_name, const Tensor& rows,
+                                       const Tensor& indices) {
+  expect_rank("table", table, 2);
+  std::vector<int32_t> idx = read_indices("indices", indices);
+  expect_shape(rows_name, rows, {static_cast<int64_t>(idx.size()), table.shape[1]});
+  check_row_indices(idx, table.shape[0]);
+  return idx;
+}
+
 }  // namespace
 
 void gather_rows(const Context& ctx, const Tensor& out, const Tensor& table, const Tensor& indices) {
-  expect_rank("table", table, 2);
-  std::vector<int32_t> idx = read_indices("indices", indices);
-  const int64_t vocab = table.shape[0], width = table.shape[1], n = static_cast<int64_t>(idx.size());
-  expect_shape("out", out, {n, width});
-  check_row_indices(idx, vocab);
+  std::vector<int32_t> idx = table_row_indices(table, "out", out, indices);
+  const int64_t width = table.shape[1], n = static_cast<int64_t>(idx.size());
   parallel_for(ctx, n, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, width)), [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; i++) {
       uint8_t* dst = out.at(i * out.strides[0]);
@@ -103,11 +111,8 @@ void gather_rows(const Context& ctx, const Tensor& out, const Tensor& table, con
 }
 
 void scatter_rows(const Context& ctx, const Tensor& table, const Tensor& rows, const Tensor& indices) {
-  expect_rank("table", table, 2);
-  std::vector<int32_t> idx = read_indices("indices", indices);
-  const int64_t vocab = table.shape[0], width = table.shape[1], n = static_cast<int64_t>(idx.size());
-  expect_shape("rows", rows, {n, width});
-  check_row_indices(idx, vocab);
+  std::vector<int32_t> idx = table_row_indices(table, "rows", rows, indices);
+  const int64_t width = table.shape[1], n = static_cast<int64_t>(idx.size());
   // Distinct targets can be written in parallel; repeated ones keep the reference's last-wins order.
   std::vector<int32_t> sorted(idx);
   std::sort(sorted.begin(), sorted.end());

@@ -79,18 +79,8 @@ void linear(const Context& ctx, const Tensor& out, const Tensor& x, const Tensor
   weight_rows.resize(static_cast<size_t>(N));
   for (int64_t n = 0; n < N; n++) weight_rows[n] = weight.at(n * weight.strides[0]);
 
-  DotGemm g{};
-  g.x = xp;
-  g.ldx = ldx;
-  g.M = M;
-  g.K = K;
-  g.w = weight_rows.data();
-  g.wdtype = weight.dtype;
-  g.wscale = scale_rows.empty() ? nullptr : scale_rows.data();
-  g.bk = block_k;
-  g.out = op;
-  g.ldo = ldo;
-  g.alpha = 1.0f;
+  const DotGemm g{xp,       ldx, M, K, weight_rows.data(), weight.dtype, scale_rows.empty() ? nullptr : scale_rows.data(),
+                  block_k, op,  ldo, /*alpha*/ 1.0f};
   if (ctx.isa >= kAvx512Bf16 && weight.dtype == DType::bf16) {
     // Opt-in bf16 precision: x rounded to bf16 once, vdpbf16ps with f32 accumulation.
     thread_local std::vector<uint16_t> xb;

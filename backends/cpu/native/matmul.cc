@@ -75,31 +75,11 @@ void run_item(const Context& ctx, const GemmKernels& kernels, const Plan& plan, 
     for (int64_t r = 0; r < count; r++) rows[r] = b_base + r * plan.b_row_stride * b.bytes();
   }
   if (plan.dot && !plan.pack_b) {
-    DotGemm g{};
-    g.x = ap;
-    g.ldx = lda;
-    g.M = M;
-    g.K = K;
-    g.w = rows.data();
-    g.wdtype = bdtype;
-    g.wscale = nullptr;
-    g.bk = K;
-    g.out = op;
-    g.ldo = ldo;
-    g.alpha = alpha;
+    const DotGemm g{ap, lda, M, K, rows.data(), bdtype, /*wscale*/ nullptr, /*bk*/ K, op, ldo, alpha};
     const int64_t grain = std::max<int64_t>(16, 65536 / std::max<int64_t>(1, M * K));
     parallel_for_aligned(ctx, N, 16, grain, [&](int64_t n0, int64_t n1) { kernels.dot(g, n0, n1); });
   } else {
-    AxpyGemm g{};
-    g.a = ap;
-    g.lda = lda;
-    g.M = M;
-    g.K = K;
-    g.b = rows.data();
-    g.bdtype = bdtype;
-    g.out = op;
-    g.ldo = ldo;
-    g.alpha = alpha;
+    const AxpyGemm g{ap, lda, M, K, rows.data(), bdtype, op, ldo, alpha};
     const int64_t grain = std::max<int64_t>(64, 65536 / std::max<int64_t>(1, M * K));
     parallel_for_aligned(ctx, N, 64, grain, [&](int64_t n0, int64_t n1) { kernels.axpy(g, n0, n1); });
   }

@@ -33,20 +33,26 @@ void rms_row(double* v, int64_t d, const std::vector<double>& w, double eps) {
   for (int64_t i = 0; i < d; i++) v[i] = v[i] * inv * w[i];
 }
 
-}  // namespace
-
-void rms_norm(const Context& ctx, const Tensor& out, const Tensor& x, const Tensor& weight, double eps) {
-  const int64_t d = check_rows(out, x);
-  std::vector<double> w = read_vector("weight", weight, d);
+// Every row of x [.., D] widened to f64, transformed in place by row(v), stored into out's row.
+template <class Row>
+void normalize_rows(const Context& ctx, const Tensor& out, const Tensor& x, int64_t d, Row row) {
   if (x.numel() == 0) return;
   parallel_for(ctx, x.rows(), row_grain(d), [&](int64_t b, int64_t e) {
     double* v = scratch<double>(d);
     for (int64_t r = b; r < e; r++) {
       load_row_f64(v, x.at(x.row_offset(r)), x.dtype, d, x.col_stride());
-      rms_row(v, d, w, eps);
+      row(v);
       store_row_f64(out.at(out.row_offset(r)), out.dtype, out.col_stride(), v, d);
     }
   });
+}
+
+}  // namespace
+
+void rms_norm(const Context& ctx, const Tensor& out, const Tensor& x, const Tensor& weight, double eps) {
+  const int64_t d = check_rows(out, x);
+  std::vector<double> w = read_vector("weight", weight, d);
+  normalize_rows(ctx, out, x, d, [&](double* v) { rms_row(v, d, w, eps); });
 }
 
 void layer_norm(const Context& ctx, const Tensor& out, const Tensor& x, const Tensor& weight, const Tensor& bias,
@@ -54,20 +60,14 @@ void layer_norm(const Context& ctx, const Tensor& out, const Tensor& x, const Te
   const int64_t d = check_rows(out, x);
   std::vector<double> w = read_vector("weight", weight, d);
   std::vector<double> bv = read_vector("bias", bias, d);
-  if (x.numel() == 0) return;
-  parallel_for(ctx, x.rows(), row_grain(d), [&](int64_t b, int64_t e) {
-    double* v = scratch<double>(d);
-    for (int64_t r = b; r < e; r++) {
-      load_row_f64(v, x.at(x.row_offset(r)), x.dtype, d, x.col_stride());
-      double mean = 0;
-      for (int64_t i = 0; i < d; i++) mean += v[i];
-      mean /= d;
-      double variance = 0;
-      for (int64_t i = 0; i < d; i++) variance += (v[i] - mean) * (v[i] - mean);
-      double inv = 1 / std::sqrt(variance / d + eps);
-      for (int64_t i = 0; i < d; i++) v[i] = (v[i] - mean) * inv * w[i] + bv[i];
-      store_row_f64(out.at(out.row_offset(r)), out.dtype, out.col_stride(), v, d);
-    }
+  normalize_rows(ctx, out, x, d, [&](double* v) {
+    double mean = 0;
+    for (int64_t i = 0; i < d; i++) mean += v[i];
+    mean /= d;
+    double variance = 0;
+    for (int64_t i = 0; i < d; i++) variance += (v[i] - mean) * (v[i] - mean);
+    double inv = 1 / std::sqrt(variance / d + eps);
+    for (int64_t i = 0; i < d; i++) v[i] = (v[i] - mean) * inv * w[i] + bv[i];
   });
 }
 

@@ -5,58 +5,39 @@
 
 namespace dsa {
 
+namespace {
+// The facts of each DType, indexed by its value (dtype.h).
+struct DTypeInfo {
+  const char* name;
+  int bytes;
+  bool is_float;
+};
+constexpr DTypeInfo kDTypes[] = {
+    {"f64", 8, true}, {"f32", 4, true}, {"f16", 2, true}, {"bf16", 2, true}, {"f8_e4m3", 1, true}, {"i64", 8, false},
+    {"i32", 4, false}, {"i16", 2, false}, {"i8", 1, false}, {"u8", 1, false}, {"bool", 1, false},
+};
+static_assert(sizeof(kDTypes) / sizeof(kDTypes[0]) == static_cast<size_t>(DType::boolean) + 1, "one row per DType");
+
+// The row of `dtype`, or null for a value outside the enum.
+const DTypeInfo* dtype_info(DType dtype) {
+  const auto i = static_cast<uint32_t>(dtype);
+  return i < sizeof(kDTypes) / sizeof(kDTypes[0]) ? &kDTypes[i] : nullptr;
+}
+}  // namespace
+
 int dtype_bytes(DType dtype) {
-  switch (dtype) {
-    case DType::f64:
-    case DType::i64:
-      return 8;
-    case DType::f32:
-    case DType::i32:
-      return 4;
-    case DType::f16:
-    case DType::bf16:
-    case DType::i16:
-      return 2;
-    case DType::f8_e4m3:
-    case DType::i8:
-    case DType::u8:
-    case DType::boolean:
-      return 1;
-  }
-  return 1;
+  const DTypeInfo* info = dtype_info(dtype);
+  return info != nullptr ? info->bytes : 1;
 }
 
 const char* dtype_name(DType dtype) {
-  switch (dtype) {
-    case DType::f64:
-      return "f64";
-    case DType::f32:
-      return "f32";
-    case DType::f16:
-      return "f16";
-    case DType::bf16:
-      return "bf16";
-    case DType::f8_e4m3:
-      return "f8_e4m3";
-    case DType::i64:
-      return "i64";
-    case DType::i32:
-      return "i32";
-    case DType::i16:
-      return "i16";
-    case DType::i8:
-      return "i8";
-    case DType::u8:
-      return "u8";
-    case DType::boolean:
-      return "bool";
-  }
-  return "?";
+  const DTypeInfo* info = dtype_info(dtype);
+  return info != nullptr ? info->name : "?";
 }
 
 bool is_float(DType dtype) {
-  return dtype == DType::f64 || dtype == DType::f32 || dtype == DType::f16 || dtype == DType::bf16 ||
-         dtype == DType::f8_e4m3;
+  const DTypeInfo* info = dtype_info(dtype);
+  return info != nullptr && info->is_float;
 }
 
 void fail(const std::string& message) { throw KernelError(message); }
