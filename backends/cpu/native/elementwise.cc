@@ -127,17 +127,22 @@ void fill(const Context& ctx, const Tensor& out_, double value) {
   });
 }
 
-void cast(const Context& ctx, const Tensor& out_, const Tensor& x_) {
-  expect_same_shape("out", out_, x_);
-  if (out_.numel() == 0) return;
-  Tensor out = out_, x = x_;
+// The walk of an elementwise op with one input of out's shape: coalesced, split into row segments
+// across the pool; segment(o, so, s, sx, n) gets each segment's byte pointers and element strides.
+template <class Segment>
+void one_input_segments(const Context& ctx, Tensor out, Tensor x, Segment segment) {
+  if (out.numel() == 0) return;
   Tensor* ts[] = {&out, &x};
   coalesce(ts, 2);
   const int64_t so = out.col_stride(), sx = x.col_stride();
   for_each_segment(ctx, out.rows(), out.cols(), [&](int64_t r, int64_t c0, int64_t c1) {
-    uint8_t* o = out.at(out.row_offset(r) + c0 * so);
-    const uint8_t* s = x.at(x.row_offset(r) + c0 * sx);
-    int64_t n = c1 - c0;
+    segment(out.at(out.row_offset(r) + c0 * so), so, x.at(x.row_offset(r) + c0 * sx), sx, c1 - c0);
+  });
+}
+
+void cast(const Context& ctx, const Tensor& out, const Tensor& x) {
+  expect_same_shape("out", out, x);
+  one_input_segments(ctx, out, x, [&](uint8_t* o, int64_t so, const uint8_t* s, int64_t sx, int64_t n) {
     if (out.dtype == x.dtype) {
       int size = out.bytes();
       for (int64_t i = 0; i < n; i++) std::memcpy(o + i * so * size, s + i * sx * size, size);
@@ -153,37 +158,23 @@ void cast(const Context& ctx, const Tensor& out_, const Tensor& x_) {
   });
 }
 
-void copy(const Context& ctx, const Tensor& destination_, const Tensor& source_) {
-  if (destination_.dtype != source_.dtype || !destination_.same_shape(source_))
-    fail("destination " + destination_.describe() + " and source " + source_.describe() + " differ");
-  if (destination_.numel() == 0) return;
-  Tensor d = destination_, s = source_;
-  Tensor* ts[] = {&d, &s};
-  coalesce(ts, 2);
-  const int size = d.bytes();
-  const int64_t sd = d.col_stride(), ss = s.col_stride();
-  for_each_segment(ctx, d.rows(), d.cols(), [&](int64_t r, int64_t c0, int64_t c1) {
-    uint8_t* o = d.at(d.row_offset(r) + c0 * sd);
-    const uint8_t* i = s.at(s.row_offset(r) + c0 * ss);
-    if (sd == 1 && ss == 1) {
-      std::memmove(o, i, (c1 - c0) * size);
-      return;
-    }
-    for (int64_t c = 0; c < c1 - c0; c++) std::memmove(o + c * sd * size, i + c * ss * size, size);
-  });
+void copy(const Context& ctx, const Tensor& destination, const Tensor& source) {
+  if (destination.dtype != source.dtype || !destination.same_shape(source))
+    fail("destination " + destination.describe() + " and source " + source.describe() + " differ");
+  const int size = destination.bytes();
+  one_input_segments(ctx, destination, source,
+                     [size](uint8_t* o, int64_t sd, const uint8_t* i, int64_t ss, int64_t n) {
+                       if (sd == 1 && ss == 1) {
+                         std::memmove(o, i, n * size);
+                         return;
+                       }
+                       for (int64_t c = 0; c < n; c++) std::memmove(o + c * sd * size, i + c * ss * size, size);
+                     });
 }
 
-void unary(const Context& ctx, const Tensor& out_, const Tensor& x_, UnaryOp op) {
-  expect_same_shape("out", out_, x_);
-  if (out_.numel() == 0) return;
-  Tensor out = out_, x = x_;
-  Tensor* ts[] = {&out, &x};
-  coalesce(ts, 2);
-  const int64_t so = out.col_stride(), sx = x.col_stride();
-  for_each_segment(ctx, out.rows(), out.cols(), [&](int64_t r, int64_t c0, int64_t c1) {
-    int64_t n = c1 - c0;
-    uint8_t* o = out.at(out.row_offset(r) + c0 * so);
-    const uint8_t* s = x.at(x.row_offset(r) + c0 * sx);
+void unary(const Context& ctx, const Tensor& out, const Tensor& x, UnaryOp op) {
+  expect_same_shape("out", out, x);
+  one_input_segments(ctx, out, x, [&](uint8_t* o, int64_t so, const uint8_t* s, int64_t sx, int64_t n) {
     if (out.dtype == DType::f32 && x.dtype == DType::f32) {
       float* po = reinterpret_cast<float*>(o);
       const float* ps = reinterpret_cast<const float*>(s);

@@ -51,6 +51,9 @@ describe('queued execution', () => {
       await backend.synchronize();
       const duration = performance.now() - start;
       clearInterval(timer);
+      console.log(
+        `queued: workload ${duration.toFixed(0)} ms (enqueue ${enqueued.toFixed(2)} ms), ${ticks} ticks, max gap ${maxGap.toFixed(1)} ms`,
+      );
       expect(backend.idle).toBe(true);
       expect(duration).toBeGreaterThan(100); // the workload is long enough to mean something
       expect(enqueued).toBeLessThan(duration / 10);
