@@ -226,24 +226,14 @@ void binary(const Context& ctx, const Tensor& out, const Tensor& a, const Tensor
   if (!out.same_shape(a) || !out.same_shape(b))
     fail("operands must be broadcast to out's shape: out " + out.describe() + ", a " + a.describe() + ", b " +
          b.describe());
+  // binary_f32_row per BinaryOp, in the enum's order.
+  using F32Row = void (*)(float*, int64_t, const float*, int64_t, const float*, int64_t, int64_t);
+  static constexpr F32Row kF32Rows[] = {binary_f32_row<BinaryOp::add>, binary_f32_row<BinaryOp::sub>,
+                                        binary_f32_row<BinaryOp::mul>, binary_f32_row<BinaryOp::div>,
+                                        binary_f32_row<BinaryOp::max>, binary_f32_row<BinaryOp::min>};
+  const F32Row f32_row = kF32Rows[static_cast<int>(op)];
   two_input_rows(
-      ctx, out, a, b,
-      [op](float* fo, int64_t so, const float* fa, int64_t sa, const float* fb, int64_t sb, int64_t n) {
-        switch (op) {
-          case BinaryOp::add:
-            return binary_f32_row<BinaryOp::add>(fo, so, fa, sa, fb, sb, n);
-          case BinaryOp::sub:
-            return binary_f32_row<BinaryOp::sub>(fo, so, fa, sa, fb, sb, n);
-          case BinaryOp::mul:
-            return binary_f32_row<BinaryOp::mul>(fo, so, fa, sa, fb, sb, n);
-          case BinaryOp::div:
-            return binary_f32_row<BinaryOp::div>(fo, so, fa, sa, fb, sb, n);
-          case BinaryOp::max:
-            return binary_f32_row<BinaryOp::max>(fo, so, fa, sa, fb, sb, n);
-          case BinaryOp::min:
-            return binary_f32_row<BinaryOp::min>(fo, so, fa, sa, fb, sb, n);
-        }
-      },
+      ctx, out, a, b, f32_row,
       [op](double* x, const double* y, int64_t n) {
         for (int64_t i = 0; i < n; i++) x[i] = binary_op(op, x[i], y[i]);
       });
