@@ -4,14 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "emu.h"
-
-#define TRY(expr)                                                                                      \
-  do {                                                                                                 \
-    aclnnStatus e_ = (expr);                                                                           \
-    if (e_) return e_;                                                                                 \
-  } while (0)
-#define FAIL(...) emu_fail(ACLNN_ERR_PARAM_INVALID, __VA_ARGS__)
+#include "emu-op.h"
 
 static double at(const aclTensor *t, int64_t i0, int64_t i1, int64_t i2, int64_t i3) {
   int64_t o = t->offset + i0 * t->strides[0];
@@ -107,9 +100,7 @@ aclnnStatus aclnnLightningIndexerGetWorkspaceSize(const aclTensor *query, const 
   return emu_finish(ex, workspaceSize, executor);
 }
 
-aclnnStatus aclnnLightningIndexer(void *workspace, uint64_t workspaceSize, aclOpExecutor *executor, aclrtStream stream) {
-  return emu_launch("aclnnLightningIndexer", workspace, workspaceSize, executor, stream);
-}
+LAUNCH(LightningIndexer)
 
 /* SparseFlashAttention, absorbed MLA: t[0] query [T,N,D], t[1] key [blocks,bs,1,D] (value = key),
  * t[2] sparseIndices [T,1,K], t[3] blockTable [B,maxBlocks], t[4] asq [B] (prefix sums), t[5] askv [B],
@@ -204,6 +195,4 @@ aclnnStatus aclnnSparseFlashAttentionGetWorkspaceSize(
   return emu_finish(ex, workspaceSize, executor);
 }
 
-aclnnStatus aclnnSparseFlashAttention(void *workspace, uint64_t workspaceSize, aclOpExecutor *executor, aclrtStream stream) {
-  return emu_launch("aclnnSparseFlashAttention", workspace, workspaceSize, executor, stream);
-}
+LAUNCH(SparseFlashAttention)

@@ -6,18 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "emu.h"
-
-#define LAUNCH(name)                                                                                   \
-  aclnnStatus aclnn##name(void *workspace, uint64_t workspaceSize, aclOpExecutor *executor, aclrtStream stream) { \
-    return emu_launch("aclnn" #name, workspace, workspaceSize, executor, stream);                     \
-  }
-#define TRY(expr)                                                                                      \
-  do {                                                                                                 \
-    aclnnStatus e_ = (expr);                                                                           \
-    if (e_) return e_;                                                                                 \
-  } while (0)
-#define FAIL(...) emu_fail(ACLNN_ERR_PARAM_INVALID, __VA_ARGS__)
+#include "emu-op.h"
 
 static bool is_float(int dtype) {
   return dtype == EMU_FLOAT || dtype == EMU_FLOAT16 || dtype == EMU_BF16 || dtype == EMU_DOUBLE ||
