@@ -62,10 +62,7 @@ aclnnStatus aclnnLightningIndexerGetWorkspaceSize(const aclTensor *query, const 
                                                   int64_t sparseCount, int64_t sparseMode, const aclTensor *sparseIndicesOut,
                                                   uint64_t *workspaceSize, aclOpExecutor **executor) {
   const char *op = "aclnnLightningIndexer";
-  TRY(emu_check_tensor(op, "query", query));
-  TRY(emu_check_tensor(op, "key", key));
-  TRY(emu_check_tensor(op, "weights", weights));
-  TRY(emu_check_tensor(op, "sparseIndicesOut", sparseIndicesOut));
+  TRY(EMU_CHECK(op, query, key, weights, sparseIndicesOut));
   if (!layoutQuery || !layoutKey) return emu_fail(ACLNN_ERR_PARAM_NULLPTR, "%s: layoutQuery/layoutKey is null", op);
   if (strcmp(layoutQuery, "TND") != 0 || strcmp(layoutKey, "PA_BSND") != 0)
     return FAIL("%s: the emulator implements layoutQuery \"TND\" with layoutKey \"PA_BSND\", got \"%s\"/\"%s\"", op, layoutQuery, layoutKey);
@@ -156,11 +153,7 @@ aclnnStatus aclnnSparseFlashAttentionGetWorkspaceSize(
     double scaleValue, int64_t sparseBlockSize, char *layoutQueryOptional, char *layoutKvOptional, int64_t sparseMode,
     const aclTensor *out, uint64_t *workspaceSize, aclOpExecutor **executor) {
   const char *op = "aclnnSparseFlashAttention";
-  TRY(emu_check_tensor(op, "query", query));
-  TRY(emu_check_tensor(op, "key", key));
-  TRY(emu_check_tensor(op, "value", value));
-  TRY(emu_check_tensor(op, "sparseIndices", sparseIndices));
-  TRY(emu_check_tensor(op, "out", out));
+  TRY(EMU_CHECK(op, query, key, value, sparseIndices, out));
   if (!blockTableOptional || !actualSeqLengthsQueryOptional || !actualSeqLengthsKvOptional || !queryRopeOptional || !keyRopeOptional)
     return emu_fail(ACLNN_ERR_PARAM_NULLPTR, "%s: absorbed MLA with TND query and PA_BSND cache needs blockTable, both actualSeqLengths, queryRope and keyRope", op);
   TRY(emu_check_tensor(op, "blockTable", blockTableOptional));

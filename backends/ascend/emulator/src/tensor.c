@@ -220,6 +220,20 @@ aclnnStatus emu_check_tensor(const char *op, const char *name, const aclTensor *
   return check_memory(op, name, t);
 }
 
+aclnnStatus emu_check_tensors(const char *op, const char *names, const aclTensor *const *tensors, int count) {
+  const char *at = names;
+  for (int i = 0; i < count; i++) {
+    at += strspn(at, ", ");
+    size_t length = strcspn(at, ", ");
+    char name[96];
+    snprintf(name, sizeof name, "%.*s", (int)length, at);
+    aclnnStatus e = emu_check_tensor(op, name, tensors[i]);
+    if (e) return e;
+    at += length;
+  }
+  return ACL_SUCCESS;
+}
+
 aclOpExecutor *emu_new_executor(const char *op, emu_kernel run, uint64_t workspaceSize) {
   aclOpExecutor *ex = calloc(1, sizeof *ex);
   ex->magic = EXECUTOR_MAGIC;
