@@ -1,5 +1,5 @@
 // What a test loads and must free: backends and the models on them, disposed after each test. Shared by the
-// runtime's graph tests (reference backend) and the cpu backend's replay tests.
+// runtime's graph tests (reference backend), the cpu backend's replay tests and the fp8 latent-cache tests.
 import { afterEach } from 'vitest';
 
 /** Anything with a synchronous `dispose()`: a backend, a model. */
@@ -8,8 +8,9 @@ export interface Disposable {
 }
 
 /**
- * Registers an `afterEach` (call it inside a `describe`) that disposes everything kept during the test, last
- * kept first: a model before the backend it was loaded on. Returns `keep`, which keeps and returns its argument.
+ * Registers an `afterEach` (in the `describe` it is called in, or for the whole file at its top level) that
+ * disposes everything kept during the test, last kept first: a model before the backend it was loaded on.
+ * Returns `keep`, which keeps and returns its argument.
  */
 export function disposeAfterEach(): <T extends Disposable>(item: T) => T {
   const kept: Disposable[] = [];
