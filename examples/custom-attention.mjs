@@ -136,14 +136,16 @@ async function decode(steps, schedule) {
       'fp32',
     );
     const indices = indexer.forward(
-      workspace,
-      x,
-      projection.qr,
-      position,
-      rotary,
-      keys,
-      writeSlot,
-      batch,
+      {
+        workspace,
+        x,
+        qr: projection.qr,
+        positions: position,
+        rotary,
+        keyCache: keys,
+        writeSlots: writeSlot,
+        batch,
+      },
       k !== null,
     );
     const out = mla.attend(workspace, projection, latent, batch, indices);

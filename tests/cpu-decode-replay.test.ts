@@ -5,29 +5,21 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Backend } from '@dsa/backend';
 import cpuBackendFactory from '@dsa/backend-cpu';
 import { DeepseekModel, type ModelOptions, makeModel, presetConfig } from '@dsa/runtime';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { disposeAfterEach } from './dispose-after-each.js';
 import { GraphPair, prompt } from './graph-pair.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures');
 
 describe('cpu backend: replayed decode steps equal eager ones', () => {
-  const backends: Backend[] = [];
-  const models: DeepseekModel[] = [];
-  afterEach(() => {
-    for (const m of models.splice(0)) m.dispose();
-    for (const b of backends.splice(0)) b.dispose();
-  });
+  const keep = disposeAfterEach();
   /** An eager and a graph model of `dir`, each on its own 2-thread cpu backend. */
   const pair = async (dir: string, options: ModelOptions = {}): Promise<GraphPair> => {
     const load = async (graphs: boolean) => {
-      const backend = await cpuBackendFactory.create({ threads: 2 });
-      backends.push(backend);
-      const model = await DeepseekModel.load(backend, dir, { cacheTokens: 1024, ...options, graphs });
-      models.push(model);
-      return model;
+      const backend = keep(await cpuBackendFactory.create({ threads: 2 }));
+      return keep(await DeepseekModel.load(backend, dir, { cacheTokens: 1024, ...options, graphs }));
     };
     return new GraphPair(await load(false), await load(true));
   };
@@ -94,23 +86,19 @@ describe('cpu backend: replayed decode steps equal eager ones', () => {
   });
 
   it('graphs: false and DSA_GRAPHS=0 keep decode eager', async () => {
-    const backend = await cpuBackendFactory.create({ threads: 2 });
-    backends.push(backend);
+    const backend = keep(await cpuBackendFactory.create({ threads: 2 }));
     expect(backend.capabilities.graphCapture).toBe(true);
     const dir = path.join(FIXTURES, 'tiny');
-    const off = await DeepseekModel.load(backend, dir, { cacheTokens: 256, graphs: false });
-    models.push(off);
+    const off = keep(await DeepseekModel.load(backend, dir, { cacheTokens: 256, graphs: false }));
     expect(off.graphStats).toBeNull();
     vi.stubEnv('DSA_GRAPHS', '0');
     try {
-      const env = await DeepseekModel.load(backend, dir, { cacheTokens: 256 });
-      models.push(env);
+      const env = keep(await DeepseekModel.load(backend, dir, { cacheTokens: 256 }));
       expect(env.graphStats).toBeNull();
     } finally {
       vi.unstubAllEnvs();
     }
-    const on = await DeepseekModel.load(backend, dir, { cacheTokens: 256 });
-    models.push(on);
+    const on = keep(await DeepseekModel.load(backend, dir, { cacheTokens: 256 }));
     expect(on.graphStats).not.toBeNull();
   });
 });

@@ -7,8 +7,10 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import cpuBackendFactory from '@dsa/backend-cpu';
-import { convertToGguf, DeepseekModel, GgufFile, generate, Tokenizer } from '@dsa/runtime';
+import { convertToGguf, DeepseekModel, GgufFile, Tokenizer } from '@dsa/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { forcedLogitsAndGreedy } from '../packages/runtime/src/model/test-model-outputs.js';
+import { argmaxRows } from './graph-pair.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const dir = path.join(root, 'packages/demo-model');
@@ -30,29 +32,12 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-/** Argmax of each row of `logits` [rows, vocab]. */
-function top1(logits: Float32Array, vocab: number): number[] {
-  return Array.from({ length: logits.length / vocab }, (_, r) => {
-    let best = 0;
-    for (let i = 1; i < vocab; i++) if (logits[r * vocab + i]! > logits[r * vocab + best]!) best = i;
-    return best;
-  });
-}
-
-/** Teacher-forced logits of `ids` and 16 greedy tokens after them, on the cpu backend (2 threads). */
-async function run(model: string, ids: number[]): Promise<{ logits: Float32Array; greedy: number[] }> {
+/** Teacher-forced logits of `ids` and 16 greedy tokens after their first 200, on the cpu backend (2 threads). */
+async function run(model: string, ids: number[]): Promise<{ logits: Float32Array; tokens: number[] }> {
   const backend = await cpuBackendFactory.create({ threads: 2 });
   const m = await DeepseekModel.load(backend, model, { cacheTokens: 2048 });
   try {
-    const sequence = m.cache.createSequence();
-    const result = await m.forward([{ sequence, tokens: ids }], { logits: 'all' });
-    const logits = new Float32Array(ids.length * m.config.vocabSize);
-    await backend.download(result.logits, logits);
-    m.cache.release(sequence);
-    const greedy: number[] = [];
-    for await (const t of generate(m, { prompt: ids.slice(0, 200), maxTokens: 16, stopTokenIds: [] }))
-      greedy.push(t.id);
-    return { logits, greedy };
+    return await forcedLogitsAndGreedy(m, ids, ids.slice(0, 200), 16);
   } finally {
     m.dispose();
     backend.dispose();
@@ -91,8 +76,8 @@ describe('dsa-demo as an f32 GGUF (dsa convert --type f32)', () => {
     for (let i = 0; i < fp8.logits.length; i++)
       max = Math.max(max, Math.abs(fp8.logits[i]! - f32.logits[i]!));
     console.log(`dsa-demo fp8 safetensors vs f32 GGUF, ${POSITIONS} positions: max |Δlogit| ${max}`);
-    expect(top1(f32.logits, vocab)).toEqual(top1(fp8.logits, vocab));
-    expect(f32.greedy).toEqual(fp8.greedy);
+    expect(argmaxRows(f32.logits, vocab)).toEqual(argmaxRows(fp8.logits, vocab));
+    expect(f32.tokens).toEqual(fp8.tokens);
     expect(max).toBeLessThan(1e-3);
   }, 300_000);
 });

@@ -3,21 +3,11 @@
 // reference outputs with transformers (float64); tests/variants.test.ts compares against them.
 // Usage: node tools/reference/variants.mjs fixtures/variants   (after `pnpm build`)
 import path from 'node:path';
-import { makeModel } from '../../packages/runtime/dist/index.js';
+import { makeModel, PRESET_COMMON_CONFIG } from '../../packages/runtime/dist/index.js';
 
-const base = {
-  architectures: ['DeepseekV32ForCausalLM'],
-  model_type: 'deepseek_v32',
-  attention_bias: false,
-  bos_token_id: 0,
-  eos_token_id: 1,
-  hidden_act: 'silu',
-  rms_norm_eps: 1e-6,
-  scoring_func: 'sigmoid',
-  topk_method: 'noaux_tc',
-  tie_word_embeddings: false,
-  torch_dtype: 'bfloat16',
-};
+// The presets' common fields, less the one each variant sets in its own place (norm_topk_prob) and the one
+// the variants leave out (use_cache): their config.json files stay as hf_golden.py read them.
+const { norm_topk_prob: _normTopkProb, use_cache: _useCache, ...base } = PRESET_COMMON_CONFIG;
 
 export const VARIANTS = {
   // odd head counts and ranks, rope_parameters form, YaRN with mscale != mscale_all_dim (attention factor != 1),

@@ -1,4 +1,4 @@
-export { Indexer, selectionStats } from './indexer.js';
+export { Indexer, type IndexerStep, selectionStats } from './indexer.js';
 export type { IndexerDims, IndexerPrecision, IndexerWeights } from './indexer-weights.js';
 export { indexerRunScores, indexerTopK } from './kernel-aliases.js';
 export {

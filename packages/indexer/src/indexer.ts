@@ -16,6 +16,26 @@ import { applyTopkPolicy, type TopkPolicy } from './topk-policy.js';
 /** The fp8 block size of indexer activations: one scale per 128-wide head vector. */
 const FP8_BLOCK = 128;
 
+/** The inputs of one step of an {@link Indexer} (one row per token of the step's sequences). */
+export interface IndexerStep {
+  /** Scratch memory for the step's activations. */
+  readonly workspace: Workspace;
+  /** The attention-norm output [S, D]. */
+  readonly x: TensorView;
+  /** The query latent [S, qLora] (`q_a_layernorm(wq_a · x)`). */
+  readonly qr: TensorView;
+  /** i32 [S]: each row's position in its sequence. */
+  readonly positions: TensorView;
+  /** The model's RoPE tables. */
+  readonly rotary: RotaryTable;
+  /** The layer's indexer key cache. */
+  readonly keyCache: IndexerKeyCache;
+  /** i32 [S]: the key-cache slot each row's key is written to. */
+  readonly writeSlots: TensorView;
+  /** The step's sequences: which cached positions each row may select. */
+  readonly batch: AttentionBatch;
+}
+
 /**
  * The DSA lightning indexer of one layer: `score[s, t] = Σ_h w[s, h] · ReLU(q[s, h] · k[t])`
  * over causal positions, keeping the `index_topk` best per query (spec §4).
@@ -33,26 +53,16 @@ export class Indexer {
   ) {}
 
   /**
-   * Computes this step's keys from `x` [S, D] (the attention-norm output) into `keyCache` at
-   * `writeSlots`, then selects, for each query (from `qr` [S, qLora]), the top-`k` cached positions
+   * Computes this step's keys from `step.x` [S, D] (the attention-norm output) into `step.keyCache` at
+   * `step.writeSlots`, then selects, for each query (from `step.qr` [S, qLora]), the top-`k` cached positions
    * (`k` defaults to the checkpoint's `index_topk`). Returns `indices` i32 [S, k]. With `selectTopk`
    * false only the key cache is written (the caller attends densely because every causal position fits).
    */
-  forward(
-    workspace: Workspace,
-    x: TensorView,
-    qr: TensorView,
-    positions: TensorView,
-    rotary: RotaryTable,
-    keyCache: IndexerKeyCache,
-    writeSlots: TensorView,
-    batch: AttentionBatch,
-    selectTopk: boolean,
-    k: number = this.dims.indexTopk,
-  ): TensorView | null {
-    this.storeKeys(workspace, x, positions, rotary, keyCache, writeSlots);
+  forward(step: IndexerStep, selectTopk: boolean, k: number = this.dims.indexTopk): TensorView | null {
+    this.storeKeys(step);
     if (!selectTopk) return null;
-    const { qHeads, weights } = this.queries(workspace, x, qr, positions, rotary);
+    const { workspace, x, keyCache, batch } = step;
+    const { qHeads, weights } = this.queries(step);
     const indices = workspace.tensor('i32', [x.shape[0]!, k]);
     indexerTopk(this.backend, workspace, indices, qHeads, weights, keyCache, batch, k);
     return indices;
@@ -65,14 +75,7 @@ export class Indexer {
    * (kept positions ascending, then -1) and the kept count per query.
    */
   async forwardAdaptive(
-    workspace: Workspace,
-    x: TensorView,
-    qr: TensorView,
-    positions: TensorView,
-    rotary: RotaryTable,
-    keyCache: IndexerKeyCache,
-    writeSlots: TensorView,
-    batch: AttentionBatch,
+    step: IndexerStep,
     k: number,
     policy: TopkPolicy,
   ): Promise<{
@@ -81,8 +84,9 @@ export class Indexer {
     /** i32 [S]: positions kept per query. */
     kept: Int32Array;
   }> {
-    this.storeKeys(workspace, x, positions, rotary, keyCache, writeSlots);
-    const { qHeads, weights } = this.queries(workspace, x, qr, positions, rotary);
+    this.storeKeys(step);
+    const { workspace, x, keyCache, batch } = step;
+    const { qHeads, weights } = this.queries(step);
     const s = x.shape[0]!;
     const indices = workspace.tensor('i32', [s, k]);
     const kept = new Int32Array(s);
@@ -105,13 +109,10 @@ export class Indexer {
   }
 
   /** q [S, Hi, Di] (rotated, fp8-rounded in fp8 mode) and the head weights [S, Hi] with the constants folded in. */
-  private queries(
-    workspace: Workspace,
-    x: TensorView,
-    qr: TensorView,
-    positions: TensorView,
-    rotary: RotaryTable,
-  ): { qHeads: TensorView; weights: TensorView } {
+  private queries({ workspace, x, qr, positions, rotary }: IndexerStep): {
+    qHeads: TensorView;
+    weights: TensorView;
+  } {
     const k = this.backend.kernels;
     const { indexNHeads: hi, indexHeadDim: di, qkRopeHeadDim: r } = this.dims;
     const s = x.shape[0]!;
@@ -141,14 +142,7 @@ export class Indexer {
   }
 
   /** key [S, Di] = rope(LayerNorm(wk · x)) on the first R dims (half-split pairs), stored at `writeSlots`. */
-  private storeKeys(
-    workspace: Workspace,
-    x: TensorView,
-    positions: TensorView,
-    rotary: RotaryTable,
-    keyCache: IndexerKeyCache,
-    writeSlots: TensorView,
-  ): void {
+  private storeKeys({ workspace, x, positions, rotary, keyCache, writeSlots }: IndexerStep): void {
     const k = this.backend.kernels;
     const { indexHeadDim: di, qkRopeHeadDim: r } = this.dims;
     const s = x.shape[0]!;

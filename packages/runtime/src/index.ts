@@ -57,6 +57,12 @@ export { controlSelection, SELECTORS, type Selector } from './model/selectors.js
 export type { ForwardEntry, StepInputs } from './model/step-inputs.js';
 export { TokenHistory } from './model/token-history.js';
 export { type MakeModelOptions, makeModel } from './presets/make-model.js';
-export { type HfConfig, PRESET_NAMES, type PresetName, presetConfig } from './presets/presets.js';
+export {
+  type HfConfig,
+  PRESET_COMMON_CONFIG,
+  PRESET_NAMES,
+  type PresetName,
+  presetConfig,
+} from './presets/presets.js';
 export { fillSyntheticCache } from './presets/synthetic-cache.js';
 export * from './tokenizer/index.js';

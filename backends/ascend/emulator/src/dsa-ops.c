@@ -4,14 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "emu.h"
-
-#define TRY(expr)                                                                                      \
-  do {                                                                                                 \
-    aclnnStatus e_ = (expr);                                                                           \
-    if (e_) return e_;                                                                                 \
-  } while (0)
-#define FAIL(...) emu_fail(ACLNN_ERR_PARAM_INVALID, __VA_ARGS__)
+#include "emu-op.h"
 
 static double at(const aclTensor *t, int64_t i0, int64_t i1, int64_t i2, int64_t i3) {
   int64_t o = t->offset + i0 * t->strides[0];
@@ -69,10 +62,7 @@ aclnnStatus aclnnLightningIndexerGetWorkspaceSize(const aclTensor *query, const 
                                                   int64_t sparseCount, int64_t sparseMode, const aclTensor *sparseIndicesOut,
                                                   uint64_t *workspaceSize, aclOpExecutor **executor) {
   const char *op = "aclnnLightningIndexer";
-  TRY(emu_check_tensor(op, "query", query));
-  TRY(emu_check_tensor(op, "key", key));
-  TRY(emu_check_tensor(op, "weights", weights));
-  TRY(emu_check_tensor(op, "sparseIndicesOut", sparseIndicesOut));
+  TRY(EMU_CHECK(op, query, key, weights, sparseIndicesOut));
   if (!layoutQuery || !layoutKey) return emu_fail(ACLNN_ERR_PARAM_NULLPTR, "%s: layoutQuery/layoutKey is null", op);
   if (strcmp(layoutQuery, "TND") != 0 || strcmp(layoutKey, "PA_BSND") != 0)
     return FAIL("%s: the emulator implements layoutQuery \"TND\" with layoutKey \"PA_BSND\", got \"%s\"/\"%s\"", op, layoutQuery, layoutKey);
@@ -107,9 +97,7 @@ aclnnStatus aclnnLightningIndexerGetWorkspaceSize(const aclTensor *query, const 
   return emu_finish(ex, workspaceSize, executor);
 }
 
-aclnnStatus aclnnLightningIndexer(void *workspace, uint64_t workspaceSize, aclOpExecutor *executor, aclrtStream stream) {
-  return emu_launch("aclnnLightningIndexer", workspace, workspaceSize, executor, stream);
-}
+LAUNCH(LightningIndexer)
 
 /* SparseFlashAttention, absorbed MLA: t[0] query [T,N,D], t[1] key [blocks,bs,1,D] (value = key),
  * t[2] sparseIndices [T,1,K], t[3] blockTable [B,maxBlocks], t[4] asq [B] (prefix sums), t[5] askv [B],
@@ -165,11 +153,7 @@ aclnnStatus aclnnSparseFlashAttentionGetWorkspaceSize(
     double scaleValue, int64_t sparseBlockSize, char *layoutQueryOptional, char *layoutKvOptional, int64_t sparseMode,
     const aclTensor *out, uint64_t *workspaceSize, aclOpExecutor **executor) {
   const char *op = "aclnnSparseFlashAttention";
-  TRY(emu_check_tensor(op, "query", query));
-  TRY(emu_check_tensor(op, "key", key));
-  TRY(emu_check_tensor(op, "value", value));
-  TRY(emu_check_tensor(op, "sparseIndices", sparseIndices));
-  TRY(emu_check_tensor(op, "out", out));
+  TRY(EMU_CHECK(op, query, key, value, sparseIndices, out));
   if (!blockTableOptional || !actualSeqLengthsQueryOptional || !actualSeqLengthsKvOptional || !queryRopeOptional || !keyRopeOptional)
     return emu_fail(ACLNN_ERR_PARAM_NULLPTR, "%s: absorbed MLA with TND query and PA_BSND cache needs blockTable, both actualSeqLengths, queryRope and keyRope", op);
   TRY(emu_check_tensor(op, "blockTable", blockTableOptional));
@@ -204,6 +188,4 @@ aclnnStatus aclnnSparseFlashAttentionGetWorkspaceSize(
   return emu_finish(ex, workspaceSize, executor);
 }
 
-aclnnStatus aclnnSparseFlashAttention(void *workspace, uint64_t workspaceSize, aclOpExecutor *executor, aclrtStream stream) {
-  return emu_launch("aclnnSparseFlashAttention", workspace, workspaceSize, executor, stream);
-}
+LAUNCH(SparseFlashAttention)

@@ -109,6 +109,12 @@ void emu_keep_list(aclOpExecutor *ex, const aclTensorList *list);
 
 /* Descriptor checks (libnnopbase). */
 aclnnStatus emu_check_tensor(const char *op, const char *name, const aclTensor *t);
+/* emu_check_tensor of tensors[i] for i < count, each named by the i-th of the comma-separated `names`; the first
+ * failure's status. EMU_CHECK(op, a, b, ...) checks its arguments under their own names. */
+aclnnStatus emu_check_tensors(const char *op, const char *names, const aclTensor *const *tensors, int count);
+#define EMU_CHECK(op, ...)                                                                    \
+  emu_check_tensors((op), #__VA_ARGS__, (const aclTensor *const[]){__VA_ARGS__},            \
+                    (int)(sizeof((const aclTensor *const[]){__VA_ARGS__}) / sizeof(const aclTensor *)))
 int64_t emu_numel(const aclTensor *t);
 size_t emu_dtype_size(int dtype);
 const char *emu_dtype_name(int dtype);

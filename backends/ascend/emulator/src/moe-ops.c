@@ -6,18 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "emu.h"
-
-#define LAUNCH(name)                                                                                   \
-  aclnnStatus aclnn##name(void *workspace, uint64_t workspaceSize, aclOpExecutor *executor, aclrtStream stream) { \
-    return emu_launch("aclnn" #name, workspace, workspaceSize, executor, stream);                     \
-  }
-#define TRY(expr)                                                                                      \
-  do {                                                                                                 \
-    aclnnStatus e_ = (expr);                                                                           \
-    if (e_) return e_;                                                                                 \
-  } while (0)
-#define FAIL(...) emu_fail(ACLNN_ERR_PARAM_INVALID, __VA_ARGS__)
+#include "emu-op.h"
 
 static bool float_io(int dtype) { return dtype == EMU_FLOAT || dtype == EMU_FLOAT16 || dtype == EMU_BF16; }
 static double at2(const aclTensor *t, int64_t i, int64_t j) {
@@ -93,10 +82,7 @@ aclnnStatus aclnnMoeGatingTopKGetWorkspaceSize(const aclTensor *x, const aclTens
                                                const aclTensor *expertIdxOut, const aclTensor *outOut, uint64_t *wsSize,
                                                aclOpExecutor **executor) {
   const char *op = "aclnnMoeGatingTopK";
-  TRY(emu_check_tensor(op, "x", x));
-  TRY(emu_check_tensor(op, "yOut", yOut));
-  TRY(emu_check_tensor(op, "expertIdxOut", expertIdxOut));
-  TRY(emu_check_tensor(op, "outOut", outOut));
+  TRY(EMU_CHECK(op, x, yOut, expertIdxOut, outOut));
   if (x->ndim != 2 || !float_io(x->dtype)) return FAIL("%s: x must be a 2-D FLOAT16/BF16/FLOAT tensor, got %s with %llu dims", op, emu_dtype_name(x->dtype), (unsigned long long)x->ndim);
   int64_t N = x->dims[0], E = x->dims[1];
   if (biasOptional) {
@@ -172,10 +158,7 @@ aclnnStatus aclnnMoeInitRoutingV2GetWorkspaceSize(const aclTensor *x, const aclT
                                                   const aclTensor *expandedRowIdxOut, const aclTensor *expertTokensCountOrCumsumOut,
                                                   const aclTensor *expertTokensBeforeCapacityOut, uint64_t *wsSize, aclOpExecutor **executor) {
   const char *op = "aclnnMoeInitRoutingV2";
-  TRY(emu_check_tensor(op, "x", x));
-  TRY(emu_check_tensor(op, "expertIdx", expertIdx));
-  TRY(emu_check_tensor(op, "expandedXOut", expandedXOut));
-  TRY(emu_check_tensor(op, "expandedRowIdxOut", expandedRowIdxOut));
+  TRY(EMU_CHECK(op, x, expertIdx, expandedXOut, expandedRowIdxOut));
   if (x->ndim != 2 || expertIdx->ndim != 2 || x->dims[0] != expertIdx->dims[0])
     return FAIL("%s: x [N, H] and expertIdx [N, K] must be 2-D with the same N", op);
   if (!float_io(x->dtype)) return FAIL("%s: x is %s, expected FLOAT16, BF16 or FLOAT", op, emu_dtype_name(x->dtype));

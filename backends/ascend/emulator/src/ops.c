@@ -6,18 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "emu.h"
-
-#define LAUNCH(name)                                                                                   \
-  aclnnStatus aclnn##name(void *workspace, uint64_t workspaceSize, aclOpExecutor *executor, aclrtStream stream) { \
-    return emu_launch("aclnn" #name, workspace, workspaceSize, executor, stream);                     \
-  }
-#define TRY(expr)                                                                                      \
-  do {                                                                                                 \
-    aclnnStatus e_ = (expr);                                                                           \
-    if (e_) return e_;                                                                                 \
-  } while (0)
-#define FAIL(...) emu_fail(ACLNN_ERR_PARAM_INVALID, __VA_ARGS__)
+#include "emu-op.h"
 
 static bool is_float(int dtype) {
   return dtype == EMU_FLOAT || dtype == EMU_FLOAT16 || dtype == EMU_BF16 || dtype == EMU_DOUBLE ||
@@ -104,8 +93,7 @@ static aclnnStatus run_copy(aclOpExecutor *ex, void *ws) {
 }
 aclnnStatus aclnnCastGetWorkspaceSize(const aclTensor *self, int dtype, aclTensor *out, uint64_t *wsSize, aclOpExecutor **executor) {
   const char *op = "aclnnCast";
-  TRY(emu_check_tensor(op, "self", self));
-  TRY(emu_check_tensor(op, "out", out));
+  TRY(EMU_CHECK(op, self, out));
   TRY(same_shape(op, "self", self, "out", out));
   if (out->dtype != dtype) return FAIL("%s: dtype %s but out is %s", op, emu_dtype_name(dtype), emu_dtype_name(out->dtype));
   aclOpExecutor *ex = emu_new_executor(op, run_copy, 0);
@@ -115,8 +103,7 @@ aclnnStatus aclnnCastGetWorkspaceSize(const aclTensor *self, int dtype, aclTenso
 LAUNCH(Cast)
 aclnnStatus aclnnInplaceCopyGetWorkspaceSize(aclTensor *selfRef, const aclTensor *src, uint64_t *wsSize, aclOpExecutor **executor) {
   const char *op = "aclnnInplaceCopy";
-  TRY(emu_check_tensor(op, "selfRef", selfRef));
-  TRY(emu_check_tensor(op, "src", src));
+  TRY(EMU_CHECK(op, selfRef, src));
   TRY(broadcastable(op, "src", src, selfRef));
   aclOpExecutor *ex = emu_new_executor(op, run_copy, 0);
   EMU_KEEP(ex, selfRef, src);
@@ -150,8 +137,7 @@ static aclnnStatus run_unary(aclOpExecutor *ex, void *ws) {
   return ACL_SUCCESS;
 }
 static aclnnStatus unary(const char *op, int code, const aclTensor *self, aclTensor *out, uint64_t *wsSize, aclOpExecutor **executor) {
-  TRY(emu_check_tensor(op, "self", self));
-  TRY(emu_check_tensor(op, "out", out));
+  TRY(EMU_CHECK(op, self, out));
   TRY(same_shape(op, "self", self, "out", out));
   if (!is_float(self->dtype) || !is_float(out->dtype)) return FAIL("%s: self %s / out %s must be floating point", op, emu_dtype_name(self->dtype), emu_dtype_name(out->dtype));
   aclOpExecutor *ex = emu_new_executor(op, run_unary, 0);
@@ -197,9 +183,7 @@ static aclnnStatus run_binary(aclOpExecutor *ex, void *ws) {
   return ACL_SUCCESS;
 }
 static aclnnStatus binary(const char *op, int code, const aclTensor *self, const aclTensor *other, const aclScalar *alpha, aclTensor *out, uint64_t *wsSize, aclOpExecutor **executor) {
-  TRY(emu_check_tensor(op, "self", self));
-  TRY(emu_check_tensor(op, "other", other));
-  TRY(emu_check_tensor(op, "out", out));
+  TRY(EMU_CHECK(op, self, other, out));
   TRY(broadcastable(op, "self", self, out));
   TRY(broadcastable(op, "other", other, out));
   if (is_float(self->dtype) != is_float(out->dtype) || is_float(other->dtype) != is_float(out->dtype))
@@ -295,8 +279,7 @@ static aclnnStatus run_nan_to_num(aclOpExecutor *ex, void *ws) {
 }
 aclnnStatus aclnnNanToNumGetWorkspaceSize(const aclTensor *self, float nan, float posinf, float neginf, aclTensor *out, uint64_t *wsSize, aclOpExecutor **executor) {
   const char *op = "aclnnNanToNum";
-  TRY(emu_check_tensor(op, "self", self));
-  TRY(emu_check_tensor(op, "out", out));
+  TRY(EMU_CHECK(op, self, out));
   TRY(same_shape(op, "self", self, "out", out));
   aclOpExecutor *ex = emu_new_executor(op, run_nan_to_num, 0);
   EMU_KEEP(ex, out, self);
@@ -330,9 +313,7 @@ static aclnnStatus run_matmul(aclOpExecutor *ex, void *ws) {
   return ACL_SUCCESS;
 }
 static aclnnStatus matmul(const char *op, uint64_t rank, const aclTensor *self, const aclTensor *mat2, aclTensor *out, int8_t cubeMathType, uint64_t *wsSize, aclOpExecutor **executor) {
-  TRY(emu_check_tensor(op, "self", self));
-  TRY(emu_check_tensor(op, "mat2", mat2));
-  TRY(emu_check_tensor(op, "out", out));
+  TRY(EMU_CHECK(op, self, mat2, out));
   if (self->ndim != rank || mat2->ndim != rank || out->ndim != rank) return FAIL("%s: self, mat2 and out must be %llu-D", op, (unsigned long long)rank);
   int o = rank == 3;
   if ((o && (self->dims[0] != mat2->dims[0] || self->dims[0] != out->dims[0])) || self->dims[o + 1] != mat2->dims[o] ||
@@ -393,10 +374,7 @@ static aclnnStatus run_rms_norm(aclOpExecutor *ex, void *ws) {
 }
 aclnnStatus aclnnRmsNormGetWorkspaceSize(const aclTensor *x, const aclTensor *gamma, double epsilon, const aclTensor *yOut, const aclTensor *rstdOut, uint64_t *wsSize, aclOpExecutor **executor) {
   const char *op = "aclnnRmsNorm";
-  TRY(emu_check_tensor(op, "x", x));
-  TRY(emu_check_tensor(op, "gamma", gamma));
-  TRY(emu_check_tensor(op, "yOut", yOut));
-  TRY(emu_check_tensor(op, "rstdOut", rstdOut));
+  TRY(EMU_CHECK(op, x, gamma, yOut, rstdOut));
   TRY(last_dim_tensor(op, "x", x));
   TRY(same_shape(op, "x", x, "yOut", yOut));
   if (gamma->ndim != 1 || gamma->dims[0] != x->dims[x->ndim - 1]) return FAIL("%s: gamma must be [%lld]", op, (long long)x->dims[x->ndim - 1]);
@@ -437,8 +415,7 @@ static aclnnStatus run_layer_norm(aclOpExecutor *ex, void *ws) {
 }
 aclnnStatus aclnnLayerNormGetWorkspaceSize(const aclTensor *input, const aclIntArray *normalizedShape, const aclTensor *weightOptional, const aclTensor *biasOptional, double eps, aclTensor *out, aclTensor *meanOutOptional, aclTensor *rstdOutOptional, uint64_t *wsSize, aclOpExecutor **executor) {
   const char *op = "aclnnLayerNorm";
-  TRY(emu_check_tensor(op, "input", input));
-  TRY(emu_check_tensor(op, "out", out));
+  TRY(EMU_CHECK(op, input, out));
   TRY(last_dim_tensor(op, "input", input));
   TRY(same_shape(op, "input", input, "out", out));
   if (!normalizedShape || normalizedShape->magic != INTARRAY_MAGIC) return emu_fail(ACLNN_ERR_PARAM_NULLPTR, "%s: normalizedShape is null or not live", op);
@@ -482,8 +459,7 @@ static aclnnStatus run_softmax(aclOpExecutor *ex, void *ws) {
 }
 aclnnStatus aclnnSoftmaxGetWorkspaceSize(const aclTensor *self, int64_t dim, aclTensor *out, uint64_t *wsSize, aclOpExecutor **executor) {
   const char *op = "aclnnSoftmax";
-  TRY(emu_check_tensor(op, "self", self));
-  TRY(emu_check_tensor(op, "out", out));
+  TRY(EMU_CHECK(op, self, out));
   TRY(last_dim_tensor(op, "self", self));
   TRY(same_shape(op, "self", self, "out", out));
   if (dim != -1 && dim != (int64_t)self->ndim - 1) return FAIL("%s: the emulator implements dim = -1 (last) only, got %lld", op, (long long)dim);
@@ -512,8 +488,7 @@ static aclnnStatus run_reduce(aclOpExecutor *ex, void *ws) {
   return ACL_SUCCESS;
 }
 static aclnnStatus reduce(const char *op, int isMax, const aclTensor *self, const aclIntArray *dim, bool keepDim, int dtype, aclTensor *out, uint64_t *wsSize, aclOpExecutor **executor) {
-  TRY(emu_check_tensor(op, "self", self));
-  TRY(emu_check_tensor(op, "out", out));
+  TRY(EMU_CHECK(op, self, out));
   TRY(last_dim_tensor(op, "self", self));
   if (!dim || dim->magic != INTARRAY_MAGIC) return emu_fail(ACLNN_ERR_PARAM_NULLPTR, "%s: dim is null or not live", op);
   int64_t last = (int64_t)self->ndim - 1;
@@ -564,9 +539,7 @@ static aclnnStatus run_topk(aclOpExecutor *ex, void *ws) {
 }
 aclnnStatus aclnnTopkGetWorkspaceSize(const aclTensor *self, int64_t k, int64_t dim, bool largest, bool sorted, aclTensor *valuesOut, aclTensor *indicesOut, uint64_t *wsSize, aclOpExecutor **executor) {
   const char *op = "aclnnTopk";
-  TRY(emu_check_tensor(op, "self", self));
-  TRY(emu_check_tensor(op, "valuesOut", valuesOut));
-  TRY(emu_check_tensor(op, "indicesOut", indicesOut));
+  TRY(EMU_CHECK(op, self, valuesOut, indicesOut));
   TRY(last_dim_tensor(op, "self", self));
   int64_t D = self->dims[self->ndim - 1];
   if (dim != -1 && dim != (int64_t)self->ndim - 1) return FAIL("%s: the emulator implements dim = -1 only", op);
@@ -619,8 +592,7 @@ static aclnnStatus run_index(aclOpExecutor *ex, void *ws) {
   return ACL_SUCCESS;
 }
 static aclnnStatus index_op(const char *op, int code, const aclTensor *self, int64_t dim, const aclTensor *index, const aclTensor *other, const char *otherName, uint64_t *wsSize, aclOpExecutor **executor, double alpha) {
-  TRY(emu_check_tensor(op, "self", self));
-  TRY(emu_check_tensor(op, "index", index));
+  TRY(EMU_CHECK(op, self, index));
   TRY(emu_check_tensor(op, otherName, other));
   if (dim < 0) dim += (int64_t)self->ndim;
   if (dim < 0 || dim >= (int64_t)self->ndim) return FAIL("%s: dim %lld out of range for %llu-D self", op, (long long)dim, (unsigned long long)self->ndim);

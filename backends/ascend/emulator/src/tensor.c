@@ -154,12 +154,19 @@ aclIntArray *aclCreateIntArray(const int64_t *value, uint64_t size) {
   return a;
 }
 
-aclnnStatus aclDestroyIntArray(const aclIntArray *array) {
-  if (!array) return ACL_SUCCESS;
-  if (array->magic != INTARRAY_MAGIC) return emu_fail(ACLNN_ERR_PARAM_INVALID, "aclDestroyIntArray: not a live aclIntArray");
-  ((aclIntArray *)array)->magic = 0;
-  free((void *)array);
+/* Destroys a descriptor whose first field is its magic (every one in emu.h): NULL is a no-op, a live one
+ * is marked dead and freed, anything else fails as "<fn>: not a live <type>". */
+static aclnnStatus destroy_descriptor(const void *descriptor, uint32_t magic, const char *fn, const char *type) {
+  if (!descriptor) return ACL_SUCCESS;
+  uint32_t *live = (uint32_t *)descriptor;
+  if (*live != magic) return emu_fail(ACLNN_ERR_PARAM_INVALID, "%s: not a live %s", fn, type);
+  *live = 0;
+  free((void *)descriptor);
   return ACL_SUCCESS;
+}
+
+aclnnStatus aclDestroyIntArray(const aclIntArray *array) {
+  return destroy_descriptor(array, INTARRAY_MAGIC, "aclDestroyIntArray", "aclIntArray");
 }
 
 aclScalar *aclCreateScalar(void *value, int dataType) {
@@ -184,11 +191,7 @@ aclScalar *aclCreateScalar(void *value, int dataType) {
 }
 
 aclnnStatus aclDestroyScalar(const aclScalar *scalar) {
-  if (!scalar) return ACL_SUCCESS;
-  if (scalar->magic != SCALAR_MAGIC) return emu_fail(ACLNN_ERR_PARAM_INVALID, "aclDestroyScalar: not a live aclScalar");
-  ((aclScalar *)scalar)->magic = 0;
-  free((void *)scalar);
-  return ACL_SUCCESS;
+  return destroy_descriptor(scalar, SCALAR_MAGIC, "aclDestroyScalar", "aclScalar");
 }
 
 int64_t emu_numel(const aclTensor *t) {
@@ -215,6 +218,20 @@ aclnnStatus emu_check_tensor(const char *op, const char *name, const aclTensor *
   if (t->magic != TENSOR_MAGIC) return emu_fail(ACLNN_ERR_PARAM_INVALID, "%s: tensor %s (%p) is not a live aclTensor", op, name, (void *)t);
   if (!t->data && emu_numel(t) > 0) return emu_fail(ACLNN_ERR_PARAM_NULLPTR, "%s: tensor %s has null device data", op, name);
   return check_memory(op, name, t);
+}
+
+aclnnStatus emu_check_tensors(const char *op, const char *names, const aclTensor *const *tensors, int count) {
+  const char *at = names;
+  for (int i = 0; i < count; i++) {
+    at += strspn(at, ", ");
+    size_t length = strcspn(at, ", ");
+    char name[96];
+    snprintf(name, sizeof name, "%.*s", (int)length, at);
+    aclnnStatus e = emu_check_tensor(op, name, tensors[i]);
+    if (e) return e;
+    at += length;
+  }
+  return ACL_SUCCESS;
 }
 
 aclOpExecutor *emu_new_executor(const char *op, emu_kernel run, uint64_t workspaceSize) {

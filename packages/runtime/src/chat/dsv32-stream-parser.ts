@@ -248,9 +248,7 @@ export class CompletionStreamParser {
         if (name === undefined) return this.#stop('Tool name format error');
         this.#invokeName = name;
         this.#args = new Map();
-        if (r.stop === parameterStart) this.#phase = 'parameter';
-        else this.#endInvoke(events);
-        return true;
+        return this.#parameterOrEndInvoke(r.stop, events);
       }
       case 'parameter': {
         const r = this.#read(final, [parameterEnd]);
@@ -266,9 +264,7 @@ export class CompletionStreamParser {
         const r = this.#read(final, [parameterStart, invokeEnd]);
         if (r === 'pending') return false;
         if (r.content !== '>\n') return this.#stop('Parameter format error');
-        if (r.stop === parameterStart) this.#phase = 'parameter';
-        else this.#endInvoke(events);
-        return true;
+        return this.#parameterOrEndInvoke(r.stop, events);
       }
       case 'afterTools': {
         const r = this.#read(final, [eos]);
@@ -286,6 +282,13 @@ export class CompletionStreamParser {
   #stop(message: string): false {
     this.#fail(message);
     return false;
+  }
+
+  /** After an invoke's name or one of its parameters, read up to `stop`: another parameter, or the invoke's end. */
+  #parameterOrEndInvoke(stop: string | undefined, events: CompletionStreamEvent[]): true {
+    if (stop === parameterStart) this.#phase = 'parameter';
+    else this.#endInvoke(events);
+    return true;
   }
 
   #endInvoke(events: CompletionStreamEvent[]): void {

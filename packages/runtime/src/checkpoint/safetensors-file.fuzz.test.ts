@@ -5,7 +5,7 @@ import { fuzzCorpus, fuzzSettings } from '@dsa/backend/testing';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SafetensorsFile } from './safetensors-file.js';
-import { expectFileError, u64Lie } from './test-fuzz-files.js';
+import { type FuzzOutcomes, openOrRefuse, u64Lie } from './test-fuzz-files.js';
 
 const settings = fuzzSettings();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dsa-st-fuzz-'));
@@ -88,30 +88,16 @@ const file = fc.oneof(
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 64 }) },
 );
 
-/** How many generated files opened and how many were refused, so a generator that only makes garbage shows. */
-const outcomes = { opened: 0, refused: 0 };
+const outcomes: FuzzOutcomes = { opened: 0, refused: 0 };
 
 /** Property: open succeeds and every tensor reads its declared bytes, or a CheckpointError names the file. */
 async function check(bytes: Uint8Array, name: string): Promise<void> {
-  const target = path.join(tmp, name);
-  fs.writeFileSync(target, bytes);
-  let opened: SafetensorsFile;
-  try {
-    opened = await SafetensorsFile.open(target);
-  } catch (error) {
-    expectFileError(error, target);
-    outcomes.refused++;
-    return;
-  }
-  outcomes.opened++;
-  try {
+  await openOrRefuse(path.join(tmp, name), bytes, SafetensorsFile.open, outcomes, async (opened) => {
     for (const info of opened.tensors.values()) {
       expect(info.byteOffset + info.byteLength).toBeLessThanOrEqual(bytes.length);
       expect((await opened.read(info.name)).byteLength).toBe(info.byteLength);
     }
-  } finally {
-    await opened.close();
-  }
+  });
 }
 
 describe('SafetensorsFile.open on hostile files (property)', () => {

@@ -9,6 +9,7 @@ import {
   numel,
 } from '@dsa/tensor';
 import { CheckpointError } from './checkpoint-error.js';
+import { CheckpointFile } from './checkpoint-file.js';
 import { openCheckpointFile } from './open-checkpoint-file.js';
 
 /** Where one tensor lives on disk and what it holds, as read from a safetensors header. */
@@ -103,19 +104,13 @@ async function readFully(
  * JSON); tensor bytes are read on demand with positioned reads, so multi-gigabyte shards cost nothing
  * to open. One file handle stays open until {@link SafetensorsFile.close}; concurrent reads are safe.
  */
-export class SafetensorsFile {
-  /** The path the file was opened with. */
-  readonly path: string;
+export class SafetensorsFile extends CheckpointFile {
   /** Every tensor in the header, by name, in header order. */
   readonly tensors: ReadonlyMap<string, TensorInfo>;
   /** The header's `__metadata__` (empty when absent). */
   readonly metadata: Readonly<Record<string, string>>;
-  /** Size of the file in bytes. */
-  readonly size: number;
   /** Absolute byte position where tensor data starts (8 + header length). */
   readonly dataStart: number;
-
-  #handle: FileHandle | undefined;
 
   private constructor(
     path: string,
@@ -125,9 +120,7 @@ export class SafetensorsFile {
     tensors: Map<string, TensorInfo>,
     metadata: Record<string, string>,
   ) {
-    this.path = path;
-    this.#handle = handle;
-    this.size = size;
+    super(path, handle, size);
     this.dataStart = dataStart;
     this.tensors = tensors;
     this.metadata = Object.freeze(metadata);
@@ -257,7 +250,7 @@ export class SafetensorsFile {
         { file: this.path, tensor: name },
       );
     }
-    const handle = this.#handle;
+    const handle = this.handle;
     if (handle === undefined) {
       throw new CheckpointError(`${this.path}: tensor "${name}": cannot read, the file has been closed`, {
         file: this.path,
@@ -265,27 +258,6 @@ export class SafetensorsFile {
       });
     }
     await readFully(handle, target, 0, target.byteLength, info.byteOffset + byteOffset, this.path, name);
-  }
-
-  /** True once {@link SafetensorsFile.close} was called. */
-  get closed(): boolean {
-    return this.#handle === undefined;
-  }
-
-  /**
-   * Closes the file handle once reads in flight finish; later reads throw. Calling it again does nothing.
-   * The promise never rejects (a failing close of a read-only file loses nothing), so it may be left
-   * un-awaited.
-   */
-  async close(): Promise<void> {
-    const handle = this.#handle;
-    this.#handle = undefined;
-    if (handle !== undefined) await handle.close().catch(() => {});
-  }
-
-  /** `await using file = await SafetensorsFile.open(path)` closes the file at scope exit. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
   }
 }
 

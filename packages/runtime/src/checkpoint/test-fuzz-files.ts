@@ -1,7 +1,9 @@
 // Test helpers shared by the property tests of the file readers (safetensors, GGUF); not built into dist.
+import fs from 'node:fs';
 import fc from 'fast-check';
 import { expect } from 'vitest';
 import { CheckpointError } from './checkpoint-error.js';
+import type { CheckpointFile } from './checkpoint-file.js';
 
 /** Replaces the true value of a stored count, length or offset with the value a hostile file stores. */
 export type U64Lie = (truth: bigint) => bigint;
@@ -51,6 +53,42 @@ export function expectFileError(error: unknown, file: string): CheckpointError {
   expect(e.message.startsWith(`${file}: `)).toBe(true);
   expect(e.message.length).toBeGreaterThan(file.length + 8);
   return e;
+}
+
+/** How many hostile files opened and how many were refused, so a generator that only makes garbage shows. */
+export interface FuzzOutcomes {
+  opened: number;
+  refused: number;
+}
+
+/**
+ * The property every file reader keeps: `bytes`, written to `target`, either open with `open` or are refused
+ * with the {@link CheckpointError} naming the file (see {@link expectFileError}; `refused` may check it further).
+ * Counts each outcome in `outcomes`; an opened file goes to `use` and is closed afterwards.
+ */
+export async function openOrRefuse<F extends CheckpointFile>(
+  target: string,
+  bytes: Uint8Array,
+  open: (path: string) => Promise<F>,
+  outcomes: FuzzOutcomes,
+  use: (file: F) => Promise<void>,
+  refused?: (error: CheckpointError) => void,
+): Promise<void> {
+  fs.writeFileSync(target, bytes);
+  let opened: F;
+  try {
+    opened = await open(target);
+  } catch (error) {
+    refused?.(expectFileError(error, target));
+    outcomes.refused++;
+    return;
+  }
+  outcomes.opened++;
+  try {
+    await use(opened);
+  } finally {
+    await opened.close();
+  }
 }
 
 /** Deterministic bytes of any pattern (xorshift32 from `seed`; NaN bit patterns included) for tensor data. */

@@ -5,7 +5,7 @@ import { fuzzCorpus, fuzzSettings } from '@dsa/backend/testing';
 import { type GgmlTypeInfo, ggmlTypeByName, ggmlTypeInfo } from '@dsa/tensor';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { expectFileError, seededBytes, u64Lie } from '../checkpoint/test-fuzz-files.js';
+import { type FuzzOutcomes, openOrRefuse, seededBytes, u64Lie } from '../checkpoint/test-fuzz-files.js';
 import { GgufFile } from './gguf-file.js';
 import { GGUF_VALUE_TYPES, type GgufScalarType, type GgufValue, ggufScalarBytes } from './gguf-value.js';
 import { writeGguf } from './gguf-writer.js';
@@ -400,34 +400,28 @@ async function writeSpec(spec: FileSpec): Promise<{ bytes: Uint8Array; dataStart
   return { bytes, dataStart: file.dataStart };
 }
 
-/** How many hostile files opened and how many were refused, so a generator that only makes garbage shows. */
-const outcomes = { opened: 0, refused: 0 };
+const outcomes: FuzzOutcomes = { opened: 0, refused: 0 };
 
 /**
  * Property on raw bytes: `GgufFile.open` either opens a consistent file or throws a CheckpointError naming
  * the file and the field or tensor. `expected` says more when the bytes came from a known mutation.
  */
 async function check(bytes: Uint8Array, name: string, expected?: Applied, spec?: FileSpec): Promise<void> {
-  const target = path.join(tmp, name);
-  fs.writeFileSync(target, bytes);
-  let opened: GgufFile;
-  try {
-    opened = await GgufFile.open(target);
-  } catch (error) {
-    const e = expectFileError(error, target);
-    if (expected?.mustFail) expect(e.message).toMatch(expected.mustFail);
-    if (expected?.owner !== undefined && expected.mustFail) expect(e.message).toContain(expected.owner);
-    outcomes.refused++;
-    return;
-  }
-  outcomes.opened++;
-  try {
-    expect(expected?.mustFail).toBeUndefined();
-    await expectConsistent(opened, bytes);
-    if (expected?.sameSpec && spec) expectSpec(opened, spec);
-  } finally {
-    await opened.close();
-  }
+  await openOrRefuse(
+    path.join(tmp, name),
+    bytes,
+    GgufFile.open,
+    outcomes,
+    async (opened) => {
+      expect(expected?.mustFail).toBeUndefined();
+      await expectConsistent(opened, bytes);
+      if (expected?.sameSpec && spec) expectSpec(opened, spec);
+    },
+    (e) => {
+      if (expected?.mustFail) expect(e.message).toMatch(expected.mustFail);
+      if (expected?.owner !== undefined && expected.mustFail) expect(e.message).toContain(expected.owner);
+    },
+  );
 }
 
 describe('GgufFile on generated files (property)', () => {

@@ -1,6 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { formatShape, type GgmlTypeInfo, ggmlTypeInfo } from '@dsa/tensor';
 import { CheckpointError } from '../checkpoint/checkpoint-error.js';
+import { CheckpointFile } from '../checkpoint/checkpoint-file.js';
 import { openCheckpointFile } from '../checkpoint/open-checkpoint-file.js';
 import {
   GGUF_DEFAULT_ALIGNMENT,
@@ -317,9 +318,7 @@ function parseHeader(cursor: Cursor, path: string): ParsedHeader {
  * the file and the field or tensor, never a crash or a huge allocation. Tensor data is read on demand at
  * its aligned offset (mmap-friendly).
  */
-export class GgufFile {
-  /** The path the file was opened with. */
-  readonly path: string;
+export class GgufFile extends CheckpointFile {
   /** GGUF version (2 or 3). */
   readonly version: number;
   /** Every metadata key-value pair, in file order. */
@@ -330,15 +329,9 @@ export class GgufFile {
   readonly alignment: number;
   /** Absolute byte position where the data section starts. */
   readonly dataStart: number;
-  /** File size in bytes. */
-  readonly size: number;
-
-  #handle: FileHandle | undefined;
 
   private constructor(path: string, handle: FileHandle, size: number, header: ParsedHeader) {
-    this.path = path;
-    this.#handle = handle;
-    this.size = size;
+    super(path, handle, size);
     this.version = header.version;
     this.metadata = header.metadata;
     this.tensors = header.tensors;
@@ -392,23 +385,11 @@ export class GgufFile {
    */
   async read(name: string): Promise<Uint8Array> {
     const info = this.info(name);
-    const handle = this.#handle;
+    const handle = this.handle;
     if (handle === undefined) fail(this.path, name, 'cannot read, the file has been closed');
     const target = new Uint8Array(new ArrayBuffer(info.byteLength));
     await readFully(handle, target, info.byteOffset, this.path, name);
     return target;
-  }
-
-  /** Closes the file; later reads throw. Never rejects. */
-  async close(): Promise<void> {
-    const handle = this.#handle;
-    this.#handle = undefined;
-    if (handle !== undefined) await handle.close().catch(() => {});
-  }
-
-  /** `await using file = await GgufFile.open(path)` closes it at scope exit. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
   }
 }
 

@@ -5,8 +5,8 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Backend } from '@dsa/backend';
 import { ggmlTypeByName } from '@dsa/tensor';
-import { generate } from '../generate.js';
 import { DeepseekModel } from '../model/deepseek-model.js';
+import { forcedLogitsAndGreedy } from '../model/test-model-outputs.js';
 import { DSA_BF16_TENSORS_KEY } from './gguf-export.js';
 import { GgufFile } from './gguf-file.js';
 import { type GgufTensorData, writeGguf } from './gguf-writer.js';
@@ -136,15 +136,7 @@ export async function runModel(
 ): Promise<{ logits: Float32Array; tokens: number[] }> {
   const model = await DeepseekModel.load(backend, path, { cacheTokens: 256, ...(log ? { log } : {}) });
   try {
-    const sequence = model.cache.createSequence();
-    const result = await model.forward([{ sequence, tokens: PROMPT }], { logits: 'all' });
-    const logits = new Float32Array(PROMPT.length * model.config.vocabSize);
-    await backend.download(result.logits, logits);
-    model.cache.release(sequence);
-    const tokens: number[] = [];
-    for await (const t of generate(model, { prompt: PROMPT, maxTokens: 8, stopTokenIds: [] }))
-      tokens.push(t.id);
-    return { logits, tokens };
+    return await forcedLogitsAndGreedy(model, PROMPT, PROMPT, 8);
   } finally {
     model.dispose();
   }

@@ -1,29 +1,23 @@
 import path from 'node:path';
-import type { Backend } from '@dsa/backend';
 import { ReferenceBackend } from '@dsa/backend-reference';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { disposeAfterEach } from '../../../../tests/dispose-after-each.js';
 import { argmaxRows, logitsOf, GraphPair as Pair, prompt } from '../../../../tests/graph-pair.js';
 import { DeepseekModel, type ModelOptions } from './deepseek-model.js';
 
 const dir = path.resolve(import.meta.dirname, '../../../../fixtures/tiny');
 
 describe('captured decode graphs (reference backend, recorded closures)', () => {
-  const backends: Backend[] = [];
-  const models: DeepseekModel[] = [];
-  afterEach(() => {
-    for (const m of models.splice(0)) m.dispose();
-    for (const b of backends.splice(0)) b.dispose();
-  });
+  const keep = disposeAfterEach();
   const load = async (options: { graphs?: boolean; fused?: boolean; model?: ModelOptions; dir?: string }) => {
-    const backend = new ReferenceBackend({ fused: options.fused ?? true });
-    backends.push(backend);
-    const model = await DeepseekModel.load(backend, options.dir ?? dir, {
-      cacheTokens: 1024,
-      ...options.model,
-      ...(options.graphs === undefined ? {} : { graphs: options.graphs }),
-    });
-    models.push(model);
-    return model;
+    const backend = keep(new ReferenceBackend({ fused: options.fused ?? true }));
+    return keep(
+      await DeepseekModel.load(backend, options.dir ?? dir, {
+        cacheTokens: 1024,
+        ...options.model,
+        ...(options.graphs === undefined ? {} : { graphs: options.graphs }),
+      }),
+    );
   };
 
   it('replays decode steps bit for bit like eager ones: padding, new buckets, growth', async () => {

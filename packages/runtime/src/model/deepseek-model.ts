@@ -1,6 +1,6 @@
 import type { AttentionBatch, Backend, LatentCache, RotaryTable } from '@dsa/backend';
 import { addRmsNorm, Workspace } from '@dsa/backend';
-import { FIXED_TOPK, Indexer, type IndexerPrecision, type TopkPolicy } from '@dsa/indexer';
+import { FIXED_TOPK, Indexer, type IndexerPrecision, type IndexerStep, type TopkPolicy } from '@dsa/indexer';
 import { denseAttentionRows, Mla } from '@dsa/mla';
 import { Mlp, Moe } from '@dsa/moe';
 import { narrow, select, type TensorView, tensorView } from '@dsa/tensor';
@@ -463,30 +463,30 @@ export class DeepseekModel {
     const { batch, selection } = plan;
     const width = selection.indexTopk;
     const started = performance.now();
-    const args = [
-      ws,
+    const step: IndexerStep = {
+      workspace: ws,
       x,
       qr,
-      batch.positions,
-      this.rotary,
-      this.cache.indexerKeys[layer]!,
-      plan.inputs.writeSlots,
+      positions: batch.positions,
+      rotary: this.rotary,
+      keyCache: this.cache.indexerKeys[layer]!,
+      writeSlots: plan.inputs.writeSlots,
       batch,
-    ] as const;
+    };
     let indices: TensorView | null = null;
     if (!selectTopk) {
-      indexer.forward(...args, false);
+      indexer.forward(step, false);
     } else if (selection.selector !== 'indexer') {
-      indexer.forward(...args, false);
+      indexer.forward(step, false);
       indices = ws.tensor('i32', [plan.inputs.rows, width]);
       backend.upload(
         indices,
         controlSelection(selection.selector, batch.host.positions, width, selection.seed, layer),
       );
     } else if (selection.topkPolicy.kind === 'fixed') {
-      indices = indexer.forward(...args, true, width);
+      indices = indexer.forward(step, true, width);
     } else {
-      indices = (yield* awaited(indexer.forwardAdaptive(...args, width, selection.topkPolicy))).indices;
+      indices = (yield* awaited(indexer.forwardAdaptive(step, width, selection.topkPolicy))).indices;
     }
     this.timings.indexerMs += performance.now() - started;
     if (plan.topk) {

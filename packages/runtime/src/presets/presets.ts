@@ -4,7 +4,11 @@ export type PresetName = 'tiny' | 'small' | 'v32-dims';
 /** Hugging Face `config.json` fields of a DeepSeek-V3.2 model, as the presets write them. */
 export type HfConfig = Record<string, unknown>;
 
-const COMMON: HfConfig = {
+/**
+ * The `config.json` fields every DeepSeek-V3.2 model of the presets shares (architecture, token ids,
+ * activation, router scoring, dtype), in the order they are written.
+ */
+export const PRESET_COMMON_CONFIG: Readonly<HfConfig> = {
   architectures: ['DeepseekV32ForCausalLM'],
   model_type: 'deepseek_v32',
   attention_bias: false,
@@ -20,7 +24,7 @@ const COMMON: HfConfig = {
   use_cache: true,
 };
 
-/** The `config.json` fields a preset sets beyond {@link COMMON}, in the order they are written. */
+/** The `config.json` fields a preset sets beyond {@link PRESET_COMMON_CONFIG}, in the order they are written. */
 // biome-ignore format: the header of PRESET_VALUES
 const PRESET_FIELDS = [
   'vocab_size', 'hidden_size', 'intermediate_size', 'moe_intermediate_size', 'num_hidden_layers',
@@ -50,7 +54,7 @@ const PRESET_VALUES: Record<PresetName, readonly number[]> = {
  */
 export function presetConfig(name: PresetName, layers?: number): HfConfig {
   const values = PRESET_VALUES[name];
-  const config: HfConfig = { ...COMMON };
+  const config: HfConfig = { ...PRESET_COMMON_CONFIG };
   PRESET_FIELDS.forEach((field, i) => {
     config[field] = field === 'num_hidden_layers' ? (layers ?? values[i]!) : values[i]!;
   });
