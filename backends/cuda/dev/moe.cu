@@ -74,22 +74,18 @@ static void run_layer(const Layer& layer, const float* dx, const int32_t* didx, 
                                                                          layer.table, BLK, BLK, HID, INTER);
     dsa_fused_moe_down_f8<<<dim3((HID + 7) / 8, max_tiles), 256>>>(y, h, order, tiles, layer.table, BLK, BLK, HID,
                                                                     INTER);
-  } else if (impl == 3) {
-    const dim3 gu((INTER + 7) / 8, max_tiles), dn((HID + 31) / 32, max_tiles);
-    dsa_fused_moe_gate_up3_f8_r2<<<gu, 256>>>(h, dx, dsa_fused::kF32, order, tiles, A, layer.table, BLK, BLK, HID,
-                                              INTER);
-    dsa_fused_moe_gate_up3_f8_r16<<<gu, 256>>>(h, dx, dsa_fused::kF32, order, tiles, A, layer.table, BLK, BLK, HID,
-                                               INTER);
-    dsa_fused_moe_down3_f8_r2<<<dn, 256>>>(y, h, order, tiles, layer.table, BLK, BLK, HID, INTER);
-    dsa_fused_moe_down3_f8_r16<<<dn, 256>>>(y, h, order, tiles, layer.table, BLK, BLK, HID, INTER);
   } else {
+    // v2 and v3 launch alike: gate/up, then down, each as its r2 and r16 tile kernels.
+    using GateUp = decltype(&dsa_fused_moe_gate_up2_f8_r2);
+    using Down = decltype(&dsa_fused_moe_down2_f8_r2);
+    const GateUp gate_up[2] = {impl == 3 ? dsa_fused_moe_gate_up3_f8_r2 : dsa_fused_moe_gate_up2_f8_r2,
+                               impl == 3 ? dsa_fused_moe_gate_up3_f8_r16 : dsa_fused_moe_gate_up2_f8_r16};
+    const Down down[2] = {impl == 3 ? dsa_fused_moe_down3_f8_r2 : dsa_fused_moe_down2_f8_r2,
+                          impl == 3 ? dsa_fused_moe_down3_f8_r16 : dsa_fused_moe_down2_f8_r16};
     const dim3 gu((INTER + 7) / 8, max_tiles), dn((HID + 31) / 32, max_tiles);
-    dsa_fused_moe_gate_up2_f8_r2<<<gu, 256>>>(h, dx, dsa_fused::kF32, order, tiles, A, layer.table, BLK, BLK, HID,
-                                              INTER);
-    dsa_fused_moe_gate_up2_f8_r16<<<gu, 256>>>(h, dx, dsa_fused::kF32, order, tiles, A, layer.table, BLK, BLK, HID,
-                                               INTER);
-    dsa_fused_moe_down2_f8_r2<<<dn, 256>>>(y, h, order, tiles, layer.table, BLK, BLK, HID, INTER);
-    dsa_fused_moe_down2_f8_r16<<<dn, 256>>>(y, h, order, tiles, layer.table, BLK, BLK, HID, INTER);
+    for (GateUp kernel : gate_up)
+      kernel<<<gu, 256>>>(h, dx, dsa_fused::kF32, order, tiles, A, layer.table, BLK, BLK, HID, INTER);
+    for (Down kernel : down) kernel<<<dn, 256>>>(y, h, order, tiles, layer.table, BLK, BLK, HID, INTER);
   }
   const int64_t total = static_cast<int64_t>(n) * HID;
   dsa_fused_moe_combine<<<static_cast<int>(std::min<int64_t>((total + 255) / 256, 65535)), 256>>>(
