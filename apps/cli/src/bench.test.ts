@@ -24,6 +24,8 @@ const KEYS = [
   'tg_ms_median',
   'tg_ms_min',
   'tg_ms_max',
+  'tg_gflops',
+  'compute_fraction',
   'bytes_per_token',
   'bandwidth_gbs',
   'roofline_fraction',
@@ -73,6 +75,7 @@ describe('dsa bench', () => {
         cache: 'synthetic',
         graphs: false, // the reference backend does not capture without its opt-in fused kernels
         peak_gflops: null, // the reference backend has no cpu kernel set
+        compute_fraction: null, // so no compute roofline either
         fill_tok_s: null, // synthetic cache: nothing was prefilled
         tg_gpu_ms: null, // no kernel profile on the reference backend
         host_fraction: null,
@@ -118,7 +121,18 @@ describe('dsa bench', () => {
       // Against the mean step (between the fastest and the slowest), not the median.
       expect(host).toBeGreaterThanOrEqual(Math.max(0, 1 - kernelMs / (line.tg_ms_min as number)) - 1e-3);
       expect(host).toBeLessThanOrEqual(1 - kernelMs / (line.tg_ms_max as number) + 1e-3);
+      // Decode FLOPs: at least the weight matrices' 2 · (active − embedding) per token, below 2 · params_total.
+      const flopsPerToken = ((line.tg_gflops as number) * 1e9) / (line.tg_tok_s as number);
+      expect(flopsPerToken).toBeLessThan(2 * (line.params_total as number));
+      expect(flopsPerToken).toBeGreaterThan(2 * (line.params_active as number) * 0.5);
+      expect(line.compute_fraction as number).toBeCloseTo(
+        (line.tg_gflops as number) / (line.peak_gflops as number),
+        3,
+      );
     }
+    // The FLOPs of a token do not depend on how many share its step.
+    const perToken = lines.map((l) => (l.tg_gflops as number) / (l.tg_tok_s as number));
+    expect(perToken[1]! / perToken[0]!).toBeCloseTo(1, 2);
   }, 60_000);
 
   it('measures decode graphs on and off side by side with --graphs on,off', async () => {

@@ -78,6 +78,13 @@ export interface BenchResult {
   tg_ms_median: number;
   tg_ms_min: number;
   tg_ms_max: number;
+  /** Decode GFLOP/s: {@link forwardFlops} of one token at `depth` times tg_tok_s (all `batch` tokens of a step). */
+  tg_gflops: number;
+  /**
+   * tg_gflops / peak_gflops: the decode step against the compute roofline (null without a peak). Where a
+   * batch makes the step compute-bound this, not roofline_fraction, says how close it runs to the cores' limit.
+   */
+  compute_fraction: number | null;
   bytes_per_token: number;
   bandwidth_gbs: number;
   roofline_fraction: number;
@@ -322,6 +329,7 @@ async function measure(
             );
           }
           const tgTokS = batch / (t.median / 1000);
+          const tgGflops = (forwardFlops({ config, summary, attention, start: depth, tokens: 1 }) * tgTokS) / 1e9;
           const traffic = decodeTraffic({
             config,
             summary,
@@ -355,6 +363,8 @@ async function measure(
             tg_ms_median: t.median,
             tg_ms_min: t.min,
             tg_ms_max: t.max,
+            tg_gflops: tgGflops,
+            compute_fraction: base.peak_gflops === null ? null : tgGflops / base.peak_gflops,
             bytes_per_token: bytesPerToken,
             bandwidth_gbs: 0, // filled in after the bandwidth probe
             roofline_fraction: 0,
@@ -389,6 +399,8 @@ function tidy(r: BenchResult): BenchResult {
     tg_ms_median: round(r.tg_ms_median, 3),
     tg_ms_min: round(r.tg_ms_min, 3),
     tg_ms_max: round(r.tg_ms_max, 3),
+    tg_gflops: round(r.tg_gflops, 2),
+    compute_fraction: r.compute_fraction === null ? null : round(r.compute_fraction, 4),
     bandwidth_gbs: round(r.bandwidth_gbs, 2),
     roofline_fraction: round(r.roofline_fraction, 4),
     fill_tok_s: r.fill_tok_s === null ? null : round(r.fill_tok_s, 1),
@@ -411,6 +423,7 @@ const HEADER = [
   'pp GFLOP/s',
   'tg t/s',
   'tg ms (med/min/max)',
+  'tg GFLOP/s',
   'MB/token',
   'GB/s',
   'roofline',
@@ -434,6 +447,9 @@ function tableRow(r: BenchResult): string[] {
       : `${r.pp_gflops.toFixed(1)} / ${r.peak_gflops.toFixed(0)}`,
     r.tg_tok_s.toFixed(2),
     `${r.tg_ms_median.toFixed(2)} / ${r.tg_ms_min.toFixed(2)} / ${r.tg_ms_max.toFixed(2)}`,
+    r.compute_fraction === null
+      ? r.tg_gflops.toFixed(1)
+      : `${r.tg_gflops.toFixed(1)} (${(r.compute_fraction * 100).toFixed(0)}%)`,
     (r.bytes_per_token / 1e6).toFixed(2),
     r.bandwidth_gbs.toFixed(1),
     `${(r.roofline_fraction * 100).toFixed(1)}%${r.roofline_basis === 'cache' ? ' (cache)' : ''}`,
