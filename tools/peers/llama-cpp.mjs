@@ -8,7 +8,8 @@
 // tokenizers must give the same ids, checked first), and then both engines' perplexity too.
 // Speed: prefill tok/s and decode ms/token at the given depths (their KV filled by a real prefill of `depth`
 // tokens in 512-token batches; ours by `dsa bench --cache prefill`, the same 512-token chunks: its fill_tok_s
-// is our pp_tok_s here), same threads; --ours gguf benches our engine on the GGUF instead of the checkpoint.
+// is our pp_tok_s here), same threads; --ours gguf benches our engine on the GGUF instead of the checkpoint;
+// --indexer fp8 runs ours with DeepSeek's fp8 lightning indexer (e4m3 keys, one scale per token) instead of f32.
 //
 // node-llama-cpp is installed on demand into tools/peers/llama-cpp/ from its package-lock.json (outside the
 // pnpm workspace; the Quick start and CI never install it). Needs `pnpm build` first.
@@ -77,6 +78,7 @@ const { values: flags } = parseArgs({
     backend: { type: 'string', default: 'cpu' },
     ours: { type: 'string', default: 'checkpoint' },
     engines: { type: 'string', default: 'llama.cpp,dsa' },
+    indexer: { type: 'string', default: 'fp32' },
     preset: { type: 'string', default: '' },
     out: { type: 'string' },
     append: { type: 'boolean', default: false },
@@ -91,6 +93,10 @@ if (!flags.model) {
 const threads = Number(flags.threads);
 const parts = new Set(flags.part.split(','));
 const engines = new Set(flags.engines.split(','));
+if (flags.indexer !== 'fp32' && flags.indexer !== 'fp8') {
+  process.stderr.write(`--indexer: "${flags.indexer}" must be fp32 or fp8 (our indexer's keys and scores)\n`);
+  process.exit(2);
+}
 if (flags.ours !== 'checkpoint' && flags.ours !== 'gguf') {
   process.stderr.write(`--ours: "${flags.ours}" must be checkpoint or gguf\n`);
   process.exit(2);
@@ -395,6 +401,8 @@ if (parts.has('speed')) {
         depths.join(','),
         '--cache',
         'prefill',
+        '--indexer',
+        flags.indexer,
         '--repeat',
         String(steps),
         '--json',
