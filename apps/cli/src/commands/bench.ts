@@ -329,7 +329,8 @@ async function measure(
             );
           }
           const tgTokS = batch / (t.median / 1000);
-          const tgGflops = (forwardFlops({ config, summary, attention, start: depth, tokens: 1 }) * tgTokS) / 1e9;
+          const tgGflops =
+            (forwardFlops({ config, summary, attention, start: depth, tokens: 1 }) * tgTokS) / 1e9;
           const traffic = decodeTraffic({
             config,
             summary,
