@@ -38,13 +38,24 @@ void linear(const Context& ctx, const Tensor& out, const Tensor& x, const Tensor
     const int64_t rows = (N + block_n - 1) / block_n;
     scale_cols = (K + block_k - 1) / block_k;
     expect_shape("scaleInv", *scale_inv, {rows, scale_cols});
-    scales.resize(static_cast<size_t>(rows * scale_cols));
-    for (int64_t r = 0; r < rows; r++)
-      for (int64_t c = 0; c < scale_cols; c++)
-        scales[r * scale_cols + c] = static_cast<float>(
-            load_f64(scale_inv->at(r * scale_inv->strides[0] + c * scale_inv->strides[1]), scale_inv->dtype));
+    // f32 scales with unit column stride are read in place; others are converted once per call. (Q8_0's
+    // 1x32 blocks give N·K/32 scales: converting them per call cost more than the GEMV itself.)
+    const float* scale_base;
+    int64_t scale_ld;
+    if (scale_inv->dtype == DType::f32 && (scale_inv->strides[1] == 1 || scale_cols <= 1)) {
+      scale_base = scale_inv->ptr<float>();
+      scale_ld = scale_inv->strides[0];
+    } else {
+      scales.resize(static_cast<size_t>(rows * scale_cols));
+      for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < scale_cols; c++)
+          scales[r * scale_cols + c] = static_cast<float>(
+              load_f64(scale_inv->at(r * scale_inv->strides[0] + c * scale_inv->strides[1]), scale_inv->dtype));
+      scale_base = scales.data();
+      scale_ld = scale_cols;
+    }
     scale_rows.resize(static_cast<size_t>(N));
-    for (int64_t n = 0; n < N; n++) scale_rows[n] = scales.data() + (n / block_n) * scale_cols;
+    for (int64_t n = 0; n < N; n++) scale_rows[n] = scale_base + (n / block_n) * scale_ld;
   } else if (scale_inv != nullptr) {
     fail(std::string("scaleInv given for a ") + dtype_name(weight.dtype) + " weight");
   }
