@@ -68,6 +68,10 @@ void gather_columns(const Context& ctx, const Tensor& out, const Tensor& x, cons
 void scatter_columns(const Context& ctx, const Tensor& out, const Tensor& indices, const Tensor* values, double value);
 
 // linear.cc
+// Per weight row n of a block-scaled weight [n, ·]: a pointer to its row of `scale` [⌈n / block_n⌉, cols]
+// (f32 with unit column stride: read in place; else converted into `converted`). Shapes are the caller's check.
+void block_scale_rows(const Tensor& scale, int64_t n, int64_t block_n, int64_t cols, std::vector<float>& converted,
+                      std::vector<const float*>& rows);
 void linear(const Context& ctx, const Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* scale_inv,
             int64_t block_n, int64_t block_k);
 // matmul.cc

@@ -12,6 +12,29 @@
 
 namespace dsa {
 
+void block_scale_rows(const Tensor& scale, int64_t n, int64_t block_n, int64_t cols, std::vector<float>& converted,
+                      std::vector<const float*>& rows) {
+  // In place where possible: Q8_0's 1x32 blocks give N·K/32 scales, and converting them on every call once
+  // cost more than the GEMV itself.
+  const float* base;
+  int64_t ld;
+  if (scale.dtype == DType::f32 && (scale.strides[1] == 1 || cols <= 1)) {
+    base = scale.ptr<float>();
+    ld = scale.strides[0];
+  } else {
+    const int64_t blocks = (n + block_n - 1) / block_n;
+    converted.resize(static_cast<size_t>(blocks * cols));
+    for (int64_t r = 0; r < blocks; r++)
+      for (int64_t c = 0; c < cols; c++)
+        converted[r * cols + c] =
+            static_cast<float>(load_f64(scale.at(r * scale.strides[0] + c * scale.strides[1]), scale.dtype));
+    base = converted.data();
+    ld = cols;
+  }
+  rows.resize(static_cast<size_t>(n));
+  for (int64_t r = 0; r < n; r++) rows[r] = base + (r / block_n) * ld;
+}
+
 void linear(const Context& ctx, const Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* scale_inv,
             int64_t block_n, int64_t block_k) {
   expect_rank("x", x, 2);
@@ -38,24 +61,7 @@ void linear(const Context& ctx, const Tensor& out, const Tensor& x, const Tensor
     const int64_t rows = (N + block_n - 1) / block_n;
     scale_cols = (K + block_k - 1) / block_k;
     expect_shape("scaleInv", *scale_inv, {rows, scale_cols});
-    // f32 scales with unit column stride are read in place; others are converted once per call. (Q8_0's
-    // 1x32 blocks give N·K/32 scales: converting them per call cost more than the GEMV itself.)
-    const float* scale_base;
-    int64_t scale_ld;
-    if (scale_inv->dtype == DType::f32 && (scale_inv->strides[1] == 1 || scale_cols <= 1)) {
-      scale_base = scale_inv->ptr<float>();
-      scale_ld = scale_inv->strides[0];
-    } else {
-      scales.resize(static_cast<size_t>(rows * scale_cols));
-      for (int64_t r = 0; r < rows; r++)
-        for (int64_t c = 0; c < scale_cols; c++)
-          scales[r * scale_cols + c] = static_cast<float>(
-              load_f64(scale_inv->at(r * scale_inv->strides[0] + c * scale_inv->strides[1]), scale_inv->dtype));
-      scale_base = scales.data();
-      scale_ld = scale_cols;
-    }
-    scale_rows.resize(static_cast<size_t>(N));
-    for (int64_t n = 0; n < N; n++) scale_rows[n] = scale_base + (n / block_n) * scale_ld;
+    block_scale_rows(*scale_inv, N, block_n, scale_cols, scales, scale_rows);
   } else if (scale_inv != nullptr) {
     fail(std::string("scaleInv given for a ") + dtype_name(weight.dtype) + " weight");
   }

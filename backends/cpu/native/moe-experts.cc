@@ -71,23 +71,7 @@ void resolve(Projection& p, const MoeLinear& w, const std::string& name, int64_t
     const int64_t rows = (n + w.block_n - 1) / w.block_n, cols = (k + w.block_k - 1) / w.block_k;
     const std::string scale_name = name + ".scaleInv";
     expect_shape(scale_name.c_str(), w.scale, {rows, cols});
-    // f32 scales with unit column stride are read in place (Q8_0's 1x32 blocks have N·K/32 of them).
-    const float* base;
-    int64_t ld;
-    if (w.scale.dtype == DType::f32 && (w.scale.strides[1] == 1 || cols <= 1)) {
-      base = w.scale.ptr<float>();
-      ld = w.scale.strides[0];
-    } else {
-      p.scales.resize(static_cast<size_t>(rows * cols));
-      for (int64_t r = 0; r < rows; r++)
-        for (int64_t c = 0; c < cols; c++)
-          p.scales[r * cols + c] = static_cast<float>(
-              load_f64(w.scale.at(r * w.scale.strides[0] + c * w.scale.strides[1]), w.scale.dtype));
-      base = p.scales.data();
-      ld = cols;
-    }
-    p.scale_rows.resize(static_cast<size_t>(n));
-    for (int64_t r = 0; r < n; r++) p.scale_rows[r] = base + (r / w.block_n) * ld;
+    block_scale_rows(w.scale, n, w.block_n, cols, p.scales, p.scale_rows);
     p.bk = w.block_k;
   } else if (w.has_scale) {
     fail(name + ": scaleInv given for a " + dtype_name(weight.dtype) + " weight");
