@@ -158,7 +158,9 @@ fs.copyFileSync(path.join(here, 'e2e.sh'), path.join(out, 'e2e.sh'));
 fs.copyFileSync(path.join(here, 'profile.sh'), path.join(out, 'profile.sh'));
 fs.copyFileSync(path.join(here, 'lib.sh'), path.join(out, 'lib.sh'));
 // The standalone kernel programs (backends/cuda/dev) and the kernel sources they include, for e2e.sh.
+// kernels/sm90a holds the architecture-specific modules once one is promoted from dev/ (none today).
 for (const folder of ['dev', 'kernels/fused', 'kernels/sm90a']) {
+  if (!fs.existsSync(path.join(root, 'backends/cuda', folder))) continue;
   fs.cpSync(path.join(root, 'backends/cuda', folder), path.join(out, folder), { recursive: true });
 }
 fs.copyFileSync(path.join(root, 'tools/reference/hf_v32_peer.py'), path.join(out, 'hf_v32_peer.py'));

@@ -122,7 +122,7 @@ template <int MR, int NR>
 // row count keeps a row's result independent of the batch.
 void dot_driver_fp8(const DotGemm& g, int64_t n0, int64_t n1) {
   row_blocks(g.M, [&](int64_t mb, int64_t me) {
-    col_tiles(n0, n1, [&](auto nr, int64_t n) {
+    col_tiles(false, n0, n1, [&](auto nr, int64_t n) {
       row_tiles<2>(mb, me, [&](auto mr, int64_t m) { dot_tile_fp8<mr, nr>(g, m, n); });
     });
   });

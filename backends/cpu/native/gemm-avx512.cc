@@ -209,7 +209,7 @@ void dot_driver_fp8(const DotGemm& g, int64_t n0, int64_t n1) {
     const DotGemm block = packed_rows(g, mb, me, pack_fp8);
     // Pairs of rows of x against 4 weight rows at a time; every output is computed by the same
     // sequence of operations whatever the tile, so results do not depend on M.
-    col_tiles(n0, n1, [&](auto nr, int64_t n) {
+    col_tiles(false, n0, n1, [&](auto nr, int64_t n) {
       row_tiles<2>(0, me - mb, [&](auto mr, int64_t m) { dot_tile_fp8<mr, nr>(block, table, m, n); });
     });
   });
@@ -236,8 +236,9 @@ template <int MR, int NR>
 #pragma GCC unroll 4
     for (int j = 0; j < NR; j++) {
       __m512i v = _mm512_loadu_si512(w[j] + k * 2);
-      // One line 8 KB ahead per row and step (the next tiles): measured best of 2-16 KB on cold weights.
-      _mm_prefetch(reinterpret_cast<const char*>(w[j] + k * 2 + 8192), _MM_HINT_T0);
+      // 4-row tiles: one line 8 KB ahead per row and step (the next tile), measured best of 2-16 KB on cold
+      // weights. Single rows stream sequentially, which the hardware follows better without it.
+      if (NR > 1) _mm_prefetch(reinterpret_cast<const char*>(w[j] + k * 2 + 8192), _MM_HINT_T0);
       even[j] = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
       odd[j] = _mm512_castsi512_ps(_mm512_and_si512(v, high));
     }
@@ -273,7 +274,7 @@ void pack_pairs(const DotGemm& g, int64_t m0, int64_t m1, float* packed) {
 void dot_driver_bf16_pairs(const DotGemm& g, int64_t n0, int64_t n1) {
   row_blocks(g.M, [&](int64_t mb, int64_t me) {
     const DotGemm block = packed_rows(g, mb, me, pack_pairs);
-    col_tiles(n0, n1, [&](auto nr, int64_t n) {
+    col_tiles(stream_rows(me - mb, 32), n0, n1, [&](auto nr, int64_t n) {
       row_tiles<4>(0, me - mb, [&](auto mr, int64_t m) { dot_tile_bf16_pairs<mr, nr>(block, m, n); });
     });
   });

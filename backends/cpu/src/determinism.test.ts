@@ -1,7 +1,10 @@
 // The same request gives bit-identical logits whether it runs alone or batched with others, and from run
 // to run: no reduction order may depend on batch composition or thread timing.
 import path from 'node:path';
+import { uploadTensor } from '@dsa/backend';
+import { Random, uploadLinearWeight } from '@dsa/backend/testing';
 import { DeepseekModel } from '@dsa/runtime';
+import { type DType, tensorView } from '@dsa/tensor';
 import { describe, expect, it } from 'vitest';
 import cpuBackendFactory from './index.js';
 
@@ -48,5 +51,37 @@ describe('determinism on the cpu backend', () => {
       ).toBe(true);
     }
     model.dispose();
+  });
+});
+
+// linear takes one weight row at a time for up to 4 rows of x and 4-row tiles above (gemm-tiles.h
+// stream_rows): every row of x must get the same bits either way, at any thread split.
+describe('linear rows do not depend on how many rows run together', () => {
+  it.each<DType>(['bf16', 'f32', 'f16', 'f8_e4m3'])('%s weights, M = 1 to 9', async (dtype) => {
+    const backend = await cpuBackendFactory.create();
+    const [N, K] = [70, 1000];
+    const r = new Random(7);
+    const w = uploadLinearWeight(
+      backend,
+      dtype,
+      [N, K],
+      r.normals(N * K, dtype === 'f8_e4m3' ? 100 : 0.05),
+      (c) => r.normals(c, 0.01).map((v) => Math.abs(v) + 2 ** -8),
+    );
+    const rows = r.normals(9 * K);
+    const product = async (m: number) => {
+      const x = uploadTensor(backend, 'f32', [m, K], rows.slice(0, m * K));
+      const out = tensorView(backend.allocate(m * N * 4, 'activations'), 'f32', [m, N]);
+      backend.kernels.linear(out, x, w);
+      const host = new Float32Array(m * N);
+      await backend.download(out, host);
+      return host;
+    };
+    const single = await product(1);
+    expect(single.some((v) => v !== 0)).toBe(true);
+    for (let m = 2; m <= 9; m++) {
+      const many = await product(m);
+      expect(Buffer.from(many.buffer, 0, N * 4).equals(Buffer.from(single.buffer)), `M = ${m}`).toBe(true);
+    }
   });
 });
