@@ -9,7 +9,8 @@
 // Speed: prefill tok/s and decode ms/token at the given depths (their KV filled by a real prefill of `depth`
 // tokens in 512-token batches; ours by `dsa bench --cache prefill`, the same 512-token chunks: its fill_tok_s
 // is our pp_tok_s here), same threads; --ours gguf benches our engine on the GGUF instead of the checkpoint;
-// --indexer fp8 runs ours with DeepSeek's fp8 lightning indexer (e4m3 keys, one scale per token) instead of f32.
+// --indexer fp8 runs ours with DeepSeek's fp8 lightning indexer (e4m3 keys, one scale per token) instead of f32;
+// --precision bf16 runs ours in the cpu backend's opt-in bf16 precision (DSA_CPU_PRECISION; rows say `precision`).
 //
 // node-llama-cpp is installed on demand into tools/peers/llama-cpp/ from its package-lock.json (outside the
 // pnpm workspace; the Quick start and CI never install it). Needs `pnpm build` first.
@@ -79,6 +80,7 @@ const { values: flags } = parseArgs({
     ours: { type: 'string', default: 'checkpoint' },
     engines: { type: 'string', default: 'llama.cpp,dsa' },
     indexer: { type: 'string', default: 'fp32' },
+    precision: { type: 'string', default: '' },
     preset: { type: 'string', default: '' },
     out: { type: 'string' },
     append: { type: 'boolean', default: false },
@@ -154,7 +156,11 @@ function peer(request) {
  * back) and the greedy continuation of the last one.
  */
 async function ours(modelPath, sequences, greedy) {
-  const backend = await createBackend({ backend: flags.backend, threads });
+  const backend = await createBackend({
+    backend: flags.backend,
+    threads,
+    ...(flags.precision ? { settings: { precision: flags.precision } } : {}),
+  });
   const longest = Math.max(...sequences.map((ids) => ids.length));
   const model = await DeepseekModel.load(backend, modelPath, { cacheTokens: longest + greedy + 64 });
   try {
@@ -409,7 +415,11 @@ if (parts.has('speed')) {
       ],
       {
         encoding: 'utf8',
-        env: { ...process.env, DSA_CONFIG: writeConfig({ backend: flags.backend, threads }) },
+        env: {
+          ...process.env,
+          DSA_CONFIG: writeConfig({ backend: flags.backend, threads }),
+          ...(flags.precision ? { DSA_CPU_PRECISION: flags.precision } : {}),
+        },
         maxBuffer: 1 << 26,
       },
     );
@@ -429,6 +439,7 @@ if (parts.has('speed')) {
         pp_tok_s: row.fill_tok_s,
         pp512_tok_s: row.pp_tok_s,
         preset,
+        ...(flags.precision ? { precision: flags.precision } : {}),
       });
     }
   }

@@ -23,6 +23,7 @@
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq")
 
 #include "gemm-tiles.h"
+#include "widen-avx512.h"
 
 namespace dsa {
 namespace {
@@ -99,31 +100,20 @@ struct F16 : Avx512 {
   static __m512 load(const uint8_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
   static __m512 load(const uint8_t* p, __mmask16 m) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); }
 };
-// e4m3 bits s.eeee.mmm -> f16 bits s.0eeee.mmm0000000, an f16 worth value · 2^-8 (subnormals too):
-// shift the byte to the top of a 16-bit lane, shift right arithmetically by one (the sign lands on
-// bits 15 and 14) and clear bit 14. The NaN code 0x7f widens to 480 · 2^-8 (checkpoints hold no NaN).
+// f8_e4m3 loads are worth value · 2^-8 (widen_e4m3_x2p8): kFp8 folds the 256 into the block scale.
 struct Fp8 : Avx512 {
   static constexpr int kBytes = 1;
   static constexpr bool kFp8 = true;
-  static __m512 widen(__m128i bytes) {
-    __m256i w = _mm256_slli_epi16(_mm256_cvtepu8_epi16(bytes), 8);
-    return _mm512_cvtph_ps(_mm256_and_si256(_mm256_srai_epi16(w, 1), _mm256_set1_epi16(static_cast<short>(0xbfff))));
-  }
-  static __m512 load(const uint8_t* p) { return widen(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
-  static __m512 load(const uint8_t* p, __mmask16 m) { return widen(_mm_maskz_loadu_epi8(m, p)); }
+  static __m512 load(const uint8_t* p) { return widen_e4m3_x2p8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  static __m512 load(const uint8_t* p, __mmask16 m) { return widen_e4m3_x2p8(_mm_maskz_loadu_epi8(m, p)); }
 };
 
-// i8 (GGUF Q8_0 quants; the f16 block scale of every 32 is applied as a block scale): sign-extended to
-// 32 bits and converted, exact.
+// i8 (GGUF Q8_0 quants; the f16 block scale of every 32 is applied as a block scale), exact.
 struct I8 : Avx512 {
   static constexpr int kBytes = 1;
   static constexpr bool kFp8 = false;
-  static __m512 load(const uint8_t* p) {
-    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
-  }
-  static __m512 load(const uint8_t* p, __mmask16 m) {
-    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, p)));
-  }
+  static __m512 load(const uint8_t* p) { return widen_i8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  static __m512 load(const uint8_t* p, __mmask16 m) { return widen_i8(_mm_maskz_loadu_epi8(m, p)); }
 };
 
 // g over the rows [mb, me) of x, those rows copied by pack (row stride K) into this thread's buffer.

@@ -1,18 +1,30 @@
-// AVX-512-BF16 dot kernel (the opt-in `bf16` precision): x is rounded to bf16 once per call
-// (vcvtneps2bf16, round to nearest even) and multiplied with bf16 weights by vdpbf16ps, which
-// accumulates pairs of bf16 products into f32 lanes. Every output element sums the same 32-element
-// chunks of K in the same order into its own accumulator, then one horizontal add: the result of a
-// row does not depend on M, on the tile it falls in, or on the thread split.
+// AVX-512-BF16 dot kernels (the opt-in `bf16` precision): x is rounded to bf16 once per call
+// (vcvtneps2bf16, round to nearest even) and multiplied with the weights by vdpbf16ps, which
+// accumulates pairs of bf16 products into f32 lanes.
+//  - bf16 weights are read in place: every output element sums the same 32-element chunks of K in the
+//    same order into its own accumulator, then one horizontal add.
+//  - f8_e4m3 and i8 (GGUF Q8_0) weights with block scales (bk a multiple of 32), from 8 rows of x on,
+//    are widened exactly to bf16 into a panel of up to 64 rows per column block (once per call), in the
+//    lane-block layout below, so that each accumulator lane sums one scale block only and a group of 16
+//    blocks is scaled by one FMA. Fewer rows (decode) keep the f32 kernels (see kLaneBlocksMinRows).
+// The result of a row does not depend on M (within M >= 8 for block-scaled weights), on the tile it
+// falls in, or on the thread split.
 // Compiled for the avx512bf16 target through the pragma below; callers check the CPU first.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
 #include <immintrin.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "gemm.h"
 
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")
+
+#include "gemm-tiles.h"
+#include "widen-avx512.h"
 
 namespace dsa {
 namespace {
@@ -63,11 +75,215 @@ void dot_rows_bf16(const DotGemm& g, const uint16_t* xb, int64_t m0, int64_t n0,
   for (; n < n1; n++) dot_tile_bf16<MR, 1>(g, xb, m0, n);
 }
 
+
+// The lane-block layout of a block-scaled K: K split into layout blocks of B elements (B a multiple of
+// 32 dividing the scale block bk, so a layout block lies in one scale block), 16 consecutive layout
+// blocks per group; within a group, vector v (v in [0, B / 2)) holds in 32-bit lane l the pair of
+// elements (2v, 2v + 1) of layout block l. Elements past K are zero. x and the weights are packed the
+// same way; lane l of an accumulator then sums layout block l only, and after the group it is scaled
+// by a vector of the 16 blocks' scales.
+struct LaneBlocks {
+  int64_t B = 32;       // layout block width
+  int64_t groups = 0;   // groups of 16 layout blocks
+  int64_t vectors() const { return B / 2; }  // per group
+  int64_t row() const { return groups * 16 * B; }
+};
+
+// The B among bk, bk / 2, ... (multiples of 32) giving the shortest padded row; the widest on ties.
+LaneBlocks lane_blocks(int64_t K, int64_t bk) {
+  LaneBlocks best;
+  best.groups = -1;
+  for (int64_t B = bk; B >= 32 && B % 32 == 0; B /= 2) {
+    const int64_t groups = (K + 16 * B - 1) / (16 * B);
+    if (best.groups < 0 || groups * 16 * B < best.row()) {
+      best.B = B;
+      best.groups = groups;
+    }
+  }
+  return best;
+}
+
+// In place: r[l] lane c <- r[c] lane l (a 16 x 16 transpose of 32-bit elements).
+inline void transpose16(__m512i (&r)[16]) {
+  __m512i t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+    r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+    r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+    r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+  }
+  // Now r[4q + j] holds, in 128-bit lane L, row 4q + (0..3)'s column 4L + j. Gather the 128-bit lanes.
+  for (int q = 0; q < 2; q++)
+    for (int j = 0; j < 4; j++) {
+      t[8 * q + j] = _mm512_shuffle_i32x4(r[8 * q + j], r[8 * q + 4 + j], _MM_SHUFFLE(2, 0, 2, 0));
+      t[8 * q + 4 + j] = _mm512_shuffle_i32x4(r[8 * q + j], r[8 * q + 4 + j], _MM_SHUFFLE(3, 1, 3, 1));
+    }
+  for (int j = 0; j < 8; j++) {
+    r[j] = _mm512_shuffle_i32x4(t[j], t[8 + j], _MM_SHUFFLE(2, 0, 2, 0));
+    r[8 + j] = _mm512_shuffle_i32x4(t[j], t[8 + j], _MM_SHUFFLE(3, 1, 3, 1));
+  }
+}
+
+// The mask of the first n of 32 elements (n <= 0: none).
+inline __mmask32 first32(int64_t n) {
+  return n >= 32 ? ~__mmask32{0} : n <= 0 ? __mmask32{0} : static_cast<__mmask32>((1u << n) - 1u);
+}
+
+// Elements [k, k + 32) of a row as bf16 in natural order (those from K on zero), by source type.
+struct FromF32 {
+  const float* p;
+  __m512i operator()(int64_t k, int64_t K) const {
+    const __mmask32 m = first32(K - k);
+    const __m512 lo = _mm512_maskz_loadu_ps(static_cast<__mmask16>(m), p + k);
+    const __m512 hi = _mm512_maskz_loadu_ps(static_cast<__mmask16>(m >> 16), p + k + 16);
+    return (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
+  }
+};
+struct FromE4m3 {  // worth value · 2^-8 (exact): the scales carry the 256
+  const uint8_t* p;
+  __m512i operator()(int64_t k, int64_t K) const {
+    const __m256i b = _mm256_maskz_loadu_epi8(first32(K - k), p + k);
+    return (__m512i)_mm512_cvtne2ps_pbh(widen_e4m3_x2p8(_mm256_extracti128_si256(b, 1)),
+                                        widen_e4m3_x2p8(_mm256_castsi256_si128(b)));
+  }
+};
+struct FromI8 {
+  const uint8_t* p;
+  __m512i operator()(int64_t k, int64_t K) const {
+    const __m256i b = _mm256_maskz_loadu_epi8(first32(K - k), p + k);
+    return (__m512i)_mm512_cvtne2ps_pbh(widen_i8(_mm256_extracti128_si256(b, 1)), widen_i8(_mm256_castsi256_si128(b)));
+  }
+};
+
+// One row of K elements into dst (lb.row() bf16) in the lane-block layout: for each group and each
+// 32-element column chunk c of its blocks, the 16 blocks' chunks c transposed into vectors 16c.. 16c+15.
+template <class From>
+void pack_lane_blocks(const LaneBlocks& lb, int64_t K, const From& from, uint16_t* dst) {
+  const int64_t B = lb.B, V = lb.vectors();
+  for (int64_t g = 0; g < lb.groups; g++) {
+    const int64_t k0 = g * 16 * B;
+    for (int64_t c = 0; c < B / 32; c++) {
+      __m512i r[16];
+      for (int l = 0; l < 16; l++) r[l] = from(k0 + l * B + 32 * c, K);
+      transpose16(r);
+      uint16_t* out = dst + (g * V + 16 * c) * 32;
+      for (int v = 0; v < 16; v++) _mm512_storeu_si512(out + v * 32, r[v]);
+    }
+  }
+}
+
+// Weight rows [n0, n1) of g converted for one column block: rows of lb.row() bf16, and per row and
+// group the 16 layout blocks' scales (· 256 for f8_e4m3; zero past K).
+struct Panel {
+  std::vector<uint16_t> w;
+  std::vector<float> s;
+
+  void fill(const DotGemm& g, const LaneBlocks& lb, int64_t n0, int64_t n1) {
+    const int64_t row = lb.row(), srow = lb.groups * 16;
+    if (w.size() < static_cast<size_t>((n1 - n0) * row)) w.resize(static_cast<size_t>((n1 - n0) * row));
+    if (s.size() < static_cast<size_t>((n1 - n0) * srow)) s.resize(static_cast<size_t>((n1 - n0) * srow));
+    const float factor = g.wdtype == DType::f8_e4m3 ? 256.0f : 1.0f;
+    for (int64_t n = n0; n < n1; n++) {
+      uint16_t* wr = w.data() + (n - n0) * row;
+      if (g.wdtype == DType::f8_e4m3)
+        pack_lane_blocks(lb, g.K, FromE4m3{g.w[n]}, wr);
+      else
+        pack_lane_blocks(lb, g.K, FromI8{g.w[n]}, wr);
+      float* sr = s.data() + (n - n0) * srow;
+      for (int64_t b = 0; b < srow; b++) {
+        const int64_t k = b * lb.B;
+        sr[b] = k < g.K ? g.wscale[n][k / g.bk] * factor : 0.0f;
+      }
+    }
+  }
+};
+
+// One MR x NR tile against the panel: per group, part[i][j] = Σ_v vdpbf16ps(x[i] vector v, w[j] vector v)
+// (each lane one layout block), then total[i][j] += part[i][j] · scales of w[j]; out = alpha · Σ lanes.
+// total lives in memory (touched once per group), so the part accumulators get the registers.
+template <int MR, int NR>
+[[gnu::noinline]] void dot_tile_lanes(const LaneBlocks& lb, const uint16_t* xb, const Panel& p, int64_t m0,
+                                      int64_t j0, float* out, int64_t ldo, float alpha) {
+  const int64_t row = lb.row(), V = lb.vectors(), srow = lb.groups * 16;
+  alignas(64) float total[MR][NR][16];
+  for (int i = 0; i < MR; i++)
+    for (int j = 0; j < NR; j++) _mm512_store_ps(total[i][j], _mm512_setzero_ps());
+  for (int64_t g = 0; g < lb.groups; g++) {
+    const uint16_t* x[MR];
+    const uint16_t* w[NR];
+    for (int i = 0; i < MR; i++) x[i] = xb + (m0 + i) * row + g * V * 32;
+    for (int j = 0; j < NR; j++) w[j] = p.w.data() + (j0 + j) * row + g * V * 32;
+    __m512 part[MR][NR];
+    for (int i = 0; i < MR; i++)
+      for (int j = 0; j < NR; j++) part[i][j] = _mm512_setzero_ps();
+    for (int64_t v = 0; v < V; v++) {
+      __m512bh wv[NR];
+#pragma GCC unroll 4
+      for (int j = 0; j < NR; j++) wv[j] = load_bh(w[j] + v * 32);
+#pragma GCC unroll 4
+      for (int i = 0; i < MR; i++) {
+        const __m512bh xv = load_bh(x[i] + v * 32);
+#pragma GCC unroll 4
+        for (int j = 0; j < NR; j++) part[i][j] = _mm512_dpbf16_ps(part[i][j], xv, wv[j]);
+      }
+    }
+    for (int j = 0; j < NR; j++) {
+      const __m512 s = _mm512_loadu_ps(p.s.data() + (j0 + j) * srow + g * 16);
+      for (int i = 0; i < MR; i++)
+        _mm512_store_ps(total[i][j], _mm512_fmadd_ps(part[i][j], s, _mm512_load_ps(total[i][j])));
+    }
+    asm volatile("" ::: "memory");  // keep total in memory
+  }
+  for (int i = 0; i < MR; i++)
+    for (int j = 0; j < NR; j++) out[(m0 + i) * ldo + j0 + j] = alpha * _mm512_reduce_add_ps(_mm512_load_ps(total[i][j]));
+}
+
+// Block-scaled weights: column blocks whose panel stays within about half of L2, each converted once,
+// then every row tile of x against it, 4 weight rows at a time.
+void dot_lane_blocks(const DotGemm& g, const uint16_t* xb, int64_t n0, int64_t n1) {
+  const LaneBlocks lb = lane_blocks(g.K, g.bk);
+  const int64_t fit = (512 * 1024) / (lb.row() * 2);
+  const int64_t block = std::min<int64_t>(64, std::max<int64_t>(4, fit / 4 * 4));
+  thread_local Panel panel;
+  float* out = g.out + n0;
+  for (int64_t nb = n0; nb < n1; nb += block) {
+    const int64_t ne = std::min(n1, nb + block);
+    panel.fill(g, lb, nb, ne);
+    row_tiles<4>(0, g.M, [&](auto mr, int64_t m) {
+      col_tiles(0, ne - nb, [&](auto nr, int64_t j) { dot_tile_lanes<mr, nr>(lb, xb, panel, m, j, out + (nb - n0), g.ldo, g.alpha); });
+    });
+  }
+}
+
+// Block-scaled weights from 8 rows of x on: below, widening the panel costs more than vdpbf16ps saves
+// (v32-dims decode, M = 1: 105 -> 179 ms/token on fp8 and 100 -> 236 on Q8_0 through the panel), and
+// the ISA's f32 kernels run instead.
+constexpr int64_t kLaneBlocksMinRows = 8;
+
+bool lane_blocks_apply(const DotGemm& g) {
+  return (g.wdtype == DType::f8_e4m3 || g.wdtype == DType::i8) && g.wscale != nullptr && g.bk % 32 == 0 &&
+         g.bk > 0 && g.M >= kLaneBlocksMinRows;
+}
+
 }  // namespace
 
-void to_bf16_avx512bf16(const float* x, int64_t ldx, int64_t M, int64_t K, uint16_t* out) {
-  for (int64_t m = 0; m < M; m++) {
-    const float* src = x + m * ldx;
+bool bf16_dot_applies(const DotGemm& g) { return (g.wdtype == DType::bf16 && g.wscale == nullptr) || lane_blocks_apply(g); }
+
+int64_t bf16_x_row(const DotGemm& g) { return lane_blocks_apply(g) ? lane_blocks(g.K, g.bk).row() : g.K; }
+
+void to_bf16_avx512bf16(const DotGemm& g, uint16_t* out) {
+  if (lane_blocks_apply(g)) {
+    const LaneBlocks lb = lane_blocks(g.K, g.bk);
+    for (int64_t m = 0; m < g.M; m++) pack_lane_blocks(lb, g.K, FromF32{g.x + m * g.ldx}, out + m * lb.row());
+    return;
+  }
+  const int64_t K = g.K;
+  for (int64_t m = 0; m < g.M; m++) {
+    const float* src = g.x + m * g.ldx;
     uint16_t* dst = out + m * K;
     int64_t k = 0;
     for (; k + 16 <= K; k += 16)
@@ -80,6 +296,7 @@ void to_bf16_avx512bf16(const float* x, int64_t ldx, int64_t M, int64_t K, uint1
 }
 
 void dot_bf16_avx512bf16(const DotGemm& g, const uint16_t* xb, int64_t n0, int64_t n1) {
+  if (lane_blocks_apply(g)) return dot_lane_blocks(g, xb, n0, n1);
   // Column blocks of 64 keep four weight rows per tile warm while every row of x streams past.
   for (int64_t nb = n0; nb < n1; nb += 64) {
     const int64_t ne = nb + 64 < n1 ? nb + 64 : n1;

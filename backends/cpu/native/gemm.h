@@ -52,10 +52,17 @@ struct GemmKernels {
 const GemmKernels& gemm_portable();
 const GemmKernels& gemm_avx2();
 const GemmKernels& gemm_avx512();
-// The opt-in bf16 precision (AVX-512-BF16, gemm-avx512bf16.cc): x rows rounded to bf16 into out
-// [M, K] (dense), then out[m, n] = alpha · Σ_k xb[m, k] · w[n][k] for bf16 weights by vdpbf16ps
-// (g.x is unused; xb has row stride g.K). The same summation order for every M.
-void to_bf16_avx512bf16(const float* x, int64_t ldx, int64_t M, int64_t K, uint16_t* out);
+// The opt-in bf16 precision (AVX-512-BF16, gemm-avx512bf16.cc) of the dot form: x rounded to bf16, then
+// out[m, n] = alpha · Σ_k xb[m, k] · W(n, k) by vdpbf16ps with f32 accumulation, for bf16 weights (read in
+// place) and for block-scaled f8_e4m3 and i8 weights (bk a multiple of 32, M >= 8: widened exactly to
+// bf16, each scale block summed apart and scaled once). The same summation order for every M (within
+// M >= 8 for block-scaled weights), tile and thread split. bf16_dot_applies: whether g is of those kinds
+// (else the ISA's f32 kernels run). to_bf16_avx512bf16 writes g's x rows (g.x,
+// g.ldx, g.M) rounded to bf16 into out, bf16_x_row(g) elements per row, in the order the weights need;
+// dot_bf16_avx512bf16 then reads them as xb (g.x is unused).
+bool bf16_dot_applies(const DotGemm& g);
+int64_t bf16_x_row(const DotGemm& g);
+void to_bf16_avx512bf16(const DotGemm& g, uint16_t* out);
 void dot_bf16_avx512bf16(const DotGemm& g, const uint16_t* xb, int64_t n0, int64_t n1);
 // The kernels for an ISA level (Isa), falling back to lower levels.
 const GemmKernels& gemm_for(int isa);

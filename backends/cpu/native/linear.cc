@@ -98,11 +98,11 @@ void linear(const Context& ctx, const Tensor& out, const Tensor& x, const Tensor
 
   const DotGemm g{xp,       ldx, M, K, weight_rows.data(), weight.dtype, scale_rows.empty() ? nullptr : scale_rows.data(),
                   block_k, op,  ldo, /*alpha*/ 1.0f};
-  if (ctx.isa >= kAvx512Bf16 && weight.dtype == DType::bf16) {
+  if (ctx.isa >= kAvx512Bf16 && bf16_dot_applies(g)) {
     // Opt-in bf16 precision: x rounded to bf16 once, vdpbf16ps with f32 accumulation.
     thread_local std::vector<uint16_t> xb;
-    xb.resize(static_cast<size_t>(M * K));
-    to_bf16_avx512bf16(xp, ldx, M, K, xb.data());
+    xb.resize(static_cast<size_t>(M * bf16_x_row(g)));
+    to_bf16_avx512bf16(g, xb.data());
     const uint16_t* xbp = xb.data();
     const int64_t grain = std::max<int64_t>(16, 65536 / std::max<int64_t>(1, M * K));
     parallel_for_aligned(ctx, N, 16, grain, [&](int64_t n0, int64_t n1) { dot_bf16_avx512bf16(g, xbp, n0, n1); });

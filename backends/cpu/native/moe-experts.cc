@@ -1,8 +1,9 @@
 // Fused routed experts (FusedKernels.moeExperts): out[n] = Σ_a weights[n, a] · expert_{indices[n, a]}(x[n])
 // in one call, with the composite's exact arithmetic (packages/moe/src/moe-experts.ts):
 //   1. rows are grouped per expert, experts ascending, each expert's rows in (token, slot) order;
-//   2. per active expert, gate and up run through the ISA's dot kernel (the one `linear` uses: every
-//      output is the same sequence of operations whatever the tile or the number of rows), then
+//   2. per active expert, gate and up run through the dot kernel `linear` uses (the ISA's, or the bf16
+//      precision's where it applies: every output is the same sequence of operations whatever the tile
+//      or the number of rows), then
 //      silu(gate) · up rounded as the `swiglu` kernel does; tasks are (expert, column tile) pairs;
 //   3. down runs per output-column tile over every active expert in ascending order, each row added
 //      into out as `indexAdd` does (out = f32(out + w · y)), so a token's contributions are summed
@@ -83,6 +84,17 @@ int64_t tile_width(int64_t n, int64_t parts) {
   int64_t width = (n + parts - 1) / std::max<int64_t>(1, parts);
   width = std::max<int64_t>(16, (width + 15) / 16 * 16);
   return std::min(width, n);
+}
+
+// out columns [0, n) of g on this thread: by the bf16 precision's kernel where the call asks for it and it
+// applies (x rounded to bf16 into this thread's scratch first), else by the ISA's dot kernel, as linear.cc.
+void dot(const Context& ctx, const GemmKernels& kernels, const DotGemm& g, int64_t n) {
+  if (ctx.isa >= kAvx512Bf16 && bf16_dot_applies(g)) {
+    uint16_t* xb = scratch<uint16_t, 4>(g.M * bf16_x_row(g));
+    to_bf16_avx512bf16(g, xb);
+    return dot_bf16_avx512bf16(g, xb, 0, n);
+  }
+  kernels.dot(g, 0, n);
 }
 
 // Runs body(task) for task in [0, tasks) on the pool.
@@ -181,8 +193,8 @@ void moe_experts(const Context& ctx, const Tensor& out, const Tensor& x, const T
       float* us = scratch<float, 2>(m * w);
       for (int64_t r = 0; r < m; r++)
         load_row_f32(xe + r * d, x.at(token[r0 + r] * x.strides[0]), x.dtype, d, x.strides[1]);
-      kernels.dot(gate[i].gemm(xe, d, m, d, gs, w, c0), 0, w);
-      kernels.dot(up[i].gemm(xe, d, m, d, us, w, c0), 0, w);
+      dot(ctx, kernels, gate[i].gemm(xe, d, m, d, gs, w, c0), w);
+      dot(ctx, kernels, up[i].gemm(xe, d, m, d, us, w, c0), w);
       // As the swiglu kernel: silu rounded to f32, then an f32 product.
       for (int64_t r = 0; r < m; r++)
         for (int64_t c = 0; c < w; c++) {
@@ -208,7 +220,7 @@ void moe_experts(const Context& ctx, const Tensor& out, const Tensor& x, const T
     for (size_t i = 0; i < active.size(); i++) {
       const int64_t r0 = first[active[i]], m = first[active[i] + 1] - r0;
       float* ys = scratch<float, 3>(m * w);
-      kernels.dot(down[i].gemm(h.data() + r0 * inter, inter, m, inter, ys, w, c0), 0, w);
+      dot(ctx, kernels, down[i].gemm(h.data() + r0 * inter, inter, m, inter, ys, w, c0), w);
       for (int64_t r = 0; r < m; r++) {
         float* o = out.ptr<float>() + token[r0 + r] * out.strides[0] + c0 * so;
         const double weight = scale[r0 + r];

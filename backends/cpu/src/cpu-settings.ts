@@ -15,8 +15,10 @@ export const CPU_SETTING_SPECS = {
   execution: { kind: 'choice', values: ['queued', 'synchronous'], env: 'DSA_CPU_EXECUTION' },
   /**
    * `f32` (default): every kernel matches the reference backend to f32 rounding. `bf16`: where the CPU
-   * has AVX512_BF16 (and the AVX-512 set is in use), `linear` with bf16 weights rounds x to bf16 and
-   * multiplies by vdpbf16ps with f32 accumulation; elsewhere it falls back to `f32`.
+   * has AVX512_BF16 (and the AVX-512 set is in use), `linear` and `moeExperts` round x to bf16 and
+   * multiply by vdpbf16ps with f32 accumulation: bf16 weights always, f8_e4m3 and GGUF Q8_0 (i8) weights
+   * with block scales from 8 rows of x on (prefill; decode keeps the f32 kernels); elsewhere it falls back
+   * to `f32`.
    */
   precision: { kind: 'choice', values: ['f32', 'bf16'], env: 'DSA_CPU_PRECISION' },
 } as const;
