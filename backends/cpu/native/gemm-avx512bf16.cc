@@ -254,7 +254,7 @@ void dot_lane_blocks(const DotGemm& g, const uint16_t* xb, int64_t n0, int64_t n
     const int64_t ne = std::min(n1, nb + block);
     panel.fill(g, lb, nb, ne);
     row_tiles<4>(0, g.M, [&](auto mr, int64_t m) {
-      col_tiles(0, ne - nb, [&](auto nr, int64_t j) { dot_tile_lanes<mr, nr>(lb, xb, panel, m, j, out + (nb - n0), g.ldo, g.alpha); });
+      col_tiles(false, 0, ne - nb, [&](auto nr, int64_t j) { dot_tile_lanes<mr, nr>(lb, xb, panel, m, j, out + (nb - n0), g.ldo, g.alpha); });
     });
   }
 }
