@@ -1,4 +1,4 @@
-// Decode GEMV (M = 1) streaming rate against the read probe: bf16 weights of `small`'s shapes, each shape
+// Decode GEMV (M = 1, or M=… rows of x) streaming rate against the read probe: bf16 weights of `small`'s shapes, each shape
 // cycled over enough copies that every call reads from DRAM (copies × bytes ≥ 4 × 32 MiB).
 import { uploadTensor } from '@dsa/backend';
 import { Random, uploadLinearWeight } from '@dsa/backend/testing';
@@ -10,6 +10,7 @@ const be = new CpuBackend(loadNative(new URL('..', import.meta.url).pathname).ad
   settings: { execution: 'synchronous' },
 });
 const dt = process.env.DT ?? 'bf16';
+const M = Number(process.env.M ?? 1);
 const probe = be.memoryReadBandwidth();
 console.log(`probe ${probe.toFixed(1)} GB/s, threads ${be.threads}`);
 const shapes = (
@@ -21,13 +22,13 @@ for (const [n, k] of shapes) {
   const bytes = n * k * (dt === 'bf16' ? 2 : dt === 'f8_e4m3' ? 1 : 4);
   const copies = Math.max(2, Math.ceil((4 * 32 * 2 ** 20) / bytes));
   const r = new Random(1);
-  const x = uploadTensor(be, 'f32', [1, k], r.normals(k));
+  const x = uploadTensor(be, 'f32', [M, k], r.normals(M * k));
   const ws = Array.from({ length: copies }, () =>
     uploadLinearWeight(be, dt, [n, k], r.normals(n * k, dt === 'f8_e4m3' ? 100 : 0.05), (c) =>
       new Array(c).fill(2 ** -7),
     ),
   );
-  const out = tensorView(be.allocate(n * 4, 'activations'), 'f32', [1, n]);
+  const out = tensorView(be.allocate(M * n * 4, 'activations'), 'f32', [M, n]);
   let best = 1e9;
   for (let round = 0; round < 5; round++) {
     const t0 = process.hrtime.bigint();
@@ -36,6 +37,6 @@ for (const [n, k] of shapes) {
   }
   const gbs = bytes / best / 1e9;
   console.log(
-    `${dt} N=${n} K=${k} (${(bytes / 1e6).toFixed(2)} MB): ${(best * 1e6).toFixed(1)} µs, ${gbs.toFixed(1)} GB/s = ${(gbs / probe).toFixed(2)} of probe`,
+    `${dt} M=${M} N=${n} K=${k} (${(bytes / 1e6).toFixed(2)} MB): ${(best * 1e6).toFixed(1)} µs, ${gbs.toFixed(1)} GB/s = ${(gbs / probe).toFixed(2)} of probe`,
   );
 }
