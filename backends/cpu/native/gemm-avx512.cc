@@ -157,7 +157,36 @@ template <int MR, int NR>
   const int64_t K = g.K;
   const int64_t segment = g.wscale != nullptr ? g.bk : K;
   const int64_t full = K - K % 64;
-  for (int64_t k0 = 0; k0 < K; k0 += segment) {
+  int64_t k0 = 0;
+  if constexpr (NR == 1) {
+    // One weight row (the decode stream, see stream_rows): kBlocks scale blocks in flight, each its own
+    // accumulator chain in the order the block loop below uses, added into total in block order: the same
+    // operations per output, with kBlocks times the independent FMAs a single chain would have.
+    constexpr int kBlocks = 4;
+    if (g.wscale != nullptr && segment % 64 == 0) {
+      for (; k0 + kBlocks * segment <= full; k0 += kBlocks * segment) {
+        __m512 p[MR][kBlocks];
+        zero_tile<Avx512>(p);
+        for (int64_t kk = 0; kk < segment; kk += 64) {
+#pragma GCC unroll 4
+          for (int b = 0; b < kBlocks; b++) {
+            const int64_t k = k0 + b * segment + kk;
+            __m512 f[4];
+            fp8_widen64(t, w[0] + k, f);
+#pragma GCC unroll 4
+            for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+              for (int v = 0; v < 4; v++) p[i][b] = _mm512_fmadd_ps(_mm512_loadu_ps(x[i] + k + 16 * v), f[v], p[i][b]);
+          }
+        }
+        for (int b = 0; b < kBlocks; b++) {
+          const __m512 c = _mm512_set1_ps(g.wscale[n0][(k0 + b * segment) / g.bk]);
+          for (int i = 0; i < MR; i++) total[i][0] = _mm512_fmadd_ps(p[i][b], c, total[i][0]);
+        }
+      }
+    }
+  }
+  for (; k0 < K; k0 += segment) {
     const int64_t k1 = k0 + segment < K ? k0 + segment : K;
     zero_tile<Avx512>(part);
     int64_t k = k0;
@@ -197,9 +226,11 @@ void dot_driver_fp8(const DotGemm& g, int64_t n0, int64_t n1) {
   static const Fp8Table table;
   row_blocks(g.M, [&](int64_t mb, int64_t me) {
     const DotGemm block = packed_rows(g, mb, me, pack_fp8);
-    // Pairs of rows of x against 4 weight rows at a time; every output is computed by the same
-    // sequence of operations whatever the tile, so results do not depend on M.
-    col_tiles(false, n0, n1, [&](auto nr, int64_t n) {
+    // Pairs of rows of x against 4 weight rows at a time, or single weight rows for decode where 4 scale
+    // blocks can be in flight (64 weight bytes per FMA latency; 16 with one chain); every output is computed
+    // by the same sequence of operations whatever the tile, so results do not depend on M.
+    const bool blocks = g.wscale != nullptr && g.bk % 64 == 0 && g.K >= 4 * g.bk;
+    col_tiles(stream_rows(me - mb, g.K, blocks ? 64 : 16), n0, n1, [&](auto nr, int64_t n) {
       row_tiles<2>(0, me - mb, [&](auto mr, int64_t m) { dot_tile_fp8<mr, nr>(block, table, m, n); });
     });
   });
@@ -264,7 +295,7 @@ void pack_pairs(const DotGemm& g, int64_t m0, int64_t m1, float* packed) {
 void dot_driver_bf16_pairs(const DotGemm& g, int64_t n0, int64_t n1) {
   row_blocks(g.M, [&](int64_t mb, int64_t me) {
     const DotGemm block = packed_rows(g, mb, me, pack_pairs);
-    col_tiles(stream_rows(me - mb, 32), n0, n1, [&](auto nr, int64_t n) {
+    col_tiles(stream_rows(me - mb, g.K, 32), n0, n1, [&](auto nr, int64_t n) {
       row_tiles<4>(0, me - mb, [&](auto mr, int64_t m) { dot_tile_bf16_pairs<mr, nr>(block, m, n); });
     });
   });

@@ -37,14 +37,17 @@ inline void row_tiles(int64_t m0, int64_t m1, Tile&& tile) {
   if (m < m1) with_count<R - 1>(m1 - m, [&](auto rows) { tile(rows, m); });
 }
 
-// Whether a dot tile should take one weight row at a time: with few rows of x (at most 4) and at least 32
-// bytes of weights per FMA of an accumulator. Each thread then reads its weights as one sequential stream, which the hardware prefetchers
+// Whether a dot tile should take one weight row at a time: with few rows of x (at most 4) that stay in L1
+// (16 KB of f32, since a single weight row re-reads all of x; K = 16384 x at 64 KB comes from L2, 4 bytes
+// per weight byte), and at least 32 bytes of weights per FMA latency of an accumulator chain. Each thread then reads its weights as one sequential stream, which the hardware prefetchers
 // follow; four rows read together are four streams a row apart that they lose at every tile (bf16 GEMV at
 // M = 1 over 65 MB on 2 Zen 4 cores: 23 GB/s with 4-row tiles, 30 with single rows;
 // backends/cpu/bench/gemv-stream.mjs). With fewer bytes per FMA a single row's accumulator chain (4 cycles per
-// FMA) is slower than the memory, so fp8 and i8 (16 bytes per FMA) and AVX2's bf16 keep 4-row tiles; so do more rows of x,
-// where 4-row tiles reuse each x vector 4 times.
-inline bool stream_rows(int64_t rows, int64_t bytes_per_fma) { return rows <= 4 && bytes_per_fma >= 32; }
+// FMA) is slower than the memory: i8 (16 bytes per FMA) and AVX2's bf16 keep 4-row tiles; so do more rows of
+// x, where 4-row tiles reuse each x vector 4 times.
+inline bool stream_rows(int64_t rows, int64_t K, int64_t bytes_per_fma) {
+  return rows <= 4 && rows * K * 4 <= 16384 && bytes_per_fma >= 32;
+}
 
 // tile(Int<NR>{}, n) over the columns [n0, n1): 4 weight rows at a time, then single ones (`stream`: single
 // rows only). Every output gets the same operations whatever NR is.
@@ -204,7 +207,7 @@ template <int MR, int NR, class L, bool Scaled>
 template <class L, bool Scaled>
 void dot_driver(const DotGemm& g, int64_t n0, int64_t n1) {
   row_blocks(g.M, [&](int64_t mb, int64_t me) {
-    col_tiles(stream_rows(me - mb, L::kLanes * L::kBytes), n0, n1, [&](auto nr, int64_t n) {
+    col_tiles(stream_rows(me - mb, g.K, L::kLanes * L::kBytes), n0, n1, [&](auto nr, int64_t n) {
       row_tiles<L::kTileRows>(mb, me, [&](auto mr, int64_t m) { dot_tile<mr, nr, L, Scaled>(g, m, n); });
     });
   });
