@@ -5,16 +5,19 @@
 //   score[t] = Σ_h weights[s, h] · ReLU(logits[h, t])
 // over chunks of 2048 positions, then indices[s, :] = the k best positions (ascending, -1 padded,
 // ties to the lower position). On AVX-512 with f32 or f8_e4m3 keys the scores come from
-// indexer-avx512.cc instead (all heads per pass over a key, keys split over the pool); the top-k is a
-// radix select (top-k.cc), linear in the number of positions.
+// indexer-avx512.cc instead (all heads per pass over a key, keys split over the pool), and f8_e4m3 keys
+// with a bf16-exact q (the fp8 indexer's) from indexer-avx512bf16.cc where the CPU has AVX512_BF16; the
+// top-k is a threshold select (top-k.cc), linear in the number of positions.
 #include <algorithm>
 #include <atomic>
 #include <string>
 #include <vector>
 
 #include "convert.h"
+#include "cpu-features.h"
 #include "gemm.h"
 #include "indexer-avx512.h"
+#include "indexer-avx512bf16.h"
 #include "kernels.h"
 #include "pool.h"
 #include "segments.h"
@@ -64,6 +67,7 @@ void indexer_top_k(const Context& ctx, const Tensor& indices, const Tensor& q, c
   const GemmKernels& kernels = gemm_for(ctx.isa);
   constexpr int64_t kChunk = 2048;
   static const bool vbmi = __builtin_cpu_supports("avx512vbmi");
+  static const bool bf16 = has_avx512bf16();
 
   auto run_query = [&](const Context& inner, int64_t s) {
     const std::vector<int64_t>& list = slot_lists[s];
@@ -105,16 +109,21 @@ void indexer_top_k(const Context& ctx, const Tensor& indices, const Tensor& q, c
     };
     const bool fast = inner.isa >= kAvx512 && Di <= 4096 &&
                       (keys.dtype == DType::f32 || (keys.dtype == DType::f8_e4m3 && vbmi));
+    const bool fp8_bf16 = fast && keys.dtype == DType::f8_e4m3 && bf16;
     std::atomic<bool> done{false};
     if (fast && T > 0) {
       done = true;
-      // Tasks of at least 1024 keys, split on multiples of 256 (the kernel works in blocks of 16).
+      // Tasks of at least 1024 keys, split on multiples of 256 (the kernels work in blocks of 16).
       parallel_for_aligned(inner, T, 256, 1024, [&](int64_t t0, int64_t t1) {
         fill(t0, t1);
-        const bool ok = indexer_scores_avx512(qrows.data(), w.data(), Hi, Di, rows.data() + t0, keys.dtype,
-                                              key_scales != nullptr ? scale_rows.data() + t0 : nullptr, t1 - t0,
-                                              score.data() + t0);
-        if (!ok) done = false;  // the same answer on every task: shapes decide
+        const float* const* sr = key_scales != nullptr ? scale_rows.data() + t0 : nullptr;
+        // The same answers on every task: the shapes and q decide.
+        const bool ok =
+            (fp8_bf16 && indexer_scores_fp8_avx512bf16(qrows.data(), w.data(), Hi, Di, rows.data() + t0, sr, t1 - t0,
+                                                       score.data() + t0)) ||
+            indexer_scores_avx512(qrows.data(), w.data(), Hi, Di, rows.data() + t0, keys.dtype, sr, t1 - t0,
+                                  score.data() + t0);
+        if (!ok) done = false;
       });
     }
     const int64_t chunks = done ? 0 : (T + kChunk - 1) / kChunk;
