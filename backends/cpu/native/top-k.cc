@@ -72,32 +72,56 @@ inline uint64_t candidate(float value, int64_t index) {
 // larger than the threshold (the k-th best of the entries seen so far; -inf at first, so -inf and NaN
 // are always skipped), else it becomes a candidate. When the candidates fill their buffer, their k best
 // stay and the threshold becomes the k-th of them: a later entry equal to it has a higher index and
-// loses. A block of 16 entries none of which passes costs a few vector compares.
+// loses. A block of 16 entries none of which passes costs a few vector compares. Long rows start from
+// a threshold taken from a strided sample (about 3k entries of the row expected at or above it), and
+// start over from -inf in the rare case that fewer than k entries reach it.
 void threshold_select(const float* row, int64_t n, int64_t k, int32_t* out) {
   const int64_t capacity = 2 * k + 64;
   thread_local std::vector<uint64_t> buffer_storage;
   std::vector<uint64_t>& buffer = buffer_storage;
   buffer.resize(static_cast<size_t>(capacity + 16));
   uint64_t* kept = buffer.data();
-  float threshold = -std::numeric_limits<float>::infinity();
+  const float negative_infinity = -std::numeric_limits<float>::infinity();
+  float start = negative_infinity;
+  constexpr int64_t kSample = 1024;
+  if (n >= 8192 && n >= 16 * k) {
+    float sample[kSample];
+    int64_t m = 0;
+    const int64_t stride = n / kSample;
+    for (int64_t i = 0; i < kSample; i++) {
+      const float v = row[i * stride];
+      if (v > negative_infinity) sample[m++] = v;
+    }
+    const int64_t rank = (3 * k * kSample + n - 1) / n;  // 1-based, in the sample
+    if (m > rank) {
+      std::nth_element(sample, sample + (rank - 1), sample + m, std::greater<float>());
+      start = std::nextafter(sample[rank - 1], negative_infinity);  // > start: at or above the sample's value
+    }
+  }
   int64_t count = 0;
-  for (int64_t t0 = 0; t0 < n; t0 += 16) {
-    uint32_t bits;
-    if (n - t0 >= 16) {
-      bits = above(row + t0, threshold);
-    } else {
-      bits = 0;
-      for (int64_t t = t0; t < n; t++) bits |= static_cast<uint32_t>(row[t] > threshold) << (t - t0);
+  for (;;) {
+    float threshold = start;
+    count = 0;
+    for (int64_t t0 = 0; t0 < n; t0 += 16) {
+      uint32_t bits;
+      if (n - t0 >= 16) {
+        bits = above(row + t0, threshold);
+      } else {
+        bits = 0;
+        for (int64_t t = t0; t < n; t++) bits |= static_cast<uint32_t>(row[t] > threshold) << (t - t0);
+      }
+      for (; bits != 0; bits &= bits - 1) {
+        const int64_t t = t0 + __builtin_ctz(bits);
+        kept[count++] = candidate(row[t], t);
+      }
+      if (count >= capacity) {
+        std::nth_element(kept, kept + (k - 1), kept + count, std::greater<uint64_t>());
+        count = k;
+        threshold = row[~static_cast<uint32_t>(kept[k - 1])];
+      }
     }
-    for (; bits != 0; bits &= bits - 1) {
-      const int64_t t = t0 + __builtin_ctz(bits);
-      kept[count++] = candidate(row[t], t);
-    }
-    if (count >= capacity) {
-      std::nth_element(kept, kept + (k - 1), kept + count, std::greater<uint64_t>());
-      count = k;
-      threshold = row[~static_cast<uint32_t>(kept[k - 1])];
-    }
+    if (count >= k || start == negative_infinity) break;
+    start = negative_infinity;  // the sample's threshold let fewer than k entries through
   }
   if (count > k) std::nth_element(kept, kept + (k - 1), kept + count, std::greater<uint64_t>());
   count = std::min(count, k);

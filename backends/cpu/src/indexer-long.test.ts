@@ -45,6 +45,7 @@ function batchOn(backend: Backend, depth: number): AttentionBatch {
 const CASES: [string, number, number, number, number][] = [
   // label, heads, head dim, depth, k
   ['small preset dims', 8, 64, 5000, 256],
+  ['small preset dims, deeper (sampled top-k threshold)', 8, 64, 9000, 256],
   ['V3.2 dims', 64, 128, 4500, 64],
   ['short row, two heads', 2, 64, 300, 16],
 ];
