@@ -88,18 +88,18 @@ void indexer_top_k(const Context& ctx, const Tensor& indices, const Tensor& q, c
     auto fill = [&](int64_t t0, int64_t t1, const uint8_t** rows, const float** scale_rows, float* scale_values) {
       for (int64_t b = t0 / bs; b * bs < t1; b++) {
         const int64_t begin = std::max(t0, b * bs), end = std::min(t1, (b + 1) * bs);
-        const int64_t slot0 = firsts[b] - b * bs;  // the slot of position t is slot0 + t
-        for (int64_t t = begin; t < end; t++) rows[t - t0] = key_base + (slot0 + t) * key_row_bytes;
+        const int64_t slot = firsts[b] + (begin - b * bs);  // of position begin; consecutive after it
+        const uint8_t* row = key_base + slot * key_row_bytes;
+        for (int64_t i = begin - t0; i < end - t0; i++, row += key_row_bytes) rows[i] = row;
         if (key_scales == nullptr) continue;
+        const int64_t stride = key_scales->strides[0];
         if (scales_direct) {
-          const float* base = key_scales->ptr<float>();
-          const int64_t stride = key_scales->strides[0];
-          for (int64_t t = begin; t < end; t++) scale_rows[t - t0] = base + (slot0 + t) * stride;
+          const float* scale = key_scales->ptr<float>() + slot * stride;
+          for (int64_t i = begin - t0; i < end - t0; i++, scale += stride) scale_rows[i] = scale;
         } else {
-          for (int64_t t = begin; t < end; t++) {
-            scale_values[t - t0] =
-                static_cast<float>(load_f64(key_scales->at((slot0 + t) * key_scales->strides[0]), key_scales->dtype));
-            scale_rows[t - t0] = &scale_values[t - t0];
+          for (int64_t i = begin - t0, j = slot; i < end - t0; i++, j++) {
+            scale_values[i] = static_cast<float>(load_f64(key_scales->at(j * stride), key_scales->dtype));
+            scale_rows[i] = &scale_values[i];
           }
         }
       }
