@@ -23,6 +23,7 @@
         "native/hadamard.cc",
         "native/indexer.cc",
         "native/indexer-avx512.cc",
+        "native/indexer-avx512bf16.cc",
         "native/linear.cc",
         "native/matmul.cc",
         "native/moe.cc",

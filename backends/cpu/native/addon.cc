@@ -26,6 +26,8 @@
 #include "convert.h"
 #include "cpu-features.h"
 #include "gemm.h"
+#include "indexer-avx512.h"
+#include "indexer-avx512bf16.h"
 #include "kernels.h"
 #include "pool.h"
 #include "program.h"
@@ -785,6 +787,34 @@ Napi::Value DebugMath(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// debugIndexerScores(kernel, q, w, keys, scales, Hi, Di, score): the lightning indexer's fp8 scoring
+// loop `kernel` ('bf16': indexer-avx512bf16.cc, 'avx512': indexer-avx512.cc) on q [Hi, Di] f32, w [Hi],
+// keys [n, Di] f8_e4m3 bytes with scales [n]; returns whether it ran (the CPU and shapes allow it).
+Napi::Value DebugIndexerScores(const Napi::CallbackInfo& info) {
+  const std::string which = info[0].As<Napi::String>().Utf8Value();
+  Napi::Float32Array q = info[1].As<Napi::Float32Array>(), w = info[2].As<Napi::Float32Array>();
+  Napi::Uint8Array keys = info[3].As<Napi::Uint8Array>();
+  Napi::Float32Array scales = info[4].As<Napi::Float32Array>();
+  const int64_t Hi = info[5].As<Napi::Number>().Int64Value(), Di = info[6].As<Napi::Number>().Int64Value();
+  Napi::Float32Array score = info[7].As<Napi::Float32Array>();
+  const int64_t n = static_cast<int64_t>(score.ElementLength());
+  if (Hi < 1 || Di < 1 || static_cast<int64_t>(q.ElementLength()) != Hi * Di ||
+      static_cast<int64_t>(w.ElementLength()) != Hi || static_cast<int64_t>(keys.ElementLength()) != n * Di ||
+      static_cast<int64_t>(scales.ElementLength()) != n)
+    fail("debugIndexerScores: q [Hi, Di], w [Hi], keys [n, Di], scales [n] and score [n] do not agree");
+  std::vector<const uint8_t*> rows(static_cast<size_t>(n));
+  std::vector<const float*> scale_rows(static_cast<size_t>(n));
+  for (int64_t t = 0; t < n; t++) rows[t] = keys.Data() + t * Di, scale_rows[t] = scales.Data() + t;
+  const bool avx512 = detected_isa() >= kAvx512 && __builtin_cpu_supports("avx512vbmi");
+  bool ran = false;
+  if (which == "bf16" && avx512 && has_avx512bf16())
+    ran = indexer_scores_fp8_avx512bf16(q.Data(), w.Data(), Hi, Di, rows.data(), scale_rows.data(), n, score.Data());
+  else if (which == "avx512" && avx512)
+    ran = indexer_scores_avx512(q.Data(), w.Data(), Hi, Di, rows.data(), DType::f8_e4m3, scale_rows.data(), n,
+                                score.Data());
+  return Napi::Boolean::New(info.Env(), ran);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // The name travels as the function's data: queued kernels report failures under it.
   auto add = [&](const char* name, Napi::Value (*f)(const Napi::CallbackInfo&)) {
@@ -810,6 +840,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   add("memoryReadBandwidth", guarded<MemoryReadBandwidth>);
   add("fmaPeak", guarded<FmaPeak>);
   add("debugMath", guarded<DebugMath>);
+  add("debugIndexerScores", guarded<DebugIndexerScores>);
   add("fill", guarded<kernel<Fill>>);
   add("cast", guarded<kernel<Cast>>);
   add("copy", guarded<kernel<Copy>>);

@@ -1,13 +1,17 @@
 // topK: the k largest entries of each row, ties to the lower index, -inf and NaN never selected;
 // results in ascending index order, padded with -1 (value -inf). A selection (nth_element with a
-// total order: value desc, then index asc) followed by a sort of the k winners by index; long f32
-// rows (the indexer's scores) use a radix select instead: linear time, no sort of the row.
+// total order: value desc, then index asc) followed by a sort of the k winners by index; f32 rows
+// (the indexer's scores) use a threshold select instead: one pass, linear time, no sort of the row.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
 #include <limits>
 #include <vector>
+
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 
 #include "convert.h"
 #include "kernels.h"
@@ -39,79 +43,98 @@ int64_t select(const T* row, int64_t n, int64_t k, int32_t* out, std::vector<int
 
 namespace {
 
-// Order-preserving key of a float (larger value, larger key; -0 and +0 equal).
-inline uint32_t order_key(float value) {
+// Bit i set where p[i] > t, for i in [0, 16) (SSE compares where there is SSE).
+inline uint32_t above(const float* p, float t) {
+#if defined(__SSE2__)
+  const __m128 tv = _mm_set1_ps(t);
+  return static_cast<uint32_t>(_mm_movemask_ps(_mm_cmpgt_ps(_mm_loadu_ps(p), tv)) |
+                               (_mm_movemask_ps(_mm_cmpgt_ps(_mm_loadu_ps(p + 4), tv)) << 4) |
+                               (_mm_movemask_ps(_mm_cmpgt_ps(_mm_loadu_ps(p + 8), tv)) << 8) |
+                               (_mm_movemask_ps(_mm_cmpgt_ps(_mm_loadu_ps(p + 12), tv)) << 12));
+#else
+  uint32_t bits = 0;
+  for (int i = 0; i < 16; i++) bits |= static_cast<uint32_t>(p[i] > t) << i;
+  return bits;
+#endif
+}
+
+// A candidate as one integer, larger for a better entry: the order-preserving bits of the value (-0 as
+// +0) above the complement of the index (ties to the lower index).
+inline uint64_t candidate(float value, int64_t index) {
   uint32_t bits;
   std::memcpy(&bits, &value, sizeof bits);
   if (bits == 0x80000000u) bits = 0;
-  return (bits & 0x80000000u) ? ~bits : bits | 0x80000000u;
+  bits = (bits & 0x80000000u) ? ~bits : bits | 0x80000000u;
+  return (static_cast<uint64_t>(bits) << 32) | static_cast<uint32_t>(~static_cast<uint32_t>(index));
 }
 
-// The key of an entry that may be chosen, 0 for -inf and NaN (valid keys are at least 0x00800000:
-// bucket 0 of the histogram holds exactly the invalid entries).
-inline uint32_t valid_key(float value) {
+// The same result as select() for a float row, in one pass over it: an entry is skipped unless it is
+// larger than the threshold (the k-th best of the entries seen so far; -inf at first, so -inf and NaN
+// are always skipped), else it becomes a candidate. When the candidates fill their buffer, their k best
+// stay and the threshold becomes the k-th of them: a later entry equal to it has a higher index and
+// loses. A block of 16 entries none of which passes costs a few vector compares. Long rows start from
+// a threshold taken from a strided sample (about 3k entries of the row expected at or above it), and
+// start over from -inf in the rare case that fewer than k entries reach it.
+void threshold_select(const float* row, int64_t n, int64_t k, int32_t* out) {
+  const int64_t capacity = 2 * k + 64;
+  thread_local std::vector<uint64_t> buffer_storage;
+  std::vector<uint64_t>& buffer = buffer_storage;
+  buffer.resize(static_cast<size_t>(capacity + 16));
+  uint64_t* kept = buffer.data();
   const float negative_infinity = -std::numeric_limits<float>::infinity();
-  return value > negative_infinity ? order_key(value) : 0u;
-}
-
-// The same result as select() for a float row: the keys of the row are computed once; histogram their
-// top 11 bits (four interleaved histograms, so runs of equal buckets do not wait on each other), find
-// the bucket holding the k-th largest, take the exact k-th largest key among that bucket's entries,
-// then one pass in index order keeps every entry above it and the first ones equal to it (ties to the
-// lower index).
-void radix_select(const float* row, int64_t n, int64_t k, int32_t* out, std::vector<int32_t>& scratch) {
-  constexpr int kBits = 11, kBuckets = 1 << kBits;
-  thread_local std::vector<uint32_t> key_buffer, histograms;
-  std::vector<uint32_t>& key_of = key_buffer;
-  key_of.resize(static_cast<size_t>(n));
-  histograms.assign(4 * kBuckets, 0);
-  uint32_t* h = histograms.data();
-  uint32_t* keys_end = key_of.data() + n;
-  for (int64_t t = 0; t < n; t++) key_of[t] = valid_key(row[t]);
-  const uint32_t* p = key_of.data();
-  for (; keys_end - p >= 4; p += 4) {
-    h[p[0] >> (32 - kBits)]++;
-    h[kBuckets + (p[1] >> (32 - kBits))]++;
-    h[2 * kBuckets + (p[2] >> (32 - kBits))]++;
-    h[3 * kBuckets + (p[3] >> (32 - kBits))]++;
+  float start = negative_infinity;
+  constexpr int64_t kSample = 1024;
+  if (n >= 8192 && n >= 16 * k) {
+    float sample[kSample];
+    int64_t m = 0;
+    const int64_t stride = n / kSample;
+    for (int64_t i = 0; i < kSample; i++) {
+      const float v = row[i * stride];
+      if (v > negative_infinity) sample[m++] = v;
+    }
+    const int64_t rank = (3 * k * kSample + n - 1) / n;  // 1-based, in the sample
+    if (m > rank) {
+      std::nth_element(sample, sample + (rank - 1), sample + m, std::greater<float>());
+      start = std::nextafter(sample[rank - 1], negative_infinity);  // > start: at or above the sample's value
+    }
   }
-  for (; p < keys_end; p++) h[*p >> (32 - kBits)]++;
-  for (int b = 0; b < kBuckets; b++) h[b] += h[kBuckets + b] + h[2 * kBuckets + b] + h[3 * kBuckets + b];
-  const int64_t valid = n - static_cast<int64_t>(h[0]);
-  if (valid <= k) {
-    int64_t j = 0;
-    for (int64_t t = 0; t < n; t++)
-      if (key_of[t] != 0) out[j++] = static_cast<int32_t>(t);
-    for (; j < k; j++) out[j] = -1;
-    return;
+  int64_t count = 0;
+  for (;;) {
+    float threshold = start;
+    count = 0;
+    for (int64_t t0 = 0; t0 < n; t0 += 16) {
+      uint32_t bits;
+      if (n - t0 >= 16) {
+        bits = above(row + t0, threshold);
+      } else {
+        bits = 0;
+        for (int64_t t = t0; t < n; t++) bits |= static_cast<uint32_t>(row[t] > threshold) << (t - t0);
+      }
+      for (; bits != 0; bits &= bits - 1) {
+        const int64_t t = t0 + __builtin_ctz(bits);
+        kept[count++] = candidate(row[t], t);
+      }
+      if (count >= capacity) {
+        std::nth_element(kept, kept + (k - 1), kept + count, std::greater<uint64_t>());
+        count = k;
+        threshold = row[~static_cast<uint32_t>(kept[k - 1])];
+      }
+    }
+    if (count >= k || start == negative_infinity) break;
+    start = negative_infinity;  // the sample's threshold let fewer than k entries through
   }
-  int64_t above = 0;
-  uint32_t bucket = kBuckets - 1;
-  while (above + static_cast<int64_t>(h[bucket]) < k) above += h[bucket--];
-  // Keys of the bucket's entries; the (k - above)-th largest of them is the threshold.
-  std::vector<uint32_t> keys;
-  keys.reserve(h[bucket]);
-  for (int64_t t = 0; t < n; t++)
-    if ((key_of[t] >> (32 - kBits)) == bucket) keys.push_back(key_of[t]);
-  const int64_t need = k - above;
-  std::nth_element(keys.begin(), keys.begin() + (need - 1), keys.end(), std::greater<uint32_t>());
-  const uint32_t threshold = keys[static_cast<size_t>(need - 1)];
-  int64_t greater = 0;
-  for (uint32_t key : keys) greater += key > threshold;
-  int64_t equal = need - greater;  // entries equal to the threshold to keep, lowest indices first
-  int64_t j = 0;
-  for (int64_t t = 0; t < n && j < k; t++) {
-    const uint32_t key = key_of[t];
-    if (key > threshold || (key == threshold && equal-- > 0)) out[j++] = static_cast<int32_t>(t);
-  }
-  (void)scratch;
+  if (count > k) std::nth_element(kept, kept + (k - 1), kept + count, std::greater<uint64_t>());
+  count = std::min(count, k);
+  for (int64_t j = 0; j < count; j++) out[j] = static_cast<int32_t>(~static_cast<uint32_t>(kept[j]));
+  std::sort(out, out + count);
+  for (int64_t j = count; j < k; j++) out[j] = -1;
 }
 
 }  // namespace
 
 void select_top_k(const float* row, int64_t n, int64_t k, int32_t* out, std::vector<int32_t>& scratch_indices) {
-  if (n >= 4096 && k >= 1)
-    radix_select(row, n, k, out, scratch_indices);
+  if (k >= 1)
+    threshold_select(row, n, k, out);
   else
     select(row, n, k, out, scratch_indices);
 }

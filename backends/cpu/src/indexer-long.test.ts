@@ -1,6 +1,7 @@
-// The AVX-512 indexer scoring path (heads folded into the vector lanes, f8_e4m3 keys decoded by table)
-// and the radix top-k of long rows, at the small preset's and the real model's indexer dims, against
-// the composite fallback on the reference backend: the selected positions must be identical.
+// The AVX-512 indexer scoring paths (heads folded into the vector lanes, f8_e4m3 keys decoded by table;
+// with a bf16-exact q, as the fp8 indexer's, vdpbf16ps with the keys in the lanes where the CPU has
+// AVX512_BF16) and the threshold top-k of long rows, at the small preset's and the real model's indexer
+// dims, against the composite fallback on the reference backend: the selected positions must be identical.
 import {
   type AttentionBatch,
   type Backend,
@@ -12,7 +13,7 @@ import {
 } from '@dsa/backend';
 import { Random } from '@dsa/backend/testing';
 import { ReferenceBackend } from '@dsa/backend-reference';
-import { tensorView } from '@dsa/tensor';
+import { floatToFp8E4m3, fp8E4m3ToFloat, tensorView } from '@dsa/tensor';
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from './cpu-backend.js';
 import { loadNative } from './native.js';
@@ -44,6 +45,7 @@ function batchOn(backend: Backend, depth: number): AttentionBatch {
 const CASES: [string, number, number, number, number][] = [
   // label, heads, head dim, depth, k
   ['small preset dims', 8, 64, 5000, 256],
+  ['small preset dims, deeper (sampled top-k threshold)', 8, 64, 9000, 256],
   ['V3.2 dims', 64, 128, 4500, 64],
   ['short row, two heads', 2, 64, 300, 16],
 ];
@@ -54,11 +56,14 @@ for (const isa of ISAS) {
     const reference = new ReferenceBackend();
     const workspace = new Workspace(reference);
     for (const [label, heads, di, depth, k] of CASES) {
-      for (const keyMode of ['f32', 'fp8'] as const) {
+      for (const keyMode of ['f32', 'fp8', 'fp8, e4m3 q,'] as const) {
         it(`${label}, ${keyMode} keys, depth ${depth}: same positions as the composite`, async () => {
-          const random = new Random(heads * 131 + di + (keyMode === 'fp8' ? 1 : 0));
+          const random = new Random(heads * 131 + di + (keyMode === 'f32' ? 0 : 1));
           const slots = Math.ceil(depth / BLOCK) * BLOCK;
-          const q = random.normals(heads * di);
+          // The fp8 indexer's q is e4m3-rounded (exact in bf16).
+          const q = random
+            .normals(heads * di)
+            .map((x) => (keyMode === 'fp8, e4m3 q,' ? fp8E4m3ToFloat(floatToFp8E4m3(x * 16)) / 16 : x));
           const weights = random.normals(heads);
           const keys = random.normals(slots * di, 50);
           const scales = Array.from({ length: slots }, () => 2 ** (-8 + random.int(4)));

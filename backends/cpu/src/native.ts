@@ -67,6 +67,22 @@ export interface NativeAddon {
   fmaPeak(isa: number, threads: number): number;
   /** Test hook: fdlibm `log` / `exp` or rngUniform(input[i], i % 7, i) over `input`. */
   debugMath(which: 'log' | 'exp' | 'rng', input: Float64Array, output: Float64Array): void;
+  /**
+   * Test hook: the indexer's fp8 scoring loop `kernel` (`bf16`: vdpbf16ps, keys in the lanes; `avx512`:
+   * f32 FMAs, heads in the lanes) over `keys` [n, Di] (f8_e4m3 bytes) with `scales` [n], q [Hi, Di] and
+   * w [Hi]: `score[t] = scales[t] · Σ_h w[h] · ReLU(q[h] · key[t])`. False where the CPU or the shapes
+   * (or, for bf16, a q not exact in bf16) do not allow that loop; `score` is then untouched.
+   */
+  debugIndexerScores(
+    kernel: 'bf16' | 'avx512',
+    q: Float32Array,
+    w: Float32Array,
+    keys: Uint8Array,
+    scales: Float32Array,
+    heads: number,
+    headDim: number,
+    score: Float32Array,
+  ): boolean;
   fill: NativeKernel;
   cast: NativeKernel;
   copy: NativeKernel;
