@@ -207,7 +207,8 @@ export class CpuBackend implements Backend {
   /**
    * The f32 FMA rate this backend's kernel set reaches on its threads, measured (independent chains of its widest
    * FMA, best of 3 passes, ~0.1 s): on a VM /proc/cpuinfo shows the nominal clock, and Zen 4 issues one 512-bit FMA
-   * per cycle, so a cores × GHz × lanes × 2 × units formula can be 40% off.
+   * per cycle, so a cores × GHz × lanes × 2 × units formula can be 40% off. In the bf16 precision, the
+   * `vdpbf16ps` rate instead (two multiply-adds per lane), the instruction its matrix kernels then use.
    */
   fmaPeak(): number {
     return this.addon.fmaPeak(this.isa, this.threads);

@@ -103,7 +103,9 @@ export interface BackendDiagnostics {
   memoryReadBandwidth?(bytes: number): number;
   /**
    * Peak f32 FMA rate in GFLOP/s (an FMA is two FLOPs) the backend measures with its kernels' widest FMA on its
-   * threads (synchronous): what prefill and batched-decode GFLOP/s are a fraction of.
+   * threads (synchronous): what prefill and batched-decode GFLOP/s are a fraction of. Where the matrix kernels
+   * use another instruction (the cpu backend's bf16 precision: `vdpbf16ps`, two multiply-adds per lane), the
+   * peak of that one.
    */
   fmaPeak?(): number;
   /** Per-kernel device times, when the backend was created to collect them (null otherwise). */
