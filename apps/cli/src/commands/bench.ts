@@ -17,6 +17,7 @@ import { forwardFlops } from '../bench/flops.js';
 import { lastLevelCacheBytes, type RooflineBasis, rooflineBasis } from '../bench/llc.js';
 import { decodeTraffic, jsReadBandwidth, rowBytes, stats } from '../bench/metrics.js';
 import { backendPeakFlops } from '../bench/peak-flops.js';
+import { weightsLabel } from '../bench/weights-label.js';
 import { cliSetting } from '../cli-settings.js';
 import { benchPlot, checkPlotFile, writePlot } from '../plot/index.js';
 import { UsageError } from '../usage-error.js';
@@ -54,6 +55,7 @@ export interface BenchResult {
   backend: string;
   device: string;
   preset: string;
+  /** The layer weights' dtype as uploaded, in checkpoint terms: bf16, fp8, q8_0 (a GGUF Q8_0 import), f32, f16. */
   dtype: string;
   params_total: number;
   params_active: number;
@@ -524,7 +526,7 @@ export async function benchCommand(flags: BenchFlags): Promise<BenchResult[]> {
             backend: backend.name,
             device: backend.device.description,
             preset: flags.preset ?? path.basename(path.resolve(dir)),
-            dtype: model.config.quantization ? 'fp8' : 'bf16',
+            dtype: weightsLabel(model.weights.layers),
             indexer,
             latent_cache: model.cache.latentFormat,
             latent_row_bytes: model.cache.latentRowBytes,
