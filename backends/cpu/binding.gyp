@@ -8,6 +8,7 @@
       "sources": [
         "native/addon.cc",
         "native/attention.cc",
+        "native/attention-avx512bf16.cc",
         "native/bandwidth.cc",
         "native/buffer.cc",
         "native/convert.cc",

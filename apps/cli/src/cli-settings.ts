@@ -14,7 +14,7 @@ export const CLI_SETTING_SPECS = {
   /** `DSA_BENCH_FMA_UNITS`: FMA units per core for the cpu peak (default 2, 1 for `portable`). */
   benchFmaUnits: { kind: 'number', integer: true, min: 1, env: 'DSA_BENCH_FMA_UNITS' },
   /**
-   * `DSA_BENCH_KERNELS=1`: `dsa bench` also prints the cpu backend's per-kernel table (it always keeps
+   * `DSA_BENCH_KERNELS=1`: `dsa bench` also prints the cpu backend's per-kernel tables, of the prefill and of the decode steps (it always keeps
    * the profile behind host_fraction; backends that profile only on request print theirs anyway).
    */
   benchKernels: { kind: 'flag', env: 'DSA_BENCH_KERNELS' },

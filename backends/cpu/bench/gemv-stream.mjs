@@ -7,7 +7,7 @@ import { CpuBackend } from '../dist/cpu-backend.js';
 import { loadNative } from '../dist/native.js';
 
 const be = new CpuBackend(loadNative(new URL('..', import.meta.url).pathname).addon, {
-  settings: { execution: 'synchronous' },
+  settings: { execution: 'synchronous', precision: process.env.PRECISION ?? 'f32' },
 });
 const dt = process.env.DT ?? 'bf16';
 const M = Number(process.env.M ?? 1);
@@ -19,14 +19,26 @@ const shapes = (
   .split(',')
   .map((s) => s.split('x').map(Number));
 for (const [n, k] of shapes) {
-  const bytes = n * k * (dt === 'bf16' ? 2 : dt === 'f8_e4m3' ? 1 : 4);
+  // i8: GGUF Q8_0 as the importer uploads it (one f32 scale per 32 quants).
+  const bytes = n * k * (dt === 'bf16' ? 2 : dt === 'f8_e4m3' ? 1 : dt === 'i8' ? 1 + 4 / 32 : 4);
   const copies = Math.max(2, Math.ceil((4 * 32 * 2 ** 20) / bytes));
   const r = new Random(1);
   const x = uploadTensor(be, 'f32', [M, k], r.normals(M * k));
   const ws = Array.from({ length: copies }, () =>
-    uploadLinearWeight(be, dt, [n, k], r.normals(n * k, dt === 'f8_e4m3' ? 100 : 0.05), (c) =>
-      new Array(c).fill(2 ** -7),
-    ),
+    dt === 'i8'
+      ? {
+          weight: uploadTensor(
+            be,
+            'i8',
+            [n, k],
+            r.normals(n * k, 40).map((v) => Math.max(-127, Math.min(127, Math.round(v)))),
+          ),
+          scaleInv: uploadTensor(be, 'f32', [n, k / 32], new Array((n * k) / 32).fill(2 ** -7)),
+          blockSize: [1, 32],
+        }
+      : uploadLinearWeight(be, dt, [n, k], r.normals(n * k, dt === 'f8_e4m3' ? 100 : 0.05), (c) =>
+          new Array(c).fill(2 ** -7),
+        ),
   );
   const out = tensorView(be.allocate(M * n * 4, 'activations'), 'f32', [M, n]);
   let best = 1e9;

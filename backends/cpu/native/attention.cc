@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "attention-avx512bf16.h"
 #include "convert.h"
 #include "gemm.h"
 #include "kernels.h"
@@ -176,6 +177,35 @@ void mla_attention(const Context& ctx, const Tensor& out, const Tensor& q, const
     if (T == 0) {
       for (int64_t h = 0; h < H; h++)
         for (int64_t c = 0; c < C; c++) op[h * ldo + c] = 0;
+    } else if (inner.isa >= kAvx512Bf16) {
+      const MlaRowsView view{rows.rows.data(), cache.fp8 ? rows.scales.data() : nullptr,
+                             cache.fp8 ? rows.rope.data() : nullptr, cache.rows.dtype, T, W, Cn, C};
+      // The calling thread's buffers; with the whole pool on one query its workers use them through these
+      // references (a lambda naming a thread_local itself would reach the worker's own instance).
+      thread_local MlaPackedBf16 packed_buffer;
+      thread_local std::vector<uint32_t> qb_buffer, pb_buffer;
+      thread_local std::vector<float> logits_buffer;
+      MlaPackedBf16& packed = packed_buffer;
+      std::vector<uint32_t>& qb = qb_buffer;
+      std::vector<uint32_t>& pb = pb_buffer;
+      std::vector<float>& logits = logits_buffer;
+      mla_pack_size_bf16(view, packed);
+      const int64_t ldl = packed.blocks * 16, ldp = packed.blocks * 8;
+      qb.resize(static_cast<size_t>(H * packed.pairs));
+      logits.resize(static_cast<size_t>(H * ldl));
+      pb.resize(static_cast<size_t>(H * ldp));
+      const int64_t block_grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, H * W));
+      parallel_for(inner, packed.blocks, block_grain, [&](int64_t b0, int64_t b1) { mla_pack_bf16(view, packed, b0, b1); });
+      mla_round_pairs_bf16(qp, ldq, H, W, packed.pairs, qb.data());
+      parallel_for(inner, packed.blocks, block_grain,
+                   [&](int64_t b0, int64_t b1) { mla_scores_bf16(qb.data(), H, packed, logits.data(), ldl, b0, b1); });
+      parallel_for(inner, H, std::max<int64_t>(1, 16384 / T), [&](int64_t h0, int64_t h1) {
+        for (int64_t h = h0; h < h1; h++) softmax_row(logits.data() + h * ldl, T, fscale);
+        mla_round_pairs_bf16(logits.data() + h0 * ldl, ldl, h1 - h0, T, ldp, pb.data() + h0 * ldp);
+      });
+      parallel_for(inner, packed.cvecs, 4, [&](int64_t v0, int64_t v1) {
+        mla_values_bf16(pb.data(), ldp, H, packed, C, op, ldo, v0, v1);
+      });
     } else {
       std::vector<float> logits(static_cast<size_t>(H * T));
       // fp8: logits = q[:, :C] · (e4m3 · scale)ᵀ + q[:, C:] · ropeᵀ, the second part into rope_logits

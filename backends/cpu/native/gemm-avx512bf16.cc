@@ -24,6 +24,7 @@
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")
 
 #include "gemm-tiles.h"
+#include "transpose16-avx512.h"
 #include "widen-avx512.h"
 
 namespace dsa {
@@ -68,11 +69,11 @@ void dot_tile_bf16(const DotGemm& g, const uint16_t* xb, int64_t m0, int64_t n0)
     for (int j = 0; j < NR; j++) g.out[(m0 + i) * g.ldo + n0 + j] = g.alpha * _mm512_reduce_add_ps(acc[i][j]);
 }
 
+// Rows [m0, m0 + MR) of x against weight rows [n0, n1): 4 weight rows per tile, or one at a time where
+// `stream` (decode: each thread then reads one sequential stream, see stream_rows). Same bits either way.
 template <int MR>
-void dot_rows_bf16(const DotGemm& g, const uint16_t* xb, int64_t m0, int64_t n0, int64_t n1) {
-  int64_t n = n0;
-  for (; n + 4 <= n1; n += 4) dot_tile_bf16<MR, 4>(g, xb, m0, n);
-  for (; n < n1; n++) dot_tile_bf16<MR, 1>(g, xb, m0, n);
+void dot_rows_bf16(const DotGemm& g, const uint16_t* xb, int64_t m0, int64_t n0, int64_t n1, bool stream) {
+  col_tiles(stream, n0, n1, [&](auto nr, int64_t n) { dot_tile_bf16<MR, nr>(g, xb, m0, n); });
 }
 
 
@@ -101,31 +102,6 @@ LaneBlocks lane_blocks(int64_t K, int64_t bk) {
     }
   }
   return best;
-}
-
-// In place: r[l] lane c <- r[c] lane l (a 16 x 16 transpose of 32-bit elements).
-inline void transpose16(__m512i (&r)[16]) {
-  __m512i t[16];
-  for (int i = 0; i < 16; i += 2) {
-    t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
-    t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 16; i += 4) {
-    r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
-    r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
-    r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
-    r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
-  }
-  // Now r[4q + j] holds, in 128-bit lane L, row 4q + (0..3)'s column 4L + j. Gather the 128-bit lanes.
-  for (int q = 0; q < 2; q++)
-    for (int j = 0; j < 4; j++) {
-      t[8 * q + j] = _mm512_shuffle_i32x4(r[8 * q + j], r[8 * q + 4 + j], _MM_SHUFFLE(2, 0, 2, 0));
-      t[8 * q + 4 + j] = _mm512_shuffle_i32x4(r[8 * q + j], r[8 * q + 4 + j], _MM_SHUFFLE(3, 1, 3, 1));
-    }
-  for (int j = 0; j < 8; j++) {
-    r[j] = _mm512_shuffle_i32x4(t[j], t[8 + j], _MM_SHUFFLE(2, 0, 2, 0));
-    r[8 + j] = _mm512_shuffle_i32x4(t[j], t[8 + j], _MM_SHUFFLE(3, 1, 3, 1));
-  }
 }
 
 // The mask of the first n of 32 elements (n <= 0: none).
@@ -297,12 +273,14 @@ void to_bf16_avx512bf16(const DotGemm& g, uint16_t* out) {
 
 void dot_bf16_avx512bf16(const DotGemm& g, const uint16_t* xb, int64_t n0, int64_t n1) {
   if (lane_blocks_apply(g)) return dot_lane_blocks(g, xb, n0, n1);
-  // Column blocks of 64 keep four weight rows per tile warm while every row of x streams past.
+  // Column blocks of 64 keep four weight rows per tile warm while every row of x streams past. x is bf16:
+  // half the L1 footprint of the f32 rows stream_rows assumes. 64 weight bytes per vdpbf16ps.
+  const bool stream = stream_rows(g.M, (g.K + 1) / 2, 64);
   for (int64_t nb = n0; nb < n1; nb += 64) {
     const int64_t ne = nb + 64 < n1 ? nb + 64 : n1;
     int64_t m = 0;
-    for (; m + 4 <= g.M; m += 4) dot_rows_bf16<4>(g, xb, m, nb, ne);
-    for (; m < g.M; m++) dot_rows_bf16<1>(g, xb, m, nb, ne);
+    for (; m + 4 <= g.M; m += 4) dot_rows_bf16<4>(g, xb, m, nb, ne, stream);
+    for (; m < g.M; m++) dot_rows_bf16<1>(g, xb, m, nb, ne, stream);
   }
 }
 

@@ -1,16 +1,32 @@
 // The opt-in bf16 precision (settings.precision 'bf16'): linear and moeExperts with bf16, f8_e4m3 (128x128
 // block scales) or i8 (GGUF Q8_0: 1x32 block scales) weights round x to bf16 and use vdpbf16ps
-// (native/gemm-avx512bf16.cc). Checked against the reference backend within a bf16 tolerance, against
+// (native/gemm-avx512bf16.cc); mlaAttention rounds q, the latent rows and the softmax weights to bf16
+// (native/attention-avx512bf16.cc). Checked against the reference backend within a bf16 tolerance, against
 // a float64 sum over x rounded to bf16 on the host within f32 accumulation error, for batch
 // independence, and end to end on the tiny and tiny-fp8 fixtures. Skipped where the CPU lacks AVX512_BF16.
 import path from 'node:path';
 import {
+  type AttentionBatch,
   compositeMoeExperts,
+  downloadTensor,
   type ExpertWeights,
+  fp8LatentCache,
+  fp8LatentRowBytes,
+  type LatentCache,
   type LinearWeight,
+  scatterLatentRows,
   uploadTensor,
   Workspace,
 } from '@dsa/backend';
+import {
+  emptyTensor,
+  fusedCases,
+  longPagedLayout,
+  type PagedLayout,
+  Random,
+  sparseIndices,
+  uploadBatch,
+} from '@dsa/backend/testing';
 import { ReferenceBackend } from '@dsa/backend-reference';
 import { DeepseekModel, SafetensorsFile } from '@dsa/runtime';
 import { floatToFp8E4m3, fp8E4m3ToFloat, tensorView } from '@dsa/tensor';
@@ -302,6 +318,97 @@ for (const kind of ['fp8', 'q8_0'] as const) {
     });
   });
 }
+
+describe.skipIf(!HAS_BF16)(`mlaAttention in bf16 precision${SKIP}`, () => {
+  const cpu = new CpuBackend(native.addon, { threads: 2, settings: { precision: 'bf16' } });
+  const reference = new ReferenceBackend();
+
+  // The kit's cases (f32, bf16 and fp8 caches; dense and sparse; one and two fp8 scale blocks; the V3.2
+  // decode shape over 5000 tokens) against the f32 composite on the reference backend: q, the rows and
+  // the softmax weights rounded to bf16 leave about 2^-8 of relative error.
+  for (const testCase of fusedCases({ long: true }).filter((c) => c.kernel === 'mlaAttention')) {
+    if (testCase.name.includes('rejects') || testCase.name.includes('all -1')) {
+      it(testCase.name, async () => {
+        const { error, detail } = await testCase.check(cpu, reference);
+        expect(error, detail).toBeLessThanOrEqual(testCase.tolerance);
+      });
+      continue;
+    }
+    it(`${testCase.name}: within 1e-2 of the f32 composite`, async () => {
+      const { error, detail } = await testCase.check(cpu, reference);
+      console.log(`bf16 mlaAttention, ${testCase.name}: relative error ${error.toExponential(2)}`);
+      expect(error, detail).toBeLessThanOrEqual(1e-2);
+      // Not the f32 kernel's result: the bf16 path ran.
+      expect(error).toBeGreaterThan(1e-6);
+    });
+  }
+
+  // Two long sequences (5000 and 3001 positions): batched, each query runs on one thread; alone, a query
+  // splits its row blocks and value columns over both threads. The bits must not change.
+  for (const cacheKind of ['f32', 'fp8'] as const) {
+    it(`gives a query the same bits alone and in a batch (${cacheKind} cache, dense and sparse)`, async () => {
+      const random = new Random(31);
+      const layout = longPagedLayout(random);
+      const [heads, c, r] = [4, 128, 16];
+      const s = layout.positions.length;
+      const q = random.normals(s * heads * (c + r));
+      const rows = random.normals(layout.slots * (c + r));
+      let cache: LatentCache;
+      if (cacheKind === 'f32') {
+        cache = uploadTensor(cpu, 'f32', [layout.slots, c + r], rows);
+      } else {
+        cache = fp8LatentCache(
+          cpu.allocate(layout.slots * fp8LatentRowBytes(c, r), 'kv-cache'),
+          layout.slots,
+          c,
+          r,
+        );
+        const all = uploadTensor(
+          cpu,
+          'i32',
+          [layout.slots],
+          Array.from({ length: layout.slots }, (_, i) => i),
+        );
+        scatterLatentRows(
+          cpu,
+          new Workspace(cpu),
+          cache,
+          uploadTensor(cpu, 'f32', [layout.slots, c + r], rows),
+          all,
+        );
+      }
+      const k = 700;
+      const indices = sparseIndices(random, layout, k);
+      const run = async (part: PagedLayout, first: number, count: number, sparse: boolean) => {
+        const out = emptyTensor(cpu, 'f32', [count, heads, c]);
+        const width = heads * (c + r);
+        const batch: AttentionBatch = uploadBatch(cpu, part);
+        cpu.fused.mlaAttention!(
+          out,
+          uploadTensor(cpu, 'f32', [count, heads, c + r], q.slice(first * width, (first + count) * width)),
+          cache,
+          batch,
+          sparse ? uploadTensor(cpu, 'i32', [count, k], indices.slice(first * k, (first + count) * k)) : null,
+          1 / Math.sqrt(c + r),
+        );
+        return downloadTensor(cpu, out);
+      };
+      for (const sparse of [false, true]) {
+        const batched = await run(layout, 0, s, sparse);
+        for (let i = 0; i < s; i++) {
+          const alone = await run(
+            { ...layout, sequenceIds: [layout.sequenceIds[i]!], positions: [layout.positions[i]!] },
+            i,
+            1,
+            sparse,
+          );
+          const size = heads * c;
+          expect(Array.from(alone)).toEqual(Array.from(batched.subarray(i * size, (i + 1) * size)));
+        }
+      }
+    });
+  }
+});
 
 // Only positions within index_topk (32 on tiny) are compared: past it, bf16 rounding of the indexer's
 // projections flips near-tied top-k selections of this random-weight fixture (prompt48: 12 of 1536

@@ -1,5 +1,6 @@
-import type { ModelConfig, ModelSummary } from '@dsa/runtime';
-import { dtypeBytes, type TensorView } from '@dsa/tensor';
+import type { LinearWeight } from '@dsa/backend';
+import type { ModelConfig, ModelWeights } from '@dsa/runtime';
+import { dtypeBytes, numel, type TensorView } from '@dsa/tensor';
 
 /** Median, minimum and maximum of `values` (non-empty). */
 export function stats(values: readonly number[]): { median: number; min: number; max: number } {
@@ -22,32 +23,64 @@ export interface DecodeTraffic {
   readonly cacheBytes: number;
 }
 
+/** A loaded model's weight bytes, split the way a decode step reads them. */
+export interface WeightBytes {
+  /** Every weight byte on the device (as uploaded: an fp8 checkpoint's dequantized `kv_b_proj` counts as f32). */
+  readonly total: number;
+  /** The token embedding table, of which a step reads one row per token (unless the LM head shares it). */
+  readonly embedding: number;
+  /** One row of it. */
+  readonly embeddingRow: number;
+  /** The routed experts (weights and block scales), read only where the router sends a token. */
+  readonly routedExperts: number;
+}
+
+const viewBytes = (view: TensorView): number => numel(view.shape) * dtypeBytes(view.dtype);
+const linearBytes = (w: LinearWeight): number =>
+  viewBytes(w.weight) + (w.scaleInv ? viewBytes(w.scaleInv) : 0);
+
 /**
- * Bytes a decode step reads per token. Weights: the checkpoint's bytes per parameter (averaged over
- * `weightBytesTotal`) times the parameters a step touches: everything but the embedding table and the
- * routed experts, plus one embedding row per token, plus the routed experts a batch of `batch` tokens
- * is expected to hit under uniform routing (E·(1 − (1 − k/E)^batch)); divided by `batch`. Cache, per
- * layer: sparse reads min(depth, index_topk) latent rows and `depth` indexer keys; dense reads `depth`
- * latent rows.
+ * {@link WeightBytes} of `weights` from the tensors as uploaded, so that each part counts at its own dtype (a
+ * GGUF Q8_0 import keeps an f32 embedding table beside ~1.06-byte weights; an fp8 checkpoint a bf16 one).
+ */
+export function weightBytesOf(weights: ModelWeights): WeightBytes {
+  const embed = weights.embed_tokens;
+  const tied = weights.lm_head.weight.buffer === embed.buffer;
+  const embedding = tied ? 0 : viewBytes(embed);
+  const rows = embed.shape[0] ?? 1;
+  let routedExperts = 0;
+  for (const layer of weights.layers)
+    for (const expert of layer.moe?.experts ?? [])
+      routedExperts += linearBytes(expert.gate) + linearBytes(expert.up) + linearBytes(expert.down);
+  return { total: weights.bytes, embedding, embeddingRow: tied ? 0 : viewBytes(embed) / rows, routedExperts };
+}
+
+/**
+ * Bytes a decode step reads per token. Weights: every weight but the embedding table and the routed
+ * experts, plus one embedding row per token, plus the routed experts a batch of `batch` tokens is expected
+ * to hit under uniform routing (E·(1 − (1 − k/E)^batch)), each part at its own bytes; divided by `batch`.
+ * Cache, per layer: sparse reads min(depth, index_topk) latent rows and `depth` indexer keys; dense reads
+ * `depth` latent rows.
  */
 export function decodeTraffic(options: {
   config: ModelConfig;
-  summary: ModelSummary;
-  weightBytesTotal: number;
+  weights: WeightBytes;
   attention: 'sparse' | 'dense';
   depth: number;
   batch: number;
   latentRowBytes: number;
   indexerRowBytes: number;
 }): DecodeTraffic {
-  const { config, summary, batch, depth } = options;
-  const perParam = options.weightBytesTotal / summary.paramsTotal;
-  const b = summary.breakdown;
+  const { config, weights, batch, depth } = options;
   const experts = config.nRoutedExperts;
   const expertHit = experts > 0 ? 1 - (1 - config.nActivatedExperts / experts) ** Math.max(1, batch) : 0;
-  const stepParams =
-    summary.paramsTotal - b.embedding - b.routed_experts + batch * config.dim + b.routed_experts * expertHit;
-  const weightBytes = (stepParams * perParam) / batch;
+  const stepBytes =
+    weights.total -
+    weights.embedding -
+    weights.routedExperts +
+    batch * weights.embeddingRow +
+    weights.routedExperts * expertHit;
+  const weightBytes = stepBytes / batch;
   const layers = config.nLayers;
   const sparse = options.attention === 'sparse' && config.indexer !== null;
   const cacheBytes = sparse

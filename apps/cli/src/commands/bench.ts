@@ -15,7 +15,14 @@ import {
 } from '@dsa/runtime';
 import { forwardFlops } from '../bench/flops.js';
 import { lastLevelCacheBytes, type RooflineBasis, rooflineBasis } from '../bench/llc.js';
-import { decodeTraffic, jsReadBandwidth, rowBytes, stats } from '../bench/metrics.js';
+import {
+  decodeTraffic,
+  jsReadBandwidth,
+  rowBytes,
+  stats,
+  type WeightBytes,
+  weightBytesOf,
+} from '../bench/metrics.js';
 import { backendPeakFlops } from '../bench/peak-flops.js';
 import { weightsLabel } from '../bench/weights-label.js';
 import { cliSetting } from '../cli-settings.js';
@@ -230,7 +237,7 @@ async function measure(
     | 'peak_gflops'
     | 'llc_bytes'
   >,
-  weightBytes: number,
+  weightBytes: WeightBytes,
   emit: (result: BenchResult) => void,
 ): Promise<void> {
   const { config, cache: firstCache, attention, backend } = variants[0]!.model;
@@ -276,9 +283,15 @@ async function measure(
           // pp: one forward of --prompt tokens for a fresh sequence.
           const fresh = cache.createSequence();
           const ppLogits = new Float32Array(vocab);
+          profile?.reset();
           const ppStarted = performance.now();
           await step(model, [{ sequence: fresh, tokens: tokensFor(flags.prompt, vocab, 1) }], ppLogits);
           run.ppSeconds = (performance.now() - ppStarted) / 1000;
+          if (profile && backend.name === 'cpu' && cliSetting('benchKernels')) {
+            const pp = new KernelTotals();
+            pp.add(profile.read());
+            process.stderr.write(`kernel profile, prefill of ${flags.prompt} tokens (µs):\n${pp.table(1)}\n`);
+          }
           cache.release(fresh);
 
           // tg: `batch` sequences at `depth` tokens, then `repeat` timed decode steps.
@@ -335,8 +348,7 @@ async function measure(
             (forwardFlops({ config, summary, attention, start: depth, tokens: 1 }) * tgTokS) / 1e9;
           const traffic = decodeTraffic({
             config,
-            summary,
-            weightBytesTotal: weightBytes,
+            weights: weightBytes,
             attention,
             depth,
             batch,
@@ -373,7 +385,7 @@ async function measure(
             roofline_fraction: 0,
             llc_bytes: base.llc_bytes,
             roofline_basis: rooflineBasis(bytesPerToken, base.llc_bytes),
-            weights_bytes: weightBytes,
+            weights_bytes: weightBytes.total,
             cache_bytes: cacheBytes,
             peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
             fill_tok_s: run.fillTokS,
@@ -533,7 +545,9 @@ export async function benchCommand(flags: BenchFlags): Promise<BenchResult[]> {
             peak_gflops: peak?.gflops ?? null,
             llc_bytes: llcBytes,
           };
-          await measure(variants, flags, base, model.weights.bytes, (result) => results.push(result));
+          await measure(variants, flags, base, weightBytesOf(model.weights), (result) =>
+            results.push(result),
+          );
         } finally {
           for (const { model } of variants) model.dispose();
         }

@@ -1,6 +1,7 @@
 import {
   type DType,
   dequantizeGgml,
+  dtypeBytes,
   encodeBf16,
   f16ToFloat,
   type GgmlTypeInfo,
@@ -31,10 +32,6 @@ const LOGGED_NAMES = 3;
 interface Entry {
   readonly info: SourceTensorInfo;
   readonly read: () => Promise<Uint8Array>;
-}
-
-function dtypeBytes(dtype: DType): number {
-  return dtype === 'f32' ? 4 : 2;
 }
 
 /**

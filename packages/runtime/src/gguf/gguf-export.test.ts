@@ -157,8 +157,14 @@ describe('convertToGguf (q8_0)', () => {
         expect(native.info(name)).toMatchObject({ dtype: 'i8', shape: [32, 128] });
         const scaleName = name.replace(/weight$/, 'weight_scale_inv');
         expect(native.info(scaleName)).toMatchObject({ dtype: 'f32', shape: [32, 4] });
-        const quants = new Int8Array((await native.read(name)).buffer);
+        const quantBytes = await native.read(name);
+        const quants = new Int8Array(quantBytes.buffer);
         const scales = new Float32Array((await native.read(scaleName)).buffer);
+        // One byte per quant: the loader allocates info().byteLength (it once said 2 per i8 element, doubling
+        // the device memory of every Q8_0 import).
+        expect(native.info(name).byteLength).toBe(32 * 128);
+        expect(quantBytes.byteLength).toBe(32 * 128);
+        expect(native.info(scaleName).byteLength).toBe(32 * 4 * 4);
         expect(quants.some((v) => v === 127 || v === -127)).toBe(true);
         for (let i = 0; i < q.length; i++) expect(quants[i]! * scales[Math.floor(i / 32)]!).toBe(q[i]);
         expect(native.info('model.embed_tokens.weight').dtype).toBe('f32');
