@@ -16,6 +16,7 @@
         "native/elementwise.cc",
         "native/fma-peak.cc",
         "native/fp8.cc",
+        "native/fp8-quantize-avx512.cc",
         "native/gather.cc",
         "native/gemm-avx2.cc",
         "native/gemm-avx512.cc",

@@ -11,6 +11,8 @@
 // is our pp_tok_s here), same threads; --ours gguf benches our engine on the GGUF instead of the checkpoint;
 // --indexer fp8 runs ours with DeepSeek's fp8 lightning indexer (e4m3 keys, one scale per token) instead of f32;
 // --precision bf16 runs ours in the cpu backend's opt-in bf16 precision (DSA_CPU_PRECISION; rows say `precision`).
+// Roofline: node-llama-cpp's rows get bytes_per_token from the GGUF's tensor table (gguf-traffic.mjs, the split dsa
+// bench uses) and roofline_fraction against the read probe of our bench at the same depth in the same run.
 //
 // node-llama-cpp is installed on demand into tools/peers/llama-cpp/ from its package-lock.json (outside the
 // pnpm workspace; the Quick start and CI never install it). Needs `pnpm build` first.
@@ -34,6 +36,7 @@ import { benchPlot } from '../../apps/cli/dist/plot/index.js';
 import { createBackend } from '../../packages/backend/dist/index.js';
 import { convertToGguf, DeepseekModel, Tokenizer } from '../../packages/runtime/dist/index.js';
 import { argmax, compareLogits, perplexity } from './compare-logits.mjs';
+import { ggufDecodeBytes } from './gguf-traffic.mjs';
 import { randomIds } from './random-ids.mjs';
 
 /**
@@ -371,6 +374,9 @@ if (parts.has('speed')) {
   const steps = Number(flags.steps);
   log(`speed: depths ${depths.join(', ')}, ${steps} decode steps, ${threads} threads`);
   const config = JSON.parse(fs.readFileSync(path.join(flags.model, 'config.json'), 'utf8'));
+  // llama.cpp's weight bytes per decode token, from the GGUF's tensor table (gguf-traffic.mjs); its roofline
+  // fraction is taken against the read probe of our bench in the same run (rows of the same depth).
+  const peerBytes = engines.has('llama.cpp') ? Math.round(await ggufDecodeBytes(gguf, config)) : null;
   if (engines.has('llama.cpp')) {
     for (const row of peer({
       ...common,
@@ -389,6 +395,7 @@ if (parts.has('speed')) {
         batch: 1,
         threads,
         ...row,
+        bytes_per_token: peerBytes,
       });
     }
   }
@@ -447,6 +454,13 @@ if (parts.has('speed')) {
 
 // Table and plot.
 const speed = results.filter((r) => r.tg_ms_median !== undefined);
+for (const r of speed.filter((row) => row.engine === 'node-llama-cpp' && row.bytes_per_token)) {
+  const ours = speed.find((row) => row.engine === 'dsa' && row.depth === r.depth && row.bandwidth_gbs);
+  if (!ours) continue;
+  r.bandwidth_gbs = ours.bandwidth_gbs;
+  r.roofline_fraction = r.bytes_per_token / (r.tg_ms_median / 1000) / 1e9 / ours.bandwidth_gbs;
+  r.roofline_basis = ours.roofline_basis;
+}
 const agreement = results.filter((r) => r.top1_agree !== undefined);
 for (const r of agreement) {
   log(
@@ -459,10 +473,14 @@ for (const r of agreement) {
   }
 }
 if (speed.length > 0) {
-  log(`${'engine'.padEnd(36)}${'depth'.padStart(8)}${'pp tok/s'.padStart(12)}${'tg ms'.padStart(10)}`);
+  log(
+    `${'engine'.padEnd(36)}${'depth'.padStart(8)}${'pp tok/s'.padStart(12)}${'tg ms'.padStart(10)}${'GB/token'.padStart(10)}${'roofline'.padStart(10)}`,
+  );
   for (const r of speed) {
+    const gb = r.bytes_per_token ? (r.bytes_per_token / 1e9).toFixed(2) : '';
+    const roof = r.roofline_fraction ? r.roofline_fraction.toFixed(2) : '';
     log(
-      `${`${r.engine} ${r.dtype}`.padEnd(36)}${String(r.depth).padStart(8)}${r.pp_tok_s.toFixed(1).padStart(12)}${r.tg_ms_median.toFixed(2).padStart(10)}`,
+      `${`${r.engine} ${r.dtype}`.padEnd(36)}${String(r.depth).padStart(8)}${r.pp_tok_s.toFixed(1).padStart(12)}${r.tg_ms_median.toFixed(2).padStart(10)}${gb.padStart(10)}${roof.padStart(10)}`,
     );
   }
 }

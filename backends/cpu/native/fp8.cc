@@ -4,9 +4,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
+#include <mutex>
+#include <vector>
 #include <string>
 
 #include "convert.h"
+#include "fp8-quantize-avx512.h"
 #include "kernels.h"
 #include "segments.h"
 
@@ -41,26 +45,62 @@ void for_each_scaled_row(const Context& ctx, const Tensor& source, const char* o
   });
 }
 
+// Row r of quantizeFp8 from its values v[0, d) widened to f64: the scalar walk.
+void quantize_row(const Tensor& q, const Tensor& scale, int64_t r, const double* v, int64_t d, int64_t block_size,
+                  bool ue8m0) {
+  uint8_t* qrow = q.at(r * q.strides[0]);
+  for (int64_t start = 0, blk = 0; start < d; start += block_size, blk++) {
+    const int64_t end = std::min(d, start + block_size);
+    // A NaN makes amax NaN, as JavaScript's Math.max and torch's amax do (std::max would skip it).
+    double amax = 1e-4;
+    for (int64_t i = start; i < end; i++)
+      amax = std::isnan(v[i]) || std::isnan(amax) ? std::numeric_limits<double>::quiet_NaN()
+                                                  : std::max(amax, std::fabs(v[i]));
+    double s = ue8m0 ? ue8m0_scale(amax) : static_cast<double>(static_cast<float>(amax / 448.0));
+    store_f64(scale.at(r * scale.strides[0] + blk * scale.strides[1]), scale.dtype, s);
+    for (int64_t i = start; i < end; i++) {
+      double y = static_cast<float>(v[i] / s);
+      if (!std::isnan(y)) y = std::min(448.0, std::max(-448.0, y));
+      qrow[i * q.strides[1]] = f64_to_fp8(y);
+    }
+  }
+}
+
 }  // namespace
 
 void quantize_fp8(const Context& ctx, const Tensor& q, const Tensor& scale, const Tensor& x, int64_t block_size,
                   bool ue8m0) {
   expect_rank("x", x, 2);
   expect_dtype("q", q, DType::f8_e4m3);
-  for_each_scaled_row(ctx, x, "q", q, scale, block_size, [&](int64_t r, double* v, int64_t d, int64_t blocks) {
-    uint8_t* qrow = q.at(r * q.strides[0]);
-    for (int64_t blk = 0; blk < blocks; blk++) {
-      int64_t start = blk * block_size, end = std::min(d, start + block_size);
-      double amax = 1e-4;
-      for (int64_t i = start; i < end; i++) amax = std::max(amax, std::fabs(v[i]));
-      double s = ue8m0 ? ue8m0_scale(amax) : static_cast<double>(static_cast<float>(amax / 448.0));
-      store_f64(scale.at(r * scale.strides[0] + blk * scale.strides[1]), scale.dtype, s);
-      for (int64_t i = start; i < end; i++) {
-        double y = static_cast<float>(v[i] / s);
-        if (!std::isnan(y)) y = std::min(448.0, std::max(-448.0, y));
-        qrow[i * q.strides[1]] = f64_to_fp8(y);
-      }
+  // Dense f32 rows on AVX-512: the vector walk (the same bits); else the scalar one below.
+  const bool dense = x.dtype == DType::f32 && (x.strides[1] == 1 || x.shape[1] <= 1) &&
+                     (q.strides[1] == 1 || q.shape[1] <= 1) && scale.dtype == DType::f32 &&
+                     (scale.strides[1] == 1 || scale.shape[1] <= 1);
+  if (dense && ctx.isa >= kAvx512 && block_size >= 1) {
+    const int64_t rows = x.shape[0], d = x.shape[1];
+    expect_shape("q", q, {rows, d});
+    expect_shape("scale", scale, {rows, (d + block_size - 1) / block_size});
+    std::vector<int64_t> scalar_rows;  // rows with an Infinity or NaN: the scalar walk below
+    std::mutex scalar_mutex;
+    parallel_for(ctx, rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, d)), [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; r++)
+        if (!quantize_fp8_row_avx512(reinterpret_cast<const float*>(x.at(r * x.strides[0])), d, block_size, ue8m0,
+                                     q.at(r * q.strides[0]), reinterpret_cast<float*>(scale.at(r * scale.strides[0])),
+                                     ue8m0_scale)) {
+          std::lock_guard<std::mutex> lock(scalar_mutex);
+          scalar_rows.push_back(r);
+        }
+    });
+    thread_local std::vector<double> v;
+    v.resize(static_cast<size_t>(d));
+    for (int64_t r : scalar_rows) {
+      load_row_f64(v.data(), x.at(r * x.strides[0]), x.dtype, d, x.strides[1]);
+      quantize_row(q, scale, r, v.data(), d, block_size, ue8m0);
     }
+    return;
+  }
+  for_each_scaled_row(ctx, x, "q", q, scale, block_size, [&](int64_t r, double* v, int64_t d, int64_t) {
+    quantize_row(q, scale, r, v, d, block_size, ue8m0);
   });
 }
 
