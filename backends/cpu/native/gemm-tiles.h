@@ -213,11 +213,89 @@ void dot_driver(const DotGemm& g, int64_t n0, int64_t n1) {
   });
 }
 
+// One MR x NR tile of the dot form for weights with a scale per bk values along K (bk a multiple of kLanes,
+// or K within one block), summed per scale block: part = Σ x · w over the block's vectors in order, then
+// total = fma(part, scale, total) in block order (one multiply per block instead of one per weight vector:
+// i8, GGUF Q8_0's 32-blocks). A single weight row (NR = 1, the decode stream) keeps kBlocks blocks in flight as
+// independent chains: the same operations per output, so results do not depend on the tile or on M.
+template <int MR, int NR, class L>
+[[gnu::noinline]] void dot_tile_blocks(const DotGemm& g, int64_t m0, int64_t n0) {
+  using Vec = typename L::Vec;
+  constexpr int kLanes = L::kLanes;
+  Vec total[MR][NR];
+  zero_tile<L>(total);
+  const float* x[MR];
+  const uint8_t* w[NR];
+  dot_operands(g, m0, n0, x, w);
+  const int64_t K = g.K, bk = g.bk < K ? g.bk : K;
+  int64_t k0 = 0;
+  if constexpr (NR == 1) {
+    constexpr int kBlocks = 4;
+    if (bk % kLanes == 0)
+      for (; k0 + kBlocks * bk <= K; k0 += kBlocks * bk) {
+        Vec p[MR][kBlocks];
+        zero_tile<L>(p);
+        for (int64_t kk = 0; kk < bk; kk += kLanes) {
+#pragma GCC unroll 4
+          for (int b = 0; b < kBlocks; b++) {
+            const int64_t k = k0 + b * bk + kk;
+            const Vec wv = L::load(w[0] + k * L::kBytes);
+#pragma GCC unroll 4
+            for (int i = 0; i < MR; i++) p[i][b] = L::fmadd(L::loadu(x[i] + k), wv, p[i][b]);
+          }
+        }
+        for (int b = 0; b < kBlocks; b++) {
+          const Vec c = L::set1(g.wscale[n0][(k0 + b * bk) / g.bk]);
+          for (int i = 0; i < MR; i++) total[i][0] = L::fmadd(p[i][b], c, total[i][0]);
+        }
+      }
+  }
+  for (; k0 < K; k0 += bk) {
+    const int64_t k1 = k0 + bk < K ? k0 + bk : K;
+    Vec part[MR][NR];
+    zero_tile<L>(part);
+    int64_t k = k0;
+    for (; k + kLanes <= k1; k += kLanes) {
+      Vec wv[NR];
+#pragma GCC unroll 4
+      for (int j = 0; j < NR; j++) wv[j] = L::load(w[j] + k * L::kBytes);
+#pragma GCC unroll 4
+      for (int i = 0; i < MR; i++) {
+        const Vec xv = L::loadu(x[i] + k);
+#pragma GCC unroll 4
+        for (int j = 0; j < NR; j++) part[i][j] = L::fmadd(xv, wv[j], part[i][j]);
+      }
+    }
+    if (k < k1) {
+      Vec wv[NR];
+      for (int j = 0; j < NR; j++) wv[j] = load_part<L>(w[j] + k * L::kBytes, k1 - k);
+      fma_part<L>(part, x, k, k1 - k, wv);
+    }
+    for (int j = 0; j < NR; j++) {
+      const Vec c = L::set1(g.wscale[n0 + j][k0 / g.bk]);
+      for (int i = 0; i < MR; i++) total[i][j] = L::fmadd(part[i][j], c, total[i][j]);
+    }
+  }
+  L::template store_tile<MR, NR>(total, g.alpha, g.out, g.ldo, m0, n0);
+}
+
+// The dot form by dot_tile_blocks: pairs of rows of x against 4 weight rows, or single weight rows for decode
+// (kBlocks chains of kLanes weights per FMA latency when K holds 4 blocks).
+template <class L>
+void dot_driver_blocks(const DotGemm& g, int64_t n0, int64_t n1) {
+  const bool blocks = g.bk % L::kLanes == 0 && g.K >= 4 * g.bk;
+  row_blocks(g.M, [&](int64_t mb, int64_t me) {
+    col_tiles(stream_rows(me - mb, g.K, L::kLanes * L::kBytes * (blocks ? 4 : 1)), n0, n1, [&](auto nr, int64_t n) {
+      row_tiles<2>(mb, me, [&](auto mr, int64_t m) { dot_tile_blocks<mr, nr, L>(g, m, n); });
+    });
+  });
+}
+
 using DotKernel = void (*)(const DotGemm& g, int64_t n0, int64_t n1);
 
 // The dot form by the weights' dtype, on an ISA's load traits of each and its own kernels for unscaled
-// bf16 and for f8_e4m3; the portable kernel where a scale block ends inside a vector, for unscaled i8
-// and for other dtypes.
+// bf16 and for f8_e4m3; i8 summed per scale block (dot_tile_blocks); the portable kernel where a scale block
+// ends inside a vector, for unscaled i8 and for other dtypes.
 template <class F32, class Bf16, class F16, class I8, DotKernel kBf16Unscaled, DotKernel kFp8>
 void dot_by_dtype(const DotGemm& g, int64_t n0, int64_t n1) {
   const bool scaled = g.wscale != nullptr;
@@ -233,7 +311,7 @@ void dot_by_dtype(const DotGemm& g, int64_t n0, int64_t n1) {
       return kFp8(g, n0, n1);
     case DType::i8:
       if (!scaled) break;
-      return dot_driver<I8, true>(g, n0, n1);
+      return dot_driver_blocks<I8>(g, n0, n1);
     default:
       break;
   }

@@ -97,7 +97,9 @@ describe.skipIf(!HAS_BF16)(`linear in bf16 precision${SKIP}`, () => {
 
   it("measures its peak on vdpbf16ps: two multiply-adds per lane, about twice the f32 FMA's", () => {
     const f32 = new CpuBackend(native.addon, { threads: 2, settings: { precision: 'f32' } });
-    const ratio = cpu.fmaPeak() / f32.fmaPeak();
+    // Best of 3 each: other test files share the cores, and a peak is a best case.
+    const best = (backend: CpuBackend) => Math.max(...[0, 1, 2].map(() => backend.fmaPeak()));
+    const ratio = best(cpu) / best(f32);
     console.log(`vdpbf16ps / f32 FMA peak: ${ratio.toFixed(2)}`);
     // 2.0 where both issue at the same rate (Zen 4, Sapphire Rapids); well above the f32 figure in any case.
     expect(ratio).toBeGreaterThan(1.3);
