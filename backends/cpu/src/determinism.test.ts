@@ -57,17 +57,35 @@ describe('determinism on the cpu backend', () => {
 // linear takes one weight row at a time for up to 4 rows of x and 4-row tiles above (gemm-tiles.h
 // stream_rows): every row of x must get the same bits either way, at any thread split.
 describe('linear rows do not depend on how many rows run together', () => {
-  it.each<DType>(['bf16', 'f32', 'f16', 'f8_e4m3'])('%s weights, M = 1 to 9', async (dtype) => {
+  it.each<DType>(['bf16', 'f32', 'f16', 'f8_e4m3', 'i8'])('%s weights, M = 1 to 9', async (dtype) => {
     const backend = await cpuBackendFactory.create();
     const [N, K] = [70, 1000];
     const r = new Random(7);
-    const w = uploadLinearWeight(
-      backend,
-      dtype,
-      [N, K],
-      r.normals(N * K, dtype === 'f8_e4m3' ? 100 : 0.05),
-      (c) => r.normals(c, 0.01).map((v) => Math.abs(v) + 2 ** -8),
-    );
+    // i8: GGUF Q8_0 as the importer uploads it, an f32 scale per 32 quants (1000 = 31 blocks and a partial one).
+    const w =
+      dtype === 'i8'
+        ? {
+            weight: uploadTensor(
+              backend,
+              'i8',
+              [N, K],
+              r.normals(N * K, 40).map((v) => Math.max(-127, Math.min(127, Math.round(v)))),
+            ),
+            scaleInv: uploadTensor(
+              backend,
+              'f32',
+              [N, Math.ceil(K / 32)],
+              r.normals(N * Math.ceil(K / 32), 0.01).map((v) => Math.abs(v) + 2 ** -8),
+            ),
+            blockSize: [1, 32] as const,
+          }
+        : uploadLinearWeight(
+            backend,
+            dtype,
+            [N, K],
+            r.normals(N * K, dtype === 'f8_e4m3' ? 100 : 0.05),
+            (c) => r.normals(c, 0.01).map((v) => Math.abs(v) + 2 ** -8),
+          );
     const rows = r.normals(9 * K);
     const product = async (m: number) => {
       const x = uploadTensor(backend, 'f32', [m, K], rows.slice(0, m * K));
