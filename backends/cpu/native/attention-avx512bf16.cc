@@ -2,10 +2,9 @@
 //  1. pack: the query's rows converted to bf16 (f32 rounded to nearest even; bf16 as stored; fp8 e4m3 times
 //     its power-of-two block scale, exact), then laid out twice: keys (16 rows transposed into the lanes,
 //     transpose16) and values (pairs of rows interleaved per column).
-//  2. scores: an MR x NR tile of heads x 16-row blocks; per K pair, one broadcast of q's pair per head and
-//     one vdpbf16ps per accumulator.
-//  3. values: an MR x NR tile of heads x 16-column vectors; per pair of rows, one broadcast of p's pair per
-//     head and one vdpbf16ps per accumulator.
+//  2. scores and 3. values: one tile (pair_tile), MR heads x NR vectors of 16 outputs: per step one broadcast
+//     pair per head (q's K pair; p's pair of rows) and one vdpbf16ps per accumulator. Scores step over K pairs
+//     with 16-row blocks as columns; values step over pairs of rows with 16-column vectors as columns.
 // Compiled for the avx512bf16 target through the pragma below; callers check the CPU first.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -83,57 +82,54 @@ void row_bf16(const MlaRowsView& rows, int64_t t, int64_t width, uint16_t* dst) 
 inline __m512bh as_bh(__m512i v) { return (__m512bh)v; }
 inline __m512bh pair(const uint32_t* p) { return (__m512bh)_mm512_set1_epi32(static_cast<int>(*p)); }
 
-template <int MR, int NR>
-void scores_tile(const uint32_t* qb, const MlaPackedBf16& packed, int64_t h0, int64_t b, float* logits, int64_t ldl) {
-  const int64_t P = packed.pairs;
-  __m512 acc[MR][NR];
-  for (int i = 0; i < MR; i++)
-    for (int j = 0; j < NR; j++) acc[i][j] = _mm512_setzero_ps();
-  const uint32_t* q[MR];
-  for (int i = 0; i < MR; i++) q[i] = qb + (h0 + i) * P;
-  const uint16_t* k[NR];
-  for (int j = 0; j < NR; j++) k[j] = packed.keys.data() + (b + j) * P * 32;
-  for (int64_t p = 0; p < P; p++) {
-    __m512bh kv[NR];
-#pragma GCC unroll 4
-    for (int j = 0; j < NR; j++) kv[j] = as_bh(_mm512_loadu_si512(k[j] + p * 32));
-#pragma GCC unroll 4
-    for (int i = 0; i < MR; i++) {
-      const __m512bh qv = pair(q[i] + p);
-#pragma GCC unroll 4
-      for (int j = 0; j < NR; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], qv, kv[j]);
-    }
-  }
-  for (int i = 0; i < MR; i++)
-    for (int j = 0; j < NR; j++) _mm512_storeu_ps(logits + (h0 + i) * ldl + (b + j) * 16, acc[i][j]);
-}
+// The one tile of both products: out[i, 16 j .. 16 j + 15] = Σ_s vdpbf16ps(pair a[i][s], B(s, j)) for MR rows of
+// pairs a (row stride lda) and NR vectors per step of B (vector (s, j) at b + (s · step + j · col) · 32), over
+// `steps` steps in order; stored up to column `limit` (masked).
+struct PairOperands {
+  const uint32_t* a;
+  int64_t lda;
+  const uint16_t* b;
+  int64_t step, col;  // in vectors of 32 bf16
+  int64_t steps;
+  float* out;
+  int64_t ldo;
+  int64_t limit;
+};
 
 template <int MR, int NR>
-void values_tile(const uint32_t* pb, int64_t ldp, const MlaPackedBf16& packed, int64_t C, int64_t h0, int64_t v,
-                 float* out, int64_t ldo) {
-  const int64_t pairs = (packed.T + 1) / 2, V = packed.cvecs;
+void pair_tile(const PairOperands& o, int64_t i0, int64_t j0) {
   __m512 acc[MR][NR];
   for (int i = 0; i < MR; i++)
     for (int j = 0; j < NR; j++) acc[i][j] = _mm512_setzero_ps();
-  const uint32_t* p[MR];
-  for (int i = 0; i < MR; i++) p[i] = pb + (h0 + i) * ldp;
-  const uint16_t* vals = packed.values.data() + v * 32;
-  for (int64_t r = 0; r < pairs; r++) {
-    __m512bh vv[NR];
+  const uint32_t* a[MR];
+  for (int i = 0; i < MR; i++) a[i] = o.a + (i0 + i) * o.lda;
+  const uint16_t* b[NR];
+  for (int j = 0; j < NR; j++) b[j] = o.b + (j0 + j) * o.col * 32;
+  for (int64_t s = 0; s < o.steps; s++) {
+    __m512bh bv[NR];
 #pragma GCC unroll 4
-    for (int j = 0; j < NR; j++) vv[j] = as_bh(_mm512_loadu_si512(vals + (r * V + j) * 32));
+    for (int j = 0; j < NR; j++) bv[j] = as_bh(_mm512_loadu_si512(b[j] + s * o.step * 32));
 #pragma GCC unroll 4
     for (int i = 0; i < MR; i++) {
-      const __m512bh pv = pair(p[i] + r);
+      const __m512bh av = pair(a[i] + s);
 #pragma GCC unroll 4
-      for (int j = 0; j < NR; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], pv, vv[j]);
+      for (int j = 0; j < NR; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], av, bv[j]);
     }
   }
   for (int i = 0; i < MR; i++)
     for (int j = 0; j < NR; j++) {
-      const int64_t c = (v + j) * 16;
-      _mm512_mask_storeu_ps(out + (h0 + i) * ldo + c, first16(C - c), acc[i][j]);
+      const int64_t c = (j0 + j) * 16;
+      _mm512_mask_storeu_ps(o.out + (i0 + i) * o.ldo + c, first16(o.limit - c), acc[i][j]);
     }
+}
+
+// pair_tile over rows [0, H) and column vectors [j0, j1): 4 x 4 tiles, then the rests.
+void pair_tiles(const PairOperands& o, int64_t H, int64_t j0, int64_t j1) {
+  for (int64_t j = j0; j < j1; j += 4) {
+    with_count<4>(std::min<int64_t>(4, j1 - j), [&](auto nr) {
+      row_tiles<4>(0, H, [&](auto mr, int64_t i) { pair_tile<mr, nr>(o, i, j); });
+    });
+  }
 }
 
 }  // namespace
@@ -200,20 +196,16 @@ void mla_round_pairs_bf16(const float* src, int64_t ld, int64_t rows, int64_t n,
 
 void mla_scores_bf16(const uint32_t* qb, int64_t H, const MlaPackedBf16& packed, float* logits, int64_t ldl,
                      int64_t b0, int64_t b1) {
-  for (int64_t b = b0; b < b1; b += 4) {
-    with_count<4>(std::min<int64_t>(4, b1 - b), [&](auto nr) {
-      row_tiles<4>(0, H, [&](auto mr, int64_t h) { scores_tile<mr, nr>(qb, packed, h, b, logits, ldl); });
-    });
-  }
+  // Steps: K pairs (one vector apart); columns: 16-row blocks (a block's `pairs` vectors apart).
+  const PairOperands o{qb, packed.pairs, packed.keys.data(), 1, packed.pairs, packed.pairs, logits, ldl, ldl};
+  pair_tiles(o, H, b0, b1);
 }
 
 void mla_values_bf16(const uint32_t* pb, int64_t ldp, int64_t H, const MlaPackedBf16& packed, int64_t C, float* out,
                      int64_t ldo, int64_t v0, int64_t v1) {
-  for (int64_t v = v0; v < v1; v += 4) {
-    with_count<4>(std::min<int64_t>(4, v1 - v), [&](auto nr) {
-      row_tiles<4>(0, H, [&](auto mr, int64_t h) { values_tile<mr, nr>(pb, ldp, packed, C, h, v, out, ldo); });
-    });
-  }
+  // Steps: pairs of rows (`cvecs` vectors apart); columns: 16-column vectors (one vector apart).
+  const PairOperands o{pb, ldp, packed.values.data(), packed.cvecs, 1, (packed.T + 1) / 2, out, ldo, C};
+  pair_tiles(o, H, v0, v1);
 }
 
 }  // namespace dsa

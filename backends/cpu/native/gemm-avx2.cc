@@ -135,7 +135,7 @@ void dot_driver_fp8(const DotGemm& g, int64_t n0, int64_t n1) {
 
 namespace dsa {
 const GemmKernels& gemm_avx2() {
-  static const GemmKernels kernels{"avx2", dot_by_dtype<F32, Bf16, F16, I8, dot_driver<Bf16, false>, dot_driver_fp8>,
+  static const GemmKernels kernels{"avx2", dot_by_dtype<F32, Bf16, F16, I8, dot_driver<Bf16>, dot_driver_fp8>,
                                           axpy_by_dtype<F32, Bf16, F16, Fp8>};
   return kernels;
 }

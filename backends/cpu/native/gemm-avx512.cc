@@ -306,7 +306,7 @@ void dot_fp8(const DotGemm& g, int64_t n0, int64_t n1) {
   if (g.wscale == nullptr || g.bk % 64 == 0 || g.bk >= g.K) {
     if (__builtin_cpu_supports("avx512vbmi")) return dot_driver_fp8(g, n0, n1);
   }
-  dot_driver<Fp8, true>(g, n0, n1);
+  dot_driver_blocks<Fp8>(g, n0, n1);
 }
 
 }  // namespace

@@ -153,10 +153,9 @@ inline void store_sums(const typename L::Vec (&acc)[MR][NR], float alpha, float*
     for (int j = 0; j < NR; j++) out[(m0 + i) * ldo + n0 + j] = alpha * L::hsum(acc[i][j]);
 }
 
-// One MR x NR tile of the dot form: acc[i][j] = Σ_k x[m0 + i, k] · W(n0 + j, k). Scaled: each weight
-// vector is multiplied by its block scale (· 256 for f8_e4m3, whose loads are worth value · 2^-8).
+// One MR x NR tile of the dot form without scales: acc[i][j] = Σ_k x[m0 + i, k] · W(n0 + j, k).
 // Tiles are never inlined into the drivers: each gets the whole register file for its inner loop.
-template <int MR, int NR, class L, bool Scaled>
+template <int MR, int NR, class L>
 [[gnu::noinline]] void dot_tile(const DotGemm& g, int64_t m0, int64_t n0) {
   using Vec = typename L::Vec;
   constexpr int kLanes = L::kLanes;
@@ -166,57 +165,47 @@ template <int MR, int NR, class L, bool Scaled>
   const uint8_t* w[NR];
   dot_operands(g, m0, n0, x, w);
   const int64_t K = g.K;
-  const int64_t segment = (Scaled && g.wscale != nullptr) ? g.bk : K;
-  for (int64_t k0 = 0; k0 < K; k0 += segment) {
-    const int64_t k1 = k0 + segment < K ? k0 + segment : K;
-    Vec c[NR];
-    if (Scaled) {
-      for (int j = 0; j < NR; j++) {
-        float s = g.wscale != nullptr ? g.wscale[n0 + j][k0 / g.bk] : 1.0f;
-        c[j] = L::set1(L::kFp8 ? s * 256.0f : s);
-      }
-    }
-    int64_t k = k0;
-    for (; k + kLanes <= k1; k += kLanes) {
-      Vec wv[NR];
+  int64_t k = 0;
+  for (; k + kLanes <= K; k += kLanes) {
+    Vec wv[NR];
 #pragma GCC unroll 4
-      for (int j = 0; j < NR; j++) {
-        wv[j] = L::load(w[j] + k * L::kBytes);
-        if (Scaled) wv[j] = L::mul(wv[j], c[j]);
-      }
+    for (int j = 0; j < NR; j++) wv[j] = L::load(w[j] + k * L::kBytes);
 #pragma GCC unroll 4
-      for (int i = 0; i < MR; i++) {
-        Vec xv = L::loadu(x[i] + k);
+    for (int i = 0; i < MR; i++) {
+      Vec xv = L::loadu(x[i] + k);
 #pragma GCC unroll 4
-        for (int j = 0; j < NR; j++) acc[i][j] = L::fmadd(xv, wv[j], acc[i][j]);
-      }
+      for (int j = 0; j < NR; j++) acc[i][j] = L::fmadd(xv, wv[j], acc[i][j]);
     }
-    if (k < k1) {
-      Vec wv[NR];
-      for (int j = 0; j < NR; j++) {
-        wv[j] = load_part<L>(w[j] + k * L::kBytes, k1 - k);
-        if (Scaled) wv[j] = L::mul(wv[j], c[j]);
-      }
-      fma_part<L>(acc, x, k, k1 - k, wv);
-    }
+  }
+  if (k < K) {
+    Vec wv[NR];
+    for (int j = 0; j < NR; j++) wv[j] = load_part<L>(w[j] + k * L::kBytes, K - k);
+    fma_part<L>(acc, x, k, K - k, wv);
   }
   L::template store_tile<MR, NR>(acc, g.alpha, g.out, g.ldo, m0, n0);
 }
 
-// The dot form by dot_tile: tiles of L::kTileRows rows of x against 4 weight rows at a time.
-template <class L, bool Scaled>
+// The dot form without scales by dot_tile: tiles of L::kTileRows rows of x against 4 weight rows at a time.
+template <class L>
 void dot_driver(const DotGemm& g, int64_t n0, int64_t n1) {
   row_blocks(g.M, [&](int64_t mb, int64_t me) {
     col_tiles(stream_rows(me - mb, g.K, L::kLanes * L::kBytes), n0, n1, [&](auto nr, int64_t n) {
-      row_tiles<L::kTileRows>(mb, me, [&](auto mr, int64_t m) { dot_tile<mr, nr, L, Scaled>(g, m, n); });
+      row_tiles<L::kTileRows>(mb, me, [&](auto mr, int64_t m) { dot_tile<mr, nr, L>(g, m, n); });
     });
   });
 }
 
+// The scale of weight row n's block at k (· 256 for f8_e4m3, whose loads are worth value · 2^-8).
+template <class L>
+inline float scale_of(const DotGemm& g, int64_t n, int64_t k) {
+  const float s = g.wscale[n][k / g.bk];
+  return L::kFp8 ? s * 256.0f : s;
+}
+
 // One MR x NR tile of the dot form for weights with a scale per bk values along K (bk a multiple of kLanes,
 // or K within one block), summed per scale block: part = Σ x · w over the block's vectors in order, then
-// total = fma(part, scale, total) in block order (one multiply per block instead of one per weight vector:
-// i8, GGUF Q8_0's 32-blocks). A single weight row (NR = 1, the decode stream) keeps kBlocks blocks in flight as
+// total = fma(part, scale, total) in block order (one multiply per block, not one per weight vector): i8 (GGUF
+// Q8_0's 32-blocks), and block-scaled f32, bf16, f16 and (without VBMI) f8_e4m3. A single weight row (NR = 1, the decode stream) keeps kBlocks blocks in flight as
 // independent chains: the same operations per output, so results do not depend on the tile or on M.
 template <int MR, int NR, class L>
 [[gnu::noinline]] void dot_tile_blocks(const DotGemm& g, int64_t m0, int64_t n0) {
@@ -245,7 +234,7 @@ template <int MR, int NR, class L>
           }
         }
         for (int b = 0; b < kBlocks; b++) {
-          const Vec c = L::set1(g.wscale[n0][(k0 + b * bk) / g.bk]);
+          const Vec c = L::set1(scale_of<L>(g, n0, k0 + b * bk));
           for (int i = 0; i < MR; i++) total[i][0] = L::fmadd(p[i][b], c, total[i][0]);
         }
       }
@@ -272,7 +261,7 @@ template <int MR, int NR, class L>
       fma_part<L>(part, x, k, k1 - k, wv);
     }
     for (int j = 0; j < NR; j++) {
-      const Vec c = L::set1(g.wscale[n0 + j][k0 / g.bk]);
+      const Vec c = L::set1(scale_of<L>(g, n0 + j, k0));
       for (int i = 0; i < MR; i++) total[i][j] = L::fmadd(part[i][j], c, total[i][j]);
     }
   }
@@ -302,11 +291,11 @@ void dot_by_dtype(const DotGemm& g, int64_t n0, int64_t n1) {
   if (scaled && g.bk % F32::kLanes != 0 && g.bk < g.K) return gemm_portable().dot(g, n0, n1);
   switch (g.wdtype) {
     case DType::f32:
-      return scaled ? dot_driver<F32, true>(g, n0, n1) : dot_driver<F32, false>(g, n0, n1);
+      return scaled ? dot_driver_blocks<F32>(g, n0, n1) : dot_driver<F32>(g, n0, n1);
     case DType::bf16:
-      return scaled ? dot_driver<Bf16, true>(g, n0, n1) : kBf16Unscaled(g, n0, n1);
+      return scaled ? dot_driver_blocks<Bf16>(g, n0, n1) : kBf16Unscaled(g, n0, n1);
     case DType::f16:
-      return scaled ? dot_driver<F16, true>(g, n0, n1) : dot_driver<F16, false>(g, n0, n1);
+      return scaled ? dot_driver_blocks<F16>(g, n0, n1) : dot_driver<F16>(g, n0, n1);
     case DType::f8_e4m3:
       return kFp8(g, n0, n1);
     case DType::i8:
