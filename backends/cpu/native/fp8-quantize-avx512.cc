@@ -5,7 +5,7 @@
 //    (53 ≥ 2 · 24 + 2: double rounding is innocuous for a quotient);
 //  - e4m3 by integer rounding of y's bits (nearest even; a mantissa carry moves into the exponent), below 2^-6
 //    by rounding y · 512 to an integer (exact scaling, then the 2^23 trick); ±448 clamp.
-// A row holding an Infinity or a NaN is left to the scalar walk (the function returns false first).
+// A row holding an Infinity or a NaN is left to the scalar walk (the function returns false).
 // Compiled for the avx512 target through the pragma below; callers check the CPU first.
 #include <immintrin.h>
 
@@ -46,16 +46,17 @@ inline __mmask16 first16(int64_t n) { return n >= 16 ? __mmask16{0xffff} : stati
 bool quantize_fp8_row_avx512(const float* x, int64_t d, int64_t block_size, bool ue8m0, uint8_t* q, float* scales,
                              double (*ue8m0_scale)(double)) {
   const __m512 abs_mask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
-  // Infinity or NaN anywhere: the scalar walk (its scale can be 2^128 or NaN, kept in double there).
-  for (int64_t i = 0; i < d; i += 16)
-    if (_mm512_mask_fpclass_ps_mask(first16(d - i), _mm512_maskz_loadu_ps(first16(d - i), x + i), 0x99)) return false;
   for (int64_t start = 0, blk = 0; start < d; start += block_size, blk++) {
     const int64_t end = std::min(d, start + block_size);
     __m512 vmax = _mm512_setzero_ps();
+    __mmask16 special = 0;  // lanes holding an Infinity or a NaN
     for (int64_t i = start; i < end; i += 16) {
       const __m512 v = _mm512_maskz_loadu_ps(first16(end - i), x + i);
+      special |= _mm512_fpclass_ps_mask(v, 0x99);
       vmax = _mm512_max_ps(_mm512_and_ps(v, abs_mask), vmax);
     }
+    // The scalar walk takes the row (its scale can be 2^128 or NaN, kept in double there) and rewrites it whole.
+    if (special) return false;
     const float fmax = _mm512_reduce_max_ps(vmax);
     const double amax = std::max(1e-4, static_cast<double>(fmax));
     const double s = ue8m0 ? ue8m0_scale(amax) : static_cast<double>(static_cast<float>(amax / 448.0));

@@ -5,8 +5,6 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <mutex>
-#include <vector>
 #include <string>
 
 #include "convert.h"
@@ -80,23 +78,18 @@ void quantize_fp8(const Context& ctx, const Tensor& q, const Tensor& scale, cons
     const int64_t rows = x.shape[0], d = x.shape[1];
     expect_shape("q", q, {rows, d});
     expect_shape("scale", scale, {rows, (d + block_size - 1) / block_size});
-    std::vector<int64_t> scalar_rows;  // rows with an Infinity or NaN: the scalar walk below
-    std::mutex scalar_mutex;
     parallel_for(ctx, rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, d)), [&](int64_t b, int64_t e) {
-      for (int64_t r = b; r < e; r++)
-        if (!quantize_fp8_row_avx512(reinterpret_cast<const float*>(x.at(r * x.strides[0])), d, block_size, ue8m0,
-                                     q.at(r * q.strides[0]), reinterpret_cast<float*>(scale.at(r * scale.strides[0])),
-                                     ue8m0_scale)) {
-          std::lock_guard<std::mutex> lock(scalar_mutex);
-          scalar_rows.push_back(r);
-        }
+      for (int64_t r = b; r < e; r++) {
+        const float* xr = reinterpret_cast<const float*>(x.at(r * x.strides[0]));
+        if (quantize_fp8_row_avx512(xr, d, block_size, ue8m0, q.at(r * q.strides[0]),
+                                    reinterpret_cast<float*>(scale.at(r * scale.strides[0])), ue8m0_scale))
+          continue;
+        // An Infinity or a NaN in the row: the scalar walk.
+        double* v = scratch<double>(d);
+        load_row_f64(v, x.at(r * x.strides[0]), x.dtype, d, x.strides[1]);
+        quantize_row(q, scale, r, v, d, block_size, ue8m0);
+      }
     });
-    thread_local std::vector<double> v;
-    v.resize(static_cast<size_t>(d));
-    for (int64_t r : scalar_rows) {
-      load_row_f64(v.data(), x.at(r * x.strides[0]), x.dtype, d, x.strides[1]);
-      quantize_row(q, scale, r, v.data(), d, block_size, ue8m0);
-    }
     return;
   }
   for_each_scaled_row(ctx, x, "q", q, scale, block_size, [&](int64_t r, double* v, int64_t d, int64_t) {

@@ -153,35 +153,42 @@ inline void store_sums(const typename L::Vec (&acc)[MR][NR], float alpha, float*
     for (int j = 0; j < NR; j++) out[(m0 + i) * ldo + n0 + j] = alpha * L::hsum(acc[i][j]);
 }
 
-// One MR x NR tile of the dot form without scales: acc[i][j] = Σ_k x[m0 + i, k] · W(n0 + j, k).
-// Tiles are never inlined into the drivers: each gets the whole register file for its inner loop.
-template <int MR, int NR, class L>
-[[gnu::noinline]] void dot_tile(const DotGemm& g, int64_t m0, int64_t n0) {
+// acc[i][j] += Σ_k x[i][k] · w[j][k] over k in [k0, k1), one vector of kLanes at a time in order, then the tail
+// (masked, or through a zero-padded copy): the inner loop of every dot tile.
+template <class L, int MR, int NR>
+inline void dot_span(typename L::Vec (&acc)[MR][NR], const float* const (&x)[MR], const uint8_t* const (&w)[NR],
+                     int64_t k0, int64_t k1) {
   using Vec = typename L::Vec;
-  constexpr int kLanes = L::kLanes;
-  Vec acc[MR][NR];
-  zero_tile<L>(acc);
-  const float* x[MR];
-  const uint8_t* w[NR];
-  dot_operands(g, m0, n0, x, w);
-  const int64_t K = g.K;
-  int64_t k = 0;
-  for (; k + kLanes <= K; k += kLanes) {
+  int64_t k = k0;
+  for (; k + L::kLanes <= k1; k += L::kLanes) {
     Vec wv[NR];
 #pragma GCC unroll 4
     for (int j = 0; j < NR; j++) wv[j] = L::load(w[j] + k * L::kBytes);
 #pragma GCC unroll 4
     for (int i = 0; i < MR; i++) {
-      Vec xv = L::loadu(x[i] + k);
+      const Vec xv = L::loadu(x[i] + k);
 #pragma GCC unroll 4
       for (int j = 0; j < NR; j++) acc[i][j] = L::fmadd(xv, wv[j], acc[i][j]);
     }
   }
-  if (k < K) {
+  if (k < k1) {
     Vec wv[NR];
-    for (int j = 0; j < NR; j++) wv[j] = load_part<L>(w[j] + k * L::kBytes, K - k);
-    fma_part<L>(acc, x, k, K - k, wv);
+    for (int j = 0; j < NR; j++) wv[j] = load_part<L>(w[j] + k * L::kBytes, k1 - k);
+    fma_part<L>(acc, x, k, k1 - k, wv);
   }
+}
+
+// One MR x NR tile of the dot form without scales: acc[i][j] = Σ_k x[m0 + i, k] · W(n0 + j, k).
+// Tiles are never inlined into the drivers: each gets the whole register file for its inner loop.
+template <int MR, int NR, class L>
+[[gnu::noinline]] void dot_tile(const DotGemm& g, int64_t m0, int64_t n0) {
+  using Vec = typename L::Vec;
+  Vec acc[MR][NR];
+  zero_tile<L>(acc);
+  const float* x[MR];
+  const uint8_t* w[NR];
+  dot_operands(g, m0, n0, x, w);
+  dot_span<L>(acc, x, w, 0, g.K);
   L::template store_tile<MR, NR>(acc, g.alpha, g.out, g.ldo, m0, n0);
 }
 
@@ -243,23 +250,7 @@ template <int MR, int NR, class L>
     const int64_t k1 = k0 + bk < K ? k0 + bk : K;
     Vec part[MR][NR];
     zero_tile<L>(part);
-    int64_t k = k0;
-    for (; k + kLanes <= k1; k += kLanes) {
-      Vec wv[NR];
-#pragma GCC unroll 4
-      for (int j = 0; j < NR; j++) wv[j] = L::load(w[j] + k * L::kBytes);
-#pragma GCC unroll 4
-      for (int i = 0; i < MR; i++) {
-        const Vec xv = L::loadu(x[i] + k);
-#pragma GCC unroll 4
-        for (int j = 0; j < NR; j++) part[i][j] = L::fmadd(xv, wv[j], part[i][j]);
-      }
-    }
-    if (k < k1) {
-      Vec wv[NR];
-      for (int j = 0; j < NR; j++) wv[j] = load_part<L>(w[j] + k * L::kBytes, k1 - k);
-      fma_part<L>(part, x, k, k1 - k, wv);
-    }
+    dot_span<L>(part, x, w, k0, k1);
     for (int j = 0; j < NR; j++) {
       const Vec c = L::set1(scale_of<L>(g, n0 + j, k0));
       for (int i = 0; i < MR; i++) total[i][j] = L::fmadd(part[i][j], c, total[i][j]);

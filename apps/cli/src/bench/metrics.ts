@@ -1,6 +1,6 @@
 import type { LinearWeight } from '@dsa/backend';
 import type { ModelConfig, ModelWeights } from '@dsa/runtime';
-import { dtypeBytes, numel, type TensorView } from '@dsa/tensor';
+import { dtypeBytes, type TensorView, viewByteLength } from '@dsa/tensor';
 
 /** Median, minimum and maximum of `values` (non-empty). */
 export function stats(values: readonly number[]): { median: number; min: number; max: number } {
@@ -35,9 +35,8 @@ export interface WeightBytes {
   readonly routedExperts: number;
 }
 
-const viewBytes = (view: TensorView): number => numel(view.shape) * dtypeBytes(view.dtype);
 const linearBytes = (w: LinearWeight): number =>
-  viewBytes(w.weight) + (w.scaleInv ? viewBytes(w.scaleInv) : 0);
+  viewByteLength(w.weight) + (w.scaleInv ? viewByteLength(w.scaleInv) : 0);
 
 /**
  * {@link WeightBytes} of `weights` from the tensors as uploaded, so that each part counts at its own dtype (a
@@ -46,13 +45,13 @@ const linearBytes = (w: LinearWeight): number =>
 export function weightBytesOf(weights: ModelWeights): WeightBytes {
   const embed = weights.embed_tokens;
   const tied = weights.lm_head.weight.buffer === embed.buffer;
-  const embedding = tied ? 0 : viewBytes(embed);
+  const embedding = tied ? 0 : viewByteLength(embed);
   const rows = embed.shape[0] ?? 1;
   let routedExperts = 0;
   for (const layer of weights.layers)
     for (const expert of layer.moe?.experts ?? [])
       routedExperts += linearBytes(expert.gate) + linearBytes(expert.up) + linearBytes(expert.down);
-  return { total: weights.bytes, embedding, embeddingRow: tied ? 0 : viewBytes(embed) / rows, routedExperts };
+  return { total: weights.bytes, embedding, embeddingRow: tied ? 0 : viewByteLength(embed) / rows, routedExperts };
 }
 
 /**
