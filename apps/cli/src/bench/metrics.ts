@@ -51,7 +51,7 @@ export function weightBytesOf(weights: ModelWeights): WeightBytes {
   for (const layer of weights.layers)
     for (const expert of layer.moe?.experts ?? [])
       routedExperts += linearBytes(expert.gate) + linearBytes(expert.up) + linearBytes(expert.down);
-  return { total: weights.bytes, embedding, embeddingRow: tied ? 0 : viewByteLength(embed) / rows, routedExperts };
+  return { total: weights.bytes, embedding, embeddingRow: embedding / rows, routedExperts };
 }
 
 /**
