@@ -50,6 +50,47 @@ describe('engine', () => {
     await engine.close();
   });
 
+  it('under a step memory budget, prefills in chunks whose workspace fits it, with the fixture tokens', async () => {
+    const reference = await SafetensorsFile.open(path.join(dir, 'golden.safetensors'));
+    const ids = Array.from(await readI32(reference, 'decode.prompt_ids'));
+    const expected = JSON.parse(fs.readFileSync(path.join(dir, 'golden.json'), 'utf8')).decode.greedy_tokens;
+    // The workspace of a 64-token step, per token, measured on a model without a budget.
+    const probe = await DeepseekModel.load(new ReferenceBackend({ fused: true }), dir, {
+      cacheTokens: 64 * 64,
+    });
+    await probe.forward([{ sequence: probe.cache.createSequence(), tokens: ids.slice(0, 64) }]);
+    const budget = Math.floor((16 * probe.workspace.stepPeak) / 64);
+    probe.dispose();
+    // The fused kernels (the cpu and cuda backends' path): no attention scratch that grows with the context.
+    const model = await DeepseekModel.load(new ReferenceBackend({ fused: true }), dir, {
+      cacheTokens: 64 * 64,
+      stepMemory: budget,
+    });
+    const steps: { rows: number; peak: number }[] = [];
+    const forward = model.forward.bind(model);
+    model.forward = async (entries, options) => {
+      const result = await forward(entries, options);
+      steps.push({ rows: entries.reduce((n, e) => n + e.tokens.length, 0), peak: model.workspace.stepPeak });
+      return result;
+    };
+    const engine = new Engine(model, { maxBatchTokens: 512 });
+    const { tokens } = await collect(engine.generate({ prompt: ids, maxTokens: 8, ignoreEos: true }));
+    await engine.close();
+    expect(tokens).toEqual(expected);
+    // The first step probes with 64 tokens (over the budget), the second takes it scaled down (16 rows, over
+    // by the fixed part), then the line through both: every later step fits, and the 100 tokens are in.
+    expect(steps[0]!.rows).toBe(64);
+    expect(steps[1]!.rows).toBe(16);
+    const prefill = steps.slice(
+      0,
+      steps.findIndex((s) => s.rows === 1),
+    );
+    expect(prefill.reduce((n, s) => n + s.rows, 0)).toBe(100);
+    expect(prefill.length).toBeGreaterThanOrEqual(4);
+    for (const s of steps.slice(2)) expect(s.peak).toBeLessThanOrEqual(budget);
+    model.dispose();
+  });
+
   it('32 concurrent requests, with late joiners and cancellations, match their solo outputs; all blocks freed', async () => {
     const requests: GenerateRequest[] = Array.from({ length: 32 }, (_, i) => ({
       prompt: prompt(i, 8 + ((i * 7) % 40)),

@@ -58,7 +58,16 @@ function modelOptions(command: Command): Command {
       wrap(() => parseBytes(v, '--kv-cache-memory')),
     )
     .addOption(latentCacheOption())
+    .addOption(stepMemoryOption())
     .option('-q, --quiet', 'print only the result');
+}
+
+/** `--step-memory`: the workspace bytes of one step (DeepseekModel's `stepMemory`). */
+function stepMemoryOption(): Option {
+  return new Option(
+    '--step-memory <bytes>',
+    'workspace (activation) bytes one step may use; long prompts prefill in chunks that fit (accepts 256MB, 1GiB; default: no limit)',
+  ).argParser((v: string) => wrap(() => parseBytes(v, '--step-memory')));
 }
 
 /** `--latent-cache`: how the MLA latent cache stores rows (DeepseekModel's `latentCache`). */
@@ -259,6 +268,7 @@ export function buildProgram(): Command {
       asInt('--layers', 1, 256),
     )
     .addOption(latentCacheOption())
+    .addOption(stepMemoryOption())
     .option('--prompt <n>', 'prefill length of the pp measurement', asInt('--prompt', 1, 1 << 20), 512)
     .option('--repeat <n>', 'timed decode steps per measurement', asInt('--repeat', 1, 1 << 16), 5)
     .option('--json', 'one JSON line per measurement')

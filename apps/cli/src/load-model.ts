@@ -24,6 +24,8 @@ export interface ModelFlags {
   readonly topkPolicy?: string;
   /** How the MLA latent cache stores rows (`--latent-cache`; default f32). */
   readonly latentCache?: LatentCacheFormat;
+  /** Workspace bytes one step may use (`--step-memory`; default: no limit). */
+  readonly stepMemory?: number;
 }
 
 /** Creates the backend and loads the model, with a progress bar on stderr when it is a terminal. */
@@ -53,6 +55,7 @@ export async function loadModel(flags: ModelFlags): Promise<{ backend: Backend; 
     ...(flags.indexTopk ? { indexTopk: flags.indexTopk } : {}),
     ...(flags.topkPolicy ? { topkPolicy: policyFlag(flags.topkPolicy) } : {}),
     ...(flags.latentCache ? { latentCache: flags.latentCache } : {}),
+    ...(flags.stepMemory ? { stepMemory: flags.stepMemory } : {}),
     log,
     onProgress: (p) => {
       if (!bar) return;

@@ -14,16 +14,22 @@ const settings = { execution: 'synchronous', ...(process.env.PREC ? { precision:
 const bes = Object.fromEntries(
   Object.entries(dirs).map(([k, d]) => [k, new CpuBackend(loadNative(d).addon, { settings })]),
 );
-const shapes = [
-  [1, 4096, 1024, 'bf16'],
-  [8, 4096, 1024, 'bf16'],
-  [32, 4096, 1024, 'bf16'],
-  [512, 4096, 1024, 'bf16'],
-  [512, 1024, 4096, 'bf16'],
-  [16, 256, 160, 'f32'],
-  [8, 4096, 1024, 'f8_e4m3'],
-  [512, 1024, 1024, 'f8_e4m3'],
-];
+// SHAPES=MxNxK:dtype,... overrides the list (e.g. the v32-dims prefill: 1024x2048x7168:i8,1024x7168x2048:f8_e4m3).
+const shapes = process.env.SHAPES
+  ? process.env.SHAPES.split(',').map((s) => {
+      const [dims, dt] = s.split(':');
+      return [...dims.split('x').map(Number), dt];
+    })
+  : [
+      [1, 4096, 1024, 'bf16'],
+      [8, 4096, 1024, 'bf16'],
+      [32, 4096, 1024, 'bf16'],
+      [512, 4096, 1024, 'bf16'],
+      [512, 1024, 4096, 'bf16'],
+      [16, 256, 160, 'f32'],
+      [8, 4096, 1024, 'f8_e4m3'],
+      [512, 1024, 1024, 'f8_e4m3'],
+    ];
 for (const [m, n, k, dt] of shapes) {
   const best = {},
     res = {},
@@ -31,9 +37,22 @@ for (const [m, n, k, dt] of shapes) {
   for (const [name, be] of Object.entries(bes)) {
     const r = new Random(1);
     const x = uploadTensor(be, 'f32', [m, k], r.normals(m * k));
-    const w = uploadLinearWeight(be, dt, [n, k], r.normals(n * k, dt === 'f8_e4m3' ? 100 : 0.05), (c) =>
-      new Array(c).fill(2 ** -7),
-    );
+    // i8: GGUF Q8_0 as the importer uploads it (an f32 scale per 32 quants).
+    const w =
+      dt === 'i8'
+        ? {
+            weight: uploadTensor(
+              be,
+              'i8',
+              [n, k],
+              r.normals(n * k, 40).map((v) => Math.max(-127, Math.min(127, Math.round(v)))),
+            ),
+            scaleInv: uploadTensor(be, 'f32', [n, k / 32], r.normals((n * k) / 32, 0.001)),
+            blockSize: [1, 32],
+          }
+        : uploadLinearWeight(be, dt, [n, k], r.normals(n * k, dt === 'f8_e4m3' ? 100 : 0.05), (c) =>
+            new Array(c).fill(2 ** -7),
+          );
     const out = tensorView(be.allocate(m * n * 4, 'activations'), 'f32', [m, n]);
     ops[name] = { be, run: () => be.kernels.linear(out, x, w), out };
   }

@@ -7,6 +7,9 @@
 //    are widened exactly to bf16 into a panel of up to 64 rows per column block (once per call), in the
 //    lane-block layout below, so that each accumulator lane sums one scale block only and a group of 16
 //    blocks is scaled by one FMA. Fewer rows (decode) keep the f32 kernels (see kLaneBlocksMinRows).
+//  - Prefill (bf16 weights: x larger than L1; block-scaled: always): 4 rows of x over one K chunk stay in L1 while the weight tiles of a
+//    column block stream past from L2 (dot_rows_chunked_bf16, dot_rows_lanes); the accumulators wait in
+//    memory between chunks, so each lane sees the same operations as over the whole K.
 // The result of a row does not depend on M (within M >= 8 for block-scaled weights), on the tile it
 // falls in, or on the thread split.
 // Compiled for the avx512bf16 target through the pragma below; callers check the CPU first.
@@ -81,12 +84,73 @@ void dot_rows_bf16(const DotGemm& g, const uint16_t* xb, int64_t m0, int64_t n0,
 }
 
 
+// Weight rows per column block of the chunked tiles, at most, and the K chunk (a multiple of 32): 4 rows of x
+// over one chunk (4 KB) stay in L1 while the block's weight tiles stream past them from L2.
+constexpr int64_t kChunkCols = 64;
+constexpr int64_t kChunkK = 512;
+constexpr int kChunkRows = 4;
+
+// dot_tile_bf16 over k in [k0, k1) (k0 a multiple of 32; k1 a multiple of 32 or K), its accumulators kept
+// in acc (16 floats per pair, row stride kChunkCols) between chunks: each lane sees the same operations in
+// the same order as over the whole K.
+template <int MR, int NR>
+inline void dot_chunk_bf16(const DotGemm& g, const uint16_t* xb, int64_t m0, int64_t n0, int64_t j0, int64_t k0,
+                           int64_t k1, float* acc_mem) {
+  __m512 acc[MR][NR];
+  for (int i = 0; i < MR; i++)
+    for (int j = 0; j < NR; j++) acc[i][j] = _mm512_load_ps(acc_mem + (i * kChunkCols + j0 + j) * 16);
+  const uint16_t* w[NR];
+  for (int j = 0; j < NR; j++) w[j] = reinterpret_cast<const uint16_t*>(g.w[n0 + j]);
+  const uint16_t* x[MR];
+  for (int i = 0; i < MR; i++) x[i] = xb + (m0 + i) * g.K;
+  int64_t k = k0;
+  for (; k + 32 <= k1; k += 32) {
+    __m512bh wv[NR];
+#pragma GCC unroll 4
+    for (int j = 0; j < NR; j++) wv[j] = load_bh(w[j] + k);
+#pragma GCC unroll 4
+    for (int i = 0; i < MR; i++) {
+      __m512bh xv = load_bh(x[i] + k);
+#pragma GCC unroll 4
+      for (int j = 0; j < NR; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], xv, wv[j]);
+    }
+  }
+  if (k < k1) {
+    const __mmask32 m = static_cast<__mmask32>((1ull << (k1 - k)) - 1ull);
+    __m512bh wv[NR];
+    for (int j = 0; j < NR; j++) wv[j] = load_bh(w[j] + k, m);
+    for (int i = 0; i < MR; i++) {
+      __m512bh xv = load_bh(x[i] + k, m);
+      for (int j = 0; j < NR; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], xv, wv[j]);
+    }
+  }
+  for (int i = 0; i < MR; i++)
+    for (int j = 0; j < NR; j++) _mm512_store_ps(acc_mem + (i * kChunkCols + j0 + j) * 16, acc[i][j]);
+}
+
+// Rows [m0, m0 + MR) of x against weight rows [n0, n1) (at most kChunkCols), chunk by chunk of K.
+template <int MR>
+[[gnu::noinline]] void dot_rows_chunked_bf16(const DotGemm& g, const uint16_t* xb, int64_t m0, int64_t n0, int64_t n1) {
+  alignas(64) float acc[MR * kChunkCols * 16];
+  for (int64_t t = 0; t < MR * kChunkCols * 16; t += 16) _mm512_store_ps(acc + t, _mm512_setzero_ps());
+  for (int64_t k0 = 0; k0 < g.K; k0 += kChunkK) {
+    const int64_t k1 = std::min(g.K, k0 + kChunkK);
+    col_tiles(false, n0, n1, [&](auto nr, int64_t n) { dot_chunk_bf16<MR, nr>(g, xb, m0, n, n - n0, k0, k1, acc); });
+  }
+  for (int i = 0; i < MR; i++)
+    for (int64_t n = n0; n < n1; n++)
+      g.out[(m0 + i) * g.ldo + n] = g.alpha * _mm512_reduce_add_ps(_mm512_load_ps(acc + (i * kChunkCols + n - n0) * 16));
+}
+
 // The lane-block layout of a block-scaled K: K split into layout blocks of B elements (B a multiple of
 // 32 dividing the scale block bk, so a layout block lies in one scale block), 16 consecutive layout
 // blocks per group; within a group, vector v (v in [0, B / 2)) holds in 32-bit lane l the pair of
 // elements (2v, 2v + 1) of layout block l. Elements past K are zero. x and the weights are packed the
 // same way; lane l of an accumulator then sums layout block l only, and after the group it is scaled
 // by a vector of the 16 blocks' scales.
+// Weight rows per converted panel, at most.
+constexpr int64_t kLanePanelRows = 64;
+
 struct LaneBlocks {
   int64_t B = 32;       // layout block width
   int64_t groups = 0;   // groups of 16 layout blocks
@@ -182,44 +246,56 @@ struct Panel {
   }
 };
 
-// One MR x NR tile against the panel: per group, part[i][j] = Σ_v vdpbf16ps(x[i] vector v, w[j] vector v)
-// (each lane one layout block), then total[i][j] += part[i][j] · scales of w[j]; out = alpha · Σ lanes.
-// total lives in memory (touched once per group), so the part accumulators get the registers.
+// One MR x NR tile against the panel for group g: part[i][j] = Σ_v vdpbf16ps(x[i] vector v, w[j] vector v)
+// (each lane one layout block), then total[i][j] += part[i][j] · scales of w[j]. total (16 floats per pair,
+// touched once per group) lives in memory, so the part accumulators get the registers.
 template <int MR, int NR>
-[[gnu::noinline]] void dot_tile_lanes(const LaneBlocks& lb, const uint16_t* xb, const Panel& p, int64_t m0,
-                                      int64_t j0, float* out, int64_t ldo, float alpha) {
+inline void dot_group_lanes(const LaneBlocks& lb, const uint16_t* const* x, const Panel& p, int64_t g, int64_t j0,
+                            float* total) {
   const int64_t row = lb.row(), V = lb.vectors(), srow = lb.groups * 16;
-  alignas(64) float total[MR][NR][16];
+  const uint16_t* w[NR];
+  for (int j = 0; j < NR; j++) w[j] = p.w.data() + (j0 + j) * row + g * V * 32;
+  __m512 part[MR][NR];
   for (int i = 0; i < MR; i++)
-    for (int j = 0; j < NR; j++) _mm512_store_ps(total[i][j], _mm512_setzero_ps());
+    for (int j = 0; j < NR; j++) part[i][j] = _mm512_setzero_ps();
+  for (int64_t v = 0; v < V; v++) {
+    __m512bh wv[NR];
+#pragma GCC unroll 4
+    for (int j = 0; j < NR; j++) wv[j] = load_bh(w[j] + v * 32);
+#pragma GCC unroll 4
+    for (int i = 0; i < MR; i++) {
+      const __m512bh xv = load_bh(x[i] + v * 32);
+#pragma GCC unroll 4
+      for (int j = 0; j < NR; j++) part[i][j] = _mm512_dpbf16_ps(part[i][j], xv, wv[j]);
+    }
+  }
+  for (int j = 0; j < NR; j++) {
+    const __m512 s = _mm512_loadu_ps(p.s.data() + (j0 + j) * srow + g * 16);
+    for (int i = 0; i < MR; i++) {
+      float* t = total + (i * kLanePanelRows + j0 + j) * 16;
+      _mm512_store_ps(t, _mm512_fmadd_ps(part[i][j], s, _mm512_load_ps(t)));
+    }
+  }
+}
+
+// Rows [m0, m0 + MR) of x against the panel's columns [0, cols): group by group, each group's x chunk (MR
+// rows of 16 layout blocks) stays in L1 while every weight tile of the panel streams past it from L2 (a tile
+// over the whole K re-read both operands from L2, which capped it at 0.55-0.67 of the vdpbf16ps peak). Each
+// lane sees the same operations in the same order as over the whole K: out = alpha · Σ lanes of total.
+template <int MR>
+[[gnu::noinline]] void dot_rows_lanes(const LaneBlocks& lb, const uint16_t* xb, const Panel& p, int64_t m0,
+                                      int64_t cols, float* out, int64_t ldo, float alpha) {
+  const int64_t row = lb.row(), V = lb.vectors();
+  alignas(64) float total[MR * kLanePanelRows * 16];
+  for (int64_t t = 0; t < MR * kLanePanelRows * 16; t += 16) _mm512_store_ps(total + t, _mm512_setzero_ps());
   for (int64_t g = 0; g < lb.groups; g++) {
     const uint16_t* x[MR];
-    const uint16_t* w[NR];
     for (int i = 0; i < MR; i++) x[i] = xb + (m0 + i) * row + g * V * 32;
-    for (int j = 0; j < NR; j++) w[j] = p.w.data() + (j0 + j) * row + g * V * 32;
-    __m512 part[MR][NR];
-    for (int i = 0; i < MR; i++)
-      for (int j = 0; j < NR; j++) part[i][j] = _mm512_setzero_ps();
-    for (int64_t v = 0; v < V; v++) {
-      __m512bh wv[NR];
-#pragma GCC unroll 4
-      for (int j = 0; j < NR; j++) wv[j] = load_bh(w[j] + v * 32);
-#pragma GCC unroll 4
-      for (int i = 0; i < MR; i++) {
-        const __m512bh xv = load_bh(x[i] + v * 32);
-#pragma GCC unroll 4
-        for (int j = 0; j < NR; j++) part[i][j] = _mm512_dpbf16_ps(part[i][j], xv, wv[j]);
-      }
-    }
-    for (int j = 0; j < NR; j++) {
-      const __m512 s = _mm512_loadu_ps(p.s.data() + (j0 + j) * srow + g * 16);
-      for (int i = 0; i < MR; i++)
-        _mm512_store_ps(total[i][j], _mm512_fmadd_ps(part[i][j], s, _mm512_load_ps(total[i][j])));
-    }
-    asm volatile("" ::: "memory");  // keep total in memory
+    col_tiles(false, 0, cols, [&](auto nr, int64_t j) { dot_group_lanes<MR, nr>(lb, x, p, g, j, total); });
   }
   for (int i = 0; i < MR; i++)
-    for (int j = 0; j < NR; j++) out[(m0 + i) * ldo + j0 + j] = alpha * _mm512_reduce_add_ps(_mm512_load_ps(total[i][j]));
+    for (int64_t j = 0; j < cols; j++)
+      out[(m0 + i) * ldo + j] = alpha * _mm512_reduce_add_ps(_mm512_load_ps(total + (i * kLanePanelRows + j) * 16));
 }
 
 // Block-scaled weights: column blocks whose panel stays within about half of L2, each converted once,
@@ -227,15 +303,13 @@ template <int MR, int NR>
 void dot_lane_blocks(const DotGemm& g, const uint16_t* xb, int64_t n0, int64_t n1) {
   const LaneBlocks lb = lane_blocks(g.K, g.bk);
   const int64_t fit = (512 * 1024) / (lb.row() * 2);
-  const int64_t block = std::min<int64_t>(64, std::max<int64_t>(4, fit / 4 * 4));
+  const int64_t block = std::min<int64_t>(kLanePanelRows, std::max<int64_t>(4, fit / 4 * 4));
   thread_local Panel panel;
   float* out = g.out + n0;
   for (int64_t nb = n0; nb < n1; nb += block) {
     const int64_t ne = std::min(n1, nb + block);
     panel.fill(g, lb, nb, ne);
-    row_tiles<4>(0, g.M, [&](auto mr, int64_t m) {
-      col_tiles(false, 0, ne - nb, [&](auto nr, int64_t j) { dot_tile_lanes<mr, nr>(lb, xb, panel, m, j, out + (nb - n0), g.ldo, g.alpha); });
-    });
+    row_tiles<kChunkRows>(0, g.M, [&](auto mr, int64_t m) { dot_rows_lanes<mr>(lb, xb, panel, m, ne - nb, out + (nb - n0), g.ldo, g.alpha); });
   }
 }
 
@@ -289,11 +363,20 @@ void dot_bf16_avx512bf16(const DotGemm& g, const uint16_t* xb, int64_t n0, int64
     });
     return;
   }
-  for (int64_t nb = n0; nb < n1; nb += 64) {
-    const int64_t ne = nb + 64 < n1 ? nb + 64 : n1;
-    int64_t m = 0;
-    for (; m + 4 <= g.M; m += 4) dot_rows_bf16<4>(g, xb, m, nb, ne, stream);
-    for (; m < g.M; m++) dot_rows_bf16<1>(g, xb, m, nb, ne, stream);
+  if (stream) {
+    for (int64_t nb = n0; nb < n1; nb += 64) {
+      const int64_t ne = nb + 64 < n1 ? nb + 64 : n1;
+      int64_t m = 0;
+      for (; m + 4 <= g.M; m += 4) dot_rows_bf16<4>(g, xb, m, nb, ne, stream);
+      for (; m < g.M; m++) dot_rows_bf16<1>(g, xb, m, nb, ne, stream);
+    }
+    return;
+  }
+  // Column blocks whose weights stay within about half of L2; each row tile of x meets the block chunk by chunk.
+  const int64_t block = std::min<int64_t>(kChunkCols, std::max<int64_t>(4, (512 * 1024) / (g.K * 2) / 4 * 4));
+  for (int64_t nb = n0; nb < n1; nb += block) {
+    const int64_t ne = std::min(n1, nb + block);
+    row_tiles<kChunkRows>(0, g.M, [&](auto mr, int64_t m) { dot_rows_chunked_bf16<mr>(g, xb, m, nb, ne); });
   }
 }
 

@@ -97,6 +97,20 @@ void dot(const Context& ctx, const GemmKernels& kernels, const DotGemm& g, int64
   kernels.dot(g, 0, n);
 }
 
+// gate and up of one task (the same x): as dot() each, with x rounded to bf16 once for both where the bf16
+// precision applies to both in the same layout (the same bf16 rows as two roundings, once).
+void dot_gate_up(const Context& ctx, const GemmKernels& kernels, const DotGemm& gate, const DotGemm& up, int64_t n) {
+  if (ctx.isa >= kAvx512Bf16 && bf16_dot_applies(gate) && bf16_dot_applies(up) && gate.wdtype == up.wdtype &&
+      gate.bk == up.bk) {
+    uint16_t* xb = scratch<uint16_t, 4>(gate.M * bf16_x_row(gate));
+    to_bf16_avx512bf16(gate, xb);
+    dot_bf16_avx512bf16(gate, xb, 0, n);
+    return dot_bf16_avx512bf16(up, xb, 0, n);
+  }
+  dot(ctx, kernels, gate, n);
+  dot(ctx, kernels, up, n);
+}
+
 // Runs body(task) for task in [0, tasks) on the pool.
 template <class Body>
 void run_tasks(const Context& ctx, int64_t tasks, Body&& body) {
@@ -182,7 +196,11 @@ void moe_experts(const Context& ctx, const Tensor& out, const Tensor& x, const T
   std::vector<float> h(static_cast<size_t>(total * inter));
   if (inter > 0) {
     const int64_t active_count = static_cast<int64_t>(active.size());
-    const int64_t width = tile_width(inter, (tiles_wanted + active_count - 1) / active_count);
+    // Prefill-sized experts (at least 32 rows each on average) split into at least 4 tiles, so that experts
+    // of uneven row counts even out over the threads; decode keeps one tile per thread.
+    int64_t parts = (tiles_wanted + active_count - 1) / active_count;
+    if (total >= 32 * active_count) parts = std::max<int64_t>(parts, 4);
+    const int64_t width = tile_width(inter, parts);
     const int64_t per_expert = (inter + width - 1) / width;
     run_tasks(ctx, active_count * per_expert, [&](int64_t task) {
       const size_t i = static_cast<size_t>(task / per_expert);
@@ -193,8 +211,7 @@ void moe_experts(const Context& ctx, const Tensor& out, const Tensor& x, const T
       float* us = scratch<float, 2>(m * w);
       for (int64_t r = 0; r < m; r++)
         load_row_f32(xe + r * d, x.at(token[r0 + r] * x.strides[0]), x.dtype, d, x.strides[1]);
-      dot(ctx, kernels, gate[i].gemm(xe, d, m, d, gs, w, c0), w);
-      dot(ctx, kernels, up[i].gemm(xe, d, m, d, us, w, c0), w);
+      dot_gate_up(ctx, kernels, gate[i].gemm(xe, d, m, d, gs, w, c0), up[i].gemm(xe, d, m, d, us, w, c0), w);
       // As the swiglu kernel: silu rounded to f32, then an f32 product.
       for (int64_t r = 0; r < m; r++)
         for (int64_t c = 0; c < w; c++) {

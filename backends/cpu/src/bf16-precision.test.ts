@@ -250,75 +250,78 @@ for (const kind of ['fp8', 'q8_0'] as const) {
     });
   });
 
-  describe.skipIf(!HAS_BF16)(`moeExperts with ${kind} weights in bf16 precision${SKIP}`, () => {
-    // 19 tokens, 3 of 5 experts each (11 or 12 rows per expert: the bf16 path), H 300, I 96 (K of down
-    // not a multiple of 128).
-    const [T, A, E, H, I] = [19, 3, 5, 300, 96];
-    const cpu = new CpuBackend(native.addon, { threads: 2, settings: { precision: 'bf16' } });
-    const x = values(T * H, 41);
-    const indices = Array.from({ length: T * A }, (_, i) => (Math.floor(i / A) + (i % A) * 2) % E);
-    const routing = values(T * A, 43).map((v) => 0.25 + Math.abs(v));
-    const experts = Array.from({ length: E }, (_, e) => ({
-      gate: blockScaled(kind, I, H, 100 + e),
-      up: blockScaled(kind, I, H, 200 + e),
-      down: blockScaled(kind, H, I, 300 + e),
-    }));
-
-    async function run(fused: boolean) {
-      const weights: ExpertWeights[] = experts.map((ex) => ({
-        gate: ex.gate.upload(cpu),
-        up: ex.up.upload(cpu),
-        down: ex.down.upload(cpu),
+  // 19 tokens, 3 of 5 experts each (11 or 12 rows per expert: the bf16 path), H 300, I 96 (K of down not a
+  // multiple of 128); 61 tokens (36-37 rows per expert: prefill-sized, gate and up split into column tiles).
+  describe.skipIf(!HAS_BF16).each([19, 61])(
+    `moeExperts with ${kind} weights in bf16 precision, %i tokens${SKIP}`,
+    (T) => {
+      const [A, E, H, I] = [3, 5, 300, 96];
+      const cpu = new CpuBackend(native.addon, { threads: 2, settings: { precision: 'bf16' } });
+      const x = values(T * H, 41);
+      const indices = Array.from({ length: T * A }, (_, i) => (Math.floor(i / A) + (i % A) * 2) % E);
+      const routing = values(T * A, 43).map((v) => 0.25 + Math.abs(v));
+      const experts = Array.from({ length: E }, (_, e) => ({
+        gate: blockScaled(kind, I, H, 100 + e),
+        up: blockScaled(kind, I, H, 200 + e),
+        down: blockScaled(kind, H, I, 300 + e),
       }));
-      const out = tensorView(cpu.allocate(T * H * 4, 'activations'), 'f32', [T, H]);
-      const args = [
-        out,
-        uploadTensor(cpu, 'f32', [T, H], x),
-        uploadTensor(cpu, 'i32', [T, A], indices),
-        uploadTensor(cpu, 'f32', [T, A], routing),
-        weights,
-      ] as const;
-      if (fused) cpu.fused.moeExperts!(...args);
-      else await compositeMoeExperts(cpu, new Workspace(cpu), ...args);
-      const host = new Float32Array(T * H);
-      await cpu.download(out, host);
-      return host;
-    }
 
-    it('is bit-identical to its composite (linear in bf16 precision) and within 4e-3 of a float64 reference', async () => {
-      const fused = await run(true);
-      expect(Array.from(fused)).toEqual(Array.from(await run(false)));
-      // float64 reference: gate and up over bf16(x); h = silu(gate) · up rounded to bf16 for down. The
-      // kernel rounds its f32 h, so an h within f32 error of a bf16 tie may round the other way: one
-      // bf16 step (2^-8 relative) of that term at most, hence 4e-3 of Σ |terms|.
-      let worst = 0;
-      for (let t = 0; t < T; t++) {
-        const want = new Float64Array(H);
-        const scale = new Float64Array(H);
-        for (let s = 0; s < A; s++) {
-          const ex = experts[indices[t * A + s]!]!;
-          const r = routing[t * A + s]!;
-          const h: number[] = [];
-          for (let i = 0; i < I; i++) {
-            const g = roundedDot(x, ex.gate.dense, H, t, i).sum;
-            const u = roundedDot(x, ex.up.dense, H, t, i).sum;
-            h.push(toBf16((g / (1 + Math.exp(-g))) * u));
+      async function run(fused: boolean) {
+        const weights: ExpertWeights[] = experts.map((ex) => ({
+          gate: ex.gate.upload(cpu),
+          up: ex.up.upload(cpu),
+          down: ex.down.upload(cpu),
+        }));
+        const out = tensorView(cpu.allocate(T * H * 4, 'activations'), 'f32', [T, H]);
+        const args = [
+          out,
+          uploadTensor(cpu, 'f32', [T, H], x),
+          uploadTensor(cpu, 'i32', [T, A], indices),
+          uploadTensor(cpu, 'f32', [T, A], routing),
+          weights,
+        ] as const;
+        if (fused) cpu.fused.moeExperts!(...args);
+        else await compositeMoeExperts(cpu, new Workspace(cpu), ...args);
+        const host = new Float32Array(T * H);
+        await cpu.download(out, host);
+        return host;
+      }
+
+      it('is bit-identical to its composite (linear in bf16 precision) and within 4e-3 of a float64 reference', async () => {
+        const fused = await run(true);
+        expect(Array.from(fused)).toEqual(Array.from(await run(false)));
+        // float64 reference: gate and up over bf16(x); h = silu(gate) · up rounded to bf16 for down. The
+        // kernel rounds its f32 h, so an h within f32 error of a bf16 tie may round the other way: one
+        // bf16 step (2^-8 relative) of that term at most, hence 4e-3 of Σ |terms|.
+        let worst = 0;
+        for (let t = 0; t < T; t++) {
+          const want = new Float64Array(H);
+          const scale = new Float64Array(H);
+          for (let s = 0; s < A; s++) {
+            const ex = experts[indices[t * A + s]!]!;
+            const r = routing[t * A + s]!;
+            const h: number[] = [];
+            for (let i = 0; i < I; i++) {
+              const g = roundedDot(x, ex.gate.dense, H, t, i).sum;
+              const u = roundedDot(x, ex.up.dense, H, t, i).sum;
+              h.push(toBf16((g / (1 + Math.exp(-g))) * u));
+            }
+            for (let c = 0; c < H; c++) {
+              const { sum, scale: terms } = roundedDot(h, ex.down.dense, I, 0, c);
+              want[c]! += r * sum;
+              scale[c]! += Math.abs(r) * terms;
+            }
           }
           for (let c = 0; c < H; c++) {
-            const { sum, scale: terms } = roundedDot(h, ex.down.dense, I, 0, c);
-            want[c]! += r * sum;
-            scale[c]! += Math.abs(r) * terms;
+            const error = Math.abs(fused[t * H + c]! - want[c]!);
+            worst = Math.max(worst, error / scale[c]!);
+            expect(error).toBeLessThanOrEqual(4e-3 * scale[c]!);
           }
         }
-        for (let c = 0; c < H; c++) {
-          const error = Math.abs(fused[t * H + c]! - want[c]!);
-          worst = Math.max(worst, error / scale[c]!);
-          expect(error).toBeLessThanOrEqual(4e-3 * scale[c]!);
-        }
-      }
-      console.log(`moeExperts ${kind}: worst |ours - f64| / Σ|terms| ${worst.toExponential(2)}`);
-    });
-  });
+        console.log(`moeExperts ${kind}: worst |ours - f64| / Σ|terms| ${worst.toExponential(2)}`);
+      });
+    },
+  );
 }
 
 describe.skipIf(!HAS_BF16)(`mlaAttention in bf16 precision${SKIP}`, () => {

@@ -12,6 +12,7 @@ export class Workspace {
   private arena: DeviceBuffer | null = null;
   private offset = 0;
   private peak = 0;
+  private stepHigh = 0;
   private overflow: DeviceBuffer[] = [];
   private readonly backend: Backend;
   private arenaGeneration = 0;
@@ -40,6 +41,7 @@ export class Workspace {
     const start = Math.ceil(this.offset / ALIGN) * ALIGN;
     this.offset = start + bytes;
     this.peak = Math.max(this.peak, this.offset);
+    this.stepHigh = Math.max(this.stepHigh, this.offset);
     if (this.arena && this.offset <= this.arena.byteLength)
       return tensorView(this.arena, dtype, shape, start);
     const extra = this.backend.allocate(bytes, 'activations');
@@ -67,11 +69,17 @@ export class Workspace {
       throw new RangeError(`workspace seek to ${mark} is behind the offset ${this.offset}`);
     this.offset = mark;
     this.peak = Math.max(this.peak, mark);
+    this.stepHigh = Math.max(this.stepHigh, mark);
   }
 
   /** Bytes handed out since the last reset. */
   get used(): number {
     return this.offset;
+  }
+
+  /** The most bytes handed out at once since the last reset (the high-water mark of the current step). */
+  get stepPeak(): number {
+    return this.stepHigh;
   }
 
   /** The arena's size in bytes. */
@@ -89,6 +97,7 @@ export class Workspace {
       this.arenaGeneration++;
     }
     this.offset = 0;
+    this.stepHigh = 0;
   }
 
   /** Frees the arena. */

@@ -55,6 +55,7 @@ export {
 export { type SampledTokens, Sampler } from './model/sampler.js';
 export { controlSelection, SELECTORS, type Selector } from './model/selectors.js';
 export type { ForwardEntry, StepInputs } from './model/step-inputs.js';
+export { STEP_MEMORY_PROBE_ROWS, StepMemory } from './model/step-memory.js';
 export { TokenHistory } from './model/token-history.js';
 export { type MakeModelOptions, makeModel } from './presets/make-model.js';
 export {

@@ -50,6 +50,8 @@ export interface BenchFlags {
   readonly layers?: number;
   /** How the MLA latent cache stores rows: f32 (default), bf16 or fp8 (DeepSeek's 656-byte layout). */
   readonly latentCache?: LatentCacheFormat;
+  /** Workspace bytes one step may use (`--step-memory`): the pp forward and the fill run in chunks that fit. */
+  readonly stepMemory?: number;
   readonly prompt: number;
   readonly repeat: number;
   readonly json?: boolean;
@@ -134,7 +136,7 @@ export interface BenchResult {
 
 /** Bytes the read probe streams: 1 GiB, larger than any last-level cache. */
 const PROBE_BYTES = 2 ** 30;
-/** Tokens per prefill forward with `--cache prefill`. */
+/** Tokens per prefill forward with `--cache prefill` (fewer under `--step-memory`). */
 const PREFILL_CHUNK = 512;
 
 /** The preset's checkpoint in os.tmpdir(), generated on first use. */
@@ -179,6 +181,30 @@ async function step(
 ): Promise<void> {
   const result = await model.forward(entries);
   await model.backend.download(result.logits, logits);
+}
+
+/**
+ * Prefills `prompts` (one per sequence, of equal length) in steps of at most `chunk` tokens per
+ * sequence, fewer where the model's step memory budget says so; `logits` receives the last step's.
+ */
+async function prefill(
+  model: DeepseekModel,
+  sequences: readonly CacheSequence[],
+  prompts: readonly (readonly number[])[],
+  chunk: number,
+  logits: Float32Array,
+): Promise<void> {
+  const length = prompts[0]?.length ?? 0;
+  for (let start = 0; start < length; ) {
+    const n = Math.max(1, Math.floor(model.stepRows(sequences.length * chunk) / sequences.length));
+    const end = Math.min(length, start + n);
+    await step(
+      model,
+      sequences.map((sequence, s) => ({ sequence, tokens: prompts[s]!.slice(start, end) })),
+      logits,
+    );
+    start = end;
+  }
 }
 
 /** A model under test: the checkpoint loaded once per graphs setting (decode graphs on or off). */
@@ -251,11 +277,7 @@ async function measure(
   // Warm-up (not timed): first-use allocations of the workspace and the kernels.
   for (const { model } of variants) {
     const warm = model.cache.createSequence();
-    await step(
-      model,
-      [{ sequence: warm, tokens: tokensFor(flags.prompt, vocab, 0) }],
-      new Float32Array(vocab),
-    );
+    await prefill(model, [warm], [tokensFor(flags.prompt, vocab, 0)], flags.prompt, new Float32Array(vocab));
     model.cache.release(warm);
   }
   const profile = backend.kernelProfile ?? null;
@@ -280,12 +302,12 @@ async function measure(
         for (const run of runs) {
           const { model } = run;
           const cache = model.cache;
-          // pp: one forward of --prompt tokens for a fresh sequence.
+          // pp: one forward of --prompt tokens for a fresh sequence (in chunks under --step-memory).
           const fresh = cache.createSequence();
           const ppLogits = new Float32Array(vocab);
           profile?.reset();
           const ppStarted = performance.now();
-          await step(model, [{ sequence: fresh, tokens: tokensFor(flags.prompt, vocab, 1) }], ppLogits);
+          await prefill(model, [fresh], [tokensFor(flags.prompt, vocab, 1)], flags.prompt, ppLogits);
           run.ppSeconds = (performance.now() - ppStarted) / 1000;
           if (profile && backend.name === 'cpu' && cliSetting('benchKernels')) {
             const pp = new KernelTotals();
@@ -301,15 +323,7 @@ async function measure(
           } else {
             const fillStarted = performance.now();
             const prompts = run.sequences.map((_, s) => tokensFor(depth, vocab, s + 2));
-            const chunkLogits = new Float32Array(batch * vocab);
-            for (let start = 0; start < depth; start += PREFILL_CHUNK) {
-              const end = Math.min(depth, start + PREFILL_CHUNK);
-              await step(
-                model,
-                run.sequences.map((sequence, s) => ({ sequence, tokens: prompts[s]!.slice(start, end) })),
-                chunkLogits,
-              );
-            }
+            await prefill(model, run.sequences, prompts, PREFILL_CHUNK, new Float32Array(batch * vocab));
             run.fillTokS = (batch * depth) / ((performance.now() - fillStarted) / 1000);
           }
           // Warm-up, not timed: with graphs, the first step of a batch bucket runs eagerly and the
@@ -520,6 +534,7 @@ export async function benchCommand(flags: BenchFlags): Promise<BenchResult[]> {
               indexer,
               cacheTokens,
               ...(flags.latentCache ? { latentCache: flags.latentCache } : {}),
+              ...(flags.stepMemory ? { stepMemory: flags.stepMemory } : {}),
               ...(graphs === null ? {} : { graphs: graphs === 'on' }),
             });
             variants.push({ model, graphs: model.graphStats !== null });

@@ -13,7 +13,10 @@ import { StopStringMatcher } from './stop-strings.js';
 
 /** Options of {@link Engine}. */
 export interface EngineOptions {
-  /** Tokens per forward step: decode tokens first, then prefill chunks (default 256). */
+  /**
+   * Tokens per forward step: decode tokens first, then prefill chunks (default 256; fewer where the
+   * model's `stepMemory` budget says so, see `DeepseekModel.stepRows`).
+   */
   readonly maxBatchTokens?: number;
   /** Sequences decoding at once (default: min(64, maxBatchTokens)). */
   readonly maxRunning?: number;
@@ -354,7 +357,8 @@ export class Engine {
   /** One forward step; `batch` receives the requests in it (so a failure can be traced back to them). */
   private async step(batch: Active[]): Promise<void> {
     const model = this.model;
-    let budget = this.maxBatchTokens;
+    // Tokens this step: maxBatchTokens, or fewer where the model's step memory budget says so.
+    let budget = model.stepRows(this.maxBatchTokens);
     const entries: ForwardEntry[] = [];
     const plan: { active: Active; prefill: number; sample: boolean }[] = [];
     // A request retried after a failed step runs alone until one of its steps succeeds.

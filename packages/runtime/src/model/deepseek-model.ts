@@ -25,6 +25,7 @@ import {
   stepInputs,
   stepInputsLength,
 } from './step-inputs.js';
+import { StepMemory } from './step-memory.js';
 import { awaited, runEagerly, runRecorded, type StepProgram } from './step-program.js';
 
 /** Attention over every cached position (`dense`) or over the indexer's top-k (`sparse`, DSA). */
@@ -62,6 +63,12 @@ export interface ModelOptions {
   readonly indexTopk?: number;
   /** Adaptive top-k: how much of the selection each query attends to (default `fixed`: all of it). */
   readonly topkPolicy?: TopkPolicy;
+  /**
+   * Workspace bytes one step may use (its activations; default: no limit). Prefill is then chunked
+   * through {@link DeepseekModel.stepRows} so a long prompt's activations stay within it (V3.2-sized
+   * attention takes about 1.1 MB per prefill token). See {@link StepMemory}.
+   */
+  readonly stepMemory?: number;
 }
 
 /**
@@ -149,6 +156,7 @@ export class DeepseekModel {
   private readonly indexers: (Indexer | null)[];
   private readonly feedForward: (Mlp | Moe)[];
   private readonly graphs: DecodeGraphs | null;
+  private readonly stepMemory: StepMemory;
   /** Host time spent in forward steps and in the indexer (milliseconds; exact for eager backends). */
   readonly timings = {
     /** Total time in {@link DeepseekModel.forward}. */
@@ -186,6 +194,7 @@ export class DeepseekModel {
       }
     }
     this.workspace = new Workspace(backend);
+    this.stepMemory = new StepMemory(options.stepMemory ?? null);
     this.sampler = new Sampler(backend, this.workspace);
     const latentCache = parseLatentCacheFormat(options.latentCache ?? 'f32');
     const summary = summarizeModel(config, { latentCache, indexerPrecision: this.indexerPrecision });
@@ -304,6 +313,15 @@ export class DeepseekModel {
   }
 
   /**
+   * Tokens a step should take, at most `limit`: with the `stepMemory` option, as many as keep the step's
+   * workspace within it (measured on the steps run so far; at most 64 before the first), else `limit`.
+   * Callers that chunk a prefill (the engine, the bench) size their chunks with it.
+   */
+  stepRows(limit: number): number {
+    return this.stepMemory.rows(limit);
+  }
+
+  /**
    * Runs one step: appends each entry's tokens to its sequence's cache and returns logits.
    * Prefill chunks and decode tokens of many sequences can share a step. A decode-only step on a model
    * with graphs replays a captured graph of the same step; any other runs eagerly.
@@ -365,6 +383,7 @@ export class DeepseekModel {
         : null,
     };
     const logits = await runEagerly(this.step(plan));
+    this.stepMemory.observe(rows, ws.stepPeak);
     const result: { logits: TensorView; hidden?: Float32Array; topk?: Int32Array; probe?: AttentionProbe } = {
       logits,
     };
