@@ -21,6 +21,7 @@
         "native/gemm-avx2.cc",
         "native/gemm-avx512.cc",
         "native/gemm-avx512bf16.cc",
+        "native/gemm-stream8-avx512bf16.cc",
         "native/gemm-portable.cc",
         "native/hadamard.cc",
         "native/indexer.cc",

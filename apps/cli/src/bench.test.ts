@@ -97,6 +97,21 @@ describe('dsa bench', () => {
     }
   }, 60_000);
 
+  it('takes the last-level cache from --llc where given (hosts whose sysfs hides it)', async () => {
+    // tiny reads about 2 MB per token: dram against a 256 KiB cache, cache against 64 MiB.
+    for (const [llc, basis] of [
+      ['256KiB', 'dram'],
+      ['64MiB', 'cache'],
+    ] as const) {
+      const [line] = benchLines(await tinyBench(`--depth 16 --repeat 1 --prompt 8 --llc ${llc}`));
+      expect(line!.llc_bytes).toBe(llc === '256KiB' ? 2 ** 18 : 2 ** 26);
+      expect(line!.roofline_basis).toBe(basis);
+    }
+    const bad = await tinyBench('--depth 16 --llc lots');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--llc: "lots" is not a size/);
+  }, 60_000);
+
   it('reports host_fraction and the roofline basis on the cpu backend', async () => {
     const { code, stdout, stderr } = await tinyBench('--depth 64 --batch 1,2 --repeat 3 --prompt 16', 'cpu');
     expect(stderr).not.toMatch(/error/);

@@ -35,22 +35,32 @@ struct Fp8Table {
   }
 };
 
+// 64 e4m3 bytes -> two vectors of 32 bf16 words (exact: the f32 bits' top half): w[0] holds bytes
+// 16L..16L+7 of each 128-bit lane L, w[1] bytes 16L+8..16L+15, in order.
+// The element (0..63) that fp8_widen64_bf16 puts in word j of vector v.
+constexpr int fp8_widen64_bf16_element(int v, int j) { return 16 * (j / 8) + 8 * v + j % 8; }
+
+inline void fp8_widen64_bf16(const Fp8Table& t, __m512i bytes, __m512i w[2]) {
+  const __m512i hi = _mm512_ternarylogic_epi32(_mm512_permutex2var_epi8(t.hi0, bytes, t.hi1), bytes,
+                                               _mm512_set1_epi8(static_cast<char>(0x80)), 0xf8);  // a | (b & c)
+  const __m512i lo = _mm512_permutex2var_epi8(t.lo0, bytes, t.lo1);
+  w[0] = _mm512_unpacklo_epi8(lo, hi);
+  w[1] = _mm512_unpackhi_epi8(lo, hi);
+}
+
 // 64 e4m3 bytes -> four f32 vectors: f[0] even / f[1] odd elements of bytes 16L..16L+7 of each 128-bit
 // lane L, f[2] / f[3] the same of bytes 16L+8..16L+15 (the order pack_fp8 gives x).
 // The element (0..63) that fp8_widen64 puts in lane d of vector v.
 constexpr int fp8_widen64_element(int v, int d) { return 16 * (d / 4) + 8 * (v / 2) + 2 * (d % 4) + v % 2; }
 
 inline void fp8_widen64(const Fp8Table& t, const uint8_t* p, __m512 f[4]) {
-  const __m512i bytes = _mm512_loadu_si512(p);
-  const __m512i hi = _mm512_ternarylogic_epi32(_mm512_permutex2var_epi8(t.hi0, bytes, t.hi1), bytes,
-                                               _mm512_set1_epi8(static_cast<char>(0x80)), 0xf8);  // a | (b & c)
-  const __m512i lo = _mm512_permutex2var_epi8(t.lo0, bytes, t.lo1);
-  const __m512i w0 = _mm512_unpacklo_epi8(lo, hi), w1 = _mm512_unpackhi_epi8(lo, hi);
+  __m512i w[2];
+  fp8_widen64_bf16(t, _mm512_loadu_si512(p), w);
   const __m512i high = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
-  f[0] = _mm512_castsi512_ps(_mm512_slli_epi32(w0, 16));
-  f[1] = _mm512_castsi512_ps(_mm512_and_si512(w0, high));
-  f[2] = _mm512_castsi512_ps(_mm512_slli_epi32(w1, 16));
-  f[3] = _mm512_castsi512_ps(_mm512_and_si512(w1, high));
+  f[0] = _mm512_castsi512_ps(_mm512_slli_epi32(w[0], 16));
+  f[1] = _mm512_castsi512_ps(_mm512_and_si512(w[0], high));
+  f[2] = _mm512_castsi512_ps(_mm512_slli_epi32(w[1], 16));
+  f[3] = _mm512_castsi512_ps(_mm512_and_si512(w[1], high));
 }
 
 }  // namespace dsa

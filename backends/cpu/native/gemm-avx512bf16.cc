@@ -6,7 +6,8 @@
 //  - f8_e4m3 and i8 (GGUF Q8_0) weights with block scales (bk a multiple of 32), from 8 rows of x on,
 //    are widened exactly to bf16 into a panel of up to 64 rows per column block (once per call), in the
 //    lane-block layout below, so that each accumulator lane sums one scale block only and a group of 16
-//    blocks is scaled by one FMA. Fewer rows (decode) keep the f32 kernels (see kLaneBlocksMinRows).
+//    blocks is scaled by one FMA. Fewer rows (decode): the streamed GEMV of gemm-stream8-avx512bf16.cc
+//    (see kBf16LaneBlocksMinRows).
 //  - Prefill (bf16 weights: x larger than L1; block-scaled: always): 4 rows of x over one K chunk stay in L1 while the weight tiles of a
 //    column block stream past from L2 (dot_rows_chunked_bf16, dot_rows_lanes); the accumulators wait in
 //    memory between chunks, so each lane sees the same operations as over the whole K.
@@ -313,23 +314,27 @@ void dot_lane_blocks(const DotGemm& g, const uint16_t* xb, int64_t n0, int64_t n
   }
 }
 
-// Block-scaled weights from 8 rows of x on: below, widening the panel costs more than vdpbf16ps saves
-// (v32-dims decode, M = 1: 105 -> 179 ms/token on fp8 and 100 -> 236 on Q8_0 through the panel), and
-// the ISA's f32 kernels run instead.
-constexpr int64_t kLaneBlocksMinRows = 8;
-
+// Block-scaled weights from kBf16LaneBlocksMinRows (8) rows of x on: below, widening the panel costs more
+// than vdpbf16ps saves (v32-dims decode, M = 1: 105 -> 179 ms/token on fp8 and 100 -> 236 on Q8_0 through
+// the panel).
 bool lane_blocks_apply(const DotGemm& g) {
   return (g.wdtype == DType::f8_e4m3 || g.wdtype == DType::i8) && g.wscale != nullptr && g.bk % 32 == 0 &&
-         g.bk > 0 && g.M >= kLaneBlocksMinRows;
+         g.bk > 0 && g.M >= kBf16LaneBlocksMinRows;
 }
 
 }  // namespace
 
-bool bf16_dot_applies(const DotGemm& g) { return (g.wdtype == DType::bf16 && g.wscale == nullptr) || lane_blocks_apply(g); }
+bool bf16_dot_applies(const DotGemm& g) {
+  return (g.wdtype == DType::bf16 && g.wscale == nullptr) || lane_blocks_apply(g) || stream8_bf16_applies(g);
+}
 
-int64_t bf16_x_row(const DotGemm& g) { return lane_blocks_apply(g) ? lane_blocks(g.K, g.bk).row() : g.K; }
+int64_t bf16_x_row(const DotGemm& g) {
+  if (lane_blocks_apply(g)) return lane_blocks(g.K, g.bk).row();
+  return stream8_bf16_applies(g) ? stream8_x_row(g) : g.K;
+}
 
 void to_bf16_avx512bf16(const DotGemm& g, uint16_t* out) {
+  if (stream8_bf16_applies(g)) return stream8_pack_x(g, out);
   if (lane_blocks_apply(g)) {
     const LaneBlocks lb = lane_blocks(g.K, g.bk);
     for (int64_t m = 0; m < g.M; m++) pack_lane_blocks(lb, g.K, FromF32{g.x + m * g.ldx}, out + m * lb.row());
@@ -351,6 +356,7 @@ void to_bf16_avx512bf16(const DotGemm& g, uint16_t* out) {
 
 void dot_bf16_avx512bf16(const DotGemm& g, const uint16_t* xb, int64_t n0, int64_t n1) {
   if (lane_blocks_apply(g)) return dot_lane_blocks(g, xb, n0, n1);
+  if (stream8_bf16_applies(g)) return dot_stream8_bf16(g, xb, n0, n1);
   // Column blocks of 64 keep four weight rows per tile warm while every row of x streams past. x is bf16:
   // half the L1 footprint of the f32 rows stream_rows assumes. 64 weight bytes per vdpbf16ps.
   const bool stream = stream_rows(g.M, (g.K + 1) / 2, 64);

@@ -55,8 +55,8 @@ const GemmKernels& gemm_avx512();
 // The opt-in bf16 precision (AVX-512-BF16, gemm-avx512bf16.cc) of the dot form: x rounded to bf16, then
 // out[m, n] = alpha · Σ_k xb[m, k] · W(n, k) by vdpbf16ps with f32 accumulation, for bf16 weights (read in
 // place) and for block-scaled f8_e4m3 and i8 weights (bk a multiple of 32, M >= 8: widened exactly to
-// bf16, each scale block summed apart and scaled once). The same summation order for every M (within
-// M >= 8 for block-scaled weights), tile and thread split. bf16_dot_applies: whether g is of those kinds
+// bf16, each scale block summed apart and scaled once; below 8 rows by the streamed GEMV below). The same summation order for every M (within M >= 8 and within M < 8 for block-scaled
+// weights), tile and thread split. bf16_dot_applies: whether g is of those kinds
 // (else the ISA's f32 kernels run). to_bf16_avx512bf16 writes g's x rows (g.x,
 // g.ldx, g.M) rounded to bf16 into out, bf16_x_row(g) elements per row, in the order the weights need;
 // dot_bf16_avx512bf16 then reads them as xb (g.x is unused).
@@ -64,6 +64,19 @@ bool bf16_dot_applies(const DotGemm& g);
 int64_t bf16_x_row(const DotGemm& g);
 void to_bf16_avx512bf16(const DotGemm& g, uint16_t* out);
 void dot_bf16_avx512bf16(const DotGemm& g, const uint16_t* xb, int64_t n0, int64_t n1);
+// Rows of x from which the bf16 precision widens block-scaled weights into lane-block panels; below it
+// (decode), 8-bit weights take the streamed GEMV below.
+constexpr int64_t kBf16LaneBlocksMinRows = 8;
+// The bf16 precision's decode GEMV for 8-bit weights (gemm-stream8-avx512bf16.cc): f8_e4m3 and i8 (GGUF
+// Q8_0), M < kBf16LaneBlocksMinRows, scale blocks of whole 64-chunks or (i8) 32 wide, AVX512-VBMI. Each 64
+// weights widened exactly to bf16 in registers and multiplied with x rounded to bf16 (packed by
+// stream8_pack_x, stream8_x_row(g) per row) by vdpbf16ps; each scale block summed apart and scaled once.
+// The same operations per output for every M, tile and thread split. Reached through the bf16 entry
+// points above, which dispatch to it.
+bool stream8_bf16_applies(const DotGemm& g);
+int64_t stream8_x_row(const DotGemm& g);
+void stream8_pack_x(const DotGemm& g, uint16_t* out);
+void dot_stream8_bf16(const DotGemm& g, const uint16_t* xb, int64_t n0, int64_t n1);
 // The kernels for an ISA level (Isa), falling back to lower levels.
 const GemmKernels& gemm_for(int isa);
 

@@ -202,7 +202,7 @@ for (const kind of ['fp8', 'q8_0'] as const) {
       return host;
     }
 
-    // Ragged M (from 8 rows on: fewer keep the f32 kernels), N and K: K not a multiple of the block, N
+    // Ragged M (from 8 rows on: fewer take the streamed GEMV, tested below), N and K: K not a multiple of the block, N
     // across a 128-row fp8 block, several groups of 16 blocks (K 2100: 17 fp8 blocks; K 1000: 32 Q8_0
     // blocks in 2 groups).
     for (const [M, K, N] of [
@@ -240,14 +240,70 @@ for (const kind of ['fp8', 'q8_0'] as const) {
       }
     });
 
-    it('keeps the f32 kernels below 8 rows (decode)', async () => {
-      const [M, K, N] = [7, 300, 40];
-      const x = values(M * K, 9);
-      const f32 = new CpuBackend(native.addon, { threads: 2, settings: { precision: 'f32' } });
-      const { upload } = blockScaled(kind, N, K, 13);
-      const ours = await linear(cpu, x, upload(cpu), M);
-      expect(Array.from(ours)).toEqual(Array.from(await linear(f32, x, upload(f32), M)));
+    // Below 8 rows: the streamed GEMV (gemm-stream8-avx512bf16.cc). K 40 (one partial 64-chunk; Q8_0: a
+    // partial second block), 300 (fp8: a partial chunk in the last of 3 blocks; Q8_0: 10 blocks, the last
+    // partial), 1100 (fp8: 9 blocks, two runs of 4 in flight, then one), 8192 (x of one row past 16 KB of
+    // f32 but within it as bf16); M 1 (single weight rows), 2 and 7.
+    for (const [M, K, N] of [
+      [1, 40, 9],
+      [1, 300, 131],
+      [2, 1100, 37],
+      [7, 1100, 21],
+      [1, 8192, 6],
+    ] as const) {
+      it(`decode M=${M} K=${K} N=${N}: x rounded to bf16, within f32 error of a float64 bf16(x)·W`, async () => {
+        const x = values(M * K, 23 + K);
+        const { dense, upload } = blockScaled(kind, N, K, 31 + N);
+        const ours = await linear(cpu, x, upload(cpu), M);
+        const f32 = new CpuBackend(native.addon, { threads: 2, settings: { precision: 'f32' } });
+        const unrounded = await linear(f32, x, upload(f32), M);
+        let differs = 0;
+        for (let m = 0; m < M; m++)
+          for (let n = 0; n < N; n++) {
+            const { sum, scale } = roundedDot(x, dense, K, m, n);
+            expect(Math.abs(ours[m * N + n]! - sum)).toBeLessThanOrEqual(1e-6 * scale);
+            if (ours[m * N + n] !== unrounded[m * N + n]) differs++;
+          }
+        // Not the f32 kernel's result (x unrounded there): most outputs differ.
+        expect(differs).toBeGreaterThan((M * N) / 2);
+      });
+    }
+
+    it('gives every row the same bits in any batch of 1 to 7 rows', async () => {
+      const [M, K, N] = [7, 1100, 45];
+      const x = values(M * K, 4);
+      const weight = blockScaled(kind, N, K, 6).upload(cpu);
+      const batched = await linear(cpu, x, weight, M);
+      for (const [first, rows] of [
+        [0, 1],
+        [3, 1],
+        [6, 1],
+        [1, 2],
+        [2, 5],
+      ] as const) {
+        const part = await linear(cpu, x.slice(first * K, (first + rows) * K), weight, rows);
+        expect(Array.from(part)).toEqual(Array.from(batched.subarray(first * N, (first + rows) * N)));
+      }
     });
+
+    if (kind === 'q8_0')
+      it('decode: widens -128 exactly (vpabsb leaves its magnitude at 0x80)', async () => {
+        const [M, K, N] = [1, 96, 3];
+        const x = values(M * K, 51);
+        const raw = Array.from({ length: N * K }, (_, i) => [-128, 127, -127, 0, 1, -1, 64, -64][i % 8]!);
+        const scales = Array.from({ length: N * (K / 32) }, (_, i) => 1e-3 * (i + 1));
+        const weight: LinearWeight = {
+          weight: uploadTensor(cpu, 'i8', [N, K], raw, 'weights'),
+          scaleInv: uploadTensor(cpu, 'f32', [N, K / 32], scales, 'weights'),
+          blockSize: [1, 32] as const,
+        };
+        const dense = raw.map((v, i) => v * scales[Math.floor(i / K) * (K / 32) + Math.floor((i % K) / 32)]!);
+        const ours = await linear(cpu, x, weight, M);
+        for (let n = 0; n < N; n++) {
+          const { sum, scale } = roundedDot(x, dense, K, 0, n);
+          expect(Math.abs(ours[n]! - sum)).toBeLessThanOrEqual(1e-6 * scale);
+        }
+      });
   });
 
   // 19 tokens, 3 of 5 experts each (11 or 12 rows per expert: the bf16 path), H 300, I 96 (K of down not a

@@ -52,6 +52,11 @@ export interface BenchFlags {
   readonly latentCache?: LatentCacheFormat;
   /** Workspace bytes one step may use (`--step-memory`): the pp forward and the fill run in chunks that fit. */
   readonly stepMemory?: number;
+  /**
+   * Last-level cache bytes of the cores the bench runs on (`--llc`), for hosts whose sysfs hides the cache
+   * topology (some VMs); replaces the sysfs reading.
+   */
+  readonly llc?: number;
   readonly prompt: number;
   readonly repeat: number;
   readonly json?: boolean;
@@ -517,7 +522,8 @@ export async function benchCommand(flags: BenchFlags): Promise<BenchResult[]> {
   try {
     const peak = backendPeakFlops(backend);
     // The host's caches matter to backends that run on its cores.
-    const llcBytes = backend.name === 'cpu' || backend.name === 'reference' ? lastLevelCacheBytes() : null;
+    const llcBytes =
+      backend.name === 'cpu' || backend.name === 'reference' ? (flags.llc ?? lastLevelCacheBytes()) : null;
     if (flags.graphs && new Set(flags.graphs).size !== flags.graphs.length) {
       throw new UsageError('--graphs lists each of on and off at most once');
     }
