@@ -9,30 +9,45 @@
 
 namespace dsa {
 
-// f8_e4m3 weights decoded by table lookup: the top 16 bits of the f32 of every e4m3 magnitude (exact,
-// subnormals included; 0x7f gives NaN) split into a high-byte and a low-byte table of 128 entries each,
-// looked up 64 bytes at a time with vpermi2b (AVX512-VBMI); the sign bit is or-ed into the high byte;
-// the byte pairs are interleaved into 16-bit words and widened to f32 like bf16 (even words by a shift,
-// odd ones by a mask). 64 weights cost 13 instructions instead of 20 through f16.
-struct Fp8Table {
+// Two 128-entry byte tables for vpermi2b (AVX512-VBMI): the high and the low byte of bits(i), the top 16
+// bits of an f32 (so a bf16), for i in [0, 128). Looked up 64 bytes at a time, the byte pairs interleaved
+// into 16-bit words give 64 bf16 values.
+struct Bf16ByteTables {
   __m512i hi0, hi1, lo0, lo1;
-  Fp8Table() {
+  template <class Bits>
+  explicit Bf16ByteTables(Bits bits) {
     alignas(64) uint8_t hi[128], lo[128];
     for (int i = 0; i < 128; i++) {
-      const int e = i >> 3, m = i & 7;
-      float v = e == 0 ? static_cast<float>(m) * (1.0f / 512.0f)
-                       : (1.0f + static_cast<float>(m) / 8.0f) * static_cast<float>(1u << e) * (1.0f / 128.0f);
-      uint32_t bits;
-      __builtin_memcpy(&bits, &v, 4);
-      if (i == 0x7f) bits = 0x7fc00000u;
-      hi[i] = static_cast<uint8_t>(bits >> 24);
-      lo[i] = static_cast<uint8_t>(bits >> 16);
+      const uint32_t b = bits(i);
+      hi[i] = static_cast<uint8_t>(b >> 24);
+      lo[i] = static_cast<uint8_t>(b >> 16);
     }
     hi0 = _mm512_load_si512(hi);
     hi1 = _mm512_load_si512(hi + 64);
     lo0 = _mm512_load_si512(lo);
     lo1 = _mm512_load_si512(lo + 64);
   }
+};
+
+// The f32 bits of a float.
+inline uint32_t f32_bits(float v) {
+  uint32_t bits;
+  __builtin_memcpy(&bits, &v, 4);
+  return bits;
+}
+
+// f8_e4m3 weights decoded by table lookup: the top 16 bits of the f32 of every e4m3 magnitude (exact,
+// subnormals included; 0x7f gives NaN); the sign bit is or-ed into the high byte; the byte pairs are
+// interleaved into 16-bit words, bf16 or widened to f32 (even words by a shift, odd ones by a mask).
+// 64 weights cost 13 instructions to f32 instead of 20 through f16.
+struct Fp8Table : Bf16ByteTables {
+  Fp8Table()
+      : Bf16ByteTables([](int i) {
+          const int e = i >> 3, m = i & 7;
+          const float v = e == 0 ? static_cast<float>(m) * (1.0f / 512.0f)
+                                 : (1.0f + static_cast<float>(m) / 8.0f) * static_cast<float>(1u << e) * (1.0f / 128.0f);
+          return i == 0x7f ? 0x7fc00000u : f32_bits(v);
+        }) {}
 };
 
 // 64 e4m3 bytes -> two vectors of 32 bf16 words (exact: the f32 bits' top half): w[0] holds bytes

@@ -30,25 +30,11 @@
 namespace dsa {
 namespace {
 
-// i8 weights (two's complement) by table lookup on the magnitude: the bf16 bytes of 0..127 (exact) split
-// into a high-byte and a low-byte table, the sign or-ed into the high byte, and -128 (whose magnitude
-// vpabsb leaves at 0x80, which the 7-bit index reads as 0) patched to 0xc3 00.
-struct I8Table {
-  __m512i hi0, hi1, lo0, lo1;
-  I8Table() {
-    alignas(64) uint8_t hi[128], lo[128];
-    for (int i = 0; i < 128; i++) {
-      const float v = static_cast<float>(i);
-      uint32_t bits;
-      __builtin_memcpy(&bits, &v, 4);
-      hi[i] = static_cast<uint8_t>(bits >> 24);
-      lo[i] = static_cast<uint8_t>(bits >> 16);
-    }
-    hi0 = _mm512_load_si512(hi);
-    hi1 = _mm512_load_si512(hi + 64);
-    lo0 = _mm512_load_si512(lo);
-    lo1 = _mm512_load_si512(lo + 64);
-  }
+// i8 weights (two's complement) by table lookup on the magnitude: the bf16 of 0..127 (exact), the sign
+// or-ed into the high byte, and -128 (whose magnitude vpabsb leaves at 0x80, which the 7-bit index reads as
+// 0) patched to 0xc3 00.
+struct I8Table : Bf16ByteTables {
+  I8Table() : Bf16ByteTables([](int i) { return f32_bits(static_cast<float>(i)); }) {}
 };
 
 // 64 i8 bytes -> two vectors of 32 bf16 words in fp8_widen64_bf16's order.
