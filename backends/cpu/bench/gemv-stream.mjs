@@ -5,6 +5,7 @@ import { Random, uploadLinearWeight } from '@dsa/backend/testing';
 import { tensorView } from '@dsa/tensor';
 import { CpuBackend } from '../dist/cpu-backend.js';
 import { loadNative } from '../dist/native.js';
+import { uploadQ8Weight } from './q8-weight.mjs';
 
 const be = new CpuBackend(loadNative(new URL('..', import.meta.url).pathname).addon, {
   settings: { execution: 'synchronous', precision: process.env.PRECISION ?? 'f32' },
@@ -19,23 +20,13 @@ const shapes = (
   .split(',')
   .map((s) => s.split('x').map(Number));
 for (const [n, k] of shapes) {
-  // i8: GGUF Q8_0 as the importer uploads it (one f32 scale per 32 quants).
   const bytes = n * k * (dt === 'bf16' ? 2 : dt === 'f8_e4m3' ? 1 : dt === 'i8' ? 1 + 4 / 32 : 4);
   const copies = Math.max(2, Math.ceil((4 * 32 * 2 ** 20) / bytes));
   const r = new Random(1);
   const x = uploadTensor(be, 'f32', [M, k], r.normals(M * k));
   const ws = Array.from({ length: copies }, () =>
     dt === 'i8'
-      ? {
-          weight: uploadTensor(
-            be,
-            'i8',
-            [n, k],
-            r.normals(n * k, 40).map((v) => Math.max(-127, Math.min(127, Math.round(v)))),
-          ),
-          scaleInv: uploadTensor(be, 'f32', [n, k / 32], new Array((n * k) / 32).fill(2 ** -7)),
-          blockSize: [1, 32],
-        }
+      ? uploadQ8Weight(be, r, n, k, (c) => new Array(c).fill(2 ** -7))
       : uploadLinearWeight(be, dt, [n, k], r.normals(n * k, dt === 'f8_e4m3' ? 100 : 0.05), (c) =>
           new Array(c).fill(2 ** -7),
         ),

@@ -5,6 +5,7 @@ import { Random, uploadLinearWeight } from '@dsa/backend/testing';
 import { tensorView } from '@dsa/tensor';
 import { CpuBackend } from '../dist/cpu-backend.js';
 import { loadNative } from '../dist/native.js';
+import { uploadQ8Weight } from './q8-weight.mjs';
 
 const dirs = {
   new: new URL('..', import.meta.url).pathname,
@@ -37,19 +38,9 @@ for (const [m, n, k, dt] of shapes) {
   for (const [name, be] of Object.entries(bes)) {
     const r = new Random(1);
     const x = uploadTensor(be, 'f32', [m, k], r.normals(m * k));
-    // i8: GGUF Q8_0 as the importer uploads it (an f32 scale per 32 quants).
     const w =
       dt === 'i8'
-        ? {
-            weight: uploadTensor(
-              be,
-              'i8',
-              [n, k],
-              r.normals(n * k, 40).map((v) => Math.max(-127, Math.min(127, Math.round(v)))),
-            ),
-            scaleInv: uploadTensor(be, 'f32', [n, k / 32], r.normals((n * k) / 32, 0.001)),
-            blockSize: [1, 32],
-          }
+        ? uploadQ8Weight(be, r, n, k, (c) => r.normals(c, 0.001))
         : uploadLinearWeight(be, dt, [n, k], r.normals(n * k, dt === 'f8_e4m3' ? 100 : 0.05), (c) =>
             new Array(c).fill(2 ** -7),
           );
