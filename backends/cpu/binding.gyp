@@ -39,6 +39,8 @@
         "native/rope.cc",
         "native/sample.cc",
         "native/softmax.cc",
+        "native/softmax-row.cc",
+        "native/softmax-row-avx512.cc",
         "native/tensor.cc",
         "native/top-k.cc"
       ],

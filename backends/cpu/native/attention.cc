@@ -1,6 +1,6 @@
 // Fused absorbed-MLA attention over the paged latent cache (FusedKernels.mlaAttention):
 //   logits [H, T] = q[s] [H, C+R] · cache[slot(t)]ᵀ       (dot-form GEMM over gathered cache rows)
-//   p = softmax(scale · logits) per head                  (f32, exp in f32, sums in double)
+//   p = softmax(scale · logits) per head                  (f32: softmax-row.h)
 //   out[s] [H, C] = p · cache[slot(t), :C]                (axpy-form GEMM over the same rows)
 // over t in indices[s, :] (sparse, -1 ignored) or 0 ..= positions[s] (dense). A query with no
 // position gets zeros. Queries run in parallel when there are enough of them; otherwise each query
@@ -9,8 +9,6 @@
 // q[:, :C] · e4m3ᵀ with each row's block scales (the dot kernels' block-scaled f8 path) plus q[:, C:] · bf16
 // ropeᵀ; the values, per 128-column block b, (p · scale_b of each row) · e4m3 (exact: scales are powers of two).
 #include <algorithm>
-#include <cmath>
-#include <limits>
 #include <string>
 #include <vector>
 
@@ -20,6 +18,7 @@
 #include "kernels.h"
 #include "pool.h"
 #include "segments.h"
+#include "softmax-row.h"
 
 namespace dsa {
 
@@ -71,27 +70,6 @@ void gather_rows_of(const BatchHost& batch, const LatentCache& cache, const Tens
     for (int64_t t = 0; t <= batch.positions[s]; t++) add(t);
   }
 }
-
-// softmax(scale · row) in place over n entries.
-void softmax_row(float* row, int64_t n, float scale) {
-  float max = -std::numeric_limits<float>::infinity();
-  for (int64_t i = 0; i < n; i++) max = std::max(max, row[i] * scale);
-  if (max == -std::numeric_limits<float>::infinity()) {
-    for (int64_t i = 0; i < n; i++) row[i] = 0;
-    return;
-  }
-  double sum = 0;
-  for (int64_t i = 0; i < n; i++) {
-    row[i] = std::exp(row[i] * scale - max);
-    sum += row[i];
-  }
-  float inv = static_cast<float>(1 / sum);
-  for (int64_t i = 0; i < n; i++) row[i] *= inv;
-}
-
-}  // namespace
-
-namespace {
 
 // Checks an fp8 cache's three views against each other and q's width W; returns C (the NoPE width).
 int64_t check_fp8_cache(const LatentCache& cache, int64_t W) {
@@ -200,7 +178,7 @@ void mla_attention(const Context& ctx, const Tensor& out, const Tensor& q, const
       parallel_for(inner, packed.blocks, block_grain,
                    [&](int64_t b0, int64_t b1) { mla_scores_bf16(qb.data(), H, packed, logits.data(), ldl, b0, b1); });
       parallel_for(inner, H, std::max<int64_t>(1, 16384 / T), [&](int64_t h0, int64_t h1) {
-        for (int64_t h = h0; h < h1; h++) softmax_row(logits.data() + h * ldl, T, fscale);
+        for (int64_t h = h0; h < h1; h++) softmax_row(inner.isa, logits.data() + h * ldl, T, fscale);
         mla_round_pairs_bf16(logits.data() + h0 * ldl, ldl, h1 - h0, T, ldp, pb.data() + h0 * ldp);
       });
       parallel_for(inner, packed.cvecs, 4, [&](int64_t v0, int64_t v1) {
@@ -239,7 +217,7 @@ void mla_attention(const Context& ctx, const Tensor& out, const Tensor& q, const
                                for (int64_t n = n0; n < n1; n++) logits[h * T + n] += rope_logits[h * T + n];
                            });
       parallel_for(inner, H, std::max<int64_t>(1, 16384 / T), [&](int64_t h0, int64_t h1) {
-        for (int64_t h = h0; h < h1; h++) softmax_row(logits.data() + h * T, T, fscale);
+        for (int64_t h = h0; h < h1; h++) softmax_row(inner.isa, logits.data() + h * T, T, fscale);
       });
       AxpyGemm values{};
       values.a = logits.data();

@@ -1,7 +1,8 @@
 // topK: the k largest entries of each row, ties to the lower index, -inf and NaN never selected;
 // results in ascending index order, padded with -1 (value -inf). A selection (nth_element with a
 // total order: value desc, then index asc) followed by a sort of the k winners by index; f32 rows
-// (the indexer's scores) use a threshold select instead: one pass, linear time, no sort of the row.
+// (the indexer's scores) use a threshold select instead: one pass, linear time, no sort of the row, and a
+// second pass that emits the winners in index order.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -58,6 +59,21 @@ inline uint32_t above(const float* p, float t) {
 #endif
 }
 
+// Bit i set where p[i] == t, for i in [0, 16).
+inline uint32_t equal(const float* p, float t) {
+#if defined(__SSE2__)
+  const __m128 tv = _mm_set1_ps(t);
+  return static_cast<uint32_t>(_mm_movemask_ps(_mm_cmpeq_ps(_mm_loadu_ps(p), tv)) |
+                               (_mm_movemask_ps(_mm_cmpeq_ps(_mm_loadu_ps(p + 4), tv)) << 4) |
+                               (_mm_movemask_ps(_mm_cmpeq_ps(_mm_loadu_ps(p + 8), tv)) << 8) |
+                               (_mm_movemask_ps(_mm_cmpeq_ps(_mm_loadu_ps(p + 12), tv)) << 12));
+#else
+  uint32_t bits = 0;
+  for (int i = 0; i < 16; i++) bits |= static_cast<uint32_t>(p[i] == t) << i;
+  return bits;
+#endif
+}
+
 // A candidate as one integer, larger for a better entry: the order-preserving bits of the value (-0 as
 // +0) above the complement of the index (ties to the lower index).
 inline uint64_t candidate(float value, int64_t index) {
@@ -66,6 +82,28 @@ inline uint64_t candidate(float value, int64_t index) {
   if (bits == 0x80000000u) bits = 0;
   bits = (bits & 0x80000000u) ? ~bits : bits | 0x80000000u;
   return (static_cast<uint64_t>(bits) << 32) | static_cast<uint32_t>(~static_cast<uint32_t>(index));
+}
+
+// The winners in ascending index order, by one pass over the row (sorting them by index cost more): every
+// entry above `bound`, and the first `ties` entries equal to it (ties go to the lower index); with bound
+// -inf and no ties, every entry above -inf. The rest of out's k slots get -1.
+void emit_in_order(const float* row, int64_t n, int64_t k, float bound, int64_t ties, int32_t* out) {
+  int64_t j = 0;
+  for (int64_t t0 = 0; t0 < n; t0 += 16) {
+    uint32_t bits = 0, eq = 0;
+    if (n - t0 >= 16) {
+      bits = above(row + t0, bound);
+      if (ties > 0) eq = equal(row + t0, bound);
+    } else {
+      for (int64_t t = t0; t < n; t++) {
+        bits |= static_cast<uint32_t>(row[t] > bound) << (t - t0);
+        eq |= static_cast<uint32_t>(ties > 0 && row[t] == bound) << (t - t0);
+      }
+    }
+    for (; eq != 0 && ties > 0; eq &= eq - 1, ties--) bits |= eq & (~eq + 1);  // the lowest tied lanes first
+    for (; bits != 0; bits &= bits - 1) out[j++] = static_cast<int32_t>(t0 + __builtin_ctz(bits));
+  }
+  for (; j < k; j++) out[j] = -1;
 }
 
 // The same result as select() for a float row, in one pass over it: an entry is skipped unless it is
@@ -123,11 +161,13 @@ void threshold_select(const float* row, int64_t n, int64_t k, int32_t* out) {
     if (count >= k || start == negative_infinity) break;
     start = negative_infinity;  // the sample's threshold let fewer than k entries through
   }
-  if (count > k) std::nth_element(kept, kept + (k - 1), kept + count, std::greater<uint64_t>());
-  count = std::min(count, k);
-  for (int64_t j = 0; j < count; j++) out[j] = static_cast<int32_t>(~static_cast<uint32_t>(kept[j]));
-  std::sort(out, out + count);
-  for (int64_t j = count; j < k; j++) out[j] = -1;
+  // The k best, then their count at the k-th best value (the lowest indices among that value's entries win).
+  if (count < k) return emit_in_order(row, n, k, negative_infinity, 0, out);
+  std::nth_element(kept, kept + (k - 1), kept + count, std::greater<uint64_t>());
+  const float bound = row[~static_cast<uint32_t>(kept[k - 1])];
+  int64_t ties = 0;
+  for (int64_t j = 0; j < k; j++) ties += row[~static_cast<uint32_t>(kept[j])] == bound;
+  emit_in_order(row, n, k, bound, ties, out);
 }
 
 }  // namespace

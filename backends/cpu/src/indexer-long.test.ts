@@ -90,5 +90,43 @@ for (const isa of ISAS) {
         });
       }
     }
+    for (const [depth, every] of [
+      [2000, 13],
+      [9000, 50],
+    ] as const) {
+      it(`ties at the k-th score, depth ${depth}: the tied positions of lowest index, in index order`, async () => {
+        // Every `every`-th key scores above zero; all others are zero rows, so their scores tie at exactly 0
+        // and the selection must take the lowest of them (the threshold select's final pass).
+        const heads = 8,
+          di = 64,
+          k = 256;
+        const random = new Random(depth);
+        const q = random.normals(heads * di);
+        const weights = random.normals(heads).map(Math.abs);
+        const slots = Math.ceil(depth / BLOCK) * BLOCK;
+        const keys = new Array<number>(slots * di).fill(0);
+        const high: number[] = [];
+        const blocks = slots / BLOCK;
+        for (let t = 0; t < depth; t += every) {
+          high.push(t);
+          const slot = (blocks - 1 - Math.floor(t / BLOCK)) * BLOCK + (t % BLOCK); // batchOn's block table
+          for (let d = 0; d < di; d++) keys[slot * di + d] = 4 * q[d]!;
+        }
+        const low = Array.from({ length: depth }, (_, t) => t).filter((t) => t % every !== 0);
+        const want = [...high, ...low.slice(0, k - high.length)].sort((a, b) => a - b);
+        const cache: IndexerKeyCache = { keys: uploadTensor(cpu, 'f32', [slots, di], keys) };
+        const out = tensorView(cpu.allocate(k * 4, 'activations'), 'i32', [1, k]);
+        cpu.fused.indexerTopk!(
+          out,
+          uploadTensor(cpu, 'f32', [1, heads, di], q),
+          uploadTensor(cpu, 'f32', [1, heads], weights),
+          cache,
+          batchOn(cpu, depth),
+          k,
+        );
+        expect(high.length).toBeLessThan(k);
+        expect(Array.from(await downloadTensor(cpu, out))).toEqual(want);
+      });
+    }
   });
 }
