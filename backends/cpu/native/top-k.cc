@@ -44,35 +44,23 @@ int64_t select(const T* row, int64_t n, int64_t k, int32_t* out, std::vector<int
 
 namespace {
 
-// Bit i set where p[i] > t, for i in [0, 16) (SSE compares where there is SSE).
-inline uint32_t above(const float* p, float t) {
+// Bit i set where p[i] > t (kGreater) or p[i] == t, for i in [0, 16) (SSE compares where there is SSE).
+template <bool kGreater>
+inline uint32_t compare16(const float* p, float t) {
+  uint32_t bits = 0;
 #if defined(__SSE2__)
   const __m128 tv = _mm_set1_ps(t);
-  return static_cast<uint32_t>(_mm_movemask_ps(_mm_cmpgt_ps(_mm_loadu_ps(p), tv)) |
-                               (_mm_movemask_ps(_mm_cmpgt_ps(_mm_loadu_ps(p + 4), tv)) << 4) |
-                               (_mm_movemask_ps(_mm_cmpgt_ps(_mm_loadu_ps(p + 8), tv)) << 8) |
-                               (_mm_movemask_ps(_mm_cmpgt_ps(_mm_loadu_ps(p + 12), tv)) << 12));
+  for (int q = 0; q < 4; q++) {
+    const __m128 v = _mm_loadu_ps(p + 4 * q);
+    bits |= static_cast<uint32_t>(_mm_movemask_ps(kGreater ? _mm_cmpgt_ps(v, tv) : _mm_cmpeq_ps(v, tv))) << (4 * q);
+  }
 #else
-  uint32_t bits = 0;
-  for (int i = 0; i < 16; i++) bits |= static_cast<uint32_t>(p[i] > t) << i;
-  return bits;
+  for (int i = 0; i < 16; i++) bits |= static_cast<uint32_t>(kGreater ? p[i] > t : p[i] == t) << i;
 #endif
-}
-
-// Bit i set where p[i] == t, for i in [0, 16).
-inline uint32_t equal(const float* p, float t) {
-#if defined(__SSE2__)
-  const __m128 tv = _mm_set1_ps(t);
-  return static_cast<uint32_t>(_mm_movemask_ps(_mm_cmpeq_ps(_mm_loadu_ps(p), tv)) |
-                               (_mm_movemask_ps(_mm_cmpeq_ps(_mm_loadu_ps(p + 4), tv)) << 4) |
-                               (_mm_movemask_ps(_mm_cmpeq_ps(_mm_loadu_ps(p + 8), tv)) << 8) |
-                               (_mm_movemask_ps(_mm_cmpeq_ps(_mm_loadu_ps(p + 12), tv)) << 12));
-#else
-  uint32_t bits = 0;
-  for (int i = 0; i < 16; i++) bits |= static_cast<uint32_t>(p[i] == t) << i;
   return bits;
-#endif
 }
+inline uint32_t above(const float* p, float t) { return compare16<true>(p, t); }
+inline uint32_t equal(const float* p, float t) { return compare16<false>(p, t); }
 
 // A candidate as one integer, larger for a better entry: the order-preserving bits of the value (-0 as
 // +0) above the complement of the index (ties to the lower index).
