@@ -75,6 +75,29 @@ inline int64_t block_chunks(const DotGemm& g, int64_t chunks) {
   return g.wscale != nullptr && g.bk < g.K ? g.bk / 64 : chunks;
 }
 
+// Chunk c of a packed x row (stream8_pack_x) as the two bf16 vectors that meet a widened weight chunk.
+struct XChunk {
+  __m512bh v[2];
+  XChunk(const uint16_t* x, int64_t c)
+      : v{(__m512bh)_mm512_loadu_si512(x + 64 * c), (__m512bh)_mm512_loadu_si512(x + 64 * c + 32)} {}
+};
+
+// acc + one chunk's 64 products, as every tile adds them: two vdpbf16ps, the first half then the second.
+inline __m512 dot_chunk(__m512 acc, const XChunk& x, const __m512i wv[2]) {
+  return _mm512_dpbf16_ps(_mm512_dpbf16_ps(acc, x.v[0], (__m512bh)wv[0]), x.v[1], (__m512bh)wv[1]);
+}
+
+// Chunk c of NR weight rows widened into wv; 4-row tiles also prefetch one line 8 KB ahead per row (as the f32
+// fp8 tile); single rows stream without it.
+template <int NR, class W>
+inline void widen_rows(const typename W::Table& t, const uint8_t* const* w, int64_t c, int64_t K, __m512i (*wv)[2]) {
+#pragma GCC unroll 4
+  for (int j = 0; j < NR; j++) {
+    W::widen(t, chunk64(w[j], c, K), wv[j]);
+    if (NR > 1) _mm_prefetch(reinterpret_cast<const char*>(w[j] + 64 * c + 8192), _MM_HINT_T0);
+  }
+}
+
 // Scale blocks of whole chunks: one MR x NR tile (x packed by stream8_pack_x, `row` bf16 per row).
 template <int MR, int NR, class W>
 [[gnu::noinline]] void dot_tile_chunk_blocks(const DotGemm& g, const typename W::Table& t, const uint16_t* xb, int64_t row,
@@ -104,10 +127,7 @@ template <int MR, int NR, class W>
           __m512i wv[2];
           W::widen(t, _mm512_loadu_si512(w[0] + 64 * c), wv);
 #pragma GCC unroll 4
-          for (int i = 0; i < MR; i++) {
-            p[i][b] = _mm512_dpbf16_ps(p[i][b], (__m512bh)_mm512_loadu_si512(x[i] + 64 * c), (__m512bh)wv[0]);
-            p[i][b] = _mm512_dpbf16_ps(p[i][b], (__m512bh)_mm512_loadu_si512(x[i] + 64 * c + 32), (__m512bh)wv[1]);
-          }
+          for (int i = 0; i < MR; i++) p[i][b] = dot_chunk(p[i][b], XChunk(x[i], c), wv);
         }
       }
       for (int b = 0; b < kBlocks; b++) {
@@ -123,21 +143,12 @@ template <int MR, int NR, class W>
       for (int j = 0; j < NR; j++) part[i][j] = _mm512_setzero_ps();
     for (int64_t c = c0; c < c1; c++) {
       __m512i wv[NR][2];
-#pragma GCC unroll 4
-      for (int j = 0; j < NR; j++) {
-        W::widen(t, chunk64(w[j], c, K), wv[j]);
-        // 4-row tiles: one line 8 KB ahead per row (as the f32 fp8 tile); single rows stream without it.
-        if (NR > 1) _mm_prefetch(reinterpret_cast<const char*>(w[j] + 64 * c + 8192), _MM_HINT_T0);
-      }
+      widen_rows<NR, W>(t, w, c, K, wv);
 #pragma GCC unroll 4
       for (int i = 0; i < MR; i++) {
-        const __m512bh x0 = (__m512bh)_mm512_loadu_si512(x[i] + 64 * c);
-        const __m512bh x1 = (__m512bh)_mm512_loadu_si512(x[i] + 64 * c + 32);
+        const XChunk xc(x[i], c);
 #pragma GCC unroll 4
-        for (int j = 0; j < NR; j++) {
-          part[i][j] = _mm512_dpbf16_ps(part[i][j], x0, (__m512bh)wv[j][0]);
-          part[i][j] = _mm512_dpbf16_ps(part[i][j], x1, (__m512bh)wv[j][1]);
-        }
+        for (int j = 0; j < NR; j++) part[i][j] = dot_chunk(part[i][j], xc, wv[j]);
       }
     }
     for (int j = 0; j < NR; j++) {
@@ -165,24 +176,19 @@ template <int MR, int NR, class W>
   const __mmask16 upper = 0xff00;
   for (int64_t c = 0; c < chunks; c++) {
     __m512i wv[NR][2];
+    widen_rows<NR, W>(t, w, c, K, wv);
     __m512 s[NR];
 #pragma GCC unroll 4
     for (int j = 0; j < NR; j++) {
-      W::widen(t, chunk64(w[j], c, K), wv[j]);
-      if (NR > 1) _mm_prefetch(reinterpret_cast<const char*>(w[j] + 64 * c + 8192), _MM_HINT_T0);
       const float* sr = g.wscale[n0 + j] + 2 * c;
       s[j] = _mm512_mask_blend_ps(upper, _mm512_set1_ps(sr[0]), _mm512_set1_ps(2 * c + 1 < blocks ? sr[1] : 0.0f));
     }
 #pragma GCC unroll 4
     for (int i = 0; i < MR; i++) {
-      const __m512bh x0 = (__m512bh)_mm512_loadu_si512(x[i] + 64 * c);
-      const __m512bh x1 = (__m512bh)_mm512_loadu_si512(x[i] + 64 * c + 32);
+      const XChunk xc(x[i], c);
 #pragma GCC unroll 4
-      for (int j = 0; j < NR; j++) {
-        const __m512 part = _mm512_dpbf16_ps(_mm512_dpbf16_ps(_mm512_setzero_ps(), x0, (__m512bh)wv[j][0]), x1,
-                                             (__m512bh)wv[j][1]);
-        total[i][j] = _mm512_fmadd_ps(part, s[j], total[i][j]);
-      }
+      for (int j = 0; j < NR; j++)
+        total[i][j] = _mm512_fmadd_ps(dot_chunk(_mm512_setzero_ps(), xc, wv[j]), s[j], total[i][j]);
     }
   }
   for (int i = 0; i < MR; i++)
