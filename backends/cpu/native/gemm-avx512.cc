@@ -23,28 +23,11 @@
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq")
 
 #include "gemm-tiles.h"
+#include "reduce-add16-avx512.h"
 #include "widen-avx512.h"
 
 namespace dsa {
 namespace {
-
-// Horizontal sums of 16 vectors at once: lane l of the result is _mm512_reduce_add_ps(v[(l % 4) * 4 + l / 4])
-// bit for bit (the same pairwise tree: halves, then quarters, then the pairs of each quarter, then
-// the last pair), in 30 shuffles and adds instead of about 9 operations per vector.
-inline __m512 reduce16(const __m512* v) {
-  __m512 w[8], u[4], z[2];
-  for (int p = 0; p < 8; p++)
-    w[p] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * p], v[2 * p + 1], _MM_SHUFFLE(3, 2, 3, 2)),
-                         _mm512_shuffle_f32x4(v[2 * p], v[2 * p + 1], _MM_SHUFFLE(1, 0, 1, 0)));
-  for (int p = 0; p < 4; p++)
-    u[p] = _mm512_add_ps(_mm512_shuffle_f32x4(w[2 * p], w[2 * p + 1], _MM_SHUFFLE(3, 1, 3, 1)),
-                         _mm512_shuffle_f32x4(w[2 * p], w[2 * p + 1], _MM_SHUFFLE(2, 0, 2, 0)));
-  for (int p = 0; p < 2; p++)
-    z[p] = _mm512_add_ps(_mm512_shuffle_ps(u[2 * p], u[2 * p + 1], _MM_SHUFFLE(1, 0, 1, 0)),
-                         _mm512_shuffle_ps(u[2 * p], u[2 * p + 1], _MM_SHUFFLE(3, 2, 3, 2)));
-  return _mm512_add_ps(_mm512_shuffle_ps(z[0], z[1], _MM_SHUFFLE(2, 0, 2, 0)),
-                       _mm512_shuffle_ps(z[0], z[1], _MM_SHUFFLE(3, 1, 3, 1)));
-}
 
 // 16 f32 lanes, 32 registers: tiles of up to 4 rows of x; K and N tails by masked loads and stores.
 struct Avx512 {
@@ -70,7 +53,7 @@ struct Avx512 {
     if constexpr (MR == 4 && NR == 4) {
       __m512 v[16];
       for (int k = 0; k < 16; k++) v[k] = acc[k % 4][k / 4];
-      const __m512 r = _mm512_mul_ps(_mm512_set1_ps(alpha), reduce16(v));
+      const __m512 r = _mm512_mul_ps(_mm512_set1_ps(alpha), reduce_add16(v));
       _mm_storeu_ps(out + (m0 + 0) * ldo + n0, _mm512_extractf32x4_ps(r, 0));
       _mm_storeu_ps(out + (m0 + 1) * ldo + n0, _mm512_extractf32x4_ps(r, 1));
       _mm_storeu_ps(out + (m0 + 2) * ldo + n0, _mm512_extractf32x4_ps(r, 2));

@@ -28,6 +28,7 @@
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")
 
 #include "gemm-tiles.h"
+#include "reduce-add16-avx512.h"
 #include "transpose16-avx512.h"
 #include "widen-avx512.h"
 
@@ -73,14 +74,46 @@ void dot_tile_bf16(const DotGemm& g, const uint16_t* xb, int64_t m0, int64_t n0)
       for (int j = 0; j < NR; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], xv, wv[j]);
     }
   }
-  for (int i = 0; i < MR; i++)
-    for (int j = 0; j < NR; j++) g.out[(m0 + i) * g.ldo + n0 + j] = g.alpha * _mm512_reduce_add_ps(acc[i][j]);
+  if constexpr (MR == 4 && NR == 4) {
+    // All 16 sums at once (the bits of one _mm512_reduce_add_ps each): lane 4i + j is acc[i][j].
+    const __m512 r = _mm512_mul_ps(_mm512_set1_ps(g.alpha), reduce_add16_rows(&acc[0][0]));
+    for (int i = 0; i < 4; i++) _mm_storeu_ps(g.out + (m0 + i) * g.ldo + n0, _mm512_extractf32x4_ps(r, i));
+  } else {
+    for (int i = 0; i < MR; i++)
+      for (int j = 0; j < NR; j++) g.out[(m0 + i) * g.ldo + n0 + j] = g.alpha * _mm512_reduce_add_ps(acc[i][j]);
+  }
 }
 
+// Row m of x against weight rows [n0, n0 + 16), row after row (one sequential stream), the 16 sums
+// reduced at once by reduce_add16_rows: the bits of dot_tile_bf16, without a horizontal sum per row, which
+// costs as much as the row's dot products when K is small (the experts' down projections: K = 96).
+inline void dot_row16_bf16(const DotGemm& g, const uint16_t* xb, int64_t m, int64_t n0) {
+  const uint16_t* x = xb + m * g.K;
+  const int64_t K = g.K, kv = K / 32 * 32;
+  const __mmask32 tail = static_cast<__mmask32>((1ull << (K - kv)) - 1ull);
+  __m512 acc[16];
+#pragma GCC unroll 16
+  for (int j = 0; j < 16; j++) {
+    const uint16_t* w = reinterpret_cast<const uint16_t*>(g.w[n0 + j]);
+    __m512 a = _mm512_setzero_ps();
+    for (int64_t k = 0; k < kv; k += 32) a = _mm512_dpbf16_ps(a, load_bh(x + k), load_bh(w + k));
+    if (kv < K) a = _mm512_dpbf16_ps(a, load_bh(x + kv, tail), load_bh(w + kv, tail));
+    acc[j] = a;
+  }
+  _mm512_storeu_ps(g.out + m * g.ldo + n0, _mm512_mul_ps(_mm512_set1_ps(g.alpha), reduce_add16_rows(acc)));
+}
+
+// Rows of at most this many elements take dot_row16_bf16 where the weights stream.
+constexpr int64_t kRow16MaxK = 512;
+
 // Rows [m0, m0 + MR) of x against weight rows [n0, n1): 4 weight rows per tile, or one at a time where
-// `stream` (decode: each thread then reads one sequential stream, see stream_rows). Same bits either way.
+// `stream` (decode: each thread then reads one sequential stream, see stream_rows), 16 at a time for short
+// rows. Same bits every way.
 template <int MR>
 void dot_rows_bf16(const DotGemm& g, const uint16_t* xb, int64_t m0, int64_t n0, int64_t n1, bool stream) {
+  if (stream && g.K <= kRow16MaxK)
+    for (; n0 + 16 <= n1; n0 += 16)
+      for (int i = 0; i < MR; i++) dot_row16_bf16(g, xb, m0 + i, n0);
   col_tiles(stream, n0, n1, [&](auto nr, int64_t n) { dot_tile_bf16<MR, nr>(g, xb, m0, n); });
 }
 

@@ -1,44 +1,9 @@
-// Tensor descriptor helpers: dtype facts, argument checks, messages.
+// Tensor descriptor helpers: argument checks, messages (the dtype facts are in tensor.h).
 #include "tensor.h"
 
 #include <sstream>
 
 namespace dsa {
-
-namespace {
-// The facts of each DType, indexed by its value (dtype.h).
-struct DTypeInfo {
-  const char* name;
-  int bytes;
-  bool is_float;
-};
-constexpr DTypeInfo kDTypes[] = {
-    {"f64", 8, true}, {"f32", 4, true}, {"f16", 2, true}, {"bf16", 2, true}, {"f8_e4m3", 1, true}, {"i64", 8, false},
-    {"i32", 4, false}, {"i16", 2, false}, {"i8", 1, false}, {"u8", 1, false}, {"bool", 1, false},
-};
-static_assert(sizeof(kDTypes) / sizeof(kDTypes[0]) == static_cast<size_t>(DType::boolean) + 1, "one row per DType");
-
-// The row of `dtype`, or null for a value outside the enum.
-const DTypeInfo* dtype_info(DType dtype) {
-  const auto i = static_cast<uint32_t>(dtype);
-  return i < sizeof(kDTypes) / sizeof(kDTypes[0]) ? &kDTypes[i] : nullptr;
-}
-}  // namespace
-
-int dtype_bytes(DType dtype) {
-  const DTypeInfo* info = dtype_info(dtype);
-  return info != nullptr ? info->bytes : 1;
-}
-
-const char* dtype_name(DType dtype) {
-  const DTypeInfo* info = dtype_info(dtype);
-  return info != nullptr ? info->name : "?";
-}
-
-bool is_float(DType dtype) {
-  const DTypeInfo* info = dtype_info(dtype);
-  return info != nullptr && info->is_float;
-}
 
 void fail(const std::string& message) { throw KernelError(message); }
 

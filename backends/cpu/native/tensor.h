@@ -12,9 +12,36 @@
 
 namespace dsa {
 
-int dtype_bytes(DType dtype);
-const char* dtype_name(DType dtype);
-bool is_float(DType dtype);
+// The facts of each DType, indexed by its value (dtype.h). In the header so that dtype_bytes, and with it
+// Tensor::at, inline: kernels that resolve a weight's row pointers call it once per row (32000 for an lm_head).
+struct DTypeInfo {
+  const char* name;
+  int bytes;
+  bool is_float;
+};
+inline constexpr DTypeInfo kDTypes[] = {
+    {"f64", 8, true}, {"f32", 4, true}, {"f16", 2, true}, {"bf16", 2, true}, {"f8_e4m3", 1, true}, {"i64", 8, false},
+    {"i32", 4, false}, {"i16", 2, false}, {"i8", 1, false}, {"u8", 1, false}, {"bool", 1, false},
+};
+static_assert(sizeof(kDTypes) / sizeof(kDTypes[0]) == static_cast<size_t>(DType::boolean) + 1, "one row per DType");
+
+// The row of `dtype`, or null for a value outside the enum.
+inline const DTypeInfo* dtype_info(DType dtype) {
+  const auto i = static_cast<uint32_t>(dtype);
+  return i < sizeof(kDTypes) / sizeof(kDTypes[0]) ? &kDTypes[i] : nullptr;
+}
+inline int dtype_bytes(DType dtype) {
+  const DTypeInfo* info = dtype_info(dtype);
+  return info != nullptr ? info->bytes : 1;
+}
+inline const char* dtype_name(DType dtype) {
+  const DTypeInfo* info = dtype_info(dtype);
+  return info != nullptr ? info->name : "?";
+}
+inline bool is_float(DType dtype) {
+  const DTypeInfo* info = dtype_info(dtype);
+  return info != nullptr && info->is_float;
+}
 
 constexpr int kMaxRank = 8;
 

@@ -131,16 +131,23 @@ describe.skipIf(!HAS_BF16)(`linear in bf16 precision${SKIP}`, () => {
     });
   }
 
-  it('gives every row bit-identical results alone and batched', async () => {
-    const [M, K, N] = [13, 300, 45];
-    const x = values(M * K, 3);
-    const w = values(N * K, 5);
-    const batched = await linear(cpu, x, w, M, K, N);
-    for (let m = 0; m < M; m++) {
-      const alone = await linear(cpu, x.slice(m * K, (m + 1) * K), w, 1, K, N);
-      expect(Array.from(alone)).toEqual(Array.from(batched.subarray(m * N, (m + 1) * N)));
-    }
-  });
+  // Batched: 4 x 4 tiles (16 sums reduced at once) and single-row tiles; alone (M = 1, K <= 512): 16 weight
+  // rows at a time, then single rows; K = 96 is the experts' down projection, K = 1024 takes neither short path.
+  for (const [M, K, N] of [
+    [13, 300, 45],
+    [8, 96, 70],
+    [6, 1024, 21],
+  ] as const) {
+    it(`M=${M} K=${K} N=${N}: gives every row bit-identical results alone and batched`, async () => {
+      const x = values(M * K, 3);
+      const w = values(N * K, 5);
+      const batched = await linear(cpu, x, w, M, K, N);
+      for (let m = 0; m < M; m++) {
+        const alone = await linear(cpu, x.slice(m * K, (m + 1) * K), w, 1, K, N);
+        expect(Array.from(alone)).toEqual(Array.from(batched.subarray(m * N, (m + 1) * N)));
+      }
+    });
+  }
 });
 
 /**
