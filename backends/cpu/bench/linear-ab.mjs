@@ -3,18 +3,10 @@
 import { uploadTensor } from '@dsa/backend';
 import { Random, uploadLinearWeight } from '@dsa/backend/testing';
 import { tensorView } from '@dsa/tensor';
-import { CpuBackend } from '../dist/cpu-backend.js';
-import { loadNative } from '../dist/native.js';
+import { abBackends } from './ab-backends.mjs';
 import { uploadQ8Weight } from './q8-weight.mjs';
 
-const dirs = {
-  new: new URL('..', import.meta.url).pathname,
-  old: process.env.OLD ?? '/work/main/backends/cpu',
-};
-const settings = { execution: 'synchronous', ...(process.env.PREC ? { precision: process.env.PREC } : {}) };
-const bes = Object.fromEntries(
-  Object.entries(dirs).map(([k, d]) => [k, new CpuBackend(loadNative(d).addon, { settings })]),
-);
+const bes = abBackends();
 // SHAPES=MxNxK:dtype,... overrides the list (e.g. the v32-dims prefill: 1024x2048x7168:i8,1024x7168x2048:f8_e4m3).
 const shapes = process.env.SHAPES
   ? process.env.SHAPES.split(',').map((s) => {

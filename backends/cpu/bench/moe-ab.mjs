@@ -6,8 +6,7 @@
 import { uploadTensor } from '@dsa/backend';
 import { Random, uploadLinearWeight } from '@dsa/backend/testing';
 import { tensorView } from '@dsa/tensor';
-import { CpuBackend } from '../dist/cpu-backend.js';
-import { loadNative } from '../dist/native.js';
+import { abBackends } from './ab-backends.mjs';
 
 const env = (name, fallback) => Number(process.env[name] ?? fallback);
 const [E, A, H, I, L] = [
@@ -18,14 +17,7 @@ const [E, A, H, I, L] = [
   env('LAYERS', 7),
 ];
 const dtype = process.env.DTYPE ?? 'bf16';
-const dirs = {
-  new: new URL('..', import.meta.url).pathname,
-  old: process.env.OLD ?? '/work/main/backends/cpu',
-};
-const settings = { execution: 'synchronous', ...(process.env.PREC ? { precision: process.env.PREC } : {}) };
-const bes = Object.fromEntries(
-  Object.entries(dirs).map(([k, d]) => [k, new CpuBackend(loadNative(d).addon, { settings })]),
-);
+const bes = abBackends();
 const weight = (be, r, n, k) =>
   uploadLinearWeight(be, dtype, [n, k], r.normals(n * k, dtype === 'f8_e4m3' ? 100 : 0.05), (c) =>
     new Array(c).fill(2 ** -7),
