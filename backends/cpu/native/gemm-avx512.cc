@@ -51,13 +51,7 @@ struct Avx512 {
   template <int MR, int NR>
   static void store_tile(const Vec (&acc)[MR][NR], float alpha, float* out, int64_t ldo, int64_t m0, int64_t n0) {
     if constexpr (MR == 4 && NR == 4) {
-      __m512 v[16];
-      for (int k = 0; k < 16; k++) v[k] = acc[k % 4][k / 4];
-      const __m512 r = _mm512_mul_ps(_mm512_set1_ps(alpha), reduce_add16(v));
-      _mm_storeu_ps(out + (m0 + 0) * ldo + n0, _mm512_extractf32x4_ps(r, 0));
-      _mm_storeu_ps(out + (m0 + 1) * ldo + n0, _mm512_extractf32x4_ps(r, 1));
-      _mm_storeu_ps(out + (m0 + 2) * ldo + n0, _mm512_extractf32x4_ps(r, 2));
-      _mm_storeu_ps(out + (m0 + 3) * ldo + n0, _mm512_extractf32x4_ps(r, 3));
+      store_sums_4x4(&acc[0][0], alpha, out + m0 * ldo + n0, ldo);
     } else {
       store_sums<Avx512, MR, NR>(acc, alpha, out, ldo, m0, n0);
     }

@@ -75,12 +75,7 @@ void dot_tile_bf16(const DotGemm& g, const uint16_t* xb, int64_t m0, int64_t n0)
     }
   }
   if constexpr (MR == 4 && NR == 4) {
-    // All 16 sums at once (the bits of one _mm512_reduce_add_ps each): lane 4i + j is acc[i][j].
-    const __m512 r = _mm512_mul_ps(_mm512_set1_ps(g.alpha), reduce_add16_rows(&acc[0][0]));
-    _mm_storeu_ps(g.out + (m0 + 0) * g.ldo + n0, _mm512_extractf32x4_ps(r, 0));  // immediates: no loop
-    _mm_storeu_ps(g.out + (m0 + 1) * g.ldo + n0, _mm512_extractf32x4_ps(r, 1));
-    _mm_storeu_ps(g.out + (m0 + 2) * g.ldo + n0, _mm512_extractf32x4_ps(r, 2));
-    _mm_storeu_ps(g.out + (m0 + 3) * g.ldo + n0, _mm512_extractf32x4_ps(r, 3));
+    store_sums_4x4(&acc[0][0], g.alpha, g.out + m0 * g.ldo + n0, g.ldo);  // all 16 sums at once
   } else {
     for (int i = 0; i < MR; i++)
       for (int j = 0; j < NR; j++) g.out[(m0 + i) * g.ldo + n0 + j] = g.alpha * _mm512_reduce_add_ps(acc[i][j]);

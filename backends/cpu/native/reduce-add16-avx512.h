@@ -1,12 +1,15 @@
 // reduce_add16: the horizontal sums of 16 vectors at once, each bit for bit _mm512_reduce_add_ps (the same
 // pairwise tree: halves, then quarters, then the pairs of each quarter, then the last pair), in 30 shuffles
 // and 15 adds instead of about 9 operations per vector. Lane l of the result is the sum of
-// v[(l % 4) * 4 + l / 4]; reduce_add16_rows puts the sum of v[l] in lane l. Include inside an AVX-512
-// `#pragma GCC target` region; internal linkage, so each file gets its own copy for its own target.
+// v[(l % 4) * 4 + l / 4]; reduce_add16_rows puts the sum of v[l] in lane l, and store_sums_4x4 writes a 4x4
+// tile's sums with it (the f32 and the bf16 precision's tiles). Include inside an AVX-512 `#pragma GCC target`
+// region; internal linkage, so each file gets its own copy for its own target.
 // (reduce16-avx512.h's tree is another: cheaper, and not the bits of _mm512_reduce_add_ps.)
 #pragma once
 
 #include <immintrin.h>
+
+#include <cstdint>
 
 namespace dsa {
 namespace {
@@ -31,6 +34,17 @@ inline __m512 reduce_add16_rows(const __m512* acc) {
   __m512 v[16];
   for (int k = 0; k < 16; k++) v[k] = acc[(k % 4) * 4 + k / 4];
   return reduce_add16(v);
+}
+
+// A 4x4 tile's sums: out[i * ldo + j] = alpha · _mm512_reduce_add_ps(acc[4 * i + j]), bit for bit (acc: the
+// tile's accumulators, row-major).
+inline void store_sums_4x4(const __m512* acc, float alpha, float* out, int64_t ldo) {
+  const __m512 r = _mm512_mul_ps(_mm512_set1_ps(alpha), reduce_add16_rows(acc));
+  // The lane index must be an immediate: written out, as a loop is not unrolled in the sanitizer's low-opt build.
+  _mm_storeu_ps(out + 0 * ldo, _mm512_extractf32x4_ps(r, 0));
+  _mm_storeu_ps(out + 1 * ldo, _mm512_extractf32x4_ps(r, 1));
+  _mm_storeu_ps(out + 2 * ldo, _mm512_extractf32x4_ps(r, 2));
+  _mm_storeu_ps(out + 3 * ldo, _mm512_extractf32x4_ps(r, 3));
 }
 
 }  // namespace
