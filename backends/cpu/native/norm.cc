@@ -1,10 +1,12 @@
 // rmsNorm, layerNorm and the fused addRmsNorm, over the last dimension, one row per task item.
-// Rows are normalized in double exactly as the reference computes (x · inv · w, rounded once).
+// Rows are normalized in double as the reference computes (x · inv · w, rounded once): contiguous f32 rows
+// with an f32 or bf16 weight through norm-row.h's row kernels, other dtypes and strides through double rows.
 #include <cmath>
 #include <string>
 #include <vector>
 
 #include "convert.h"
+#include "norm-row.h"
 #include "kernels.h"
 #include "segments.h"
 
@@ -47,10 +49,30 @@ void normalize_rows(const Context& ctx, const Tensor& out, const Tensor& x, int6
   });
 }
 
+// Whether t's rows are contiguous f32 (the row kernels' layout).
+bool f32_rows(const Tensor& t) { return t.dtype == DType::f32 && t.col_stride() == 1; }
+
+// weight as the row kernels take it, where it is contiguous f32 or bf16.
+bool row_weight(const Tensor& weight, int64_t d, NormWeight& w) {
+  expect_shape("weight", weight, {d});
+  if ((weight.dtype != DType::f32 && weight.dtype != DType::bf16) || (d > 1 && weight.strides[0] != 1)) return false;
+  w = {weight.data, weight.dtype == DType::bf16};
+  return true;
+}
+
 }  // namespace
 
 void rms_norm(const Context& ctx, const Tensor& out, const Tensor& x, const Tensor& weight, double eps) {
   const int64_t d = check_rows(out, x);
+  NormWeight rw;
+  if (f32_rows(x) && f32_rows(out) && row_weight(weight, d, rw)) {
+    parallel_for(ctx, x.rows(), row_grain(d), [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; r++)
+        rms_norm_row(ctx.isa, x.ptr<float>() + x.row_offset(r), nullptr, out.ptr<float>() + out.row_offset(r), rw, d,
+                     eps);
+    });
+    return;
+  }
   std::vector<double> w = read_vector("weight", weight, d);
   normalize_rows(ctx, out, x, d, [&](double* v) { rms_row(v, d, w, eps); });
 }
@@ -75,6 +97,15 @@ void add_rms_norm(const Context& ctx, const Tensor& out, const Tensor& residual,
                   const Tensor& weight, double eps) {
   const int64_t d = check_rows(out, x);
   if (!residual.same_shape(x)) fail("residual " + residual.describe() + " and x " + x.describe() + " differ");
+  NormWeight rw;
+  if (f32_rows(x) && f32_rows(out) && f32_rows(residual) && row_weight(weight, d, rw)) {
+    parallel_for(ctx, x.rows(), row_grain(d), [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; r++)
+        rms_norm_row(ctx.isa, x.ptr<float>() + x.row_offset(r), residual.ptr<float>() + residual.row_offset(r),
+                     out.ptr<float>() + out.row_offset(r), rw, d, eps);
+    });
+    return;
+  }
   std::vector<double> w = read_vector("weight", weight, d);
   if (x.numel() == 0) return;
   parallel_for(ctx, x.rows(), row_grain(d), [&](int64_t b, int64_t e) {
