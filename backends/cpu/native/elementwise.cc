@@ -9,6 +9,7 @@
 #include "convert.h"
 #include "kernels.h"
 #include "segments.h"
+#include "swiglu-row.h"
 
 namespace dsa {
 
@@ -245,12 +246,14 @@ void swiglu(const Context& ctx, const Tensor& out, const Tensor& gate, const Ten
   // As the composite computes it: silu rounded to f32, then an f32 product.
   two_input_rows(
       ctx, out, gate, up,
-      [](float* fo, int64_t so, const float* fg, int64_t sg, const float* fu, int64_t su, int64_t n) {
-        for (int64_t i = 0; i < n; i++) {
-          double g = fg[i * sg];
-          float s = static_cast<float>(g / (1 + std::exp(-g)));
-          fo[i * so] = s * fu[i * su];
-        }
+      [&ctx](float* fo, int64_t so, const float* fg, int64_t sg, const float* fu, int64_t su, int64_t n) {
+        if (so == 1 && sg == 1 && su == 1) return swiglu_row(ctx.isa, fg, fu, fo, n);
+        // Strided operands: through contiguous scratch rows.
+        float* g = scratch<float, 0>(n);
+        float* u = scratch<float, 1>(n);
+        for (int64_t i = 0; i < n; i++) g[i] = fg[i * sg], u[i] = fu[i * su];
+        swiglu_row(ctx.isa, g, u, g, n);
+        for (int64_t i = 0; i < n; i++) fo[i * so] = g[i];
       },
       [](double* x, const double* y, int64_t n) {
         for (int64_t i = 0; i < n; i++) x[i] = static_cast<float>(x[i] / (1 + std::exp(-x[i]))) * y[i];

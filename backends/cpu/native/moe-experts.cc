@@ -20,6 +20,7 @@
 #include "kernels.h"
 #include "pool.h"
 #include "segments.h"
+#include "swiglu-row.h"
 
 namespace dsa {
 
@@ -212,13 +213,8 @@ void moe_experts(const Context& ctx, const Tensor& out, const Tensor& x, const T
       for (int64_t r = 0; r < m; r++)
         load_row_f32(xe + r * d, x.at(token[r0 + r] * x.strides[0]), x.dtype, d, x.strides[1]);
       dot_gate_up(ctx, kernels, gate[i].gemm(xe, d, m, d, gs, w, c0), up[i].gemm(xe, d, m, d, us, w, c0), w);
-      // As the swiglu kernel: silu rounded to f32, then an f32 product.
-      for (int64_t r = 0; r < m; r++)
-        for (int64_t c = 0; c < w; c++) {
-          double v = gs[r * w + c];
-          float silu = static_cast<float>(v / (1 + std::exp(-v)));
-          h[(r0 + r) * inter + c0 + c] = silu * us[r * w + c];
-        }
+      // As the swiglu kernel.
+      for (int64_t r = 0; r < m; r++) swiglu_row(ctx.isa, gs + r * w, us + r * w, h.data() + (r0 + r) * inter + c0, w);
     });
   }
 
