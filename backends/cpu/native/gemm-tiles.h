@@ -304,37 +304,49 @@ template <int MR, int NV, class L>
 [[gnu::noinline]] void axpy_tile(const AxpyGemm& g, int64_t m0, int64_t n, int64_t last) {
   using Vec = typename L::Vec;
   constexpr int kLanes = L::kLanes;
-  Vec acc[MR][NV];
-  zero_tile<L>(acc);
   const float* a[MR];
   tile_rows(a, g.a, g.lda, m0);
-  const bool full = !L::kMasked || last == kLanes;
-  for (int64_t k = 0; k < g.K; k++) {
-    const uint8_t* row = g.b[k] + n * L::kBytes;
-    Vec bv[NV];
+  const uint8_t* const* b = g.b;
+  const int64_t K = g.K, offset = n * L::kBytes;
+  // The whole tile once per kind (all vectors full, or the last one partial), with K and b in registers: with
+  // one loop testing `full` and re-reading g.K, GCC stored the accumulators to memory every iteration (small's
+  // MLA absorption, 16 × [32, 64] · [64, 128], ran at 95 GFLOP/s on 2 cores, now about 250).
+  const auto run = [&](auto full) {
+    Vec acc[MR][NV];
+    zero_tile<L>(acc);
+    for (int64_t k = 0; k < K; k++) {
+      const uint8_t* row = b[k] + offset;
+      Vec bv[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; v++)
-      bv[v] = (v == NV - 1 && !full) ? load_part<L>(row + v * kLanes * L::kBytes, last)
-                                     : L::load(row + v * kLanes * L::kBytes);
+      for (int v = 0; v < NV; v++)
+        bv[v] = (!full && v == NV - 1) ? load_part<L>(row + v * kLanes * L::kBytes, last)
+                                       : L::load(row + v * kLanes * L::kBytes);
+#pragma GCC unroll 4
+      for (int i = 0; i < MR; i++) {
+        Vec av = L::set1(a[i][k]);
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) acc[i][v] = L::fmadd(av, bv[v], acc[i][v]);
+      }
+    }
+    // Fp8 loads widen to value · 2^-8: the 256 goes into alpha (exact).
+    Vec alpha = L::set1(L::kFp8 ? g.alpha * 256.0f : g.alpha);
 #pragma GCC unroll 4
     for (int i = 0; i < MR; i++) {
-      Vec av = L::set1(a[i][k]);
+      float* o = g.out + (m0 + i) * g.ldo + n;
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; v++) acc[i][v] = L::fmadd(av, bv[v], acc[i][v]);
+      for (int v = 0; v < NV; v++) {
+        Vec r = L::mul(acc[i][v], alpha);
+        if (!full && v == NV - 1)
+          store_part<L>(o + v * kLanes, last, r);
+        else
+          L::storeu(o + v * kLanes, r);
+      }
     }
-  }
-  // Fp8 loads widen to value · 2^-8: the 256 goes into alpha (exact).
-  Vec alpha = L::set1(L::kFp8 ? g.alpha * 256.0f : g.alpha);
-  for (int i = 0; i < MR; i++) {
-    float* o = g.out + (m0 + i) * g.ldo + n;
-    for (int v = 0; v < NV; v++) {
-      Vec r = L::mul(acc[i][v], alpha);
-      if (v == NV - 1 && !full)
-        store_part<L>(o + v * kLanes, last, r);
-      else
-        L::storeu(o + v * kLanes, r);
-    }
-  }
+  };
+  if (!L::kMasked || last == kLanes)
+    run(std::true_type{});
+  else
+    run(std::false_type{});
 }
 
 // Every row of a, 4 at a time, against NV vectors of b's columns from n.

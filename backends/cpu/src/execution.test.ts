@@ -44,7 +44,7 @@ describe('queued execution', () => {
         ticks++;
       }, 1);
       const start = performance.now();
-      for (let i = 0; i < 12; i++) backend.kernels.matmul(out, a, b);
+      for (let i = 0; i < 48; i++) backend.kernels.matmul(out, a, b);
       const enqueued = performance.now() - start;
       expect(backend.idle).toBe(false);
       last = performance.now();
