@@ -31,6 +31,8 @@
         "native/matmul.cc",
         "native/moe.cc",
         "native/moe-experts.cc",
+        "native/norm-row.cc",
+        "native/norm-row-avx512.cc",
         "native/norm.cc",
         "native/pool.cc",
         "native/program.cc",
@@ -41,6 +43,8 @@
         "native/softmax.cc",
         "native/softmax-row.cc",
         "native/softmax-row-avx512.cc",
+        "native/swiglu-row.cc",
+        "native/swiglu-row-avx512.cc",
         "native/tensor.cc",
         "native/top-k.cc"
       ],
