@@ -24,6 +24,8 @@
         "native/gemm-stream8-avx512bf16.cc",
         "native/gemm-portable.cc",
         "native/hadamard.cc",
+        "native/hadamard-row.cc",
+        "native/hadamard-row-avx512.cc",
         "native/indexer.cc",
         "native/indexer-avx512.cc",
         "native/indexer-avx512bf16.cc",

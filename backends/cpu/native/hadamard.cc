@@ -1,8 +1,9 @@
-// hadamard: out = H_D · x / √D over the last dim (Sylvester order), by butterflies in double.
+// hadamard: out = H_D · x / √D over the last dim (Sylvester order), by butterflies in double (hadamard-row.h).
 #include <cmath>
 #include <string>
 
 #include "convert.h"
+#include "hadamard-row.h"
 #include "kernels.h"
 #include "segments.h"
 
@@ -18,13 +19,7 @@ void hadamard(const Context& ctx, const Tensor& out, const Tensor& x) {
     double* v = scratch<double>(d);
     for (int64_t r = b; r < e; r++) {
       load_row_f64(v, x.at(x.row_offset(r)), x.dtype, d, x.col_stride());
-      for (int64_t h = 1; h < d; h *= 2)
-        for (int64_t i = 0; i < d; i += 2 * h)
-          for (int64_t j = i; j < i + h; j++) {
-            double a = v[j], c = v[j + h];
-            v[j] = a + c;
-            v[j + h] = a - c;
-          }
+      hadamard_row(ctx.isa, v, d);
       for (int64_t i = 0; i < d; i++) v[i] *= scale;
       store_row_f64(out.at(out.row_offset(r)), out.dtype, out.col_stride(), v, d);
     }
