@@ -41,6 +41,8 @@
         "native/queue.cc",
         "native/reduce.cc",
         "native/rope.cc",
+        "native/rope-row.cc",
+        "native/rope-row-avx512.cc",
         "native/sample.cc",
         "native/softmax.cc",
         "native/softmax-row.cc",

@@ -1,10 +1,11 @@
 // rope: rotates pairs of x [N, H, R] in place. The angle is computed in f32 (position · invFreq,
-// as the reference does), its cosine and sine in double, scaled by `scale`; the rotation in double.
+// as the reference does), its cosine and sine in double (rope-row.h), scaled by `scale`; the rotation in double.
 #include <cmath>
 #include <vector>
 
 #include "convert.h"
 #include "kernels.h"
+#include "rope-row.h"
 #include "segments.h"
 
 namespace dsa {
@@ -27,13 +28,14 @@ void rope(const Context& ctx, const Tensor& x, const Tensor& positions, const Te
     double* v = scratch<double, 2>(dim);
     for (int64_t t = b; t < e; t++) {
       float pos = static_cast<float>(positions.ptr<int32_t>()[t * positions.strides[0]]);
-      for (int64_t i = 0; i < half; i++) {
-        float angle = pos * freq[i];
-        cs[i] = std::cos(static_cast<double>(angle)) * scale;
-        sn[i] = std::sin(static_cast<double>(angle)) * scale;
-      }
+      rope_angles(ctx.isa, pos, freq.data(), half, scale, cs, sn);
       for (int64_t h = 0; h < heads; h++) {
         uint8_t* row = x.at(t * x.strides[0] + h * x.strides[1]);
+        if (x.dtype == DType::f32 && sd == 1) {
+          rope_rotate(ctx.isa, reinterpret_cast<float*>(row), cs, sn, half, interleaved);
+          continue;
+        }
+        // Other dtypes and strides: in double, each value rounded once to x's dtype.
         load_row_f64(v, row, x.dtype, dim, sd);
         for (int64_t i = 0; i < half; i++) {
           int64_t a = interleaved ? 2 * i : i;
