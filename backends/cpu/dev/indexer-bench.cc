@@ -1,7 +1,7 @@
 // Microbenchmark of the indexer's pieces at decode (one query, one thread): scoring n f8_e4m3 keys
 // with the f32 loop (indexer-avx512.cc), the vdpbf16ps loop (indexer-avx512bf16.cc) and the losing
 // heads-in-lanes vdpbf16ps layout below, each checked against a float64 loop; the bf16 loops again on
-// cold keys (after 64 MB of other reads); then the top-k select of 256 of 32768. Arguments: Hi Di n
+// cold keys (after 64 MB of other reads); then the top-k select of 256 of 32768 and of n. Arguments: Hi Di n
 // (default 8 64 16384). Build (one line, from the repository root; x86-64 with AVX-512 BF16 and VBMI):
 //   g++ -O3 -std=c++17 -ffp-contract=off -pthread -I backends/cpu/native -o /tmp/indexer-bench
 //     backends/cpu/dev/indexer-bench.cc backends/cpu/native/{indexer-avx512,indexer-avx512bf16,top-k,convert,tensor,pool}.cc
@@ -171,6 +171,8 @@ int main(int argc, char** argv) {
   std::vector<float> row(T);
   for (auto& x : row) x = std::fabs(u(rng)) * u(rng);
   std::vector<int32_t> out(k), scratch;
-  us = best_us([&] { select_top_k(row.data(), T, k, out.data(), scratch); }, 50);
-  std::printf("top-k %lld of %lld: %.1f us\n", (long long)k, (long long)T, us);
+  for (const int64_t len : {T, std::min(n, T)}) {
+    us = best_us([&] { select_top_k(row.data(), len, k, out.data(), scratch); }, 50);
+    std::printf("top-k %lld of %lld: %.2f us\n", (long long)k, (long long)len, us);
+  }
 }
