@@ -23,6 +23,7 @@
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")
 
 #include "gemm-tiles.h"
+#include "lane-masks-avx512.h"
 #include "transpose16-avx512.h"
 #include "widen-avx512.h"
 
@@ -30,14 +31,6 @@ namespace dsa {
 namespace {
 
 constexpr int64_t kFp8Block = 128;  // the fp8 cache's NoPE scale block
-
-// The mask of the first n of 32 (16) elements (n <= 0: none).
-inline __mmask32 first32(int64_t n) {
-  return n >= 32 ? ~__mmask32{0} : n <= 0 ? __mmask32{0} : static_cast<__mmask32>((1u << n) - 1u);
-}
-inline __mmask16 first16(int64_t n) {
-  return n >= 16 ? __mmask16{0xffff} : n <= 0 ? __mmask16{0} : static_cast<__mmask16>((1u << n) - 1u);
-}
 
 // 32 f32 (those from n on zero) rounded to bf16, in order.
 inline __m512i round32(const float* p, int64_t n) {

@@ -18,6 +18,8 @@
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq")
 
+#include "lane-masks-avx512.h"
+
 namespace dsa {
 namespace {
 
@@ -39,7 +41,6 @@ inline __m512i e4m3_codes(__m512 y) {
   return _mm512_or_si512(_mm512_mask_blend_epi32(small, normal, sub), sign);
 }
 
-inline __mmask16 first16(int64_t n) { return n >= 16 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << n) - 1u); }
 
 }  // namespace
 

@@ -28,6 +28,7 @@
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")
 
 #include "gemm-tiles.h"
+#include "lane-masks-avx512.h"
 #include "reduce-add16-avx512.h"
 #include "transpose16-avx512.h"
 #include "widen-avx512.h"
@@ -202,11 +203,6 @@ LaneBlocks lane_blocks(int64_t K, int64_t bk) {
     }
   }
   return best;
-}
-
-// The mask of the first n of 32 elements (n <= 0: none).
-inline __mmask32 first32(int64_t n) {
-  return n >= 32 ? ~__mmask32{0} : n <= 0 ? __mmask32{0} : static_cast<__mmask32>((1u << n) - 1u);
 }
 
 // Elements [k, k + 32) of a row as bf16 in natural order (those from K on zero), by source type.

@@ -14,13 +14,10 @@
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq")
 
+#include "lane-masks-avx512.h"
+
 namespace dsa {
 namespace {
-
-// The mask of the first n of 8 lanes.
-inline __mmask8 first8(int64_t n) {
-  return n >= 8 ? __mmask8{0xff} : n <= 0 ? __mmask8{0} : static_cast<__mmask8>((1u << n) - 1u);
-}
 
 // Weights [i, i + 8) (lanes past m zero) widened exactly to double.
 inline __m512d weight8(NormWeight w, int64_t i, __mmask8 m) {
@@ -35,7 +32,7 @@ void rms_norm_row_avx512(const float* x, float* residual, float* out, NormWeight
   const float* v = x;
   if (residual != nullptr) {
     for (int64_t i = 0; i < d; i += 16) {
-      const __mmask16 m = d - i >= 16 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << (d - i)) - 1u);
+      const __mmask16 m = first16(d - i);
       _mm512_mask_storeu_ps(residual + i, m,
                             _mm512_add_ps(_mm512_maskz_loadu_ps(m, residual + i), _mm512_maskz_loadu_ps(m, x + i)));
     }

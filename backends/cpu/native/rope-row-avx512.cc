@@ -11,6 +11,8 @@
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq")
 
+#include "lane-masks-avx512.h"
+
 namespace dsa {
 namespace {
 
@@ -65,7 +67,7 @@ void rope_angles_avx512(float position, const float* inv_freq, int64_t half, dou
   const __m512 p = _mm512_set1_ps(position);
   const __m512d sc = _mm512_set1_pd(scale);
   for (int64_t i = 0; i < half; i += 8) {
-    const __mmask8 m = half - i >= 8 ? __mmask8{0xff} : static_cast<__mmask8>((1u << (half - i)) - 1u);
+    const __mmask8 m = first8(half - i);
     // The angles in f32 (as the reference rounds them), then widened.
     const __m256 angle = _mm256_mul_ps(_mm512_castps512_ps256(p), _mm256_maskz_loadu_ps(m, inv_freq + i));
     const __m512d x = _mm512_cvtps_pd(angle);
@@ -84,7 +86,7 @@ void rope_rotate_avx512(float* row, const double* cs, const double* sn, int64_t 
   if (!interleaved) {
     // Pairs (i, i + half): the two halves as vectors.
     for (int64_t i = 0; i < half; i += 8) {
-      const __mmask8 m = half - i >= 8 ? __mmask8{0xff} : static_cast<__mmask8>((1u << (half - i)) - 1u);
+      const __mmask8 m = first8(half - i);
       const __m512d x0 = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, row + i));
       const __m512d x1 = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, row + half + i));
       const __m512d c = _mm512_maskz_loadu_pd(m, cs + i), s = _mm512_maskz_loadu_pd(m, sn + i);

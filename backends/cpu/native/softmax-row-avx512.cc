@@ -15,13 +15,10 @@
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq")
 
+#include "lane-masks-avx512.h"
+
 namespace dsa {
 namespace {
-
-// The mask of the first n of 16 lanes.
-inline __mmask16 first16(int64_t n) {
-  return n >= 16 ? __mmask16{0xffff} : n <= 0 ? __mmask16{0} : static_cast<__mmask16>((1u << n) - 1u);
-}
 
 // e^x per lane: x = k · ln 2 + r with k = round(x · log2 e) and |r| <= ln 2 / 2 (ln 2 in two parts, so r is
 // exact to f32 rounding), e^r by Horner's rule over 1/j! for j <= 7 (truncation below 2^-27 relative), times

@@ -13,6 +13,8 @@
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq")
 
+#include "lane-masks-avx512.h"
+
 namespace dsa {
 namespace {
 
@@ -43,7 +45,7 @@ inline __m512d exp8d(__m512d x) {
 void swiglu_row_avx512(const float* gate, const float* up, float* out, int64_t n) {
   const __m512d one = _mm512_set1_pd(1.0);
   for (int64_t i = 0; i < n; i += 8) {
-    const __mmask8 m = n - i >= 8 ? __mmask8{0xff} : static_cast<__mmask8>((1u << (n - i)) - 1u);
+    const __mmask8 m = first8(n - i);
     const __m512d g = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, gate + i));
     const __m512d e = exp8d(_mm512_sub_pd(_mm512_setzero_pd(), g));
     const __m256 silu = _mm512_cvtpd_ps(_mm512_div_pd(g, _mm512_add_pd(one, e)));
