@@ -50,7 +50,8 @@
         "native/swiglu-row.cc",
         "native/swiglu-row-avx512.cc",
         "native/tensor.cc",
-        "native/top-k.cc"
+        "native/top-k.cc",
+        "native/top-k-row-avx512.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -1,6 +1,9 @@
 // hadamard_row on AVX-512 (see hadamard-row.h). The scalar butterflies took about 5 µs per hadamard call for
 // small's fp8 indexer at batch 8 (64 rows of 64).
 // Compiled for the avx512 target through the pragma below; callers check the CPU first.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
 #include <immintrin.h>
 
 #include "hadamard-row.h"

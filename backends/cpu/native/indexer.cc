@@ -21,6 +21,7 @@
 #include "kernels.h"
 #include "pool.h"
 #include "segments.h"
+#include "top-k-row.h"
 
 namespace dsa {
 
@@ -163,7 +164,7 @@ void indexer_top_k(const Context& ctx, const Tensor& indices, const Tensor& q, c
     });
     thread_local std::vector<int32_t> candidates;
     int32_t* chosen = scratch<int32_t>(k);
-    select_top_k(score.data(), T, k, chosen, candidates);
+    select_top_k_row(ctx.isa, score.data(), T, k, chosen, candidates);
     int32_t* out = indices.ptr<int32_t>() + s * indices.strides[0];
     for (int64_t j = 0; j < k; j++) out[j * indices.strides[1]] = chosen[j];
   };

@@ -2,7 +2,8 @@
 // results in ascending index order, padded with -1 (value -inf). A selection (nth_element with a
 // total order: value desc, then index asc) followed by a sort of the k winners by index; f32 rows
 // (the indexer's scores) use a threshold select instead: one pass, linear time, no sort of the row, and a
-// second pass that emits the winners in index order.
+// second pass that emits the winners in index order. select_top_k_row (top-k-row.h) picks the AVX-512 count
+// select for the indexer's rows where it applies.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -17,6 +18,7 @@
 #include "convert.h"
 #include "kernels.h"
 #include "segments.h"
+#include "top-k-row.h"
 
 namespace dsa {
 
@@ -72,9 +74,9 @@ inline uint64_t candidate(float value, int64_t index) {
   return (static_cast<uint64_t>(bits) << 32) | static_cast<uint32_t>(~static_cast<uint32_t>(index));
 }
 
-// The winners in ascending index order, by one pass over the row (sorting them by index cost more): every
-// entry above `bound`, and the first `ties` entries equal to it (ties go to the lower index); with bound
-// -inf and no ties, every entry above -inf. The rest of out's k slots get -1.
+}  // namespace
+
+// By one pass over the row: sorting the winners by index cost more.
 void emit_in_order(const float* row, int64_t n, int64_t k, float bound, int64_t ties, int32_t* out) {
   int64_t j = 0;
   for (int64_t t0 = 0; t0 < n; t0 += 16) {
@@ -93,6 +95,8 @@ void emit_in_order(const float* row, int64_t n, int64_t k, float bound, int64_t 
   }
   for (; j < k; j++) out[j] = -1;
 }
+
+namespace {
 
 // The same result as select() for a float row, in one pass over it: an entry is skipped unless it is
 // larger than the threshold (the k-th best of the entries seen so far; -inf at first, so -inf and NaN
@@ -165,6 +169,13 @@ void select_top_k(const float* row, int64_t n, int64_t k, int32_t* out, std::vec
     threshold_select(row, n, k, out);
   else
     select(row, n, k, out, scratch_indices);
+}
+
+void select_top_k_row(int isa, const float* row, int64_t n, int64_t k, int32_t* out, std::vector<int32_t>& scratch) {
+  if (isa >= kAvx512 && k >= 1 && n <= kCountSelectMaxN)
+    select_top_k_avx512(row, n, k, out);
+  else
+    select_top_k(row, n, k, out, scratch);
 }
 
 void top_k(const Context& ctx, const Tensor& indices, const Tensor* values, const Tensor& x, int64_t k) {

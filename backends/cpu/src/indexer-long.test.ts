@@ -1,7 +1,8 @@
 // The AVX-512 indexer scoring paths (heads folded into the vector lanes, f8_e4m3 keys decoded by table;
 // with a bf16-exact q, as the fp8 indexer's, vdpbf16ps with the keys in the lanes where the CPU has
-// AVX512_BF16) and the threshold top-k of long rows, at the small preset's and the real model's indexer
-// dims, against the composite fallback on the reference backend: the selected positions must be identical.
+// AVX512_BF16) and the top-k of long rows (the AVX-512 count select up to 16384 keys, the threshold select
+// beyond and on the other ISAs), at the small preset's and the real model's indexer dims, against the
+// composite fallback on the reference backend: the selected positions must be identical.
 import {
   type AttentionBatch,
   type Backend,
@@ -45,7 +46,8 @@ function batchOn(backend: Backend, depth: number): AttentionBatch {
 const CASES: [string, number, number, number, number][] = [
   // label, heads, head dim, depth, k
   ['small preset dims', 8, 64, 5000, 256],
-  ['small preset dims, deeper (sampled top-k threshold)', 8, 64, 9000, 256],
+  ['small preset dims, deeper (sampled top-k threshold off AVX-512)', 8, 64, 9000, 256],
+  ['small preset dims, past the count select (sampled top-k threshold)', 8, 64, 20000, 256],
   ['V3.2 dims', 64, 128, 4500, 64],
   ['short row, two heads', 2, 64, 300, 16],
 ];
@@ -93,10 +95,11 @@ for (const isa of ISAS) {
     for (const [depth, every] of [
       [2000, 13],
       [9000, 50],
+      [20000, 100],
     ] as const) {
       it(`ties at the k-th score, depth ${depth}: the tied positions of lowest index, in index order`, async () => {
         // Every `every`-th key scores above zero; all others are zero rows, so their scores tie at exactly 0
-        // and the selection must take the lowest of them (the threshold select's final pass).
+        // and the selection must take the lowest of them (the final pass of either select).
         const heads = 8,
           di = 64,
           k = 256;
