@@ -23,22 +23,30 @@ double ue8m0_scale(double amax) {
   return std::ldexp(1.0, exponent);
 }
 
-// The row walk of both kernels: checks blockSize and the shapes of `other` [rows, d] and `scale`
-// [rows, blocks] against the rank-2 `source` [rows, d], then calls row(r, v, d, blocks) for every row r
-// with v its values widened to f64 (thread-local scratch).
-template <class Row>
-void for_each_scaled_row(const Context& ctx, const Tensor& source, const char* other_name, const Tensor& other,
-                         const Tensor& scale, int64_t block_size, Row row) {
+// The rows of both kernels: `source` [rows, d] in blocks of blockSize along d.
+struct ScaledRows {
+  int64_t rows, d, blocks;
+};
+
+// Checks blockSize and the shapes of `other` [rows, d] and `scale` [rows, blocks] against the rank-2 `source`.
+ScaledRows check_scaled_rows(const Tensor& source, const char* other_name, const Tensor& other, const Tensor& scale,
+                             int64_t block_size) {
   if (block_size < 1) fail("blockSize " + std::to_string(block_size) + " must be positive");
-  const int64_t rows = source.shape[0], d = source.shape[1];
-  const int64_t blocks = (d + block_size - 1) / block_size;
-  expect_shape(other_name, other, {rows, d});
-  expect_shape("scale", scale, {rows, blocks});
-  parallel_for(ctx, rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, d)), [&](int64_t b, int64_t e) {
-    double* v = scratch<double>(d);
+  const ScaledRows s{source.shape[0], source.shape[1], (source.shape[1] + block_size - 1) / block_size};
+  expect_shape(other_name, other, {s.rows, s.d});
+  expect_shape("scale", scale, {s.rows, s.blocks});
+  return s;
+}
+
+// The scalar row walk of both kernels: row(r, v) for every row r of the checked `source`, with v its values
+// widened to f64 (thread-local scratch).
+template <class Row>
+void for_each_scaled_row(const Context& ctx, const Tensor& source, const ScaledRows& s, Row row) {
+  parallel_for(ctx, s.rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, s.d)), [&](int64_t b, int64_t e) {
+    double* v = scratch<double>(s.d);
     for (int64_t r = b; r < e; r++) {
-      load_row_f64(v, source.at(r * source.strides[0]), source.dtype, d, source.strides[1]);
-      row(r, v, d, blocks);
+      load_row_f64(v, source.at(r * source.strides[0]), source.dtype, s.d, source.strides[1]);
+      row(r, v);
     }
   });
 }
@@ -70,15 +78,14 @@ void quantize_fp8(const Context& ctx, const Tensor& q, const Tensor& scale, cons
                   bool ue8m0) {
   expect_rank("x", x, 2);
   expect_dtype("q", q, DType::f8_e4m3);
+  const ScaledRows s = check_scaled_rows(x, "q", q, scale, block_size);
+  const int64_t d = s.d;
   // Dense f32 rows on AVX-512: the vector walk (the same bits); else the scalar one below.
   const bool dense = x.dtype == DType::f32 && (x.strides[1] == 1 || x.shape[1] <= 1) &&
                      (q.strides[1] == 1 || q.shape[1] <= 1) && scale.dtype == DType::f32 &&
                      (scale.strides[1] == 1 || scale.shape[1] <= 1);
-  if (dense && ctx.isa >= kAvx512 && block_size >= 1) {
-    const int64_t rows = x.shape[0], d = x.shape[1];
-    expect_shape("q", q, {rows, d});
-    expect_shape("scale", scale, {rows, (d + block_size - 1) / block_size});
-    parallel_for(ctx, rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, d)), [&](int64_t b, int64_t e) {
+  if (dense && ctx.isa >= kAvx512) {
+    parallel_for(ctx, s.rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, d)), [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; r++) {
         const float* xr = reinterpret_cast<const float*>(x.at(r * x.strides[0]));
         if (quantize_fp8_row_avx512(xr, d, block_size, ue8m0, q.at(r * q.strides[0]),
@@ -92,35 +99,31 @@ void quantize_fp8(const Context& ctx, const Tensor& q, const Tensor& scale, cons
     });
     return;
   }
-  for_each_scaled_row(ctx, x, "q", q, scale, block_size, [&](int64_t r, double* v, int64_t d, int64_t) {
-    quantize_row(q, scale, r, v, d, block_size, ue8m0);
-  });
+  for_each_scaled_row(ctx, x, s, [&](int64_t r, double* v) { quantize_row(q, scale, r, v, d, block_size, ue8m0); });
 }
 
 void dequantize_fp8(const Context& ctx, const Tensor& out, const Tensor& q, const Tensor& scale, int64_t block_size) {
   expect_rank("q", q, 2);
+  const ScaledRows s = check_scaled_rows(q, "out", out, scale, block_size);
+  const int64_t d = s.d;
   if (q.dtype == DType::f8_e4m3 && out.dtype == DType::f32 && scale.dtype == DType::f32 && q.strides[1] == 1 &&
-      out.strides[1] == 1 && block_size >= 1) {
+      out.strides[1] == 1) {
     // e4m3 · scale as an f32 product: both are exact in f32, so it rounds as the double product stored to f32
     // does (the general rows below), without a dtype switch and a division per element.
-    const int64_t rows = q.shape[0], d = q.shape[1];
-    const int64_t blocks = (d + block_size - 1) / block_size;
-    expect_shape("out", out, {rows, d});
-    expect_shape("scale", scale, {rows, blocks});
-    parallel_for(ctx, rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, d)), [&](int64_t b, int64_t e) {
+    parallel_for(ctx, s.rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, d)), [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; r++) {
         const uint8_t* qr = q.at(r * q.strides[0]);
         float* o = reinterpret_cast<float*>(out.at(r * out.strides[0]));
         for (int64_t start = 0, blk = 0; start < d; start += block_size, blk++) {
-          const float s = *reinterpret_cast<const float*>(scale.at(r * scale.strides[0] + blk * scale.strides[1]));
+          const float sc = *reinterpret_cast<const float*>(scale.at(r * scale.strides[0] + blk * scale.strides[1]));
           const int64_t end = std::min(d, start + block_size);
-          for (int64_t i = start; i < end; i++) o[i] = fp8_to_f32(qr[i]) * s;
+          for (int64_t i = start; i < end; i++) o[i] = fp8_to_f32(qr[i]) * sc;
         }
       }
     });
     return;
   }
-  for_each_scaled_row(ctx, q, "out", out, scale, block_size, [&](int64_t r, double* v, int64_t d, int64_t) {
+  for_each_scaled_row(ctx, q, s, [&](int64_t r, double* v) {
     for (int64_t i = 0; i < d; i++)
       v[i] *= load_f64(scale.at(r * scale.strides[0] + (i / block_size) * scale.strides[1]), scale.dtype);
     store_row_f64(out.at(r * out.strides[0]), out.dtype, out.strides[1], v, d);

@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "convert.h"
-#include "norm-row.h"
 #include "kernels.h"
+#include "norm-row.h"
 #include "segments.h"
 
 namespace dsa {
