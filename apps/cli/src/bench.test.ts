@@ -166,6 +166,25 @@ describe('dsa bench', () => {
     expect((await tinyBench('--graphs on,on', 'cpu')).code).toBe(2);
   }, 60_000);
 
+  it('times the batches of a depth together with --interleave', async () => {
+    const run = await tinyBench('--depth 64 --batch 1,2,4 --repeat 3 --prompt 16 --interleave', 'cpu');
+    const lines = benchLines(run);
+    expect(lines.map((l) => [l.depth, l.batch])).toEqual([
+      [64, 1],
+      [64, 2],
+      [64, 4],
+    ]);
+    for (const line of lines) {
+      expect(Object.keys(line)).toEqual(KEYS);
+      expect(line.tg_ms_median as number).toBeGreaterThan(0);
+      const tokS = (line.batch as number) / ((line.tg_ms_median as number) / 1000);
+      expect(Math.abs((line.tg_tok_s as number) / tokS - 1)).toBeLessThan(0.01);
+    }
+    // All three batches were warmed up (one eager step and one capture each) before any was timed, then each
+    // took its turn of one untimed and 3 timed steps: the stats after the first batch's line count them all.
+    expect(run.stderr).toMatch(/graphs after depth 64 batch 1: captured 3, replayed 15, eager 3/);
+  }, 60_000);
+
   it('times the fill with --cache prefill', async () => {
     const { code, stdout } = await tinyBench('--depth 40 --cache prefill --repeat 1 --prompt 8');
     expect(code).toBe(0);

@@ -59,10 +59,20 @@ export interface BenchFlags {
   readonly llc?: number;
   readonly prompt: number;
   readonly repeat: number;
+  /**
+   * Time the batches of a depth together (`--interleave`): every batch is prefilled and warmed up first, then
+   * they take turns of a few timed decode steps, each turn after one untimed step (the order flipped every
+   * turn), so that a shared machine's slow phases fall on every batch alike and the ratios between batches
+   * hold. The cache then holds every batch's sequences at once.
+   */
+  readonly interleave?: boolean;
   readonly json?: boolean;
   /** Also write decode ms/step and prefill tokens/s against depth to this SVG file. */
   readonly plot?: string;
 }
+
+/** Timed steps of one batch per turn under `--interleave` (each turn after one untimed step). */
+const INTERLEAVE_STEPS = 4;
 
 /** One measurement: the JSON line `dsa bench --json` prints. */
 export interface BenchResult {
@@ -290,25 +300,30 @@ async function measure(
   }
   const profile = backend.kernelProfile ?? null;
   for (const depth of flags.depth) {
-    for (const batch of flags.batch) {
-      const runs = variants.map(({ model }) => ({
-        model,
-        sequences: [] as CacheSequence[],
-        ppSeconds: 0,
-        fillTokS: null as number | null,
-        times: [] as number[],
-        kernels: new KernelTotals(),
-      }));
+    // The batches timed together: all of them with --interleave, else one at a time.
+    for (const group of flags.interleave ? [flags.batch] : flags.batch.map((b) => [b])) {
+      const runs = group.flatMap((batch) =>
+        variants.map((variant) => ({
+          batch,
+          variant,
+          model: variant.model,
+          sequences: [] as CacheSequence[],
+          ppSeconds: 0,
+          fillTokS: null as number | null,
+          times: [] as number[],
+          kernels: new KernelTotals(),
+        })),
+      );
       try {
-        const logits = new Float32Array(batch * vocab);
+        const logits = new Float32Array(Math.max(...group) * vocab);
         const decode = (run: (typeof runs)[number], t: number) =>
           step(
             run.model,
             run.sequences.map((sequence, s) => ({ sequence, tokens: [(t * 31 + s * 17 + 5) % vocab] })),
-            logits,
+            logits.subarray(0, run.batch * vocab),
           );
         for (const run of runs) {
-          const { model } = run;
+          const { model, batch } = run;
           const cache = model.cache;
           // pp: one forward of --prompt tokens for a fresh sequence (in chunks under --step-memory).
           const fresh = cache.createSequence();
@@ -339,20 +354,34 @@ async function measure(
           await decode(run, 0);
           await decode(run, 1);
         }
-        for (let r = 0; r < flags.repeat; r++) {
-          for (const run of r % 2 === 0 ? runs : [...runs].reverse()) {
-            profile?.reset(); // (the cpu backend starts timing here)
-            const started = performance.now();
-            await decode(run, r + 2);
-            run.times.push(performance.now() - started);
-            if (profile) run.kernels.add(profile.read());
+        const timed = async (run: (typeof runs)[number], t: number) => {
+          profile?.reset(); // (the cpu backend starts timing here)
+          const started = performance.now();
+          await decode(run, t);
+          run.times.push(performance.now() - started);
+          if (profile) run.kernels.add(profile.read());
+        };
+        if (flags.interleave) {
+          // Turns of INTERLEAVE_STEPS timed steps per run, each after one untimed step: the step after another
+          // batch's finds the caches (and the TLB) as that batch left them (small's batch 1 on 2 Zen 5 cores:
+          // 3-8% slower than the steps after it, median of 10 turns, 3 runs).
+          for (let turn = 0, t = 2; turn * INTERLEAVE_STEPS < flags.repeat; turn++) {
+            const steps = Math.min(INTERLEAVE_STEPS, flags.repeat - turn * INTERLEAVE_STEPS);
+            for (const run of turn % 2 === 0 ? runs : [...runs].reverse()) {
+              await decode(run, t++);
+              for (let i = 0; i < steps; i++) await timed(run, t++);
+            }
+          }
+        } else {
+          for (let r = 0; r < flags.repeat; r++) {
+            for (const run of r % 2 === 0 ? runs : [...runs].reverse()) await timed(run, r + 2);
           }
         }
-        runs.forEach((run, v) => {
+        for (const run of runs) {
+          const { batch, variant } = run;
           const t = stats(run.times);
           const meanMs = run.times.reduce((sum, ms) => sum + ms, 0) / run.times.length;
           const gpuMs = profile ? run.kernels.ms / flags.repeat : null;
-          const variant = variants[v]!;
           const label = variants.length > 1 ? ` graphs ${variant.graphs ? 'on' : 'off'}` : '';
           // The cpu backend always profiles (for host_fraction): its table only with DSA_BENCH_KERNELS=1.
           if (profile && (backend.name !== 'cpu' || cliSetting('benchKernels')))
@@ -415,7 +444,7 @@ async function measure(
             // Mean over mean (the same steps): a median step beside a mean kernel time reads 0 after one slow step.
             host_fraction: gpuMs === null ? null : Math.max(0, 1 - gpuMs / meanMs),
           });
-        });
+        }
       } finally {
         for (const run of runs) for (const sequence of run.sequences) run.model.cache.release(sequence);
       }
@@ -530,9 +559,15 @@ export async function benchCommand(flags: BenchFlags): Promise<BenchResult[]> {
     if (flags.graphs && new Set(flags.graphs).size !== flags.graphs.length) {
       throw new UsageError('--graphs lists each of on and off at most once');
     }
-    const maxBatch = Math.max(...flags.batch);
     const maxDepth = Math.max(...flags.depth);
-    const cacheTokens = maxBatch * (maxDepth + flags.prompt + flags.repeat + 8) + 64;
+    // One batch at a time: its sequences, or the pp sequence before them. With --interleave every batch's
+    // sequences at once (each in whole 64-token blocks), beside the next batch's pp sequence.
+    const blocks = (tokens: number) => Math.ceil(tokens / 64) * 64;
+    const cacheTokens = flags.interleave
+      ? flags.batch.reduce((sum, b) => sum + b, 0) * blocks(maxDepth + flags.repeat + 8) +
+        blocks(flags.prompt) +
+        64
+      : Math.max(...flags.batch) * (maxDepth + flags.prompt + flags.repeat + 8) + 64;
     for (const indexer of flags.indexer ?? ['fp32']) {
       for (const attention of flags.attention) {
         const variants: Variant[] = [];
