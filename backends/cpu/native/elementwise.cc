@@ -56,7 +56,7 @@ void expect_same_shape(const char* what, const Tensor& out, const Tensor& x) {
 double unary_op(UnaryOp op, double x) {
   switch (op) {
     case UnaryOp::silu:
-      return x / (1 + std::exp(-x));
+      return silu(x);
     case UnaryOp::relu:
       return x > 0 ? x : 0;
     case UnaryOp::exp:
@@ -256,7 +256,7 @@ void swiglu(const Context& ctx, const Tensor& out, const Tensor& gate, const Ten
         for (int64_t i = 0; i < n; i++) fo[i * so] = g[i];
       },
       [](double* x, const double* y, int64_t n) {
-        for (int64_t i = 0; i < n; i++) x[i] = static_cast<float>(x[i] / (1 + std::exp(-x[i]))) * y[i];
+        for (int64_t i = 0; i < n; i++) x[i] = static_cast<float>(silu(x[i])) * y[i];
       });
 }
 

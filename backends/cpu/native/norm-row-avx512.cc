@@ -50,7 +50,7 @@ void rms_norm_row_avx512(const float* x, float* residual, float* out, NormWeight
     s0 = _mm512_fmadd_pd(a, a, s0);
   }
   const double sum = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
-  const __m512d inv = _mm512_set1_pd(1 / std::sqrt(sum / d + eps));
+  const __m512d inv = _mm512_set1_pd(rms_inv(sum, d, eps));
   for (i = 0; i < d; i += 8) {
     const __mmask8 m = first8(d - i);
     const __m512d a = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, v + i));

@@ -16,7 +16,7 @@ void rms_norm_row_scalar(const float* x, float* residual, float* out, NormWeight
   }
   double sum = 0;
   for (int64_t i = 0; i < d; i++) sum += static_cast<double>(v[i]) * v[i];
-  const double inv = 1 / std::sqrt(sum / d + eps);
+  const double inv = rms_inv(sum, d, eps);
   const float* wf = static_cast<const float*>(w.data);
   const uint16_t* wb = static_cast<const uint16_t*>(w.data);
   for (int64_t i = 0; i < d; i++) {

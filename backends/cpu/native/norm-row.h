@@ -4,9 +4,14 @@
 // the residual are contiguous f32 and the weight contiguous f32 or bf16; other dtypes go through its double rows.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 namespace dsa {
+
+// 1 / √(Σ v² / d + eps) in double: the RMS norm's scale, the one formula of every rmsNorm path (and layerNorm's,
+// over the centered values).
+inline double rms_inv(double sum_squares, int64_t d, double eps) { return 1 / std::sqrt(sum_squares / d + eps); }
 
 // The weight of a row: d contiguous values, f32 or bf16 (`bf16` true).
 struct NormWeight {

@@ -31,7 +31,7 @@ int64_t row_grain(int64_t d) { return std::max<int64_t>(1, 16384 / std::max<int6
 void rms_row(double* v, int64_t d, const std::vector<double>& w, double eps) {
   double sum = 0;
   for (int64_t i = 0; i < d; i++) sum += v[i] * v[i];
-  double inv = 1 / std::sqrt(sum / d + eps);
+  double inv = rms_inv(sum, d, eps);
   for (int64_t i = 0; i < d; i++) v[i] = v[i] * inv * w[i];
 }
 
@@ -88,7 +88,7 @@ void layer_norm(const Context& ctx, const Tensor& out, const Tensor& x, const Te
     mean /= d;
     double variance = 0;
     for (int64_t i = 0; i < d; i++) variance += (v[i] - mean) * (v[i] - mean);
-    double inv = 1 / std::sqrt(variance / d + eps);
+    double inv = rms_inv(variance, d, eps);
     for (int64_t i = 0; i < d; i++) v[i] = (v[i] - mean) * inv * w[i] + bv[i];
   });
 }

@@ -1,17 +1,13 @@
 // The scalar SwiGLU row and the ISA dispatch (see swiglu-row.h).
 #include "swiglu-row.h"
 
-#include <cmath>
-
 #include "kernels.h"
 
 namespace dsa {
 
 void swiglu_row_scalar(const float* gate, const float* up, float* out, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
-    const double g = gate[i];
-    const float silu = static_cast<float>(g / (1 + std::exp(-g)));
-    out[i] = silu * up[i];
+    out[i] = static_cast<float>(silu(gate[i])) * up[i];
   }
 }
 
