@@ -23,12 +23,7 @@ void rope_angles(int isa, float position, const float* inv_freq, int64_t half, d
 }
 
 void rope_rotate_scalar(float* row, const double* cs, const double* sn, int64_t half, bool interleaved) {
-  for (int64_t i = 0; i < half; i++) {
-    const int64_t a = interleaved ? 2 * i : i, c = interleaved ? 2 * i + 1 : i + half;
-    const double x0 = row[a], x1 = row[c];
-    row[a] = static_cast<float>(x0 * cs[i] - x1 * sn[i]);
-    row[c] = static_cast<float>(x1 * cs[i] + x0 * sn[i]);
-  }
+  rope_rotate_pairs(row, cs, sn, half, interleaved);
 }
 
 void rope_rotate(int isa, float* row, const double* cs, const double* sn, int64_t half, bool interleaved) {

@@ -19,9 +19,20 @@ void rope_angles_avx512(float position, const float* inv_freq, int64_t half, dou
 // rope_angles_avx512 where isa >= kAvx512, else rope_angles_scalar.
 void rope_angles(int isa, float position, const float* inv_freq, int64_t half, double scale, double* cs, double* sn);
 
-// Rotates the pairs (a, c) of one contiguous f32 row of 2 · half values in place: x_a · cs[i] − x_c · sn[i] and
-// x_c · cs[i] + x_a · sn[i] in double, each rounded to f32 once; pair i is (2i, 2i + 1) when `interleaved`,
-// else (i, i + half). The AVX-512 loop does the same operations per element, so the same bits.
+// Rotates the pairs (a, c) of one contiguous row of 2 · half values of T in place: x_a · cs[i] − x_c · sn[i] and
+// x_c · cs[i] + x_a · sn[i] in double, each rounded to T once; pair i is (2i, 2i + 1) when `interleaved`, else
+// (i, i + half). T = float: rope_rotate_scalar; T = double: rope.cc's rows of other dtypes and strides.
+template <class T>
+inline void rope_rotate_pairs(T* row, const double* cs, const double* sn, int64_t half, bool interleaved) {
+  for (int64_t i = 0; i < half; i++) {
+    const int64_t a = interleaved ? 2 * i : i, c = interleaved ? 2 * i + 1 : i + half;
+    const double x0 = row[a], x1 = row[c];
+    row[a] = static_cast<T>(x0 * cs[i] - x1 * sn[i]);
+    row[c] = static_cast<T>(x1 * cs[i] + x0 * sn[i]);
+  }
+}
+
+// rope_rotate_pairs on an f32 row. The AVX-512 loop does the same operations per element, so the same bits.
 void rope_rotate_scalar(float* row, const double* cs, const double* sn, int64_t half, bool interleaved);
 void rope_rotate_avx512(float* row, const double* cs, const double* sn, int64_t half, bool interleaved);
 // rope_rotate_avx512 where isa >= kAvx512, else rope_rotate_scalar.

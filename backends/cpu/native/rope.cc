@@ -37,13 +37,7 @@ void rope(const Context& ctx, const Tensor& x, const Tensor& positions, const Te
         }
         // Other dtypes and strides: in double, each value rounded once to x's dtype.
         load_row_f64(v, row, x.dtype, dim, sd);
-        for (int64_t i = 0; i < half; i++) {
-          int64_t a = interleaved ? 2 * i : i;
-          int64_t c = interleaved ? 2 * i + 1 : i + half;
-          double x0 = v[a], x1 = v[c];
-          v[a] = x0 * cs[i] - x1 * sn[i];
-          v[c] = x1 * cs[i] + x0 * sn[i];
-        }
+        rope_rotate_pairs(v, cs, sn, half, interleaved);
         store_row_f64(row, x.dtype, sd, v, dim);
       }
     }
