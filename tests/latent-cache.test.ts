@@ -51,6 +51,46 @@ describe('latentCache: bf16 and fp8', () => {
     });
   }
 
+  it("cpu in bf16 precision: defaults to the bf16 cache (exactLatentCache), the f32 cache's logits bit for bit", async () => {
+    const backend = await cpuBackendFactory.create({ threads: 2, settings: { precision: 'bf16' } });
+    try {
+      const decode = async (latentCache?: LatentCacheFormat) => {
+        const model = await DeepseekModel.load(backend, dir, {
+          cacheTokens: 128,
+          ...(latentCache ? { latentCache } : {}),
+        });
+        const sequence = model.cache.createSequence();
+        const logits: Float32Array[] = [];
+        let result = await model.forward([{ sequence, tokens }], { logits: 'all' });
+        for (const next of [5, 99, 0]) {
+          const step = new Float32Array(result.logits.shape.reduce((a, b) => a * b, 1));
+          await backend.download(result.logits, step);
+          logits.push(step);
+          result = await model.forward([{ sequence, tokens: [next] }]);
+        }
+        const format = model.cache.latentFormat;
+        model.dispose();
+        return { format, logits };
+      };
+      const exact = await decode('f32');
+      const chosen = await decode();
+      if ((backend as { precision?: string }).precision !== 'bf16') {
+        // No AVX-512 BF16 here: the backend runs f32 and keeps the f32 default.
+        expect(backend.capabilities.exactLatentCache).toBeUndefined();
+        expect(chosen.format).toBe('f32');
+        return;
+      }
+      expect(backend.capabilities.exactLatentCache).toBe('bf16');
+      expect(chosen.format).toBe('bf16');
+      // 48 prompt tokens past tiny's index_topk of 32, so the decode steps attend sparsely.
+      for (let i = 0; i < exact.logits.length; i++)
+        expect(Buffer.from(chosen.logits[i]!.buffer).equals(Buffer.from(exact.logits[i]!.buffer))).toBe(true);
+      // On the reference backend, whose attention reads f32 rows, the bf16 cache does change the logits (above).
+    } finally {
+      backend.dispose();
+    }
+  });
+
   it('rejects an unknown format, naming the option and the value', async () => {
     await expect(
       DeepseekModel.load(new ReferenceBackend(), dir, { latentCache: 'f16' as 'bf16' }),

@@ -74,7 +74,7 @@ function stepMemoryOption(): Option {
 function latentCacheOption(): Option {
   return new Option(
     '--latent-cache <format>',
-    "MLA latent cache rows: f32, bf16 or fp8 (DeepSeek's 656-byte layout: e4m3 + power-of-two scales, bf16 RoPE; default f32)",
+    "MLA latent cache rows: f32, bf16 or fp8 (DeepSeek's 656-byte layout: e4m3 + power-of-two scales, bf16 RoPE; default f32, or bf16 where the backend's attention rounds rows to bf16 anyway: the cpu backend's bf16 precision)",
   ).choices(LATENT_CACHE_FORMATS);
 }
 

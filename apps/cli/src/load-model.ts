@@ -22,7 +22,7 @@ export interface ModelFlags {
   readonly indexTopk?: number;
   /** Adaptive top-k policy text (`fixed`, `mass:P`, `entropy:C`). */
   readonly topkPolicy?: string;
-  /** How the MLA latent cache stores rows (`--latent-cache`; default f32). */
+  /** How the MLA latent cache stores rows (`--latent-cache`; default: the runtime's, f32 or the backend's `exactLatentCache`). */
   readonly latentCache?: LatentCacheFormat;
   /** Workspace bytes one step may use (`--step-memory`; default: no limit). */
   readonly stepMemory?: number;

@@ -52,31 +52,35 @@ struct Projection {
   }
 };
 
-// Checks one projection of expert `e` against [n, k] and resolves it (as linear.cc does).
-void resolve(Projection& p, const MoeLinear& w, const std::string& name, int64_t n, int64_t k) {
+// Checks one projection of expert e (`which`: gate, up or down) against [n, k] and resolves it (as linear.cc
+// does). Its name ("experts[e].gate.weight") is spelled out only for an error: building three names per
+// active expert cost more than the checks (moeExperts runs on every MoE layer of every decode step).
+void resolve(Projection& p, const MoeLinear& w, int64_t e, const char* which, int64_t n, int64_t k) {
   const Tensor& weight = w.weight;
+  const auto name = [&] { return "experts[" + std::to_string(e) + "]." + which + ".weight"; };
   if (weight.dtype != DType::f32 && weight.dtype != DType::bf16 && weight.dtype != DType::f16 &&
       weight.dtype != DType::f8_e4m3 && weight.dtype != DType::i8)
-    fail(name + " has dtype " + dtype_name(weight.dtype) + ", expected f32 or bf16 or f16 or f8_e4m3 or i8");
-  expect_rank(name.c_str(), weight, 2);
+    fail(name() + " has dtype " + dtype_name(weight.dtype) + ", expected f32 or bf16 or f16 or f8_e4m3 or i8");
+  if (weight.rank != 2) expect_rank(name().c_str(), weight, 2);
   if (weight.shape[0] != n || weight.shape[1] != k)
-    fail(name + " is " + weight.describe() + ", expected [" + std::to_string(n) + ", " + std::to_string(k) + "]");
-  expect_dense_rows(name.c_str(), weight);
+    fail(name() + " is " + weight.describe() + ", expected [" + std::to_string(n) + ", " + std::to_string(k) + "]");
+  if (k > 1 && weight.strides[1] != 1) expect_dense_rows(name().c_str(), weight);
   p.dtype = weight.dtype;
   p.rows.resize(static_cast<size_t>(n));
-  for (int64_t r = 0; r < n; r++) p.rows[r] = weight.at(r * weight.strides[0]);
+  const uint8_t* row = weight.at(0);
+  const int64_t row_bytes = weight.strides[0] * static_cast<int64_t>(dtype_bytes(weight.dtype));
+  for (int64_t r = 0; r < n; r++, row += row_bytes) p.rows[r] = row;
   p.scale_rows.clear();
   p.bk = 1;
   if (weight.dtype == DType::f8_e4m3 || weight.dtype == DType::i8) {
-    if (!w.has_scale) fail(name + ": " + dtype_name(weight.dtype) + " weight without scaleInv");
-    if (w.block_n < 1 || w.block_k < 1) fail(name + ": block size must be positive");
+    if (!w.has_scale) fail(name() + ": " + dtype_name(weight.dtype) + " weight without scaleInv");
+    if (w.block_n < 1 || w.block_k < 1) fail(name() + ": block size must be positive");
     const int64_t rows = (n + w.block_n - 1) / w.block_n, cols = (k + w.block_k - 1) / w.block_k;
-    const std::string scale_name = name + ".scaleInv";
-    expect_shape(scale_name.c_str(), w.scale, {rows, cols});
+    expect_shape((name() + ".scaleInv").c_str(), w.scale, {rows, cols});
     block_scale_rows(w.scale, n, w.block_n, cols, p.scales, p.scale_rows);
     p.bk = w.block_k;
   } else if (w.has_scale) {
-    fail(name + ": scaleInv given for a " + dtype_name(weight.dtype) + " weight");
+    fail(name() + ": scaleInv given for a " + dtype_name(weight.dtype) + " weight");
   }
 }
 
@@ -172,13 +176,19 @@ void moe_experts(const Context& ctx, const Tensor& out, const Tensor& x, const T
   // I: the first active expert's gate rows; every active expert must match it.
   const Tensor& gate0 = experts[active.empty() ? 0 : active[0]].gate.weight;
   const int64_t inter = gate0.rank == 2 ? gate0.shape[0] : -1;
-  std::vector<Projection> gate(active.size()), up(active.size()), down(active.size());
+  // The calling thread's projections, kept with their capacity from call to call; the pool's tasks use them
+  // through these references.
+  thread_local std::vector<Projection> gate_buffer, up_buffer, down_buffer;
+  std::vector<Projection>& gate = gate_buffer;
+  std::vector<Projection>& up = up_buffer;
+  std::vector<Projection>& down = down_buffer;
+  for (auto* list : {&gate, &up, &down})
+    if (list->size() < active.size()) list->resize(active.size());
   for (size_t i = 0; i < active.size(); i++) {
-    const std::string prefix = "experts[" + std::to_string(active[i]) + "].";
     const MoeExpert& ex = experts[active[i]];
-    resolve(gate[i], ex.gate, prefix + "gate.weight", inter, d);
-    resolve(up[i], ex.up, prefix + "up.weight", inter, d);
-    resolve(down[i], ex.down, prefix + "down.weight", d, inter);
+    resolve(gate[i], ex.gate, active[i], "gate", inter, d);
+    resolve(up[i], ex.up, active[i], "up", inter, d);
+    resolve(down[i], ex.down, active[i], "down", d, inter);
   }
 
   if (total == 0 || d == 0) {

@@ -170,6 +170,45 @@ describe('cpu buffers', () => {
       expect(() =>
         sync.kernels.linear(out, x, { weight: uploadTensor(sync, 'f32', [3, 2], new Array(6).fill(0)) }),
       ).toThrow(/linear: x f32\[2, 3\] does not match weight f32\[3, 2\]/);
+      // moeExperts names the routed expert's projection that is wrong; experts nobody picked are not read.
+      const weight = (dtype: 'f32' | 'bf16', rows: number, cols: number) => ({
+        weight: uploadTensor(sync, dtype, [rows, cols], new Array(rows * cols).fill(0.5)),
+      });
+      const expert = (inter = 2) => ({
+        gate: weight('f32', inter, 3),
+        up: weight('f32', inter, 3),
+        down: weight('f32', 3, inter),
+      });
+      const indices = uploadTensor(sync, 'i32', [2, 1], [2, 0]);
+      const routing = uploadTensor(sync, 'f32', [2, 1], [0.5, 0.25]);
+      const moe = (experts: ReturnType<typeof expert>[]) => () =>
+        sync.fused.moeExperts!(out, x, indices, routing, experts);
+      const skewed = { ...expert(), down: weight('f32', 3, 4) };
+      expect(moe([expert(), expert(), skewed])).toThrow(
+        /experts\[2\]\.down\.weight is f32\[3, 4\], expected \[3, 2\]/,
+      );
+      const f8 = {
+        ...expert(),
+        up: { weight: uploadTensor(sync, 'f8_e4m3', [2, 3], new Array(6).fill(0.5)) },
+      };
+      expect(moe([f8, expert(), expert()])).toThrow(
+        /experts\[0\]\.up\.weight: f8_e4m3 weight without scaleInv/,
+      );
+      const scaled = {
+        ...expert(),
+        gate: { ...weight('bf16', 2, 3), scaleInv: uploadTensor(sync, 'f32', [1, 1], [1]) },
+      };
+      expect(moe([expert(), expert(), scaled])).toThrow(
+        /experts\[2\]\.gate\.weight: scaleInv given for a bf16 weight/,
+      );
+      expect(moe([expert(), skewed, expert()])()).toBeUndefined(); // expert 1 is not routed to
+      expect(() =>
+        sync.fused.moeExperts!(out, x, uploadTensor(sync, 'i32', [2, 1], [3, 0]), routing, [
+          expert(),
+          expert(),
+          expert(),
+        ]),
+      ).toThrow(/indices\[0, 0\] = 3: router picked expert 3 of 3/);
     } finally {
       sync.dispose();
     }

@@ -172,6 +172,9 @@ export class CpuBackend implements Backend {
       graphCapture: execution === 'queued',
       asyncCopy: execution === 'queued',
       fused: new Set(CPU_FUSED_KERNELS),
+      // The bf16 precision's mlaAttention packs each latent row as bf16 (round to nearest even) before its
+      // vdpbf16ps products: a bf16 cache, rounded the same way when written, gives the same bits.
+      ...(bf16 ? { exactLatentCache: 'bf16' as const } : {}),
     };
     this.kernels = this.createKernels();
     this.fused = this.createFused();

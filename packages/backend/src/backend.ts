@@ -52,6 +52,13 @@ export interface Capabilities {
   readonly asyncCopy: boolean;
   /** Fused kernels present in {@link Backend.fused}. */
   readonly fused: ReadonlySet<FusedKernelName>;
+  /**
+   * Optional. A latent-cache row format narrower than f32 that `mlaAttention` reads with exactly the results
+   * of f32 rows, because it rounds every row to that format before its products anyway (the cpu backend's
+   * bf16 precision: `bf16`). Runtimes default to it when the caller names no format: the same logits at half
+   * the cache's memory and bytes read per attended token.
+   */
+  readonly exactLatentCache?: 'bf16';
 }
 
 /** A recorded sequence of kernel launches that can be replayed with one call. */

@@ -48,7 +48,7 @@ export interface BenchFlags {
   readonly graphs?: readonly ('on' | 'off')[];
   /** Layers of the `--preset` checkpoint (default: the preset's). */
   readonly layers?: number;
-  /** How the MLA latent cache stores rows: f32 (default), bf16 or fp8 (DeepSeek's 656-byte layout). */
+  /** How the MLA latent cache stores rows: f32, bf16 or fp8 (DeepSeek's 656-byte layout); default: the runtime's. */
   readonly latentCache?: LatentCacheFormat;
   /** Workspace bytes one step may use (`--step-memory`): the pp forward and the fill run in chunks that fit. */
   readonly stepMemory?: number;

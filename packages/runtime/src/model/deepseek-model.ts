@@ -53,8 +53,10 @@ export interface ModelOptions {
    */
   readonly graphs?: boolean;
   /**
-   * How the MLA latent cache stores each token's `[C | R]` row: `f32` (default, exact against the
-   * fixtures), `bf16` (half the memory and bytes read per attended token), or `fp8`, DeepSeek's 656-byte
+   * How the MLA latent cache stores each token's `[C | R]` row: `f32` (exact against the fixtures; the
+   * default, except on a backend whose `capabilities.exactLatentCache` names a narrower format giving the same
+   * results, such as the cpu backend's bf16 precision), `bf16` (half the memory and bytes read per attended
+   * token), or `fp8`, DeepSeek's 656-byte
    * layout (e4m3 NoPE with a power-of-two scale per 128 values, bf16 RoPE: 0.28× the f32 bytes at
    * 512 + 64; what FlashMLA's sparse decode and vLLM keep). See docs/benchmarks.md for its accuracy.
    */
@@ -196,7 +198,9 @@ export class DeepseekModel {
     this.workspace = new Workspace(backend);
     this.stepMemory = new StepMemory(options.stepMemory ?? null);
     this.sampler = new Sampler(backend, this.workspace);
-    const latentCache = parseLatentCacheFormat(options.latentCache ?? 'f32');
+    const latentCache = parseLatentCacheFormat(
+      options.latentCache ?? backend.capabilities.exactLatentCache ?? 'f32',
+    );
     const summary = summarizeModel(config, { latentCache, indexerPrecision: this.indexerPrecision });
     const bytesPerToken = summary.latentCacheBytesPerToken + summary.indexerCacheBytesPerToken;
     const tokens =
