@@ -176,14 +176,7 @@ void moe_experts(const Context& ctx, const Tensor& out, const Tensor& x, const T
   // I: the first active expert's gate rows; every active expert must match it.
   const Tensor& gate0 = experts[active.empty() ? 0 : active[0]].gate.weight;
   const int64_t inter = gate0.rank == 2 ? gate0.shape[0] : -1;
-  // The calling thread's projections, kept with their capacity from call to call; the pool's tasks use them
-  // through these references.
-  thread_local std::vector<Projection> gate_buffer, up_buffer, down_buffer;
-  std::vector<Projection>& gate = gate_buffer;
-  std::vector<Projection>& up = up_buffer;
-  std::vector<Projection>& down = down_buffer;
-  for (auto* list : {&gate, &up, &down})
-    if (list->size() < active.size()) list->resize(active.size());
+  std::vector<Projection> gate(active.size()), up(active.size()), down(active.size());
   for (size_t i = 0; i < active.size(); i++) {
     const MoeExpert& ex = experts[active[i]];
     resolve(gate[i], ex.gate, active[i], "gate", inter, d);
