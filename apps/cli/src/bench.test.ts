@@ -183,6 +183,11 @@ describe('dsa bench', () => {
     // All three batches were warmed up (one eager step and one capture each) before any was timed, then each
     // took its turn of one untimed and 3 timed steps: the stats after the first batch's line count them all.
     expect(run.stderr).toMatch(/graphs after depth 64 batch 1: captured 3, replayed 15, eager 3/);
+    // The cache counts the untimed steps too: at depth 56 and 60 repeats, 56 + 2 + 60 + 15 tokens pass the
+    // 128-token blocks that depth, repeats and slack alone would round up to ("KV cache full" before).
+    const long = await tinyBench('--depth 56 --batch 1,2 --repeat 60 --prompt 8 --interleave', 'cpu');
+    expect(long.stderr).not.toMatch(/KV cache full/);
+    expect(benchLines(long).map((l) => l.batch)).toEqual([1, 2]);
   }, 60_000);
 
   it('times the fill with --cache prefill', async () => {

@@ -561,10 +561,12 @@ export async function benchCommand(flags: BenchFlags): Promise<BenchResult[]> {
     }
     const maxDepth = Math.max(...flags.depth);
     // One batch at a time: its sequences, or the pp sequence before them. With --interleave every batch's
-    // sequences at once (each in whole 64-token blocks), beside the next batch's pp sequence.
+    // sequences at once (each in whole 64-token blocks, with the untimed step before each turn), beside the
+    // next batch's pp sequence.
     const blocks = (tokens: number) => Math.ceil(tokens / 64) * 64;
+    const untimed = Math.ceil(flags.repeat / INTERLEAVE_STEPS);
     const cacheTokens = flags.interleave
-      ? flags.batch.reduce((sum, b) => sum + b, 0) * blocks(maxDepth + flags.repeat + 8) +
+      ? flags.batch.reduce((sum, b) => sum + b, 0) * blocks(maxDepth + flags.repeat + untimed + 8) +
         blocks(flags.prompt) +
         64
       : Math.max(...flags.batch) * (maxDepth + flags.prompt + flags.repeat + 8) + 64;
