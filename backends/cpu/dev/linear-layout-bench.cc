@@ -27,9 +27,14 @@
 #include <thread>
 #include <vector>
 
+#include "lm-head-bench.h"
+
 namespace {
 
-constexpr int64_t N = 32000, K = 1024, kSteps = K / 32;
+using lm_head_bench::K;
+using lm_head_bench::N;
+using lm_head_bench::time_once;
+constexpr int64_t kSteps = K / 32;
 
 uint16_t* weights_rows;   // [N, K]
 uint16_t* weights_tiles;  // [N / 4][kSteps][4][32]
@@ -96,17 +101,6 @@ void read_only(int64_t n0, int64_t n1) {
   out[n0] = static_cast<float>(_mm512_reduce_add_epi32(sum));
 }
 
-// ms of one pass of f over [0, N), split into `threads` ranges of whole 4-row groups.
-template <class F>
-double time_once(F f, int threads) {
-  const auto t0 = std::chrono::steady_clock::now();
-  std::vector<std::thread> pool;
-  const int64_t per = N / threads / 4 * 4;
-  for (int t = 0; t < threads; t++) pool.emplace_back([&, t] { f(t * per, t == threads - 1 ? N : (t + 1) * per); });
-  for (auto& th : pool) th.join();
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-}
-
 // Median ms of 15 passes of f.
 template <class F>
 double time_ms(F f, int threads) {
@@ -152,10 +146,7 @@ int main(int argc, char** argv) {
   x = static_cast<uint16_t*>(std::aligned_alloc(64, 8 * K * 2));
   out = static_cast<float*>(std::aligned_alloc(64, 8 * N * 4));
   uint32_t seed = 1;
-  auto bf16 = [&] {  // a random bf16 in ±[0.5, 2)
-    seed = seed * 1664525u + 1013904223u;
-    return static_cast<uint16_t>(0x3f00 + (seed >> 25) + ((seed >> 24) & 1 ? 0x8000 : 0));
-  };
+  auto bf16 = [&] { return lm_head_bench::random_bf16(seed); };
   for (int64_t i = 0; i < N * K; i++) weights_rows[i] = bf16();
   for (int64_t i = 0; i < 8 * K; i++) x[i] = bf16();
   for (int64_t n = 0; n < N; n += 4)

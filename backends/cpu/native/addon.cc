@@ -583,6 +583,21 @@ Task Linear(Reader& r, const Napi::CallbackInfo&) {
   int64_t block_n = static_cast<int64_t>(r.number()), block_k = static_cast<int64_t>(r.number());
   return [=](const Context& c) { linear(c, out, x, weight, has_scale ? &scale : nullptr, block_n, block_k); };
 }
+// linears: x, part count, then per part out and its weight as (weight, scaleInv | none, blockN, blockK).
+Task Linears(Reader& r, const Napi::CallbackInfo&) {
+  Tensor x = r.tensor("x");
+  const double count = r.number();
+  if (!(count >= 0) || count > 1e6) fail("weight count is not valid");
+  auto parts = std::make_shared<std::vector<LinearPart>>(static_cast<size_t>(count));
+  for (LinearPart& p : *parts) {
+    p.out = r.tensor("out");
+    p.weight.weight = r.tensor("weight");
+    p.weight.has_scale = r.optional(p.weight.scale, "scaleInv");
+    p.weight.block_n = static_cast<int64_t>(r.number());
+    p.weight.block_k = static_cast<int64_t>(r.number());
+  }
+  return [=](const Context& c) { linears(c, x, *parts); };
+}
 Task Matmul(Reader& r, const Napi::CallbackInfo&) {
   Tensor out = r.tensor("out"), a = r.tensor("a"), b = r.tensor("b");
   bool transpose_b = r.number() != 0;
@@ -753,7 +768,7 @@ Task MoeExperts(Reader& r, const Napi::CallbackInfo&) {
   const double count = r.number();
   if (!(count >= 0) || count > 1e6) fail("expert count is not valid");
   auto experts = std::make_shared<std::vector<MoeExpert>>(static_cast<size_t>(count));
-  auto projection = [&r](MoeLinear& p, const char* weight, const char* scale) {
+  auto projection = [&r](LinearWeightArgs& p, const char* weight, const char* scale) {
     p.weight = r.tensor(weight);
     p.has_scale = r.optional(p.scale, scale);
     p.block_n = static_cast<int64_t>(r.number());
@@ -848,6 +863,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   add("scatterRows", guarded<kernel<ScatterRows>>);
   add("indexAdd", guarded<kernel<IndexAdd>>);
   add("linear", guarded<kernel<Linear>>);
+  add("linears", guarded<kernel<Linears>>);
   add("matmul", guarded<kernel<Matmul>>);
   add("rmsNorm", guarded<kernel<RmsNorm>>);
   add("layerNorm", guarded<kernel<LayerNorm>>);

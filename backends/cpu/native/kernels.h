@@ -74,6 +74,23 @@ void block_scale_rows(const Tensor& scale, int64_t n, int64_t block_n, int64_t c
                       std::vector<const float*>& rows);
 void linear(const Context& ctx, const Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* scale_inv,
             int64_t block_n, int64_t block_k);
+// One LinearWeight: weight [N, K]; scale: its block scales (scaleInv) when f8_e4m3 or i8.
+struct LinearWeightArgs {
+  Tensor weight;
+  bool has_scale = false;
+  Tensor scale;
+  int64_t block_n = 128;
+  int64_t block_k = 128;
+};
+// One output of linears: out [M, N] = x · weightᵀ.
+struct LinearPart {
+  Tensor out;
+  LinearWeightArgs weight;
+};
+// linears (FusedKernels.linears): every part's out = x · weightᵀ, as `linear` computes it (the same bits), in
+// one pass of the thread pool over the rows of all the weights: one x conversion and one fork and join
+// instead of one per weight, and each thread's rows run on into the next weight's.
+void linears(const Context& ctx, const Tensor& x, const std::vector<LinearPart>& parts);
 // matmul.cc
 void matmul(const Context& ctx, const Tensor& out, const Tensor& a, const Tensor& b, bool transpose_b, double alpha);
 
@@ -144,17 +161,9 @@ void moe_route(const Context& ctx, const Tensor& indices, const Tensor& weights,
                const Tensor* bias, const MoeRouteOptions& options);
 
 // moe-experts.cc
-// One projection of an expert (LinearWeight): weight [N, K]; scale f32 block scales when f8_e4m3.
-struct MoeLinear {
-  Tensor weight;
-  bool has_scale = false;
-  Tensor scale;
-  int64_t block_n = 128;
-  int64_t block_k = 128;
-};
 // One routed expert (ExpertWeights): gate/up [I, D], down [D, I].
 struct MoeExpert {
-  MoeLinear gate, up, down;
+  LinearWeightArgs gate, up, down;
 };
 void moe_experts(const Context& ctx, const Tensor& out, const Tensor& x, const Tensor& indices, const Tensor& weights,
                  const std::vector<MoeExpert>& experts);

@@ -1,6 +1,10 @@
 // linear: out[m, n] = Σ_k x[m, k] · W[n, k] with W in its checkpoint dtype (f32, bf16, f16, f8_e4m3
 // with 128x128 block scales, or i8 with 1x32 block scales: GGUF Q8_0), dequantized in registers by the ISA's dot
 // kernel (gemm-*.cc). Output columns are split across the thread pool.
+// linears: several weights against one x, their output columns as one range split across the pool (each
+// weight's own columns from a multiple of 16), so a thread's stream runs on from one weight into the next.
+// Every output column is the same sequence of operations whatever the split (gemm.h), so each output gets the
+// bits `linear` gives it.
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -9,6 +13,7 @@
 #include "gemm.h"
 #include "kernels.h"
 #include "pool.h"
+#include "projection.h"
 
 namespace dsa {
 
@@ -35,86 +40,147 @@ void block_scale_rows(const Tensor& scale, int64_t n, int64_t block_n, int64_t c
   for (int64_t r = 0; r < n; r++) rows[r] = base + (r / block_n) * ld;
 }
 
+namespace {
+
+// x as dense f32 rows [M, K]: x's own memory (f32 with unit column stride), else converted into `packed`.
+const float* dense_rows(const Tensor& x, int64_t M, int64_t K, std::vector<float>& packed, int64_t& ldx) {
+  if (x.dtype == DType::f32 && (x.strides[1] == 1 || K <= 1)) {
+    ldx = x.strides[0];
+    return x.ptr<float>();
+  }
+  packed.resize(static_cast<size_t>(M * K));
+  for (int64_t m = 0; m < M; m++) load_row_f32(packed.data() + m * K, x.at(m * x.strides[0]), x.dtype, K, x.strides[1]);
+  ldx = K;
+  return packed.data();
+}
+
+// One output [M, N] as dense f32 rows: its own memory (f32 with unit column stride), else a scratch copy that
+// store() writes back.
+struct OutRows {
+  float* p = nullptr;
+  int64_t ld = 0;
+  bool direct = true;
+  std::vector<float> packed;
+
+  void bind(const Tensor& out, int64_t M, int64_t N) {
+    direct = out.dtype == DType::f32 && (out.strides[1] == 1 || N <= 1);
+    if (direct) {
+      p = out.ptr<float>();
+      ld = out.strides[0];
+      return;
+    }
+    packed.resize(static_cast<size_t>(M * N));
+    p = packed.data();
+    ld = N;
+  }
+  void store(const Tensor& out, int64_t M, int64_t N) const {
+    if (direct) return;
+    for (int64_t m = 0; m < M; m++) store_row_f32(out.at(m * out.strides[0]), out.dtype, out.strides[1], p + m * N, N);
+  }
+};
+
+// Whether two dot problems read x rounded to bf16 in the same layout (to_bf16_avx512bf16 depends on these only).
+bool same_bf16_x(const DotGemm& a, const DotGemm& b) {
+  return a.x == b.x && a.ldx == b.ldx && a.M == b.M && a.K == b.K && a.wdtype == b.wdtype &&
+         (a.wscale == nullptr) == (b.wscale == nullptr) && a.bk == b.bk;
+}
+
+// Runs the dot problems `gs` (all of the same x) on the pool: their output columns as one range, problem i's
+// from offset[i] (a multiple of 16), about 64K multiply-adds per task at least. In the bf16 precision x is
+// rounded once per layout (thread-local buffers, kept for later calls).
+void run_dots(const Context& ctx, const std::vector<DotGemm>& gs, const std::vector<int64_t>& columns) {
+  const size_t count = gs.size();
+  std::vector<int64_t> offset(count + 1, 0);
+  for (size_t i = 0; i < count; i++) offset[i + 1] = offset[i] + (i + 1 < count ? (columns[i] + 15) / 16 * 16 : columns[i]);
+  thread_local std::vector<std::vector<uint16_t>> xb;
+  std::vector<const uint16_t*> xbp(count, nullptr);
+  if (xb.size() < count) xb.resize(count);
+  for (size_t i = 0; i < count; i++) {
+    if (!(ctx.isa >= kAvx512Bf16 && bf16_dot_applies(gs[i]))) continue;
+    for (size_t j = 0; j < i && xbp[i] == nullptr; j++)
+      if (xbp[j] != nullptr && same_bf16_x(gs[i], gs[j])) xbp[i] = xbp[j];
+    if (xbp[i] != nullptr) continue;
+    // Opt-in bf16 precision: x rounded to bf16 once, vdpbf16ps with f32 accumulation.
+    xb[i].resize(static_cast<size_t>(gs[i].M * bf16_x_row(gs[i])));
+    to_bf16_avx512bf16(gs[i], xb[i].data());
+    xbp[i] = xb[i].data();
+  }
+  const GemmKernels& kernels = gemm_for(ctx.isa);
+  const int64_t M = gs[0].M, K = gs[0].K;
+  const int64_t grain = std::max<int64_t>(16, 65536 / std::max<int64_t>(1, M * K));
+  parallel_for_aligned(ctx, offset[count], 16, grain, [&](int64_t n0, int64_t n1) {
+    for (size_t i = 0; i < count; i++) {
+      const int64_t b = std::max(n0, offset[i]) - offset[i], e = std::min(n1, offset[i] + columns[i]) - offset[i];
+      if (b >= e) continue;
+      if (xbp[i] != nullptr)
+        dot_bf16_avx512bf16(gs[i], xbp[i], b, e);
+      else
+        kernels.dot(gs[i], b, e);
+    }
+  });
+}
+
+}  // namespace
+
 void linear(const Context& ctx, const Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* scale_inv,
             int64_t block_n, int64_t block_k) {
   expect_rank("x", x, 2);
   expect_rank("weight", weight, 2);
-  if (weight.dtype != DType::f32 && weight.dtype != DType::bf16 && weight.dtype != DType::f16 &&
-      weight.dtype != DType::f8_e4m3 && weight.dtype != DType::i8)
-    fail(std::string("weight has dtype ") + dtype_name(weight.dtype) +
-         ", expected f32 or bf16 or f16 or f8_e4m3 or i8");
   const int64_t M = x.shape[0], K = x.shape[1], N = weight.shape[0];
   if (weight.shape[1] != K) fail("x " + x.describe() + " does not match weight " + weight.describe());
   expect_shape("out", out, {M, N});
-  expect_dense_rows("weight", weight);
-  // Per-thread scratch, reused across calls (the lm head's 32000 row pointers would otherwise be a
-  // fresh mmap'd allocation on every decode step).
-  thread_local std::vector<float> scales;
-  thread_local std::vector<const float*> scale_rows;
-  thread_local std::vector<const uint8_t*> weight_rows;
-  scale_rows.clear();
-  int64_t scale_cols = 0;
-  const bool block_scaled = weight.dtype == DType::f8_e4m3 || weight.dtype == DType::i8;
-  if (block_scaled) {
-    if (scale_inv == nullptr) fail(std::string(dtype_name(weight.dtype)) + " weight without scaleInv");
-    if (block_n < 1 || block_k < 1) fail("block size must be positive");
-    const int64_t rows = (N + block_n - 1) / block_n;
-    scale_cols = (K + block_k - 1) / block_k;
-    expect_shape("scaleInv", *scale_inv, {rows, scale_cols});
-    block_scale_rows(*scale_inv, N, block_n, scale_cols, scales, scale_rows);
-  } else if (scale_inv != nullptr) {
-    fail(std::string("scaleInv given for a ") + dtype_name(weight.dtype) + " weight");
-  }
+  // Per-thread, reused across calls (the lm head's 32000 row pointers would otherwise be a fresh mmap'd
+  // allocation on every decode step).
+  thread_local Projection projection;
+  LinearWeightArgs w;
+  w.weight = weight;
+  w.has_scale = scale_inv != nullptr;
+  if (w.has_scale) w.scale = *scale_inv;
+  w.block_n = block_n;
+  w.block_k = block_k;
+  resolve_projection(projection, w, N, K, [] { return std::string("weight"); });
   if (M == 0 || N == 0) return;
-
-  // x as dense f32 rows.
   std::vector<float> x_packed;
-  const float* xp;
   int64_t ldx;
-  if (x.dtype == DType::f32 && (x.strides[1] == 1 || K <= 1)) {
-    xp = x.ptr<float>();
-    ldx = x.strides[0];
-  } else {
-    x_packed.resize(static_cast<size_t>(M * K));
-    for (int64_t m = 0; m < M; m++) load_row_f32(x_packed.data() + m * K, x.at(m * x.strides[0]), x.dtype, K, x.strides[1]);
-    xp = x_packed.data();
-    ldx = K;
-  }
-  // out as dense f32 rows (a scratch copy when it is strided or another dtype).
-  std::vector<float> out_packed;
-  float* op;
-  int64_t ldo;
-  const bool direct = out.dtype == DType::f32 && (out.strides[1] == 1 || N <= 1);
-  if (direct) {
-    op = out.ptr<float>();
-    ldo = out.strides[0];
-  } else {
-    out_packed.resize(static_cast<size_t>(M * N));
-    op = out_packed.data();
-    ldo = N;
-  }
-  weight_rows.resize(static_cast<size_t>(N));
-  for (int64_t n = 0; n < N; n++) weight_rows[n] = weight.at(n * weight.strides[0]);
+  const float* xp = dense_rows(x, M, K, x_packed, ldx);
+  OutRows o;
+  o.bind(out, M, N);
+  run_dots(ctx, {projection.gemm(xp, ldx, M, K, o.p, o.ld, 0)}, {N});
+  o.store(out, M, N);
+}
 
-  const DotGemm g{xp,       ldx, M, K, weight_rows.data(), weight.dtype, scale_rows.empty() ? nullptr : scale_rows.data(),
-                  block_k, op,  ldo, /*alpha*/ 1.0f};
-  if (ctx.isa >= kAvx512Bf16 && bf16_dot_applies(g)) {
-    // Opt-in bf16 precision: x rounded to bf16 once, vdpbf16ps with f32 accumulation.
-    thread_local std::vector<uint16_t> xb;
-    xb.resize(static_cast<size_t>(M * bf16_x_row(g)));
-    to_bf16_avx512bf16(g, xb.data());
-    const uint16_t* xbp = xb.data();
-    const int64_t grain = std::max<int64_t>(16, 65536 / std::max<int64_t>(1, M * K));
-    parallel_for_aligned(ctx, N, 16, grain, [&](int64_t n0, int64_t n1) { dot_bf16_avx512bf16(g, xbp, n0, n1); });
-  } else {
-    const GemmKernels& kernels = gemm_for(ctx.isa);
-    // About 64K multiply-adds per task at least, in multiples of 16 output columns.
-    const int64_t grain = std::max<int64_t>(16, 65536 / std::max<int64_t>(1, M * K));
-    parallel_for_aligned(ctx, N, 16, grain, [&](int64_t n0, int64_t n1) { kernels.dot(g, n0, n1); });
+void linears(const Context& ctx, const Tensor& x, const std::vector<LinearPart>& parts) {
+  expect_rank("x", x, 2);
+  const int64_t M = x.shape[0], K = x.shape[1];
+  const size_t count = parts.size();
+  thread_local std::vector<Projection> projections;
+  if (projections.size() < count) projections.resize(count);
+  std::vector<int64_t> columns(count);
+  for (size_t i = 0; i < count; i++) {
+    const auto name = [i](const char* what) { return std::string(what) + "[" + std::to_string(i) + "]"; };
+    const Tensor& weight = parts[i].weight.weight;
+    if (weight.rank != 2) expect_rank(name("weights").c_str(), weight, 2);
+    if (weight.shape[1] != K) fail("x " + x.describe() + " does not match " + name("weights") + " " + weight.describe());
+    columns[i] = weight.shape[0];
+    resolve_projection(projections[i], parts[i].weight, columns[i], K, [&] { return name("weights"); });
+    expect_shape(name("outs").c_str(), parts[i].out, {M, columns[i]});
   }
-
-  if (!direct)
-    for (int64_t m = 0; m < M; m++) store_row_f32(out.at(m * out.strides[0]), out.dtype, out.strides[1], op + m * N, N);
+  if (M == 0 || count == 0) return;
+  std::vector<float> x_packed;
+  int64_t ldx;
+  const float* xp = dense_rows(x, M, K, x_packed, ldx);
+  std::vector<OutRows> outs(count);
+  std::vector<DotGemm> gs;
+  std::vector<int64_t> nonempty;
+  for (size_t i = 0; i < count; i++) {
+    if (columns[i] == 0) continue;
+    outs[i].bind(parts[i].out, M, columns[i]);
+    gs.push_back(projections[i].gemm(xp, ldx, M, K, outs[i].p, outs[i].ld, 0));
+    nonempty.push_back(columns[i]);
+  }
+  if (!gs.empty()) run_dots(ctx, gs, nonempty);
+  for (size_t i = 0; i < count; i++)
+    if (columns[i] != 0) outs[i].store(parts[i].out, M, columns[i]);
 }
 
 }  // namespace dsa

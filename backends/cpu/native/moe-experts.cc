@@ -19,70 +19,13 @@
 #include "gemm.h"
 #include "kernels.h"
 #include "pool.h"
+#include "projection.h"
 #include "segments.h"
 #include "swiglu-row.h"
 
 namespace dsa {
 
 namespace {
-
-// One projection, resolved for the dot kernel: row pointers and per-row block-scale rows.
-struct Projection {
-  std::vector<const uint8_t*> rows;
-  std::vector<float> scales;
-  std::vector<const float*> scale_rows;
-  DType dtype = DType::f32;
-  int64_t bk = 1;
-
-  // The dot problem for output rows [row0, ...) of this projection, written from column 0 of out.
-  DotGemm gemm(const float* x, int64_t ldx, int64_t m, int64_t k, float* out, int64_t ldo, int64_t row0) const {
-    DotGemm g{};
-    g.x = x;
-    g.ldx = ldx;
-    g.M = m;
-    g.K = k;
-    g.w = rows.data() + row0;
-    g.wdtype = dtype;
-    g.wscale = scale_rows.empty() ? nullptr : scale_rows.data() + row0;
-    g.bk = bk;
-    g.out = out;
-    g.ldo = ldo;
-    g.alpha = 1.0f;
-    return g;
-  }
-};
-
-// Checks one projection of expert e (`which`: gate, up or down) against [n, k] and resolves it (as linear.cc
-// does). Its name ("experts[e].gate.weight") is spelled out only for an error: building three names per
-// active expert cost more than the checks (moeExperts runs on every MoE layer of every decode step).
-void resolve(Projection& p, const MoeLinear& w, int64_t e, const char* which, int64_t n, int64_t k) {
-  const Tensor& weight = w.weight;
-  const auto name = [&] { return "experts[" + std::to_string(e) + "]." + which + ".weight"; };
-  if (weight.dtype != DType::f32 && weight.dtype != DType::bf16 && weight.dtype != DType::f16 &&
-      weight.dtype != DType::f8_e4m3 && weight.dtype != DType::i8)
-    fail(name() + " has dtype " + dtype_name(weight.dtype) + ", expected f32 or bf16 or f16 or f8_e4m3 or i8");
-  if (weight.rank != 2) expect_rank(name().c_str(), weight, 2);
-  if (weight.shape[0] != n || weight.shape[1] != k)
-    fail(name() + " is " + weight.describe() + ", expected [" + std::to_string(n) + ", " + std::to_string(k) + "]");
-  if (k > 1 && weight.strides[1] != 1) expect_dense_rows(name().c_str(), weight);
-  p.dtype = weight.dtype;
-  p.rows.resize(static_cast<size_t>(n));
-  const uint8_t* row = weight.at(0);
-  const int64_t row_bytes = weight.strides[0] * static_cast<int64_t>(dtype_bytes(weight.dtype));
-  for (int64_t r = 0; r < n; r++, row += row_bytes) p.rows[r] = row;
-  p.scale_rows.clear();
-  p.bk = 1;
-  if (weight.dtype == DType::f8_e4m3 || weight.dtype == DType::i8) {
-    if (!w.has_scale) fail(name() + ": " + dtype_name(weight.dtype) + " weight without scaleInv");
-    if (w.block_n < 1 || w.block_k < 1) fail(name() + ": block size must be positive");
-    const int64_t rows = (n + w.block_n - 1) / w.block_n, cols = (k + w.block_k - 1) / w.block_k;
-    expect_shape((name() + ".scaleInv").c_str(), w.scale, {rows, cols});
-    block_scale_rows(w.scale, n, w.block_n, cols, p.scales, p.scale_rows);
-    p.bk = w.block_k;
-  } else if (w.has_scale) {
-    fail(name() + ": scaleInv given for a " + dtype_name(weight.dtype) + " weight");
-  }
-}
 
 // A width in [16, n], a multiple of 16 (or n), giving about `parts` tiles of n.
 int64_t tile_width(int64_t n, int64_t parts) {
@@ -179,9 +122,12 @@ void moe_experts(const Context& ctx, const Tensor& out, const Tensor& x, const T
   std::vector<Projection> gate(active.size()), up(active.size()), down(active.size());
   for (size_t i = 0; i < active.size(); i++) {
     const MoeExpert& ex = experts[active[i]];
-    resolve(gate[i], ex.gate, active[i], "gate", inter, d);
-    resolve(up[i], ex.up, active[i], "up", inter, d);
-    resolve(down[i], ex.down, active[i], "down", d, inter);
+    const auto name = [e = active[i]](const char* which) {
+      return [e, which] { return "experts[" + std::to_string(e) + "]." + which + ".weight"; };
+    };
+    resolve_projection(gate[i], ex.gate, inter, d, name("gate"));
+    resolve_projection(up[i], ex.up, inter, d, name("up"));
+    resolve_projection(down[i], ex.down, d, inter, name("down"));
   }
 
   if (total == 0 || d == 0) {

@@ -36,6 +36,7 @@ describe('cpu backend factory', () => {
     expect([...backend.capabilities.fused].sort()).toEqual([
       'addRmsNorm',
       'indexerTopk',
+      'linears',
       'mlaAttention',
       'moeExperts',
       'moeRoute',

@@ -11,6 +11,7 @@ import {
   type ComputeInfo,
   type DeviceInfo,
   type ExpertWeights,
+  expectLinearsArity,
   type FusedKernelName,
   type FusedKernels,
   type IndexerKeyCache,
@@ -78,6 +79,7 @@ export const CPU_FUSED_KERNELS: readonly FusedKernelName[] = [
   'mlaAttention',
   'indexerTopk',
   'moeRoute',
+  'linears',
   'moeExperts',
 ];
 
@@ -607,6 +609,16 @@ export class CpuBackend implements Backend {
             .number(options.normalize ? 1 : 0)
             .number(options.scoring === 'softmax' ? 1 : 0),
         ),
+      linears: (outs: readonly TensorView[], x, weights: readonly LinearWeight[]) => {
+        expectLinearsArity(outs, weights);
+        this.call('linears', addon.linears, (a) => {
+          a.tensor(x, 'x').number(weights.length);
+          for (let i = 0; i < weights.length; i++) {
+            a.tensor(outs[i]!, `outs[${i}]`);
+            writeLinear(a, weights[i]!, `weights[${i}].weight`, `weights[${i}].scaleInv`);
+          }
+        });
+      },
       moeExperts: (out, x, indices, weights, experts: readonly ExpertWeights[]) =>
         this.call('moeExperts', addon.moeExperts, (a) => {
           a.tensor(out, 'out')

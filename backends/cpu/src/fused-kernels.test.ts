@@ -15,8 +15,8 @@ for (const isa of ISAS) {
     const cpu = new CpuBackend(native.addon, { threads: 2, settings: { isa } });
     const reference = new ReferenceBackend();
 
-    // moeExperts on the cpu is the composite's own order of work: bit for bit, not only within 1e-5.
-    for (const testCase of fusedCases({ exactOnCandidate: ['moeExperts'] })) {
+    // moeExperts and linears on the cpu are the composites' own order of work: bit for bit, not only within 1e-5.
+    for (const testCase of fusedCases({ exactOnCandidate: ['moeExperts', 'linears'] })) {
       it(testCase.name, async () => {
         const { error, detail } = await testCase.check(cpu, reference);
         expect(error, detail).toBeLessThanOrEqual(testCase.tolerance);

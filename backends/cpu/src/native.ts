@@ -110,6 +110,7 @@ export interface NativeAddon {
   mlaAttention: NativeKernel;
   indexerTopK: NativeKernel;
   moeRoute: NativeKernel;
+  linears: NativeKernel;
   moeExperts: NativeKernel;
 }
 

@@ -1,7 +1,7 @@
 import type { TensorView } from '@dsa/tensor';
 import type { AttentionBatch } from './attention-batch.js';
 import type { LatentCache } from './latent-cache.js';
-import type { ExpertWeights } from './linear-weight.js';
+import type { ExpertWeights, LinearWeight } from './linear-weight.js';
 
 /**
  * The lightning-indexer key cache of one layer: `keys` [slots, Di] f32, or f8_e4m3 with
@@ -93,6 +93,14 @@ export interface FusedKernels {
     options: MoeRouteOptions,
   ): void;
 
+  /**
+   * Several linear maps of one input: `outs[i]` = {@link Kernels.linear}(x, weights[i]) for every i, in one
+   * call (the projections of one hidden state: `q_a_proj` and `kv_a_proj_with_mqa`, an MLP's `gate_proj` and
+   * `up_proj`). `x` [M, K]; `weights[i]` [N_i, K] in any dtype `linear` takes; `outs[i]` [M, N_i], not
+   * overlapping `x` or each other.
+   */
+  linears(outs: readonly TensorView[], x: TensorView, weights: readonly LinearWeight[]): void;
+
   /** out[n] = Σ_a weights[n, a] · expert_{indices[n, a]}(x[n]). `x`, `out` [N, H]. */
   moeExperts(
     out: TensorView,
@@ -113,5 +121,6 @@ export const FUSED_KERNEL_NAMES: readonly FusedKernelName[] = [
   'indexerTopk',
   'mlaAttention',
   'moeRoute',
+  'linears',
   'moeExperts',
 ];

@@ -30,6 +30,7 @@ export {
   indexerTopk,
 } from './composite/indexer-top-k.js';
 export { gatherLatentRows, scatterLatentRows } from './composite/latent-rows.js';
+export { compositeLinears, expectLinearsArity, linears } from './composite/linears.js';
 export { compositeMlaAttention, mlaAttention } from './composite/mla-attention.js';
 export { compositeMoeExperts, moeExperts } from './composite/moe-experts.js';
 export { compositeMoeRoute, moeRoute } from './composite/moe-route.js';

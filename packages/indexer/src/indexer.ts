@@ -4,12 +4,14 @@ import {
   type IndexerKeyCache,
   indexerRunScores,
   indexerTopk,
+  linears,
   type RotaryTable,
   SCORE_BUDGET,
   sequenceRuns,
   type Workspace,
 } from '@dsa/backend';
 import { broadcastTo, narrow, reshape, splitDim, type TensorView } from '@dsa/tensor';
+import type { IndexerProjections, IndexerProjectionWeights } from './indexer-projections.js';
 import type { IndexerDims, IndexerPrecision, IndexerWeights } from './indexer-weights.js';
 import { applyTopkPolicy, type TopkPolicy } from './topk-policy.js';
 
@@ -34,6 +36,11 @@ export interface IndexerStep {
   readonly writeSlots: TensorView;
   /** The step's sequences: which cached positions each row may select. */
   readonly batch: AttentionBatch;
+  /**
+   * wk · x and, when the step selects, weights_proj · x and wq_b · qr, if the caller computed them (with the
+   * attention's own projections: {@link Indexer.projectionWeights}); else the indexer computes them.
+   */
+  readonly projections?: IndexerProjections;
 }
 
 /**
@@ -59,10 +66,11 @@ export class Indexer {
    * false only the key cache is written (the caller attends densely because every causal position fits).
    */
   forward(step: IndexerStep, selectTopk: boolean, k: number = this.dims.indexTopk): TensorView | null {
-    this.storeKeys(step);
+    const projected = this.project(step, selectTopk);
+    this.storeKeys(step, projected.key);
     if (!selectTopk) return null;
     const { workspace, x, keyCache, batch } = step;
-    const { qHeads, weights } = this.queries(step);
+    const { qHeads, weights } = this.queries(step, projected);
     const indices = workspace.tensor('i32', [x.shape[0]!, k]);
     indexerTopk(this.backend, workspace, indices, qHeads, weights, keyCache, batch, k);
     return indices;
@@ -84,9 +92,10 @@ export class Indexer {
     /** i32 [S]: positions kept per query. */
     kept: Int32Array;
   }> {
-    this.storeKeys(step);
+    const projected = this.project(step, true);
+    this.storeKeys(step, projected.key);
     const { workspace, x, keyCache, batch } = step;
-    const { qHeads, weights } = this.queries(step);
+    const { qHeads, weights } = this.queries(step, projected);
     const s = x.shape[0]!;
     const indices = workspace.tensor('i32', [s, k]);
     const kept = new Int32Array(s);
@@ -108,8 +117,52 @@ export class Indexer {
     return { indices, kept };
   }
 
-  /** q [S, Hi, Di] (rotated, fp8-rounded in fp8 mode) and the head weights [S, Hi] with the constants folded in. */
-  private queries({ workspace, x, qr, positions, rotary }: IndexerStep): {
+  /**
+   * The weights of the indexer's projections, for a caller that computes them with its own projections of the
+   * same inputs (into {@link IndexerStep.projections}): wk of x and, when the step selects, weights_proj of x and
+   * wq_b of the query latent.
+   */
+  projectionWeights(selectTopk: boolean): IndexerProjectionWeights {
+    const w = this.weights;
+    return selectTopk ? { x: [w.wk, w.weights_proj], qr: [w.wq_b] } : { x: [w.wk], qr: [] };
+  }
+
+  /**
+   * The step's projections: the caller's ({@link IndexerStep.projections}, checked to hold what the step needs),
+   * else key = wk · x and, when the step selects, weights = weights_proj · x (one `linears` call) and
+   * q = wq_b · qr.
+   */
+  private project(step: IndexerStep, selectTopk: boolean): IndexerProjections {
+    const { workspace, x, qr, projections } = step;
+    if (projections) {
+      if (selectTopk && (!projections.weights || !projections.q))
+        throw new Error(
+          'IndexerStep.projections lack weights_proj · x or wq_b · qr, which a selecting step needs',
+        );
+      return projections;
+    }
+    const s = x.shape[0]!;
+    const { indexNHeads: hi, indexHeadDim: di } = this.dims;
+    const key = workspace.tensor('f32', [s, di]);
+    if (!selectTopk) {
+      this.backend.kernels.linear(key, x, this.weights.wk);
+      return { key, weights: null, q: null };
+    }
+    const weights = workspace.tensor('f32', [s, hi]);
+    linears(this.backend, [key, weights], x, [this.weights.wk, this.weights.weights_proj]);
+    const q = workspace.tensor('f32', [s, hi * di]);
+    this.backend.kernels.linear(q, qr, this.weights.wq_b);
+    return { key, weights, q };
+  }
+
+  /**
+   * q [S, Hi, Di] (rotated, fp8-rounded in fp8 mode) and the head weights [S, Hi] with the constants folded in,
+   * in place in the step's projections wq_b · qr and weights_proj · x.
+   */
+  private queries(
+    { workspace, x, positions, rotary }: IndexerStep,
+    projected: IndexerProjections,
+  ): {
     qHeads: TensorView;
     weights: TensorView;
   } {
@@ -118,8 +171,8 @@ export class Indexer {
     const s = x.shape[0]!;
     const rope = { layout: 'half' as const, scale: rotary.attentionFactor };
     // q [S, Hi, Di] = rope(wq_b · qr) on the first R dims of each head.
-    const q = workspace.tensor('f32', [s, hi * di]);
-    k.linear(q, qr, this.weights.wq_b);
+    const q = projected.q!;
+    const weights = projected.weights!;
     const qHeads = splitDim(q, 1, [hi, di]);
     k.rope(narrow(qHeads, 2, 0, r), positions, rotary.invFreq, rope);
     if (this.precision === 'fp8') {
@@ -133,21 +186,20 @@ export class Indexer {
     }
 
     // weights [S, Hi] = weights_proj(x) · Hi^-0.5 · Di^-0.5 (the constant does not change the ranking).
-    const weights = workspace.tensor('f32', [s, hi]);
-    k.linear(weights, x, this.weights.weights_proj);
     const constant = workspace.tensor('f32', [1, 1]);
     k.fill(constant, hi ** -0.5 * di ** -0.5);
     k.binary(weights, weights, broadcastTo(constant, [s, hi]), 'mul');
     return { qHeads, weights };
   }
 
-  /** key [S, Di] = rope(LayerNorm(wk · x)) on the first R dims (half-split pairs), stored at `writeSlots`. */
-  private storeKeys({ workspace, x, positions, rotary, keyCache, writeSlots }: IndexerStep): void {
+  /** key [S, Di] = rope(LayerNorm(wk · x)) on the first R dims (half-split pairs), stored at `writeSlots`; `key` holds wk · x. */
+  private storeKeys(
+    { workspace, x, positions, rotary, keyCache, writeSlots }: IndexerStep,
+    key: TensorView,
+  ): void {
     const k = this.backend.kernels;
     const { indexHeadDim: di, qkRopeHeadDim: r } = this.dims;
     const s = x.shape[0]!;
-    const key = workspace.tensor('f32', [s, di]);
-    k.linear(key, x, this.weights.wk);
     k.layerNorm(key, key, this.weights.k_norm_weight, this.weights.k_norm_bias, 1e-6);
     k.rope(splitDim(narrow(key, 1, 0, r), 1, [1, r]), positions, rotary.invFreq, {
       layout: 'half',

@@ -2,12 +2,15 @@ import {
   type AttentionBatch,
   type Backend,
   type LatentCache,
+  type LinearWeight,
+  linears,
   mlaAttention,
   type RotaryTable,
   scatterLatentRows,
   type Workspace,
 } from '@dsa/backend';
 import { narrow, permute, reshape, splitDim, type TensorView } from '@dsa/tensor';
+import type { ExtraProjected, ExtraProjections } from './extra-projections.js';
 import type { MlaDims, MlaWeights } from './mla-weights.js';
 
 /** What {@link Mla.project} computed for the step, consumed by {@link Mla.attend} and the indexer. */
@@ -16,6 +19,8 @@ export interface MlaProjection {
   readonly qr: TensorView | null;
   /** `[S, H, C+R]`: absorbed queries `[q_nope · W_UK | rope(q_pe)]`. */
   readonly q: TensorView;
+  /** The outputs of the `extra` projections {@link Mla.project} was asked for (empty lists when none). */
+  readonly extra: ExtraProjected;
 }
 
 /**
@@ -35,7 +40,8 @@ export class Mla {
   /**
    * Projects the normed hidden states `x` [S, D] of the step: writes each token's latent row into
    * `latentCache` ([slots, C+R] f32/bf16, or fp8 rows quantized on write) at `writeSlots` i32 [S] and
-   * returns the absorbed queries.
+   * returns the absorbed queries. `extra` projections of x and of the query latent (the indexer's) are
+   * computed in the same `linears` calls as `q_a_proj` with `kv_a_proj_with_mqa` and as `q_b_proj`.
    */
   project(
     workspace: Workspace,
@@ -44,22 +50,33 @@ export class Mla {
     rotary: RotaryTable,
     latentCache: LatentCache,
     writeSlots: TensorView,
+    extra: ExtraProjections = { x: [], qr: [] },
   ): MlaProjection {
     const k = this.backend.kernels;
     const { nHeads: h, kvLoraRank: c, qkNopeHeadDim: dn, qkRopeHeadDim: r, normEps } = this.dims;
     const s = x.shape[0]!;
     const w = this.weights;
 
-    // q [S, H, Dn+R]
+    // q [S, H, Dn+R], and the latent row's projection kv [S, C+R], each input's weights in one `linears` call.
     let qr: TensorView | null = null;
     const q = workspace.tensor('f32', [s, h * (dn + r)]);
+    const kv = workspace.tensor('f32', [s, c + r]);
+    const outputs = (weights: readonly LinearWeight[]) =>
+      weights.map((weight) => workspace.tensor('f32', [s, weight.weight.shape[0]!]));
+    const extraX = outputs(extra.x);
+    const extraQr = outputs(extra.qr);
     if (this.dims.qLoraRank !== null) {
       qr = workspace.tensor('f32', [s, this.dims.qLoraRank]);
-      k.linear(qr, x, w.q_a_proj!);
+      linears(this.backend, [qr, kv, ...extraX], x, [w.q_a_proj!, w.kv_a_proj_with_mqa, ...extra.x]);
       k.rmsNorm(qr, qr, w.q_a_layernorm!, normEps);
-      k.linear(q, qr, w.q_b_proj!);
+      linears(this.backend, [q, ...extraQr], qr, [w.q_b_proj!, ...extra.qr]);
     } else {
-      k.linear(q, x, w.q_proj!);
+      linears(this.backend, [q, kv, ...extraX, ...extraQr], x, [
+        w.q_proj!,
+        w.kv_a_proj_with_mqa,
+        ...extra.x,
+        ...extra.qr,
+      ]);
     }
     const qHeads = splitDim(q, 1, [h, dn + r]);
     k.rope(narrow(qHeads, 2, dn, r), positions, rotary.invFreq, {
@@ -68,8 +85,6 @@ export class Mla {
     });
 
     // latent row [S, C+R] = [rmsNorm(c_kv) | rope(k_pe)]
-    const kv = workspace.tensor('f32', [s, c + r]);
-    k.linear(kv, x, w.kv_a_proj_with_mqa);
     const cKv = narrow(kv, 1, 0, c);
     k.rmsNorm(cKv, cKv, w.kv_a_layernorm, normEps);
     k.rope(splitDim(narrow(kv, 1, c, r), 1, [1, r]), positions, rotary.invFreq, {
@@ -87,7 +102,7 @@ export class Mla {
       narrow(wkvB, 1, 0, dn),
     );
     this.backend.copy(narrow(qAbsorbed, 2, c, r), narrow(qHeads, 2, dn, r));
-    return { qr, q: qAbsorbed };
+    return { qr, q: qAbsorbed, extra: { x: extraX, qr: extraQr } };
   }
 
   /**

@@ -1,4 +1,4 @@
-import { type Backend, type ExpertWeights, swiglu, type Workspace } from '@dsa/backend';
+import { type Backend, type ExpertWeights, linears, swiglu, type Workspace } from '@dsa/backend';
 import type { TensorView } from '@dsa/tensor';
 
 /**
@@ -20,15 +20,22 @@ export class Mlp {
 
   /** out [N, D] = MLP(x [N, D]); when `out` is omitted a workspace tensor is returned. */
   forward(workspace: Workspace, x: TensorView, out?: TensorView): TensorView {
-    const k = this.backend.kernels;
     const n = x.shape[0]!;
     const gate = workspace.tensor('f32', [n, this.width]);
     const up = workspace.tensor('f32', [n, this.width]);
-    k.linear(gate, x, this.weights.gate);
-    k.linear(up, x, this.weights.up);
+    linears(this.backend, [gate, up], x, [this.weights.gate, this.weights.up]);
+    return this.down(workspace, gate, up, out);
+  }
+
+  /**
+   * The rest of {@link Mlp.forward} after the projections, for a caller that computed `gate` = gate_proj(x)
+   * and `up` = up_proj(x) [N, I] itself (together with its own projections of x): out [N, D] =
+   * down_proj(silu(gate) · up). `gate` is overwritten; when `out` is omitted a workspace tensor is returned.
+   */
+  down(workspace: Workspace, gate: TensorView, up: TensorView, out?: TensorView): TensorView {
     swiglu(this.backend, gate, gate, up);
-    const result = out ?? workspace.tensor('f32', [n, this.weights.down.weight.shape[0]!]);
-    k.linear(result, gate, this.weights.down);
+    const result = out ?? workspace.tensor('f32', [gate.shape[0]!, this.weights.down.weight.shape[0]!]);
+    this.backend.kernels.linear(result, gate, this.weights.down);
     return result;
   }
 }

@@ -2,6 +2,7 @@ import {
   type Backend,
   type ExpertWeights,
   type LinearWeight,
+  linears,
   type MoeRouteOptions,
   moeExperts,
   moeRoute,
@@ -48,9 +49,9 @@ export class Moe {
   /** out [N, D] = Σ routed + shared, for the normed hidden states `x` [N, D]; a workspace tensor when `out` is omitted. */
   async forward(workspace: Workspace, x: TensorView, output?: TensorView): Promise<TensorView> {
     if (this.recordable) return this.record(workspace, x, output);
-    const { out, indices, weights, mark } = this.routeTokens(workspace, x, output);
+    const { out, indices, weights, shared, mark } = this.routeTokens(workspace, x, output);
     await moeExperts(this.backend, workspace, out, x, indices, weights, this.weights.experts);
-    this.addShared(workspace, x, out, mark);
+    this.addShared(workspace, shared, out, mark);
     return out;
   }
 
@@ -65,25 +66,48 @@ export class Moe {
         `Moe.record needs the backend's fused moeExperts; ${this.backend.name} has none (use forward)`,
       );
     }
-    const { out, indices, weights, mark } = this.routeTokens(workspace, x, output);
+    const { out, indices, weights, shared, mark } = this.routeTokens(workspace, x, output);
     fused(out, x, indices, weights, this.weights.experts);
-    this.addShared(workspace, x, out, mark);
+    this.addShared(workspace, shared, out, mark);
     return out;
   }
 
-  /** Router logits and the top-k routing: `indices` i32 [N, A], `weights` f32 [N, A]. */
+  /**
+   * Router logits and the top-k routing: `indices` i32 [N, A], `weights` f32 [N, A]; with shared experts,
+   * their gate and up projections [N, I] too (one `linears` call with the router's gate: all three read x).
+   */
   private routeTokens(
     workspace: Workspace,
     x: TensorView,
     output: TensorView | undefined,
-  ): { out: TensorView; indices: TensorView; weights: TensorView; mark: number } {
+  ): {
+    out: TensorView;
+    indices: TensorView;
+    weights: TensorView;
+    shared: { gate: TensorView; up: TensorView } | null;
+    mark: number;
+  } {
     const n = x.shape[0]!;
     const e = this.weights.experts.length;
     const a = this.route.topk;
     const out = output ?? workspace.tensor('f32', [n, x.shape[1]!]);
     const mark = workspace.mark();
     const logits = workspace.tensor('f32', [n, e]);
-    this.backend.kernels.linear(logits, x, this.weights.gate);
+    let shared: { gate: TensorView; up: TensorView } | null = null;
+    if (this.shared) {
+      const sharedWeights = this.shared.weights;
+      shared = {
+        gate: workspace.tensor('f32', [n, this.shared.width]),
+        up: workspace.tensor('f32', [n, this.shared.width]),
+      };
+      linears(this.backend, [logits, shared.gate, shared.up], x, [
+        this.weights.gate,
+        sharedWeights.gate,
+        sharedWeights.up,
+      ]);
+    } else {
+      this.backend.kernels.linear(logits, x, this.weights.gate);
+    }
     const indices = workspace.tensor('i32', [n, a]);
     const weights = workspace.tensor('f32', [n, a]);
     moeRoute(
@@ -95,13 +119,18 @@ export class Moe {
       this.weights.e_score_correction_bias,
       this.route,
     );
-    return { out, indices, weights, mark };
+    return { out, indices, weights, shared, mark };
   }
 
-  /** out += shared experts(x), then releases the step's scratch back to `mark`. */
-  private addShared(workspace: Workspace, x: TensorView, out: TensorView, mark: number): void {
-    if (this.shared) {
-      const shared = this.shared.forward(workspace, x);
+  /** out += shared experts(x) from their projections, then releases the step's scratch back to `mark`. */
+  private addShared(
+    workspace: Workspace,
+    projections: { gate: TensorView; up: TensorView } | null,
+    out: TensorView,
+    mark: number,
+  ): void {
+    if (this.shared && projections) {
+      const shared = this.shared.down(workspace, projections.gate, projections.up);
       this.backend.kernels.binary(out, out, shared, 'add');
     }
     workspace.rewind(mark);

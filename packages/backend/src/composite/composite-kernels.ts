@@ -2,6 +2,7 @@ import type { FusedKernelName, FusedKernels } from '../fused-kernels.js';
 import { compositeAddRmsNorm } from './add-rms-norm.js';
 import type { CompositeHost, Scratch } from './composite-host.js';
 import { compositeIndexerTopk } from './indexer-top-k.js';
+import { compositeLinears } from './linears.js';
 import { compositeMlaAttention } from './mla-attention.js';
 import { compositeMoeExperts } from './moe-experts.js';
 import { compositeMoeRoute } from './moe-route.js';
@@ -29,5 +30,6 @@ export const COMPOSITE_KERNELS: CompositeKernels = {
   indexerTopk: compositeIndexerTopk,
   mlaAttention: compositeMlaAttention,
   moeRoute: compositeMoeRoute,
+  linears: (backend, _workspace, ...args) => compositeLinears(backend, ...args),
   moeExperts: compositeMoeExperts,
 };

@@ -243,6 +243,40 @@ export function fusedCases(options: FusedCaseOptions = {}): FusedCase[] {
     };
   });
 
+  compared('linears', 'f32, bf16 and f8_e4m3 weights of one x', 1e-5, 14, (random) => {
+    const [m, k] = [5, 160];
+    const specs = [
+      ['f32', 24],
+      ['bf16', 17],
+      ['f8_e4m3', 130],
+    ] as const;
+    const x = random.normals(m * k);
+    const values = specs.map(([dtype, n]) => random.normals(n * k, dtype === 'f8_e4m3' ? 100 : 0.05));
+    return async (backend, how) => {
+      const weights = specs.map(([dtype, n], i) =>
+        uploadLinearWeight(backend, dtype, [n, k], values[i]!, (count) => new Array(count).fill(2 ** -7)),
+      );
+      const outs = specs.map(([, n]) => emptyTensor(backend, 'f32', [m, n]));
+      await apply(backend, how, 'linears', outs, uploadTensor(backend, 'f32', [m, k], x), weights);
+      return Promise.all(outs.map((out) => downloadTensor(backend, out)));
+    };
+  });
+  cases.push({
+    name: 'linears: rejects a count of outputs unlike the count of weights',
+    kernel: 'linears',
+    tolerance: 0,
+    async check(candidate) {
+      const weight = uploadLinearWeight(candidate, 'f32', [3, 8], new Array(24).fill(1), () => []);
+      const x = uploadTensor(candidate, 'f32', [1, 8], new Array(8).fill(1));
+      return rejects(
+        candidate,
+        () =>
+          apply(candidate, 'fused', 'linears', [emptyTensor(candidate, 'f32', [1, 3])], x, [weight, weight]),
+        /1 outputs for 2 weights/,
+      );
+    },
+  });
+
   /**
    * An mlaAttention case: heads × (c + r) queries over a paged latent cache, dense or top-`k` sparse. The
    * cache holds f32 or bf16 rows, or `fp8` rows (DeepSeek's layout) quantized once by the oracle's write

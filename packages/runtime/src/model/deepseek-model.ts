@@ -1,6 +1,13 @@
 import type { AttentionBatch, Backend, LatentCache, RotaryTable } from '@dsa/backend';
 import { addRmsNorm, Workspace } from '@dsa/backend';
-import { FIXED_TOPK, Indexer, type IndexerPrecision, type IndexerStep, type TopkPolicy } from '@dsa/indexer';
+import {
+  FIXED_TOPK,
+  Indexer,
+  type IndexerPrecision,
+  type IndexerProjections,
+  type IndexerStep,
+  type TopkPolicy,
+} from '@dsa/indexer';
 import { denseAttentionRows, Mla } from '@dsa/mla';
 import { Mlp, Moe } from '@dsa/moe';
 import { narrow, select, type TensorView, tensorView } from '@dsa/tensor';
@@ -438,8 +445,22 @@ export class DeepseekModel {
       }
       const mla = this.mla[layer]!;
       const latent = this.cache.latent[layer]!;
-      const projection = mla.project(ws, x, batch.positions, this.rotary, latent, inputs.writeSlots);
-      let indices = yield* this.selectPositions(plan, layer, x, projection.qr ?? x, selectTopk);
+      // The indexer's projections of x and of the query latent go with the attention's own (one pass over each
+      // input's weights); it scores queries only where the trained indexer selects.
+      const indexer = this.indexers[layer];
+      const scores = selectTopk && plan.selection.selector === 'indexer';
+      const extra = indexer?.projectionWeights(scores);
+      const projection = mla.project(ws, x, batch.positions, this.rotary, latent, inputs.writeSlots, extra);
+      const [key, weights = null] = projection.extra.x;
+      const indexerProjections = key ? { key, weights, q: projection.extra.qr[0] ?? null } : undefined;
+      let indices = yield* this.selectPositions(
+        plan,
+        layer,
+        x,
+        projection.qr ?? x,
+        selectTopk,
+        indexerProjections,
+      );
       if (probe) yield this.probeLayer(probe, layer, projection.q, latent, batch, indices, sparse);
       if (!sparse) indices = null;
       const attention = mla.attend(ws, projection, latent, batch, indices);
@@ -478,6 +499,7 @@ export class DeepseekModel {
     x: TensorView,
     qr: TensorView,
     selectTopk: boolean,
+    projections: IndexerProjections | undefined,
   ): StepProgram<TensorView | null> {
     const indexer = this.indexers[layer];
     if (!indexer) return null;
@@ -495,6 +517,7 @@ export class DeepseekModel {
       keyCache: this.cache.indexerKeys[layer]!,
       writeSlots: plan.inputs.writeSlots,
       batch,
+      ...(projections ? { projections } : {}),
     };
     let indices: TensorView | null = null;
     if (!selectTopk) {

@@ -1,0 +1,23 @@
+import type { LinearWeight } from '@dsa/backend';
+import type { TensorView } from '@dsa/tensor';
+
+/**
+ * The indexer's projections of its inputs, computed by the caller (the attention computes them in the same
+ * `linears` calls as its own projections of x and of the query latent; see {@link Indexer.projectionWeights}).
+ */
+export interface IndexerProjections {
+  /** [S, Di]: wk · x. */
+  readonly key: TensorView;
+  /** [S, Hi]: weights_proj · x; needed when the step selects. */
+  readonly weights: TensorView | null;
+  /** [S, Hi · Di]: wq_b · qr; needed when the step selects. */
+  readonly q: TensorView | null;
+}
+
+/** The weights behind {@link IndexerProjections}: those applied to x, then those applied to the query latent qr. */
+export interface IndexerProjectionWeights {
+  /** `[wk]`, or `[wk, weights_proj]` when the step selects. */
+  readonly x: readonly LinearWeight[];
+  /** `[]`, or `[wq_b]` when the step selects. */
+  readonly qr: readonly LinearWeight[];
+}
