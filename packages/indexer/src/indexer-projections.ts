@@ -6,11 +6,11 @@ import type { TensorView } from '@dsa/tensor';
  * `linears` calls as its own projections of x and of the query latent; see {@link Indexer.projectionWeights}).
  */
 export interface IndexerProjections {
-  /** [S, Di]: wk · x. */
+  /** wk · x, [S, Di]. */
   readonly key: TensorView;
-  /** [S, Hi]: weights_proj · x; needed when the step selects. */
+  /** weights_proj · x, [S, Hi]; needed when the step selects. */
   readonly weights: TensorView | null;
-  /** [S, Hi · Di]: wq_b · qr; needed when the step selects. */
+  /** wq_b · qr, [S, Hi · Di]; needed when the step selects. */
   readonly q: TensorView | null;
 }
 
