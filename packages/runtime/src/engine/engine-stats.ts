@@ -51,7 +51,7 @@ export interface EngineStats {
   };
   /** Generated tokens per second over the last 10 s. */
   readonly tokensPerSecond: number;
-  /** Share of forward time spent in the lightning indexer. */
+  /** Share of forward time spent in the lightning indexer (its projections count as attention: `DeepseekModel.timings`). */
   readonly indexerTimeShare: number;
 }
 

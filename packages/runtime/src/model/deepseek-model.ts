@@ -170,7 +170,10 @@ export class DeepseekModel {
   readonly timings = {
     /** Total time in {@link DeepseekModel.forward}. */
     forwardMs: 0,
-    /** Part of it spent in the lightning indexer. */
+    /**
+     * Part of it spent in the lightning indexer: its key writes, scores and selection (its projections wk,
+     * weights_proj and wq_b run inside the attention's `linears` calls and count as attention).
+     */
     indexerMs: 0,
   };
 
