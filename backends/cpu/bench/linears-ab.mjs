@@ -11,27 +11,44 @@ import { loadNative } from '../dist/native.js';
 
 const settings = { execution: 'synchronous', ...(process.env.PREC ? { precision: process.env.PREC } : {}) };
 const be = new CpuBackend(loadNative(new URL('..', import.meta.url).pathname).addon, { settings });
-// [label, rows of each weight, K]; EXTRA=1 adds groups the model does not fuse (measured for the note).
-const groups = [
-  ['q_a + kv_a', [384, 160], 1024],
-  ['wk + weights_proj', [64, 8], 1024],
-  ['router + shared gate, up', [32, 96, 96], 1024],
-  ['dense gate + up', [2816, 2816], 1024],
-  ...(process.env.EXTRA === '1'
+// [label, rows of each weight, K, dtype of each weight (bf16 when absent)]; EXTRA=1 adds groups the model does not
+// fuse (measured for the note); PRESET=v32-dims: the fp8 checkpoint's groups at DeepSeek-V3.2's sizes instead.
+const fp8 = (n) => n.map(() => 'f8_e4m3');
+const groups =
+  process.env.PRESET === 'v32-dims'
     ? [
-        ['q_a + kv_a + wk + weights_proj', [384, 160, 64, 8], 1024],
-        ['q_b + wq_b', [1536, 512], 384],
+        [
+          'q_a + kv_a + wk (fp8) + weights_proj (bf16)',
+          [1536, 576, 128, 64],
+          7168,
+          ['f8_e4m3', 'f8_e4m3', 'f8_e4m3', 'bf16'],
+        ],
+        ['q_b + wq_b (fp8)', [24576, 8192], 1536, fp8([0, 0])],
       ]
-    : []),
-];
+    : [
+        ['q_a + kv_a', [384, 160], 1024],
+        ['wk + weights_proj', [64, 8], 1024],
+        ['router + shared gate, up', [32, 96, 96], 1024],
+        ['dense gate + up', [2816, 2816], 1024],
+        ...(process.env.EXTRA === '1'
+          ? [
+              ['q_a + kv_a + wk + weights_proj', [384, 160, 64, 8], 1024],
+              ['q_b + wq_b', [1536, 512], 384],
+            ]
+          : []),
+      ];
 for (const m of (process.env.ROWS ?? '1,8,32').split(',').map(Number)) {
-  for (const [label, rows, K] of groups) {
+  for (const [label, rows, K, dtypes = rows.map(() => 'bf16')] of groups) {
     const r = new Random(m);
-    const bytes = rows.reduce((a, n) => a + n * K * 2, 0);
+    const bytes = rows.reduce((a, n, i) => a + n * K * (dtypes[i] === 'bf16' ? 2 : 1), 0);
     const copies = Math.ceil(96e6 / bytes);
     const x = uploadTensor(be, 'f32', [m, K], r.normals(m * K));
     const sets = Array.from({ length: copies }, () =>
-      rows.map((n) => uploadLinearWeight(be, 'bf16', [n, K], r.normals(n * K, 0.05), () => [])),
+      rows.map((n, i) =>
+        uploadLinearWeight(be, dtypes[i], [n, K], r.normals(n * K, dtypes[i] === 'bf16' ? 0.05 : 100), (c) =>
+          new Array(c).fill(2 ** -7),
+        ),
+      ),
     );
     const outsOf = () => rows.map((n) => tensorView(be.allocate(m * n * 4, 'activations'), 'f32', [m, n]));
     const outs = { separate: outsOf(), fused: outsOf() };
