@@ -63,9 +63,11 @@ function setup() {
         backend.kernels.linear(out, input, w);
         return out;
       });
-    const [key, weights = null] = outs(base.x, want.x);
-    const [q = null] = outs(base.qr, want.qr);
-    return { ...base, projections: { key: key!, weights, q } };
+    const projections = indexer.projectionsFrom(
+      { x: outs(base.x, want.x), qr: outs(base.qr, want.qr) },
+      select,
+    );
+    return { ...base, projections };
   };
   return { backend, indexer, step, projected, s };
 }
@@ -76,6 +78,20 @@ describe('the indexer with its projections computed by the caller', () => {
     const w = indexer.weights;
     expect(indexer.projectionWeights(false)).toEqual({ x: [w.wk], qr: [] });
     expect(indexer.projectionWeights(true)).toEqual({ x: [w.wk, w.weights_proj], qr: [w.wq_b] });
+  });
+
+  it('maps the outputs of those weights back in their order, and refuses other counts', () => {
+    const { indexer, step } = setup();
+    const { workspace } = step();
+    const [a, b, c] = [1, 2, 3].map((n) => workspace.tensor('f32', [2, n]));
+    expect(indexer.projectionsFrom({ x: [a!, b!], qr: [c!] }, true)).toEqual({ key: a, weights: b, q: c });
+    expect(indexer.projectionsFrom({ x: [a!], qr: [] }, false)).toEqual({ key: a, weights: null, q: null });
+    expect(() => indexer.projectionsFrom({ x: [a!], qr: [] }, true)).toThrow(
+      'indexer projections: 1 of x and 0 of qr for 2 and 1 weights (selectTopk true)',
+    );
+    expect(() => indexer.projectionsFrom({ x: [a!, b!], qr: [c!] }, false)).toThrow(
+      /2 of x and 1 of qr for 1 and 0/,
+    );
   });
 
   it('selects the same positions and stores the same keys as when it projects by itself', async () => {

@@ -1,5 +1,9 @@
 export { Indexer, type IndexerStep, selectionStats } from './indexer.js';
-export type { IndexerProjections, IndexerProjectionWeights } from './indexer-projections.js';
+export type {
+  IndexerProjected,
+  IndexerProjections,
+  IndexerProjectionWeights,
+} from './indexer-projections.js';
 export type { IndexerDims, IndexerPrecision, IndexerWeights } from './indexer-weights.js';
 export { indexerRunScores, indexerTopK } from './kernel-aliases.js';
 export {

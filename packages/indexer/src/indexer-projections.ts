@@ -21,3 +21,11 @@ export interface IndexerProjectionWeights {
   /** `[]`, or `[wq_b]` when the step selects. */
   readonly qr: readonly LinearWeight[];
 }
+
+/** The outputs of {@link IndexerProjectionWeights}, in the order of its weights: [S, N_i] f32 each. */
+export interface IndexerProjected {
+  /** The outputs of `IndexerProjectionWeights.x`. */
+  readonly x: readonly TensorView[];
+  /** The outputs of `IndexerProjectionWeights.qr`. */
+  readonly qr: readonly TensorView[];
+}

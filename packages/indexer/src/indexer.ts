@@ -11,7 +11,11 @@ import {
   type Workspace,
 } from '@dsa/backend';
 import { broadcastTo, narrow, reshape, splitDim, type TensorView } from '@dsa/tensor';
-import type { IndexerProjections, IndexerProjectionWeights } from './indexer-projections.js';
+import type {
+  IndexerProjected,
+  IndexerProjections,
+  IndexerProjectionWeights,
+} from './indexer-projections.js';
 import type { IndexerDims, IndexerPrecision, IndexerWeights } from './indexer-weights.js';
 import { applyTopkPolicy, type TopkPolicy } from './topk-policy.js';
 
@@ -125,6 +129,21 @@ export class Indexer {
   projectionWeights(selectTopk: boolean): IndexerProjectionWeights {
     const w = this.weights;
     return selectTopk ? { x: [w.wk, w.weights_proj], qr: [w.wq_b] } : { x: [w.wk], qr: [] };
+  }
+
+  /**
+   * The {@link IndexerStep.projections} behind the outputs of {@link Indexer.projectionWeights}`(selectTopk)`'s
+   * weights, in their order. Throws when the counts are not those weights' counts.
+   */
+  projectionsFrom(projected: IndexerProjected, selectTopk: boolean): IndexerProjections {
+    const want = this.projectionWeights(selectTopk);
+    if (projected.x.length !== want.x.length || projected.qr.length !== want.qr.length)
+      throw new Error(
+        `indexer projections: ${projected.x.length} of x and ${projected.qr.length} of qr for ` +
+          `${want.x.length} and ${want.qr.length} weights (selectTopk ${selectTopk})`,
+      );
+    const [key, weights = null] = projected.x;
+    return { key: key!, weights, q: projected.qr[0] ?? null };
   }
 
   /**

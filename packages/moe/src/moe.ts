@@ -10,6 +10,7 @@ import {
 } from '@dsa/backend';
 import type { TensorView } from '@dsa/tensor';
 import { Mlp } from './mlp.js';
+import type { MlpProjections } from './mlp-projections.js';
 
 /** Checkpoint tensors of one MoE layer (`model.layers.{i}.mlp.*`). */
 export interface MoeWeights {
@@ -84,7 +85,7 @@ export class Moe {
     out: TensorView;
     indices: TensorView;
     weights: TensorView;
-    shared: { gate: TensorView; up: TensorView } | null;
+    shared: MlpProjections | null;
     mark: number;
   } {
     const n = x.shape[0]!;
@@ -93,7 +94,7 @@ export class Moe {
     const out = output ?? workspace.tensor('f32', [n, x.shape[1]!]);
     const mark = workspace.mark();
     const logits = workspace.tensor('f32', [n, e]);
-    let shared: { gate: TensorView; up: TensorView } | null = null;
+    let shared: MlpProjections | null = null;
     if (this.shared) {
       const sharedWeights = this.shared.weights;
       shared = {
@@ -125,7 +126,7 @@ export class Moe {
   /** out += shared experts(x) from their projections, then releases the step's scratch back to `mark`. */
   private addShared(
     workspace: Workspace,
-    projections: { gate: TensorView; up: TensorView } | null,
+    projections: MlpProjections | null,
     out: TensorView,
     mark: number,
   ): void {

@@ -454,8 +454,7 @@ export class DeepseekModel {
       const scores = selectTopk && plan.selection.selector === 'indexer';
       const extra = indexer?.projectionWeights(scores);
       const projection = mla.project(ws, x, batch.positions, this.rotary, latent, inputs.writeSlots, extra);
-      const [key, weights = null] = projection.extra.x;
-      const indexerProjections = key ? { key, weights, q: projection.extra.qr[0] ?? null } : undefined;
+      const indexerProjections = indexer?.projectionsFrom(projection.extra, scores);
       let indices = yield* this.selectPositions(
         plan,
         layer,
