@@ -1,10 +1,17 @@
 import type { EngineStats } from '@dsa/runtime';
 
-/** Prometheus text exposition of the engine's stats, with vLLM's metric names where they apply. */
+/** The process memory figures {@link prometheusMetrics} reports (those of Node's `process.memoryUsage()`). */
+export type ProcessMemory = Pick<NodeJS.MemoryUsage, 'rss' | 'heapTotal' | 'heapUsed' | 'external'>;
+
+/**
+ * Prometheus text exposition of the engine's stats, with vLLM's metric names where they apply, and of the
+ * process's memory under the names of prom-client's default metrics (`memory` defaults to this process's).
+ */
 export function prometheusMetrics(
   stats: EngineStats,
   model: string,
   requests: { total: number; errors: number },
+  memory: ProcessMemory = process.memoryUsage(),
 ): string {
   const label = `model_name="${model.replace(/["\\\n]/g, '_')}"`;
   const lines: string[] = [];
@@ -65,5 +72,21 @@ export function prometheusMetrics(
   metric('dsa_http_errors', 'counter', 'HTTP requests answered with an error status.', [
     ['_total', requests.errors],
   ]);
+  // The process's own figures carry no model label. V8's heap in use includes garbage not yet collected: its
+  // low points (after each full collection) are the live heap; RSS less the heap's total is the native part.
+  const gauge = (name: string, help: string, value: number) =>
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name} ${value}`);
+  gauge('process_resident_memory_bytes', 'Resident memory size in bytes.', memory.rss);
+  gauge('nodejs_heap_size_total_bytes', 'V8 heap reserved for objects, in bytes.', memory.heapTotal);
+  gauge(
+    'nodejs_heap_size_used_bytes',
+    'V8 heap in use, in bytes (collected garbage excluded).',
+    memory.heapUsed,
+  );
+  gauge(
+    'nodejs_external_memory_bytes',
+    'Memory of C++ objects bound to V8 objects, in bytes.',
+    memory.external,
+  );
   return `${lines.join('\n')}\n`;
 }

@@ -281,5 +281,16 @@ describe('errors in OpenAI shape', () => {
     const metrics = await (await raw('/metrics')).text();
     expect(metrics).toMatch(/vllm:num_requests_running\{model_name="tiny"\} 0/);
     expect(metrics).toMatch(/dsa_requests_cancelled_total\{model_name="tiny"\} [1-9]/);
+    // The process's memory, prom-client's names, no labels: RSS above the V8 heap in use, which the heap's total holds.
+    const gauge = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(metrics)?.[1]);
+    const [rss, total, used] = [
+      'process_resident_memory_bytes',
+      'nodejs_heap_size_total_bytes',
+      'nodejs_heap_size_used_bytes',
+    ].map(gauge);
+    expect(used).toBeGreaterThan(1 << 20);
+    expect(total).toBeGreaterThanOrEqual(used!);
+    expect(rss).toBeGreaterThan(used!);
+    expect(gauge('nodejs_external_memory_bytes')).toBeGreaterThan(0);
   });
 });

@@ -579,6 +579,7 @@ export function fusedCases(options: FusedCaseOptions = {}): FusedCase[] {
     for (const [hidden, inter] of [
       [64, 48],
       [160, 40],
+      [100, 24], // out rows split into column tiles whose widths are not multiples of 8 or 16
     ] as const) {
       compared('moeExperts', `${dtype} experts, hidden ${hidden}, inner ${inter}`, 1e-5, 11, (random) => {
         const { all, run } = expertRun(random, dtype, hidden, inter);
