@@ -12,7 +12,9 @@
 //   seq2     8x1 over two rows one after the other, the 16 sums reduced at once;
 //   compute  4x4 over the first 256 rows again and again (weights from L2): the vdpbf16ps ceiling;
 //   read     a plain read of the weights: the memory ceiling.
-//   8x1 / 8x2 T1, T2, NTA: the prefetch into L2 or non-temporal instead of L1.
+//   8x1 / 8x2 T1, T2, NTA: the prefetch into L2 or non-temporal instead of L1;
+//   1x1      one row of x against one weight row (the batch-1 GEMV's single-row stream);
+//   ... 2M   the same on a second copy of the weights on 2 MB transparent huge pages (madvise).
 // Build (one line, from the repository root; x86-64 with AVX-512 BF16):
 //   g++ -O3 -std=c++17 -march=native -pthread -o /tmp/batch-gemv-bench backends/cpu/dev/batch-gemv-bench.cc
 // then run: /tmp/batch-gemv-bench [threads]   (default 2)
@@ -22,6 +24,8 @@
 // prefetches 1.51-1.81, seq2 2.9-3.4. No variant reaches the larger of the two times; the best ones gain 5-15%
 // here, and inside the engine (8x2, 8x1 and 8x1 with a 4 KB prefetch behind a switch in one binary, 3 rounds of
 // `dsa bench --batch 8`) `linear` per step moved 4.5-7.6 ms for every variant alike, so none was shipped.
+// Session 15: 2 MB pages (AnonHugePages 64 MB) change nothing: 4x4 2.21 against 2.28 ms, 1x1 1.59 against 1.62,
+// read 1.56 against 1.57.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -32,6 +36,8 @@
 #include <cstring>
 #include <vector>
 
+#include <sys/mman.h>
+
 #include "../native/reduce-add16-avx512.h"
 #include "lm-head-bench.h"
 
@@ -41,7 +47,9 @@ using lm_head_bench::K;
 using lm_head_bench::N;
 constexpr int64_t kSteps = K / 32, M = 8;
 
-uint16_t* weights;  // [N, K]
+uint16_t* weights;  // [N, K]: the copy a variant reads (weights_4k or weights_2m)
+uint16_t* weights_4k;
+uint16_t* weights_2m;
 uint16_t* x;        // [M, K]
 float* out;         // [M, N]
 
@@ -131,11 +139,23 @@ void read_only(int64_t n0, int64_t n1) {
   out[n0] = static_cast<float>(_mm512_reduce_add_epi32(sum));
 }
 
+void g1x1(int64_t n0, int64_t n1) {
+  for (int64_t n = n0; n < n1; n++) tile<1, 1, 0>(n, 0, N);
+}
+
 using Fn = void (*)(int64_t, int64_t);
 
-bool same_bits(Fn f, const std::vector<float>& expected) {
+// A variant: its kernel, and whether it reads the copy on 2 MB pages.
+struct Variant {
+  const char* name;
+  Fn f;
+  bool huge = false;
+};
+
+bool same_bits(const Variant& v, const std::vector<float>& expected) {
+  weights = v.huge ? weights_2m : weights_4k;
   std::memset(out, 0, sizeof(float) * M * N);
-  f(0, N);
+  v.f(0, N);
   return std::memcmp(out, expected.data(), sizeof(float) * M * N) == 0;
 }
 
@@ -143,37 +163,42 @@ bool same_bits(Fn f, const std::vector<float>& expected) {
 
 int main(int argc, char** argv) {
   const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
-  weights = static_cast<uint16_t*>(std::aligned_alloc(64, N * K * 2));
+  const size_t bytes = N * K * 2, huge = size_t{2} << 20, rounded = (bytes + huge - 1) / huge * huge;
+  weights = weights_4k = static_cast<uint16_t*>(std::aligned_alloc(64, bytes));
+  weights_2m = static_cast<uint16_t*>(std::aligned_alloc(huge, rounded));
+  if (madvise(weights_2m, rounded, MADV_HUGEPAGE) != 0) std::perror("madvise");
   x = static_cast<uint16_t*>(std::aligned_alloc(64, M * K * 2));
   out = static_cast<float*>(std::aligned_alloc(64, M * N * 4));
   uint32_t seed = 1;
   auto bf16 = [&] { return lm_head_bench::random_bf16(seed); };
-  for (int64_t i = 0; i < N * K; i++) weights[i] = bf16();
+  for (int64_t i = 0; i < N * K; i++) weights_2m[i] = weights[i] = bf16();
   for (int64_t i = 0; i < M * K; i++) x[i] = bf16();
 
-  struct Variant {
-    const char* name;
-    Fn f;
-  };
   const Variant variants[] = {{"4x4", g4x4<N>},        {"8x2", g8x2},           {"8x1", g8x1<0>},
                               {"8x1 p2K", g8x1<2048>}, {"8x1 p4K", g8x1<4096>}, {"8x1 p8K", g8x1<8192>}, {"8x1 p16K", g8x1<16384>},
                               {"8x1 T1 8K", g8x1<8192, _MM_HINT_T1>}, {"8x1 T2 8K", g8x1<8192, _MM_HINT_T2>},
                               {"8x1 T1 16K", g8x1<16384, _MM_HINT_T1>}, {"8x1 NTA 8K", g8x1<8192, _MM_HINT_NTA>},
-                              {"8x2 T1 8K", g8x2h<8192, _MM_HINT_T1>}, {"8x2 T1 16K", g8x2h<16384, _MM_HINT_T1>}, {"compute", g4x4<256>},
-                              {"read", read_only<0>}, {"read p8K", read_only<8192>}};
-  constexpr int kVariants = sizeof(variants) / sizeof(variants[0]);
+                              {"8x2 T1 8K", g8x2h<8192, _MM_HINT_T1>}, {"8x2 T1 16K", g8x2h<16384, _MM_HINT_T1>},
+                              {"4x4 2M", g4x4<N>, true},
+                              // Not checked against 4x4 (other outputs or none):
+                              {"compute", g4x4<256>}, {"read", read_only<0>}, {"read p8K", read_only<8192>},
+                              {"1x1", g1x1}, {"1x1 2M", g1x1, true}, {"read 2M", read_only<0>, true}};
+  constexpr int kVariants = sizeof(variants) / sizeof(variants[0]), kUnchecked = 6;
   g4x4<N>(0, N);
   const std::vector<float> expected(out, out + M * N);
   bool ok = true;
-  for (int v = 1; v < kVariants - 3; v++) {
-    const bool same = same_bits(variants[v].f, expected);
+  for (int v = 1; v < kVariants - kUnchecked; v++) {
+    const bool same = same_bits(variants[v], expected);
     if (!same) std::printf("%s: NOT the same bits\n", variants[v].name);
     ok = ok && same;
   }
   std::printf("variants agree bit for bit: %s\n", ok ? "yes" : "NO");
   std::vector<std::vector<double>> times(kVariants);
   for (int round = 0; round < 15; round++)
-    for (int v = 0; v < kVariants; v++) times[v].push_back(lm_head_bench::time_once(variants[v].f, threads));
+    for (int v = 0; v < kVariants; v++) {
+      weights = variants[v].huge ? weights_2m : weights_4k;
+      times[v].push_back(lm_head_bench::time_once(variants[v].f, threads));
+    }
   const double mb = N * K * 2 / 1e6, gflop = 2.0 * M * N * K / 1e9;
   for (int v = 0; v < kVariants; v++) {
     std::sort(times[v].begin(), times[v].end());
