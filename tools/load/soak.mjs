@@ -12,8 +12,8 @@
 //   - the p99 latency of the completed requests started in the last third exceeds --latency-ratio (1.2) times
 //     that of the first third.
 // RSS itself is reported, not judged: it moves with the heap V8 keeps committed, which under a steady load rises
-// and falls by 20-30 MB on the tiny model at moments of V8's choosing (measured: RSS +5.3% and -12% over runs
-// whose native memory and live heap stayed within 1% and 3%).
+// and falls by 20-30 MB on the tiny model at moments of V8's choosing (measured: RSS from -18% to +28% over runs
+// whose native memory moved by at most 3% and whose live heap by at most 8%).
 // Usage (after `pnpm build`):
 //   node tools/load/soak.mjs [--clients 32] [--seconds 180] [--warmup 20] [--seed 1] [--backend cpu]
 //        [--url http://127.0.0.1:8000]
