@@ -80,7 +80,7 @@ export function prometheusMetrics(
   gauge('nodejs_heap_size_total_bytes', 'V8 heap reserved for objects, in bytes.', memory.heapTotal);
   gauge(
     'nodejs_heap_size_used_bytes',
-    'V8 heap in use, in bytes (collected garbage excluded).',
+    'V8 heap in use, in bytes (live objects and garbage not yet collected).',
     memory.heapUsed,
   );
   gauge(

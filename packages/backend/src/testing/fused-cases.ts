@@ -579,7 +579,7 @@ export function fusedCases(options: FusedCaseOptions = {}): FusedCase[] {
     for (const [hidden, inter] of [
       [64, 48],
       [160, 40],
-      [100, 24], // out rows split into column tiles whose widths are not multiples of 8 or 16
+      [100, 24], // hidden not a multiple of 32 (the dot kernels' masked tail of K), inner not of 16
     ] as const) {
       compared('moeExperts', `${dtype} experts, hidden ${hidden}, inner ${inter}`, 1e-5, 11, (random) => {
         const { all, run } = expertRun(random, dtype, hidden, inter);
