@@ -48,19 +48,34 @@ async function settle(operation: string, wait: Promise<void>): Promise<void> {
   }
 }
 
-const expertNames: string[][] = [];
-
-/** Error names of expert `e`'s tensors (gate, up, down × weight, scaleInv), built once. */
-function expertTensorNames(e: number): readonly string[] {
-  let names = expertNames[e];
+/** `cache[i]`, built by `build(i)` the first time: error names, not rebuilt on every kernel call. */
+function namesOnce(
+  cache: (readonly string[])[],
+  i: number,
+  build: (i: number) => string[],
+): readonly string[] {
+  let names = cache[i];
   if (!names) {
-    names = ['gate', 'up', 'down'].flatMap((p) => [
-      `experts[${e}].${p}.weight`,
-      `experts[${e}].${p}.scaleInv`,
-    ]);
-    expertNames[e] = names;
+    names = build(i);
+    cache[i] = names;
   }
   return names;
+}
+
+const expertNames: (readonly string[])[] = [];
+
+/** Error names of expert `e`'s tensors (gate, up, down × weight, scaleInv). */
+function expertTensorNames(e: number): readonly string[] {
+  return namesOnce(expertNames, e, () =>
+    ['gate', 'up', 'down'].flatMap((p) => [`experts[${e}].${p}.weight`, `experts[${e}].${p}.scaleInv`]),
+  );
+}
+
+const linearsNames: (readonly string[])[] = [];
+
+/** Error names of part `i` of a `linears` call: its output, weight and scaleInv. */
+function linearsTensorNames(i: number): readonly string[] {
+  return namesOnce(linearsNames, i, () => [`outs[${i}]`, `weights[${i}].weight`, `weights[${i}].scaleInv`]);
 }
 
 /** Appends one LinearWeight as (weight, scaleInv | none, blockN, blockK). */
@@ -614,8 +629,9 @@ export class CpuBackend implements Backend {
         this.call('linears', addon.linears, (a) => {
           a.tensor(x, 'x').number(weights.length);
           for (let i = 0; i < weights.length; i++) {
-            a.tensor(outs[i]!, `outs[${i}]`);
-            writeLinear(a, weights[i]!, `weights[${i}].weight`, `weights[${i}].scaleInv`);
+            const names = linearsTensorNames(i);
+            a.tensor(outs[i]!, names[0]!);
+            writeLinear(a, weights[i]!, names[1]!, names[2]!);
           }
         });
       },
