@@ -21,6 +21,8 @@
         "native/gemm-avx2.cc",
         "native/gemm-avx512.cc",
         "native/gemm-avx512bf16.cc",
+        "native/gemm-amx-bf16.cc",
+        "native/attention-amx-bf16.cc",
         "native/gemm-stream8-avx512bf16.cc",
         "native/gemm-portable.cc",
         "native/hadamard.cc",

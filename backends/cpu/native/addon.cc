@@ -518,6 +518,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("isa", detected_isa());
   o.Set("isaName", isa_name(detected_isa()));
   o.Set("avx512bf16", has_avx512bf16());
+  o.Set("amxBf16", has_amx_bf16());
   o.Set("hardwareThreads", hardware_threads());
   o.Set("poolThreads", ThreadPool::get().capacity());
   o.Set("cpu", cpu_brand());

@@ -189,6 +189,7 @@ void mla_round_pairs_bf16(const float* src, int64_t ld, int64_t rows, int64_t n,
 
 void mla_scores_bf16(const uint32_t* qb, int64_t H, const MlaPackedBf16& packed, float* logits, int64_t ldl,
                      int64_t b0, int64_t b1) {
+  if (mla_amx_applies(H)) return mla_scores_amx(qb, H, packed, logits, ldl, b0, b1);
   // Steps: K pairs (one vector apart); columns: 16-row blocks (a block's `pairs` vectors apart).
   const PairOperands o{qb, packed.pairs, packed.keys.data(), 1, packed.pairs, packed.pairs, logits, ldl, ldl};
   pair_tiles(o, H, b0, b1);
@@ -196,6 +197,7 @@ void mla_scores_bf16(const uint32_t* qb, int64_t H, const MlaPackedBf16& packed,
 
 void mla_values_bf16(const uint32_t* pb, int64_t ldp, int64_t H, const MlaPackedBf16& packed, int64_t C, float* out,
                      int64_t ldo, int64_t v0, int64_t v1) {
+  if (mla_amx_applies(H)) return mla_values_amx(pb, ldp, H, packed, C, out, ldo, v0, v1);
   // Steps: pairs of rows (`cvecs` vectors apart); columns: 16-column vectors (one vector apart).
   const PairOperands o{pb, ldp, packed.values.data(), packed.cvecs, 1, (packed.T + 1) / 2, out, ldo, C};
   pair_tiles(o, H, v0, v1);

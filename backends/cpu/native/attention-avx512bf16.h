@@ -61,4 +61,12 @@ void mla_scores_bf16(const uint32_t* qb, int64_t H, const MlaPackedBf16& packed,
 void mla_values_bf16(const uint32_t* pb, int64_t ldp, int64_t H, const MlaPackedBf16& packed, int64_t C, float* out,
                      int64_t ldo, int64_t v0, int64_t v1);
 
+// The same two products on AMX tiles (attention-amx-bf16.cc), where mla_amx_applies(H): H a multiple of 16 and
+// has_amx_bf16(). mla_scores_bf16 and mla_values_bf16 take this path themselves.
+bool mla_amx_applies(int64_t H);
+void mla_scores_amx(const uint32_t* qb, int64_t H, const MlaPackedBf16& packed, float* logits, int64_t ldl,
+                    int64_t b0, int64_t b1);
+void mla_values_amx(const uint32_t* pb, int64_t ldp, int64_t H, const MlaPackedBf16& packed, int64_t C, float* out,
+                    int64_t ldo, int64_t v0, int64_t v1);
+
 }  // namespace dsa

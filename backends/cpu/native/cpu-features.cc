@@ -11,6 +11,10 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
+#if defined(__linux__) && defined(__x86_64__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 namespace dsa {
 
@@ -74,6 +78,30 @@ bool has_avx512bf16() {
 #else
   return false;
 #endif
+}
+
+bool has_amx_bf16() {
+  static const bool amx = [] {
+#if defined(__linux__) && defined(__x86_64__)
+    const char* flag = std::getenv("DSA_CPU_AMX");
+    if (flag != nullptr && std::strcmp(flag, "0") == 0) return false;
+    if (!has_avx512bf16()) return false;
+    unsigned int a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    const bool tile = (d >> 24) & 1u, bf16 = (d >> 22) & 1u;  // CPUID.(7,0):EDX AMX-TILE, AMX-BF16
+    if (!tile || !bf16) return false;
+    // XCR0 bits 17 (XTILECFG) and 18 (XTILEDATA): the OS saves the tile state.
+    unsigned int lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if (((lo >> 17) & 3u) != 3u) return false;
+    // Linux hands out the 8 KB tile data state per process on request (5.16 on).
+    constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+    return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+    return false;
+#endif
+  }();
+  return amx;
 }
 
 int max_isa() { return has_avx512bf16() ? kAvx512Bf16 : detected_isa(); }

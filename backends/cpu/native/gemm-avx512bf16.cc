@@ -399,6 +399,7 @@ void to_bf16_avx512bf16(const DotGemm& g, uint16_t* out) {
 
 void dot_bf16_avx512bf16(const DotGemm& g, const uint16_t* xb, int64_t n0, int64_t n1) {
   if (lane_blocks_apply(g)) return dot_lane_blocks(g, xb, n0, n1);
+  if (amx_dot_applies(g)) return dot_amx_bf16(g, xb, n0, n1);
   if (stream8_bf16_applies(g)) return dot_stream8_bf16(g, xb, n0, n1);
   // Column blocks of 64 keep four weight rows per tile warm while every row of x streams past. x is bf16:
   // half the L1 footprint of the f32 rows stream_rows assumes. 64 weight bytes per vdpbf16ps.

@@ -64,6 +64,12 @@ bool bf16_dot_applies(const DotGemm& g);
 int64_t bf16_x_row(const DotGemm& g);
 void to_bf16_avx512bf16(const DotGemm& g, uint16_t* out);
 void dot_bf16_avx512bf16(const DotGemm& g, const uint16_t* xb, int64_t n0, int64_t n1);
+// The bf16 precision on AMX (gemm-amx-bf16.cc), where has_amx_bf16(): bf16 weights in place with K a multiple
+// of 32, x rounded to bf16 as to_bf16_avx512bf16 writes it (g.K per row), by TDPBF16PS tiles. The same
+// operations per output for every M, tile and thread split (other bits than the vdpbf16ps kernels).
+// dot_bf16_avx512bf16 takes this path itself where amx_dot_applies(g).
+bool amx_dot_applies(const DotGemm& g);
+void dot_amx_bf16(const DotGemm& g, const uint16_t* xb, int64_t n0, int64_t n1);
 // Rows of x from which the bf16 precision widens block-scaled weights into lane-block panels; below it
 // (decode), 8-bit weights take the streamed GEMV below.
 constexpr int64_t kBf16LaneBlocksMinRows = 8;

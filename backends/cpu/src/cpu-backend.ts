@@ -179,7 +179,7 @@ export class CpuBackend implements Backend {
     this.isaName = ['portable', 'AVX2', 'AVX-512', 'AVX-512-BF16'][this.isa]!;
     this.device = {
       id: 'cpu',
-      description: `cpu (${info.cpu || 'unknown CPU'}, ${this.isaName}, ${this.threads} threads)`,
+      description: `cpu (${info.cpu || 'unknown CPU'}, ${this.isaName}${bf16 && info.amxBf16 ? ' + AMX-BF16' : ''}, ${this.threads} threads)`,
       memoryTotalBytes: os.totalmem(),
       memoryFreeBytes: os.freemem(),
     };

@@ -9,6 +9,11 @@ export interface NativeInfo {
   readonly isaName: string;
   /** Whether the CPU also runs the AVX-512-BF16 kernels (the opt-in `bf16` precision). */
   readonly avx512bf16: boolean;
+  /**
+   * Whether the `bf16` precision's matrix products run on AMX tiles (AMX-BF16, granted by the OS; `DSA_CPU_AMX=0`
+   * turns them off): bf16 weights with K a multiple of 32 and attention of 16 heads at a time.
+   */
+  readonly amxBf16: boolean;
   readonly hardwareThreads: number;
   /** Threads the pool can run at once (the calling thread included). */
   readonly poolThreads: number;

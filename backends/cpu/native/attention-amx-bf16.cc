@@ -1,0 +1,86 @@
+// The two products of absorbed MLA attention in the bf16 precision (attention-avx512bf16.h) on AMX tiles,
+// where has_amx_bf16() and the heads come in groups of 16. The packed layouts are already AMX's:
+//   scores: A = qb (16 heads × 16 K pairs, row stride `pairs`), B = keys of block b (16 K pairs × 16 rows),
+//           C = logits [16 heads × 16 rows], summed over the K pair chunks in order;
+//   values: A = pb (16 heads × 16 pairs of rows), B = values (16 pairs of rows × 16 columns, `cvecs` vectors
+//           apart), C = out [16 heads × 16 columns], summed over the chunks of row pairs in order; an odd
+//           number of 16-row blocks ends on a chunk of 8 row pairs (tiles 6-7).
+// Each logit and output is the same TDPBF16PS chain whatever the thread split or the other queries of the
+// batch (not the vdpbf16ps tiles' bits: the pairs are summed in another order).
+#include <immintrin.h>
+
+#include "attention-avx512bf16.h"
+#include "cpu-features.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,amx-tile,amx-bf16")
+
+namespace dsa {
+namespace {
+
+// ldtilecfg's operand: C 0 (16 × 64 bytes), A 4 and B 5 (16 × 64), the 8-pair tail's A 6 (16 × 32) and B 7
+// (8 × 64). Tile numbers are literals: the _tile_* intrinsics paste them into the instruction text.
+struct alignas(64) AttentionTiles {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {64, 0, 0, 0, 64, 64, 32, 64};
+  uint8_t rows[16] = {16, 0, 0, 0, 16, 16, 16, 8};
+};
+
+}  // namespace
+
+bool mla_amx_applies(int64_t H) { return H > 0 && H % 16 == 0 && has_amx_bf16(); }
+
+void mla_scores_amx(const uint32_t* qb, int64_t H, const MlaPackedBf16& packed, float* logits, int64_t ldl,
+                    int64_t b0, int64_t b1) {
+  const AttentionTiles config;
+  _tile_loadconfig(&config);
+  const int64_t P = packed.pairs;  // a multiple of 16
+  for (int64_t h = 0; h < H; h += 16)
+    for (int64_t b = b0; b < b1; b++) {
+      _tile_zero(0);
+      for (int64_t p = 0; p < P; p += 16) {
+        _tile_loadd(4, qb + h * P + p, P * 4);
+        _tile_loadd(5, packed.keys.data() + (b * P + p) * 32, 64);
+        _tile_dpbf16ps(0, 4, 5);
+      }
+      _tile_stored(0, logits + h * ldl + 16 * b, ldl * 4);
+    }
+  _tile_release();
+}
+
+void mla_values_amx(const uint32_t* pb, int64_t ldp, int64_t H, const MlaPackedBf16& packed, int64_t C, float* out,
+                    int64_t ldo, int64_t v0, int64_t v1) {
+  const AttentionTiles config;
+  _tile_loadconfig(&config);
+  const int64_t V = packed.cvecs, pairs = packed.blocks * 8;  // pb holds at least `pairs` (zero past T)
+  alignas(64) float tile[16 * 16];
+  for (int64_t h = 0; h < H; h += 16)
+    for (int64_t v = v0; v < v1; v++) {
+      _tile_zero(0);
+      int64_t i = 0;
+      for (; i + 16 <= pairs; i += 16) {
+        _tile_loadd(4, pb + h * ldp + i, ldp * 4);
+        _tile_loadd(5, packed.values.data() + (i * V + v) * 32, V * 64);
+        _tile_dpbf16ps(0, 4, 5);
+      }
+      if (i < pairs) {  // 8 pairs of rows
+        _tile_loadd(6, pb + h * ldp + i, ldp * 4);
+        _tile_loadd(7, packed.values.data() + (i * V + v) * 32, V * 64);
+        _tile_dpbf16ps(0, 6, 7);
+      }
+      if (16 * v + 16 <= C) {
+        _tile_stored(0, out + h * ldo + 16 * v, ldo * 4);
+      } else {
+        _tile_stored(0, tile, 64);
+        for (int64_t r = 0; r < 16; r++)
+          for (int64_t c = 16 * v; c < C; c++) out[(h + r) * ldo + c] = tile[r * 16 + c - 16 * v];
+      }
+    }
+  _tile_release();
+}
+
+}  // namespace dsa
+
+#pragma GCC pop_options

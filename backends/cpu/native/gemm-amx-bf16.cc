@@ -1,0 +1,176 @@
+// AMX-BF16 dot kernel of the opt-in bf16 precision, for bf16 weights read in place (K a multiple of 32):
+//   out[m, n] = alpha · Σ_k xb[m, k] · W(n, k)
+// with the roles of AMX's operands swapped so that the weights need no repacking:
+//   A tile (16 rows × 32 bf16): 16 weight rows' next 32 elements, loaded in place (row stride = the weight's);
+//   B tile (16 K pairs × 16 columns): the rows of x transposed into VNNI pairs, packed once per call;
+//   C tile (16 × 16 f32): 16 outputs × 16 rows of x, accumulated over all of K by TDPBF16PS in order.
+// Tiles: C 0-3 (2 weight blocks × 2 groups of x rows), A 4-5, B 6-7, every one 16 rows × 64 bytes.
+// Rows of x are padded with zeros to groups of 16 (a tile's columns cost nothing extra); weight blocks of
+// fewer than 16 rows, or whose rows are not equally spaced, are copied 32 elements at a time into a
+// zero-padded 1 KB buffer first. Every output element is then the same chain of TDPBF16PS over the K chunks
+// in ascending order, whatever M, the tile it falls in or the thread split (batch-invariant), though not
+// the same bits as the vdpbf16ps kernels: the pairs are summed in another order.
+// Compiled for the AMX target through the pragma below; amx_dot_applies checks the CPU (has_amx_bf16).
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "cpu-features.h"
+#include "gemm.h"
+#include "segments.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,amx-tile,amx-bf16")
+
+#include "transpose16-avx512.h"
+
+namespace dsa {
+namespace {
+
+// ldtilecfg's 64-byte operand (palette 1).
+struct alignas(64) TileConfig {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+// Tile numbers are literals below: the _tile_* intrinsics are GCC macros that paste their tile argument into
+// the instruction text (C 0-3: weight block 0 or 1 × x group 0 or 1; A 4-5; B 6-7).
+
+// Weight row pointers of one 16-row block: loaded in place with one stride, or copied chunk by chunk.
+struct WeightBlock {
+  const uint16_t* base = nullptr;  // in place: row 0 of the block
+  int64_t stride = 0;              // in place: bytes between rows
+  const uint16_t* rows[16] = {};   // copied: each valid row (null past the last)
+  bool in_place = false;
+};
+
+WeightBlock weight_block(const DotGemm& g, int64_t n, int64_t n1) {
+  WeightBlock b;
+  const int64_t count = std::min<int64_t>(16, n1 - n);
+  for (int64_t i = 0; i < 16; i++) b.rows[i] = i < count ? reinterpret_cast<const uint16_t*>(g.w[n + i]) : nullptr;
+  if (count == 16) {
+    const int64_t stride = reinterpret_cast<const uint8_t*>(b.rows[1]) - reinterpret_cast<const uint8_t*>(b.rows[0]);
+    bool even = stride > 0;
+    for (int64_t i = 2; i < 16 && even; i++)
+      even = reinterpret_cast<const uint8_t*>(b.rows[i]) - reinterpret_cast<const uint8_t*>(b.rows[i - 1]) == stride;
+    if (even) {
+      b.in_place = true;
+      b.base = b.rows[0];
+      b.stride = stride;
+    }
+  }
+  return b;
+}
+
+// Where chunk c (elements 32c .. 32c + 31) of block b is as an A tile, and its row stride in bytes: in place,
+// or copied into `buffer` (16 rows of 64 bytes, zero past the block's rows).
+inline const uint16_t* a_tile(const WeightBlock& b, int64_t c, uint16_t* buffer, int64_t& stride) {
+  if (b.in_place) {
+    stride = b.stride;
+    return b.base + 32 * c;
+  }
+  for (int i = 0; i < 16; i++) {
+    if (b.rows[i] != nullptr)
+      _mm512_store_si512(buffer + 32 * i, _mm512_loadu_si512(b.rows[i] + 32 * c));
+    else
+      _mm512_store_si512(buffer + 32 * i, _mm512_setzero_si512());
+  }
+  stride = 64;
+  return buffer;
+}
+
+// x rows [m0, m0 + 16) (those from M on zero) as B tiles: chunk c at packed + c · 256 (16 pairs × 16 rows).
+void pack_group(const uint16_t* xb, int64_t K, int64_t M, int64_t m0, uint32_t* packed) {
+  const int64_t rows = std::min<int64_t>(16, M - m0);
+  for (int64_t c = 0; c < K / 32; c++) {
+    __m512i r[16];
+    for (int64_t j = 0; j < 16; j++)
+      r[j] = j < rows ? _mm512_loadu_si512(xb + (m0 + j) * K + 32 * c) : _mm512_setzero_si512();
+    transpose16(r);  // r[p] lane j = pair p of row j
+    for (int p = 0; p < 16; p++) _mm512_store_si512(packed + c * 256 + p * 16, r[p]);
+  }
+}
+
+// A C tile stored as c (16 outputs × 16 rows of x) into out: rows [m0, min(M, m0 + 16)), outputs
+// [n, min(n1, n + 16)).
+inline void store_c(const DotGemm& g, const float* c, int64_t m0, int64_t n, int64_t n1) {
+  const int64_t rows = std::min<int64_t>(16, g.M - m0), outputs = std::min<int64_t>(16, n1 - n);
+  for (int64_t i = 0; i < outputs; i++)
+    for (int64_t j = 0; j < rows; j++) g.out[(m0 + j) * g.ldo + n + i] = g.alpha * c[i * 16 + j];
+}
+
+}  // namespace
+
+bool amx_dot_applies(const DotGemm& g) {
+  return g.wdtype == DType::bf16 && g.wscale == nullptr && g.K > 0 && g.K % 32 == 0 && has_amx_bf16();
+}
+
+void dot_amx_bf16(const DotGemm& g, const uint16_t* xb, int64_t n0, int64_t n1) {
+  if (n1 <= n0 || g.M <= 0) return;
+  const int64_t K = g.K, chunks = K / 32, groups = (g.M + 15) / 16;
+  // Groups of x rows per pass: their B tiles (chunks KB each) stay within about 1 MB of L2 while every
+  // weight block of [n0, n1) streams past once per pass.
+  const int64_t per_pass = std::max<int64_t>(2, std::min<int64_t>(groups, (1 << 20) / (chunks * 1024)) / 2 * 2);
+  uint32_t* packed = scratch<uint32_t, 5>(std::min(groups, per_pass) * chunks * 256 + 16);
+  packed = reinterpret_cast<uint32_t*>((reinterpret_cast<uintptr_t>(packed) + 63) & ~uintptr_t{63});
+  alignas(64) uint16_t buffer[2][16 * 32];
+  alignas(64) float tiles[4][16 * 16];
+  TileConfig config;
+  for (int t = 0; t < 8; t++) {
+    config.rows[t] = 16;
+    config.colsb[t] = 64;
+  }
+  _tile_loadconfig(&config);
+  for (int64_t g0 = 0; g0 < groups; g0 += per_pass) {
+    const int64_t g1 = std::min(groups, g0 + per_pass);
+    for (int64_t q = g0; q < g1; q++) pack_group(xb, K, g.M, 16 * q, packed + (q - g0) * chunks * 256);
+    for (int64_t n = n0; n < n1; n += 32) {
+      const WeightBlock w0 = weight_block(g, n, n1);
+      const bool second = n + 16 < n1;
+      const WeightBlock w1 = second ? weight_block(g, n + 16, n1) : WeightBlock{};
+      for (int64_t q = g0; q < g1; q += 2) {
+        const bool pair = q + 1 < g1;
+        const uint32_t* b0 = packed + (q - g0) * chunks * 256;
+        const uint32_t* b1 = b0 + chunks * 256;
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+        int64_t s0 = 0, s1 = 0;
+        for (int64_t c = 0; c < chunks; c++) {
+          _tile_loadd(4, a_tile(w0, c, buffer[0], s0), s0);
+          _tile_loadd(6, b0 + c * 256, 64);
+          _tile_dpbf16ps(0, 4, 6);
+          if (pair) {
+            _tile_loadd(7, b1 + c * 256, 64);
+            _tile_dpbf16ps(1, 4, 7);
+          }
+          if (second) {
+            _tile_loadd(5, a_tile(w1, c, buffer[1], s1), s1);
+            _tile_dpbf16ps(2, 5, 6);
+            if (pair) _tile_dpbf16ps(3, 5, 7);
+          }
+        }
+        _tile_stored(0, tiles[0], 64);
+        _tile_stored(1, tiles[1], 64);
+        _tile_stored(2, tiles[2], 64);
+        _tile_stored(3, tiles[3], 64);
+        store_c(g, tiles[0], 16 * q, n, n1);
+        if (pair) store_c(g, tiles[1], 16 * (q + 1), n, n1);
+        if (second) {
+          store_c(g, tiles[2], 16 * q, n + 16, n1);
+          if (pair) store_c(g, tiles[3], 16 * (q + 1), n + 16, n1);
+        }
+      }
+    }
+  }
+  _tile_release();
+}
+
+}  // namespace dsa
+
+#pragma GCC pop_options
