@@ -15,18 +15,17 @@
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,amx-tile,amx-bf16")
 
+#include "amx-tile-config.h"
+
 namespace dsa {
 namespace {
 
-// ldtilecfg's operand: C 0 (16 × 64 bytes), A 4 and B 5 (16 × 64), the 8-pair tail's A 6 (16 × 32) and B 7
-// (8 × 64). Tile numbers are literals: the _tile_* intrinsics paste them into the instruction text.
-struct alignas(64) AttentionTiles {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {64, 0, 0, 0, 64, 64, 32, 64};
-  uint8_t rows[16] = {16, 0, 0, 0, 16, 16, 16, 8};
-};
+// C 0 (16 × 64 bytes), A 4 and B 5 (16 × 64), the 8-pair tail's A 6 (16 × 32) and B 7 (8 × 64).
+AmxTileConfig attention_tiles() {
+  AmxTileConfig config;
+  config.tile(0, 16, 64).tile(4, 16, 64).tile(5, 16, 64).tile(6, 16, 32).tile(7, 8, 64);
+  return config;
+}
 
 }  // namespace
 
@@ -34,8 +33,7 @@ bool mla_amx_applies(int64_t H) { return H > 0 && H % 16 == 0 && has_amx_bf16();
 
 void mla_scores_amx(const uint32_t* qb, int64_t H, const MlaPackedBf16& packed, float* logits, int64_t ldl,
                     int64_t b0, int64_t b1) {
-  const AttentionTiles config;
-  _tile_loadconfig(&config);
+  attention_tiles().load();
   const int64_t P = packed.pairs;  // a multiple of 16
   for (int64_t h = 0; h < H; h += 16)
     for (int64_t b = b0; b < b1; b++) {
@@ -52,8 +50,7 @@ void mla_scores_amx(const uint32_t* qb, int64_t H, const MlaPackedBf16& packed, 
 
 void mla_values_amx(const uint32_t* pb, int64_t ldp, int64_t H, const MlaPackedBf16& packed, int64_t C, float* out,
                     int64_t ldo, int64_t v0, int64_t v1) {
-  const AttentionTiles config;
-  _tile_loadconfig(&config);
+  attention_tiles().load();
   const int64_t V = packed.cvecs, pairs = packed.blocks * 8;  // pb holds at least `pairs` (zero past T)
   alignas(64) float tile[16 * 16];
   for (int64_t h = 0; h < H; h += 16)

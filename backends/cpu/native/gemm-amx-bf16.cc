@@ -23,22 +23,13 @@
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,amx-tile,amx-bf16")
 
+#include "amx-tile-config.h"
 #include "transpose16-avx512.h"
 
 namespace dsa {
 namespace {
 
-// ldtilecfg's 64-byte operand (palette 1).
-struct alignas(64) TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
-// Tile numbers are literals below: the _tile_* intrinsics are GCC macros that paste their tile argument into
-// the instruction text (C 0-3: weight block 0 or 1 × x group 0 or 1; A 4-5; B 6-7).
+// Tiles (numbers are literals below): C 0-3 (weight block 0 or 1 × x group 0 or 1), A 4-5, B 6-7.
 
 // Weight row pointers of one 16-row block: loaded in place with one stride, or copied chunk by chunk.
 struct WeightBlock {
@@ -83,24 +74,17 @@ inline const uint16_t* a_tile(const WeightBlock& b, int64_t c, uint16_t* buffer,
   return buffer;
 }
 
-// x rows [m0, m0 + 16) (those from M on zero) as B tiles: chunk c at packed + c · 256 (16 pairs × 16 rows).
-void pack_group(const uint16_t* xb, int64_t K, int64_t M, int64_t m0, uint32_t* packed) {
-  const int64_t rows = std::min<int64_t>(16, M - m0);
-  for (int64_t c = 0; c < K / 32; c++) {
-    __m512i r[16];
-    for (int64_t j = 0; j < 16; j++)
-      r[j] = j < rows ? _mm512_loadu_si512(xb + (m0 + j) * K + 32 * c) : _mm512_setzero_si512();
-    transpose16(r);  // r[p] lane j = pair p of row j
-    for (int p = 0; p < 16; p++) _mm512_store_si512(packed + c * 256 + p * 16, r[p]);
-  }
-}
-
 // A C tile stored as c (16 outputs × 16 rows of x) into out: rows [m0, min(M, m0 + 16)), outputs
-// [n, min(n1, n + 16)).
+// [n, min(n1, n + 16)), transposed in registers (a row of x per vector).
 inline void store_c(const DotGemm& g, const float* c, int64_t m0, int64_t n, int64_t n1) {
   const int64_t rows = std::min<int64_t>(16, g.M - m0), outputs = std::min<int64_t>(16, n1 - n);
-  for (int64_t i = 0; i < outputs; i++)
-    for (int64_t j = 0; j < rows; j++) g.out[(m0 + j) * g.ldo + n + i] = g.alpha * c[i * 16 + j];
+  __m512i r[16];
+  for (int i = 0; i < 16; i++) r[i] = _mm512_load_si512(c + 16 * i);
+  transpose16(r);  // r[j] lane i = output i of row j
+  const __mmask16 mask = static_cast<__mmask16>((1u << outputs) - 1u);
+  const __m512 alpha = _mm512_set1_ps(g.alpha);
+  for (int64_t j = 0; j < rows; j++)
+    _mm512_mask_storeu_ps(g.out + (m0 + j) * g.ldo + n, mask, _mm512_mul_ps(alpha, _mm512_castsi512_ps(r[j])));
 }
 
 }  // namespace
@@ -109,32 +93,54 @@ bool amx_dot_applies(const DotGemm& g) {
   return g.wdtype == DType::bf16 && g.wscale == nullptr && g.K > 0 && g.K % 32 == 0 && has_amx_bf16();
 }
 
+int64_t amx_x_size(const DotGemm& g) { return (g.M + 15) / 16 * (g.K / 32) * 256 + 16; }
+
+uint32_t* amx_x_tiles(uint32_t* buffer) {
+  return reinterpret_cast<uint32_t*>((reinterpret_cast<uintptr_t>(buffer) + 63) & ~uintptr_t{63});
+}
+
+void amx_pack_x(const DotGemm& g, const uint16_t* xb, uint32_t* packed, int64_t group0, int64_t group1) {
+  const int64_t K = g.K, chunks = K / 32;
+  for (int64_t q = group0; q < group1; q++) {
+    const int64_t m0 = 16 * q, rows = std::min<int64_t>(16, g.M - m0);
+    for (int64_t c = 0; c < chunks; c++) {
+      __m512i r[16];
+      for (int64_t j = 0; j < 16; j++)
+        r[j] = j < rows ? _mm512_loadu_si512(xb + (m0 + j) * K + 32 * c) : _mm512_setzero_si512();
+      transpose16(r);  // r[p] lane j = pair p of row j
+      uint32_t* tile = packed + (q * chunks + c) * 256;
+      for (int p = 0; p < 16; p++) _mm512_store_si512(tile + p * 16, r[p]);
+    }
+  }
+}
+
 void dot_amx_bf16(const DotGemm& g, const uint16_t* xb, int64_t n0, int64_t n1) {
+  if (n1 <= n0 || g.M <= 0) return;
+  uint32_t* packed = amx_x_tiles(scratch<uint32_t, 5>(amx_x_size(g)));
+  amx_pack_x(g, xb, packed, 0, (g.M + 15) / 16);
+  dot_amx_packed(g, packed, n0, n1);
+}
+
+void dot_amx_packed(const DotGemm& g, const uint32_t* packed, int64_t n0, int64_t n1) {
   if (n1 <= n0 || g.M <= 0) return;
   const int64_t K = g.K, chunks = K / 32, groups = (g.M + 15) / 16;
   // Groups of x rows per pass: their B tiles (chunks KB each) stay within about 1 MB of L2 while every
   // weight block of [n0, n1) streams past once per pass.
   const int64_t per_pass = std::max<int64_t>(2, std::min<int64_t>(groups, (1 << 20) / (chunks * 1024)) / 2 * 2);
-  uint32_t* packed = scratch<uint32_t, 5>(std::min(groups, per_pass) * chunks * 256 + 16);
-  packed = reinterpret_cast<uint32_t*>((reinterpret_cast<uintptr_t>(packed) + 63) & ~uintptr_t{63});
   alignas(64) uint16_t buffer[2][16 * 32];
   alignas(64) float tiles[4][16 * 16];
-  TileConfig config;
-  for (int t = 0; t < 8; t++) {
-    config.rows[t] = 16;
-    config.colsb[t] = 64;
-  }
-  _tile_loadconfig(&config);
+  AmxTileConfig config;
+  for (int t = 0; t < 8; t++) config.tile(t, 16, 64);
+  config.load();
   for (int64_t g0 = 0; g0 < groups; g0 += per_pass) {
     const int64_t g1 = std::min(groups, g0 + per_pass);
-    for (int64_t q = g0; q < g1; q++) pack_group(xb, K, g.M, 16 * q, packed + (q - g0) * chunks * 256);
     for (int64_t n = n0; n < n1; n += 32) {
       const WeightBlock w0 = weight_block(g, n, n1);
       const bool second = n + 16 < n1;
       const WeightBlock w1 = second ? weight_block(g, n + 16, n1) : WeightBlock{};
       for (int64_t q = g0; q < g1; q += 2) {
         const bool pair = q + 1 < g1;
-        const uint32_t* b0 = packed + (q - g0) * chunks * 256;
+        const uint32_t* b0 = packed + q * chunks * 256;
         const uint32_t* b1 = b0 + chunks * 256;
         _tile_zero(0);
         _tile_zero(1);

@@ -11,6 +11,8 @@
 
 #include "indexer-avx512bf16.h"
 
+#include "cpu-features.h"
+
 #include <immintrin.h>
 
 #include <algorithm>
@@ -18,7 +20,8 @@
 #include <vector>
 
 #pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi,avx512bf16")
+#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi,avx512bf16,amx-tile,amx-bf16")
+#include "amx-tile-config.h"
 #include "fp8-avx512.h"
 
 namespace dsa {
@@ -99,6 +102,27 @@ inline __m512 heads(const __m512i* kp, int64_t P, const int32_t* qp, const float
   return total;
 }
 
+// The same sum on AMX tiles (where has_amx_bf16()): the decoded key pairs of 16 keys are B tiles as they lie
+// (kp + 16 c: 16 pairs × 16 keys), q the A tiles (qa: [groups of 16 heads][chunks of 16 pairs][16 heads]
+// [16 pairs], zero past Hi, a group P · 16 pairs apart), C = the 16 × 16 head · key dot products of a group, then w · ReLU added into
+// total head by head in ascending order, as heads() does. Tiles: C 0, A 1, B 2 (16 × 64 bytes each).
+inline __m512 heads_amx(const __m512i* kp, int64_t P, const int32_t* qa, const float* w, int64_t Hi, __m512 total) {
+  alignas(64) float c[16 * 16];
+  const __m512 zero = _mm512_setzero_ps();
+  for (int64_t h0 = 0; h0 < Hi; h0 += 16, qa += P * 16) {
+    _tile_zero(0);
+    for (int64_t p = 0; p < P; p += 16) {
+      _tile_loadd(1, qa + p * 16, 64);
+      _tile_loadd(2, kp + p, 64);
+      _tile_dpbf16ps(0, 1, 2);
+    }
+    _tile_stored(0, c, 64);
+    for (int64_t h = h0; h < std::min(Hi, h0 + 16); h++)
+      total = _mm512_fmadd_ps(_mm512_set1_ps(w[h]), _mm512_max_ps(_mm512_load_ps(c + (h - h0) * 16), zero), total);
+  }
+  return total;
+}
+
 using HeadsFn = __m512 (*)(const __m512i*, int64_t, const int32_t*, const float*, __m512);
 
 HeadsFn heads_for(int64_t hb) {
@@ -130,6 +154,20 @@ bool indexer_scores_fp8_avx512bf16(const float* q, const float* w, int64_t Hi, i
           static_cast<int32_t>(static_cast<uint32_t>(even) | (static_cast<uint32_t>(odd) << 16));
     }
   }
+  // On AMX (Di a multiple of 64, so P of 16): q as A tiles, qa[g][c][i][j] = head 16 g + i's pair 16 c + j.
+  const bool amx = has_amx_bf16();
+  thread_local std::vector<int32_t> qa_buffer;
+  std::vector<int32_t>& qa = qa_buffer;
+  if (amx) {
+    qa.assign(static_cast<size_t>((Hi + 15) / 16 * 16 * P), 0);
+    for (int64_t h = 0; h < Hi; h++) {
+      const int64_t h0 = h / hb * hb, heads_in_block = std::min(hb, Hi - h0);
+      for (int64_t p = 0; p < P; p++)
+        qa[h / 16 * P * 16 + p / 16 * 256 + h % 16 * 16 + p % 16] = qp[h0 * P + p * heads_in_block + (h - h0)];
+    }
+    AmxTileConfig config;
+    config.tile(0, 16, 64).tile(1, 16, 64).tile(2, 16, 64).load();
+  }
   static const Fp8Table table;
   alignas(64) static const uint8_t zero_row[4096] = {};
   // The decoded key pairs of 16 keys, [P] vectors (64-byte aligned).
@@ -152,9 +190,13 @@ bool indexer_scores_fp8_avx512bf16(const float* q, const float* w, int64_t Hi, i
       for (int64_t b = 0; b < Di; b += 64) _mm_prefetch(reinterpret_cast<const char*>(rows[i] + b), _MM_HINT_T0);
     for (int64_t b = 0; b < Di / 64; b++) transpose_decode64(table, k, 64 * b, kp + 32 * b);
     __m512 total = _mm512_setzero_ps();
-    for (int64_t h0 = 0; h0 < Hi; h0 += hb) {
-      const HeadsFn f = h0 + hb < Hi ? full : last;
-      total = f(kp, P, qp.data() + h0 * P, w + h0, total);
+    if (amx) {
+      total = heads_amx(kp, P, qa.data(), w, Hi, total);
+    } else {
+      for (int64_t h0 = 0; h0 < Hi; h0 += hb) {
+        const HeadsFn f = h0 + hb < Hi ? full : last;
+        total = f(kp, P, qp.data() + h0 * P, w + h0, total);
+      }
     }
     const __m512 r = _mm512_mul_ps(total, _mm512_load_ps(s));
     if (count == 16)
@@ -162,6 +204,7 @@ bool indexer_scores_fp8_avx512bf16(const float* q, const float* w, int64_t Hi, i
     else
       _mm512_mask_storeu_ps(score + t0, static_cast<__mmask16>((1u << count) - 1u), r);
   }
+  if (amx) _tile_release();
   return true;
 }
 

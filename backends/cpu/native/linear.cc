@@ -105,6 +105,21 @@ void run_dots(const Context& ctx, const std::vector<DotGemm>& gs, const std::vec
     to_bf16_avx512bf16(gs[i], xb[i].data());
     xbp[i] = xb[i].data();
   }
+  // On AMX: x's B tiles once per layout, packed over the pool by groups of 16 rows.
+  thread_local std::vector<std::vector<uint32_t>> xt;
+  std::vector<const uint32_t*> xtp(count, nullptr);
+  if (xt.size() < count) xt.resize(count);
+  for (size_t i = 0; i < count; i++) {
+    if (xbp[i] == nullptr || !amx_dot_applies(gs[i])) continue;
+    for (size_t j = 0; j < i && xtp[i] == nullptr; j++)
+      if (xtp[j] != nullptr && xbp[j] == xbp[i]) xtp[i] = xtp[j];
+    if (xtp[i] != nullptr) continue;
+    xt[i].resize(static_cast<size_t>(amx_x_size(gs[i])));
+    uint32_t* tiles = amx_x_tiles(xt[i].data());
+    parallel_for(ctx, (gs[i].M + 15) / 16, std::max<int64_t>(1, 8192 / gs[i].K),
+                 [&](int64_t q0, int64_t q1) { amx_pack_x(gs[i], xbp[i], tiles, q0, q1); });
+    xtp[i] = tiles;
+  }
   const GemmKernels& kernels = gemm_for(ctx.isa);
   const int64_t M = gs[0].M, K = gs[0].K;
   const int64_t grain = std::max<int64_t>(16, 65536 / std::max<int64_t>(1, M * K));
@@ -112,7 +127,9 @@ void run_dots(const Context& ctx, const std::vector<DotGemm>& gs, const std::vec
     for (size_t i = 0; i < count; i++) {
       const int64_t b = std::max(n0, offset[i]) - offset[i], e = std::min(n1, offset[i] + columns[i]) - offset[i];
       if (b >= e) continue;
-      if (xbp[i] != nullptr)
+      if (xtp[i] != nullptr)
+        dot_amx_packed(gs[i], xtp[i], b, e);
+      else if (xbp[i] != nullptr)
         dot_bf16_avx512bf16(gs[i], xbp[i], b, e);
       else
         kernels.dot(gs[i], b, e);

@@ -90,6 +90,20 @@ describe.skipIf(!HAS_BF16)(`linear in bf16 precision${SKIP}`, () => {
     return host;
   }
 
+  /**
+   * Σ|x||w| and the float64 sum over bf16(x) of output (m, n) of x [M, K] · wᵀ (w [N, K], bf16 values):
+   * the scale of f32 accumulation error and the value it bounds.
+   */
+  function bf16Dot(x: number[], w: number[], K: number, m: number, n: number) {
+    let scale = 0;
+    let rounded = 0;
+    for (let k = 0; k < K; k++) {
+      scale += Math.abs(x[m * K + k]! * w[n * K + k]!);
+      rounded += toBf16(x[m * K + k]!) * w[n * K + k]!;
+    }
+    return { scale, rounded };
+  }
+
   it('reports the AVX-512-BF16 kernel set', () => {
     expect(cpu.precision).toBe('bf16');
     expect(cpu.isaName).toBe('AVX-512-BF16');
@@ -121,12 +135,7 @@ describe.skipIf(!HAS_BF16)(`linear in bf16 precision${SKIP}`, () => {
       const exact = await linear(reference, x, w, M, K, N);
       for (let m = 0; m < M; m++)
         for (let n = 0; n < N; n++) {
-          let scale = 0;
-          let rounded = 0;
-          for (let k = 0; k < K; k++) {
-            scale += Math.abs(x[m * K + k]! * w[n * K + k]!);
-            rounded += toBf16(x[m * K + k]!) * w[n * K + k]!;
-          }
+          const { scale, rounded } = bf16Dot(x, w, K, m, n);
           const got = ours[m * N + n]!;
           expect(Math.abs(got - exact[m * N + n]!)).toBeLessThanOrEqual(1e-2 * scale);
           expect(Math.abs(got - rounded)).toBeLessThanOrEqual(1e-5 * scale);
@@ -153,12 +162,7 @@ describe.skipIf(!HAS_BF16)(`linear in bf16 precision${SKIP}`, () => {
         const ours = await linear(cpu, x, w, M, K, N);
         for (let m = 0; m < M; m++)
           for (let n = 0; n < N; n++) {
-            let scale = 0;
-            let rounded = 0;
-            for (let k = 0; k < K; k++) {
-              scale += Math.abs(x[m * K + k]! * w[n * K + k]!);
-              rounded += toBf16(x[m * K + k]!) * w[n * K + k]!;
-            }
+            const { scale, rounded } = bf16Dot(x, w, K, m, n);
             expect(Math.abs(ours[m * N + n]! - rounded), `row ${m}, output ${n}`).toBeLessThanOrEqual(
               1e-5 * scale,
             );

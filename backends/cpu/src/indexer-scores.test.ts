@@ -1,5 +1,6 @@
-// The lightning indexer's fp8 scoring loops (indexer-avx512bf16.cc: vdpbf16ps with the keys in the
-// lanes; indexer-avx512.cc: f32 FMAs with the heads in the lanes) against a plain float64 loop on random
+// The lightning indexer's fp8 scoring loops (indexer-avx512bf16.cc: vdpbf16ps, or AMX tiles where the CPU has
+// them, with the keys in the lanes; indexer-avx512.cc: f32 FMAs with the heads in the lanes) against a plain
+// float64 loop on random
 // e4m3 keys and a bf16-exact q (e4m3 values times a power of two, as the fp8 indexer's dequantized q),
 // at several head counts and widths and key counts that are not multiples of 16. The products are exact
 // in both loops, so the scores differ from the plain sum by rounding only: within 1e-6 of the score's
