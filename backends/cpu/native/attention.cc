@@ -130,10 +130,26 @@ void mla_attention(const Context& ctx, const Tensor& out, const Tensor& q, const
     if (indices->shape[0] != S) fail("indices " + indices->describe() + " do not match " + std::to_string(S) + " queries");
   }
   if (S == 0 || H == 0) return;
-  // Validate every query's rows up front so no task throws half-way.
+  // Validate every query's rows up front so no task throws half-way: in parallel, each task catching its
+  // queries' errors, then the first bad query gathered again here to throw its error. A sparse decode batch
+  // (at most 1M selected rows) keeps its rows for the queries; larger batches gather them again.
+  const bool keep = indices != nullptr && S * indices->shape[1] <= (int64_t{1} << 20);
+  std::vector<QueryRows> kept(keep ? static_cast<size_t>(S) : 0);
   {
+    std::vector<char> bad(static_cast<size_t>(S), 0);
+    parallel_for(ctx, S, 4, [&](int64_t s0, int64_t s1) {
+      QueryRows rows;
+      for (int64_t s = s0; s < s1; s++) {
+        try {
+          gather_rows_of(batch, cache, indices, s, keep ? kept[s] : rows);
+        } catch (...) {
+          bad[s] = 1;
+        }
+      }
+    });
     QueryRows rows;
-    for (int64_t s = 0; s < S; s++) gather_rows_of(batch, cache, indices, s, rows);
+    for (int64_t s = 0; s < S; s++)
+      if (bad[s]) gather_rows_of(batch, cache, indices, s, rows);
   }
   const GemmKernels& kernels = gemm_for(ctx.isa);
   const float fscale = static_cast<float>(scale);
@@ -141,8 +157,9 @@ void mla_attention(const Context& ctx, const Tensor& out, const Tensor& q, const
   const bool out_direct = out.dtype == DType::f32 && out.strides[2] == 1;
 
   auto run_query = [&](const Context& inner, int64_t s) {
-    QueryRows rows;
-    gather_rows_of(batch, cache, indices, s, rows);
+    QueryRows gathered;
+    if (!keep) gather_rows_of(batch, cache, indices, s, gathered);
+    const QueryRows& rows = keep ? kept[s] : gathered;
     const int64_t T = rows.size();
     // q[s] as dense f32 rows, out[s] as dense f32 rows.
     std::vector<float> q_packed, out_packed;
