@@ -1,5 +1,5 @@
 // AmxTileConfig: ldtilecfg's 64-byte operand (palette 1) for the AMX kernels (gemm-amx-bf16.cc,
-// attention-amx-bf16.cc). Include inside an `amx-tile` `#pragma GCC target` region. The _tile_* intrinsics are
+// attention-amx-bf16.cc, indexer-avx512bf16.cc, fma-peak.cc). load() needs an `amx-tile` target where it is called. The _tile_* intrinsics are
 // GCC macros that paste their tile argument into the instruction text, so tile numbers stay literals.
 #pragma once
 

@@ -3,7 +3,8 @@
 // run at ~3.7), and Zen 4 issues one 512-bit FMA per cycle (its two 256-bit pipes together), not two. So the
 // peak is measured: kChains independent FMA chains per task (FMA latency × issue width needs at least 8),
 // tasks spread over the pool, the best of 3 passes. In the bf16 precision (isa kAvx512Bf16) the matrix
-// kernels multiply with vdpbf16ps, so that is the peak measured (two multiply-adds per lane: 4 FLOPs).
+// kernels multiply with vdpbf16ps, so that is the peak measured (two multiply-adds per lane: 4 FLOPs), or with
+// AMX tiles where has_amx_bf16(): then TDPBF16PS's.
 #include "fma-peak.h"
 
 #include <immintrin.h>
@@ -13,6 +14,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "amx-tile-config.h"
+#include "cpu-features.h"
 #include "dtype.h"
 #include "pool.h"
 
@@ -45,6 +48,33 @@ __attribute__((target("avx512f,avx512bf16"))) float chains_dpbf16(int64_t iterat
   }
   for (int i = 1; i < kChains; i++) a[0] = _mm512_add_ps(a[0], a[i]);
   return _mm512_reduce_add_ps(a[0]);
+}
+
+// The bf16 precision's matrix instruction where has_amx_bf16(): TDPBF16PS, 16 × 16 f32 outputs each adding
+// 32 products (16384 FLOPs), on 4 independent C tiles from A and B tiles that stay in registers.
+__attribute__((target("amx-tile,amx-bf16,avx512f"))) float chains_amx(int64_t iterations) {
+  AmxTileConfig config;
+  for (int t = 0; t < 8; t++) config.tile(t, 16, 64);
+  _tile_loadconfig(&config);  // not config.load(): this file has no amx-tile target region
+  alignas(64) static const uint16_t ones[16 * 32] = {};
+  _tile_loadd(4, ones, 64);
+  _tile_loadd(5, ones, 64);
+  _tile_loadd(6, ones, 64);
+  _tile_loadd(7, ones, 64);
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  for (int64_t n = 0; n < iterations; n++) {
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
+  }
+  alignas(64) float c[16 * 16];
+  _tile_stored(0, c, 64);
+  _tile_release();
+  return c[0];
 }
 
 __attribute__((target("avx2,fma"))) float chains_avx2(int64_t iterations) {
@@ -88,21 +118,25 @@ double fma_peak_gflops(int isa, int threads) {
   ctx.threads = std::max(1, threads);
   ThreadPool::get().reserve(ctx.threads);
   const int64_t tasks = static_cast<int64_t>(ctx.threads) * 4;  // parallel_for's chunks per thread
-  const int64_t iterations = isa >= kAvx2 ? kIterations : kIterations / 4;
+  const bool amx = isa >= kAvx512Bf16 && has_amx_bf16();
+  // AMX: 4 TDPBF16PS (about 16 cycles each) per iteration instead of 12 one-cycle FMAs.
+  const int64_t iterations = amx ? kIterations / 16 : isa >= kAvx2 ? kIterations : kIterations / 4;
   std::vector<float> sinks(static_cast<size_t>(tasks), 0.0f);
   double best = 0;
   for (int pass = 0; pass < 3; pass++) {
     const auto start = std::chrono::steady_clock::now();
     parallel_for(ctx, tasks, 1, [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; t++)
-        sinks[static_cast<size_t>(t)] = isa >= kAvx512Bf16 ? chains_dpbf16(iterations)
+        sinks[static_cast<size_t>(t)] = amx                  ? chains_amx(iterations)
+                                        : isa >= kAvx512Bf16 ? chains_dpbf16(iterations)
                                         : isa >= kAvx512 ? chains_avx512(iterations)
                                         : isa == kAvx2 ? chains_avx2(iterations)
                                                        : chains_portable(iterations);
     });
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const double per_lane = isa >= kAvx512Bf16 ? 4.0 : 2.0;  // vdpbf16ps: two multiply-adds per lane
-    const double flops = static_cast<double>(tasks) * static_cast<double>(iterations) * kChains * lanes * per_lane;
+    const double flops = amx ? static_cast<double>(tasks) * static_cast<double>(iterations) * 4 * 16384
+                             : static_cast<double>(tasks) * static_cast<double>(iterations) * kChains * lanes * per_lane;
     if (seconds > 0) best = std::max(best, flops / seconds / 1e9);
   }
   volatile float sink = 0;
