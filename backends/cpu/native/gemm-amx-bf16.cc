@@ -114,11 +114,15 @@ void amx_pack_x(const DotGemm& g, const uint16_t* xb, uint32_t* packed, int64_t 
   }
 }
 
-void dot_amx_bf16(const DotGemm& g, const uint16_t* xb, int64_t n0, int64_t n1) {
-  if (n1 <= n0 || g.M <= 0) return;
+const uint32_t* amx_pack_x_here(const DotGemm& g, const uint16_t* xb) {
   uint32_t* packed = amx_x_tiles(scratch<uint32_t, 5>(amx_x_size(g)));
   amx_pack_x(g, xb, packed, 0, (g.M + 15) / 16);
-  dot_amx_packed(g, packed, n0, n1);
+  return packed;
+}
+
+void dot_amx_bf16(const DotGemm& g, const uint16_t* xb, int64_t n0, int64_t n1) {
+  if (n1 <= n0 || g.M <= 0) return;
+  dot_amx_packed(g, amx_pack_x_here(g, xb), n0, n1);
 }
 
 void dot_amx_packed(const DotGemm& g, const uint32_t* packed, int64_t n0, int64_t n1) {

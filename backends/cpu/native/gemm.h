@@ -71,13 +71,15 @@ void dot_bf16_avx512bf16(const DotGemm& g, const uint16_t* xb, int64_t n0, int64
 // x's B tiles can be packed once per call and shared by threads and weights of the same x (same_bf16_x):
 // amx_x_size(g) uint32 of buffer, amx_x_tiles(buffer) its 64-byte aligned start, amx_pack_x the groups of 16
 // rows [group0, group1) into it (tasks on disjoint groups may run in parallel), dot_amx_packed the outputs
-// [n0, n1) from it; dot_amx_bf16 does all of it on this thread.
+// [n0, n1) from it. amx_pack_x_here packs all of x into this thread's scratch (valid until its next call);
+// dot_amx_bf16 is that and dot_amx_packed.
 bool amx_dot_applies(const DotGemm& g);
 void dot_amx_bf16(const DotGemm& g, const uint16_t* xb, int64_t n0, int64_t n1);
 int64_t amx_x_size(const DotGemm& g);
 uint32_t* amx_x_tiles(uint32_t* buffer);
 void amx_pack_x(const DotGemm& g, const uint16_t* xb, uint32_t* packed, int64_t group0, int64_t group1);
 void dot_amx_packed(const DotGemm& g, const uint32_t* packed, int64_t n0, int64_t n1);
+const uint32_t* amx_pack_x_here(const DotGemm& g, const uint16_t* xb);
 // Rows of x from which the bf16 precision widens block-scaled weights into lane-block panels; below it
 // (decode), 8-bit weights take the streamed GEMV below.
 constexpr int64_t kBf16LaneBlocksMinRows = 8;

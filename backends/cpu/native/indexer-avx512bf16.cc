@@ -140,31 +140,26 @@ bool indexer_scores_fp8_avx512bf16(const float* q, const float* w, int64_t Hi, i
   const int64_t P = Di / 2;
   // Head blocks of up to 16 (16 accumulators, the key pairs from L1).
   const int64_t blocks = (Hi + 15) / 16, hb = (Hi + blocks - 1) / blocks;
-  // q as bf16 pairs (low word: element 2p), when exact: block h0 / hb of heads [h0, h0 + n) at
-  // qp + h0 · P, [P][n].
+  // q as bf16 pairs (low word: element 2p), when exact, in the layout the loop below reads. vdpbf16ps: block
+  // h0 / hb of heads [h0, h0 + n) at qp + h0 · P, [P][n]. AMX (Di a multiple of 64, so P of 16): A tiles,
+  // qp[g][c][i][j] = head 16 g + i's pair 16 c + j, zero past Hi.
+  const bool amx = has_amx_bf16();
   thread_local std::vector<int32_t> qp_buffer;
   std::vector<int32_t>& qp = qp_buffer;
-  qp.resize(static_cast<size_t>(Hi * P));
+  if (amx)
+    qp.assign(static_cast<size_t>((Hi + 15) / 16 * 16 * P), 0);
+  else
+    qp.resize(static_cast<size_t>(Hi * P));
   for (int64_t h = 0; h < Hi; h++) {
     const int64_t h0 = h / hb * hb, heads_in_block = std::min(hb, Hi - h0);
     for (int64_t p = 0; p < P; p++) {
       const int32_t even = bf16_exact(q[h * Di + 2 * p]), odd = bf16_exact(q[h * Di + 2 * p + 1]);
       if (even < 0 || odd < 0) return false;
-      qp[h0 * P + p * heads_in_block + (h - h0)] =
-          static_cast<int32_t>(static_cast<uint32_t>(even) | (static_cast<uint32_t>(odd) << 16));
+      const int64_t at = amx ? h / 16 * P * 16 + p / 16 * 256 + h % 16 * 16 + p % 16 : h0 * P + p * heads_in_block + (h - h0);
+      qp[at] = static_cast<int32_t>(static_cast<uint32_t>(even) | (static_cast<uint32_t>(odd) << 16));
     }
   }
-  // On AMX (Di a multiple of 64, so P of 16): q as A tiles, qa[g][c][i][j] = head 16 g + i's pair 16 c + j.
-  const bool amx = has_amx_bf16();
-  thread_local std::vector<int32_t> qa_buffer;
-  std::vector<int32_t>& qa = qa_buffer;
   if (amx) {
-    qa.assign(static_cast<size_t>((Hi + 15) / 16 * 16 * P), 0);
-    for (int64_t h = 0; h < Hi; h++) {
-      const int64_t h0 = h / hb * hb, heads_in_block = std::min(hb, Hi - h0);
-      for (int64_t p = 0; p < P; p++)
-        qa[h / 16 * P * 16 + p / 16 * 256 + h % 16 * 16 + p % 16] = qp[h0 * P + p * heads_in_block + (h - h0)];
-    }
     AmxTileConfig config;
     config.tile(0, 16, 64).tile(1, 16, 64).tile(2, 16, 64).load();
   }
@@ -191,7 +186,7 @@ bool indexer_scores_fp8_avx512bf16(const float* q, const float* w, int64_t Hi, i
     for (int64_t b = 0; b < Di / 64; b++) transpose_decode64(table, k, 64 * b, kp + 32 * b);
     __m512 total = _mm512_setzero_ps();
     if (amx) {
-      total = heads_amx(kp, P, qa.data(), w, Hi, total);
+      total = heads_amx(kp, P, qp.data(), w, Hi, total);
     } else {
       for (int64_t h0 = 0; h0 < Hi; h0 += hb) {
         const HeadsFn f = h0 + hb < Hi ? full : last;

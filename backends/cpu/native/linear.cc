@@ -93,27 +93,25 @@ void run_dots(const Context& ctx, const std::vector<DotGemm>& gs, const std::vec
   std::vector<int64_t> offset(count + 1, 0);
   for (size_t i = 0; i < count; i++) offset[i + 1] = offset[i] + (i + 1 < count ? (columns[i] + 15) / 16 * 16 : columns[i]);
   thread_local std::vector<std::vector<uint16_t>> xb;
+  thread_local std::vector<std::vector<uint32_t>> xt;  // on AMX: x's B tiles
   std::vector<const uint16_t*> xbp(count, nullptr);
+  std::vector<const uint32_t*> xtp(count, nullptr);
   if (xb.size() < count) xb.resize(count);
+  if (xt.size() < count) xt.resize(count);
   for (size_t i = 0; i < count; i++) {
     if (!(ctx.isa >= kAvx512Bf16 && bf16_dot_applies(gs[i]))) continue;
     for (size_t j = 0; j < i && xbp[i] == nullptr; j++)
-      if (xbp[j] != nullptr && same_bf16_x(gs[i], gs[j])) xbp[i] = xbp[j];
+      if (xbp[j] != nullptr && same_bf16_x(gs[i], gs[j])) {
+        xbp[i] = xbp[j];
+        xtp[i] = xtp[j];  // AMX applies to both or neither: it depends on what same_bf16_x compares
+      }
     if (xbp[i] != nullptr) continue;
-    // Opt-in bf16 precision: x rounded to bf16 once, vdpbf16ps with f32 accumulation.
+    // Opt-in bf16 precision: x rounded to bf16 once, vdpbf16ps with f32 accumulation; on AMX, packed once more
+    // into B tiles, over the pool by groups of 16 rows.
     xb[i].resize(static_cast<size_t>(gs[i].M * bf16_x_row(gs[i])));
     to_bf16_avx512bf16(gs[i], xb[i].data());
     xbp[i] = xb[i].data();
-  }
-  // On AMX: x's B tiles once per layout, packed over the pool by groups of 16 rows.
-  thread_local std::vector<std::vector<uint32_t>> xt;
-  std::vector<const uint32_t*> xtp(count, nullptr);
-  if (xt.size() < count) xt.resize(count);
-  for (size_t i = 0; i < count; i++) {
-    if (xbp[i] == nullptr || !amx_dot_applies(gs[i])) continue;
-    for (size_t j = 0; j < i && xtp[i] == nullptr; j++)
-      if (xtp[j] != nullptr && xbp[j] == xbp[i]) xtp[i] = xtp[j];
-    if (xtp[i] != nullptr) continue;
+    if (!amx_dot_applies(gs[i])) continue;
     xt[i].resize(static_cast<size_t>(amx_x_size(gs[i])));
     uint32_t* tiles = amx_x_tiles(xt[i].data());
     parallel_for(ctx, (gs[i].M + 15) / 16, std::max<int64_t>(1, 8192 / gs[i].K),

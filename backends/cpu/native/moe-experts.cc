@@ -53,8 +53,7 @@ void dot_gate_up(const Context& ctx, const GemmKernels& kernels, const DotGemm& 
     uint16_t* xb = scratch<uint16_t, 4>(gate.M * bf16_x_row(gate));
     to_bf16_avx512bf16(gate, xb);
     if (amx_dot_applies(gate) && amx_dot_applies(up)) {  // x's B tiles once for both
-      uint32_t* tiles = amx_x_tiles(scratch<uint32_t, 6>(amx_x_size(gate)));
-      amx_pack_x(gate, xb, tiles, 0, (gate.M + 15) / 16);
+      const uint32_t* tiles = amx_pack_x_here(gate, xb);
       dot_amx_packed(gate, tiles, 0, n);
       return dot_amx_packed(up, tiles, 0, n);
     }
