@@ -1,5 +1,5 @@
 // Decode GEMV (M = 1, or M=… rows of x) streaming rate against the read probe: bf16 weights of `small`'s shapes, each shape
-// cycled over enough copies that every call reads from DRAM (copies × bytes ≥ 4 × 32 MiB).
+// cycled over enough copies that every call reads from DRAM (copies × bytes ≥ 4 × LLC; LLC=bytes, default 32 MiB).
 import { uploadTensor } from '@dsa/backend';
 import { Random, uploadLinearWeight } from '@dsa/backend/testing';
 import { tensorView } from '@dsa/tensor';
@@ -21,7 +21,7 @@ const shapes = (
   .map((s) => s.split('x').map(Number));
 for (const [n, k] of shapes) {
   const bytes = n * k * (dt === 'bf16' ? 2 : dt === 'f8_e4m3' ? 1 : dt === 'i8' ? 1 + 4 / 32 : 4);
-  const copies = Math.max(2, Math.ceil((4 * 32 * 2 ** 20) / bytes));
+  const copies = Math.max(2, Math.ceil((4 * Number(process.env.LLC ?? 32 * 2 ** 20)) / bytes));
   const r = new Random(1);
   const x = uploadTensor(be, 'f32', [M, k], r.normals(M * k));
   const ws = Array.from({ length: copies }, () =>

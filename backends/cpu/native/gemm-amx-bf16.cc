@@ -10,6 +10,9 @@
 // zero-padded 1 KB buffer first. Every output element is then the same chain of TDPBF16PS over the K chunks
 // in ascending order, whatever M, the tile it falls in or the thread split (batch-invariant), though not
 // the same bits as the vdpbf16ps kernels: the pairs are summed in another order.
+// The axpy form (matmul's b [K, N] with rows along N) takes the tiles the other way round: a rounded to bf16 is
+// A (16 rows of a × 32 k, zero past M and K), b's rows paired into VNNI B tiles per 16 columns, C = 16 rows of
+// a × 16 columns, summed over the K chunks in order: again one chain per output whatever M or the split.
 // Compiled for the AMX target through the pragma below; amx_dot_applies checks the CPU (has_amx_bf16).
 #include <immintrin.h>
 
@@ -175,6 +178,102 @@ void dot_amx_packed(const DotGemm& g, const uint32_t* packed, int64_t n0, int64_
           store_c(g, tiles[2], 16 * q, n + 16, n1);
           if (pair) store_c(g, tiles[3], 16 * (q + 1), n + 16, n1);
         }
+      }
+    }
+  }
+  _tile_release();
+}
+
+bool amx_axpy_applies(const AxpyGemm& g) { return g.bdtype == DType::bf16 && g.K > 0 && has_amx_bf16(); }
+
+void axpy_amx_bf16(const AxpyGemm& g, int64_t n0, int64_t n1) {
+  if (n1 <= n0 || g.M <= 0) return;
+  const int64_t K = g.K, chunks = (K + 31) / 32, Kp = 32 * chunks, groups = (g.M + 15) / 16;
+  // a [M, Kp] in bf16 (round to nearest even), zero past K.
+  uint16_t* ab = scratch<uint16_t, 6>(g.M * Kp);
+  for (int64_t m = 0; m < g.M; m++) {
+    uint16_t* dst = ab + m * Kp;
+    for (int64_t k = 0; k < Kp; k += 16) {
+      const int64_t left = std::max<int64_t>(0, std::min<int64_t>(16, K - k));
+      const __mmask16 mk = static_cast<__mmask16>((1u << left) - 1u);
+      const __m512 v = _mm512_maskz_loadu_ps(mk, g.a + m * g.lda + k);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + k), (__m256i)_mm512_cvtneps_pbh(v));
+    }
+  }
+  // b's columns [n0, n1) as B tiles, read row after row: [blocks of 16 columns][chunks][16 pairs of rows][16
+  // columns], pair p of column j = (b[2p][j], b[2p + 1][j]) in one 32-bit lane, zero past K and past n1.
+  const int64_t blocks = (n1 - n0 + 15) / 16;
+  uint32_t* bt = amx_x_tiles(scratch<uint32_t, 7>(blocks * chunks * 256 + 16));
+  alignas(64) uint16_t lo_idx[32], hi_idx[32];  // element 2l (2l + 1) of the interleave: column l of r0 (r1)
+  for (int l = 0; l < 16; l++) {
+    lo_idx[2 * l] = static_cast<uint16_t>(l);
+    lo_idx[2 * l + 1] = static_cast<uint16_t>(32 + l);
+    hi_idx[2 * l] = static_cast<uint16_t>(16 + l);
+    hi_idx[2 * l + 1] = static_cast<uint16_t>(48 + l);
+  }
+  const __m512i lo = _mm512_load_si512(lo_idx), hi = _mm512_load_si512(hi_idx);
+  for (int64_t k = 0; k < Kp; k += 2) {
+    const uint16_t* r0 = k < K ? reinterpret_cast<const uint16_t*>(g.b[k]) : nullptr;
+    const uint16_t* r1 = k + 1 < K ? reinterpret_cast<const uint16_t*>(g.b[k + 1]) : nullptr;
+    uint32_t* dst = bt + (k / 2) * 16;
+    for (int64_t i = 0; i < blocks; i += 2) {
+      const int64_t n = n0 + 16 * i, left = std::min<int64_t>(32, n1 - n);
+      const __mmask32 mask = left >= 32 ? ~__mmask32{0} : static_cast<__mmask32>((1u << left) - 1u);
+      const __m512i x = r0 ? _mm512_maskz_loadu_epi16(mask, r0 + n) : _mm512_setzero_si512();
+      const __m512i y = r1 ? _mm512_maskz_loadu_epi16(mask, r1 + n) : _mm512_setzero_si512();
+      _mm512_store_si512(dst + i * chunks * 256, _mm512_permutex2var_epi16(x, lo, y));
+      if (i + 1 < blocks) _mm512_store_si512(dst + (i + 1) * chunks * 256, _mm512_permutex2var_epi16(x, hi, y));
+    }
+  }
+  alignas(64) float c[4][16 * 16];
+  const __m512 alpha = _mm512_set1_ps(g.alpha);
+  // Four column blocks at a time (C 0-3, A 4, B 5-7 with 5 loaded twice), so that their chains overlap. A and
+  // C hold the group's rows only (the last group may have fewer than 16: the tiles' time goes with them).
+  int64_t configured = 0;
+  for (int64_t q = 0; q < groups; q++) {
+    const int64_t rows = std::min<int64_t>(16, g.M - 16 * q);
+    if (rows != configured) {
+      AmxTileConfig config;
+      for (int t = 0; t < 5; t++) config.tile(t, static_cast<int>(rows), 64);
+      for (int t = 5; t < 8; t++) config.tile(t, 16, 64);
+      config.load();
+      configured = rows;
+    }
+    for (int64_t i = 0; i < blocks; i += 4) {
+      const int64_t count = std::min<int64_t>(4, blocks - i);
+      const uint32_t* b0 = bt + i * chunks * 256;
+      _tile_zero(0);
+      _tile_zero(1);
+      _tile_zero(2);
+      _tile_zero(3);
+      for (int64_t ch = 0; ch < chunks; ch++) {
+        const uint32_t* bc = b0 + ch * 256;
+        _tile_loadd(4, ab + 16 * q * Kp + 32 * ch, Kp * 2);
+        _tile_loadd(5, bc, 64);
+        _tile_dpbf16ps(0, 4, 5);
+        if (count > 1) {
+          _tile_loadd(6, bc + chunks * 256, 64);
+          _tile_dpbf16ps(1, 4, 6);
+        }
+        if (count > 2) {
+          _tile_loadd(7, bc + 2 * chunks * 256, 64);
+          _tile_dpbf16ps(2, 4, 7);
+        }
+        if (count > 3) {
+          _tile_loadd(5, bc + 3 * chunks * 256, 64);
+          _tile_dpbf16ps(3, 4, 5);
+        }
+      }
+      _tile_stored(0, c[0], 64);
+      _tile_stored(1, c[1], 64);
+      _tile_stored(2, c[2], 64);
+      _tile_stored(3, c[3], 64);
+      for (int64_t j = 0; j < count; j++) {
+        const int64_t n = n0 + 16 * (i + j), cols = std::min<int64_t>(16, n1 - n);
+        const __mmask16 mask = static_cast<__mmask16>((1u << cols) - 1u);
+        for (int64_t r = 0; r < rows; r++)
+          _mm512_mask_storeu_ps(g.out + (16 * q + r) * g.ldo + n, mask,
+                                _mm512_mul_ps(alpha, _mm512_load_ps(c[j] + 16 * r)));
       }
     }
   }

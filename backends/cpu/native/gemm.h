@@ -80,6 +80,11 @@ uint32_t* amx_x_tiles(uint32_t* buffer);
 void amx_pack_x(const DotGemm& g, const uint16_t* xb, uint32_t* packed, int64_t group0, int64_t group1);
 void dot_amx_packed(const DotGemm& g, const uint32_t* packed, int64_t n0, int64_t n1);
 const uint32_t* amx_pack_x_here(const DotGemm& g, const uint16_t* xb);
+// The axpy form on AMX (matmul's b rows along N, bf16): a rounded to bf16 (zero-padded to K in 32s) against b's
+// rows paired into B tiles per 16 columns; one TDPBF16PS chain per output over the K chunks in order, whatever
+// M or the split of [n0, n1) (n0 a multiple of 16, or the start).
+bool amx_axpy_applies(const AxpyGemm& g);
+void axpy_amx_bf16(const AxpyGemm& g, int64_t n0, int64_t n1);
 // Rows of x from which the bf16 precision widens block-scaled weights into lane-block panels; below it
 // (decode), 8-bit weights take the streamed GEMV below.
 constexpr int64_t kBf16LaneBlocksMinRows = 8;

@@ -1,7 +1,9 @@
 // matmul: out[b] = alpha · a[b] · op(b[b]) for batched 3-D views with any strides (0 broadcasts).
 // Each batch item becomes one GEMM: the dot form when b's rows run along K (transposeB, or a
 // transposed view), the axpy form when they run along N; a and b elements of any float dtype
-// (b is widened in registers; a is packed to f32 when it is not dense f32).
+// (b is widened in registers; a is packed to f32 when it is not dense f32). In the opt-in bf16 precision on AMX
+// (has_amx_bf16), a bf16 b takes the tiles: the dot form as `linear` does (K a multiple of 32), the axpy form
+// with b's rows paired into B tiles (gemm-amx-bf16.cc); a is rounded to bf16, sums are f32.
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -10,6 +12,7 @@
 #include "gemm.h"
 #include "kernels.h"
 #include "pool.h"
+#include "segments.h"
 
 namespace dsa {
 
@@ -74,14 +77,25 @@ void run_item(const Context& ctx, const GemmKernels& kernels, const Plan& plan, 
     rows.resize(static_cast<size_t>(count));
     for (int64_t r = 0; r < count; r++) rows[r] = b_base + r * plan.b_row_stride * b.bytes();
   }
+  const bool bf16 = ctx.isa >= kAvx512Bf16;
   if (plan.dot && !plan.pack_b) {
     const DotGemm g{ap, lda, M, K, rows.data(), bdtype, /*wscale*/ nullptr, /*bk*/ K, op, ldo, alpha};
     const int64_t grain = std::max<int64_t>(16, 65536 / std::max<int64_t>(1, M * K));
-    parallel_for_aligned(ctx, N, 16, grain, [&](int64_t n0, int64_t n1) { kernels.dot(g, n0, n1); });
+    const bool amx = bf16 && amx_dot_applies(g);
+    parallel_for_aligned(ctx, N, 16, grain, [&](int64_t n0, int64_t n1) {
+      if (!amx) return kernels.dot(g, n0, n1);
+      uint16_t* xb = scratch<uint16_t, 4>(g.M * bf16_x_row(g));
+      to_bf16_avx512bf16(g, xb);
+      dot_amx_bf16(g, xb, n0, n1);
+    });
   } else {
     const AxpyGemm g{ap, lda, M, K, rows.data(), bdtype, op, ldo, alpha};
     const int64_t grain = std::max<int64_t>(64, 65536 / std::max<int64_t>(1, M * K));
-    parallel_for_aligned(ctx, N, 64, grain, [&](int64_t n0, int64_t n1) { kernels.axpy(g, n0, n1); });
+    const bool amx = bf16 && amx_axpy_applies(g);
+    parallel_for_aligned(ctx, N, 64, grain, [&](int64_t n0, int64_t n1) {
+      if (amx) return axpy_amx_bf16(g, n0, n1);
+      kernels.axpy(g, n0, n1);
+    });
   }
   if (!direct)
     for (int64_t m = 0; m < M; m++)

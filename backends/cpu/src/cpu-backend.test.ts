@@ -118,6 +118,27 @@ describe('cpu buffers', () => {
     expect(Array.from(values)).toEqual([1, 2, -3]);
   });
 
+  it('downloads a large view (copied over the pool in 64 KB pieces) byte for byte, eager and queued', async () => {
+    // 3 MB + 5 bytes at an odd offset: many pieces over two threads and a short last one.
+    const bytes = 3 * 2 ** 20 + 5;
+    const source = Uint8Array.from({ length: bytes }, (_, i) => (i * 2654435761) >>> 24);
+    for (const execution of ['synchronous', 'queued'] as const) {
+      const cpu = new CpuBackend(native.addon, { threads: 2, settings: { execution } });
+      try {
+        const view = tensorView(cpu.allocate(bytes + 7, 'activations'), 'u8', [bytes], 7);
+        cpu.upload(view, source);
+        const back = new Uint8Array(bytes);
+        await cpu.download(view, back);
+        expect(
+          back.findIndex((v, i) => v !== source[i]),
+          execution,
+        ).toBe(-1);
+      } finally {
+        cpu.dispose();
+      }
+    }
+  });
+
   it('copies between strided views and refuses non-contiguous transfers', async () => {
     const a = uploadTensor(backend, 'f32', [2, 3], [1, 2, 3, 4, 5, 6]);
     const b = uploadTensor(backend, 'f32', [3, 2], [0, 0, 0, 0, 0, 0]);

@@ -279,6 +279,7 @@ export class CpuBackend implements Backend {
         buffer.id,
         source.byteOffset,
         new Uint8Array(destination.buffer, destination.byteOffset, bytes),
+        this.threads,
       ),
     );
     if (wait !== undefined) await settle('download', wait);

@@ -40,8 +40,14 @@ export interface NativeAddon {
   free(id: number): void;
   /** Copies `source` now (idle queue or queue -1), else stages a copy and enqueues it. */
   upload(queue: number, id: number, byteOffset: number, source: Uint8Array): void;
-  /** Copies into `destination` after every command queued before it. */
-  download(queue: number, id: number, byteOffset: number, destination: Uint8Array): NativeWait;
+  /** Copies into `destination` after every command queued before it (a large copy on up to `threads` threads). */
+  download(
+    queue: number,
+    id: number,
+    byteOffset: number,
+    destination: Uint8Array,
+    threads: number,
+  ): NativeWait;
   /** Waits for every command queued so far; rejects with the first failure since the last wait. */
   synchronize(queue: number): NativeWait;
   /** A new in-order command queue with its own executor thread; returns its handle. */
