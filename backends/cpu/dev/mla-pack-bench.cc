@@ -37,7 +37,7 @@ int main() {
         rows[t] = reinterpret_cast<const uint8_t*>(pool + (window + rng() % kWindow) % pool_rows * W);
       std::sort(rows.begin(), rows.end());  // the selector emits ascending positions
       const MlaRowsView view{rows.data(), nullptr, nullptr, DType::f32, T, W, W, C};
-      mla_pack_size_bf16(view, packed);
+      mla_pack_size_bf16(view, 16, packed);
       const auto t0 = std::chrono::steady_clock::now();
       mla_pack_bf16(view, packed, 0, packed.blocks);
       const double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();

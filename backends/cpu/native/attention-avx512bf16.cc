@@ -1,7 +1,8 @@
 // Absorbed MLA attention of one query in the opt-in bf16 precision: see attention-avx512bf16.h.
 //  1. pack: the query's rows converted to bf16 (f32 rounded to nearest even; bf16 as stored; fp8 e4m3 times
 //     its power-of-two block scale, exact), then laid out twice: keys (16 rows transposed into the lanes,
-//     transpose16) and values (pairs of rows interleaved per column).
+//     transpose16; not on AMX, whose scores read the rows as they lie) and values (pairs of rows interleaved
+//     per column).
 //  2. scores and 3. values: one tile (pair_tile), MR heads x NR vectors of 16 outputs: per step one broadcast
 //     pair per head (q's K pair; p's pair of rows) and one vdpbf16ps per accumulator. Scores step over K pairs
 //     with 16-row blocks as columns; values step over pairs of rows with 16-column vectors as columns.
@@ -127,14 +128,14 @@ void pair_tiles(const PairOperands& o, int64_t H, int64_t j0, int64_t j1) {
 
 }  // namespace
 
-void mla_pack_size_bf16(const MlaRowsView& rows, MlaPackedBf16& packed) {
+void mla_pack_size_bf16(const MlaRowsView& rows, int64_t H, MlaPackedBf16& packed) {
   if (rows.W > 4096) fail("mlaAttention: rows of " + std::to_string(rows.W) + " elements exceed 4096");
   packed.T = rows.T;
   packed.blocks = (rows.T + 15) / 16;
   packed.pairs = ((rows.W + 1) / 2 + 15) / 16 * 16;
   packed.cvecs = (rows.C + 15) / 16;
   const auto size = [](int64_t n) { return static_cast<size_t>(n); };
-  packed.keys.resize(size(packed.blocks * packed.pairs * 32));
+  packed.keys.resize(mla_amx_applies(H) ? 0 : size(packed.blocks * packed.pairs * 32));
   packed.values.resize(size(packed.blocks * 8 * packed.cvecs * 32));
   packed.natural.resize(size(packed.blocks * 16 * packed.pairs * 2));
 }
@@ -159,8 +160,8 @@ void mla_pack_bf16(const MlaRowsView& rows, MlaPackedBf16& packed, int64_t b0, i
       else
         std::fill(nat + l * width, nat + (l + 1) * width, uint16_t{0});
     }
-    // keys: 16 pairs of the 16 rows per transpose.
-    for (int64_t j = 0; j < P / 16; j++) {
+    // keys: 16 pairs of the 16 rows per transpose (AMX reads the natural rows as A tiles instead).
+    for (int64_t j = 0; j < (packed.keys.empty() ? 0 : P / 16); j++) {
       __m512i r[16];
       for (int l = 0; l < 16; l++) r[l] = _mm512_loadu_si512(nat + l * width + 32 * j);
       transpose16(r);

@@ -35,7 +35,7 @@ struct MlaPackedBf16 {
   int64_t blocks = 0;  // T in blocks of 16 rows (rows past T are zero)
   int64_t pairs = 0;   // W in pairs of elements, rounded up to 16 pairs (the pairs past W are zero)
   int64_t cvecs = 0;   // C in vectors of 16 columns
-  // [blocks][pairs] vectors of 16 lanes: lane l = elements (2p, 2p + 1) of row 16b + l.
+  // [blocks][pairs] vectors of 16 lanes: lane l = elements (2p, 2p + 1) of row 16b + l (empty on AMX).
   std::vector<uint16_t> keys;
   // [blocks · 8][cvecs] vectors of 16 lanes: lane l = column 16v + l of rows 2i and 2i + 1.
   std::vector<uint16_t> values;
@@ -43,9 +43,10 @@ struct MlaPackedBf16 {
   std::vector<uint16_t> natural;
 };
 
-// Sizes `packed` for `rows` (W at most 4096 elements); then mla_pack_bf16 fills the 16-row blocks [b0, b1)
-// (tasks on disjoint blocks may run in parallel).
-void mla_pack_size_bf16(const MlaRowsView& rows, MlaPackedBf16& packed);
+// Sizes `packed` for `rows` (W at most 4096 elements) and H heads; then mla_pack_bf16 fills the 16-row blocks
+// [b0, b1) (tasks on disjoint blocks may run in parallel). `keys` stays empty where the scores run on AMX
+// (mla_amx_applies(H)): the tiles read the natural rows.
+void mla_pack_size_bf16(const MlaRowsView& rows, int64_t H, MlaPackedBf16& packed);
 void mla_pack_bf16(const MlaRowsView& rows, MlaPackedBf16& packed, int64_t b0, int64_t b1);
 
 // dst[r] = bf16 pairs of src row r (n f32 elements, row stride ld), zero-padded to `pairs` pairs.

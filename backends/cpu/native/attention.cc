@@ -184,7 +184,7 @@ void mla_attention(const Context& ctx, const Tensor& out, const Tensor& q, const
       std::vector<uint32_t>& qb = qb_buffer;
       std::vector<uint32_t>& pb = pb_buffer;
       std::vector<float>& logits = logits_buffer;
-      mla_pack_size_bf16(view, packed);
+      mla_pack_size_bf16(view, H, packed);
       const int64_t ldl = packed.blocks * 16, ldp = packed.blocks * 8;
       qb.resize(static_cast<size_t>(H * packed.pairs));
       logits.resize(static_cast<size_t>(H * ldl));
