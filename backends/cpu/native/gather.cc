@@ -26,6 +26,10 @@ void convert_row(uint8_t* dst, DType dt, int64_t ds, const uint8_t* src, DType s
     }
     return;
   }
+  if (st == DType::f32 && ss == 1) {  // f32 rows into any dtype: as store_f64 of each (exact) double
+    store_row_f32(dst, dt, ds, reinterpret_cast<const float*>(src), n);
+    return;
+  }
   if (dt == DType::f32 && ds == 1 && st != DType::f64 && is_float(st)) {
     load_row_f32(reinterpret_cast<float*>(dst), src, st, n, ss);
     return;
@@ -121,7 +125,8 @@ void scatter_rows(const Context& ctx, const Tensor& table, const Tensor& rows, c
     if (sorted[i] != -1 && sorted[i] == sorted[i - 1]) distinct = false;
   Context run = ctx;
   if (!distinct) run.threads = 1;
-  parallel_for(run, n, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, width)), [&](int64_t b, int64_t e) {
+  // A decode batch's rows land in cold cache lines (writes wait on memory): 32 latent rows split over the threads.
+  parallel_for(run, n, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, width)), [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; i++) {
       if (idx[i] == -1) continue;
       convert_row(table.at(idx[i] * table.strides[0]), table.dtype, table.strides[1], rows.at(i * rows.strides[0]),

@@ -34,8 +34,8 @@ void moe_route(const Context& ctx, const Tensor& indices, const Tensor& weights,
   }
   const int64_t per_group = e / g;
   const float routed_scale = static_cast<float>(options.routed_scale);
-  // About 1 µs per token (e double exps and three selections): a batch of 32 splits over the threads.
-  parallel_for(ctx, n, std::max<int64_t>(1, 256 / e), [&](int64_t b, int64_t end) {
+  // About 1 µs per token (e double exps and three selections): a decode batch of 8 splits over the threads.
+  parallel_for(ctx, n, std::max<int64_t>(1, 128 / e), [&](int64_t b, int64_t end) {
     thread_local std::vector<int32_t> candidates;
     double* row = scratch<double>(e);
     float* scores = scratch<float, 0>(e);
