@@ -4,7 +4,10 @@
 //   A tile (16 rows × 32 bf16): 16 weight rows' next 32 elements, loaded in place (row stride = the weight's);
 //   B tile (16 K pairs × 16 columns): the rows of x transposed into VNNI pairs, packed once per call;
 //   C tile (16 × 16 f32): 16 outputs × 16 rows of x, accumulated over all of K by TDPBF16PS in order.
-// Tiles: C 0-3 (2 weight blocks × 2 groups of x rows), A 4-5, B 6-7, every one 16 rows × 64 bytes.
+// Tiles: C 0-3 (2 weight blocks × 2 groups of x rows), A 4-5, B 6-7, every one 16 rows × 64 bytes. Up to 32 rows
+// of x (decode) take one weight block at a time with its A tiles double-buffered over the K chunks instead
+// (dot_amx_pipelined): tiles are not renamed, so a reloaded A tile waits for its products, and the next chunk's
+// weight rows should already be on their way (small's batch 1 and 8 steps 7% faster).
 // Rows of x are padded with zeros to groups of 16 (a tile's columns cost nothing extra); weight blocks of
 // fewer than 16 rows, or whose rows are not equally spaced, are copied 32 elements at a time into a
 // zero-padded 1 KB buffer first. Every output element is then the same chain of TDPBF16PS over the K chunks
@@ -128,8 +131,62 @@ void dot_amx_bf16(const DotGemm& g, const uint16_t* xb, int64_t n0, int64_t n1) 
   dot_amx_packed(g, amx_pack_x_here(g, xb), n0, n1);
 }
 
+namespace {
+
+// dot_amx_packed for one or two groups of x rows (M <= 32): one 16-row weight block at a time, its A tiles
+// double-buffered across the K chunks (tiles 4 and 5) so that the next chunk's weight rows load while this
+// chunk's products run (tiles are not renamed: reusing one A tile waits for its products). C 0-1 (the groups),
+// B 6-7. Each output is the same chain over the chunks in order as the 2 x 2 loop's.
+void dot_amx_pipelined(const DotGemm& g, const uint32_t* packed, int64_t n0, int64_t n1) {
+  const int64_t chunks = g.K / 32;
+  const bool pair = g.M > 16;
+  const uint32_t* b0 = packed;
+  const uint32_t* b1 = packed + chunks * 256;
+  alignas(64) uint16_t buffer[2][16 * 32];
+  alignas(64) float tiles[2][16 * 16];
+  AmxTileConfig config;
+  for (int t = 0; t < 8; t++) config.tile(t, 16, 64);
+  config.load();
+  for (int64_t n = n0; n < n1; n += 16) {
+    const WeightBlock w = weight_block(g, n, n1);
+    _tile_zero(0);
+    _tile_zero(1);
+    int64_t s = 0;
+    _tile_loadd(4, a_tile(w, 0, buffer[0], s), s);
+    for (int64_t c = 0; c < chunks; c += 2) {
+      // chunk c in tile 4; chunk c + 1 into tile 5
+      if (c + 1 < chunks) _tile_loadd(5, a_tile(w, c + 1, buffer[1], s), s);
+      _tile_loadd(6, b0 + c * 256, 64);
+      _tile_dpbf16ps(0, 4, 6);
+      if (pair) {
+        _tile_loadd(7, b1 + c * 256, 64);
+        _tile_dpbf16ps(1, 4, 7);
+      }
+      if (c + 1 >= chunks) break;
+      // chunk c + 1 in tile 5; chunk c + 2 into tile 4
+      if (c + 2 < chunks) _tile_loadd(4, a_tile(w, c + 2, buffer[0], s), s);
+      _tile_loadd(6, b0 + (c + 1) * 256, 64);
+      _tile_dpbf16ps(0, 5, 6);
+      if (pair) {
+        _tile_loadd(7, b1 + (c + 1) * 256, 64);
+        _tile_dpbf16ps(1, 5, 7);
+      }
+    }
+    _tile_stored(0, tiles[0], 64);
+    store_c(g, tiles[0], 0, n, n1);
+    if (pair) {
+      _tile_stored(1, tiles[1], 64);
+      store_c(g, tiles[1], 16, n, n1);
+    }
+  }
+  _tile_release();
+}
+
+}  // namespace
+
 void dot_amx_packed(const DotGemm& g, const uint32_t* packed, int64_t n0, int64_t n1) {
   if (n1 <= n0 || g.M <= 0) return;
+  if (g.M <= 32) return dot_amx_pipelined(g, packed, n0, n1);
   const int64_t K = g.K, chunks = K / 32, groups = (g.M + 15) / 16;
   // Groups of x rows per pass: their B tiles (chunks KB each) stay within about 1 MB of L2 while every
   // weight block of [n0, n1) streams past once per pass.
