@@ -25,6 +25,7 @@
 
 #include "gemm-tiles.h"
 #include "lane-masks-avx512.h"
+#include "pair-interleave-avx512.h"
 #include "transpose16-avx512.h"
 #include "widen-avx512.h"
 
@@ -142,15 +143,7 @@ void mla_pack_size_bf16(const MlaRowsView& rows, int64_t H, MlaPackedBf16& packe
 
 void mla_pack_bf16(const MlaRowsView& rows, MlaPackedBf16& packed, int64_t b0, int64_t b1) {
   const int64_t P = packed.pairs, width = 2 * P, V = packed.cvecs;
-  // Output element 2l (2l + 1) of the interleave: column l of the first (second) row, l + 16 for the high half.
-  alignas(64) uint16_t lo_idx[32], hi_idx[32];
-  for (int l = 0; l < 16; l++) {
-    lo_idx[2 * l] = static_cast<uint16_t>(l);
-    lo_idx[2 * l + 1] = static_cast<uint16_t>(32 + l);
-    hi_idx[2 * l] = static_cast<uint16_t>(16 + l);
-    hi_idx[2 * l + 1] = static_cast<uint16_t>(48 + l);
-  }
-  const __m512i lo = _mm512_load_si512(lo_idx), hi = _mm512_load_si512(hi_idx);
+  const PairInterleave interleave;
   for (int64_t b = b0; b < b1; b++) {
     uint16_t* nat = packed.natural.data() + b * 16 * width;
     for (int64_t l = 0; l < 16; l++) {
@@ -175,8 +168,8 @@ void mla_pack_bf16(const MlaRowsView& rows, MlaPackedBf16& packed, int64_t b0, i
       uint16_t* dst = packed.values.data() + (b * 8 + i) * V * 32;
       for (int64_t v = 0; v < V; v += 2) {
         const __m512i x = _mm512_loadu_si512(a + 16 * v), y = _mm512_loadu_si512(c + 16 * v);
-        _mm512_storeu_si512(dst + v * 32, _mm512_permutex2var_epi16(x, lo, y));
-        if (v + 1 < V) _mm512_storeu_si512(dst + (v + 1) * 32, _mm512_permutex2var_epi16(x, hi, y));
+        _mm512_storeu_si512(dst + v * 32, interleave.low(x, y));
+        if (v + 1 < V) _mm512_storeu_si512(dst + (v + 1) * 32, interleave.high(x, y));
       }
     }
   }

@@ -30,6 +30,7 @@
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,amx-tile,amx-bf16")
 
 #include "amx-tile-config.h"
+#include "pair-interleave-avx512.h"
 #include "transpose16-avx512.h"
 
 namespace dsa {
@@ -261,14 +262,7 @@ void axpy_amx_bf16(const AxpyGemm& g, int64_t n0, int64_t n1) {
   // columns], pair p of column j = (b[2p][j], b[2p + 1][j]) in one 32-bit lane, zero past K and past n1.
   const int64_t blocks = (n1 - n0 + 15) / 16;
   uint32_t* bt = amx_x_tiles(scratch<uint32_t, 7>(blocks * chunks * 256 + 16));
-  alignas(64) uint16_t lo_idx[32], hi_idx[32];  // element 2l (2l + 1) of the interleave: column l of r0 (r1)
-  for (int l = 0; l < 16; l++) {
-    lo_idx[2 * l] = static_cast<uint16_t>(l);
-    lo_idx[2 * l + 1] = static_cast<uint16_t>(32 + l);
-    hi_idx[2 * l] = static_cast<uint16_t>(16 + l);
-    hi_idx[2 * l + 1] = static_cast<uint16_t>(48 + l);
-  }
-  const __m512i lo = _mm512_load_si512(lo_idx), hi = _mm512_load_si512(hi_idx);
+  const PairInterleave interleave;
   for (int64_t k = 0; k < Kp; k += 2) {
     const uint16_t* r0 = k < K ? reinterpret_cast<const uint16_t*>(g.b[k]) : nullptr;
     const uint16_t* r1 = k + 1 < K ? reinterpret_cast<const uint16_t*>(g.b[k + 1]) : nullptr;
@@ -278,8 +272,8 @@ void axpy_amx_bf16(const AxpyGemm& g, int64_t n0, int64_t n1) {
       const __mmask32 mask = left >= 32 ? ~__mmask32{0} : static_cast<__mmask32>((1u << left) - 1u);
       const __m512i x = r0 ? _mm512_maskz_loadu_epi16(mask, r0 + n) : _mm512_setzero_si512();
       const __m512i y = r1 ? _mm512_maskz_loadu_epi16(mask, r1 + n) : _mm512_setzero_si512();
-      _mm512_store_si512(dst + i * chunks * 256, _mm512_permutex2var_epi16(x, lo, y));
-      if (i + 1 < blocks) _mm512_store_si512(dst + (i + 1) * chunks * 256, _mm512_permutex2var_epi16(x, hi, y));
+      _mm512_store_si512(dst + i * chunks * 256, interleave.low(x, y));
+      if (i + 1 < blocks) _mm512_store_si512(dst + (i + 1) * chunks * 256, interleave.high(x, y));
     }
   }
   alignas(64) float c[4][16 * 16];
