@@ -64,22 +64,21 @@ WeightBlock weight_block(const DotGemm& g, int64_t n, int64_t n1) {
   return b;
 }
 
-// Where chunk c (elements 32c .. 32c + 31) of block b is as an A tile, and its row stride in bytes: in place,
-// or copied into `buffer` (16 rows of 64 bytes, zero past the block's rows).
-inline const uint16_t* a_tile(const WeightBlock& b, int64_t c, uint16_t* buffer, int64_t& stride) {
-  if (b.in_place) {
-    stride = b.stride;
-    return b.base + 32 * c;
-  }
+// Where chunk c (elements 32c .. 32c + 31) of block b is as an A tile: in place, or copied into `buffer` (16
+// rows of 64 bytes, zero past the block's rows). a_stride: that tile's row stride in bytes (a separate call,
+// so that no tile load's arguments depend on the order they are evaluated in).
+inline const uint16_t* a_tile(const WeightBlock& b, int64_t c, uint16_t* buffer) {
+  if (b.in_place) return b.base + 32 * c;
   for (int i = 0; i < 16; i++) {
     if (b.rows[i] != nullptr)
       _mm512_store_si512(buffer + 32 * i, _mm512_loadu_si512(b.rows[i] + 32 * c));
     else
       _mm512_store_si512(buffer + 32 * i, _mm512_setzero_si512());
   }
-  stride = 64;
   return buffer;
 }
+
+inline int64_t a_stride(const WeightBlock& b) { return b.in_place ? b.stride : 64; }
 
 // A C tile stored as c (16 outputs × 16 rows of x) into out: rows [m0, min(M, m0 + 16)), outputs
 // [n, min(n1, n + 16)), transposed in registers (a row of x per vector).
@@ -152,11 +151,11 @@ void dot_amx_pipelined(const DotGemm& g, const uint32_t* packed, int64_t n0, int
     const WeightBlock w = weight_block(g, n, n1);
     _tile_zero(0);
     _tile_zero(1);
-    int64_t s = 0;
-    _tile_loadd(4, a_tile(w, 0, buffer[0], s), s);
+    const int64_t s = a_stride(w);
+    _tile_loadd(4, a_tile(w, 0, buffer[0]), s);
     for (int64_t c = 0; c < chunks; c += 2) {
       // chunk c in tile 4; chunk c + 1 into tile 5
-      if (c + 1 < chunks) _tile_loadd(5, a_tile(w, c + 1, buffer[1], s), s);
+      if (c + 1 < chunks) _tile_loadd(5, a_tile(w, c + 1, buffer[1]), s);
       _tile_loadd(6, b0 + c * 256, 64);
       _tile_dpbf16ps(0, 4, 6);
       if (pair) {
@@ -165,7 +164,7 @@ void dot_amx_pipelined(const DotGemm& g, const uint32_t* packed, int64_t n0, int
       }
       if (c + 1 >= chunks) break;
       // chunk c + 1 in tile 5; chunk c + 2 into tile 4
-      if (c + 2 < chunks) _tile_loadd(4, a_tile(w, c + 2, buffer[0], s), s);
+      if (c + 2 < chunks) _tile_loadd(4, a_tile(w, c + 2, buffer[0]), s);
       _tile_loadd(6, b0 + (c + 1) * 256, 64);
       _tile_dpbf16ps(0, 5, 6);
       if (pair) {
@@ -211,9 +210,9 @@ void dot_amx_packed(const DotGemm& g, const uint32_t* packed, int64_t n0, int64_
         _tile_zero(1);
         _tile_zero(2);
         _tile_zero(3);
-        int64_t s0 = 0, s1 = 0;
+        const int64_t s0 = a_stride(w0), s1 = second ? a_stride(w1) : 64;
         for (int64_t c = 0; c < chunks; c++) {
-          _tile_loadd(4, a_tile(w0, c, buffer[0], s0), s0);
+          _tile_loadd(4, a_tile(w0, c, buffer[0]), s0);
           _tile_loadd(6, b0 + c * 256, 64);
           _tile_dpbf16ps(0, 4, 6);
           if (pair) {
@@ -221,7 +220,7 @@ void dot_amx_packed(const DotGemm& g, const uint32_t* packed, int64_t n0, int64_
             _tile_dpbf16ps(1, 4, 7);
           }
           if (second) {
-            _tile_loadd(5, a_tile(w1, c, buffer[1], s1), s1);
+            _tile_loadd(5, a_tile(w1, c, buffer[1]), s1);
             _tile_dpbf16ps(2, 5, 6);
             if (pair) _tile_dpbf16ps(3, 5, 7);
           }
