@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "gemm.h"
+#include "segments.h"
 
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")
@@ -395,6 +396,12 @@ void to_bf16_avx512bf16(const DotGemm& g, uint16_t* out) {
       _mm256_mask_storeu_epi16(dst + k, mk, (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(mk, src + k)));
     }
   }
+}
+
+const uint16_t* bf16_x_here(const DotGemm& g) {
+  uint16_t* xb = scratch<uint16_t, 4>(g.M * bf16_x_row(g));
+  to_bf16_avx512bf16(g, xb);
+  return xb;
 }
 
 void dot_bf16_avx512bf16(const DotGemm& g, const uint16_t* xb, int64_t n0, int64_t n1) {

@@ -64,6 +64,9 @@ bool bf16_dot_applies(const DotGemm& g);
 int64_t bf16_x_row(const DotGemm& g);
 void to_bf16_avx512bf16(const DotGemm& g, uint16_t* out);
 void dot_bf16_avx512bf16(const DotGemm& g, const uint16_t* xb, int64_t n0, int64_t n1);
+// g's x rounded to bf16 (to_bf16_avx512bf16) into this thread's scratch, valid until its next call: for a task
+// that rounds its own x (an expert's rows, a matmul item) rather than sharing one rounding per call.
+const uint16_t* bf16_x_here(const DotGemm& g);
 // The bf16 precision on AMX (gemm-amx-bf16.cc), where has_amx_bf16(): bf16 weights in place with K a multiple
 // of 32, x rounded to bf16 as to_bf16_avx512bf16 writes it (g.K per row), by TDPBF16PS tiles. The same
 // operations per output for every M, tile and thread split (other bits than the vdpbf16ps kernels).

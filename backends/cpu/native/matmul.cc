@@ -12,7 +12,6 @@
 #include "gemm.h"
 #include "kernels.h"
 #include "pool.h"
-#include "segments.h"
 
 namespace dsa {
 
@@ -84,9 +83,7 @@ void run_item(const Context& ctx, const GemmKernels& kernels, const Plan& plan, 
     const bool amx = bf16 && amx_dot_applies(g);
     parallel_for_aligned(ctx, N, 16, grain, [&](int64_t n0, int64_t n1) {
       if (!amx) return kernels.dot(g, n0, n1);
-      uint16_t* xb = scratch<uint16_t, 4>(g.M * bf16_x_row(g));
-      to_bf16_avx512bf16(g, xb);
-      dot_amx_bf16(g, xb, n0, n1);
+      dot_amx_bf16(g, bf16_x_here(g), n0, n1);
     });
   } else {
     const AxpyGemm g{ap, lda, M, K, rows.data(), bdtype, op, ldo, alpha};

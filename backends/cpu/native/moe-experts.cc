@@ -37,11 +37,7 @@ int64_t tile_width(int64_t n, int64_t parts) {
 // out columns [0, n) of g on this thread: by the bf16 precision's kernel where the call asks for it and it
 // applies (x rounded to bf16 into this thread's scratch first), else by the ISA's dot kernel, as linear.cc.
 void dot(const Context& ctx, const GemmKernels& kernels, const DotGemm& g, int64_t n) {
-  if (ctx.isa >= kAvx512Bf16 && bf16_dot_applies(g)) {
-    uint16_t* xb = scratch<uint16_t, 4>(g.M * bf16_x_row(g));
-    to_bf16_avx512bf16(g, xb);
-    return dot_bf16_avx512bf16(g, xb, 0, n);
-  }
+  if (ctx.isa >= kAvx512Bf16 && bf16_dot_applies(g)) return dot_bf16_avx512bf16(g, bf16_x_here(g), 0, n);
   kernels.dot(g, 0, n);
 }
 
@@ -50,8 +46,7 @@ void dot(const Context& ctx, const GemmKernels& kernels, const DotGemm& g, int64
 void dot_gate_up(const Context& ctx, const GemmKernels& kernels, const DotGemm& gate, const DotGemm& up, int64_t n) {
   if (ctx.isa >= kAvx512Bf16 && bf16_dot_applies(gate) && bf16_dot_applies(up) && gate.wdtype == up.wdtype &&
       gate.bk == up.bk) {
-    uint16_t* xb = scratch<uint16_t, 4>(gate.M * bf16_x_row(gate));
-    to_bf16_avx512bf16(gate, xb);
+    const uint16_t* xb = bf16_x_here(gate);
     if (amx_dot_applies(gate) && amx_dot_applies(up)) {  // x's B tiles once for both
       const uint32_t* tiles = amx_pack_x_here(gate, xb);
       dot_amx_packed(gate, tiles, 0, n);
