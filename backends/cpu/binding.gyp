@@ -26,6 +26,7 @@
         "native/gemm-stream8-avx512bf16.cc",
         "native/gemm-portable.cc",
         "native/hadamard.cc",
+        "native/huge-pages.cc",
         "native/hadamard-row.cc",
         "native/hadamard-row-avx512.cc",
         "native/indexer.cc",

@@ -285,9 +285,18 @@ Napi::Value kernel(const Napi::CallbackInfo& info) {
 
 Napi::Value Allocate(const Napi::CallbackInfo& info) {
   double bytes = info[0].As<Napi::Number>().DoubleValue();
-  bool zero = info.Length() > 1 && info[1].ToBoolean().Value();
+  const std::string usage = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
   if (!(bytes >= 0) || bytes > 9.0e15) fail("byte length is not a valid size");
-  return Napi::Number::New(info.Env(), buffer_allocate(static_cast<size_t>(bytes), zero));
+  BufferUsage kind;
+  if (usage == "weights")
+    kind = BufferUsage::weights;
+  else if (usage == "kv-cache")
+    kind = BufferUsage::kv_cache;
+  else if (usage == "activations")
+    kind = BufferUsage::activations;
+  else
+    fail("usage '" + usage + "' is not weights, kv-cache or activations");
+  return Napi::Number::New(info.Env(), buffer_allocate(static_cast<size_t>(bytes), kind));
 }
 
 Napi::Value Free(const Napi::CallbackInfo& info) {

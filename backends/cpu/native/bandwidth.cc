@@ -1,5 +1,6 @@
 // A STREAM-like memory read probe: sums a large buffer on the thread pool, 8 streams per task, and reports the
-// best read bandwidth of three passes (what `dsa bench` divides by for its roofline fraction).
+// best read bandwidth of three passes (what `dsa bench` divides by for its roofline fraction). The buffer lies
+// in huge pages where the OS grants them, as the weights the roofline compares against do (huge-pages.h).
 #include "bandwidth.h"
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <new>
 #include <vector>
 
+#include "huge-pages.h"
 #include "pool.h"
 
 namespace dsa {
@@ -19,9 +21,10 @@ constexpr int64_t kStreams = 8;
 double memory_read_bandwidth(int64_t bytes, int threads, int passes) {
   const int64_t words = std::max<int64_t>(1, bytes / static_cast<int64_t>(sizeof(uint64_t)));
   const size_t size = static_cast<size_t>(((words * 8 + 63) / 64) * 64);
-  uint64_t* data = static_cast<uint64_t*>(std::aligned_alloc(64, size));
+  uint64_t* data = reinterpret_cast<uint64_t*>(huge_map(size));
   if (!data) throw std::bad_alloc();
-  std::unique_ptr<uint64_t, void (*)(void*)> owner(data, std::free);
+  const auto unmap = [size](uint64_t* p) { huge_unmap(reinterpret_cast<uint8_t*>(p), size); };
+  std::unique_ptr<uint64_t, decltype(unmap)> owner(data, unmap);
   Context ctx;
   ctx.threads = std::max(1, threads);
   ThreadPool::get().reserve(ctx.threads);

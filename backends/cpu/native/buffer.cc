@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "huge-pages.h"
 #include "tensor.h"
 
 namespace dsa {
@@ -20,6 +21,8 @@ struct Entry {
   size_t size = 0;
   uint32_t references = 0;  // queued commands that use the buffer
   bool retired = false;     // freed by JavaScript while referenced: no longer looked up
+  bool mapped = false;      // huge_map's (else a slab's piece or aligned_alloc's)
+  int32_t slab = -1;        // the slab of a piece
 };
 
 // The table is never destroyed: programs and queued commands still alive when the process exits
@@ -38,18 +41,36 @@ Entry& live(double id) {
 }
 
 void destroy(uint32_t id) {
-  std::free(table[id].data);
+  Entry& entry = table[id];
+  if (entry.slab >= 0)
+    slab_free(entry.slab);
+  else if (entry.mapped)
+    huge_unmap(entry.data, entry.size == 0 ? 1 : entry.size);
+  else
+    std::free(entry.data);
   table[id] = {};
   free_ids.push_back(id);
 }
 }  // namespace
 
-uint32_t buffer_allocate(size_t size, bool zero) {
-  size_t rounded = (size + kAlignment - 1) / kAlignment * kAlignment;
-  if (rounded == 0) rounded = kAlignment;
-  void* data = std::aligned_alloc(kAlignment, rounded);
+uint32_t buffer_allocate(size_t size, BufferUsage usage) {
+  uint8_t* data = nullptr;
+  bool mapped = false;
+  int32_t slab = -1;
+  if (usage == BufferUsage::weights && size >= kSlabMin && size < kSlabMax) {
+    const SlabPiece piece = slab_allocate(size);
+    data = piece.data;
+    slab = piece.slab;
+  } else if (size >= kHugeMapMin) {
+    data = huge_map(size);  // zero-filled
+    mapped = true;
+  } else {
+    size_t rounded = (size + kAlignment - 1) / kAlignment * kAlignment;
+    if (rounded == 0) rounded = kAlignment;
+    data = static_cast<uint8_t*>(std::aligned_alloc(kAlignment, rounded));
+    if (data != nullptr && usage != BufferUsage::weights) std::memset(data, 0, rounded);
+  }
   if (data == nullptr) throw std::bad_alloc();
-  if (zero) std::memset(data, 0, rounded);
   std::lock_guard<std::mutex> lock(table_mutex);
   uint32_t id;
   if (!free_ids.empty()) {
@@ -59,7 +80,7 @@ uint32_t buffer_allocate(size_t size, bool zero) {
     id = static_cast<uint32_t>(table.size());
     table.emplace_back();
   }
-  table[id] = {static_cast<uint8_t*>(data), size, 0, false};
+  table[id] = {data, size, 0, false, mapped, slab};
   return id;
 }
 

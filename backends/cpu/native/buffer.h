@@ -1,4 +1,5 @@
-// Device buffers of the cpu backend: 64-byte aligned host allocations in a handle table. JavaScript
+// Device buffers of the cpu backend: 64-byte aligned host allocations in a handle table, in huge pages where they
+// are large or weights (huge-pages.h). JavaScript
 // holds the handle (an index); every use looks it up, so a disposed or foreign handle is an error,
 // never a dangling pointer. Work queued on a stream (queue.h) holds a reference on every buffer it
 // touches: freeing a referenced buffer retires its handle at once (later lookups fail) but frees
@@ -15,8 +16,12 @@ struct Buffer {
   size_t size = 0;
 };
 
-// Allocates `size` bytes (zeroed when `zero`); returns the handle.
-uint32_t buffer_allocate(size_t size, bool zero);
+// What a buffer holds (@dsa/backend's BufferUsage): weights are overwritten by their upload and may share huge
+// pages with other weights; caches and activations start zeroed.
+enum class BufferUsage { weights, kv_cache, activations };
+
+// Allocates `size` bytes for `usage`; returns the handle.
+uint32_t buffer_allocate(size_t size, BufferUsage usage);
 // Frees a handle; unknown or already freed handles are ignored. With references outstanding the
 // handle is retired now and the memory freed by the last buffer_release.
 void buffer_free(double id);

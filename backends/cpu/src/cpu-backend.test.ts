@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { type Backend, createBackend, KernelArgumentError, uploadTensor } from '@dsa/backend';
 import { ReferenceBackend } from '@dsa/backend-reference';
 import { narrow, permute, tensorView } from '@dsa/tensor';
@@ -237,6 +238,80 @@ describe('cpu buffers', () => {
     expect(() => new CpuBackend(native.addon, { settings: { execution: 'eager' } })).toThrow(
       /settings\.execution: "eager" is not one of queued, synchronous/,
     );
+  });
+
+  it('packs weights into shared slabs: each keeps its bytes whatever is freed around it; caches start zeroed', async () => {
+    // Sizes from 16 KB to 6 MB: enough to fill several 32 MB slabs; a 20 MB one gets a mapping of its own.
+    const sizes = [16384, 65536, 3 << 20, 100_000, 6 << 20, 20 << 20, 1 << 20, 777_777, 5 << 20, 4 << 20];
+    const pattern = (bytes: number, seed: number) =>
+      Uint8Array.from({ length: bytes }, (_, i) => ((i + seed) * 2654435761) >>> 24);
+    const live = new Map<CpuBuffer, number>();
+    const check = async () => {
+      for (const [buffer, seed] of live) {
+        const back = new Uint8Array(buffer.byteLength);
+        await backend.download(tensorView(buffer, 'u8', [buffer.byteLength]), back);
+        expect(Buffer.compare(back, pattern(buffer.byteLength, seed))).toBe(0);
+      }
+    };
+    let seed = 0;
+    const add = (bytes: number) => {
+      const buffer = backend.allocate(bytes, 'weights');
+      backend.upload(tensorView(buffer, 'u8', [bytes]), pattern(bytes, ++seed));
+      live.set(buffer, seed);
+    };
+    for (let round = 0; round < 3; round++) for (const bytes of sizes) add(bytes);
+    await check();
+    // Free every other buffer (emptying some slabs, not others), then allocate again into what is left.
+    [...live.keys()].forEach((buffer, i) => {
+      if (i % 2 === 0) {
+        buffer.dispose();
+        live.delete(buffer);
+      }
+    });
+    for (const bytes of sizes) add(bytes);
+    await check();
+    const cache = backend.allocate(24 << 20, 'kv-cache');
+    const zeros = new Uint8Array(cache.byteLength);
+    await backend.download(tensorView(cache, 'u8', [cache.byteLength]), zeros);
+    expect(zeros.every((v) => v === 0)).toBe(true);
+    cache.dispose();
+    for (const buffer of live.keys()) buffer.dispose();
+    live.clear();
+    // With every piece freed, the slab being filled is filled again from its start.
+    for (const bytes of sizes) add(bytes);
+    await check();
+    for (const buffer of live.keys()) buffer.dispose();
+  });
+
+  const thp = (() => {
+    try {
+      return /\[(always|madvise)\]/.test(readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'));
+    } catch {
+      return false;
+    }
+  })();
+  const hugeBytes = () => {
+    const rollup = readFileSync('/proc/self/smaps_rollup', 'utf8');
+    return Number(/AnonHugePages:\s+(\d+) kB/.exec(rollup)?.[1] ?? 0) * 1024;
+  };
+  it.skipIf(!thp)('puts large buffers and small weights in huge pages where Linux grants them', () => {
+    const before = hugeBytes();
+    const cache = backend.allocate(64 << 20, 'kv-cache');
+    backend.upload(tensorView(cache, 'u8', [cache.byteLength]), new Uint8Array(cache.byteLength).fill(1));
+    const afterCache = hugeBytes();
+    // 128 weights of 512 KB (64 MB): each far below a huge page, together in slabs of 32 MB. The first slab may
+    // be one an earlier test filled (its pages counted before), so only 32 MB are sure to be new.
+    const weights = Array.from({ length: 128 }, () => {
+      const w = backend.allocate(512 << 10, 'weights');
+      backend.upload(tensorView(w, 'u8', [w.byteLength]), new Uint8Array(w.byteLength).fill(2));
+      return w;
+    });
+    const afterWeights = hugeBytes();
+    cache.dispose();
+    for (const w of weights) w.dispose();
+    // At least half of each in 2 MB pages (the kernel may lack free huge pages for some).
+    expect(afterCache - before).toBeGreaterThanOrEqual(32 << 20);
+    expect(afterWeights - afterCache).toBeGreaterThanOrEqual(16 << 20);
   });
 
   it('dispose frees every buffer it allocated', () => {

@@ -28,8 +28,8 @@ export class CpuBuffer implements DeviceBuffer {
     this.onDispose = onDispose;
     this.byteLength = byteLength;
     this.usage = usage;
-    // Weights are overwritten by their upload; caches and activations start zeroed.
-    this.handle = addon.allocate(byteLength, usage !== 'weights');
+    // Weights are overwritten by their upload and share huge pages; caches and activations start zeroed.
+    this.handle = addon.allocate(byteLength, usage);
     finalizer.register(this, { addon, id: this.handle }, this);
   }
 

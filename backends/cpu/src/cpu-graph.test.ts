@@ -206,7 +206,7 @@ describe('CpuBackend.captureGraph', () => {
     const script = `
       const addon = require(${JSON.stringify(loader)})(${JSON.stringify(root)});
       const queue = addon.createQueue();
-      const id = addon.allocate(1024 * 4, true);
+      const id = addon.allocate(1024 * 4, 'activations');
       addon.beginCapture(queue);
       addon.fill(Float64Array.from([queue, 1, 0, id, 0, 1, 1, 1024, 1, 3]));
       const program = addon.endCapture(queue);

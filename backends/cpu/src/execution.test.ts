@@ -166,7 +166,7 @@ describe('queued execution', () => {
       const addon = require(${JSON.stringify(loader)})(${JSON.stringify(root)});
       const queue = addon.createQueue();
       const n = 16 << 20;
-      const id = addon.allocate(n * 4, true);
+      const id = addon.allocate(n * 4, 'activations');
       for (let i = 0; i < 40; i++) addon.fill(Float64Array.from([queue, 1, 0, id, 0, 1, 1, n, 1, i]));
       addon.free(id);
       if (addon.queueIdle(queue)) throw new Error('the queue finished too early for this test');

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { BufferUsage } from '@dsa/backend';
 
 /** What the addon reports about itself and the machine. */
 export interface NativeInfo {
@@ -36,7 +37,8 @@ export type NativeWait = Promise<void> | undefined;
 
 /** The functions the compiled addon (native/addon.cc) exports. */
 export interface NativeAddon {
-  allocate(byteLength: number, zero: boolean): number;
+  /** A buffer for `usage`: weights share huge-page slabs and are not zeroed; caches and activations are zeroed. */
+  allocate(byteLength: number, usage: BufferUsage): number;
   free(id: number): void;
   /** Copies `source` now (idle queue or queue -1), else stages a copy and enqueues it. */
   upload(queue: number, id: number, byteOffset: number, source: Uint8Array): void;
