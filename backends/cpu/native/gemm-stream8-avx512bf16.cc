@@ -11,6 +11,9 @@
 // block 2c + 1 in lanes 8-15 of both vectors, so part = the chunk's two vdpbf16ps and total = fma(part,
 // [s(2c) x 8, s(2c + 1) x 8], total). Then out = alpha · Σ lanes of total. The same operations whatever the
 // tile, so a row's result does not depend on M (1 to 7) or on the thread split.
+// Decode (x in L1) takes 4-row tiles over the quarters of a thread's columns (quarter_tiles, gemm-tiles.h): 4
+// long sequential streams per thread. One row at a time (one stream per thread, session 5's choice on a Zen 4
+// VM) read 11-12 GB/s of fp8 weights from memory on the 2-core Xeon VM, the quarters 21-23.
 // Compiled for AVX512-VBMI + BF16 through the pragma below; stream8_bf16_applies checks the CPU.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -101,13 +104,13 @@ inline void widen_rows(const typename W::Table& t, const uint8_t* const* w, int6
 // Scale blocks of whole chunks: one MR x NR tile (x packed by stream8_pack_x, `row` bf16 per row).
 template <int MR, int NR, class W>
 [[gnu::noinline]] void dot_tile_chunk_blocks(const DotGemm& g, const typename W::Table& t, const uint16_t* xb, int64_t row,
-                                           int64_t m0, int64_t n0) {
+                                           int64_t m0, int64_t n0, int64_t step) {
   const int64_t K = g.K, chunks = row / 64, seg = block_chunks(g, chunks);
   const uint16_t* x[MR];
   for (int i = 0; i < MR; i++) x[i] = xb + (m0 + i) * row;
   const uint8_t* w[NR];
-  for (int j = 0; j < NR; j++) w[j] = g.w[n0 + j];
-  auto scale = [&](int j, int64_t c) { return _mm512_set1_ps(g.wscale != nullptr ? g.wscale[n0 + j][c * 64 / g.bk] : 1.0f); };
+  for (int j = 0; j < NR; j++) w[j] = g.w[n0 + j * step];
+  auto scale = [&](int j, int64_t c) { return _mm512_set1_ps(g.wscale != nullptr ? g.wscale[n0 + j * step][c * 64 / g.bk] : 1.0f); };
   __m512 total[MR][NR];
   for (int i = 0; i < MR; i++)
     for (int j = 0; j < NR; j++) total[i][j] = _mm512_setzero_ps();
@@ -157,19 +160,19 @@ template <int MR, int NR, class W>
     }
   }
   for (int i = 0; i < MR; i++)
-    for (int j = 0; j < NR; j++) g.out[(m0 + i) * g.ldo + n0 + j] = g.alpha * _mm512_reduce_add_ps(total[i][j]);
+    for (int j = 0; j < NR; j++) g.out[(m0 + i) * g.ldo + n0 + j * step] = g.alpha * _mm512_reduce_add_ps(total[i][j]);
 }
 
 // 32-wide scale blocks (Q8_0): one MR x NR tile, each chunk's two blocks summed in lanes 0-7 and 8-15 and
 // scaled by one FMA.
 template <int MR, int NR, class W>
 [[gnu::noinline]] void dot_tile_half_blocks(const DotGemm& g, const typename W::Table& t, const uint16_t* xb, int64_t row,
-                                          int64_t m0, int64_t n0) {
+                                          int64_t m0, int64_t n0, int64_t step) {
   const int64_t K = g.K, chunks = row / 64, blocks = (K + 31) / 32;
   const uint16_t* x[MR];
   for (int i = 0; i < MR; i++) x[i] = xb + (m0 + i) * row;
   const uint8_t* w[NR];
-  for (int j = 0; j < NR; j++) w[j] = g.w[n0 + j];
+  for (int j = 0; j < NR; j++) w[j] = g.w[n0 + j * step];
   __m512 total[MR][NR];
   for (int i = 0; i < MR; i++)
     for (int j = 0; j < NR; j++) total[i][j] = _mm512_setzero_ps();
@@ -180,7 +183,7 @@ template <int MR, int NR, class W>
     __m512 s[NR];
 #pragma GCC unroll 4
     for (int j = 0; j < NR; j++) {
-      const float* sr = g.wscale[n0 + j] + 2 * c;
+      const float* sr = g.wscale[n0 + j * step] + 2 * c;
       s[j] = _mm512_mask_blend_ps(upper, _mm512_set1_ps(sr[0]), _mm512_set1_ps(2 * c + 1 < blocks ? sr[1] : 0.0f));
     }
 #pragma GCC unroll 4
@@ -192,24 +195,29 @@ template <int MR, int NR, class W>
     }
   }
   for (int i = 0; i < MR; i++)
-    for (int j = 0; j < NR; j++) g.out[(m0 + i) * g.ldo + n0 + j] = g.alpha * _mm512_reduce_add_ps(total[i][j]);
+    for (int j = 0; j < NR; j++) g.out[(m0 + i) * g.ldo + n0 + j * step] = g.alpha * _mm512_reduce_add_ps(total[i][j]);
 }
 
 template <class W>
 void dot_stream8(const DotGemm& g, const uint16_t* xb, int64_t n0, int64_t n1) {
   static const typename W::Table t;
   const int64_t row = stream8_x_row(g);
-  // Single weight rows where x stays in L1 (stream_rows counts f32: bf16 is half the bytes) and 64 weight
-  // bytes meet each accumulator chain's latency; else pairs of rows of x against 4 weight rows.
+  // Where x stays in L1 (stream_rows counts f32: bf16 is half the bytes) and 64 weight bytes meet each
+  // accumulator chain's latency: 4-row tiles over the quarters of the columns (4 long streams per thread);
+  // else pairs of rows of x against 4 adjacent weight rows.
   const bool stream = stream_rows(g.M, row / 2, 64);
+  const auto tiles = [&](auto&& tile) {
+    if (stream) return quarter_tiles(n0, n1, tile);
+    col_tiles(false, n0, n1, [&](auto nr, int64_t n) { tile(nr, n, int64_t{1}); });
+  };
   if (half_blocks(g)) {
-    col_tiles(stream, n0, n1, [&](auto nr, int64_t n) {
-      row_tiles<2>(0, g.M, [&](auto mr, int64_t m) { dot_tile_half_blocks<mr, nr, W>(g, t, xb, row, m, n); });
+    tiles([&](auto nr, int64_t n, int64_t step) {
+      row_tiles<2>(0, g.M, [&](auto mr, int64_t m) { dot_tile_half_blocks<mr, nr, W>(g, t, xb, row, m, n, step); });
     });
     return;
   }
-  col_tiles(stream, n0, n1, [&](auto nr, int64_t n) {
-    row_tiles<2>(0, g.M, [&](auto mr, int64_t m) { dot_tile_chunk_blocks<mr, nr, W>(g, t, xb, row, m, n); });
+  tiles([&](auto nr, int64_t n, int64_t step) {
+    row_tiles<2>(0, g.M, [&](auto mr, int64_t m) { dot_tile_chunk_blocks<mr, nr, W>(g, t, xb, row, m, n, step); });
   });
 }
 

@@ -59,6 +59,18 @@ inline void col_tiles(bool stream, int64_t n0, int64_t n1, Tile&& tile) {
   for (; n < n1; n++) tile(Int<1>{}, n);
 }
 
+// tile(Int<NR>{}, n, step) over the columns [n0, n1), the tile's weight rows n + j · step: the range cut into 4
+// quarters of q rows, and tile i takes row i of each (step q), then the rows past 4q single. Each thread then
+// reads 4 long sequential streams, each running on from one tile into the next: on the 2-core Xeon VM one stream
+// per core reads 11-12 GB/s of fp8 weights from memory, 4 adjacent rows per tile (streams restarted every tile)
+// 17-20, the quarters 22-23. Every output gets the same operations as with col_tiles.
+template <class Tile>
+inline void quarter_tiles(int64_t n0, int64_t n1, Tile&& tile) {
+  const int64_t q = (n1 - n0) / 4;
+  for (int64_t i = 0; i < q; i++) tile(Int<4>{}, n0 + i, q);
+  for (int64_t n = n0 + 4 * q; n < n1; n++) tile(Int<1>{}, n, int64_t{1});
+}
+
 // block(mb, me) over blocks of 32 rows of x: a block stays in L2 while the weight tiles stream past it.
 template <class Block>
 inline void row_blocks(int64_t M, Block&& block) {

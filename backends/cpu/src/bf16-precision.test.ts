@@ -303,7 +303,7 @@ for (const kind of ['fp8', 'q8_0'] as const) {
     // Below 8 rows: the streamed GEMV (gemm-stream8-avx512bf16.cc). K 40 (one partial 64-chunk; Q8_0: a
     // partial second block), 300 (fp8: a partial chunk in the last of 3 blocks; Q8_0: 10 blocks, the last
     // partial), 1100 (fp8: 9 blocks, two runs of 4 in flight, then one), 8192 (x of one row past 16 KB of
-    // f32 but within it as bf16); M 1 (single weight rows), 2 and 7.
+    // f32 but within it as bf16); M 1 (4-row tiles over the column quarters, single rows past them), 2 and 7.
     for (const [M, K, N] of [
       [1, 40, 9],
       [1, 300, 131],
