@@ -125,12 +125,13 @@ void pack_fp8(const DotGemm& g, int64_t m0, int64_t m1, float* packed) {
 // f8_e4m3 tile (x packed by pack_fp8): within a scale block the exact weights are accumulated, and the
 // block's scale is applied once per block to the accumulators. The same code for every MR.
 template <int MR, int NR>
-[[gnu::noinline]] void dot_tile_fp8(const DotGemm& g, const Fp8Table& t, int64_t m0, int64_t n0) {
+[[gnu::noinline]] void dot_tile_fp8(const DotGemm& g, const Fp8Table& t, int64_t m0, int64_t n0, int64_t step) {
   __m512 total[MR][NR], part[MR][NR];
   zero_tile<Avx512>(total);
   const float* x[MR];
   const uint8_t* w[NR];
-  dot_operands(g, m0, n0, x, w);
+  tile_rows(x, g.x, g.ldx, m0);
+  for (int j = 0; j < NR; j++) w[j] = g.w[n0 + j * step];
   const int64_t K = g.K;
   const int64_t segment = g.wscale != nullptr ? g.bk : K;
   const int64_t full = K - K % 64;
@@ -192,24 +193,29 @@ template <int MR, int NR>
       fma_part<Fp8>(part, x, k, rest, wv);
     }
     for (int j = 0; j < NR; j++) {
-      __m512 c = _mm512_set1_ps(g.wscale != nullptr ? g.wscale[n0 + j][k0 / g.bk] : 1.0f);
+      __m512 c = _mm512_set1_ps(g.wscale != nullptr ? g.wscale[n0 + j * step][k0 / g.bk] : 1.0f);
       for (int i = 0; i < MR; i++) total[i][j] = _mm512_fmadd_ps(part[i][j], c, total[i][j]);
     }
   }
-  Avx512::store_tile<MR, NR>(total, g.alpha, g.out, g.ldo, m0, n0);
+  if (step == 1) return Avx512::store_tile<MR, NR>(total, g.alpha, g.out, g.ldo, m0, n0);
+  for (int i = 0; i < MR; i++)  // as store_tile: one horizontal sum per accumulator
+    for (int j = 0; j < NR; j++) g.out[(m0 + i) * g.ldo + n0 + j * step] = g.alpha * Avx512::hsum(total[i][j]);
 }
 
 void dot_driver_fp8(const DotGemm& g, int64_t n0, int64_t n1) {
   static const Fp8Table table;
   row_blocks(g.M, [&](int64_t mb, int64_t me) {
     const DotGemm block = packed_rows(g, mb, me, pack_fp8);
-    // Pairs of rows of x against 4 weight rows at a time, or single weight rows for decode where 4 scale
-    // blocks can be in flight (64 weight bytes per FMA latency; 16 with one chain); every output is computed
-    // by the same sequence of operations whatever the tile, so results do not depend on M.
+    // Pairs of rows of x against 4 weight rows at a time; for decode where 4 scale blocks can be in flight (64
+    // weight bytes per FMA latency; 16 with one chain), 4-row tiles over the quarters of the columns (4 long
+    // streams per thread, quarter_tiles); every output is computed by the same sequence of operations whatever
+    // the tile, so results do not depend on M.
     const bool blocks = g.wscale != nullptr && g.bk % 64 == 0 && g.K >= 4 * g.bk;
-    col_tiles(stream_rows(me - mb, g.K, blocks ? 64 : 16), n0, n1, [&](auto nr, int64_t n) {
-      row_tiles<2>(0, me - mb, [&](auto mr, int64_t m) { dot_tile_fp8<mr, nr>(block, table, m, n); });
-    });
+    const auto tile = [&](auto nr, int64_t n, int64_t step) {
+      row_tiles<2>(0, me - mb, [&](auto mr, int64_t m) { dot_tile_fp8<mr, nr>(block, table, m, n, step); });
+    };
+    if (stream_rows(me - mb, g.K, blocks ? 64 : 16)) return quarter_tiles(n0, n1, tile);
+    col_tiles(false, n0, n1, [&](auto nr, int64_t n) { tile(nr, n, int64_t{1}); });
   });
 }
 
