@@ -122,6 +122,15 @@ void pack_fp8(const DotGemm& g, int64_t m0, int64_t m1, float* packed) {
   }
 }
 
+// Avx512::store_tile for a tile whose weight rows are n0 + j · step (quarter_tiles): the same bits, one horizontal
+// sum per accumulator.
+template <int MR, int NR>
+inline void store_tile_step(const __m512 (&acc)[MR][NR], const DotGemm& g, int64_t m0, int64_t n0, int64_t step) {
+  if (step == 1) return Avx512::store_tile<MR, NR>(acc, g.alpha, g.out, g.ldo, m0, n0);
+  for (int i = 0; i < MR; i++)
+    for (int j = 0; j < NR; j++) g.out[(m0 + i) * g.ldo + n0 + j * step] = g.alpha * Avx512::hsum(acc[i][j]);
+}
+
 // f8_e4m3 tile (x packed by pack_fp8): within a scale block the exact weights are accumulated, and the
 // block's scale is applied once per block to the accumulators. The same code for every MR.
 template <int MR, int NR>
@@ -197,9 +206,7 @@ template <int MR, int NR>
       for (int i = 0; i < MR; i++) total[i][j] = _mm512_fmadd_ps(part[i][j], c, total[i][j]);
     }
   }
-  if (step == 1) return Avx512::store_tile<MR, NR>(total, g.alpha, g.out, g.ldo, m0, n0);
-  for (int i = 0; i < MR; i++)  // as store_tile: one horizontal sum per accumulator
-    for (int j = 0; j < NR; j++) g.out[(m0 + i) * g.ldo + n0 + j * step] = g.alpha * Avx512::hsum(total[i][j]);
+  store_tile_step<MR, NR>(total, g, m0, n0, step);
 }
 
 void dot_driver_fp8(const DotGemm& g, int64_t n0, int64_t n1) {
@@ -226,12 +233,13 @@ void dot_driver_fp8(const DotGemm& g, int64_t n0, int64_t n1) {
 // pack_pairs): its 16 even elements, then its 16 odd ones. The per-row summation order is the same
 // for every MR, so results do not depend on how many rows are computed together.
 template <int MR, int NR>
-[[gnu::noinline]] void dot_tile_bf16_pairs(const DotGemm& g, int64_t m0, int64_t n0) {
+[[gnu::noinline]] void dot_tile_bf16_pairs(const DotGemm& g, int64_t m0, int64_t n0, int64_t step) {
   __m512 acc[MR][NR];
   zero_tile<Avx512>(acc);
   const float* x[MR];
   const uint8_t* w[NR];
-  dot_operands(g, m0, n0, x, w);
+  tile_rows(x, g.x, g.ldx, m0);
+  for (int j = 0; j < NR; j++) w[j] = g.w[n0 + j * step];
   const int64_t K = g.K;
   const __m512i high = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
   int64_t k = 0;
@@ -254,7 +262,7 @@ template <int MR, int NR>
     for (int j = 0; j < NR; j++) wv[j] = load_part<Bf16>(w[j] + k * 2, rest);
     fma_part<Bf16>(acc, x, k, rest, wv);
   }
-  Avx512::store_tile<MR, NR>(acc, g.alpha, g.out, g.ldo, m0, n0);
+  store_tile_step<MR, NR>(acc, g, m0, n0, step);
 }
 
 // Rows [m0, m1) of x into `packed` (row stride K): each full 32-block as its 16 even then its 16 odd
@@ -278,9 +286,12 @@ void pack_pairs(const DotGemm& g, int64_t m0, int64_t m1, float* packed) {
 void dot_driver_bf16_pairs(const DotGemm& g, int64_t n0, int64_t n1) {
   row_blocks(g.M, [&](int64_t mb, int64_t me) {
     const DotGemm block = packed_rows(g, mb, me, pack_pairs);
-    col_tiles(stream_rows(me - mb, g.K, 32), n0, n1, [&](auto nr, int64_t n) {
-      row_tiles<4>(0, me - mb, [&](auto mr, int64_t m) { dot_tile_bf16_pairs<mr, nr>(block, m, n); });
-    });
+    // Decode (x in L1): 4-row tiles over the quarters of the columns (quarter_tiles); else adjacent 4-row tiles.
+    const auto tile = [&](auto nr, int64_t n, int64_t step) {
+      row_tiles<4>(0, me - mb, [&](auto mr, int64_t m) { dot_tile_bf16_pairs<mr, nr>(block, m, n, step); });
+    };
+    if (stream_rows(me - mb, g.K, 32)) return quarter_tiles(n0, n1, tile);
+    col_tiles(false, n0, n1, [&](auto nr, int64_t n) { tile(nr, n, int64_t{1}); });
   });
 }
 
