@@ -45,7 +45,7 @@ void destroy(uint32_t id) {
   if (entry.slab >= 0)
     slab_free(entry.slab);
   else if (entry.mapped)
-    huge_unmap(entry.data, entry.size == 0 ? 1 : entry.size);
+    huge_unmap(entry.data, entry.size);  // mapped only from kHugeMapMin bytes
   else
     std::free(entry.data);
   table[id] = {};

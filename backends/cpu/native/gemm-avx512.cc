@@ -127,8 +127,7 @@ void pack_fp8(const DotGemm& g, int64_t m0, int64_t m1, float* packed) {
 template <int MR, int NR>
 inline void store_tile_step(const __m512 (&acc)[MR][NR], const DotGemm& g, int64_t m0, int64_t n0, int64_t step) {
   if (step == 1) return Avx512::store_tile<MR, NR>(acc, g.alpha, g.out, g.ldo, m0, n0);
-  for (int i = 0; i < MR; i++)
-    for (int j = 0; j < NR; j++) g.out[(m0 + i) * g.ldo + n0 + j * step] = g.alpha * Avx512::hsum(acc[i][j]);
+  store_sums<Avx512, MR, NR>(acc, g.alpha, g.out, g.ldo, m0, n0, step);
 }
 
 // f8_e4m3 tile (x packed by pack_fp8): within a scale block the exact weights are accumulated, and the
@@ -139,8 +138,7 @@ template <int MR, int NR>
   zero_tile<Avx512>(total);
   const float* x[MR];
   const uint8_t* w[NR];
-  tile_rows(x, g.x, g.ldx, m0);
-  for (int j = 0; j < NR; j++) w[j] = g.w[n0 + j * step];
+  dot_operands(g, m0, n0, x, w, step);
   const int64_t K = g.K;
   const int64_t segment = g.wscale != nullptr ? g.bk : K;
   const int64_t full = K - K % 64;
@@ -238,8 +236,7 @@ template <int MR, int NR>
   zero_tile<Avx512>(acc);
   const float* x[MR];
   const uint8_t* w[NR];
-  tile_rows(x, g.x, g.ldx, m0);
-  for (int j = 0; j < NR; j++) w[j] = g.w[n0 + j * step];
+  dot_operands(g, m0, n0, x, w, step);
   const int64_t K = g.K;
   const __m512i high = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
   int64_t k = 0;

@@ -126,11 +126,13 @@ inline void tile_rows(const float* (&rows)[R], const float* base, int64_t ld, in
   for (int i = 0; i < R; i++) rows[i] = base + (m0 + i) * ld;
 }
 
-// The operand rows of an MR x NR dot tile at (m0, n0): x[i] = row m0 + i of x, w[j] = weight row n0 + j.
+// The operand rows of an MR x NR dot tile at (m0, n0): x[i] = row m0 + i of x, w[j] = weight row n0 + j · step
+// (step 1 but in quarter_tiles).
 template <int MR, int NR>
-inline void dot_operands(const DotGemm& g, int64_t m0, int64_t n0, const float* (&x)[MR], const uint8_t* (&w)[NR]) {
+inline void dot_operands(const DotGemm& g, int64_t m0, int64_t n0, const float* (&x)[MR], const uint8_t* (&w)[NR],
+                         int64_t step = 1) {
   tile_rows(x, g.x, g.ldx, m0);
-  for (int j = 0; j < NR; j++) w[j] = g.w[n0 + j];
+  for (int j = 0; j < NR; j++) w[j] = g.w[n0 + j * step];
 }
 
 // acc[i][j] += x[i][k, k + kLanes) · lo[j] + x[i][k + kLanes, k + 2 · kLanes) · hi[j], in that order: one
@@ -156,13 +158,13 @@ inline void fma_part(typename L::Vec (&acc)[MR][NR], const float* const (&x)[MR]
   }
 }
 
-// out[(m0 + i) · ldo + n0 + j] = alpha · Σ lanes of acc[i][j], one horizontal sum per accumulator
-// (the general case of L::store_tile).
+// out[(m0 + i) · ldo + n0 + j · step] = alpha · Σ lanes of acc[i][j], one horizontal sum per accumulator
+// (the general case of L::store_tile; step 1 but in quarter_tiles).
 template <class L, int MR, int NR>
 inline void store_sums(const typename L::Vec (&acc)[MR][NR], float alpha, float* out, int64_t ldo, int64_t m0,
-                       int64_t n0) {
+                       int64_t n0, int64_t step = 1) {
   for (int i = 0; i < MR; i++)
-    for (int j = 0; j < NR; j++) out[(m0 + i) * ldo + n0 + j] = alpha * L::hsum(acc[i][j]);
+    for (int j = 0; j < NR; j++) out[(m0 + i) * ldo + n0 + j * step] = alpha * L::hsum(acc[i][j]);
 }
 
 // acc[i][j] += Σ_k x[i][k] · w[j][k] over k in [k0, k1), one vector of kLanes at a time in order, then the tail
