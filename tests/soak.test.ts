@@ -42,6 +42,8 @@ describe('soak', () => {
     expect(summary.ok).toBe(true);
     expectCleanRun(summary, 100);
     expect(summary.native_growth).toBeLessThanOrEqual(0.05);
+    expect(summary.heap_live_source).toBe('forced-gc');
+    expect(summary.heap_live_readings).toBeGreaterThan(30);
     expect(summary.heap_growth).toBeLessThanOrEqual(0.1);
     expect(summary.memory_samples).toBeGreaterThan(30);
     expect(summary.cancelled).toBeGreaterThan(0);
@@ -58,8 +60,10 @@ describe('soak', () => {
         seconds: 20,
         warmup: 4,
         latencyRatio: 100,
+        liveHeap: server.liveHeap,
       });
       console.log(JSON.stringify(summary));
+      expect(summary.heap_live_source).toBe('forced-gc');
       expect(summary.native_growth).toBeGreaterThan(0.15);
       expect(summary.heap_growth).toBeGreaterThan(0.15);
       expect(summary.failed).toEqual([
