@@ -17,6 +17,7 @@
 #include "gemm.h"
 #include "kernels.h"
 #include "pool.h"
+#include "prefetch-rows.h"
 #include "segments.h"
 #include "softmax-row.h"
 
@@ -227,6 +228,9 @@ void mla_attention(const Context& ctx, const Tensor& out, const Tensor& q, const
       rope_scores.out = rope_logits.data();
       parallel_for_aligned(inner, T, 16, std::max<int64_t>(16, 65536 / std::max<int64_t>(1, H * W)),
                            [&](int64_t n0, int64_t n1) {
+                             prefetch_rows_l2(rows.rows.data() + n0, n1 - n0,
+                                              Cn * static_cast<int64_t>(dtype_bytes(cache.rows.dtype)));
+                             if (cache.fp8 && R > 0) prefetch_rows_l2(rows.rope.data() + n0, n1 - n0, 2 * R);
                              kernels.dot(scores, n0, n1);
                              if (!cache.fp8 || R == 0) return;
                              kernels.dot(rope_scores, n0, n1);

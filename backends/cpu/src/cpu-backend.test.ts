@@ -225,6 +225,15 @@ describe('cpu buffers', () => {
         /experts\[2\]\.gate\.weight: scaleInv given for a bf16 weight/,
       );
       expect(moe([expert(), skewed, expert()])()).toBeUndefined(); // expert 1 is not routed to
+      // Twelve routed experts are resolved over the threads; of two bad ones the lower is named, whichever
+      // thread met the other first.
+      const twelve = Array.from({ length: 12 }, (_, e) => (e === 5 || e === 10 ? skewed : expert()));
+      const all = uploadTensor(sync, 'i32', [2, 6], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+      const even = uploadTensor(sync, 'f32', [2, 6], new Array(12).fill(0.125));
+      for (let run = 0; run < 20; run++)
+        expect(() => sync.fused.moeExperts!(out, x, all, even, twelve)).toThrow(
+          /experts\[5\]\.down\.weight is f32\[3, 4\], expected \[3, 2\]/,
+        );
       expect(() =>
         sync.fused.moeExperts!(out, x, uploadTensor(sync, 'i32', [2, 1], [3, 0]), routing, [
           expert(),
