@@ -26,7 +26,6 @@
 #include "gemm-tiles.h"
 #include "lane-masks-avx512.h"
 #include "pair-interleave-avx512.h"
-#include "prefetch-rows.h"
 #include "transpose16-avx512.h"
 #include "widen-avx512.h"
 
@@ -145,13 +144,6 @@ void mla_pack_size_bf16(const MlaRowsView& rows, int64_t H, MlaPackedBf16& packe
 void mla_pack_bf16(const MlaRowsView& rows, MlaPackedBf16& packed, int64_t b0, int64_t b1) {
   const int64_t P = packed.pairs, width = 2 * P, V = packed.cvecs;
   const PairInterleave interleave;
-  const int64_t t0 = std::min(rows.T, 16 * b0), count = std::min(rows.T, 16 * b1) - t0;
-  if (rows.dtype == DType::f8_e4m3) {
-    prefetch_rows_l2(rows.rows + t0, count, rows.Cn);
-    prefetch_rows_l2(rows.rope + t0, count, 2 * (rows.W - rows.Cn));
-  } else {
-    prefetch_rows_l2(rows.rows + t0, count, rows.W * static_cast<int64_t>(dtype_bytes(rows.dtype)));
-  }
   for (int64_t b = b0; b < b1; b++) {
     uint16_t* nat = packed.natural.data() + b * 16 * width;
     for (int64_t l = 0; l < 16; l++) {
