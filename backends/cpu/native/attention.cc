@@ -131,27 +131,14 @@ void mla_attention(const Context& ctx, const Tensor& out, const Tensor& q, const
     if (indices->shape[0] != S) fail("indices " + indices->describe() + " do not match " + std::to_string(S) + " queries");
   }
   if (S == 0 || H == 0) return;
-  // Validate every query's rows up front so no task throws half-way: in parallel, each task catching its
-  // queries' errors, then the first bad query gathered again here to throw its error. A sparse decode batch
-  // (at most 1M selected rows) keeps its rows for the queries; larger batches gather them again.
+  // Validate every query's rows up front so no task throws half-way (the first bad query's error is thrown). A
+  // sparse decode batch (at most 1M selected rows) keeps its rows for the queries; larger batches gather them again.
   const bool keep = indices != nullptr && S * indices->shape[1] <= (int64_t{1} << 20);
   std::vector<QueryRows> kept(keep ? static_cast<size_t>(S) : 0);
-  {
-    std::vector<char> bad(static_cast<size_t>(S), 0);
-    parallel_for(ctx, S, 4, [&](int64_t s0, int64_t s1) {
-      QueryRows rows;
-      for (int64_t s = s0; s < s1; s++) {
-        try {
-          gather_rows_of(batch, cache, indices, s, keep ? kept[s] : rows);
-        } catch (...) {
-          bad[s] = 1;
-        }
-      }
-    });
-    QueryRows rows;
-    for (int64_t s = 0; s < S; s++)
-      if (bad[s]) gather_rows_of(batch, cache, indices, s, rows);
-  }
+  parallel_each_checked(ctx, S, 4, [&](int64_t s) {
+    thread_local QueryRows scratch;  // the running thread's own
+    gather_rows_of(batch, cache, indices, s, keep ? kept[s] : scratch);
+  });
   const GemmKernels& kernels = gemm_for(ctx.isa);
   const float fscale = static_cast<float>(scale);
   const bool q_direct = q.dtype == DType::f32 && q.strides[2] == 1;

@@ -219,8 +219,7 @@ void dot_driver_fp8(const DotGemm& g, int64_t n0, int64_t n1) {
     const auto tile = [&](auto nr, int64_t n, int64_t step) {
       row_tiles<2>(0, me - mb, [&](auto mr, int64_t m) { dot_tile_fp8<mr, nr>(block, table, m, n, step); });
     };
-    if (stream_rows(me - mb, g.K, blocks ? 64 : 16)) return quarter_tiles(n0, n1, tile);
-    col_tiles(false, n0, n1, [&](auto nr, int64_t n) { tile(nr, n, int64_t{1}); });
+    stream_tiles(stream_rows(me - mb, g.K, blocks ? 64 : 16), n0, n1, tile);
   });
 }
 
@@ -287,8 +286,7 @@ void dot_driver_bf16_pairs(const DotGemm& g, int64_t n0, int64_t n1) {
     const auto tile = [&](auto nr, int64_t n, int64_t step) {
       row_tiles<4>(0, me - mb, [&](auto mr, int64_t m) { dot_tile_bf16_pairs<mr, nr>(block, m, n, step); });
     };
-    if (stream_rows(me - mb, g.K, 32)) return quarter_tiles(n0, n1, tile);
-    col_tiles(false, n0, n1, [&](auto nr, int64_t n) { tile(nr, n, int64_t{1}); });
+    stream_tiles(stream_rows(me - mb, g.K, 32), n0, n1, tile);
   });
 }
 

@@ -206,10 +206,7 @@ void dot_stream8(const DotGemm& g, const uint16_t* xb, int64_t n0, int64_t n1) {
   // accumulator chain's latency: 4-row tiles over the quarters of the columns (4 long streams per thread);
   // else pairs of rows of x against 4 adjacent weight rows.
   const bool stream = stream_rows(g.M, row / 2, 64);
-  const auto tiles = [&](auto&& tile) {
-    if (stream) return quarter_tiles(n0, n1, tile);
-    col_tiles(false, n0, n1, [&](auto nr, int64_t n) { tile(nr, n, int64_t{1}); });
-  };
+  const auto tiles = [&](auto&& tile) { stream_tiles(stream, n0, n1, tile); };
   if (half_blocks(g)) {
     tiles([&](auto nr, int64_t n, int64_t step) {
       row_tiles<2>(0, g.M, [&](auto mr, int64_t m) { dot_tile_half_blocks<mr, nr, W>(g, t, xb, row, m, n, step); });

@@ -37,7 +37,9 @@ inline void row_tiles(int64_t m0, int64_t m1, Tile&& tile) {
   if (m < m1) with_count<R - 1>(m1 - m, [&](auto rows) { tile(rows, m); });
 }
 
-// Whether a dot tile should take one weight row at a time: with few rows of x (at most 4) that stay in L1
+// Whether a dot tile should take one weight row at a time (the f32 precision's bf16 and fp8 drivers and the bf16
+// precision's 8-bit one take 4-row tiles over the column quarters instead, stream_tiles): with few rows of x (at
+// most 4) that stay in L1
 // (16 KB of f32, since a single weight row re-reads all of x; K = 16384 x at 64 KB comes from L2, 4 bytes
 // per weight byte), and at least 32 bytes of weights per FMA latency of an accumulator chain. Each thread then reads its weights as one sequential stream, which the hardware prefetchers
 // follow; four rows read together are four streams a row apart that they lose at every tile (bf16 GEMV at
@@ -69,6 +71,14 @@ inline void quarter_tiles(int64_t n0, int64_t n1, Tile&& tile) {
   const int64_t q = (n1 - n0) / 4;
   for (int64_t i = 0; i < q; i++) tile(Int<4>{}, n0 + i, q);
   for (int64_t n = n0 + 4 * q; n < n1; n++) tile(Int<1>{}, n, int64_t{1});
+}
+
+// tile(Int<NR>{}, n, step) over the columns [n0, n1): quarter_tiles for decode (`stream`, see stream_rows), else
+// adjacent 4-row tiles (col_tiles, step 1).
+template <class Tile>
+inline void stream_tiles(bool stream, int64_t n0, int64_t n1, Tile&& tile) {
+  if (stream) return quarter_tiles(n0, n1, tile);
+  col_tiles(false, n0, n1, [&](auto nr, int64_t n) { tile(nr, n, int64_t{1}); });
 }
 
 // block(mb, me) over blocks of 32 rows of x: a block stays in L2 while the weight tiles stream past it.

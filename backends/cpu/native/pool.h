@@ -111,6 +111,25 @@ void for_each_query(const Context& ctx, int64_t S, const int32_t* positions, Que
   }
 }
 
+// each(i) for every i in [0, n) on the pool, each task catching its items' errors so that none stops half-way;
+// then the lowest item that threw runs again on this thread to throw its error, the one a loop in order would
+// meet first whatever the thread split (validating a batch's queries, resolving a MoE layer's experts).
+template <class Each>
+void parallel_each_checked(const Context& ctx, int64_t n, int64_t grain, Each&& each) {
+  std::vector<char> bad(static_cast<size_t>(std::max<int64_t>(0, n)), 0);
+  parallel_for(ctx, n, grain, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; i++) {
+      try {
+        each(i);
+      } catch (...) {
+        bad[static_cast<size_t>(i)] = 1;
+      }
+    }
+  });
+  for (int64_t i = 0; i < n; i++)
+    if (bad[static_cast<size_t>(i)]) each(i);
+}
+
 // parallel_for, for items that must be split on multiples of `align` (GEMM tiles): body(begin, end) gets
 // begin a multiple of align.
 template <class Body>

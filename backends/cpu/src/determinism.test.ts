@@ -54,9 +54,9 @@ describe('determinism on the cpu backend', () => {
   });
 });
 
-// linear takes one weight row at a time (fp8: 4-row tiles over the quarters of the columns) for up to 4 rows of
-// x and 4-row tiles above (gemm-tiles.h stream_rows): every row of x must get the same bits either way, at any
-// thread split.
+// linear takes one weight row at a time (bf16 and fp8: 4-row tiles over the quarters of the columns) for up to 4
+// rows of x and 4-row tiles above (gemm-tiles.h stream_rows): every row of x must get the same bits either way, at
+// any thread split.
 describe('linear rows do not depend on how many rows run together', () => {
   it.each<DType>(['bf16', 'f32', 'f16', 'f8_e4m3', 'i8'])('%s weights, M = 1 to 9', async (dtype) => {
     const backend = await cpuBackendFactory.create();
