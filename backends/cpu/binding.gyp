@@ -6,6 +6,8 @@
         "dsa_prebuild%": "<!(node -p \"process.env.DSA_CPU_PREBUILD === '1' ? 1 : 0\")"
       },
       "sources": [
+        "native/add-scaled-row.cc",
+        "native/add-scaled-row-avx512.cc",
         "native/addon.cc",
         "native/attention.cc",
         "native/attention-avx512bf16.cc",

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "add-scaled-row.h"
 #include "convert.h"
 #include "kernels.h"
 #include "segments.h"
@@ -147,6 +148,8 @@ void index_add(const Context& ctx, const Tensor& out, const Tensor& rows, const 
     for (int64_t i = 0; i < n; i++) w[i] = load_f64(weights->at(i * weights->strides[0]), weights->dtype);
   }
   check_row_indices(idx, count);
+  // f32 rows of unit stride into f32: add_scaled_row, the same arithmetic as the loop below.
+  const bool f32_rows = out.dtype == DType::f32 && rows.dtype == DType::f32 && out.strides[1] == 1 && rows.strides[1] == 1;
   // Rows in order (repeats accumulate as the reference does), columns in parallel.
   parallel_for(ctx, width, 2048, [&](int64_t c0, int64_t c1) {
     int64_t len = c1 - c0;
@@ -155,6 +158,11 @@ void index_add(const Context& ctx, const Tensor& out, const Tensor& rows, const 
     for (int64_t i = 0; i < n; i++) {
       if (idx[i] == -1) continue;
       uint8_t* dst = out.at(idx[i] * out.strides[0] + c0 * out.strides[1]);
+      if (f32_rows) {
+        add_scaled_row(ctx.isa, reinterpret_cast<float*>(dst), reinterpret_cast<const float*>(rows.at(i * rows.strides[0] + c0)),
+                       w[i], len);
+        continue;
+      }
       load_row_f64(acc, dst, out.dtype, len, out.strides[1]);
       load_row_f64(val, rows.at(i * rows.strides[0] + c0 * rows.strides[1]), rows.dtype, len, rows.strides[1]);
       for (int64_t c = 0; c < len; c++) acc[c] += w[i] * val[c];

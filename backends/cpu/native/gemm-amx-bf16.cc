@@ -137,6 +137,8 @@ namespace {
 // double-buffered across the K chunks (tiles 4 and 5) so that the next chunk's weight rows load while this
 // chunk's products run (tiles are not renamed: reusing one A tile waits for its products). C 0-1 (the groups),
 // B 6-7. Each output is the same chain over the chunks in order as the 2 x 2 loop's.
+constexpr int64_t kShortAhead = 4;  // blocks of short rows prefetched ahead
+
 void dot_amx_pipelined(const DotGemm& g, const uint32_t* packed, int64_t n0, int64_t n1) {
   const int64_t chunks = g.K / 32;
   const bool pair = g.M > 16;
@@ -149,6 +151,13 @@ void dot_amx_pipelined(const DotGemm& g, const uint32_t* packed, int64_t n0, int
   config.load();
   for (int64_t n = n0; n < n1; n += 16) {
     const WeightBlock w = weight_block(g, n, n1);
+    // Short rows (K <= 128, as MoE down projections of small models): a block is a few KB read in K / 32
+    // strided tile loads, which the hardware prefetchers follow late; the block kShortAhead blocks on is asked
+    // for into L2 (moeExperts' down phase at 32 tokens 3-5% faster; longer rows gained nothing from it).
+    if (w.in_place && w.stride <= 256 && n + 16 * (kShortAhead + 1) <= n1) {
+      const char* ahead = reinterpret_cast<const char*>(w.base) + 16 * kShortAhead * w.stride;
+      for (int64_t o = 0; o < 16 * w.stride; o += 64) _mm_prefetch(ahead + o, _MM_HINT_T1);
+    }
     _tile_zero(0);
     _tile_zero(1);
     const int64_t s = a_stride(w);

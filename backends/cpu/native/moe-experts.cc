@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "add-scaled-row.h"
 #include "convert.h"
 #include "gemm.h"
 #include "kernels.h"
@@ -198,6 +199,10 @@ void moe_experts(const Context& ctx, const Tensor& out, const Tensor& x, const T
       for (int64_t r = 0; r < m; r++) {
         float* o = out.ptr<float>() + token[r0 + r] * out.strides[0] + c0 * so;
         const double weight = scale[r0 + r];
+        if (so == 1) {
+          add_scaled_row(ctx.isa, o, ys + r * w, weight, w);
+          continue;
+        }
         for (int64_t c = 0; c < w; c++)
           o[c * so] = static_cast<float>(static_cast<double>(o[c * so]) + weight * static_cast<double>(ys[r * w + c]));
       }

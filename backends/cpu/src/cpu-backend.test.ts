@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { type Backend, createBackend, KernelArgumentError, uploadTensor } from '@dsa/backend';
+import { type Backend, createBackend, downloadTensor, KernelArgumentError, uploadTensor } from '@dsa/backend';
 import { ReferenceBackend } from '@dsa/backend-reference';
-import { narrow, permute, tensorView } from '@dsa/tensor';
+import { narrow, permute, select, type TensorView, tensorView } from '@dsa/tensor';
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from './cpu-backend.js';
 import type { CpuBuffer } from './cpu-buffer.js';
@@ -329,4 +329,49 @@ describe('cpu buffers', () => {
     local.dispose();
     expect(buffer.isDisposed).toBe(true);
   });
+});
+
+describe('indexAdd on f32 rows', () => {
+  // The composite's MoE combine, which moeExperts repeats per routed row: out = f32(out + w · y) with the sum in
+  // double. Unit strides take add_scaled_row (a vector loop on AVX-512), a strided out the generic loop; both
+  // must give exactly what that formula gives in JS doubles, on every kernel set, with a partial last vector.
+  const ISAS = (['portable', 'avx2', 'avx512'] as const).slice(0, native.addon.info().isa + 1);
+  const width = 37;
+  const f32 = (xs: number[]) => Array.from(new Float32Array(xs));
+  const out0 = f32(Array.from({ length: 6 * width }, (_, i) => Math.sin(i * 0.7) * 1e3 + 1 / (i + 3)));
+  const rows = f32(Array.from({ length: 4 * width }, (_, i) => Math.cos(i * 1.3) * 1e-2 + 1 / (i + 7)));
+  const indices = [2, 5, -1, 2];
+  const weights = f32([0.3, -1.7, 9, 0.0123]);
+  const expected = [...out0];
+  indices.forEach((r, i) => {
+    if (r < 0) return;
+    for (let c = 0; c < width; c++)
+      expected[r * width + c] = Math.fround(expected[r * width + c]! + weights[i]! * rows[i * width + c]!);
+  });
+  for (const isa of ISAS)
+    it(`sums in double, as f32(out + w · y), dense and strided (${isa})`, async () => {
+      const cpu = new CpuBackend(native.addon, { threads: 2, settings: { isa } });
+      const args = (out: TensorView) =>
+        [
+          out,
+          uploadTensor(cpu, 'f32', [4, width], rows),
+          uploadTensor(cpu, 'i32', [4], indices),
+          uploadTensor(cpu, 'f32', [4], weights),
+        ] as const;
+      const dense = uploadTensor(cpu, 'f32', [6, width], out0);
+      cpu.kernels.indexAdd(...args(dense));
+      // The same rows as the even columns of a [6, 2·width] table.
+      const wide = uploadTensor(
+        cpu,
+        'f32',
+        [6, width, 2],
+        out0.flatMap((v) => [v, -5]),
+      );
+      cpu.kernels.indexAdd(...args(select(wide, 2, 0)));
+      expect(Array.from(await downloadTensor(cpu, dense))).toEqual(expected);
+      const table = Array.from(await downloadTensor(cpu, wide));
+      expect(table.filter((_, i) => i % 2 === 0)).toEqual(expected);
+      expect(table.filter((_, i) => i % 2 === 1).every((v) => v === -5)).toBe(true);
+      cpu.dispose();
+    });
 });
