@@ -49,7 +49,7 @@ struct WeightBlock {
 WeightBlock weight_block(const DotGemm& g, int64_t n, int64_t n1) {
   WeightBlock b;
   const int64_t count = std::min<int64_t>(16, n1 - n);
-  for (int64_t i = 0; i < 16; i++) b.rows[i] = i < count ? reinterpret_cast<const uint16_t*>(g.w[n + i]) : nullptr;
+  for (int64_t i = 0; i < 16; i++) b.rows[i] = i < count ? reinterpret_cast<const uint16_t*>(g.row(n + i)) : nullptr;
   if (count == 16) {
     const int64_t stride = reinterpret_cast<const uint8_t*>(b.rows[1]) - reinterpret_cast<const uint8_t*>(b.rows[0]);
     bool even = stride > 0;

@@ -47,7 +47,7 @@ void dot_tile_bf16(const DotGemm& g, const uint16_t* xb, int64_t m0, int64_t n0)
   for (int i = 0; i < MR; i++)
     for (int j = 0; j < NR; j++) acc[i][j] = _mm512_setzero_ps();
   const uint16_t* w[NR];
-  for (int j = 0; j < NR; j++) w[j] = reinterpret_cast<const uint16_t*>(g.w[n0 + j]);
+  for (int j = 0; j < NR; j++) w[j] = reinterpret_cast<const uint16_t*>(g.row(n0 + j));
   const uint16_t* x[MR];
   for (int i = 0; i < MR; i++) x[i] = xb + (m0 + i) * g.K;
   const int64_t K = g.K;
@@ -96,9 +96,9 @@ inline void dot_row16_bf16(const DotGemm& g, const uint16_t* xb, int64_t m, int6
   __m512 acc[16];
 #pragma GCC unroll 16
   for (int j = 0; j < 16; j++) {
-    const uint16_t* w = reinterpret_cast<const uint16_t*>(g.w[n0 + j]);
+    const uint16_t* w = reinterpret_cast<const uint16_t*>(g.row(n0 + j));
     if (ahead + j < ahead_end) {
-      const char* p = reinterpret_cast<const char*>(g.w[ahead + j]);
+      const char* p = reinterpret_cast<const char*>(g.row(ahead + j));
       for (int64_t b = 0; b < 2 * K; b += 64) _mm_prefetch(p + b, _MM_HINT_T0);
     }
     __m512 a = _mm512_setzero_ps();
@@ -150,7 +150,7 @@ inline void dot_chunk_bf16(const DotGemm& g, const uint16_t* xb, int64_t m0, int
   for (int i = 0; i < MR; i++)
     for (int j = 0; j < NR; j++) acc[i][j] = _mm512_load_ps(acc_mem + (i * kChunkCols + j0 + j) * 16);
   const uint16_t* w[NR];
-  for (int j = 0; j < NR; j++) w[j] = reinterpret_cast<const uint16_t*>(g.w[n0 + j]);
+  for (int j = 0; j < NR; j++) w[j] = reinterpret_cast<const uint16_t*>(g.row(n0 + j));
   const uint16_t* x[MR];
   for (int i = 0; i < MR; i++) x[i] = xb + (m0 + i) * g.K;
   int64_t k = k0;
@@ -279,9 +279,9 @@ struct Panel {
     for (int64_t n = n0; n < n1; n++) {
       uint16_t* wr = w.data() + (n - n0) * row;
       if (g.wdtype == DType::f8_e4m3)
-        pack_lane_blocks(lb, g.K, FromE4m3{g.w[n]}, wr);
+        pack_lane_blocks(lb, g.K, FromE4m3{g.row(n)}, wr);
       else
-        pack_lane_blocks(lb, g.K, FromI8{g.w[n]}, wr);
+        pack_lane_blocks(lb, g.K, FromI8{g.row(n)}, wr);
       float* sr = s.data() + (n - n0) * srow;
       for (int64_t b = 0; b < srow; b++) {
         const int64_t k = b * lb.B;

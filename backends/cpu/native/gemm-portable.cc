@@ -12,7 +12,7 @@ namespace {
 
 // Row n of W as f32, block scales applied.
 void weight_row(const DotGemm& g, int64_t n, float* row) {
-  load_row_f32(row, g.w[n], g.wdtype, g.K, 1);
+  load_row_f32(row, g.row(n), g.wdtype, g.K, 1);
   if (g.wscale != nullptr) {
     const float* s = g.wscale[n];
     for (int64_t k = 0; k < g.K; k++) row[k] *= s[k / g.bk];

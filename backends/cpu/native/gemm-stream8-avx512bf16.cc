@@ -109,7 +109,7 @@ template <int MR, int NR, class W>
   const uint16_t* x[MR];
   for (int i = 0; i < MR; i++) x[i] = xb + (m0 + i) * row;
   const uint8_t* w[NR];
-  for (int j = 0; j < NR; j++) w[j] = g.w[n0 + j * step];
+  for (int j = 0; j < NR; j++) w[j] = g.row(n0 + j * step);
   auto scale = [&](int j, int64_t c) { return _mm512_set1_ps(g.wscale != nullptr ? g.wscale[n0 + j * step][c * 64 / g.bk] : 1.0f); };
   __m512 total[MR][NR];
   for (int i = 0; i < MR; i++)
@@ -172,7 +172,7 @@ template <int MR, int NR, class W>
   const uint16_t* x[MR];
   for (int i = 0; i < MR; i++) x[i] = xb + (m0 + i) * row;
   const uint8_t* w[NR];
-  for (int j = 0; j < NR; j++) w[j] = g.w[n0 + j * step];
+  for (int j = 0; j < NR; j++) w[j] = g.row(n0 + j * step);
   __m512 total[MR][NR];
   for (int i = 0; i < MR; i++)
     for (int j = 0; j < NR; j++) total[i][j] = _mm512_setzero_ps();

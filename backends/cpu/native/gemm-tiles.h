@@ -142,7 +142,7 @@ template <int MR, int NR>
 inline void dot_operands(const DotGemm& g, int64_t m0, int64_t n0, const float* (&x)[MR], const uint8_t* (&w)[NR],
                          int64_t step = 1) {
   tile_rows(x, g.x, g.ldx, m0);
-  for (int j = 0; j < NR; j++) w[j] = g.w[n0 + j * step];
+  for (int j = 0; j < NR; j++) w[j] = g.row(n0 + j * step);
 }
 
 // acc[i][j] += x[i][k, k + kLanes) · lo[j] + x[i][k + kLanes, k + 2 · kLanes) · hi[j], in that order: one

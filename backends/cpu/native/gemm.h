@@ -12,20 +12,25 @@ namespace dsa {
 // scores against cached rows):
 //   out[m, n] = alpha · Σ_k x[m, k] · W(n, k)   for m in [0, M), n in [n0, n1),
 //   W(n, k) = w[n][k] (dtype wdtype) · (wscale ? wscale[n][k / bk] : 1).
-// x is f32 with row stride ldx; w[n] points at row n (any row order: gathered cache rows work);
-// wdtype is f32, bf16, f16 or f8_e4m3.
+// x is f32 with row stride ldx; row(n) is weight row n: w[n] where w is given (any row order: gathered cache
+// rows work), else w_base + n · w_stride (a weight tensor's rows as they lie, with no per-call pointer array);
+// wdtype is f32, bf16, f16, f8_e4m3 or i8.
 struct DotGemm {
   const float* x;
   int64_t ldx;
   int64_t M;
   int64_t K;
-  const uint8_t* const* w;
+  const uint8_t* const* w;  // per row n: its pointer, or null (then w_base and w_stride)
   DType wdtype;
   const float* const* wscale;  // per row n: its row of block scales, or null
   int64_t bk;                  // block width of wscale along K
   float* out;
   int64_t ldo;
   float alpha;
+  const uint8_t* w_base = nullptr;  // where w is null: row 0
+  int64_t w_stride = 0;             // where w is null: bytes from one row to the next
+
+  const uint8_t* row(int64_t n) const { return w != nullptr ? w[n] : w_base + n * w_stride; }
 };
 
 // "Axpy" form, B given as rows of length N (matmul b [K, N], attention values):

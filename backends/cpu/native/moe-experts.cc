@@ -120,8 +120,8 @@ void moe_experts(const Context& ctx, const Tensor& out, const Tensor& x, const T
   // I: the first active expert's gate rows; every active expert must match it.
   const Tensor& gate0 = experts[active.empty() ? 0 : active[0]].gate.weight;
   const int64_t inter = gate0.rank == 2 ? gate0.shape[0] : -1;
-  // Resolved over the pool (a decode batch of 32 activates all 32 experts of `small`: 39,000 row pointers, 36 µs
-  // on one thread), into this thread's buffers, kept for the next call; the tasks reach them through these
+  // Resolved over the pool (a decode batch of 32 activates all 32 experts of `small`; block-scaled weights list
+  // each row's scales), into this thread's buffers, kept for the next call; the tasks reach them through these
   // references. Of several bad experts the lowest is named.
   thread_local std::vector<Projection> gate_buffer, up_buffer, down_buffer;
   const size_t active_size = active.size();
