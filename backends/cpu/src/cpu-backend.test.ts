@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { type Backend, createBackend, downloadTensor, KernelArgumentError, uploadTensor } from '@dsa/backend';
+import { uploadBatch } from '@dsa/backend/testing';
 import { ReferenceBackend } from '@dsa/backend-reference';
 import { narrow, permute, select, type TensorView, tensorView } from '@dsa/tensor';
 import { describe, expect, it } from 'vitest';
@@ -329,6 +330,75 @@ describe('cpu buffers', () => {
     local.dispose();
     expect(buffer.isDisposed).toBe(true);
   });
+});
+
+describe('mlaAttention on a paged cache', () => {
+  // The rows a query selects are looked up in its sequence's block table: a power-of-two block size by shifts,
+  // any other by division. Either way an unmapped position and a slot past the cache are named.
+  for (const blockSize of [4, 3])
+    it(`names unmapped positions and slots outside the cache (block size ${blockSize})`, () => {
+      const sync = new CpuBackend(native.addon, { threads: 2, settings: { execution: 'synchronous' } });
+      try {
+        const [H, W, C] = [2, 8, 4];
+        const cache = uploadTensor(sync, 'f32', [3 * blockSize, W], new Array(3 * blockSize * W).fill(0.25));
+        const q = uploadTensor(sync, 'f32', [2, H, W], new Array(2 * H * W).fill(0.5));
+        const out = tensorView(sync.allocate(2 * H * C * 4, 'activations'), 'f32', [2, H, C]);
+        const attend = (table: number[][], picks: number[]) => () =>
+          sync.fused.mlaAttention!(
+            out,
+            q,
+            cache,
+            uploadBatch(sync, {
+              blockSize,
+              blockTable: table,
+              sequenceIds: [0, 1],
+              positions: [5, 5],
+              slots: 0,
+            }),
+            uploadTensor(sync, 'i32', [2, 3], [0, 1, 2, ...picks]),
+            0.5,
+          );
+        const b = blockSize;
+        expect(
+          attend(
+            [
+              [0, 1],
+              [2, -1],
+            ],
+            [0, 1, 2],
+          )(),
+        ).toBeUndefined();
+        expect(
+          attend(
+            [
+              [0, 1],
+              [2, -1],
+            ],
+            [0, b + 1, -1],
+          ),
+        ).toThrow(new RegExp(`sequence 1 has no cache block for position ${b + 1}`));
+        expect(
+          attend(
+            [
+              [0, 1],
+              [2, -1],
+            ],
+            [2 * b, 0, -1],
+          ),
+        ).toThrow(new RegExp(`sequence 1 has no cache block for position ${2 * b}`));
+        expect(
+          attend(
+            [
+              [0, 1],
+              [2, 3],
+            ],
+            [1, b, -1],
+          ),
+        ).toThrow(new RegExp(`block 3 of the block table is outside the cache of ${3 * b} slots`));
+      } finally {
+        sync.dispose();
+      }
+    });
 });
 
 describe('indexAdd on f32 rows', () => {
