@@ -17,6 +17,9 @@
 // A (16 rows of a × 32 k, zero past M and K), b's rows paired into VNNI B tiles per 16 columns, C = 16 rows of
 // a × 16 columns, summed over the K chunks in order: again one chain per output whatever M or the split.
 // Compiled for the AMX target through the pragma below; amx_dot_applies checks the CPU (has_amx_bf16).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12's AVX-512 headers (transpose16)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
 #include <immintrin.h>
 
 #include <algorithm>
@@ -145,10 +148,22 @@ void dot_amx_pipelined(const DotGemm& g, const uint32_t* packed, int64_t n0, int
   const uint32_t* b0 = packed;
   const uint32_t* b1 = packed + chunks * 256;
   alignas(64) uint16_t buffer[2][16 * 32];
-  alignas(64) float tiles[2][16 * 16];
+  // The C tiles of two blocks: a block's outputs are written once the next block's first products are on their
+  // way, not right after its tile stores (vector loads of a tile store's bytes wait for it to complete, and the
+  // next block's tile loads waited behind them: the lm head at 16 and 32 rows 4-6% faster).
+  alignas(64) float tiles[2][2][16 * 16];
+  int64_t pending = -1;  // the block whose outputs wait in tiles[pending_slot]
+  int pending_slot = 0;
+  const auto write_pending = [&] {
+    if (pending < 0) return;
+    store_c(g, tiles[pending_slot][0], 0, pending, n1);
+    if (pair) store_c(g, tiles[pending_slot][1], 16, pending, n1);
+    pending = -1;
+  };
   AmxTileConfig config;
   for (int t = 0; t < 8; t++) config.tile(t, 16, 64);
   config.load();
+  int slot = 0;
   for (int64_t n = n0; n < n1; n += 16) {
     const WeightBlock w = weight_block(g, n, n1);
     // Short rows (K <= 128, as MoE down projections of small models): a block is a few KB read in K / 32
@@ -171,6 +186,7 @@ void dot_amx_pipelined(const DotGemm& g, const uint32_t* packed, int64_t n0, int
         _tile_loadd(7, b1 + c * 256, 64);
         _tile_dpbf16ps(1, 4, 7);
       }
+      if (c == 0) write_pending();
       if (c + 1 >= chunks) break;
       // chunk c + 1 in tile 5; chunk c + 2 into tile 4
       if (c + 2 < chunks) _tile_loadd(4, a_tile(w, c + 2, buffer[0]), s);
@@ -181,13 +197,13 @@ void dot_amx_pipelined(const DotGemm& g, const uint32_t* packed, int64_t n0, int
         _tile_dpbf16ps(1, 5, 7);
       }
     }
-    _tile_stored(0, tiles[0], 64);
-    store_c(g, tiles[0], 0, n, n1);
-    if (pair) {
-      _tile_stored(1, tiles[1], 64);
-      store_c(g, tiles[1], 16, n, n1);
-    }
+    _tile_stored(0, tiles[slot][0], 64);
+    if (pair) _tile_stored(1, tiles[slot][1], 64);
+    pending = n;
+    pending_slot = slot;
+    slot ^= 1;
   }
+  write_pending();
   _tile_release();
 }
 
