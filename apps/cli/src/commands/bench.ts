@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type Backend, createBackend } from '@dsa/backend';
+import { type Backend, createBackend, type SamplingRow } from '@dsa/backend';
 import {
   type CacheSequence,
   DeepseekModel,
@@ -189,25 +189,32 @@ function tokensFor(count: number, vocab: number, salt: number): number[] {
   return Array.from({ length: count }, (_, i) => (salt * 7919 + i * 104729 + 3) % vocab);
 }
 
-async function step(
-  model: DeepseekModel,
-  entries: readonly ForwardEntry[],
-  logits: Float32Array,
-): Promise<void> {
+/**
+ * One step as the engine runs it for requests without sampling settings: the forward, then the greedy pick on
+ * the device (the sampler's `sample` kernel), and only the token ids downloaded. (Until session 20 the bench
+ * downloaded every logit instead, which the engine never does: 4 MB a step for `small` at batch 32.)
+ */
+async function step(model: DeepseekModel, entries: readonly ForwardEntry[]): Promise<void> {
   const result = await model.forward(entries);
-  await model.backend.download(result.logits, logits);
+  await model.sampler.sample(
+    result.logits,
+    entries.map(() => GREEDY),
+    null,
+  );
 }
+
+/** The engine's sampling for a request that sets none (temperature 0). */
+const GREEDY: SamplingRow = { temperature: 0 };
 
 /**
  * Prefills `prompts` (one per sequence, of equal length) in steps of at most `chunk` tokens per
- * sequence, fewer where the model's step memory budget says so; `logits` receives the last step's.
+ * sequence, fewer where the model's step memory budget says so.
  */
 async function prefill(
   model: DeepseekModel,
   sequences: readonly CacheSequence[],
   prompts: readonly (readonly number[])[],
   chunk: number,
-  logits: Float32Array,
 ): Promise<void> {
   const length = prompts[0]?.length ?? 0;
   for (let start = 0; start < length; ) {
@@ -216,7 +223,6 @@ async function prefill(
     await step(
       model,
       sequences.map((sequence, s) => ({ sequence, tokens: prompts[s]!.slice(start, end) })),
-      logits,
     );
     start = end;
   }
@@ -292,7 +298,7 @@ async function measure(
   // Warm-up (not timed): first-use allocations of the workspace and the kernels.
   for (const { model } of variants) {
     const warm = model.cache.createSequence();
-    await prefill(model, [warm], [tokensFor(flags.prompt, vocab, 0)], flags.prompt, new Float32Array(vocab));
+    await prefill(model, [warm], [tokensFor(flags.prompt, vocab, 0)], flags.prompt);
     model.cache.release(warm);
     // The arena grows to the warm-up's high-water mark at the next reset: do it here, or the first timed pp
     // pays for it (allocating and zeroing ~1 GB at --prompt 2048 on small: 0.45 s of a 1.2 s forward).
@@ -315,22 +321,19 @@ async function measure(
         })),
       );
       try {
-        const logits = new Float32Array(Math.max(...group) * vocab);
         const decode = (run: (typeof runs)[number], t: number) =>
           step(
             run.model,
             run.sequences.map((sequence, s) => ({ sequence, tokens: [(t * 31 + s * 17 + 5) % vocab] })),
-            logits.subarray(0, run.batch * vocab),
           );
         for (const run of runs) {
           const { model, batch } = run;
           const cache = model.cache;
           // pp: one forward of --prompt tokens for a fresh sequence (in chunks under --step-memory).
           const fresh = cache.createSequence();
-          const ppLogits = new Float32Array(vocab);
           profile?.reset();
           const ppStarted = performance.now();
-          await prefill(model, [fresh], [tokensFor(flags.prompt, vocab, 1)], flags.prompt, ppLogits);
+          await prefill(model, [fresh], [tokensFor(flags.prompt, vocab, 1)], flags.prompt);
           run.ppSeconds = (performance.now() - ppStarted) / 1000;
           if (profile && backend.name === 'cpu' && cliSetting('benchKernels')) {
             const pp = new KernelTotals();
@@ -346,7 +349,7 @@ async function measure(
           } else {
             const fillStarted = performance.now();
             const prompts = run.sequences.map((_, s) => tokensFor(depth, vocab, s + 2));
-            await prefill(model, run.sequences, prompts, PREFILL_CHUNK, new Float32Array(batch * vocab));
+            await prefill(model, run.sequences, prompts, PREFILL_CHUNK);
             run.fillTokS = (batch * depth) / ((performance.now() - fillStarted) / 1000);
           }
           // Warm-up, not timed: with graphs, the first step of a batch bucket runs eagerly and the
