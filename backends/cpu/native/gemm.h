@@ -11,7 +11,7 @@ namespace dsa {
 // "Dot" form, B given as rows of length K (linear weights [N, K], matmul with transposed b, attention
 // scores against cached rows):
 //   out[m, n] = alpha · Σ_k x[m, k] · W(n, k)   for m in [0, M), n in [n0, n1),
-//   W(n, k) = w[n][k] (dtype wdtype) · (wscale ? wscale[n][k / bk] : 1).
+//   W(n, k) = row(n)[k] (dtype wdtype) · (wscale ? wscale[n][k / bk] : 1).
 // x is f32 with row stride ldx; row(n) is weight row n: w[n] where w is given (any row order: gathered cache
 // rows work), else w_base + n · w_stride (a weight tensor's rows as they lie, with no per-call pointer array);
 // wdtype is f32, bf16, f16, f8_e4m3 or i8.

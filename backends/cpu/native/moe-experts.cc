@@ -199,7 +199,7 @@ void moe_experts(const Context& ctx, const Tensor& out, const Tensor& x, const T
       for (int64_t r = 0; r < m; r++) {
         float* o = out.ptr<float>() + token[r0 + r] * out.strides[0] + c0 * so;
         const double weight = scale[r0 + r];
-        if (so == 1) {
+        if (so == 1) {  // the same arithmetic, a vector at a time
           add_scaled_row(ctx.isa, o, ys + r * w, weight, w);
           continue;
         }

@@ -191,8 +191,8 @@ function tokensFor(count: number, vocab: number, salt: number): number[] {
 
 /**
  * One step as the engine runs it for requests without sampling settings: the forward, then the greedy pick on
- * the device (the sampler's `sample` kernel), and only the token ids downloaded. (Until session 20 the bench
- * downloaded every logit instead, which the engine never does: 4 MB a step for `small` at batch 32.)
+ * the device (the sampler's `sample` kernel), and only the token ids downloaded. (Downloading every logit, which
+ * the engine never does, would add 4 MB a step for `small` at batch 32.)
  */
 async function step(model: DeepseekModel, entries: readonly ForwardEntry[]): Promise<void> {
   const result = await model.forward(entries);
