@@ -9,6 +9,8 @@
         "native/add-scaled-row.cc",
         "native/add-scaled-row-avx512.cc",
         "native/addon.cc",
+        "native/argmax-row.cc",
+        "native/argmax-row-avx512.cc",
         "native/attention.cc",
         "native/attention-avx512bf16.cc",
         "native/bandwidth.cc",

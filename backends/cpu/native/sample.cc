@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "argmax-row.h"
 #include "convert.h"
 #include "kernels.h"
 #include "segments.h"
@@ -167,6 +168,14 @@ void sample(const Context& ctx, const Tensor& out, const Tensor& logits, const s
     double* x = scratch<double>(vocab);
     for (int64_t r = b; r < e; r++) {
       const SamplingRow& row = rows[r];
+      // A greedy row with nothing to add to its logits: the same pick straight from f32 (widening to double is
+      // exact and keeps the order, NaN included).
+      if (row.temperature <= 0 && row.logit_bias.empty() && !row.has_history && !want_logprobs && vocab > 0 &&
+          logits.dtype == DType::f32 && (logits.strides[1] == 1 || vocab == 1)) {
+        const float* lr = logits.ptr<float>() + r * logits.strides[0];
+        out.ptr<int32_t>()[r * out.strides[0]] = static_cast<int32_t>(argmax_row(ctx.isa, lr, vocab));
+        continue;
+      }
       load_row_f64(x, logits.at(r * logits.strides[0]), logits.dtype, vocab, logits.strides[1]);
       process_logits(x, vocab, row);
       int32_t id = sample_row(x, vocab, row, p, order, keep);

@@ -401,6 +401,52 @@ describe('mlaAttention on a paged cache', () => {
     });
 });
 
+describe('greedy sample', () => {
+  // A greedy row with no bias and no history is picked straight from the f32 logits (argmax-row.h, a vector loop on
+  // AVX-512): the first index greater than every earlier one, as the reference's `x[i] > x[best]` loop; NaN at 0
+  // wins, NaN later never does, the first of equal maxima (and of -0 / +0) wins.
+  const ISAS = (['portable', 'avx2', 'avx512'] as const).slice(0, native.addon.info().isa + 1);
+  const width = 37;
+  const row = (f: (i: number) => number) => Array.from({ length: width }, (_, i) => f(i));
+  const rows = [
+    row((i) => Math.sin(i * 1.7)),
+    row((i) => (i === 0 ? Number.NaN : i)),
+    row((i) => (i === 30 ? Number.NaN : i === 5 || i === 33 ? 9 : 0)),
+    row((i) => (i === 2 ? -0 : i === 3 ? 0 : -1)),
+    row(() => Number.NEGATIVE_INFINITY),
+    row((i) => (i === 36 ? 2 : 1)),
+    row(() => Number.NaN),
+  ];
+  const expected = rows.map((r) => {
+    const x = Float32Array.from(r);
+    let best = 0;
+    for (let i = 1; i < x.length; i++) if (x[i]! > x[best]!) best = i;
+    return best;
+  });
+  for (const isa of ISAS)
+    it(`picks the reference's index, NaN and ties included (${isa})`, async () => {
+      const cpu = new CpuBackend(native.addon, { threads: 2, settings: { isa } });
+      const logits = uploadTensor(cpu, 'f32', [rows.length, width], rows.flat());
+      const ids = tensorView(cpu.allocate(rows.length * 4, 'activations'), 'i32', [rows.length]);
+      cpu.kernels.sample(
+        ids,
+        logits,
+        rows.map(() => ({ temperature: 0 })),
+        {},
+      );
+      expect(Array.from(await downloadTensor(cpu, ids))).toEqual(expected);
+      // With a logit bias the row takes the double path: the same rule over the biased values.
+      cpu.kernels.sample(
+        ids,
+        logits,
+        rows.map(() => ({ temperature: 0, logitBias: [[7, 100]] as [number, number][] })),
+        {},
+      );
+      expect(Array.from(await downloadTensor(cpu, ids))).toEqual([7, 0, 7, 7, 0, 7, 0]);
+      cpu.dispose();
+    });
+});
+
 describe('indexAdd on f32 rows', () => {
   // The composite's MoE combine, which moeExperts repeats per routed row: out = f32(out + w · y) with the sum in
   // double. Unit strides take add_scaled_row (a vector loop on AVX-512), a strided out the generic loop; both
