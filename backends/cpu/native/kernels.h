@@ -21,8 +21,20 @@ struct BatchHost {
   int64_t table_length;         // Q · max_blocks
   int64_t max_blocks;
   int64_t block_size;
-  // Pool slot of logical position `position` of sequence row `sequence`; throws when unmapped.
-  int64_t slot(int64_t sequence, int64_t position) const;
+  // Pool slot of logical position `position` of sequence row `sequence`; throws when unmapped. A power-of-two
+  // block size (the runtime's 64) is taken apart by shifts: attention looks up every selected row (8192 per layer
+  // for a batch of 32 at top-k 256), and the divisions cost about 30 µs per call.
+  int64_t slot(int64_t sequence, int64_t position) const {
+    if (block_size > 0 && (block_size & (block_size - 1)) == 0 && sequence >= 0 && position >= 0) {
+      const int shift = __builtin_ctzll(static_cast<unsigned long long>(block_size));
+      const int64_t block = position >> shift, entry = sequence * max_blocks + block;
+      if (block < max_blocks && entry < table_length && block_table[entry] >= 0)
+        return (static_cast<int64_t>(block_table[entry]) << shift) + (position & (block_size - 1));
+    }
+    return slot_by_division(sequence, position);
+  }
+  // slot() for any block size, and the error where the position is unmapped.
+  int64_t slot_by_division(int64_t sequence, int64_t position) const;
 };
 
 struct SamplingRow {
