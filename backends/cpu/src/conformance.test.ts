@@ -3,12 +3,13 @@ import { checkConformance, primitiveCases } from '@dsa/backend/testing';
 import { ReferenceBackend } from '@dsa/backend-reference';
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from './cpu-backend.js';
+import { runnableIsas } from './cpu-settings.js';
 import { loadNative } from './native.js';
 
 const native = loadNative();
 if ('error' in native) throw native.error;
 const addon = native.addon;
-const ISAS = (['portable', 'avx2', 'avx512'] as const).slice(0, addon.info().isa + 1);
+const ISAS = runnableIsas(addon.info().isa);
 
 // Every primitive case of the kit against the reference backend, once per kernel set this CPU runs.
 for (const isa of ISAS) {

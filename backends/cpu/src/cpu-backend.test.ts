@@ -6,11 +6,14 @@ import { narrow, permute, select, type TensorView, tensorView } from '@dsa/tenso
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from './cpu-backend.js';
 import type { CpuBuffer } from './cpu-buffer.js';
+import { runnableIsas } from './cpu-settings.js';
 import cpuBackendFactory, { createCpuBackendFactory } from './index.js';
 import { loadNative } from './native.js';
 
 const native = loadNative();
 if ('error' in native) throw native.error;
+// The kernel sets this CPU runs, each tested where a kernel has one per set.
+const ISAS = runnableIsas(native.addon.info().isa);
 
 describe('cpu backend factory', () => {
   it('probes with score 10 and names the ISA and threads', async () => {
@@ -405,7 +408,6 @@ describe('greedy sample', () => {
   // A greedy row with no bias and no history is picked straight from the f32 logits (argmax-row.h, a vector loop on
   // AVX-512): the first index greater than every earlier one, as the reference's `x[i] > x[best]` loop; NaN at 0
   // wins, NaN later never does, the first of equal maxima (and of -0 / +0) wins.
-  const ISAS = (['portable', 'avx2', 'avx512'] as const).slice(0, native.addon.info().isa + 1);
   const width = 37;
   const row = (f: (i: number) => number) => Array.from({ length: width }, (_, i) => f(i));
   const rows = [
@@ -451,7 +453,6 @@ describe('indexAdd on f32 rows', () => {
   // The composite's MoE combine, which moeExperts repeats per routed row: out = f32(out + w · y) with the sum in
   // double. Unit strides take add_scaled_row (a vector loop on AVX-512), a strided out the generic loop; both
   // must give exactly what that formula gives in JS doubles, on every kernel set, with a partial last vector.
-  const ISAS = (['portable', 'avx2', 'avx512'] as const).slice(0, native.addon.info().isa + 1);
   const width = 37;
   const f32 = (xs: number[]) => Array.from(new Float32Array(xs));
   const out0 = f32(Array.from({ length: 6 * width }, (_, i) => Math.sin(i * 0.7) * 1e3 + 1 / (i + 3)));

@@ -33,10 +33,8 @@ import { formatShape, isContiguous, sameShape, type TensorView, viewByteLength }
 import { ArgumentBlock } from './arguments.js';
 import { CpuBuffer } from './cpu-buffer.js';
 import { CpuGraph } from './cpu-graph.js';
-import { type CpuBackendSettings, cpuSettings } from './cpu-settings.js';
+import { CPU_ISAS, type CpuBackendSettings, cpuSettings } from './cpu-settings.js';
 import type { NativeAddon, NativeInfo, NativeKernel } from './native.js';
-
-const ISA_LEVELS: Record<string, number> = { portable: 0, avx2: 1, avx512: 2 };
 
 /** Awaits a native wait; a kernel that failed on the executor becomes a KernelArgumentError naming it. */
 async function settle(operation: string, wait: Promise<void>): Promise<void> {
@@ -167,9 +165,9 @@ export class CpuBackend implements Backend {
     }
     this.threads = Math.min(addon.reserveThreads(requested), requested);
     const settings = cpuSettings(options.settings);
-    const cap = settings.isa === undefined ? info.isa : ISA_LEVELS[settings.isa];
+    const cap = settings.isa === undefined ? info.isa : CPU_ISAS.indexOf(settings.isa);
     const isa = Math.min(cap, info.isa);
-    const bf16 = settings.precision === 'bf16' && info.avx512bf16 && isa === ISA_LEVELS.avx512;
+    const bf16 = settings.precision === 'bf16' && info.avx512bf16 && isa === CPU_ISAS.indexOf('avx512');
     this.isa = bf16 ? isa + 1 : isa;
     this.precision = bf16 ? 'bf16' : 'f32';
     const execution = settings.execution;

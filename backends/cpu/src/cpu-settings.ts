@@ -1,12 +1,23 @@
 import { type BackendOptions, readSettings, type SettingsOf } from '@dsa/backend';
 
+/** The kernel sets, slowest first: the values of the `isa` setting, in the order of the addon's levels (0, 1, 2). */
+export const CPU_ISAS = ['portable', 'avx2', 'avx512'] as const;
+
+/** A kernel set of the cpu backend. */
+export type CpuIsa = (typeof CPU_ISAS)[number];
+
+/** The kernel sets a CPU runs, slowest first, given the best one's level (the native addon's `info().isa`). */
+export function runnableIsas(bestLevel: number): readonly CpuIsa[] {
+  return CPU_ISAS.slice(0, bestLevel + 1);
+}
+
 /**
  * Every setting of the cpu backend (`BackendOptions.settings`), with the environment variable that
  * overrides it. (`DSA_CPU_ISA` and `DSA_CPU_PROFILE` are read by the native addon itself.)
  */
 export const CPU_SETTING_SPECS = {
   /** Caps the kernel set: `portable`, `avx2` or `avx512` (default: the best this CPU runs). */
-  isa: { kind: 'choice', values: ['portable', 'avx2', 'avx512'] },
+  isa: { kind: 'choice', values: CPU_ISAS },
   /**
    * `queued` (default): kernel calls enqueue work on an in-order queue drained by an executor thread,
    * off the JavaScript thread. `synchronous`: every call runs to completion before it returns

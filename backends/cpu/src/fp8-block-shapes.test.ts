@@ -7,11 +7,12 @@ import { ReferenceBackend } from '@dsa/backend-reference';
 import { floatToFp8E4m3, fp8E4m3ToFloat, tensorView } from '@dsa/tensor';
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from './cpu-backend.js';
+import { runnableIsas } from './cpu-settings.js';
 import { loadNative } from './native.js';
 
 const native = loadNative();
 if ('error' in native) throw native.error;
-const ISAS = (['portable', 'avx2', 'avx512'] as const).slice(0, native.addon.info().isa + 1);
+const ISAS = runnableIsas(native.addon.info().isa);
 
 describe.each(ISAS)('fp8 linear with odd scale blocks (%s)', (isa) => {
   const cpu = new CpuBackend(native.addon, { threads: 2, settings: { isa } });

@@ -8,11 +8,12 @@ import { emptyTensor, Random } from '@dsa/backend/testing';
 import { ReferenceBackend } from '@dsa/backend-reference';
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from './cpu-backend.js';
+import { runnableIsas } from './cpu-settings.js';
 import { loadNative } from './native.js';
 
 const native = loadNative();
 if ('error' in native) throw native.error;
-const ISAS = (['portable', 'avx2', 'avx512'] as const).slice(0, native.addon.info().isa + 1);
+const ISAS = runnableIsas(native.addon.info().isa);
 
 /** Row values: scaled normals over 2^-12 .. 2^10, exact e4m3 ties (midpoints times the block scale), specials. */
 function rowValues(random: Random, d: number): number[] {

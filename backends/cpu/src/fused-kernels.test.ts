@@ -4,11 +4,12 @@ import { fusedCases } from '@dsa/backend/testing';
 import { ReferenceBackend } from '@dsa/backend-reference';
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from './cpu-backend.js';
+import { runnableIsas } from './cpu-settings.js';
 import { loadNative } from './native.js';
 
 const native = loadNative();
 if ('error' in native) throw native.error;
-const ISAS = (['portable', 'avx2', 'avx512'] as const).slice(0, native.addon.info().isa + 1);
+const ISAS = runnableIsas(native.addon.info().isa);
 
 for (const isa of ISAS) {
   describe(`fused kernels of the cpu backend (${isa}) match their composite definitions`, () => {

@@ -6,7 +6,14 @@ export { ArgumentBlock, DTYPE_CODES } from './arguments.js';
 export { CPU_FUSED_KERNELS, CpuBackend } from './cpu-backend.js';
 export { CpuBuffer } from './cpu-buffer.js';
 export { CpuGraph } from './cpu-graph.js';
-export { CPU_SETTING_SPECS, type CpuBackendSettings, cpuSettings } from './cpu-settings.js';
+export {
+  CPU_ISAS,
+  CPU_SETTING_SPECS,
+  type CpuBackendSettings,
+  type CpuIsa,
+  cpuSettings,
+  runnableIsas,
+} from './cpu-settings.js';
 export {
   loadNative,
   type NativeAddon,

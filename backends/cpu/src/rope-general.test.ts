@@ -8,11 +8,12 @@ import { ReferenceBackend } from '@dsa/backend-reference';
 import { permute, tensorView } from '@dsa/tensor';
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from './cpu-backend.js';
+import { runnableIsas } from './cpu-settings.js';
 import { loadNative } from './native.js';
 
 const native = loadNative();
 if ('error' in native) throw native.error;
-const ISAS = (['portable', 'avx2', 'avx512'] as const).slice(0, native.addon.info().isa + 1);
+const ISAS = runnableIsas(native.addon.info().isa);
 
 /** x after rope, as bf16 rows [4, 3, 16] and as an f32 view [4, 3, 16] of a [4, 16, 3] tensor (last stride 3). */
 async function rotated(backend: Backend, layout: 'interleaved' | 'half'): Promise<[number[], number[]]> {
