@@ -58,7 +58,10 @@ void run_item(const Context& ctx, const GemmKernels& kernels, const Plan& plan, 
   }
   const uint8_t* b_base = b.at(p * b.strides[0]);
   std::vector<float> b_packed;
-  std::vector<const uint8_t*> rows;
+  // The axpy form's row pointers, kept per thread across items and calls (a decode step's 16 heads each asked
+  // for a fresh vector); the dot form takes b's first row and stride instead.
+  thread_local std::vector<const uint8_t*> rows_buffer;
+  std::vector<const uint8_t*>& rows = rows_buffer;
   DType bdtype = b.dtype;
   if (plan.pack_b) {
     // b[p] as dense f32 [K, N], element (k, n) at b.strides[1]·k + b.strides[2]·n (not transposed) or
@@ -71,14 +74,15 @@ void run_item(const Context& ctx, const GemmKernels& kernels, const Plan& plan, 
     rows.resize(static_cast<size_t>(K));
     for (int64_t k = 0; k < K; k++) rows[k] = reinterpret_cast<const uint8_t*>(b_packed.data() + k * N);
     bdtype = DType::f32;
-  } else {
-    int64_t count = plan.dot ? N : K;
-    rows.resize(static_cast<size_t>(count));
-    for (int64_t r = 0; r < count; r++) rows[r] = b_base + r * plan.b_row_stride * b.bytes();
+  } else if (!plan.dot) {
+    rows.resize(static_cast<size_t>(K));
+    for (int64_t k = 0; k < K; k++) rows[k] = b_base + k * plan.b_row_stride * b.bytes();
   }
   const bool bf16 = ctx.isa >= kAvx512Bf16;
   if (plan.dot && !plan.pack_b) {
-    const DotGemm g{ap, lda, M, K, rows.data(), bdtype, /*wscale*/ nullptr, /*bk*/ K, op, ldo, alpha};
+    DotGemm g{ap, lda, M, K, /*w*/ nullptr, bdtype, /*wscale*/ nullptr, /*bk*/ K, op, ldo, alpha};
+    g.w_base = b_base;
+    g.w_stride = plan.b_row_stride * b.bytes();
     const int64_t grain = std::max<int64_t>(16, 65536 / std::max<int64_t>(1, M * K));
     const bool amx = bf16 && amx_dot_applies(g);
     parallel_for_aligned(ctx, N, 16, grain, [&](int64_t n0, int64_t n1) {
