@@ -161,6 +161,10 @@ void sample(const Context& ctx, const Tensor& out, const Tensor& logits, const s
       fail("history length " + std::to_string(row.history_length) + " exceeds its tokens " + row.history.describe());
   }
   const bool want_logprobs = outputs.logprobs != nullptr || top > 0;
+  // Greedy rows with nothing to add to their logits may be picked straight from f32 rows (widening to double is
+  // exact and keeps the order, NaN included): where the call wants no log-probabilities and the rows are dense f32.
+  const bool f32_greedy = !want_logprobs && vocab > 0 && logits.dtype == DType::f32 &&
+                          (logits.strides[1] == 1 || vocab == 1);
   parallel_for(ctx, batch, 1, [&](int64_t b, int64_t e) {
     thread_local std::vector<double> p;
     thread_local std::vector<int32_t> order;
@@ -168,10 +172,7 @@ void sample(const Context& ctx, const Tensor& out, const Tensor& logits, const s
     double* x = scratch<double>(vocab);
     for (int64_t r = b; r < e; r++) {
       const SamplingRow& row = rows[r];
-      // A greedy row with nothing to add to its logits: the same pick straight from f32 (widening to double is
-      // exact and keeps the order, NaN included).
-      if (row.temperature <= 0 && row.logit_bias.empty() && !row.has_history && !want_logprobs && vocab > 0 &&
-          logits.dtype == DType::f32 && (logits.strides[1] == 1 || vocab == 1)) {
+      if (f32_greedy && row.temperature <= 0 && row.logit_bias.empty() && !row.has_history) {
         const float* lr = logits.ptr<float>() + r * logits.strides[0];
         out.ptr<int32_t>()[r * out.strides[0]] = static_cast<int32_t>(argmax_row(ctx.isa, lr, vocab));
         continue;
