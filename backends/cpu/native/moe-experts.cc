@@ -120,9 +120,8 @@ void moe_experts(const Context& ctx, const Tensor& out, const Tensor& x, const T
   // I: the first active expert's gate rows; every active expert must match it.
   const Tensor& gate0 = experts[active.empty() ? 0 : active[0]].gate.weight;
   const int64_t inter = gate0.rank == 2 ? gate0.shape[0] : -1;
-  // Resolved over the pool (a decode batch of 32 activates all 32 experts of `small`; block-scaled weights list
-  // each row's scales), into this thread's buffers, kept for the next call; the tasks reach them through these
-  // references. Of several bad experts the lowest is named.
+  // Resolved (a decode batch of 32 activates all 32 experts of `small`) into this thread's buffers, kept for the
+  // next call; the tasks reach them through these references.
   thread_local std::vector<Projection> gate_buffer, up_buffer, down_buffer;
   const size_t active_size = active.size();
   if (gate_buffer.size() < active_size) {
@@ -133,7 +132,7 @@ void moe_experts(const Context& ctx, const Tensor& out, const Tensor& x, const T
   std::vector<Projection>& gate = gate_buffer;
   std::vector<Projection>& up = up_buffer;
   std::vector<Projection>& down = down_buffer;
-  parallel_each_checked(ctx, static_cast<int64_t>(active_size), 4, [&](int64_t i) {
+  const auto resolve = [&](int64_t i) {
     const MoeExpert& ex = experts[active[i]];
     const auto name = [e = active[i]](const char* which) {
       return [e, which] { return "experts[" + std::to_string(e) + "]." + which + ".weight"; };
@@ -141,7 +140,17 @@ void moe_experts(const Context& ctx, const Tensor& out, const Tensor& x, const T
     resolve_projection(gate[i], ex.gate, inter, d, name("gate"));
     resolve_projection(up[i], ex.up, inter, d, name("up"));
     resolve_projection(down[i], ex.down, d, inter, name("down"));
-  });
+  };
+  // Unscaled experts resolve in a few checks each: on this thread, in order (small's 32 at a batch of 32: 3.0-3.2
+  // µs per call, against 17-22 µs over the pool, its dispatch and the Projections' lines shared between cores).
+  // Block-scaled ones list a scale pointer per row: over the pool. Either way the lowest bad expert is named.
+  bool scaled = false;
+  for (const int64_t e : active)
+    scaled = scaled || experts[e].gate.has_scale || experts[e].up.has_scale || experts[e].down.has_scale;
+  if (scaled)
+    parallel_each_checked(ctx, static_cast<int64_t>(active_size), 4, resolve);
+  else
+    for (size_t i = 0; i < active_size; i++) resolve(static_cast<int64_t>(i));
 
   if (total == 0 || d == 0) {
     for (int64_t t = 0; t < n; t++) {

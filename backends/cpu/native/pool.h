@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "tensor.h"
@@ -69,6 +70,35 @@ void parallel_for(const Context& ctx, int64_t n, int64_t grain, Body&& body) {
         Job* j = static_cast<Job*>(context);
         int64_t begin = j->n * chunk / j->chunks;
         int64_t end = j->n * (chunk + 1) / j->chunks;
+        if (begin < end) (*j->body)(begin, end);
+      },
+      &job);
+}
+
+// parallel_for_aligned with one contiguous range per thread: [0, n) cut into as many ranges as threads run (at
+// most ctx.threads, each range at least `grain` items; every begin a multiple of `align`), one task each. For a
+// stream at one row of x (decode GEMV): each thread's weights are one sequential run, which the hardware prefetchers
+// follow without restarting at the end of every chunk. No balancing: a thread that starts late holds the call up.
+template <class Body>
+void parallel_split_aligned(const Context& ctx, int64_t n, int64_t align, int64_t grain, Body&& body) {
+  if (n <= 0) return;
+  const int64_t units = (n + align - 1) / align;
+  const int64_t grain_units = std::max<int64_t>(1, grain / align);
+  const int64_t threads = std::min<int64_t>(ctx.threads, (units + grain_units - 1) / grain_units);
+  if (threads <= 1) {
+    body(int64_t{0}, n);
+    return;
+  }
+  struct Job {
+    std::remove_reference_t<Body>* body;
+    int64_t n, align, units, threads;
+  } job{&body, n, align, units, threads};
+  ThreadPool::get().run(
+      static_cast<int>(threads), threads,
+      [](void* context, int64_t t) {
+        Job* j = static_cast<Job*>(context);
+        const int64_t begin = j->units * t / j->threads * j->align;
+        const int64_t end = std::min(j->n, j->units * (t + 1) / j->threads * j->align);
         if (begin < end) (*j->body)(begin, end);
       },
       &job);
