@@ -63,7 +63,7 @@ void resolve_projection(Projection& p, const LinearWeightArgs& w, int64_t n, int
     if (!w.has_scale) fail(name() + ": " + dtype_name(weight.dtype) + " weight without scaleInv");
     if (w.block_n < 1 || w.block_k < 1) fail(name() + ": block size must be positive");
     const int64_t rows = (n + w.block_n - 1) / w.block_n, cols = (k + w.block_k - 1) / w.block_k;
-    expect_shape((name() + ".scaleInv").c_str(), w.scale, {rows, cols});
+    if (!has_shape(w.scale, {rows, cols})) expect_shape((name() + ".scaleInv").c_str(), w.scale, {rows, cols});
     block_scale_rows(w.scale, n, w.block_n, cols, p.scales, p.scale_rows);
     p.bk = w.block_k;
   } else if (w.has_scale) {

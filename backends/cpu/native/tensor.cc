@@ -26,22 +26,27 @@ void expect_dtype(const char* name, const Tensor& t, DType dtype) {
     fail(std::string(name) + " has dtype " + dtype_name(t.dtype) + ", expected " + dtype_name(dtype));
 }
 
-void expect_shape(const char* name, const Tensor& t, std::initializer_list<int64_t> shape) {
-  bool ok = t.rank == static_cast<int>(shape.size());
+bool has_shape(const Tensor& t, std::initializer_list<int64_t> shape) {
+  if (t.rank != static_cast<int>(shape.size())) return false;
   int i = 0;
-  std::ostringstream want;
-  want << "[";
   for (int64_t d : shape) {
-    if (ok && d != -1 && t.shape[i] != d) ok = false;
-    want << (i ? ", " : "");
-    if (d == -1)
-      want << "*";
-    else
-      want << d;
+    if (d != -1 && t.shape[i] != d) return false;
     i++;
   }
-  want << "]";
-  if (!ok) fail(std::string(name) + " has shape " + t.describe() + ", expected " + want.str());
+  return true;
+}
+
+// The expected shape is formatted only when it does not match: a string stream per check, as this did on every
+// call, cost `small`'s replayed decode step 5.2-5.4% at 240 layers and 3.8% at 8 (calls alternating in one process).
+void expect_shape(const char* name, const Tensor& t, std::initializer_list<int64_t> shape) {
+  if (has_shape(t, shape)) return;
+  std::string want = "[";
+  int i = 0;
+  for (int64_t d : shape) {
+    if (i++ > 0) want += ", ";
+    want += d == -1 ? std::string("*") : std::to_string(d);
+  }
+  fail(std::string(name) + " has shape " + t.describe() + ", expected " + want + "]");
 }
 
 void expect_dense_rows(const char* name, const Tensor& t) {

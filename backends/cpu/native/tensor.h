@@ -112,7 +112,10 @@ struct Context {
 void expect_rank(const char* name, const Tensor& t, int rank);
 // Throws unless `t` has `dtype`.
 void expect_dtype(const char* name, const Tensor& t, DType dtype);
-// Throws unless `t` has exactly `shape` (-1 matches anything).
+// Whether `t` has exactly `shape` (-1 matches anything).
+bool has_shape(const Tensor& t, std::initializer_list<int64_t> shape);
+// Throws unless has_shape(t, shape). The message is built only for a mismatch: kernels check their arguments on
+// every call, replayed decode steps included (see tensor.cc).
 void expect_shape(const char* name, const Tensor& t, std::initializer_list<int64_t> shape);
 // Throws unless the last dimension is dense (stride 1) or has size <= 1.
 void expect_dense_rows(const char* name, const Tensor& t);
