@@ -186,7 +186,8 @@ void linears(const Context& ctx, const Tensor& x, const std::vector<LinearPart>&
     if (weight.shape[1] != K) fail("x " + x.describe() + " does not match " + name("weights") + " " + weight.describe());
     columns[i] = weight.shape[0];
     resolve_projection(projections[i], parts[i].weight, columns[i], K, [&] { return name("weights"); });
-    if (!has_shape(parts[i].out, {M, columns[i]})) expect_shape(name("outs").c_str(), parts[i].out, {M, columns[i]});
+    if (!has_shape(parts[i].out, {M, columns[i]}))
+      expect_shape(name("outs").c_str(), parts[i].out, {M, columns[i]});
   }
   if (M == 0 || count == 0) return;
   std::vector<float> x_packed;
