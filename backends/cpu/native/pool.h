@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <type_traits>
 #include <vector>
 
 #include "tensor.h"
@@ -49,7 +48,7 @@ int hardware_threads();
 // Splits [0, n) into contiguous chunks of at least `grain` items and runs body(begin, end) for each
 // on the pool, using up to ctx.threads threads.
 template <class Body>
-void parallel_for(const Context& ctx, int64_t n, int64_t grain, Body&& body) {
+void parallel_for(const Context& ctx, int64_t n, int64_t grain, Body&& body, int64_t chunks_per_thread = 4) {
   if (n <= 0) return;
   grain = std::max<int64_t>(1, grain);
   int64_t max_chunks = (n + grain - 1) / grain;
@@ -58,8 +57,10 @@ void parallel_for(const Context& ctx, int64_t n, int64_t grain, Body&& body) {
     body(int64_t{0}, n);
     return;
   }
-  // A few chunks per thread balance the load when one thread is late (the caller returns to JS).
-  int64_t chunks = std::min<int64_t>(max_chunks, static_cast<int64_t>(threads) * 4);
+  // A few chunks per thread (claimed in turn) balance the load when one thread is late (the caller returns to JS);
+  // one per thread gives each a single contiguous range (see parallel_for_aligned).
+  int64_t chunks =
+      std::min<int64_t>(max_chunks, static_cast<int64_t>(threads) * std::max<int64_t>(1, chunks_per_thread));
   struct Job {
     Body* body;
     int64_t n, chunks;
@@ -70,35 +71,6 @@ void parallel_for(const Context& ctx, int64_t n, int64_t grain, Body&& body) {
         Job* j = static_cast<Job*>(context);
         int64_t begin = j->n * chunk / j->chunks;
         int64_t end = j->n * (chunk + 1) / j->chunks;
-        if (begin < end) (*j->body)(begin, end);
-      },
-      &job);
-}
-
-// parallel_for_aligned with one contiguous range per thread: [0, n) cut into as many ranges as threads run (at
-// most ctx.threads, each range at least `grain` items; every begin a multiple of `align`), one task each. For a
-// stream at one row of x (decode GEMV): each thread's weights are one sequential run, which the hardware prefetchers
-// follow without restarting at the end of every chunk. No balancing: a thread that starts late holds the call up.
-template <class Body>
-void parallel_split_aligned(const Context& ctx, int64_t n, int64_t align, int64_t grain, Body&& body) {
-  if (n <= 0) return;
-  const int64_t units = (n + align - 1) / align;
-  const int64_t grain_units = std::max<int64_t>(1, grain / align);
-  const int64_t threads = std::min<int64_t>(ctx.threads, (units + grain_units - 1) / grain_units);
-  if (threads <= 1) {
-    body(int64_t{0}, n);
-    return;
-  }
-  struct Job {
-    std::remove_reference_t<Body>* body;
-    int64_t n, align, units, threads;
-  } job{&body, n, align, units, threads};
-  ThreadPool::get().run(
-      static_cast<int>(threads), threads,
-      [](void* context, int64_t t) {
-        Job* j = static_cast<Job*>(context);
-        const int64_t begin = j->units * t / j->threads * j->align;
-        const int64_t end = std::min(j->n, j->units * (t + 1) / j->threads * j->align);
         if (begin < end) (*j->body)(begin, end);
       },
       &job);
@@ -161,13 +133,16 @@ void parallel_each_checked(const Context& ctx, int64_t n, int64_t grain, Each&& 
 }
 
 // parallel_for, for items that must be split on multiples of `align` (GEMM tiles): body(begin, end) gets
-// begin a multiple of align.
+// begin a multiple of align. chunks_per_thread = 1 gives each thread one contiguous range: for a stream at one row
+// of x (decode GEMV) each thread's weights are then one sequential run, which the hardware prefetchers follow without
+// restarting at every chunk end; no balancing, so a thread that starts late holds the call up.
 template <class Body>
-void parallel_for_aligned(const Context& ctx, int64_t n, int64_t align, int64_t grain, Body&& body) {
+void parallel_for_aligned(const Context& ctx, int64_t n, int64_t align, int64_t grain, Body&& body,
+                          int64_t chunks_per_thread = 4) {
   int64_t units = (n + align - 1) / align;
-  parallel_for(ctx, units, std::max<int64_t>(1, grain / align), [&](int64_t b, int64_t e) {
-    body(b * align, std::min(n, e * align));
-  });
+  parallel_for(
+      ctx, units, std::max<int64_t>(1, grain / align),
+      [&](int64_t b, int64_t e) { body(b * align, std::min(n, e * align)); }, chunks_per_thread);
 }
 
 }  // namespace dsa
