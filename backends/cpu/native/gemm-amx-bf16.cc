@@ -178,7 +178,8 @@ void dot_amx_pipelined(const DotGemm& g, const uint32_t* packed, int64_t n0, int
     // the next block's rows are asked for into L2 two chunks at a time, as this block's chunks are multiplied.
     // small's decode steps in the bf16 precision, replayed in turn in one process on the 2-core Xeon VM: 1 token
     // 4.7-7.6% faster, 8 tokens 3.9%, 32 tokens a median 5.4% of six runs (its lm head, dense and attention
-    // projections most); 240 layers from memory (1 token) unchanged (docs/benchmarks.md, session 23).
+    // projections most), its weights largely in the 480 MB last-level cache; from memory (240 layers) within the
+    // noise: 1 token -10.7 to +5.7% over six runs, 32 tokens -3% (docs/benchmarks.md, session 23).
     const bool ahead_rows = w.in_place && w.stride > 256 && n + 32 <= n1;
     const char* next[16];
     for (int64_t i = 0; i < 16; i++) next[i] = ahead_rows ? reinterpret_cast<const char*>(g.row(n + 16 + i)) : nullptr;
