@@ -7,7 +7,8 @@
 // bound the gather, not the memory.
 // Build (one line, from the repository root; x86-64 with AVX-512):
 //   g++ -O2 -mavx512f -o /tmp/gather-rows-bench backends/cpu/dev/gather-rows-bench.cc
-// then run: /tmp/gather-rows-bench 0; /tmp/gather-rows-bench 2 8; (/tmp/gather-rows-bench 2 8 & /tmp/gather-rows-bench 2 8)
+// then run: /tmp/gather-rows-bench 0; /tmp/gather-rows-bench 2 8; and two at once:
+//   (/tmp/gather-rows-bench 2 8 & /tmp/gather-rows-bench 2 8)
 #include <immintrin.h>
 #include <sys/mman.h>
 

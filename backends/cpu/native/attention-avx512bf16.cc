@@ -51,7 +51,8 @@ constexpr int64_t kPackAhead = 8;
 // Asks for the bytes of row t that row_bf16 reads.
 inline void prefetch_row(const MlaRowsView& rows, int64_t t) {
   if (rows.dtype == DType::f8_e4m3) {
-    for (int64_t o = 0; o < rows.Cn; o += 64) _mm_prefetch(reinterpret_cast<const char*>(rows.rows[t]) + o, _MM_HINT_T1);
+    for (int64_t o = 0; o < rows.Cn; o += 64)
+      _mm_prefetch(reinterpret_cast<const char*>(rows.rows[t]) + o, _MM_HINT_T1);
     _mm_prefetch(reinterpret_cast<const char*>(rows.scales[t]), _MM_HINT_T1);
     for (int64_t o = 0; o < 2 * (rows.W - rows.Cn); o += 64)
       _mm_prefetch(reinterpret_cast<const char*>(rows.rope[t]) + o, _MM_HINT_T1);
