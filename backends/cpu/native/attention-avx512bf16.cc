@@ -42,25 +42,13 @@ inline __m512i round32(const float* p, int64_t n) {
   return (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
 }
 
-// Rows a pack asks for ahead of the one it converts (prefetcht1, into L2). The rows lie scattered over the cache,
-// so the hardware prefetchers do not fetch them: at a decode batch of 32 (small, depth 1024, bf16 precision, rows of
-// 320 bytes) the pack went 13-15% faster with 8, 12 or 16 rows ahead, on the 2-core Xeon VM (in-process A/B, six
-// runs; docs/benchmarks.md, session 23).
+// Rows a pack asks for ahead of the one it converts (prefetcht1, into L2), for f32 and bf16 rows. The rows lie
+// scattered over the cache, so the hardware prefetchers do not fetch them: at a decode batch of 32 (small, depth
+// 1024, bf16 precision, rows of 320 bytes) the pack went 13-15% faster with 8, 12 or 16 rows ahead on the 2-core
+// Xeon VM in a phase of slow memory (timed inside, alternating), the attention 2.4% in a faster one (four runs,
+// -6.8 to +1.6%). fp8 rows (three pieces each, decoded on the way) made the attention 2.8% slower with it (five
+// runs, -4.2 to +7.8%): they are not asked for (docs/benchmarks.md, session 23).
 constexpr int64_t kPackAhead = 8;
-
-// Asks for the bytes of row t that row_bf16 reads.
-inline void prefetch_row(const MlaRowsView& rows, int64_t t) {
-  if (rows.dtype == DType::f8_e4m3) {
-    for (int64_t o = 0; o < rows.Cn; o += 64)
-      _mm_prefetch(reinterpret_cast<const char*>(rows.rows[t]) + o, _MM_HINT_T1);
-    _mm_prefetch(reinterpret_cast<const char*>(rows.scales[t]), _MM_HINT_T1);
-    for (int64_t o = 0; o < 2 * (rows.W - rows.Cn); o += 64)
-      _mm_prefetch(reinterpret_cast<const char*>(rows.rope[t]) + o, _MM_HINT_T1);
-    return;
-  }
-  const int64_t bytes = rows.W * static_cast<int64_t>(dtype_bytes(rows.dtype));
-  for (int64_t o = 0; o < bytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(rows.rows[t]) + o, _MM_HINT_T1);
-}
 
 // Row t of `rows` as `width` bf16 (a multiple of 32; elements from W on zero).
 void row_bf16(const MlaRowsView& rows, int64_t t, int64_t width, uint16_t* dst) {
@@ -163,12 +151,17 @@ void mla_pack_size_bf16(const MlaRowsView& rows, int64_t H, MlaPackedBf16& packe
 
 void mla_pack_bf16(const MlaRowsView& rows, MlaPackedBf16& packed, int64_t b0, int64_t b1) {
   const int64_t P = packed.pairs, width = 2 * P, V = packed.cvecs;
+  const bool ahead = rows.dtype != DType::f8_e4m3;
+  const int64_t row_bytes = rows.W * static_cast<int64_t>(dtype_bytes(rows.dtype));
   const PairInterleave interleave;
   for (int64_t b = b0; b < b1; b++) {
     uint16_t* nat = packed.natural.data() + b * 16 * width;
     for (int64_t l = 0; l < 16; l++) {
       const int64_t t = 16 * b + l;
-      if (t + kPackAhead < rows.T) prefetch_row(rows, t + kPackAhead);
+      if (ahead && t + kPackAhead < rows.T) {
+        const char* row = reinterpret_cast<const char*>(rows.rows[t + kPackAhead]);
+        for (int64_t o = 0; o < row_bytes; o += 64) _mm_prefetch(row + o, _MM_HINT_T1);
+      }
       if (t < rows.T)
         row_bf16(rows, t, width, nat + l * width);
       else
