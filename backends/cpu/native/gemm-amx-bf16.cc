@@ -169,18 +169,20 @@ void dot_amx_pipelined(const DotGemm& g, const uint32_t* packed, int64_t n0, int
     // Short rows (K <= 128, as MoE down projections of small models): a block is a few KB read in K / 32
     // strided tile loads, which the hardware prefetchers follow late; the block kShortAhead blocks on is asked
     // for into L2 (moeExperts' down phase at 32 tokens 3-5% faster; longer rows gained nothing from a whole block
-    // asked for at once: they take the next block chunk by chunk, below).
+    // asked for at once: up to 2 KB they take the next block chunk by chunk, below).
     if (w.in_place && w.stride <= 256 && n + 16 * (kShortAhead + 1) <= n1) {
       const char* ahead = reinterpret_cast<const char*>(w.base) + 16 * kShortAhead * w.stride;
       for (int64_t o = 0; o < 16 * w.stride; o += 64) _mm_prefetch(ahead + o, _MM_HINT_T1);
     }
-    // Long rows (K > 128: a block is 16 strided streams of at least 512 bytes, which the prefetchers follow late):
-    // the next block's rows are asked for into L2 two chunks at a time, as this block's chunks are multiplied.
-    // small's decode steps in the bf16 precision, replayed in turn in one process on the 2-core Xeon VM: 1 token
-    // 4.7-7.6% faster, 8 tokens 3.9%, 32 tokens a median 5.4% of six runs (its lm head, dense and attention
-    // projections most), its weights largely in the 480 MB last-level cache; from memory (240 layers) within the
-    // noise: 1 token -10.7 to +5.7% over six runs, 32 tokens -3% (docs/benchmarks.md, session 23).
-    const bool ahead_rows = w.in_place && w.stride > 256 && n + 32 <= n1;
+    // Rows of 512 bytes to 2 KB (128 < K <= 1024; two or more to a 4 KB page, too short for the hardware streamer to
+    // ramp up on): the next block's rows are asked for into L2 two chunks at a time, as this block's chunks are
+    // multiplied. small's decode steps in the bf16 precision, alternating with and without in one process on the
+    // 2-core Xeon VM (its weights largely in the 480 MB L3): 1 token a median 6% faster (-0.6 to -10.7%, seven runs),
+    // 8 tokens 3.9%, 32 tokens within the noise (-15 to +6%). Longer rows stream on their own, and the requests only
+    // competed: v32-dims (K = 1536 to 18432) 11% slower with them at 1 token, unchanged without (docs/benchmarks.md,
+    // session 23).
+    constexpr int64_t kAheadMaxStride = 2048;
+    const bool ahead_rows = w.in_place && w.stride > 256 && w.stride <= kAheadMaxStride && n + 32 <= n1;
     const char* next[16];
     for (int64_t i = 0; i < 16; i++) next[i] = ahead_rows ? reinterpret_cast<const char*>(g.row(n + 16 + i)) : nullptr;
     _tile_zero(0);
