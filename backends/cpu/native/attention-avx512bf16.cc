@@ -19,6 +19,7 @@
 #include <string>
 
 #include "kernels.h"
+#include "prefetch-rows.h"
 
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")
@@ -158,10 +159,7 @@ void mla_pack_bf16(const MlaRowsView& rows, MlaPackedBf16& packed, int64_t b0, i
     uint16_t* nat = packed.natural.data() + b * 16 * width;
     for (int64_t l = 0; l < 16; l++) {
       const int64_t t = 16 * b + l;
-      if (ahead && t + kPackAhead < rows.T) {
-        const char* row = reinterpret_cast<const char*>(rows.rows[t + kPackAhead]);
-        for (int64_t o = 0; o < row_bytes; o += 64) _mm_prefetch(row + o, _MM_HINT_T1);
-      }
+      if (ahead && t + kPackAhead < rows.T) prefetch_rows_l2(rows.rows + t + kPackAhead, 1, row_bytes);
       if (t < rows.T)
         row_bf16(rows, t, width, nat + l * width);
       else

@@ -184,7 +184,8 @@ void dot_amx_pipelined(const DotGemm& g, const uint32_t* packed, int64_t n0, int
     constexpr int64_t kAheadMaxStride = 2048;
     const bool ahead_rows = w.in_place && w.stride > 256 && w.stride <= kAheadMaxStride && n + 32 <= n1;
     const char* next[16];
-    for (int64_t i = 0; i < 16; i++) next[i] = ahead_rows ? reinterpret_cast<const char*>(g.row(n + 16 + i)) : nullptr;
+    if (ahead_rows)
+      for (int64_t i = 0; i < 16; i++) next[i] = reinterpret_cast<const char*>(g.row(n + 16 + i));
     _tile_zero(0);
     _tile_zero(1);
     const int64_t s = a_stride(w);
