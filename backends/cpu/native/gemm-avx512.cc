@@ -180,7 +180,7 @@ template <int MR, int NR>
 #pragma GCC unroll 4
       for (int j = 0; j < NR; j++) {
         fp8_widen64(t, w[j] + k, f[j]);
-        _mm_prefetch(reinterpret_cast<const char*>(w[j] + k + 8192), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(w[j] + k) + kWeightsAheadL2, _MM_HINT_T1);
       }
 #pragma GCC unroll 4
       for (int i = 0; i < MR; i++) {
@@ -244,9 +244,9 @@ template <int MR, int NR>
 #pragma GCC unroll 4
     for (int j = 0; j < NR; j++) {
       __m512i v = _mm512_loadu_si512(w[j] + k * 2);
-      // 4-row tiles: one line 8 KB ahead per row and step (the next tile), measured best of 2-16 KB on cold
-      // weights. Single rows stream sequentially, which the hardware follows better without it.
-      if (NR > 1) _mm_prefetch(reinterpret_cast<const char*>(w[j] + k * 2 + 8192), _MM_HINT_T0);
+      // 4-row tiles (and decode's 4 quarter streams): each row's line kWeightsAheadL2 on into L2 (gemm-tiles.h).
+      // Single rows stream sequentially, which the hardware follows better without it.
+      if (NR > 1) _mm_prefetch(reinterpret_cast<const char*>(w[j] + k * 2) + kWeightsAheadL2, _MM_HINT_T1);
       even[j] = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
       odd[j] = _mm512_castsi512_ps(_mm512_and_si512(v, high));
     }

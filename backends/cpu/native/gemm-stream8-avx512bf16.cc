@@ -90,14 +90,14 @@ inline __m512 dot_chunk(__m512 acc, const XChunk& x, const __m512i wv[2]) {
   return _mm512_dpbf16_ps(_mm512_dpbf16_ps(acc, x.v[0], (__m512bh)wv[0]), x.v[1], (__m512bh)wv[1]);
 }
 
-// Chunk c of NR weight rows widened into wv; 4-row tiles also prefetch one line 8 KB ahead per row (as the f32
-// fp8 tile); single rows stream without it.
+// Chunk c of NR weight rows widened into wv; 4-row tiles also ask for one line kWeightsAheadL2 on per row into L2
+// (gemm-tiles.h, as the f32 fp8 tile); single rows stream without it.
 template <int NR, class W>
 inline void widen_rows(const typename W::Table& t, const uint8_t* const* w, int64_t c, int64_t K, __m512i (*wv)[2]) {
 #pragma GCC unroll 4
   for (int j = 0; j < NR; j++) {
     W::widen(t, chunk64(w[j], c, K), wv[j]);
-    if (NR > 1) _mm_prefetch(reinterpret_cast<const char*>(w[j] + 64 * c + 8192), _MM_HINT_T0);
+    if (NR > 1) _mm_prefetch(reinterpret_cast<const char*>(w[j] + 64 * c) + kWeightsAheadL2, _MM_HINT_T1);
   }
 }
 
