@@ -412,13 +412,14 @@ void dot_bf16_avx512bf16(const DotGemm& g, const uint16_t* xb, int64_t n0, int64
   // Column blocks of 64 keep four weight rows per tile warm while every row of x streams past. x is bf16:
   // half the L1 footprint of the f32 rows stream_rows assumes. 64 weight bytes per vdpbf16ps.
   const bool stream = stream_rows(g.M, (g.K + 1) / 2, 64);
-  if (!stream && (g.M * g.K * 2 <= 32768 || (g.K <= 4096 && g.M * g.K * 2 <= 262144))) {
-    // A decode batch whose x fits in L1, or in L2 with a tile's weight rows in L1 (K <= 4096): each weight tile
-    // meets every row tile while it is in L1, so the weights stream from memory once (through the column blocks
-    // below, the second row tile re-read them from L2 and a batch of 8 streamed at half the GEMV's rate; at 32
-    // rows, small's projections and lm head there, the first row tile waited for memory while the others
-    // computed: `linear` 7-10% slower per step, replayed alternating both ways in one process on the Zen 4 EPYC;
-    // the dense layer's down projection, K = 2816, 28% faster at 8 rows and 18% at 32 here than chunked).
+  if (!stream && (g.M * g.K * 2 <= 32768 || (g.K > 2 * kChunkK && g.K <= 4096 && g.M * g.K * 2 <= 262144))) {
+    // A decode batch whose x fits in L1: each weight tile meets every row tile while it is in L1, so the weights
+    // stream from memory once (through the column blocks below, the second row tile re-read them from L2 and a
+    // batch of 8 streamed at half the GEMV's rate). Also x in L2 where K would take the chunked tiles (1024 < K <=
+    // 4096, a tile's weight rows in L1): small's dense down projection, K = 2816, 28% faster at 8 rows and 18% at
+    // 32 (replayed steps alternating both ways in one process, Zen 4 EPYC). With K <= 1024 and x beyond L1 (32
+    // rows of small), the column blocks below are the faster: `linear` 5-8% at 32 rows (the first row tile asks
+    // for the block's weights ahead into L2, dot_tile_bf16).
     if (g.M <= 8) {
       // All rows of x against 2 weight rows at a time: each weight row is read in one pass (4-row tiles took
       // two row tiles over every weight tile). small's lm head at 8 rows on the Zen 4 EPYC

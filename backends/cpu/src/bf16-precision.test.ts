@@ -186,8 +186,8 @@ describe.skipIf(!HAS_BF16)(`linear in bf16 precision${SKIP}`, () => {
 
   // Batched: 4 x 4 tiles (16 sums reduced at once), up to 8 rows against 2 weight rows, and single-row tiles; alone
   // (M = 1, K <= 512): 16 weight rows at a time, then single rows; K = 96 is the experts' down projection, K = 1024
-  // takes neither short path; x beyond L1 but within L2 (40 x 1024, 24 x 1600, 8 x 2816) keeps each weight tile
-  // against every row tile, and K > 1024 would otherwise take the chunked tiles.
+  // takes neither short path; x beyond L1 takes column blocks (40 x 1024) or, within L2 where K would take the
+  // chunked tiles (24 x 1600, 8 x 2816), keeps each weight tile against every row tile.
   for (const [M, K, N] of [
     [13, 300, 45],
     [8, 96, 70],
