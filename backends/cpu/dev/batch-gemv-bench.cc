@@ -194,7 +194,8 @@ int main(int argc, char** argv) {
                               {"8x1 T1 16K", g8x1<16384, _MM_HINT_T1>}, {"8x1 NTA 8K", g8x1<8192, _MM_HINT_NTA>},
                               {"8x2 T1 8K", g8x2h<8192, _MM_HINT_T1>}, {"8x2 T1 16K", g8x2h<16384, _MM_HINT_T1>},
                               {"4x4 2M", g4x4<N>, true},
-                              {"4x4 T1 16K", g4x4h<16384, _MM_HINT_T1>}, {"4x4 T1 16K 2M", g4x4h<16384, _MM_HINT_T1>, true},
+                              {"4x4 T1 16K", g4x4h<16384, _MM_HINT_T1>},
+                              {"4x4 T1 16K 2M", g4x4h<16384, _MM_HINT_T1>, true},
                               {"8x2 T1 16K 2M", g8x2h<16384, _MM_HINT_T1>, true},
                               // Not checked against 4x4 (other outputs or none):
                               {"compute", g4x4<256>}, {"read", read_only<0>}, {"read p8K", read_only<8192>},
