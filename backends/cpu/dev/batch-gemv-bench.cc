@@ -45,6 +45,7 @@
 #include <sys/mman.h>
 
 #include "../native/reduce-add16-avx512.h"
+#include "bf16-tile-bench.h"
 #include "lm-head-bench.h"
 
 namespace {
@@ -64,28 +65,7 @@ inline __m512bh load(const uint16_t* p) { return (__m512bh)_mm512_loadu_si512(p)
 // Rows [m0, m0 + MR) of x against weight rows [n, n + NR) (rows wrap at `rows`): each output one accumulator.
 template <int MR, int NR, int kPrefetchBytes, int kHint = _MM_HINT_T0>
 inline void tile(int64_t n, int m0, int64_t rows) {
-  __m512 acc[MR][NR];
-  for (int i = 0; i < MR; i++)
-    for (int j = 0; j < NR; j++) acc[i][j] = _mm512_setzero_ps();
-  const uint16_t* w[NR];
-  for (int j = 0; j < NR; j++) w[j] = weights + ((n + j) % rows) * K;
-  for (int64_t s = 0; s < kSteps; s++) {
-    __m512bh wv[NR];
-#pragma GCC unroll 8
-    for (int j = 0; j < NR; j++) {
-      wv[j] = load(w[j] + s * 32);
-      if (kPrefetchBytes > 0 && m0 == 0)
-        _mm_prefetch(reinterpret_cast<const char*>(w[j] + s * 32) + kPrefetchBytes, static_cast<_mm_hint>(kHint));
-    }
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; i++) {
-      const __m512bh xv = load(x + (m0 + i) * K + s * 32);
-#pragma GCC unroll 8
-      for (int j = 0; j < NR; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], xv, wv[j]);
-    }
-  }
-  for (int i = 0; i < MR; i++)
-    for (int j = 0; j < NR; j++) out[(m0 + i) * N + n + j] = _mm512_reduce_add_ps(acc[i][j]);
+  lm_head_bench::bf16_tile<MR, NR, kPrefetchBytes, kHint>(weights, x, out, n, m0, rows);
 }
 
 template <int64_t kRows>

@@ -19,45 +19,25 @@
 #include <cstdlib>
 #include <vector>
 
+#include "bf16-tile-bench.h"
 #include "lm-head-bench.h"
 
 namespace {
 
 using lm_head_bench::K;
 using lm_head_bench::N;
-constexpr int64_t kSteps = K / 32, kAhead = 16384, kL2Rows = 240;
+constexpr int kAhead = 16384;
+constexpr int64_t kL2Rows = 240;
 
 uint16_t* weights;  // [N, K]
 uint16_t* x;        // [M, K]
 float* out;         // [M, N]
 int64_t M = 32;
 
-inline __m512bh load(const uint16_t* p) { return (__m512bh)_mm512_loadu_si512(p); }
-
-// Rows [m0, m0 + MR) of x against weight rows [n, n + NR): each output one accumulator over K.
+// Rows [m0, m0 + MR) of x against weight rows [n, n + NR), asking 16 KB ahead into L2 from the first row tile.
 template <int MR, int NR>
 inline void tile(int64_t n, int64_t m0) {
-  __m512 acc[MR][NR];
-  for (int i = 0; i < MR; i++)
-    for (int j = 0; j < NR; j++) acc[i][j] = _mm512_setzero_ps();
-  const uint16_t* w[NR];
-  for (int j = 0; j < NR; j++) w[j] = weights + (n + j) * K;
-  for (int64_t s = 0; s < kSteps; s++) {
-    __m512bh wv[NR];
-#pragma GCC unroll 8
-    for (int j = 0; j < NR; j++) {
-      wv[j] = load(w[j] + s * 32);
-      if (m0 == 0) _mm_prefetch(reinterpret_cast<const char*>(w[j] + s * 32) + kAhead, _MM_HINT_T1);
-    }
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; i++) {
-      const __m512bh xv = load(x + (m0 + i) * K + s * 32);
-#pragma GCC unroll 8
-      for (int j = 0; j < NR; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], xv, wv[j]);
-    }
-  }
-  for (int i = 0; i < MR; i++)
-    for (int j = 0; j < NR; j++) out[(m0 + i) * N + n + j] = _mm512_reduce_add_ps(acc[i][j]);
+  lm_head_bench::bf16_tile<MR, NR, kAhead, _MM_HINT_T1>(weights, x, out, n, m0, N);
 }
 
 // Weight rows [n0, n1) in tiles of NR, each against every whole row tile of MR rows of x.
