@@ -12,8 +12,8 @@
 // lines per step: the stream read 30.0, 71.8, 42.1, 38.5, 32.8, 41.7 GB/s after prefetching against 24.2, 28.6,
 // 28.6, 30.1, 31.9, 24.0 without; 2 MB (small's o_proj) with 0.25 ms, 64 lines: T1 20.1, 20.9, 16.0, 13.8, 16.9,
 // 16.6 against 16.3, 15.8, 12.8, 14.4, 14.5, 16.0, T2 17.1-29.9 against 14.2-21.4. Here the L3 keeps some of
-// the lines: the attention and indexer of a batch-8 step (about 2.6 ms, memory idle) could ask for the o_proj and
-// MoE weights after them; not built yet.
+// the lines. Inside a batch-8 step, the indexer's and attention's queries asking for the o_proj's slices after each
+// query gained about 50 µs a step (0.5%; docs/benchmarks.md, session 24).
 // Build (one line, from the repository root; x86-64 with AVX-512, Linux):
 //   g++ -O2 -march=native -pthread -o /tmp/l3-prefetch-bench backends/cpu/dev/l3-prefetch-bench.cc
 // then run: /tmp/l3-prefetch-bench 21 2 0.8 128; /tmp/l3-prefetch-bench 21 1 0.8 128
