@@ -68,34 +68,24 @@ inline void tile(int64_t n, int m0, int64_t rows) {
   lm_head_bench::bf16_tile<MR, NR, kPrefetchBytes, kHint>(weights, x, out, n, m0, rows);
 }
 
-template <int64_t kRows>
+// Tiles of 4 weight rows against rows 0-3 of x, then 4-7 (weight rows wrap at kRows); prefetch as tile's.
+template <int64_t kRows, int P = 8192, int H = _MM_HINT_T0>
 void g4x4(int64_t n0, int64_t n1) {
   for (int64_t n = n0; n < n1; n += 4) {
-    tile<4, 4, 8192>(n, 0, kRows);
-    tile<4, 4, 8192>(n, 4, kRows);
+    tile<4, 4, P, H>(n, 0, kRows);
+    tile<4, 4, P, H>(n, 4, kRows);
   }
 }
 
-template <int P, int H>
-void g4x4h(int64_t n0, int64_t n1) {
-  for (int64_t n = n0; n < n1; n += 4) {
-    tile<4, 4, P, H>(n, 0, N);
-    tile<4, 4, P, H>(n, 4, N);
-  }
-}
-
+// All 8 rows of x against 2 weight rows at a time.
+template <int P = 8192, int H = _MM_HINT_T0>
 void g8x2(int64_t n0, int64_t n1) {
-  for (int64_t n = n0; n < n1; n += 2) tile<8, 2, 8192>(n, 0, N);
+  for (int64_t n = n0; n < n1; n += 2) tile<8, 2, P, H>(n, 0, N);
 }
 
 template <int P, int H = _MM_HINT_T0>
 void g8x1(int64_t n0, int64_t n1) {
   for (int64_t n = n0; n < n1; n++) tile<8, 1, P, H>(n, 0, N);
-}
-
-template <int P, int H>
-void g8x2h(int64_t n0, int64_t n1) {
-  for (int64_t n = n0; n < n1; n += 2) tile<8, 2, P, H>(n, 0, N);
 }
 
 // Two weight rows one after the other (one stream), all 8 rows of x each, the 16 sums reduced at once.
@@ -168,15 +158,15 @@ int main(int argc, char** argv) {
   for (int64_t i = 0; i < N * K; i++) weights_2m[i] = weights[i] = bf16();
   for (int64_t i = 0; i < M * K; i++) x[i] = bf16();
 
-  const Variant variants[] = {{"4x4", g4x4<N>},        {"8x2", g8x2},           {"8x1", g8x1<0>},
+  const Variant variants[] = {{"4x4", g4x4<N>},        {"8x2", g8x2<>},           {"8x1", g8x1<0>},
                               {"8x1 p2K", g8x1<2048>}, {"8x1 p4K", g8x1<4096>}, {"8x1 p8K", g8x1<8192>}, {"8x1 p16K", g8x1<16384>},
                               {"8x1 T1 8K", g8x1<8192, _MM_HINT_T1>}, {"8x1 T2 8K", g8x1<8192, _MM_HINT_T2>},
                               {"8x1 T1 16K", g8x1<16384, _MM_HINT_T1>}, {"8x1 NTA 8K", g8x1<8192, _MM_HINT_NTA>},
-                              {"8x2 T1 8K", g8x2h<8192, _MM_HINT_T1>}, {"8x2 T1 16K", g8x2h<16384, _MM_HINT_T1>},
+                              {"8x2 T1 8K", g8x2<8192, _MM_HINT_T1>}, {"8x2 T1 16K", g8x2<16384, _MM_HINT_T1>},
                               {"4x4 2M", g4x4<N>, true},
-                              {"4x4 T1 16K", g4x4h<16384, _MM_HINT_T1>},
-                              {"4x4 T1 16K 2M", g4x4h<16384, _MM_HINT_T1>, true},
-                              {"8x2 T1 16K 2M", g8x2h<16384, _MM_HINT_T1>, true},
+                              {"4x4 T1 16K", g4x4<N, 16384, _MM_HINT_T1>},
+                              {"4x4 T1 16K 2M", g4x4<N, 16384, _MM_HINT_T1>, true},
+                              {"8x2 T1 16K 2M", g8x2<16384, _MM_HINT_T1>, true},
                               // Not checked against 4x4 (other outputs or none):
                               {"compute", g4x4<256>}, {"read", read_only<0>}, {"read p8K", read_only<8192>},
                               {"1x1", g1x1}, {"1x1 2M", g1x1, true}, {"read 2M", read_only<0>, true}};

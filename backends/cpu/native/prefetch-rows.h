@@ -9,9 +9,10 @@ namespace dsa {
 // scattered over the cache, and read in turn their loads wait on memory a few lines at a time: asked for at once
 // they arrive at the memory's rate (the f32 precision's attention: small's one query from memory 7-8% faster; the
 // bf16 precision's pack, which copies each row with independent loads, measured no change with all its rows asked
-// for at once, and asks for one row 8 ahead of the one it copies instead; both on the 2-core Xeon VM). At most the first 512 KB are asked for: half of the smaller L2 of the machines we measure on
-// (a Zen 4 core's 1 MB; the Xeon's is 2 MB), since V3.2's 2048 rows of 2304 bytes (4.6 MB) would evict their own
-// first rows before the products reach them.
+// for at once, and asks for one row 8 ahead of the one it copies instead; both on the 2-core Xeon VM). At most the
+// first 512 KB are asked for: half of the smaller L2 of the machines we measure on (a Zen 4 core's 1 MB; the
+// Xeon's is 2 MB), since V3.2's 2048 rows of 2304 bytes (4.6 MB) would evict their own first rows before the
+// products reach them.
 inline void prefetch_rows_l2(const uint8_t* const* rows, int64_t count, int64_t bytes) {
   constexpr int64_t kMaxBytes = int64_t{512} << 10;
   if (bytes > 0 && count * bytes > kMaxBytes) count = kMaxBytes / bytes;
