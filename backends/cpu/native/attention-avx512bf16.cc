@@ -2,7 +2,8 @@
 //  1. pack: the query's rows converted to bf16 (f32 rounded to nearest even; bf16 as stored; fp8 e4m3 times
 //     its power-of-two block scale, exact), then laid out twice: keys (16 rows transposed into the lanes,
 //     transpose16; not on AMX, whose scores read the rows as they lie) and values (pairs of rows interleaved
-//     per column).
+//     per column). bf16 rows are laid out from where they lie; the others (and all rows on AMX) through a
+//     bf16 copy, `natural`.
 //  2. scores and 3. values: one tile (pair_tile), MR heads x NR vectors of 16 outputs: per step one broadcast
 //     pair per head (q's K pair; p's pair of rows) and one vdpbf16ps per accumulator. Scores step over K pairs
 //     with 16-row blocks as columns; values step over pairs of rows with 16-column vectors as columns.
@@ -150,7 +151,55 @@ void mla_pack_size_bf16(const MlaRowsView& rows, int64_t H, MlaPackedBf16& packe
   packed.natural.resize(size(packed.blocks * 16 * packed.pairs * 2));
 }
 
+namespace {
+
+// Blocks [b0, b1) of bf16 rows packed straight from the cache rows (no copy into `natural`, which only AMX's
+// scores read): the transposes and the pair interleaves load each row where it lies, masked past W (zeros, as
+// `natural` holds), and rows past T are a zero row. The copy wrote 80 KB per query of small (256 rows of 160)
+// and read it back, beyond L1: dev/mla-query-bench.cc, one query's pack 40-43k against 21-25k TSC cycles with
+// the rows from memory, 18-21k against 10-12k from L3; in the step at 8 tokens `mlaAttention` -15.5, -21.2%
+// (2-core Zen 4, session 25).
+void pack_bf16_rows(const MlaRowsView& rows, MlaPackedBf16& packed, int64_t b0, int64_t b1) {
+  alignas(64) static const uint16_t kZeroRow[4096 + 32] = {};
+  const int64_t P = packed.pairs, V = packed.cvecs, W = rows.W, row_bytes = 2 * W;
+  const PairInterleave interleave;
+  for (int64_t b = b0; b < b1; b++) {
+    const uint16_t* src[16];
+    for (int64_t l = 0; l < 16; l++) {
+      const int64_t t = 16 * b + l;
+      src[l] = t < rows.T ? reinterpret_cast<const uint16_t*>(rows.rows[t]) : kZeroRow;
+    }
+    // The next block's rows into L2 while this one is laid out.
+    const int64_t next = 16 * (b + 1);
+    if (next < rows.T) prefetch_rows_l2(rows.rows + next, std::min<int64_t>(16, rows.T - next), row_bytes);
+    // keys: 16 pairs of the 16 rows per transpose.
+    for (int64_t j = 0; j < P / 16; j++) {
+      const __mmask32 m = first32(W - 32 * j);
+      __m512i r[16];
+      for (int l = 0; l < 16; l++) r[l] = _mm512_maskz_loadu_epi16(m, src[l] + 32 * j);
+      transpose16(r);
+      uint16_t* dst = packed.keys.data() + (b * P + 16 * j) * 32;
+      for (int v = 0; v < 16; v++) _mm512_storeu_si512(dst + v * 32, r[v]);
+    }
+    // values: rows 2i and 2i + 1 interleaved, 32 columns (two vectors) per step.
+    for (int64_t i = 0; i < 8; i++) {
+      const uint16_t* a = src[2 * i];
+      const uint16_t* c = src[2 * i + 1];
+      uint16_t* dst = packed.values.data() + (b * 8 + i) * V * 32;
+      for (int64_t v = 0; v < V; v += 2) {
+        const __mmask32 m = first32(W - 16 * v);
+        const __m512i x = _mm512_maskz_loadu_epi16(m, a + 16 * v), y = _mm512_maskz_loadu_epi16(m, c + 16 * v);
+        _mm512_storeu_si512(dst + v * 32, interleave.low(x, y));
+        if (v + 1 < V) _mm512_storeu_si512(dst + (v + 1) * 32, interleave.high(x, y));
+      }
+    }
+  }
+}
+
+}  // namespace
+
 void mla_pack_bf16(const MlaRowsView& rows, MlaPackedBf16& packed, int64_t b0, int64_t b1) {
+  if (rows.dtype == DType::bf16 && !packed.keys.empty()) return pack_bf16_rows(rows, packed, b0, b1);
   const int64_t P = packed.pairs, width = 2 * P, V = packed.cvecs;
   const bool ahead = rows.dtype != DType::f8_e4m3;
   const int64_t row_bytes = rows.W * static_cast<int64_t>(dtype_bytes(rows.dtype));
