@@ -1,9 +1,9 @@
 // matmul: out[b] = alpha · a[b] · op(b[b]) for batched 3-D views with any strides (0 broadcasts).
 // Each batch item becomes one GEMM: the dot form when b's rows run along K (transposeB, or a
 // transposed view), the axpy form when they run along N; a and b elements of any float dtype
-// (b is widened in registers; a is packed to f32 when it is not dense f32). In the opt-in bf16 precision on AMX
-// (has_amx_bf16), a bf16 b takes the tiles: the dot form as `linear` does (K a multiple of 32), the axpy form
-// with b's rows paired into B tiles (gemm-amx-bf16.cc); a is rounded to bf16, sums are f32.
+// (b is widened in registers; a is packed to f32 when it is not dense f32). In the opt-in bf16 precision a bf16 b
+// takes the dot form as `linear` does (a rounded to bf16, vdpbf16ps or, on AMX, the tiles; sums f32), and on
+// AMX (has_amx_bf16) also the axpy form, with b's rows paired into B tiles (gemm-amx-bf16.cc).
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -84,10 +84,14 @@ void run_item(const Context& ctx, const GemmKernels& kernels, const Plan& plan, 
     g.w_base = b_base;
     g.w_stride = plan.b_row_stride * b.bytes();
     const int64_t grain = std::max<int64_t>(16, 65536 / std::max<int64_t>(1, M * K));
-    const bool amx = bf16 && amx_dot_applies(g);
+    // The bf16 precision: a rounded to bf16 and vdpbf16ps, as linear (on AMX its tiles, which
+    // dot_bf16_avx512bf16 takes itself). small's W_UV absorption, [16, M, 128] · [16, 64, 128]ᵀ from L3, µs per
+    // call on the f32 kernels against these (bench/matmul-ab.mjs, 2-core Zen 4): M = 8 26.5 / 20.3, M = 32
+    // 95.4 / 71.2.
+    const bool vdp = bf16 && bf16_dot_applies(g);
     parallel_for_aligned(ctx, N, 16, grain, [&](int64_t n0, int64_t n1) {
-      if (!amx) return kernels.dot(g, n0, n1);
-      dot_amx_bf16(g, bf16_x_here(g), n0, n1);
+      if (!vdp) return kernels.dot(g, n0, n1);
+      dot_bf16_avx512bf16(g, bf16_x_here(g), n0, n1);
     });
   } else {
     const AxpyGemm g{ap, lda, M, K, rows.data(), bdtype, op, ldo, alpha};

@@ -445,12 +445,14 @@ for (const kind of ['fp8', 'q8_0'] as const) {
   );
 }
 
-// matmul takes the bf16 precision on AMX only (elsewhere f32 arithmetic, as before): a rounded to bf16, bf16 b
-// as tiles, one f32 chain per output over the K chunks. Both of MLA's uses: the dot form (W_UV, b [B, N, K]
-// transposed) and the axpy form (W_UK absorption, b [B, K, N]), K = 40 padded to a chunk of 32 with zeros.
-// The f32 path would miss the bound below by about 2^-9 relative (it does not round a), so this checks the
-// tiles ran, within f32 accumulation error of the float64 sum over bf16(a), and the same bits alone and batched.
-describe.skipIf(!native.addon.info().amxBf16)('matmul in bf16 precision on AMX tiles', () => {
+// matmul in the bf16 precision: the dot form (W_UV, b [B, N, K] transposed) as linear, a rounded to bf16 and
+// vdpbf16ps (AMX tiles where the CPU has them); the axpy form (W_UK absorption, b [B, K, N]) on AMX only, b as
+// tiles, one f32 chain per output over the K chunks (elsewhere f32 arithmetic). K = 40 leaves a partial chunk
+// of 32. The f32 path would miss the bound below by about 2^-9 relative (it does not round a), so this checks
+// the bf16 path ran, within f32 accumulation error of the float64 sum over bf16(a), and the same bits alone and
+// batched.
+const AMX = native.addon.info().amxBf16;
+describe.skipIf(!HAS_BF16)(`matmul in bf16 precision${SKIP}`, () => {
   const cpu = new CpuBackend(native.addon, { threads: 2, settings: { precision: 'bf16' } });
 
   async function matmul(
@@ -480,41 +482,46 @@ describe.skipIf(!native.addon.info().amxBf16)('matmul in bf16 precision on AMX t
 
   for (const [batch, M, K, N, t] of [
     [2, 17, 128, 64, true],
+    [16, 8, 128, 64, true],
+    [2, 9, 40, 13, true],
     [3, 1, 64, 128, false],
     [2, 33, 40, 13, false],
     [1, 16, 96, 130, false],
   ] as const) {
-    it(`${t ? 'dot' : 'axpy'} form, B=${batch} M=${M} K=${K} N=${N}: within f32 error of 0.5 · bf16(a)·b, rows alone as batched`, async () => {
-      const a = values(batch * M * K, 29 + K);
-      const b = values(batch * K * N, 31 + N).map(toBf16);
-      const ours = await matmul(a, b, batch, M, K, N, t);
-      const at = (p: number, k: number, n: number) => b[p * K * N + (t ? n * K + k : k * N + n)]!;
-      for (let p = 0; p < batch; p++)
-        for (let m = 0; m < M; m++)
-          for (let n = 0; n < N; n++) {
-            let scale = 0;
-            let rounded = 0;
-            for (let k = 0; k < K; k++) {
-              const x = a[(p * M + m) * K + k]!;
-              scale += Math.abs(x * at(p, k, n));
-              rounded += toBf16(x) * at(p, k, n);
-            }
-            const got = ours[(p * M + m) * N + n]!;
-            expect(Math.abs(got - 0.5 * rounded), `item ${p}, row ${m}, column ${n}`).toBeLessThanOrEqual(
-              1e-5 * scale,
-            );
-          }
-      for (const m of [0, M - 1]) {
-        const rows = Array.from({ length: batch }, (_, p) =>
-          a.slice((p * M + m) * K, (p * M + m + 1) * K),
-        ).flat();
-        const alone = await matmul(rows, b, batch, 1, K, N, t);
+    it.skipIf(!t && !AMX)(
+      `${t ? 'dot' : 'axpy (AMX)'} form, B=${batch} M=${M} K=${K} N=${N}: within f32 error of 0.5 · bf16(a)·b, rows alone as batched`,
+      async () => {
+        const a = values(batch * M * K, 29 + K);
+        const b = values(batch * K * N, 31 + N).map(toBf16);
+        const ours = await matmul(a, b, batch, M, K, N, t);
+        const at = (p: number, k: number, n: number) => b[p * K * N + (t ? n * K + k : k * N + n)]!;
         for (let p = 0; p < batch; p++)
-          expect(Array.from(alone.subarray(p * N, (p + 1) * N))).toEqual(
-            Array.from(ours.subarray((p * M + m) * N, (p * M + m + 1) * N)),
-          );
-      }
-    });
+          for (let m = 0; m < M; m++)
+            for (let n = 0; n < N; n++) {
+              let scale = 0;
+              let rounded = 0;
+              for (let k = 0; k < K; k++) {
+                const x = a[(p * M + m) * K + k]!;
+                scale += Math.abs(x * at(p, k, n));
+                rounded += toBf16(x) * at(p, k, n);
+              }
+              const got = ours[(p * M + m) * N + n]!;
+              expect(Math.abs(got - 0.5 * rounded), `item ${p}, row ${m}, column ${n}`).toBeLessThanOrEqual(
+                1e-5 * scale,
+              );
+            }
+        for (const m of [0, M - 1]) {
+          const rows = Array.from({ length: batch }, (_, p) =>
+            a.slice((p * M + m) * K, (p * M + m + 1) * K),
+          ).flat();
+          const alone = await matmul(rows, b, batch, 1, K, N, t);
+          for (let p = 0; p < batch; p++)
+            expect(Array.from(alone.subarray(p * N, (p + 1) * N))).toEqual(
+              Array.from(ours.subarray((p * M + m) * N, (p * M + m + 1) * N)),
+            );
+        }
+      },
+    );
   }
 });
 
