@@ -2,8 +2,8 @@
 //  1. pack: the query's rows converted to bf16 (f32 rounded to nearest even; bf16 as stored; fp8 e4m3 times
 //     its power-of-two block scale, exact), then laid out twice: keys (16 rows transposed into the lanes,
 //     transpose16; not on AMX, whose scores read the rows as they lie) and values (pairs of rows interleaved
-//     per column). bf16 rows are laid out from where they lie; the others (and all rows on AMX) through a
-//     bf16 copy, `natural`.
+//     per column). bf16 rows are laid out from where they lie; the others 16 rows at a time through a bf16
+//     copy in L1 (on AMX every row through `natural`, which its scores read).
 //  2. scores and 3. values: one tile (pair_tile), MR heads x NR vectors of 16 outputs: per step one broadcast
 //     pair per head (q's K pair; p's pair of rows) and one vdpbf16ps per accumulator. Scores step over K pairs
 //     with 16-row blocks as columns; values step over pairs of rows with 16-column vectors as columns.
@@ -148,7 +148,7 @@ void mla_pack_size_bf16(const MlaRowsView& rows, int64_t H, MlaPackedBf16& packe
   const auto size = [](int64_t n) { return static_cast<size_t>(n); };
   packed.keys.resize(mla_amx_applies(H) ? 0 : size(packed.blocks * packed.pairs * 32));
   packed.values.resize(size(packed.blocks * 8 * packed.cvecs * 32));
-  packed.natural.resize(size(packed.blocks * 16 * packed.pairs * 2));
+  packed.natural.resize(mla_amx_applies(H) ? size(packed.blocks * 16 * packed.pairs * 2) : 0);
 }
 
 namespace {
@@ -204,8 +204,13 @@ void mla_pack_bf16(const MlaRowsView& rows, MlaPackedBf16& packed, int64_t b0, i
   const bool ahead = rows.dtype != DType::f8_e4m3;
   const int64_t row_bytes = rows.W * static_cast<int64_t>(dtype_bytes(rows.dtype));
   const PairInterleave interleave;
+  // AMX's scores read every block's rows from `natural`; elsewhere a block's 16 rows are converted into this
+  // thread's scratch, which stays in L1 (not a query's whole `natural`: 2.4 MB at V3.2's 2048 rows of 576).
+  thread_local std::vector<uint16_t> block;
+  const bool amx = packed.keys.empty();
+  if (!amx && block.size() < static_cast<size_t>(16 * width)) block.resize(static_cast<size_t>(16 * width));
   for (int64_t b = b0; b < b1; b++) {
-    uint16_t* nat = packed.natural.data() + b * 16 * width;
+    uint16_t* nat = amx ? packed.natural.data() + b * 16 * width : block.data();
     for (int64_t l = 0; l < 16; l++) {
       const int64_t t = 16 * b + l;
       if (ahead && t + kPackAhead < rows.T) prefetch_rows_l2(rows.rows + t + kPackAhead, 1, row_bytes);
@@ -215,7 +220,7 @@ void mla_pack_bf16(const MlaRowsView& rows, MlaPackedBf16& packed, int64_t b0, i
         std::fill(nat + l * width, nat + (l + 1) * width, uint16_t{0});
     }
     // keys: 16 pairs of the 16 rows per transpose (AMX reads the natural rows as A tiles instead).
-    for (int64_t j = 0; j < (packed.keys.empty() ? 0 : P / 16); j++) {
+    for (int64_t j = 0; j < (amx ? 0 : P / 16); j++) {
       __m512i r[16];
       for (int l = 0; l < 16; l++) r[l] = _mm512_loadu_si512(nat + l * width + 32 * j);
       transpose16(r);

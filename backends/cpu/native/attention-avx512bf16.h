@@ -39,13 +39,13 @@ struct MlaPackedBf16 {
   std::vector<uint16_t> keys;
   // [blocks · 8][cvecs] vectors of 16 lanes: lane l = column 16v + l of rows 2i and 2i + 1.
   std::vector<uint16_t> values;
-  // [blocks · 16][pairs · 2]: the rows in bf16, zero-padded (scratch for the two layouts).
+  // [blocks · 16][pairs · 2]: the rows in bf16, zero-padded, which AMX's scores read (empty elsewhere).
   std::vector<uint16_t> natural;
 };
 
 // Sizes `packed` for `rows` (W at most 4096 elements) and H heads; then mla_pack_bf16 fills the 16-row blocks
 // [b0, b1) (tasks on disjoint blocks may run in parallel). `keys` stays empty where the scores run on AMX
-// (mla_amx_applies(H)): the tiles read the natural rows.
+// (mla_amx_applies(H)): the tiles read the natural rows, which only they keep.
 void mla_pack_size_bf16(const MlaRowsView& rows, int64_t H, MlaPackedBf16& packed);
 void mla_pack_bf16(const MlaRowsView& rows, MlaPackedBf16& packed, int64_t b0, int64_t b1);
 
