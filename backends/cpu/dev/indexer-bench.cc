@@ -4,7 +4,7 @@
 // cold keys (after 64 MB of other reads); then the top-k select of 256 of 32768 and of n. Arguments: Hi Di n
 // (default 8 64 16384). Build (one line, from the repository root; x86-64 with AVX-512 BF16 and VBMI):
 //   g++ -O3 -std=c++17 -ffp-contract=off -pthread -I backends/cpu/native -o /tmp/indexer-bench
-//     backends/cpu/dev/indexer-bench.cc backends/cpu/native/{indexer-avx512,indexer-avx512bf16,top-k,top-k-row-avx512,convert,tensor,pool}.cc
+//     backends/cpu/dev/indexer-bench.cc backends/cpu/native/{indexer-avx512,indexer-avx512bf16,top-k,top-k-row-avx512,convert,tensor,pool,cpu-features}.cc
 // then run: /tmp/indexer-bench 8 64 16384; /tmp/indexer-bench 64 128 4096
 #include <chrono>
 #include <cmath>
