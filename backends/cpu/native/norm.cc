@@ -27,7 +27,7 @@ std::vector<double> read_vector(const char* name, const Tensor& t, int64_t d) {
 }
 
 // Rows per task: about 4096 elements, so that a decode batch of 8 rows of 1024 splits over two threads (small's
-// addRmsNorm at 8 tokens 17-28% faster than with 16384, replayed steps alternating both ways, 2-core Zen 4).
+// addRmsNorm at 8 tokens 18-28% faster than with 16384, replayed steps alternating both ways, 2-core Zen 4).
 int64_t row_grain(int64_t d) { return std::max<int64_t>(1, 4096 / std::max<int64_t>(1, d)); }
 
 void rms_row(double* v, int64_t d, const std::vector<double>& w, double eps) {

@@ -22,7 +22,9 @@ void rope(const Context& ctx, const Tensor& x, const Tensor& positions, const Te
   std::vector<float> freq(static_cast<size_t>(half));
   load_row_f32(freq.data(), inv_freq.data, inv_freq.dtype, half, inv_freq.strides[0]);
   const int64_t sd = x.strides[2];
-  parallel_for(ctx, n, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, heads * dim)), [&](int64_t b, int64_t e) {
+  // About 1024 elements per task: a decode batch of 8 tokens of small's 16 heads x 32 splits over two threads
+  // (`rope` 8-12% faster at 8 tokens than with 4096, replayed steps alternating both ways, 2-core Zen 4).
+  parallel_for(ctx, n, std::max<int64_t>(1, 1024 / std::max<int64_t>(1, heads * dim)), [&](int64_t b, int64_t e) {
     double* cs = scratch<double, 0>(half);
     double* sn = scratch<double, 1>(half);
     double* v = scratch<double, 2>(dim);
