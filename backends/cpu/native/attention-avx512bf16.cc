@@ -44,7 +44,8 @@ inline __m512i round32(const float* p, int64_t n) {
   return (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
 }
 
-// Rows a pack asks for ahead of the one it converts (prefetcht1, into L2), for f32 and bf16 rows. The rows lie
+// Rows a pack asks for ahead of the one it converts (prefetcht1, into L2), for f32 rows (and bf16 rows on AMX;
+// elsewhere bf16 rows are laid out where they lie, the next 16-row block asked for at once). The rows lie
 // scattered over the cache, so the hardware prefetchers do not fetch them: at a decode batch of 32 (small, depth
 // 1024, bf16 precision, rows of 320 bytes) the pack went 13-15% faster with 8, 12 or 16 rows ahead on the 2-core
 // Xeon VM in a phase of slow memory (timed inside, alternating), the attention 2.4% in a faster one (four runs,
@@ -153,15 +154,40 @@ void mla_pack_size_bf16(const MlaRowsView& rows, int64_t H, MlaPackedBf16& packe
 
 namespace {
 
-// Blocks [b0, b1) of bf16 rows packed straight from the cache rows (no copy into `natural`, which only AMX's
-// scores read): the transposes and the pair interleaves load each row where it lies, masked past W (zeros, as
-// `natural` holds), and rows past T are a zero row. The copy wrote 80 KB per query of small (256 rows of 160)
-// and read it back, beyond L1: dev/mla-query-bench.cc, one query's pack 40-43k against 21-25k TSC cycles with
-// the rows from memory, 18-21k against 10-12k from L3; in the step at 8 tokens `mlaAttention` -15.5, -21.2%
-// (2-core Zen 4, session 25).
+// Block b's keys (16 pairs of its 16 rows per transpose; none where `keys` is empty: AMX reads the rows as A
+// tiles instead) and values (rows 2i and 2i + 1 interleaved, 32 columns, two vectors, per step) from its rows
+// src[0..15], bf16, each read up to W (zeros past it).
+void lay_out_block(const uint16_t* const src[16], int64_t W, MlaPackedBf16& packed, int64_t b,
+                   const PairInterleave& interleave) {
+  const int64_t P = packed.pairs, V = packed.cvecs;
+  for (int64_t j = 0; j < (packed.keys.empty() ? 0 : P / 16); j++) {
+    const __mmask32 m = first32(W - 32 * j);
+    __m512i r[16];
+    for (int l = 0; l < 16; l++) r[l] = _mm512_maskz_loadu_epi16(m, src[l] + 32 * j);
+    transpose16(r);
+    uint16_t* dst = packed.keys.data() + (b * P + 16 * j) * 32;
+    for (int v = 0; v < 16; v++) _mm512_storeu_si512(dst + v * 32, r[v]);
+  }
+  for (int64_t i = 0; i < 8; i++) {
+    const uint16_t* a = src[2 * i];
+    const uint16_t* c = src[2 * i + 1];
+    uint16_t* dst = packed.values.data() + (b * 8 + i) * V * 32;
+    for (int64_t v = 0; v < V; v += 2) {
+      const __mmask32 m = first32(W - 16 * v);
+      const __m512i x = _mm512_maskz_loadu_epi16(m, a + 16 * v), y = _mm512_maskz_loadu_epi16(m, c + 16 * v);
+      _mm512_storeu_si512(dst + v * 32, interleave.low(x, y));
+      if (v + 1 < V) _mm512_storeu_si512(dst + (v + 1) * 32, interleave.high(x, y));
+    }
+  }
+}
+
+// Blocks [b0, b1) of bf16 rows laid out straight from the cache rows (no copy into `natural`, which only AMX's
+// scores read); rows past T are a zero row. The copy wrote 80 KB per query of small (256 rows of 160) and read it
+// back, beyond L1: dev/mla-query-bench.cc, one query's pack 40-43k against 21-25k TSC cycles with the rows from
+// memory, 18-21k against 10-12k from L3; in the step at 8 tokens `mlaAttention` -15.5, -21.2% (2-core Zen 4,
+// session 25).
 void pack_bf16_rows(const MlaRowsView& rows, MlaPackedBf16& packed, int64_t b0, int64_t b1) {
   alignas(64) static const uint16_t kZeroRow[4096 + 32] = {};
-  const int64_t P = packed.pairs, V = packed.cvecs, W = rows.W, row_bytes = 2 * W;
   const PairInterleave interleave;
   for (int64_t b = b0; b < b1; b++) {
     const uint16_t* src[16];
@@ -171,46 +197,27 @@ void pack_bf16_rows(const MlaRowsView& rows, MlaPackedBf16& packed, int64_t b0, 
     }
     // The next block's rows into L2 while this one is laid out.
     const int64_t next = 16 * (b + 1);
-    if (next < rows.T) prefetch_rows_l2(rows.rows + next, std::min<int64_t>(16, rows.T - next), row_bytes);
-    // keys: 16 pairs of the 16 rows per transpose.
-    for (int64_t j = 0; j < P / 16; j++) {
-      const __mmask32 m = first32(W - 32 * j);
-      __m512i r[16];
-      for (int l = 0; l < 16; l++) r[l] = _mm512_maskz_loadu_epi16(m, src[l] + 32 * j);
-      transpose16(r);
-      uint16_t* dst = packed.keys.data() + (b * P + 16 * j) * 32;
-      for (int v = 0; v < 16; v++) _mm512_storeu_si512(dst + v * 32, r[v]);
-    }
-    // values: rows 2i and 2i + 1 interleaved, 32 columns (two vectors) per step.
-    for (int64_t i = 0; i < 8; i++) {
-      const uint16_t* a = src[2 * i];
-      const uint16_t* c = src[2 * i + 1];
-      uint16_t* dst = packed.values.data() + (b * 8 + i) * V * 32;
-      for (int64_t v = 0; v < V; v += 2) {
-        const __mmask32 m = first32(W - 16 * v);
-        const __m512i x = _mm512_maskz_loadu_epi16(m, a + 16 * v), y = _mm512_maskz_loadu_epi16(m, c + 16 * v);
-        _mm512_storeu_si512(dst + v * 32, interleave.low(x, y));
-        if (v + 1 < V) _mm512_storeu_si512(dst + (v + 1) * 32, interleave.high(x, y));
-      }
-    }
+    if (next < rows.T) prefetch_rows_l2(rows.rows + next, std::min<int64_t>(16, rows.T - next), 2 * rows.W);
+    lay_out_block(src, rows.W, packed, b, interleave);
   }
 }
 
 }  // namespace
 
 void mla_pack_bf16(const MlaRowsView& rows, MlaPackedBf16& packed, int64_t b0, int64_t b1) {
-  if (rows.dtype == DType::bf16 && !packed.keys.empty()) return pack_bf16_rows(rows, packed, b0, b1);
-  const int64_t P = packed.pairs, width = 2 * P, V = packed.cvecs;
+  const bool amx = packed.keys.empty();
+  if (rows.dtype == DType::bf16 && !amx) return pack_bf16_rows(rows, packed, b0, b1);
+  const int64_t width = 2 * packed.pairs;
   const bool ahead = rows.dtype != DType::f8_e4m3;
   const int64_t row_bytes = rows.W * static_cast<int64_t>(dtype_bytes(rows.dtype));
   const PairInterleave interleave;
   // AMX's scores read every block's rows from `natural`; elsewhere a block's 16 rows are converted into this
   // thread's scratch, which stays in L1 (not a query's whole `natural`: 2.4 MB at V3.2's 2048 rows of 576).
   thread_local std::vector<uint16_t> block;
-  const bool amx = packed.keys.empty();
   if (!amx && block.size() < static_cast<size_t>(16 * width)) block.resize(static_cast<size_t>(16 * width));
   for (int64_t b = b0; b < b1; b++) {
     uint16_t* nat = amx ? packed.natural.data() + b * 16 * width : block.data();
+    const uint16_t* src[16];
     for (int64_t l = 0; l < 16; l++) {
       const int64_t t = 16 * b + l;
       if (ahead && t + kPackAhead < rows.T) prefetch_rows_l2(rows.rows + t + kPackAhead, 1, row_bytes);
@@ -218,26 +225,9 @@ void mla_pack_bf16(const MlaRowsView& rows, MlaPackedBf16& packed, int64_t b0, i
         row_bf16(rows, t, width, nat + l * width);
       else
         std::fill(nat + l * width, nat + (l + 1) * width, uint16_t{0});
+      src[l] = nat + l * width;
     }
-    // keys: 16 pairs of the 16 rows per transpose (AMX reads the natural rows as A tiles instead).
-    for (int64_t j = 0; j < (amx ? 0 : P / 16); j++) {
-      __m512i r[16];
-      for (int l = 0; l < 16; l++) r[l] = _mm512_loadu_si512(nat + l * width + 32 * j);
-      transpose16(r);
-      uint16_t* dst = packed.keys.data() + (b * P + 16 * j) * 32;
-      for (int v = 0; v < 16; v++) _mm512_storeu_si512(dst + v * 32, r[v]);
-    }
-    // values: rows 2i and 2i + 1 interleaved, 32 columns (two vectors) per step.
-    for (int64_t i = 0; i < 8; i++) {
-      const uint16_t* a = nat + 2 * i * width;
-      const uint16_t* c = a + width;
-      uint16_t* dst = packed.values.data() + (b * 8 + i) * V * 32;
-      for (int64_t v = 0; v < V; v += 2) {
-        const __m512i x = _mm512_loadu_si512(a + 16 * v), y = _mm512_loadu_si512(c + 16 * v);
-        _mm512_storeu_si512(dst + v * 32, interleave.low(x, y));
-        if (v + 1 < V) _mm512_storeu_si512(dst + (v + 1) * 32, interleave.high(x, y));
-      }
-    }
+    lay_out_block(src, rows.W, packed, b, interleave);
   }
 }
 

@@ -8,8 +8,9 @@ namespace dsa {
 // Asks for rows[0, count), `bytes` each, to be brought into L2 ahead of the products that read them. The rows lie
 // scattered over the cache, and read in turn their loads wait on memory a few lines at a time: asked for at once
 // they arrive at the memory's rate (the f32 precision's attention: small's one query from memory 7-8% faster; the
-// bf16 precision's pack, which copies each row with independent loads, measured no change with all its rows asked
-// for at once, and asks for one row 8 ahead of the one it copies instead; both on the 2-core Xeon VM). At most the
+// bf16 precision's pack, which reads each row with independent loads, measured no change with all its rows asked
+// for at once, and asks for one row 8 ahead of the one it converts, or the next 16-row block of bf16 rows, instead;
+// both on the 2-core Xeon VM). At most the
 // first 512 KB are asked for: half of the smaller L2 of the machines we measure on (a Zen 4 core's 1 MB; the
 // Xeon's is 2 MB), since V3.2's 2048 rows of 2304 bytes (4.6 MB) would evict their own first rows before the
 // products reach them.
