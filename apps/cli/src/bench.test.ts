@@ -27,7 +27,10 @@ const KEYS = [
   'tg_gflops',
   'compute_fraction',
   'bytes_per_token',
+  'probe',
   'bandwidth_gbs',
+  'bandwidth_gbs_min',
+  'bandwidth_gbs_max',
   'roofline_fraction',
   'llc_bytes',
   'roofline_basis',
@@ -188,6 +191,50 @@ describe('dsa bench', () => {
     const long = await tinyBench('--depth 56 --batch 1,2 --repeat 60 --prompt 8 --interleave', 'cpu');
     expect(long.stderr).not.toMatch(/KV cache full/);
     expect(benchLines(long).map((l) => l.batch)).toEqual([1, 2]);
+  }, 60_000);
+
+  it('with --probe turns, divides each turn by the probes either side, and leaves them out of peak_rss_bytes', async () => {
+    const flags = '--depth 64 --batch 1,2 --repeat 8 --prompt 16';
+    const turns = benchLines(await tinyBench(`${flags} --probe turns`, 'cpu'));
+    const end = benchLines(await tinyBench(flags, 'cpu'));
+    expect(turns.map((l) => l.batch)).toEqual([1, 2]);
+    for (const line of turns) {
+      expect(Object.keys(line)).toEqual(KEYS);
+      expect(line.probe).toBe('turns');
+      const [gbs, min, max] = [
+        line.bandwidth_gbs,
+        line.bandwidth_gbs_min,
+        line.bandwidth_gbs_max,
+      ] as number[];
+      expect(min).toBeGreaterThan(0);
+      expect(min).toBeLessThanOrEqual(gbs!);
+      expect(gbs).toBeLessThanOrEqual(max!);
+      // The median turn's fraction lies between the slowest step against the fastest probe and the reverse.
+      const bytesPerStep = (line.bytes_per_token as number) * (line.batch as number);
+      const fraction = line.roofline_fraction as number;
+      expect(fraction).toBeGreaterThanOrEqual(
+        (bytesPerStep / ((line.tg_ms_max as number) / 1000) / (max! * 1e9)) * 0.999,
+      );
+      expect(fraction).toBeLessThanOrEqual(
+        (bytesPerStep / ((line.tg_ms_min as number) / 1000) / (min! * 1e9)) * 1.001,
+      );
+    }
+    for (const line of end) {
+      expect(line.probe).toBe('end');
+      expect(line.bandwidth_gbs_min).toBe(line.bandwidth_gbs);
+      expect(line.bandwidth_gbs_max).toBe(line.bandwidth_gbs);
+    }
+    // Each turn's probe maps at least 256 MiB; none of it counts (Linux resets the mark after each probe).
+    if (process.platform === 'linux') {
+      expect(turns[1]!.peak_rss_bytes as number).toBeLessThan(
+        (end[1]!.peak_rss_bytes as number) + 128 * 2 ** 20,
+      );
+    }
+    // Only backends with their own probe; the choices are end and turns.
+    const reference = await tinyBench('--depth 16 --repeat 1 --prompt 8 --probe turns');
+    expect(reference.code).toBe(2);
+    expect(reference.stderr).toMatch(/--probe turns needs a backend with its own bandwidth probe; reference/);
+    expect((await tinyBench('--depth 16 --repeat 1 --prompt 8 --probe always', 'cpu')).code).toBe(2);
   }, 60_000);
 
   it('times the fill with --cache prefill', async () => {

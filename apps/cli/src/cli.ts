@@ -280,11 +280,19 @@ export function buildProgram(): Command {
       '--interleave',
       "time a depth's batches together in turns of 4 timed steps, each after one untimed step, so that a shared machine's slow phases fall on every batch alike (the batch ratios hold); the cache holds all their sequences at once",
     )
+    .addOption(
+      new Option(
+        '--probe <when>',
+        "when the bandwidth probe runs: end (once, 1 GiB, after every measurement) or turns (max(4 × LLC, 256 MiB) before every turn of 4 timed steps and after the last, as --interleave's turns, also without it; each turn's steps against the probes either side: steps and probe in the same phase of a machine whose bandwidth swings)",
+      )
+        .choices(['end', 'turns'])
+        .default('end'),
+    )
     .option('--json', 'one JSON line per measurement')
     .option('--plot <file.svg>', 'also draw decode ms/step and prefill tok/s against depth into an SVG file')
     .addHelpText(
       'after',
-      '\nRoofline: roofline_fraction = bytes_per_token · tg_tok_s / bandwidth_gbs. llc_bytes is the last-level cache of the cores the process runs on (Linux sysfs, or --llc; null elsewhere and on GPUs); roofline_basis is dram when bytes_per_token ≥ 4 × llc_bytes, else cache (the caches hold much of a step: not a memory figure; the table marks it "(cache)").\nhost_fraction = 1 − tg_gpu_ms / the mean step time, the share of a decode step outside kernel bodies: cpu always (tg_gpu_ms is then the executor\'s time inside kernels), cuda with DSA_CUDA_PROFILE=1, else null. DSA_BENCH_KERNELS=1 prints the cpu per-kernel table to stderr.\n' +
+      '\nRoofline: roofline_fraction = bytes_per_token · tg_tok_s / bandwidth_gbs (with --probe turns, the median over the turns of each turn\'s against its own probes; bandwidth_gbs_min/max give the range of the probes). llc_bytes is the last-level cache of the cores the process runs on (Linux sysfs, or --llc; null elsewhere and on GPUs); roofline_basis is dram when bytes_per_token ≥ 4 × llc_bytes, else cache (the caches hold much of a step: not a memory figure; the table marks it "(cache)").\nhost_fraction = 1 − tg_gpu_ms / the mean step time, the share of a decode step outside kernel bodies: cpu always (tg_gpu_ms is then the executor\'s time inside kernels), cuda with DSA_CUDA_PROFILE=1, else null. DSA_BENCH_KERNELS=1 prints the cpu per-kernel table to stderr.\n' +
         '\nExamples:\n  dsa bench --preset small --dtype bf16 --backend cpu --depth 1024,32768 --batch 1,8\n  dsa bench --preset small --depth 1024,4096,16384 --attention sparse,dense --plot bench.svg\n  dsa bench --model fixtures/tiny --backend reference --depth 64 --attention sparse,dense --json\n  dsa bench --preset small --backend cpu --graphs on,off --repeat 50 --json\n  dsa bench --preset small --dtype bf16 --backend cpu --batch 1,8,32 --interleave --repeat 20 --json',
     )
     .action(async (options) => {

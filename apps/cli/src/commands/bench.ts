@@ -24,6 +24,8 @@ import {
   weightBytesOf,
 } from '../bench/metrics.js';
 import { backendPeakFlops } from '../bench/peak-flops.js';
+import { PeakRss } from '../bench/peak-rss.js';
+import { PROBE_BYTES, turnProbeBytes, turnRoofline } from '../bench/probes.js';
 import { weightsLabel } from '../bench/weights-label.js';
 import { cliSetting } from '../cli-settings.js';
 import { benchPlot, checkPlotFile, writePlot } from '../plot/index.js';
@@ -66,6 +68,14 @@ export interface BenchFlags {
    * hold. The cache then holds every batch's sequences at once.
    */
   readonly interleave?: boolean;
+  /**
+   * When the bandwidth probe runs (`--probe`): `end` (default), once after every measurement (1 GiB), its figure
+   * the denominator of every line; `turns`, a probe of max(4 × the last-level cache, 256 MiB) before every turn
+   * of timed steps (the turns of --interleave, also without it) and after the last, each turn's steps divided by
+   * the mean of the probes either side of it: on a machine whose memory bandwidth swings within minutes (a
+   * shared VM), the fraction then compares steps and probe in the same phase. Needs a backend with its own probe.
+   */
+  readonly probe?: 'end' | 'turns';
   readonly json?: boolean;
   /** Also write decode ms/step and prefill tokens/s against depth to this SVG file. */
   readonly plot?: string;
@@ -112,7 +122,18 @@ export interface BenchResult {
    */
   compute_fraction: number | null;
   bytes_per_token: number;
+  /** Where the bandwidth figures come from: one probe after every measurement (`end`) or probes between turns (`turns`). */
+  probe: 'end' | 'turns';
+  /** The probe's read bandwidth; with `probe: turns` the median of the turns' (each the mean of the probes either side). */
   bandwidth_gbs: number;
+  /** The lowest of the probes that went into bandwidth_gbs (the same figure with `probe: end`). */
+  bandwidth_gbs_min: number;
+  /** The highest of the probes that went into bandwidth_gbs (the same figure with `probe: end`). */
+  bandwidth_gbs_max: number;
+  /**
+   * bytes_per_token · tg_tok_s / bandwidth_gbs; with `probe: turns` the median over the turns of each turn's
+   * median step against its own probes.
+   */
   roofline_fraction: number;
   /**
    * Last-level cache bytes of the cores the process may run on (Linux sysfs, distinct instances
@@ -129,9 +150,10 @@ export interface BenchResult {
   /** Bytes of the allocated KV-cache pool: latent + indexer keys (+ scales) of every layer. */
   cache_bytes: number;
   /**
-   * The process's peak resident set (process.resourceUsage().maxRSS · 1024) right after this
-   * measurement, before the bandwidth probe (which runs last). A high-water mark: it covers every
-   * earlier measurement of the same run, so run one configuration per process to check a budget.
+   * The process's peak resident set right after this measurement, without the bandwidth probes' buffers
+   * ({@link PeakRss}: the end probe runs last; on Linux the turns' probes are left out by resetting the
+   * high-water mark after each). A high-water mark: it covers every earlier measurement of the same run, so run
+   * one configuration per process to check a budget.
    */
   peak_rss_bytes: number;
   /** With `--cache prefill`: tokens/s of filling `depth` tokens per sequence in chunks (all sequences); else null. */
@@ -149,8 +171,6 @@ export interface BenchResult {
   host_fraction: number | null;
 }
 
-/** Bytes the read probe streams: 1 GiB, larger than any last-level cache. */
-const PROBE_BYTES = 2 ** 30;
 /** Tokens per prefill forward with `--cache prefill` (fewer under `--step-memory`). */
 const PREFILL_CHUNK = 512;
 
@@ -285,6 +305,7 @@ async function measure(
     | 'llc_bytes'
   >,
   weightBytes: WeightBytes,
+  rss: PeakRss,
   emit: (result: BenchResult) => void,
 ): Promise<void> {
   const { config, cache: firstCache, attention, backend } = variants[0]!.model;
@@ -305,6 +326,15 @@ async function measure(
     model.workspace.reset();
   }
   const profile = backend.kernelProfile ?? null;
+  // --probe turns: a probe before every turn and after the last (the buffer left out of peak_rss_bytes).
+  const probeTurns = flags.probe === 'turns';
+  const turnBytes = turnProbeBytes(base.llc_bytes);
+  const probeNow = (): number => {
+    rss.beforeProbe();
+    const gbs = backend.memoryReadBandwidth!(turnBytes);
+    rss.afterProbe();
+    return gbs;
+  };
   for (const depth of flags.depth) {
     // The batches timed together: all of them with --interleave, else one at a time.
     for (const group of flags.interleave ? [flags.batch] : flags.batch.map((b) => [b])) {
@@ -317,9 +347,11 @@ async function measure(
           ppSeconds: 0,
           fillTokS: null as number | null,
           times: [] as number[],
+          turns: [] as { from: number; to: number }[],
           kernels: new KernelTotals(),
         })),
       );
+      const probes: number[] = [];
       try {
         const decode = (run: (typeof runs)[number], t: number) =>
           step(
@@ -364,17 +396,21 @@ async function measure(
           run.times.push(performance.now() - started);
           if (profile) run.kernels.add(profile.read());
         };
-        if (flags.interleave) {
+        if (flags.interleave || probeTurns) {
           // Turns of INTERLEAVE_STEPS timed steps per run, each after one untimed step: the step after another
-          // batch's finds the caches (and the TLB) as that batch left them (small's batch 1 on 2 Zen 5 cores:
-          // 3-8% slower than the steps after it, median of 10 turns, 3 runs).
+          // batch's (or after a probe) finds the caches (and the TLB) as that left them (small's batch 1 on 2
+          // Zen 5 cores: 3-8% slower than the steps after it, median of 10 turns, 3 runs).
           for (let turn = 0, t = 2; turn * INTERLEAVE_STEPS < flags.repeat; turn++) {
             const steps = Math.min(INTERLEAVE_STEPS, flags.repeat - turn * INTERLEAVE_STEPS);
+            if (probeTurns) probes.push(probeNow());
             for (const run of turn % 2 === 0 ? runs : [...runs].reverse()) {
               await decode(run, t++);
+              const from = run.times.length;
               for (let i = 0; i < steps; i++) await timed(run, t++);
+              run.turns.push({ from, to: run.times.length });
             }
           }
+          if (probeTurns) probes.push(probeNow());
         } else {
           for (let r = 0; r < flags.repeat; r++) {
             for (const run of r % 2 === 0 ? runs : [...runs].reverse()) await timed(run, r + 2);
@@ -410,6 +446,10 @@ async function measure(
             indexerRowBytes,
           });
           const bytesPerToken = Math.round(traffic.weightBytes + traffic.cacheBytes);
+          // --probe turns: each turn against its own probes; else filled in after the end probe.
+          const matched = probeTurns
+            ? turnRoofline(run.times, run.turns, probes, bytesPerToken * batch)
+            : null;
           emit({
             backend: base.backend,
             device: base.device,
@@ -435,13 +475,16 @@ async function measure(
             tg_gflops: tgGflops,
             compute_fraction: base.peak_gflops === null ? null : tgGflops / base.peak_gflops,
             bytes_per_token: bytesPerToken,
-            bandwidth_gbs: 0, // filled in after the bandwidth probe
-            roofline_fraction: 0,
+            probe: probeTurns ? 'turns' : 'end',
+            bandwidth_gbs: matched?.gbs ?? 0,
+            bandwidth_gbs_min: matched?.min ?? 0,
+            bandwidth_gbs_max: matched?.max ?? 0,
+            roofline_fraction: matched?.fraction ?? 0,
             llc_bytes: base.llc_bytes,
             roofline_basis: rooflineBasis(bytesPerToken, base.llc_bytes),
             weights_bytes: weightBytes.total,
             cache_bytes: cacheBytes,
-            peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
+            peak_rss_bytes: rss.bytes(),
             fill_tok_s: run.fillTokS,
             tg_gpu_ms: gpuMs,
             // Mean over mean (the same steps): a median step beside a mean kernel time reads 0 after one slow step.
@@ -471,6 +514,8 @@ function tidy(r: BenchResult): BenchResult {
     tg_gflops: round(r.tg_gflops, 2),
     compute_fraction: r.compute_fraction === null ? null : round(r.compute_fraction, 4),
     bandwidth_gbs: round(r.bandwidth_gbs, 2),
+    bandwidth_gbs_min: round(r.bandwidth_gbs_min, 2),
+    bandwidth_gbs_max: round(r.bandwidth_gbs_max, 2),
     roofline_fraction: round(r.roofline_fraction, 4),
     fill_tok_s: r.fill_tok_s === null ? null : round(r.fill_tok_s, 1),
     tg_gpu_ms: r.tg_gpu_ms === null ? null : round(r.tg_gpu_ms, 4),
@@ -520,7 +565,9 @@ function tableRow(r: BenchResult): string[] {
       ? r.tg_gflops.toFixed(1)
       : `${r.tg_gflops.toFixed(1)} (${(r.compute_fraction * 100).toFixed(0)}%)`,
     (r.bytes_per_token / 1e6).toFixed(2),
-    r.bandwidth_gbs.toFixed(1),
+    r.probe === 'turns'
+      ? `${r.bandwidth_gbs.toFixed(1)} (${r.bandwidth_gbs_min.toFixed(1)}-${r.bandwidth_gbs_max.toFixed(1)})`
+      : r.bandwidth_gbs.toFixed(1),
     `${(r.roofline_fraction * 100).toFixed(1)}%${r.roofline_basis === 'cache' ? ' (cache)' : ''}`,
     (r.peak_rss_bytes / 1e6).toFixed(0),
   ];
@@ -555,10 +602,21 @@ export async function benchCommand(flags: BenchFlags): Promise<BenchResult[]> {
   const backend = await createBackend({ ...(flags.backend ? { backend: flags.backend } : {}) });
   const results: BenchResult[] = [];
   try {
+    if (flags.probe === 'turns' && !backend.memoryReadBandwidth) {
+      throw new UsageError(
+        `--probe turns needs a backend with its own bandwidth probe; ${backend.name} has none`,
+      );
+    }
     const peak = backendPeakFlops(backend);
     // The host's caches matter to backends that run on its cores.
     const llcBytes =
       backend.name === 'cpu' || backend.name === 'reference' ? (flags.llc ?? lastLevelCacheBytes()) : null;
+    const rss = new PeakRss();
+    if (flags.probe === 'turns' && !rss.resettable) {
+      log(
+        `--probe turns: the peak resident set cannot be reset here (no writable /proc/self/clear_refs): peak_rss_bytes includes a probe's ${turnProbeBytes(llcBytes) / 2 ** 20} MiB`,
+      );
+    }
     if (flags.graphs && new Set(flags.graphs).size !== flags.graphs.length) {
       throw new UsageError('--graphs lists each of on and off at most once');
     }
@@ -567,12 +625,14 @@ export async function benchCommand(flags: BenchFlags): Promise<BenchResult[]> {
     // sequences at once (each in whole 64-token blocks, with the untimed step before each turn), beside the
     // next batch's pp sequence.
     const blocks = (tokens: number) => Math.ceil(tokens / 64) * 64;
-    const untimed = Math.ceil(flags.repeat / INTERLEAVE_STEPS);
+    // Turns (--interleave, --probe turns) take an untimed step before each.
+    const untimed =
+      flags.interleave || flags.probe === 'turns' ? Math.ceil(flags.repeat / INTERLEAVE_STEPS) : 0;
     const cacheTokens = flags.interleave
       ? flags.batch.reduce((sum, b) => sum + b, 0) * blocks(maxDepth + flags.repeat + untimed + 8) +
         blocks(flags.prompt) +
         64
-      : Math.max(...flags.batch) * (maxDepth + flags.prompt + flags.repeat + 8) + 64;
+      : Math.max(...flags.batch) * (maxDepth + flags.prompt + flags.repeat + untimed + 8) + 64;
     for (const indexer of flags.indexer ?? ['fp32']) {
       for (const attention of flags.attention) {
         const variants: Variant[] = [];
@@ -609,7 +669,7 @@ export async function benchCommand(flags: BenchFlags): Promise<BenchResult[]> {
             peak_gflops: peak?.gflops ?? null,
             llc_bytes: llcBytes,
           };
-          await measure(variants, flags, base, weightBytesOf(model.weights), (result) =>
+          await measure(variants, flags, base, weightBytesOf(model.weights), rss, (result) =>
             results.push(result),
           );
         } finally {
@@ -617,12 +677,14 @@ export async function benchCommand(flags: BenchFlags): Promise<BenchResult[]> {
         }
       }
     }
-    // The bandwidth probe streams 1 GiB: it runs last so that peak_rss_bytes does not include it.
-    const probe = probeBandwidth(backend);
+    // The end probe streams 1 GiB: it runs last so that peak_rss_bytes does not include it.
+    const probe = results.some((r) => r.probe === 'end') ? probeBandwidth(backend) : null;
     for (const result of results) {
-      result.bandwidth_gbs = probe.gbs;
-      result.roofline_fraction = (result.bytes_per_token * result.tg_tok_s) / (probe.gbs * 1e9);
-      if (!probe.native) result.device = `${result.device} [bandwidth: single-thread JS probe]`;
+      if (probe && result.probe === 'end') {
+        result.bandwidth_gbs = result.bandwidth_gbs_min = result.bandwidth_gbs_max = probe.gbs;
+        result.roofline_fraction = (result.bytes_per_token * result.tg_tok_s) / (probe.gbs * 1e9);
+        if (!probe.native) result.device = `${result.device} [bandwidth: single-thread JS probe]`;
+      }
       if (flags.json) process.stdout.write(`${JSON.stringify(tidy(result))}\n`);
     }
     if (!flags.json) process.stdout.write(`${formatTable(results)}\n`);
