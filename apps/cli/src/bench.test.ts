@@ -95,7 +95,9 @@ describe('dsa bench', () => {
       expect(line.roofline_fraction as number).toBeLessThan(1);
       // The reference backend runs on these cores: their cache (tiny's few MB per token fit a 32 MiB L3).
       expect(line.llc_bytes).toBe(LLC);
-      expect(line.roofline_basis).toBe(rooflineBasis(line.bytes_per_token as number, LLC));
+      expect(line.roofline_basis).toBe(
+        rooflineBasis((line.bytes_per_token as number) * (line.batch as number), LLC),
+      );
       if (LLC !== null && LLC >= 2 ** 25) expect(line.roofline_basis).toBe('cache');
     }
   }, 60_000);
@@ -110,6 +112,16 @@ describe('dsa bench', () => {
       expect(line!.llc_bytes).toBe(llc === '256KiB' ? 2 ** 18 : 2 ** 26);
       expect(line!.roofline_basis).toBe(basis);
     }
+    // The basis is a step's bytes (per token × batch): an LLC a quarter of the way between batch 1's step and
+    // batch 4's makes the first `cache` and the second `dram`.
+    const lines = benchLines(await tinyBench('--depth 16 --batch 1,4 --repeat 1 --prompt 8'));
+    const [one, four] = lines.map((l) => (l.bytes_per_token as number) * (l.batch as number));
+    expect(four!).toBeGreaterThan(one! * 1.2);
+    const between = Math.round((one! + four!) / 8);
+    const split = benchLines(
+      await tinyBench(`--depth 16 --batch 1,4 --repeat 1 --prompt 8 --llc ${between}`),
+    );
+    expect(split.map((l) => l.roofline_basis)).toEqual(['cache', 'dram']);
     const bad = await tinyBench('--depth 16 --llc lots');
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/--llc: "lots" is not a size/);
@@ -129,7 +141,9 @@ describe('dsa bench', () => {
       expect(Object.keys(line)).toEqual(KEYS);
       expect(line.backend).toBe('cpu');
       expect(line.llc_bytes).toBe(LLC);
-      expect(line.roofline_basis).toBe(rooflineBasis(line.bytes_per_token as number, LLC));
+      expect(line.roofline_basis).toBe(
+        rooflineBasis((line.bytes_per_token as number) * (line.batch as number), LLC),
+      );
       // Kernel bodies take part of a step, never more than all of it.
       const kernelMs = line.tg_gpu_ms as number;
       const host = line.host_fraction as number;

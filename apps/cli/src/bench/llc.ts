@@ -96,11 +96,11 @@ export function lastLevelCacheBytes(sources: CacheSources = LINUX): number | nul
 export type RooflineBasis = 'dram' | 'cache';
 
 /**
- * `dram` when a decode step reads at least 4× the last-level cache (so the bytes stream from memory),
- * `cache` when less (much of the step can be served from the cache, so the fraction of the memory
- * bandwidth it reaches is not a memory roofline); null when the cache size is unknown.
+ * `dram` when a decode step reads at least 4× the last-level cache (`bytesPerStep`: bytes_per_token × batch, so
+ * the bytes stream from memory), `cache` when less (much of the step can be served from the cache, so the
+ * fraction of the memory bandwidth it reaches is not a memory roofline); null when the cache size is unknown.
  */
-export function rooflineBasis(bytesPerToken: number, llcBytes: number | null): RooflineBasis | null {
+export function rooflineBasis(bytesPerStep: number, llcBytes: number | null): RooflineBasis | null {
   if (llcBytes === null) return null;
-  return bytesPerToken >= 4 * llcBytes ? 'dram' : 'cache';
+  return bytesPerStep >= 4 * llcBytes ? 'dram' : 'cache';
 }

@@ -141,7 +141,7 @@ export interface BenchResult {
    */
   llc_bytes: number | null;
   /**
-   * What roofline_fraction measures ({@link rooflineBasis}): `dram` when bytes_per_token ≥ 4 × llc_bytes,
+   * What roofline_fraction measures ({@link rooflineBasis}): `dram` when a step's bytes (bytes_per_token × batch) ≥ 4 × llc_bytes,
    * `cache` below (the caches hold much of a step: not a memory roofline); null when llc_bytes is.
    */
   roofline_basis: RooflineBasis | null;
@@ -481,7 +481,7 @@ async function measure(
             bandwidth_gbs_max: matched?.max ?? 0,
             roofline_fraction: matched?.fraction ?? 0,
             llc_bytes: base.llc_bytes,
-            roofline_basis: rooflineBasis(bytesPerToken, base.llc_bytes),
+            roofline_basis: rooflineBasis(bytesPerToken * batch, base.llc_bytes),
             weights_bytes: weightBytes.total,
             cache_bytes: cacheBytes,
             peak_rss_bytes: rss.bytes(),
@@ -585,7 +585,7 @@ export function formatTable(results: readonly BenchResult[]): string {
     const mib = (cached.llc_bytes! / 2 ** 20).toFixed(0);
     table.push(
       '',
-      `(cache): bytes/token < 4 × the ${mib} MiB last-level cache, so the caches serve much of a step and the roofline is a cache figure, not a memory one.`,
+      `(cache): bytes per step (bytes/token × batch) < 4 × the ${mib} MiB last-level cache, so the caches serve much of a step and the roofline is a cache figure, not a memory one.`,
     );
   }
   return table.join('\n');
