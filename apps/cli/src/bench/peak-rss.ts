@@ -36,7 +36,10 @@ export class PeakRss {
     return this.canReset;
   }
 
-  /** The peak resident set in bytes: the measurements' since this object was made (and what came before it). */
+  /**
+   * The peak resident set in bytes since this object was made: where resettable, making it resets the mark, so
+   * what ran before (the bench's generating a preset checkpoint) does not count; else the process's since it started.
+   */
   bytes(): number {
     const now = this.canReset ? (this.hwm() ?? 0) : process.resourceUsage().maxRSS * 1024;
     return Math.max(this.folded, now);
