@@ -2,7 +2,7 @@
 // Every decode run takes --probe turns (the bandwidth probed between turns of timed steps, each turn against its
 // own probes), so a roofline fraction compares steps and probe in the same phase of a machine whose bandwidth
 // swings; the batches run with --interleave, so their ratios hold.
-// Usage (after `pnpm build`): node tools/bench/cpu-targets.mjs [--precision f32,bf16] [--only small,v32,batch,prefill,depth]
+// Usage (after `pnpm build`): node tools/bench/cpu-targets.mjs [--precision f32,bf16] [--only small,v32,batch,prefill,depth,long]
 //   [--repeat 40] [--out DIR]   (DIR gets each run's JSON lines; the table goes to stdout)
 // The v32-dims checkpoints (6.4 GB bf16, 4.9 GB fp8) are generated into $TMPDIR on first use, as `dsa bench` does.
 import { execFileSync } from 'node:child_process';
@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 const { values } = parseArgs({
   options: {
     precision: { type: 'string', default: 'f32,bf16' },
-    only: { type: 'string', default: 'small,v32,batch,prefill,depth' },
+    only: { type: 'string', default: 'small,v32,batch,prefill,depth,long' },
     repeat: { type: 'string', default: '40' },
     out: { type: 'string' },
   },
@@ -168,6 +168,36 @@ for (const precision of values.precision.split(',')) {
       precision,
       `${f(at(2048, 'sparse').tg_ms_median, 2)} → ${f(at(32768, 'sparse').tg_ms_median, 2)} ms (${f(ratio, 2)}×); 65536: ${f(at(65536, 'sparse').tg_ms_median, 2)} ms; dense ${[2048, 32768, 65536].map((d) => f(at(d, 'dense').tg_ms_median, 2)).join(' / ')} ms`,
       ratio <= 1.3,
+    );
+  }
+  if (parts.has('long')) {
+    // v32-dims fp8 at depth 131072 (its context is 163840), sparse with the fp8 indexer and dense beside it, within
+    // weights + caches + 300 MB (the sparse line's peak_rss_bytes, taken before the dense model loads; a 16-token pp
+    // forward, as a long prompt would run in chunks under --step-memory).
+    const lines = bench('v32-long', precision, [
+      '--preset',
+      'v32-dims',
+      '--dtype',
+      'fp8',
+      '--indexer',
+      'fp8',
+      '--prompt',
+      '16',
+      '--depth',
+      '131072',
+      '--repeat',
+      '4',
+      '--attention',
+      'sparse,dense',
+    ]);
+    const sparse = lines.find((l) => l.attention === 'sparse');
+    const dense = lines.find((l) => l.attention === 'dense');
+    const budget = sparse.weights_bytes + sparse.cache_bytes + 300e6;
+    check(
+      'v32-dims fp8 at depth 131072 (sparse, fp8 indexer) within weights + caches + 300 MB',
+      precision,
+      `${f(sparse.tg_ms_median, 1)} ms (dense ${f(dense.tg_ms_median, 1)} ms, ${f(dense.tg_ms_median / sparse.tg_ms_median, 1)}×); peak RSS ${f(sparse.peak_rss_bytes / 1e9)} GB against ${f(budget / 1e9)} GB`,
+      sparse.peak_rss_bytes <= budget,
     );
   }
 }
