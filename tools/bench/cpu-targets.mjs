@@ -26,9 +26,10 @@ const rows = [];
 /** peak_gflops of the f32 precision's prefill run (its FMA peak), once measured. */
 let fmaPeak = null;
 
-/** One `dsa bench --backend cpu --json` run in `precision`; returns its JSON lines. */
-function bench(name, precision, args) {
-  const stdout = execFileSync(process.execPath, [bin, 'bench', '--backend', 'cpu', '--json', ...args], {
+/** One `dsa bench --backend cpu --json` run in `precision` with `flags` (space-separated); returns its JSON lines. */
+function bench(name, precision, flags) {
+  const args = ['bench', '--backend', 'cpu', '--json', ...flags.split(' ')];
+  const stdout = execFileSync(process.execPath, [bin, ...args], {
     encoding: 'utf8',
     env: { ...process.env, DSA_CPU_PRECISION: precision },
     stdio: ['ignore', 'pipe', 'ignore'],
@@ -48,46 +49,34 @@ function check(target, precision, measured, met) {
 }
 
 const f = (x, d = 3) => Number(x).toFixed(d);
-const small = ['--preset', 'small', '--dtype', 'bf16', '--indexer', 'fp8', '--prompt', '64'];
+/** A decode line's roofline against its own probes, as the table gives it. */
+const matched = (r) =>
+  `roofline ${f(r.roofline_fraction)} (${r.roofline_basis}; probes ${f(r.bandwidth_gbs_min, 1)}–${f(r.bandwidth_gbs_max, 1)} GB/s)`;
+const small = '--preset small --dtype bf16 --indexer fp8';
 for (const precision of values.precision.split(',')) {
   if (parts.has('small')) {
-    const [r] = bench('small-b1', precision, [
-      ...small,
-      '--depth',
-      '1024',
-      '--repeat',
-      repeat,
-      '--probe',
-      'turns',
-    ]);
+    const [r] = bench(
+      'small-b1',
+      precision,
+      `${small} --prompt 64 --depth 1024 --repeat ${repeat} --probe turns`,
+    );
     check(
       'small bf16 b1 depth 1024: roofline ≥ 0.7 (dram), host ≤ 0.1',
       precision,
-      `${f(r.tg_ms_median)} ms, roofline ${f(r.roofline_fraction)} (${r.roofline_basis}; probes ${f(r.bandwidth_gbs_min, 1)}–${f(r.bandwidth_gbs_max, 1)} GB/s), host ${f(r.host_fraction)}`,
+      `${f(r.tg_ms_median)} ms, ${matched(r)}, host ${f(r.host_fraction)}`,
       r.roofline_basis === 'dram' && r.roofline_fraction >= 0.7 && r.host_fraction <= 0.1,
     );
   }
   if (parts.has('v32')) {
     const v32 = {};
     for (const dtype of ['bf16', 'fp8']) {
-      const args = [
-        '--preset',
-        'v32-dims',
-        '--dtype',
-        dtype,
-        '--indexer',
-        'fp8',
-        '--prompt',
-        '64',
-        '--depth',
-        '4096',
-      ];
-      [v32[dtype]] = bench(`v32-${dtype}`, precision, [...args, '--repeat', '16', '--probe', 'turns']);
+      const flags = `--preset v32-dims --dtype ${dtype} --indexer fp8 --prompt 64 --depth 4096 --repeat 16 --probe turns`;
+      [v32[dtype]] = bench(`v32-${dtype}`, precision, flags);
       const r = v32[dtype];
       check(
         `v32-dims ${dtype} b1 depth 4096: roofline ≥ 0.8 (dram)`,
         precision,
-        `${f(r.tg_ms_median, 1)} ms, roofline ${f(r.roofline_fraction)} (${r.roofline_basis}; probes ${f(r.bandwidth_gbs_min, 1)}–${f(r.bandwidth_gbs_max, 1)} GB/s)`,
+        `${f(r.tg_ms_median, 1)} ms, ${matched(r)}`,
         r.roofline_basis === 'dram' && r.roofline_fraction >= 0.8,
       );
     }
@@ -103,18 +92,11 @@ for (const precision of values.precision.split(',')) {
     );
   }
   if (parts.has('batch')) {
-    const lines = bench('small-batch', precision, [
-      ...small,
-      '--depth',
-      '1024',
-      '--batch',
-      '1,8,32',
-      '--repeat',
-      repeat,
-      '--interleave',
-      '--probe',
-      'turns',
-    ]);
+    const lines = bench(
+      'small-batch',
+      precision,
+      `${small} --prompt 64 --depth 1024 --batch 1,8,32 --repeat ${repeat} --interleave --probe turns`,
+    );
     const one = lines.find((l) => l.batch === 1);
     for (const [batch, want] of [
       [8, 4.5],
@@ -131,15 +113,7 @@ for (const precision of values.precision.split(',')) {
     }
   }
   if (parts.has('prefill')) {
-    const [r] = bench('small-prefill', precision, [
-      ...small.slice(0, -2),
-      '--prompt',
-      '2048',
-      '--depth',
-      '64',
-      '--repeat',
-      '1',
-    ]);
+    const [r] = bench('small-prefill', precision, `${small} --prompt 2048 --depth 64 --repeat 1`);
     // The target is against the f32 FMA peak (the f32 precision's peak_gflops, measured when that precision runs
     // first), whatever instructions get there; the bf16 precision's own peak_gflops is vdpbf16ps's.
     if (precision === 'f32') fmaPeak = r.peak_gflops;
@@ -152,15 +126,11 @@ for (const precision of values.precision.split(',')) {
     );
   }
   if (parts.has('depth')) {
-    const lines = bench('small-depth', precision, [
-      ...small,
-      '--depth',
-      '2048,32768,65536',
-      '--repeat',
-      '24',
-      '--attention',
-      'sparse,dense',
-    ]);
+    const lines = bench(
+      'small-depth',
+      precision,
+      `${small} --prompt 64 --depth 2048,32768,65536 --repeat 24 --attention sparse,dense`,
+    );
     const at = (depth, attention) => lines.find((l) => l.depth === depth && l.attention === attention);
     const ratio = at(32768, 'sparse').tg_ms_median / at(2048, 'sparse').tg_ms_median;
     check(
@@ -174,22 +144,11 @@ for (const precision of values.precision.split(',')) {
     // v32-dims fp8 at depth 131072 (its context is 163840), sparse with the fp8 indexer and dense beside it, within
     // weights + caches + 300 MB (the sparse line's peak_rss_bytes, taken before the dense model loads; a 16-token pp
     // forward, as a long prompt would run in chunks under --step-memory).
-    const lines = bench('v32-long', precision, [
-      '--preset',
-      'v32-dims',
-      '--dtype',
-      'fp8',
-      '--indexer',
-      'fp8',
-      '--prompt',
-      '16',
-      '--depth',
-      '131072',
-      '--repeat',
-      '4',
-      '--attention',
-      'sparse,dense',
-    ]);
+    const lines = bench(
+      'v32-long',
+      precision,
+      '--preset v32-dims --dtype fp8 --indexer fp8 --prompt 16 --depth 131072 --repeat 4 --attention sparse,dense',
+    );
     const sparse = lines.find((l) => l.attention === 'sparse');
     const dense = lines.find((l) => l.attention === 'dense');
     const budget = sparse.weights_bytes + sparse.cache_bytes + 300e6;

@@ -4,7 +4,7 @@
 // sequences × 8 layers × 1025 rows, 168 MB, as at batch 32, depth 1024). HUGE=1 madvises the pool to 2 MB pages.
 // Build (one line, from the repository root; x86-64 with AVX-512 BF16):
 //   g++ -O3 -std=c++17 -ffp-contract=off -I backends/cpu/native -o /tmp/mla-pack-bench
-//     backends/cpu/dev/mla-pack-bench.cc backends/cpu/native/attention-avx512bf16.cc backends/cpu/native/tensor.cc
+//     backends/cpu/dev/mla-pack-bench.cc backends/cpu/native/{attention-avx512bf16,attention-amx-bf16,cpu-features,tensor}.cc
 // then run: /tmp/mla-pack-bench; HUGE=1 /tmp/mla-pack-bench
 #include <sys/mman.h>
 
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "attention-avx512bf16.h"
+#include "mla-rows-bench.h"
 
 using namespace dsa;
 
@@ -32,10 +33,7 @@ int main() {
     double best = 1e30, sum = 0;
     constexpr int kQueries = 2000;
     for (int r = 0; r < kQueries; r++) {
-      const size_t window = rng() % std::max<size_t>(1, pool_rows / kWindow) * kWindow;
-      for (int64_t t = 0; t < T; t++)
-        rows[t] = reinterpret_cast<const uint8_t*>(pool + (window + rng() % kWindow) % pool_rows * W);
-      std::sort(rows.begin(), rows.end());  // the selector emits ascending positions
+      mla_rows_bench::pick_rows(rows, pool, pool_rows, W, T, kWindow, rng);
       const MlaRowsView view{rows.data(), nullptr, nullptr, DType::f32, T, W, W, C};
       mla_pack_size_bf16(view, 16, packed);
       const auto t0 = std::chrono::steady_clock::now();

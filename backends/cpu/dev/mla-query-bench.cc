@@ -5,9 +5,7 @@
 // (4096 rows, 1.3 MB) or not (32 sequences x 8 layers x 1025 rows, 84 MB, as a batch-32 step at depth 1024 meets).
 // Build (one line, from the repository root; x86-64 with AVX-512 BF16):
 //   g++ -O3 -std=c++17 -march=native -I backends/cpu/native -o /tmp/mla-query-bench backends/cpu/dev/mla-query-bench.cc
-//     backends/cpu/native/attention-avx512bf16.cc backends/cpu/native/attention-amx-bf16.cc
-//     backends/cpu/native/softmax-row.cc backends/cpu/native/softmax-row-avx512.cc backends/cpu/native/tensor.cc
-//     backends/cpu/native/cpu-features.cc
+//     backends/cpu/native/{attention-avx512bf16,attention-amx-bf16,cpu-features,softmax-row,softmax-row-avx512,tensor}.cc
 // then run: /tmp/mla-query-bench
 // Session 25, the 2-core Zen 4 EPYC (TSC 2.6 GHz), three runs each: the pack copying every row into `natural` first
 // 40-43k cycles from memory and 18-21k from L3, laying the bf16 rows out from where they lie 21-25k and 10-12k;
@@ -23,6 +21,7 @@
 #include <vector>
 
 #include "attention-avx512bf16.h"
+#include "mla-rows-bench.h"
 #include "softmax-row.h"
 
 using namespace dsa;
@@ -46,10 +45,7 @@ int main() {
     double cycles[4] = {0, 0, 0, 0};
     constexpr int kQueries = 4000;
     for (int r = 0; r < kQueries; r++) {
-      const size_t window = rng() % std::max<size_t>(1, pool_rows / kWindow) * kWindow;
-      for (int64_t t = 0; t < T; t++)
-        rows[t] = reinterpret_cast<const uint8_t*>(pool + (window + rng() % kWindow) % pool_rows * W);
-      std::sort(rows.begin(), rows.end());  // the selector emits ascending positions
+      mla_rows_bench::pick_rows(rows, pool, pool_rows, W, T, kWindow, rng);
       const MlaRowsView view{rows.data(), nullptr, nullptr, DType::bf16, T, W, W, C};
       mla_pack_size_bf16(view, H, packed);
       const int64_t ldl = packed.blocks * 16, ldp = packed.blocks * 8;
