@@ -11,6 +11,9 @@
 // is our pp_tok_s here), same threads; --ours gguf benches our engine on the GGUF instead of the checkpoint;
 // --indexer fp8 runs ours with DeepSeek's fp8 lightning indexer (e4m3 keys, one scale per token) instead of f32;
 // --precision bf16 runs ours in the cpu backend's opt-in bf16 precision (DSA_CPU_PRECISION; rows say `precision`).
+// --batches 1,8,32 decodes that many sequences at once at each depth (theirs: one context of B sequences, each
+// step one token of each evaluated as one llama.cpp batch; ours: `dsa bench --batch`); the table gives each
+// engine's tok/s against its own batch 1.
 // Roofline: node-llama-cpp's rows get bytes_per_token from the GGUF's tensor table (gguf-traffic.mjs, the split dsa
 // bench uses) and roofline_fraction against the read probe of our bench at the same depth in the same run.
 //
@@ -20,6 +23,8 @@
 // Usage:
 //   node tools/peers/llama-cpp.mjs --model /tmp/small --tokenizer fixtures/tiny-chat --part agreement --positions 512
 //   node tools/peers/llama-cpp.mjs --model /tmp/small --tokenizer fixtures/tiny-chat --part speed --depths 1024,4096
+//   node tools/peers/llama-cpp.mjs --model /tmp/small --tokenizer fixtures/tiny-chat --type bf16 --part speed \
+//     --depths 1024 --batches 1,8,32 --indexer fp8 --precision bf16
 //   node tools/peers/llama-cpp.mjs --model packages/demo-model --type f32 --text fixtures/demo-model/heldout.txt \
 //     --context 2048 --positions 4096 --out /tmp/peers-demo
 // Output: one JSON line per measurement on stdout (dsa bench's keys plus engine, threads, max_abs_diff,
@@ -78,6 +83,7 @@ const { values: flags } = parseArgs({
     kv: { type: 'string', default: 'f32' },
     self: { type: 'string', default: 'on' },
     depths: { type: 'string', default: '1024,4096,16384,32768' },
+    batches: { type: 'string', default: '1' },
     steps: { type: 'string', default: '16' },
     backend: { type: 'string', default: 'cpu' },
     ours: { type: 'string', default: 'checkpoint' },
@@ -371,8 +377,11 @@ if (parts.has('agreement')) {
 
 if (parts.has('speed')) {
   const depths = flags.depths.split(',').map(Number);
+  const batches = flags.batches.split(',').map(Number);
   const steps = Number(flags.steps);
-  log(`speed: depths ${depths.join(', ')}, ${steps} decode steps, ${threads} threads`);
+  log(
+    `speed: depths ${depths.join(', ')}, batches ${batches.join(', ')}, ${steps} decode steps, ${threads} threads`,
+  );
   const config = JSON.parse(fs.readFileSync(path.join(flags.model, 'config.json'), 'utf8'));
   // llama.cpp's weight bytes per decode token, from the GGUF's tensor table (gguf-traffic.mjs); its roofline
   // fraction is taken against the read probe of our bench in the same run (rows of the same depth).
@@ -382,6 +391,7 @@ if (parts.has('speed')) {
       ...common,
       task: 'speed',
       depths,
+      batches,
       steps,
       seed: Number(flags.seed),
       idRange: Math.min(config.vocab_size, 1000),
@@ -395,7 +405,8 @@ if (parts.has('speed')) {
         batch: 1,
         threads,
         ...row,
-        bytes_per_token: peerBytes,
+        // One token's weights: batch 1's bytes per token only.
+        ...(row.batch === 1 ? { bytes_per_token: peerBytes } : {}),
       });
     }
   }
@@ -412,6 +423,8 @@ if (parts.has('speed')) {
         flags.backend,
         '--depth',
         depths.join(','),
+        '--batch',
+        batches.join(','),
         '--cache',
         'prefill',
         '--indexer',
@@ -455,7 +468,9 @@ if (parts.has('speed')) {
 // Table and plot.
 const speed = results.filter((r) => r.tg_ms_median !== undefined);
 for (const r of speed.filter((row) => row.engine === 'node-llama-cpp' && row.bytes_per_token)) {
-  const ours = speed.find((row) => row.engine === 'dsa' && row.depth === r.depth && row.bandwidth_gbs);
+  const ours = speed.find(
+    (row) => row.engine === 'dsa' && row.depth === r.depth && row.batch === r.batch && row.bandwidth_gbs,
+  );
   if (!ours) continue;
   r.bandwidth_gbs = ours.bandwidth_gbs;
   r.roofline_fraction = r.bytes_per_token / (r.tg_ms_median / 1000) / 1e9 / ours.bandwidth_gbs;
@@ -474,13 +489,19 @@ for (const r of agreement) {
 }
 if (speed.length > 0) {
   log(
-    `${'engine'.padEnd(36)}${'depth'.padStart(8)}${'pp tok/s'.padStart(12)}${'tg ms'.padStart(10)}${'GB/token'.padStart(10)}${'roofline'.padStart(10)}`,
+    `${'engine'.padEnd(36)}${'depth'.padStart(8)}${'batch'.padStart(7)}${'pp tok/s'.padStart(12)}${'tg ms'.padStart(10)}${'tg tok/s'.padStart(10)}${'× batch 1'.padStart(11)}${'GB/token'.padStart(10)}${'roofline'.padStart(10)}`,
   );
+  const tokS = (r) => r.tg_tok_s ?? (1000 * r.batch) / r.tg_ms_median;
   for (const r of speed) {
     const gb = r.bytes_per_token ? (r.bytes_per_token / 1e9).toFixed(2) : '';
     const roof = r.roofline_fraction ? r.roofline_fraction.toFixed(2) : '';
+    // Batch decode throughput against the same engine's batch 1 at that depth.
+    const one = speed.find(
+      (o) => o.engine === r.engine && o.dtype === r.dtype && o.depth === r.depth && o.batch === 1,
+    );
+    const ratio = one && r.batch !== 1 ? `${(tokS(r) / tokS(one)).toFixed(2)}×` : '';
     log(
-      `${`${r.engine} ${r.dtype}`.padEnd(36)}${String(r.depth).padStart(8)}${r.pp_tok_s.toFixed(1).padStart(12)}${r.tg_ms_median.toFixed(2).padStart(10)}${gb.padStart(10)}${roof.padStart(10)}`,
+      `${`${r.engine} ${r.dtype}`.padEnd(36)}${String(r.depth).padStart(8)}${String(r.batch).padStart(7)}${r.pp_tok_s.toFixed(1).padStart(12)}${r.tg_ms_median.toFixed(2).padStart(10)}${tokS(r).toFixed(1).padStart(10)}${ratio.padStart(11)}${gb.padStart(10)}${roof.padStart(10)}`,
     );
   }
 }
