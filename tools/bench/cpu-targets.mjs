@@ -1,7 +1,7 @@
 // The CPU backend's decode and prefill targets (issue 15), each one `dsa bench --json` run, checked and tabled.
 // Every decode run takes --probe turns (the bandwidth probed between turns of timed steps, each turn against its
 // own probes), so a roofline fraction compares steps and probe in the same phase of a machine whose bandwidth
-// swings; the batches run with --interleave, so their ratios hold.
+// swings; the batches and the depths run with --interleave (their steps in turns), so their ratios hold.
 // Usage (after `pnpm build`): node tools/bench/cpu-targets.mjs [--precision f32,bf16] [--only small,v32,batch,prefill,depth,long]
 //   [--repeat 40] [--out DIR]   (DIR gets each run's JSON lines; the table goes to stdout)
 // The v32-dims checkpoints (6.4 GB bf16, 4.9 GB fp8) are generated into $TMPDIR on first use, as `dsa bench` does.
@@ -129,7 +129,7 @@ for (const precision of values.precision.split(',')) {
     const lines = bench(
       'small-depth',
       precision,
-      `${small} --prompt 64 --depth 2048,32768,65536 --repeat 24 --attention sparse,dense`,
+      `${small} --prompt 64 --depth 2048,32768,65536 --repeat 24 --attention sparse,dense --interleave --probe turns`,
     );
     const at = (depth, attention) => lines.find((l) => l.depth === depth && l.attention === attention);
     const ratio = at(32768, 'sparse').tg_ms_median / at(2048, 'sparse').tg_ms_median;

@@ -207,6 +207,30 @@ describe('dsa bench', () => {
     expect(benchLines(long).map((l) => l.batch)).toEqual([1, 2]);
   }, 60_000);
 
+  it('times every depth and batch together with --interleave', async () => {
+    const run = await tinyBench('--depth 32,64 --batch 1,2 --repeat 3 --prompt 16 --interleave', 'cpu');
+    expect(benchLines(run).map((l) => [l.depth, l.batch])).toEqual([
+      [32, 1],
+      [32, 2],
+      [64, 1],
+      [64, 2],
+    ]);
+    // Every pair was warmed up (one eager step and one capture each) and took its turn of one untimed and 3
+    // timed steps before the first line: the stats after depth 32 count depth 64's steps too (one depth at a
+    // time, they read captured 2, replayed 10).
+    expect(run.stderr).toMatch(/graphs after depth 32 batch 1: captured 4, replayed 20, eager 4/);
+    // The cache holds every pair's sequences at once: sized by the largest depth alone, 3 sequences of 256
+    // tokens (depth 120, 60 repeats, 15 untimed steps and slack) leave no room for the 3 of depth 56.
+    const long = await tinyBench('--depth 56,120 --batch 1,2 --repeat 60 --prompt 8 --interleave', 'cpu');
+    expect(long.stderr).not.toMatch(/KV cache full/);
+    expect(benchLines(long).map((l) => [l.depth, l.batch])).toEqual([
+      [56, 1],
+      [56, 2],
+      [120, 1],
+      [120, 2],
+    ]);
+  }, 60_000);
+
   it('with --probe turns, divides each turn by the probes either side, and leaves them out of peak_rss_bytes', async () => {
     const flags = '--depth 64 --batch 1,2 --repeat 8 --prompt 16';
     const turns = benchLines(await tinyBench(`${flags} --probe turns`, 'cpu'));

@@ -278,7 +278,7 @@ export function buildProgram(): Command {
     .option('--repeat <n>', 'timed decode steps per measurement', asInt('--repeat', 1, 1 << 16), 5)
     .option(
       '--interleave',
-      "time a depth's batches together in turns of 4 timed steps, each after one untimed step, so that a shared machine's slow phases fall on every batch alike (the batch ratios hold); the cache holds all their sequences at once",
+      "time every depth and batch together in turns of 4 timed steps, each after one untimed step, so that a shared machine's slow phases fall on all of them alike (the ratios between batches and between depths hold); the cache holds all their sequences at once",
     )
     .addOption(
       new Option(

@@ -62,10 +62,11 @@ export interface BenchFlags {
   readonly prompt: number;
   readonly repeat: number;
   /**
-   * Time the batches of a depth together (`--interleave`): every batch is prefilled and warmed up first, then
-   * they take turns of a few timed decode steps, each turn after one untimed step (the order flipped every
-   * turn), so that a shared machine's slow phases fall on every batch alike and the ratios between batches
-   * hold. The cache then holds every batch's sequences at once.
+   * Time every depth and batch together (`--interleave`): each (depth, batch) pair is filled and warmed up
+   * first, then they take turns of a few timed decode steps, each turn after one untimed step (the order
+   * flipped every turn), so that a shared machine's slow phases fall on every pair alike and the ratios between
+   * batches (batch 8 against 1) and depths (32K against 2K) hold. The cache then holds every pair's sequences
+   * at once.
    */
   readonly interleave?: boolean;
   /**
@@ -335,165 +336,163 @@ async function measure(
     rss.afterProbe();
     return gbs;
   };
-  for (const depth of flags.depth) {
-    // The batches timed together: all of them with --interleave, else one at a time.
-    for (const group of flags.interleave ? [flags.batch] : flags.batch.map((b) => [b])) {
-      const runs = group.flatMap((batch) =>
-        variants.map((variant) => ({
-          batch,
-          variant,
-          model: variant.model,
-          sequences: [] as CacheSequence[],
-          ppSeconds: 0,
-          fillTokS: null as number | null,
-          times: [] as number[],
-          turns: [] as { from: number; to: number }[],
-          kernels: new KernelTotals(),
-        })),
-      );
-      const probes: number[] = [];
-      try {
-        const decode = (run: (typeof runs)[number], t: number) =>
-          step(
-            run.model,
-            run.sequences.map((sequence, s) => ({ sequence, tokens: [(t * 31 + s * 17 + 5) % vocab] })),
-          );
-        for (const run of runs) {
-          const { model, batch } = run;
-          const cache = model.cache;
-          // pp: one forward of --prompt tokens for a fresh sequence (in chunks under --step-memory).
-          const fresh = cache.createSequence();
-          profile?.reset();
-          const ppStarted = performance.now();
-          await prefill(model, [fresh], [tokensFor(flags.prompt, vocab, 1)], flags.prompt);
-          run.ppSeconds = (performance.now() - ppStarted) / 1000;
-          if (profile && backend.name === 'cpu' && cliSetting('benchKernels')) {
-            const pp = new KernelTotals();
-            pp.add(profile.read());
-            process.stderr.write(`kernel profile, prefill of ${flags.prompt} tokens (µs):\n${pp.table(1)}\n`);
-          }
-          cache.release(fresh);
+  // The (depth, batch) pairs timed together: all of them with --interleave, else one at a time.
+  const pairs = flags.depth.flatMap((depth) => flags.batch.map((batch) => ({ depth, batch })));
+  for (const group of flags.interleave ? [pairs] : pairs.map((pair) => [pair])) {
+    const runs = group.flatMap(({ depth, batch }) =>
+      variants.map((variant) => ({
+        depth,
+        batch,
+        variant,
+        model: variant.model,
+        sequences: [] as CacheSequence[],
+        ppSeconds: 0,
+        fillTokS: null as number | null,
+        times: [] as number[],
+        turns: [] as { from: number; to: number }[],
+        kernels: new KernelTotals(),
+      })),
+    );
+    const probes: number[] = [];
+    try {
+      const decode = (run: (typeof runs)[number], t: number) =>
+        step(
+          run.model,
+          run.sequences.map((sequence, s) => ({ sequence, tokens: [(t * 31 + s * 17 + 5) % vocab] })),
+        );
+      for (const run of runs) {
+        const { model, batch, depth } = run;
+        const cache = model.cache;
+        // pp: one forward of --prompt tokens for a fresh sequence (in chunks under --step-memory).
+        const fresh = cache.createSequence();
+        profile?.reset();
+        const ppStarted = performance.now();
+        await prefill(model, [fresh], [tokensFor(flags.prompt, vocab, 1)], flags.prompt);
+        run.ppSeconds = (performance.now() - ppStarted) / 1000;
+        if (profile && backend.name === 'cpu' && cliSetting('benchKernels')) {
+          const pp = new KernelTotals();
+          pp.add(profile.read());
+          process.stderr.write(`kernel profile, prefill of ${flags.prompt} tokens (µs):\n${pp.table(1)}\n`);
+        }
+        cache.release(fresh);
 
-          // tg: `batch` sequences at `depth` tokens, then `repeat` timed decode steps.
-          run.sequences = Array.from({ length: batch }, () => cache.createSequence());
-          if (flags.cache === 'synthetic') {
-            fillSyntheticCache(backend, cache, run.sequences, depth, vocab);
-          } else {
-            const fillStarted = performance.now();
-            const prompts = run.sequences.map((_, s) => tokensFor(depth, vocab, s + 2));
-            await prefill(model, run.sequences, prompts, PREFILL_CHUNK);
-            run.fillTokS = (batch * depth) / ((performance.now() - fillStarted) / 1000);
-          }
-          // Warm-up, not timed: with graphs, the first step of a batch bucket runs eagerly and the
-          // second captures its graph.
-          await decode(run, 0);
-          await decode(run, 1);
-        }
-        const timed = async (run: (typeof runs)[number], t: number) => {
-          profile?.reset(); // (the cpu backend starts timing here)
-          const started = performance.now();
-          await decode(run, t);
-          run.times.push(performance.now() - started);
-          if (profile) run.kernels.add(profile.read());
-        };
-        if (flags.interleave || probeTurns) {
-          // Turns of INTERLEAVE_STEPS timed steps per run, each after one untimed step: the step after another
-          // batch's (or after a probe) finds the caches (and the TLB) as that left them (small's batch 1 on 2
-          // Zen 5 cores: 3-8% slower than the steps after it, median of 10 turns, 3 runs).
-          for (let turn = 0, t = 2; turn * INTERLEAVE_STEPS < flags.repeat; turn++) {
-            const steps = Math.min(INTERLEAVE_STEPS, flags.repeat - turn * INTERLEAVE_STEPS);
-            if (probeTurns) probes.push(probeNow());
-            for (const run of turn % 2 === 0 ? runs : [...runs].reverse()) {
-              await decode(run, t++);
-              const from = run.times.length;
-              for (let i = 0; i < steps; i++) await timed(run, t++);
-              run.turns.push({ from, to: run.times.length });
-            }
-          }
-          if (probeTurns) probes.push(probeNow());
+        // tg: `batch` sequences at `depth` tokens, then `repeat` timed decode steps.
+        run.sequences = Array.from({ length: batch }, () => cache.createSequence());
+        if (flags.cache === 'synthetic') {
+          fillSyntheticCache(backend, cache, run.sequences, depth, vocab);
         } else {
-          for (let r = 0; r < flags.repeat; r++) {
-            for (const run of r % 2 === 0 ? runs : [...runs].reverse()) await timed(run, r + 2);
-          }
+          const fillStarted = performance.now();
+          const prompts = run.sequences.map((_, s) => tokensFor(depth, vocab, s + 2));
+          await prefill(model, run.sequences, prompts, PREFILL_CHUNK);
+          run.fillTokS = (batch * depth) / ((performance.now() - fillStarted) / 1000);
         }
-        for (const run of runs) {
-          const { batch, variant } = run;
-          const t = stats(run.times);
-          const meanMs = run.times.reduce((sum, ms) => sum + ms, 0) / run.times.length;
-          const gpuMs = profile ? run.kernels.ms / flags.repeat : null;
-          const label = variants.length > 1 ? ` graphs ${variant.graphs ? 'on' : 'off'}` : '';
-          // The cpu backend always profiles (for host_fraction): its table only with DSA_BENCH_KERNELS=1.
-          if (profile && (backend.name !== 'cpu' || cliSetting('benchKernels')))
-            process.stderr.write(
-              `kernel profile, depth ${depth} batch ${batch}${label} (${flags.repeat} steps; µs per step):\n${run.kernels.table(flags.repeat)}\n`,
-            );
-          const graphs = run.model.graphStats;
-          if (graphs) {
-            process.stderr.write(
-              `graphs after depth ${depth} batch ${batch}: captured ${graphs.captured}, replayed ${graphs.replayed}, eager ${graphs.eager}, invalidations ${graphs.invalidations}, failures ${graphs.failures}${graphs.lastFailure ? ` (${graphs.lastFailure})` : ''}\n`,
-            );
-          }
-          const tgTokS = batch / (t.median / 1000);
-          const tgGflops =
-            (forwardFlops({ config, summary, attention, start: depth, tokens: 1 }) * tgTokS) / 1e9;
-          const traffic = decodeTraffic({
-            config,
-            weights: weightBytes,
-            attention,
-            depth,
-            batch,
-            latentRowBytes,
-            indexerRowBytes,
-          });
-          const bytesPerToken = Math.round(traffic.weightBytes + traffic.cacheBytes);
-          // --probe turns: each turn against its own probes; else filled in after the end probe.
-          const matched = probeTurns
-            ? turnRoofline(run.times, run.turns, probes, bytesPerToken * batch)
-            : null;
-          emit({
-            backend: base.backend,
-            device: base.device,
-            preset: base.preset,
-            dtype: base.dtype,
-            params_total: summary.paramsTotal,
-            params_active: summary.paramsActive,
-            batch,
-            depth,
-            attention,
-            indexer: base.indexer,
-            latent_cache: base.latent_cache,
-            latent_row_bytes: base.latent_row_bytes,
-            cache: flags.cache,
-            graphs: variant.graphs,
-            pp_tok_s: flags.prompt / run.ppSeconds,
-            pp_gflops: ppFlops / run.ppSeconds / 1e9,
-            peak_gflops: base.peak_gflops,
-            tg_tok_s: tgTokS,
-            tg_ms_median: t.median,
-            tg_ms_min: t.min,
-            tg_ms_max: t.max,
-            tg_gflops: tgGflops,
-            compute_fraction: base.peak_gflops === null ? null : tgGflops / base.peak_gflops,
-            bytes_per_token: bytesPerToken,
-            probe: probeTurns ? 'turns' : 'end',
-            bandwidth_gbs: matched?.gbs ?? 0,
-            bandwidth_gbs_min: matched?.min ?? 0,
-            bandwidth_gbs_max: matched?.max ?? 0,
-            roofline_fraction: matched?.fraction ?? 0,
-            llc_bytes: base.llc_bytes,
-            roofline_basis: rooflineBasis(bytesPerToken * batch, base.llc_bytes),
-            weights_bytes: weightBytes.total,
-            cache_bytes: cacheBytes,
-            peak_rss_bytes: rss.bytes(),
-            fill_tok_s: run.fillTokS,
-            tg_gpu_ms: gpuMs,
-            // Mean over mean (the same steps): a median step beside a mean kernel time reads 0 after one slow step.
-            host_fraction: gpuMs === null ? null : Math.max(0, 1 - gpuMs / meanMs),
-          });
-        }
-      } finally {
-        for (const run of runs) for (const sequence of run.sequences) run.model.cache.release(sequence);
+        // Warm-up, not timed: with graphs, the first step of a batch bucket runs eagerly and the
+        // second captures its graph.
+        await decode(run, 0);
+        await decode(run, 1);
       }
+      const timed = async (run: (typeof runs)[number], t: number) => {
+        profile?.reset(); // (the cpu backend starts timing here)
+        const started = performance.now();
+        await decode(run, t);
+        run.times.push(performance.now() - started);
+        if (profile) run.kernels.add(profile.read());
+      };
+      if (flags.interleave || probeTurns) {
+        // Turns of INTERLEAVE_STEPS timed steps per run, each after one untimed step: the step after another
+        // batch's (or after a probe) finds the caches (and the TLB) as that left them (small's batch 1 on 2
+        // Zen 5 cores: 3-8% slower than the steps after it, median of 10 turns, 3 runs).
+        for (let turn = 0, t = 2; turn * INTERLEAVE_STEPS < flags.repeat; turn++) {
+          const steps = Math.min(INTERLEAVE_STEPS, flags.repeat - turn * INTERLEAVE_STEPS);
+          if (probeTurns) probes.push(probeNow());
+          for (const run of turn % 2 === 0 ? runs : [...runs].reverse()) {
+            await decode(run, t++);
+            const from = run.times.length;
+            for (let i = 0; i < steps; i++) await timed(run, t++);
+            run.turns.push({ from, to: run.times.length });
+          }
+        }
+        if (probeTurns) probes.push(probeNow());
+      } else {
+        for (let r = 0; r < flags.repeat; r++) {
+          for (const run of r % 2 === 0 ? runs : [...runs].reverse()) await timed(run, r + 2);
+        }
+      }
+      for (const run of runs) {
+        const { batch, depth, variant } = run;
+        const t = stats(run.times);
+        const meanMs = run.times.reduce((sum, ms) => sum + ms, 0) / run.times.length;
+        const gpuMs = profile ? run.kernels.ms / flags.repeat : null;
+        const label = variants.length > 1 ? ` graphs ${variant.graphs ? 'on' : 'off'}` : '';
+        // The cpu backend always profiles (for host_fraction): its table only with DSA_BENCH_KERNELS=1.
+        if (profile && (backend.name !== 'cpu' || cliSetting('benchKernels')))
+          process.stderr.write(
+            `kernel profile, depth ${depth} batch ${batch}${label} (${flags.repeat} steps; µs per step):\n${run.kernels.table(flags.repeat)}\n`,
+          );
+        const graphs = run.model.graphStats;
+        if (graphs) {
+          process.stderr.write(
+            `graphs after depth ${depth} batch ${batch}: captured ${graphs.captured}, replayed ${graphs.replayed}, eager ${graphs.eager}, invalidations ${graphs.invalidations}, failures ${graphs.failures}${graphs.lastFailure ? ` (${graphs.lastFailure})` : ''}\n`,
+          );
+        }
+        const tgTokS = batch / (t.median / 1000);
+        const tgGflops =
+          (forwardFlops({ config, summary, attention, start: depth, tokens: 1 }) * tgTokS) / 1e9;
+        const traffic = decodeTraffic({
+          config,
+          weights: weightBytes,
+          attention,
+          depth,
+          batch,
+          latentRowBytes,
+          indexerRowBytes,
+        });
+        const bytesPerToken = Math.round(traffic.weightBytes + traffic.cacheBytes);
+        // --probe turns: each turn against its own probes; else filled in after the end probe.
+        const matched = probeTurns ? turnRoofline(run.times, run.turns, probes, bytesPerToken * batch) : null;
+        emit({
+          backend: base.backend,
+          device: base.device,
+          preset: base.preset,
+          dtype: base.dtype,
+          params_total: summary.paramsTotal,
+          params_active: summary.paramsActive,
+          batch,
+          depth,
+          attention,
+          indexer: base.indexer,
+          latent_cache: base.latent_cache,
+          latent_row_bytes: base.latent_row_bytes,
+          cache: flags.cache,
+          graphs: variant.graphs,
+          pp_tok_s: flags.prompt / run.ppSeconds,
+          pp_gflops: ppFlops / run.ppSeconds / 1e9,
+          peak_gflops: base.peak_gflops,
+          tg_tok_s: tgTokS,
+          tg_ms_median: t.median,
+          tg_ms_min: t.min,
+          tg_ms_max: t.max,
+          tg_gflops: tgGflops,
+          compute_fraction: base.peak_gflops === null ? null : tgGflops / base.peak_gflops,
+          bytes_per_token: bytesPerToken,
+          probe: probeTurns ? 'turns' : 'end',
+          bandwidth_gbs: matched?.gbs ?? 0,
+          bandwidth_gbs_min: matched?.min ?? 0,
+          bandwidth_gbs_max: matched?.max ?? 0,
+          roofline_fraction: matched?.fraction ?? 0,
+          llc_bytes: base.llc_bytes,
+          roofline_basis: rooflineBasis(bytesPerToken * batch, base.llc_bytes),
+          weights_bytes: weightBytes.total,
+          cache_bytes: cacheBytes,
+          peak_rss_bytes: rss.bytes(),
+          fill_tok_s: run.fillTokS,
+          tg_gpu_ms: gpuMs,
+          // Mean over mean (the same steps): a median step beside a mean kernel time reads 0 after one slow step.
+          host_fraction: gpuMs === null ? null : Math.max(0, 1 - gpuMs / meanMs),
+        });
+      }
+    } finally {
+      for (const run of runs) for (const sequence of run.sequences) run.model.cache.release(sequence);
     }
   }
 }
@@ -621,15 +620,16 @@ export async function benchCommand(flags: BenchFlags): Promise<BenchResult[]> {
       throw new UsageError('--graphs lists each of on and off at most once');
     }
     const maxDepth = Math.max(...flags.depth);
-    // One batch at a time: its sequences, or the pp sequence before them. With --interleave every batch's
-    // sequences at once (each in whole 64-token blocks, with the untimed step before each turn), beside the
-    // next batch's pp sequence.
+    // One batch at a time: its sequences, or the pp sequence before them. With --interleave every depth's and
+    // batch's sequences at once (each in whole 64-token blocks, with the untimed step before each turn), beside
+    // the next one's pp sequence.
     const blocks = (tokens: number) => Math.ceil(tokens / 64) * 64;
     // Turns (--interleave, --probe turns) take an untimed step before each.
     const untimed =
       flags.interleave || flags.probe === 'turns' ? Math.ceil(flags.repeat / INTERLEAVE_STEPS) : 0;
     const cacheTokens = flags.interleave
-      ? flags.batch.reduce((sum, b) => sum + b, 0) * blocks(maxDepth + flags.repeat + untimed + 8) +
+      ? flags.batch.reduce((sum, b) => sum + b, 0) *
+          flags.depth.reduce((sum, d) => sum + blocks(d + flags.repeat + untimed + 8), 0) +
         blocks(flags.prompt) +
         64
       : Math.max(...flags.batch) * (maxDepth + flags.prompt + flags.repeat + untimed + 8) + 64;
