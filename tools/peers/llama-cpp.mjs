@@ -12,8 +12,9 @@
 // --indexer fp8 runs ours with DeepSeek's fp8 lightning indexer (e4m3 keys, one scale per token) instead of f32;
 // --precision bf16 runs ours in the cpu backend's opt-in bf16 precision (DSA_CPU_PRECISION; rows say `precision`).
 // --batches 1,8,32 decodes that many sequences at once at each depth (theirs: one context of B sequences, each
-// step one token of each evaluated as one llama.cpp batch; ours: `dsa bench --batch`); the table gives each
-// engine's tok/s against its own batch 1.
+// step one token of each evaluated as one llama.cpp batch; ours: `dsa bench --batch --interleave`); both time
+// the batches in turns of 4 steps (ours every depth's at once: its cache holds them all, so give few depths);
+// the table gives each engine's tok/s against its own batch 1.
 // Roofline: node-llama-cpp's rows get bytes_per_token from the GGUF's tensor table (gguf-traffic.mjs, the split dsa
 // bench uses) and roofline_fraction against the read probe of our bench at the same depth in the same run.
 //
@@ -425,6 +426,8 @@ if (parts.has('speed')) {
         depths.join(','),
         '--batch',
         batches.join(','),
+        // Several batches: their steps in turns (as the worker does for llama.cpp), so their ratios hold.
+        ...(batches.length > 1 ? ['--interleave'] : []),
         '--cache',
         'prefill',
         '--indexer',

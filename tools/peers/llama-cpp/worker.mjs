@@ -6,7 +6,8 @@
 //   {"task":"tokenize","gguf":F,"textFile":F,"idsFile":F} (ids as a JSON array into idsFile, special tokens as text)
 //   {"task":"speed","gguf":F,"depths":[1024],"steps":16,"threads":2,"flashAttention":false,"kv":"F32","seed":1,
 //    "batches":[1,8]} (a batch of B: B sequences of one context, each filled to the depth on its own, then each
-//    step one token of every sequence, evaluated together as one llama.cpp batch)
+//    step one token of every sequence, evaluated together as one llama.cpp batch; several batches of a depth
+//    take turns of 4 timed steps, each after one untimed step, as `dsa bench --interleave`)
 import fs from 'node:fs';
 import { getLlama, LlamaLogLevel } from 'node-llama-cpp';
 
@@ -96,9 +97,13 @@ if (request.task === 'logits') {
     state ^= state << 5;
     return (state >>> 0) % request.idRange;
   };
+  // Timed steps per batch per turn when several batches share a depth (as `dsa bench --interleave`).
+  const TURN = 4;
   for (const depth of request.depths) {
+    const runs = [];
     for (const batch of request.batches ?? [1]) {
-      const context = await newContext(depth + request.steps + 8, batch);
+      // Room for the timed steps, one untimed step per turn and the warm-up.
+      const context = await newContext(depth + request.steps + Math.ceil(request.steps / TURN) + 8, batch);
       const sequences = Array.from({ length: batch }, () => context.getSequence());
       // Each sequence filled on its own (its own random prompt); the prefill figure is the first one's.
       let prefill = 0;
@@ -119,12 +124,21 @@ if (request.task === 'logits') {
           ),
         );
       await step(); // warm-up, untimed
-      const times = [];
-      for (let i = 0; i < request.steps; i++) {
-        const started = performance.now();
-        await step();
-        times.push(performance.now() - started);
+      runs.push({ batch, context, prefill, step, times: [] });
+    }
+    // Turns of TURN timed steps per batch, each after one untimed step, the order flipped every turn: a shared
+    // machine's slow phases fall on every batch alike (one batch alone equals the plain loop).
+    for (let turn = 0; turn * TURN < request.steps; turn++) {
+      for (const run of turn % 2 === 0 ? runs : [...runs].reverse()) {
+        if (runs.length > 1) await run.step();
+        for (let i = 0; i < Math.min(TURN, request.steps - turn * TURN); i++) {
+          const started = performance.now();
+          await run.step();
+          run.times.push(performance.now() - started);
+        }
       }
+    }
+    for (const { batch, context, prefill, times } of runs) {
       times.sort((a, b) => a - b);
       const median = times[Math.floor(times.length / 2)];
       process.stdout.write(
