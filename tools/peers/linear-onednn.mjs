@@ -4,8 +4,10 @@
 // (theirs, ours, theirs, ours) and keeps its best, so that a phase of the machine's memory or clocks does not
 // land on one side only.
 //
-// Needs `pnpm build` and python3 with torch (Debian: `apt install python3-torch`, 1.13 with oneDNN 2.6).
-// Usage: node tools/peers/linear-onednn.mjs [--shapes MxNxK,...] [--precision bf16|f32] [--threads N] [--out DIR]
+// Needs `pnpm build` and a python3 with torch (Debian: `apt install python3-torch`, 1.13 with oneDNN 2.6, in
+// /usr/bin/python3; --python names another interpreter).
+// Usage: node tools/peers/linear-onednn.mjs [--shapes MxNxK,...] [--precision bf16|f32] [--threads N]
+//   [--python PATH] [--out DIR]
 //   default shapes: `small`'s decode projections at 1, 8 and 32 rows (the lm head, the dense layer's gate/up
 //   and down, o_proj, q_a, q_b)
 // Output: one JSON line per shape on stdout ({m, n, k, ours_ms, ours_gflops, theirs_ms, theirs_gflops,
@@ -36,7 +38,7 @@ const { values: flags } = parseArgs({
     },
     precision: { type: 'string', default: 'bf16' },
     threads: { type: 'string', default: String(os.availableParallelism()) },
-    python: { type: 'string', default: '/usr/bin/python3' },
+    python: { type: 'string', default: 'python3' },
     out: { type: 'string' },
   },
 });
@@ -58,7 +60,12 @@ function theirs() {
     [path.join(HERE, 'torch-linear.py'), String(threads), shapes.map((s) => s.join('x')).join(',')],
     { encoding: 'utf8', maxBuffer: 1 << 24 },
   );
-  if (child.status !== 0) throw new Error(`torch-linear.py failed (exit ${child.status}):\n${child.stderr}`);
+  if (child.error) throw new Error(`--python ${flags.python}: ${child.error.message}`);
+  if (child.status !== 0) {
+    throw new Error(
+      `torch-linear.py under ${flags.python} failed (exit ${child.status}; a python3 with torch: --python):\n${child.stderr}`,
+    );
+  }
   const rows = child.stdout
     .trim()
     .split('\n')
