@@ -13,30 +13,37 @@ import time
 import torch
 
 
-def kernel_name(m, n, k):
-    """The implementation oneDNN's verbose log names for this shape (one call, in a child), or 'aten'."""
+def kernel_names(shapes):
+    """The implementation oneDNN's verbose log names for each (m, n, k) (one call each, all in one child), else 'aten'."""
     import subprocess
 
-    code = (
-        'import torch; torch.set_num_threads(1); '
+    calls = '; '.join(
         f'torch.nn.functional.linear(torch.zeros({m}, {k}, dtype=torch.bfloat16), '
-        f'torch.zeros({n}, {k}, dtype=torch.bfloat16))'
+        f'torch.zeros({n}, {k}, dtype=torch.bfloat16)); print("dsa-shape-done", flush=True)'
+        for m, n, k in shapes
     )
     env = {**os.environ, 'DNNL_VERBOSE': '1', 'ONEDNN_VERBOSE': '1'}
-    out = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True).stdout
+    out = subprocess.run([sys.executable, '-c', f'import torch; torch.set_num_threads(1); {calls}'], env=env,
+                         capture_output=True, text=True).stdout
+    # The matmul (or inner product) lines between one shape's marker and the next are that shape's.
+    names, current = [], 'aten'
     for line in out.splitlines():
         fields = line.split(',')
-        if len(fields) > 5 and fields[1] == 'exec' and fields[3] in ('matmul', 'inner_product'):
-            return f'{fields[3]} {fields[4]}'
-    return 'aten'
+        if line == 'dsa-shape-done':
+            names.append(current)
+            current = 'aten'
+        elif len(fields) > 5 and fields[1] == 'exec' and fields[3] in ('matmul', 'inner_product'):
+            current = f'{fields[3]} {fields[4]}'
+    return names + ['aten'] * (len(shapes) - len(names))
 
 
 def main():
     threads = int(sys.argv[1])
     torch.set_num_threads(threads)
     torch.manual_seed(1)
-    for shape in sys.argv[2].split(','):
-        m, n, k = (int(v) for v in shape.split('x'))
+    shapes = [tuple(int(v) for v in shape.split('x')) for shape in sys.argv[2].split(',')]
+    kernels = kernel_names(shapes)
+    for (m, n, k), kernel in zip(shapes, kernels):
         copies = max(1, -(-96_000_000 // (n * k * 2)))
         weights = [torch.randn(n, k).to(torch.bfloat16) for _ in range(copies)]  # [N, K] each
         x = torch.randn(m, k).to(torch.bfloat16)  # [M, K]
@@ -49,7 +56,7 @@ def main():
                 torch.nn.functional.linear(x, w)
             best = min(best, (time.perf_counter() - started) / copies)
         print(json.dumps({'m': m, 'n': n, 'k': k, 'ms': best * 1e3, 'gflops': 2 * m * n * k / best / 1e9,
-                          'kernel': kernel_name(m, n, k)}), flush=True)
+                          'kernel': kernel}), flush=True)
 
 
 if __name__ == '__main__':
